@@ -1,0 +1,62 @@
+#include "cliargs.h"
+
+#include "command.h"
+
+#include "util/error.h"
+
+namespace QuantFit::Cli {
+
+bool parseArgs(QCommandLineParser &parser, const QString &command, const QStringList &args,
+               int minPositional, int maxPositional)
+{
+    parser.setSingleDashWordOptionMode(QCommandLineParser::ParseAsLongOptions);
+    const QCommandLineOption help(QStringList{QStringLiteral("h"), QStringLiteral("help")},
+                                  QStringLiteral("Show this help."));
+    parser.addOption(help);
+    QStringList full = args;
+    full.prepend(QStringLiteral("quantfit-cli ") + command);
+    if (!parser.parse(full))
+        throw Error(QStringLiteral("%1: %2").arg(command, parser.errorText()));
+    if (parser.isSet(help)) {
+        QString text = parser.helpText();
+        text.replace(QStringLiteral("quantfit-cli %1").arg(command),
+                     QStringLiteral("quantfit-cli %1").arg(command));
+        out(text);
+        return false;
+    }
+    const auto n = parser.positionalArguments().size();
+    if (n < minPositional || (maxPositional >= 0 && n > maxPositional))
+        throw Error(QStringLiteral("%1: wrong number of arguments (run 'quantfit-cli %1 --help')")
+                        .arg(command));
+    return true;
+}
+
+qint64 intOption(const QCommandLineParser &parser, const QString &name, qint64 fallback,
+                 qint64 min, qint64 max)
+{
+    if (!parser.isSet(name))
+        return fallback;
+    bool ok = false;
+    const QString text = parser.value(name);
+    const qint64 v = text.toLongLong(&ok);
+    if (!ok || v < min || v > max)
+        throw Error(QStringLiteral("option --%1: expected a whole number from %2 to %3, got '%4'")
+                        .arg(name).arg(min).arg(max).arg(text));
+    return v;
+}
+
+double doubleOption(const QCommandLineParser &parser, const QString &name, double fallback,
+                    double min, double max)
+{
+    if (!parser.isSet(name))
+        return fallback;
+    bool ok = false;
+    const QString text = parser.value(name);
+    const double v = text.toDouble(&ok);
+    if (!ok || !(v >= min && v <= max))
+        throw Error(QStringLiteral("option --%1: expected a number from %2 to %3, got '%4'")
+                        .arg(name).arg(min).arg(max).arg(text));
+    return v;
+}
+
+} // namespace QuantFit::Cli

@@ -1,0 +1,31 @@
+#pragma once
+
+#include "ggmltype.h"
+
+#include <QByteArray>
+
+#include <array>
+#include <cstdint>
+
+namespace QuantFit {
+
+/// One tensor-info record (gguf-format.md §1.4) plus the derived sizes. `ne[0]` is the row length
+/// (innermost dimension); unused trailing dimensions are 1.
+struct GgufTensorInfo {
+    QByteArray name;
+    std::uint32_t nDims = 1;
+    std::array<std::uint64_t, 4> ne{1, 1, 1, 1};
+    GgmlType type = GgmlType::F32;
+    std::uint64_t offset = 0; ///< relative to the data section
+    std::uint64_t nBytes = 0; ///< exact bytes of the data, without padding
+
+    std::uint64_t nElements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
+    std::uint64_t rowElements() const { return ne[0]; }
+    std::uint64_t nRows() const { return ne[1] * ne[2] * ne[3]; }
+    std::uint64_t rowBytes() const;
+};
+
+/// Bytes of a tensor of `type` with dims `ne` (no overflow checks: shapes must be validated).
+std::uint64_t tensorBytes(GgmlType type, const std::array<std::uint64_t, 4> &ne);
+
+} // namespace QuantFit

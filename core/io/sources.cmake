@@ -1,0 +1,3 @@
+target_sources(quantfit_core PRIVATE
+    io/mappedfile.h io/mappedfile.cpp
+    io/atomicoutput.h io/atomicoutput.cpp)

@@ -1,0 +1,65 @@
+#include "parallel.h"
+
+#include "jobcontext.h"
+
+#include <QThread>
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace QuantFit {
+
+int defaultThreadCount()
+{
+    return std::max(1, QThread::idealThreadCount());
+}
+
+void parallelFor(std::uint64_t nChunks, int nThreads,
+                 const std::function<void(std::uint64_t)> &work, JobContext *ctx)
+{
+    if (nChunks == 0)
+        return;
+    if (nThreads <= 0)
+        nThreads = defaultThreadCount();
+    nThreads = int(std::min<std::uint64_t>(std::uint64_t(nThreads), nChunks));
+
+    std::atomic<std::uint64_t> next{0};
+    std::atomic<bool> stop{false};
+    std::exception_ptr firstError;
+    std::mutex errorMutex;
+
+    auto worker = [&] {
+        while (!stop.load(std::memory_order_relaxed)) {
+            const std::uint64_t chunk = next.fetch_add(1, std::memory_order_relaxed);
+            if (chunk >= nChunks)
+                return;
+            try {
+                if (ctx)
+                    ctx->throwIfCancelled();
+                work(chunk);
+            } catch (...) {
+                std::lock_guard lock(errorMutex);
+                if (!firstError)
+                    firstError = std::current_exception();
+                stop.store(true, std::memory_order_relaxed);
+                return;
+            }
+        }
+    };
+
+    std::vector<std::thread> threads;
+    threads.reserve(std::size_t(nThreads - 1));
+    for (int i = 1; i < nThreads; ++i)
+        threads.emplace_back(worker);
+    worker();
+    for (auto &t : threads)
+        t.join();
+    if (firstError)
+        std::rethrow_exception(firstError);
+}
+
+} // namespace QuantFit

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace QuantFit {
+
+class JobContext;
+
+/// Number of worker threads to use when the caller says 0 ("all cores").
+int defaultThreadCount();
+
+/// Runs `work(chunk)` for chunk = 0 .. nChunks-1 on `nThreads` threads (0 = all cores; the
+/// calling thread is one of them). Workers take chunk indices from a shared counter. The first
+/// exception thrown by any chunk stops the others from taking new chunks and is rethrown here
+/// after all threads joined (no exception crosses a thread). If `ctx` is given, cancellation is
+/// checked before each chunk.
+void parallelFor(std::uint64_t nChunks, int nThreads,
+                 const std::function<void(std::uint64_t chunk)> &work, JobContext *ctx = nullptr);
+
+} // namespace QuantFit

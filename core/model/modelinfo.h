@@ -1,0 +1,95 @@
+#pragma once
+
+#include "gguf/filetype.h"
+#include "gguf/ggufvalue.h"
+#include "gguf/tensorinfo.h"
+
+#include <QString>
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace QuantFit {
+
+class GgufFile;
+
+/// What a tensor is for, from its name (gguf-format.md §5). Drives the mix rules and the advisor.
+enum class TensorRole {
+    TokenEmbedding,
+    Output,
+    OutputNorm,
+    RopeFreqs,
+    AttnNorm,
+    AttnQ,
+    AttnK,
+    AttnV,
+    AttnQkv,
+    AttnOutput,
+    AttnKvB,
+    FfnNorm,
+    FfnGate,
+    FfnUp,
+    FfnDown,
+    FfnGateInp,   ///< MoE router
+    FfnGateExps,
+    FfnUpExps,
+    FfnDownExps,
+    FfnGateShexp,
+    FfnUpShexp,
+    FfnDownShexp,
+    Bias,         ///< any *.bias
+    OtherNorm,
+    Other,
+};
+
+struct TensorName {
+    TensorRole role = TensorRole::Other;
+    int layer = -1; ///< blk.N, or -1 for tensors outside the blocks
+};
+
+/// Classifies a tensor name ("blk.12.ffn_down.weight" -> FfnDown, layer 12).
+TensorName classifyTensor(const QByteArray &name);
+QString tensorRoleName(TensorRole role);
+
+/// Shape and facts of a model from GGUF metadata and tensor infos. Missing optional keys take
+/// llama.cpp's defaults (gguf-format.md §2.2).
+struct ModelInfo {
+    QString architecture;
+    QString name;
+    std::uint32_t nLayers = 0;
+    std::uint32_t nEmbd = 0;
+    std::uint32_t nFf = 0;       ///< first layer's FFN width when per-layer
+    std::uint32_t nHeads = 0;
+    std::uint32_t nHeadsKv = 0;
+    std::uint32_t headDim = 0;   ///< key length
+    std::uint32_t headDimV = 0;  ///< value length
+    std::uint32_t nCtxTrain = 0;
+    std::uint32_t nVocab = 0;
+    std::uint32_t nRot = 0;
+    double ropeFreqBase = 10000.0;
+    QString ropeScalingType;
+    double ropeScalingFactor = 0;
+    double rmsEps = 1e-5;
+    std::uint32_t nExperts = 0;
+    std::uint32_t nExpertsUsed = 0;
+    bool tiedEmbeddings = false;   ///< no output.weight: the LM head reuses token_embd
+    std::uint64_t nParams = 0;     ///< sum of tensor element counts
+    std::uint64_t tensorBytes = 0; ///< sum of tensor data bytes
+    std::optional<FileType> fileType; ///< general.file_type when present
+    FileType guessedFileType = FileType::F32; ///< from the most common 2-D weight type
+    QString tokenizerModel;        ///< tokenizer.ggml.model
+    QString tokenizerPre;
+
+    double bitsPerWeight() const { return nParams ? 8.0 * double(tensorBytes) / double(nParams) : 0; }
+    /// KV-cache bytes per token for an element size of `bytesPerElement` (f16 = 2).
+    double kvBytesPerToken(double bytesPerElement = 2.0) const;
+};
+
+/// Builds ModelInfo from a parsed file. Throws FormatError (naming the key) when a required key
+/// of a llama-family architecture has the wrong type.
+ModelInfo modelInfoFrom(const GgufMetadata &metadata, const std::vector<GgufTensorInfo> &tensors,
+                        const QString &fileName = {});
+ModelInfo modelInfoFrom(const GgufFile &file);
+
+} // namespace QuantFit

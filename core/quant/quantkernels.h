@@ -1,0 +1,37 @@
+#pragma once
+
+// The codec table, parallel to the type-facts table in gguf/ggmltype.h (one row per GgmlType).
+// Reference codecs are plain C++ over spans; fast paths (AVX2/FMA) are chosen at run time and
+// must agree with the reference (tests compare them).
+
+#include "gguf/ggmltype.h"
+
+#include <cstdint>
+#include <span>
+
+namespace QuantFit {
+
+/// Quantizes one row of `n` floats (n a multiple of the block size) into `dst`
+/// (rowBytes(type, n) bytes). `importance` is either empty or n per-column weights (imatrix,
+/// quant-types.md §0.7). Output does not depend on threading: rows are independent.
+using QuantizeRowFn = void (*)(const float *src, std::uint8_t *dst, std::int64_t n,
+                               const float *importance);
+/// Dequantizes one row of `n` values.
+using DequantizeRowFn = void (*)(const std::uint8_t *src, float *dst, std::int64_t n);
+
+struct TypeKernels {
+    GgmlType type;
+    QuantizeRowFn quantizeRow;     ///< null when we cannot write the type
+    DequantizeRowFn dequantizeRow; ///< null when we cannot read the type
+    bool usesImportance;           ///< whether an imatrix changes the result
+};
+
+/// Kernels for `type`; the entry has null functions for unsupported types.
+const TypeKernels &kernelsFor(GgmlType type);
+
+/// Convenience wrappers that throw Error naming the type when it is unsupported.
+void quantizeRow(GgmlType type, std::span<const float> src, std::span<std::uint8_t> dst,
+                 std::span<const float> importance = {});
+void dequantizeRow(GgmlType type, std::span<const std::uint8_t> src, std::span<float> dst);
+
+} // namespace QuantFit

@@ -1,0 +1,5 @@
+foreach(part codecs plan)
+    if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${part}.cmake)
+        include(${CMAKE_CURRENT_LIST_DIR}/${part}.cmake)
+    endif()
+endforeach()

@@ -1,0 +1,50 @@
+#include "testsupport.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QProcess>
+#include <QProcessEnvironment>
+
+namespace QuantFit::Test {
+
+QString sharedTestData()
+{
+    QString dir = qEnvironmentVariable("QUANTFIT_TESTDATA");
+    if (dir.isEmpty())
+        dir = QStringLiteral(QUANTFIT_TESTDATA_DIR);
+    return QFileInfo(dir).isDir() ? QFileInfo(dir).canonicalFilePath() : QString();
+}
+
+QString cliPath()
+{
+    return QStringLiteral(QUANTFIT_CLI_PATH);
+}
+
+CliResult runCli(const QStringList &args, int timeoutMs, const QByteArray &stdinData)
+{
+    QProcess p;
+    p.start(cliPath(), args);
+    CliResult r;
+    if (!p.waitForStarted(10000))
+        return r;
+    if (!stdinData.isEmpty())
+        p.write(stdinData);
+    p.closeWriteChannel();
+    if (!p.waitForFinished(timeoutMs)) {
+        p.kill();
+        p.waitForFinished();
+        r.crashed = true;
+    }
+    r.out = p.readAllStandardOutput();
+    r.err = p.readAllStandardError();
+    r.crashed = r.crashed || p.exitStatus() != QProcess::NormalExit;
+    r.exitCode = p.exitCode();
+    return r;
+}
+
+QStringList filesIn(const QString &dir)
+{
+    return QDir(dir).entryList(QDir::Files | QDir::Hidden | QDir::NoDotAndDotDot, QDir::Name);
+}
+
+} // namespace QuantFit::Test
