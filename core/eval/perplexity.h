@@ -1,0 +1,98 @@
+#pragma once
+
+// Perplexity and KL divergence exactly by llama-perplexity's method (perplexity-and-kld.md §2,
+// §3): non-overlapping chunks of nCtx tokens, each evaluated from an empty KV cache with its
+// first token replaced by BOS when the vocabulary adds BOS, and only the predictions of positions
+// nCtx/2 .. nCtx−2 scored (nCtx − 1 − nCtx/2 tokens per chunk).
+
+#include "evalstats.h"
+#include "infer/llamamodel.h"
+
+#include <QDateTime>
+#include <QString>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace QuantFit {
+
+class BaseLogitsFile;
+class JobContext;
+
+/// Tokens of an evaluation text with what chunking needs to know about the vocabulary.
+struct EvalTokens {
+    std::vector<std::int32_t> tokens;
+    bool addBos = false;      ///< the vocabulary's add-BOS flag
+    std::int32_t bosId = -1;
+    QString sourceName;       ///< the text's name, for messages and result records
+};
+
+/// What is reported after every chunk (also through JobContext::setMetric("PPL", ppl, error)).
+struct ChunkReport {
+    int chunk = 0;            ///< 1-based
+    int nChunks = 0;
+    double ppl = 0;
+    double pplError = 0;
+    double tokensPerSecond = 0; ///< evaluated tokens (nCtx per chunk) per second so far
+    double etaSeconds = -1;
+    std::optional<double> kldMean;      ///< KLD runs only: running mean KLD
+    std::optional<double> kldMeanError;
+    std::optional<double> sameTopPercent;
+};
+
+struct PerplexityOptions {
+    int nCtx = 512;
+    int nChunks = -1;         ///< -1: every whole chunk of the text
+    int nBatch = 2048;        ///< tokens per forward step (a chunk longer than this takes steps)
+    int nThreads = 0;         ///< 0: all cores
+    KvCacheType kvType = KvCacheType::F16; ///< llama.cpp's default
+    /// When set, the base model's scored logits are saved there (baselogits.h).
+    QString saveBasePath;
+    std::uint32_t baseMaxEntries = 512;
+    float baseTailMassTarget = 1e-6f;
+    /// Called on the calling thread after every chunk (the CLI prints "[k]PPL,").
+    std::function<void(const ChunkReport &)> onChunk;
+};
+
+/// A finished run: the record the GUI keeps and `--json` prints (evalresult.h).
+struct PerplexityResult {
+    QString modelPath;
+    QString fileType;         ///< "Q4_K_M", from general.file_type or guessed
+    QString textSource;
+    QString basePath;         ///< the base-logits file written or compared against
+    int nCtx = 0;
+    int nChunks = 0;
+    std::uint64_t nTokensScored = 0;
+    double ppl = 0;
+    double pplError = 0;
+    std::vector<double> runningPpl; ///< after each chunk
+    double seconds = 0;
+    double tokensPerSecond = 0;
+    std::optional<KldSummary> kld;  ///< KLD runs only
+    QDateTime date;
+};
+
+/// Perplexity of `model` over `text`. Throws Error when the text has fewer than 2·nCtx tokens
+/// ("... need at least 2n tokens ...") or options are out of range; IoError when the base file
+/// cannot be written; Cancelled when `ctx` asks (a base file being written is discarded).
+/// Progress: stage "Perplexity", total nChunks·nCtx tokens, advance per chunk, metric "PPL".
+PerplexityResult computePerplexity(std::shared_ptr<const LlamaModel> model, const EvalTokens &text,
+                                   const PerplexityOptions &options, JobContext &ctx);
+
+/// KL divergence of `model` against a saved base: the tokens, nCtx and chunk count come from the
+/// file (options.nChunks may lower the count; nCtx, saveBasePath are ignored). `addBos`/`bosId`
+/// are the current model's. Throws Error when the vocabulary sizes differ or the file's context
+/// exceeds the model's KV limit; Cancelled when asked. Metric "PPL"; the summary is in
+/// result.kld.
+PerplexityResult computeKld(std::shared_ptr<const LlamaModel> model, const BaseLogitsFile &base,
+                            bool addBos, std::int32_t bosId, const PerplexityOptions &options,
+                            JobContext &ctx);
+
+/// Chunk k's input: tokens[k·n .. k·n+n−1] with the first replaced by BOS when addBos.
+std::vector<std::int32_t> chunkInput(std::span<const std::int32_t> tokens, int chunk, int nCtx,
+                                     bool addBos, std::int32_t bosId);
+
+} // namespace QuantFit
