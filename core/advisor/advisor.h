@@ -1,0 +1,181 @@
+#pragma once
+
+// The advisor: which quant of which model fits a machine, and how much context it leaves.
+// Pure computation over value types: machine facts (RAM, reserve) arrive in AdviceOptions, model
+// facts from the catalog (core/catalog) or an opened GGUF. Sizes come from the same QuantPlan the
+// quantizer executes, so a predicted file size is the size of the file we would write.
+//
+// Memory model (details and sources in memorymodel.h and README-advisor.md):
+//   total = weights + KV cache + compute buffers + runtime overhead + OS/desktop reserve
+// Fit badge at the requested context, with usable = RAM - reserve:
+//   Comfortable: total - reserve <= 75 % of usable   (a quarter stays free for context and apps)
+//   Tight:       total <= RAM                         (fits, little room)
+//   DoesNotFit:  total > RAM
+
+#include "catalog/modelshape.h"
+#include "gguf/filetype.h"
+
+#include <QString>
+#include <QStringList>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace QuantFit {
+
+class Catalog;
+class GgufFile;
+
+/// Element type of the KV cache (llama.cpp --cache-type-k/-v).
+enum class KvCacheType {
+    F16,
+    Q8_0,
+    Q4_0,
+};
+
+/// Bytes per cached element: f16 2, q8_0 34/32, q4_0 18/32.
+double kvBytesPerElement(KvCacheType type);
+QString kvCacheTypeName(KvCacheType type); ///< "f16", "q8_0", "q4_0"
+std::optional<KvCacheType> kvCacheTypeFromName(QStringView name);
+
+/// What the user asks about. Byte quantities are bytes (the CLI converts from GB = 1e9).
+struct AdviceOptions {
+    std::uint64_t ramBytes = 0;                ///< total RAM of the machine; must be > 0
+    std::optional<std::uint64_t> reserveBytes; ///< OS/desktop reserve; default by RAM size
+    std::uint32_t contextTokens = 0;           ///< 0 = min(8192, model maximum)
+    KvCacheType kvType = KvCacheType::F16;
+    bool flashAttention = false;
+    bool qualityCritical = false;              ///< decision flow: prefer a smaller model at a higher quant
+};
+
+enum class FitBadge {
+    Comfortable,
+    Tight,
+    DoesNotFit,
+};
+QString fitBadgeName(FitBadge badge); ///< "comfortable", "tight", "does not fit"
+
+/// Memory at one context length, in bytes.
+struct MemoryBreakdown {
+    std::uint64_t weightsBytes = 0;  ///< tensor data of the file (memory-mapped)
+    std::uint64_t kvCacheBytes = 0;
+    std::uint64_t computeBytes = 0;  ///< llama.cpp compute buffer (graph scratch)
+    std::uint64_t overheadBytes = 0; ///< runtime: output buffer, process, thread pools
+    std::uint64_t reserveBytes = 0;  ///< OS and desktop
+
+    std::uint64_t totalBytes() const
+    {
+        return weightsBytes + kvCacheBytes + computeBytes + overheadBytes + reserveBytes;
+    }
+};
+
+/// One quant level of one model. Quality and speed are estimates (see estimates.h).
+struct QuantRow {
+    FileType fileType = FileType::Q4_K_M;
+    QString name;                          ///< "Q4_K_M"
+    double nominalBits = 0;                ///< the brief's "Bits" column (4.5 for Q4_K_M)
+    double bitsPerWeight = 0;              ///< of the real mix: tensor bits / parameters
+    std::uint64_t fileBytes = 0;           ///< predicted file size (QuantPlan + header)
+    std::uint64_t simpleFormulaBytes = 0;  ///< the brief's parameters x bits / 8
+    std::uint32_t contextTokens = 0;       ///< context the memory below is for
+    MemoryBreakdown memory;                ///< at contextTokens
+    std::int64_t headroomBytes = 0;        ///< RAM - total at the minimum context (kMinContext)
+    std::int64_t freeAtContextBytes = 0;   ///< RAM - total at contextTokens
+    std::uint32_t longestContextTokens = 0; ///< multiple of 256, <= model max; 0 = does not fit
+    FitBadge badge = FitBadge::DoesNotFit;
+    double pplIncreasePercent = 0;         ///< estimated perplexity increase vs F16
+    double relativeSpeed = 1;              ///< estimated, F16 = 1.0 (the brief's table)
+    QString qualityLabel;                  ///< the brief's word: "Good+", "Excellent", ...
+    bool recommended = false;              ///< the per-model recommendation
+};
+
+/// The per-model recommendation of the brief's decision flow.
+struct QuantRecommendation {
+    std::optional<FileType> fileType; ///< nullopt: no level fits
+    QString explanation;              ///< one paragraph with the numbers
+    QStringList steps;                ///< decision-flow steps taken, in order
+    /// When quality is critical (or the start level does not fit comfortably): a smaller
+    /// catalog model at a higher quant, named.
+    QString alternativeModelId;
+    std::optional<FileType> alternativeFileType;
+};
+
+/// Everything about one model on one machine.
+struct ModelAdvice {
+    ModelShape model;
+    AdviceOptions options;            ///< with defaults filled in (reserve, context)
+    std::uint64_t nParams = 0;        ///< counted from the tensor list
+    double kvBytesPerToken = 0;       ///< full-attention layers, at options.kvType
+    std::vector<QuantRow> rows;       ///< Q2_K .. F16 in the brief's order
+    QuantRecommendation recommendation;
+    const QuantRow *row(FileType type) const;
+};
+
+/// The brief's "Recommendations by System" rows.
+enum class Priority {
+    BestBalance,
+    HigherQuality,
+    MaximumQuality,
+    MaximumSize,
+};
+QString priorityName(Priority priority); ///< "Best balance", ...
+
+struct PriorityRow {
+    Priority priority = Priority::BestBalance;
+    QString modelId;
+    QString modelName;
+    double paramsBillions = 0;
+    QuantRow quant;          ///< the chosen level, with its memory and context figures
+    QString explanation;     ///< one paragraph with the numbers
+    QString note;            ///< a correction of the brief, when its figure is wrong
+};
+
+struct SystemAdvice {
+    AdviceOptions options;         ///< with the reserve filled in
+    std::vector<PriorityRow> rows; ///< in Priority order; a priority may be absent
+    QStringList notes;             ///< corrections of the brief's figures
+};
+
+/// Minimum context for "headroom" and for a level to count as fitting at all.
+constexpr std::uint32_t kMinContext = 2048;
+/// Context used when none is given (capped at the model's maximum).
+constexpr std::uint32_t kDefaultContext = 8192;
+
+/// Sensible OS/desktop reserve by RAM size: <= 8 GB: 1.5 GB, <= 16: 2.5, <= 32: 4, <= 64: 6,
+/// larger: 8 (decimal GB).
+std::uint64_t defaultReserveBytes(std::uint64_t ramBytes);
+
+/// Computes advice. Thread-safe: plans are cached per model and file type behind a mutex, so
+/// repeated calls for a catalog model (a GUI slider) cost arithmetic only (well under 50 ms).
+/// Every function throws Error for bad input: RAM <= 0 or reserve >= RAM, unknown model id,
+/// context beyond the model's maximum; adviseGguf lets the reader's FormatError/IoError through.
+class Advisor
+{
+public:
+    /// Uses the built-in catalog (Catalog::builtIn()).
+    Advisor();
+    explicit Advisor(std::shared_ptr<const Catalog> catalog);
+    ~Advisor();
+
+    const Catalog &catalog() const;
+
+    ModelAdvice adviseModel(const QString &modelId, const AdviceOptions &options) const;
+    /// A shape entered by the user (not in the catalog); sized by the same tensor list.
+    ModelAdvice adviseShape(const ModelShape &shape, const AdviceOptions &options) const;
+    /// An opened GGUF: exact plans of its real tensors and metadata.
+    ModelAdvice adviseGguf(const GgufFile &file, const AdviceOptions &options) const;
+    /// The brief's priority rows for a machine.
+    SystemAdvice adviseSystem(const AdviceOptions &options) const;
+
+private:
+    struct Private;
+    std::unique_ptr<Private> d;
+};
+
+/// The quant levels the advisor lists (the brief's table): Q2_K, Q3_K_S, Q3_K_M, Q4_K_S, Q4_K_M,
+/// Q5_K_S, Q5_K_M, Q6_K, Q8_0, F16.
+const std::vector<FileType> &advisorLevels();
+
+} // namespace QuantFit
