@@ -1,0 +1,43 @@
+#pragma once
+
+// Dot products of quantized rows with float activations, for the forward pass (core/infer).
+// Each kernel reads the blocks directly (no dequantized row is materialised) and is
+// numerically equivalent to dequantizing the row and summing dequant(row)[i] * x[i] in float;
+// only the summation order differs (per-block partial sums, SIMD lanes). An AVX2/FMA path is
+// chosen at run time when the CPU has it, with a portable fallback.
+
+#include "gguf/ggmltype.h"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace QuantFit {
+
+/// Whether dotRow()/dotRows() support `type` (true exactly for the types we can dequantize).
+bool canDot(GgmlType type);
+
+/// sum_i dequant(row)[i] * x[i] over `n` elements; `row` holds rowBytes(type, n) bytes and `n`
+/// is a multiple of the block size. Thread-safe (no state). Throws Error for an unsupported type.
+float dotRow(GgmlType type, const std::uint8_t *row, const float *x, std::int64_t n);
+
+/// out[r] = dotRow(type, rows + r * rowStrideBytes, x, n) for r in [0, nRows): one matrix-vector
+/// product with a row-major quantized matrix. Single-threaded; callers split rows across
+/// threads (each range of out is written by one call). Throws Error for an unsupported type.
+void dotRows(GgmlType type, const std::uint8_t *rows, std::size_t rowStrideBytes,
+             std::int64_t nRows, const float *x, std::int64_t n, float *out);
+
+/// Kernel selection, exposed for tests and benchmarks.
+enum class DotPath {
+    Auto,     ///< AVX2/FMA when the CPU supports it, else portable
+    Portable, ///< plain C++ reference path
+    Avx2,     ///< AVX2/FMA (falls back to portable for types without one, or without CPU support)
+};
+
+/// dotRow() with an explicit kernel selection.
+float dotRowWith(DotPath path, GgmlType type, const std::uint8_t *row, const float *x,
+                 std::int64_t n);
+
+/// Whether this CPU can run the AVX2/FMA path.
+bool cpuHasAvx2Fma();
+
+} // namespace QuantFit
