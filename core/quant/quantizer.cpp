@@ -1,0 +1,405 @@
+#include "quantizer.h"
+
+#include "imatrixfile.h"
+#include "quantkernels.h"
+
+#include "gguf/ggufreader.h"
+#include "gguf/ggufwriter.h"
+#include "io/atomicoutput.h"
+#include "jobs/jobcontext.h"
+#include "jobs/parallel.h"
+#include "util/error.h"
+#include "util/units.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QMap>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <memory>
+
+namespace QuantFit {
+
+namespace {
+
+// One chunk converts about this many elements (1 MiB of F32): a few ms to ~50 ms per chunk
+// even for the slowest codec, so progress and cancellation stay well under 250 ms.
+constexpr std::uint64_t kChunkElements = 256 * 1024;
+// Chunks are grouped into batches of about this much F32 input; a batch's outputs are held in
+// memory and written in order, which bounds peak memory independently of the model.
+constexpr std::uint64_t kBatchElements = 8 * 1024 * 1024;
+// Tensors copied verbatim are written in slices of this size (progress, cancellation).
+constexpr std::uint64_t kCopySliceBytes = 32 * MiB;
+
+QString nameOf(const GgufTensorInfo &t)
+{
+    return QString::fromUtf8(t.name);
+}
+
+// Index of the first non-finite value in `row`, or -1. Exponent bits all ones = Inf or NaN.
+std::int64_t firstNonFinite(const float *row, std::uint64_t n)
+{
+    std::uint32_t any = 0;
+    for (std::uint64_t i = 0; i < n; ++i) {
+        const std::uint32_t bits = std::bit_cast<std::uint32_t>(row[i]);
+        any |= std::uint32_t((bits & 0x7F800000u) == 0x7F800000u);
+    }
+    if (!any)
+        return -1;
+    for (std::uint64_t i = 0; i < n; ++i) {
+        if (!std::isfinite(row[i]))
+            return std::int64_t(i);
+    }
+    return -1;
+}
+
+struct TensorWork {
+    const GgufTensorInfo *source = nullptr;
+    std::span<const std::uint8_t> sourceBytes;
+    std::vector<const PlannedTensor *> planned; // per target
+    std::vector<float> importance;              // ne[0] (or ne[0] * ne[2]) values, or empty
+    bool anyConversion = false;
+};
+
+void checkTargets(const GgufFile &input, const std::vector<QuantizeTarget> &targets)
+{
+    if (targets.empty())
+        throw Error(QStringLiteral("nothing to do: no output file type given"));
+    const std::size_t n = targets.front().plan.tensors.size();
+    QMap<QString, std::uint64_t> bytesPerFolder;
+    QStringList seen;
+    for (const auto &t : targets) {
+        ensureDistinctOutput(input.path(), t.outputPath);
+        const QString abs = QFileInfo(t.outputPath).absoluteFilePath();
+        if (seen.contains(abs))
+            throw Error(QStringLiteral("output '%1' is given twice").arg(t.outputPath));
+        seen << abs;
+        if (t.plan.tensors.size() != n || n != input.tensors().size())
+            throw Error(QStringLiteral("plan for '%1' has %2 tensors, the input has %3")
+                            .arg(t.outputPath)
+                            .arg(t.plan.tensors.size())
+                            .arg(input.tensors().size()));
+        for (const auto &p : t.plan.tensors) {
+            if (!p.quantized)
+                continue;
+            if (!kernelsFor(p.targetType).quantizeRow && p.targetType != GgmlType::F32)
+                throw Error(QStringLiteral("%1: cannot write tensor '%2' as %3: this type is not "
+                                           "supported yet")
+                                .arg(fileTypeName(t.plan.fileType), nameOf(p.source),
+                                     ggmlTypeName(p.targetType)));
+            if (p.source.type != GgmlType::F32 && !kernelsFor(p.source.type).dequantizeRow)
+                throw Error(QStringLiteral("cannot read tensor '%1' of type %2")
+                                .arg(nameOf(p.source), ggmlTypeName(p.source.type)));
+        }
+        bytesPerFolder[QFileInfo(t.outputPath).absolutePath()] += t.plan.outputFileBytes;
+    }
+    for (auto it = bytesPerFolder.cbegin(); it != bytesPerFolder.cend(); ++it) {
+        const std::uint64_t free = freeDiskBytes(it.key());
+        if (free && free < it.value())
+            throw IoError(it.key(), QStringLiteral("write"),
+                          QStringLiteral("not enough disk space: the output needs %1 (%2 bytes), "
+                                         "%3 are free")
+                              .arg(formatBytes(it.value()))
+                              .arg(it.value())
+                              .arg(formatBytes(free)));
+    }
+}
+
+// The imatrix values for one tensor (quant-mixes.md §7): exact name, length ne[0] * ne[2].
+std::vector<float> importanceFor(const ImportanceMatrix *imatrix, const GgufTensorInfo &t,
+                                 QStringList &warnings)
+{
+    if (!imatrix)
+        return {};
+    const ImportanceEntry *e = imatrix->find(t.name);
+    if (!e) {
+        warnings << QStringLiteral("imatrix: did not find weights for %1").arg(nameOf(t));
+        return {};
+    }
+    std::vector<float> imp = e->importance();
+    const std::uint64_t expected = t.ne[0] * t.ne[2];
+    if (imp.size() != expected) {
+        if (t.name == "token_embd.weight") {
+            warnings << QStringLiteral("imatrix: size %1 differs from tensor size %2 for %3; "
+                                       "not used")
+                            .arg(imp.size())
+                            .arg(expected)
+                            .arg(nameOf(t));
+            return {};
+        }
+        throw Error(QStringLiteral("imatrix size %1 is different from tensor size %2 for %3")
+                        .arg(imp.size())
+                        .arg(expected)
+                        .arg(nameOf(t)));
+    }
+    return imp;
+}
+
+class Converter
+{
+public:
+    Converter(const GgufFile &input, const std::vector<QuantizeTarget> &targets,
+              const QuantizeOptions &options, JobContext &ctx,
+              std::vector<std::unique_ptr<GgufWriter>> &writers)
+        : m_input(input)
+        , m_targets(targets)
+        , m_options(options)
+        , m_ctx(ctx)
+        , m_writers(writers)
+        , m_buffers(targets.size())
+    {
+    }
+
+    void run(TensorWork &w);
+
+private:
+    void copyTensor(const TensorWork &w);
+    void convertChunk(const TensorWork &w, std::uint64_t firstRow, std::uint64_t nRows,
+                      std::uint64_t batchFirstRow, std::vector<float> &scratch);
+
+    const GgufFile &m_input;
+    const std::vector<QuantizeTarget> &m_targets;
+    const QuantizeOptions &m_options;
+    JobContext &m_ctx;
+    std::vector<std::unique_ptr<GgufWriter>> &m_writers;
+    std::vector<std::vector<std::uint8_t>> m_buffers; // per target, one batch of output rows
+};
+
+void Converter::copyTensor(const TensorWork &w)
+{
+    auto bytes = w.sourceBytes;
+    do {
+        const auto slice = bytes.first(std::min<std::size_t>(bytes.size(), kCopySliceBytes));
+        for (auto &writer : m_writers)
+            writer->writeTensorData(slice);
+        bytes = bytes.subspan(slice.size());
+        m_ctx.advance(slice.size());
+        m_ctx.throwIfCancelled();
+    } while (!bytes.empty());
+}
+
+void Converter::convertChunk(const TensorWork &w, std::uint64_t firstRow, std::uint64_t nRows,
+                             std::uint64_t batchFirstRow, std::vector<float> &scratch)
+{
+    const GgufTensorInfo &src = *w.source;
+    const std::uint64_t ne0 = src.ne[0];
+    const std::uint64_t srcRowBytes = src.rowBytes();
+    const std::uint8_t *srcRows = w.sourceBytes.data() + firstRow * srcRowBytes;
+
+    // Source rows as F32: read in place for F32 input, otherwise dequantize into scratch.
+    const float *f32 = nullptr;
+    if (src.type == GgmlType::F32) {
+        f32 = reinterpret_cast<const float *>(srcRows);
+    } else {
+        scratch.resize(std::size_t(nRows * ne0));
+        const auto dequantize = kernelsFor(src.type).dequantizeRow;
+        for (std::uint64_t r = 0; r < nRows; ++r)
+            dequantize(srcRows + r * srcRowBytes, scratch.data() + r * ne0, std::int64_t(ne0));
+        f32 = scratch.data();
+    }
+    for (std::uint64_t r = 0; r < nRows; ++r) {
+        const std::int64_t bad = firstNonFinite(f32 + r * ne0, ne0);
+        if (bad >= 0)
+            throw Error(QStringLiteral("tensor '%1' row %2 contains %3 at column %4: the input "
+                                       "is corrupt")
+                            .arg(nameOf(src))
+                            .arg(firstRow + r)
+                            .arg(std::isnan(f32[r * ne0 + std::uint64_t(bad)])
+                                     ? QStringLiteral("NaN")
+                                     : QStringLiteral("Inf"))
+                            .arg(bad));
+    }
+
+    for (std::size_t t = 0; t < m_targets.size(); ++t) {
+        const PlannedTensor &p = *w.planned[t];
+        std::uint8_t *out = m_buffers[t].data();
+        if (!p.quantized) {
+            std::memcpy(out + (firstRow - batchFirstRow) * srcRowBytes, srcRows,
+                        std::size_t(nRows * srcRowBytes));
+            continue;
+        }
+        const std::uint64_t dstRowBytes = rowBytes(typeFacts(p.targetType), ne0);
+        std::uint8_t *dst = out + (firstRow - batchFirstRow) * dstRowBytes;
+        if (p.targetType == GgmlType::F32) {
+            std::memcpy(dst, f32, std::size_t(nRows * ne0 * sizeof(float)));
+            continue;
+        }
+        const auto quantizeRow = kernelsFor(p.targetType).quantizeRow;
+        for (std::uint64_t r = 0; r < nRows; ++r) {
+            const float *imp = nullptr;
+            if (!w.importance.empty()) {
+                // 3-D expert stacks: rows of expert e use the e-th slice of the imatrix.
+                const std::uint64_t expert = (firstRow + r) / src.ne[1];
+                const std::uint64_t offset = (expert % src.ne[2]) * ne0;
+                if (offset + ne0 <= w.importance.size())
+                    imp = w.importance.data() + offset;
+            }
+            quantizeRow(f32 + r * ne0, dst + r * dstRowBytes, std::int64_t(ne0), imp);
+        }
+    }
+    m_ctx.advance(nRows * srcRowBytes);
+    m_ctx.throwIfCancelled();
+}
+
+void Converter::run(TensorWork &w)
+{
+    if (!w.anyConversion) {
+        copyTensor(w);
+        return;
+    }
+    const GgufTensorInfo &src = *w.source;
+    const std::uint64_t ne0 = std::max<std::uint64_t>(1, src.ne[0]);
+    const std::uint64_t rows = src.nRows();
+    const std::uint64_t rowsPerChunk = std::max<std::uint64_t>(1, kChunkElements / ne0);
+    const std::uint64_t rowsPerBatch =
+        std::max<std::uint64_t>(rowsPerChunk, kBatchElements / ne0 / rowsPerChunk * rowsPerChunk);
+
+    for (std::uint64_t batchFirst = 0; batchFirst < rows; batchFirst += rowsPerBatch) {
+        const std::uint64_t batchRows = std::min(rowsPerBatch, rows - batchFirst);
+        for (std::size_t t = 0; t < m_targets.size(); ++t) {
+            const GgmlType type = w.planned[t]->targetType;
+            m_buffers[t].resize(std::size_t(batchRows * rowBytes(typeFacts(type), ne0)));
+        }
+        const std::uint64_t nChunks = (batchRows + rowsPerChunk - 1) / rowsPerChunk;
+        parallelFor(
+            nChunks, m_options.nThreads,
+            [&](std::uint64_t chunk) {
+                thread_local std::vector<float> scratch;
+                const std::uint64_t first = batchFirst + chunk * rowsPerChunk;
+                const std::uint64_t n = std::min(rowsPerChunk, batchFirst + batchRows - first);
+                convertChunk(w, first, n, batchFirst, scratch);
+            },
+            &m_ctx);
+        for (std::size_t t = 0; t < m_targets.size(); ++t)
+            m_writers[t]->writeTensorData(m_buffers[t]);
+    }
+}
+
+} // namespace
+
+QuantizeResult quantize(const GgufFile &input, const std::vector<QuantizeTarget> &targets,
+                        const QuantizeOptions &options, JobContext &ctx)
+{
+    checkTargets(input, targets);
+    QuantizeResult result;
+    const std::size_t nTensors = targets.front().plan.tensors.size();
+
+    // Resolve every tensor (and its imatrix slice sizes) before the first byte is written, so
+    // that input problems fail fast.
+    std::vector<TensorWork> work(nTensors);
+    for (std::size_t i = 0; i < nTensors; ++i) {
+        TensorWork &w = work[i];
+        const QByteArray &name = targets.front().plan.tensors[i].source.name;
+        const auto index = input.tensorIndex(name);
+        if (!index)
+            throw Error(QStringLiteral("%1: the plan names tensor '%2', which the input lacks")
+                            .arg(input.path(), QString::fromUtf8(name)));
+        w.source = &input.tensors()[*index];
+        for (const auto &t : targets) {
+            const PlannedTensor &p = t.plan.tensors[i];
+            if (p.source.name != name || p.source.ne != w.source->ne
+                || p.source.type != w.source->type)
+                throw Error(QStringLiteral("plan for '%1' does not match the input at tensor '%2'")
+                                .arg(t.outputPath, QString::fromUtf8(name)));
+            w.planned.push_back(&p);
+            w.anyConversion = w.anyConversion || p.quantized;
+        }
+        if (w.anyConversion)
+            w.importance = importanceFor(options.imatrix, *w.source, result.warnings);
+    }
+
+    std::vector<std::unique_ptr<GgufWriter>> writers;
+    for (const auto &t : targets)
+        writers.push_back(std::make_unique<GgufWriter>(t.outputPath, t.plan.outputLayout()));
+
+    std::uint64_t total = 0;
+    for (const auto &w : work)
+        total += w.source->nBytes;
+    ctx.setRateUnit(QStringLiteral("MB/s"), 1e6);
+    ctx.setStage(targets.size() == 1
+                     ? QStringLiteral("Quantizing to %1").arg(fileTypeName(targets.front().plan.fileType))
+                     : QStringLiteral("Quantizing to %1 types").arg(targets.size()),
+                 total);
+    const double start = ctx.elapsedSeconds();
+    Converter converter(input, targets, options, ctx, writers);
+    for (std::size_t i = 0; i < nTensors; ++i) {
+        work[i].sourceBytes = input.tensorData(*work[i].source);
+        converter.run(work[i]);
+        work[i].importance = {};
+    }
+    ctx.flush();
+    for (auto &writer : writers)
+        writer->commit();
+    result.seconds = ctx.elapsedSeconds() - start;
+    result.inputBytes = total;
+
+    if (options.verify) {
+        ctx.setStage(QStringLiteral("Verifying"));
+        for (const auto &t : targets) {
+            try {
+                verifyQuantizedFile(t.outputPath, t.plan);
+            } catch (...) {
+                QFile::remove(t.outputPath); // a broken file is never left as a success
+                throw;
+            }
+        }
+    }
+    for (const auto &t : targets)
+        result.outputs.push_back({t.outputPath, t.plan.outputFileBytes});
+    return result;
+}
+
+void verifyQuantizedFile(const QString &path, const QuantPlan &plan)
+{
+    const GgufFile file = GgufFile::open(path, GgufFile::Mode::MetadataOnly);
+    auto fail = [&](const QString &what) {
+        throw Error(QStringLiteral("verification of '%1' failed: %2").arg(path, what));
+    };
+    if (file.fileSize() != plan.outputFileBytes)
+        fail(QStringLiteral("file is %1 bytes, the plan says %2")
+                 .arg(file.fileSize())
+                 .arg(plan.outputFileBytes));
+    if (!(file.metadata() == plan.outputMetadata))
+        fail(QStringLiteral("metadata differs from the plan"));
+    const GgufLayout layout = plan.outputLayout();
+    if (file.tensors().size() != layout.tensors.size())
+        fail(QStringLiteral("%1 tensors, the plan has %2")
+                 .arg(file.tensors().size())
+                 .arg(layout.tensors.size()));
+    for (std::size_t i = 0; i < layout.tensors.size(); ++i) {
+        const auto &a = file.tensors()[i];
+        const auto &b = layout.tensors[i];
+        if (a.name != b.name || a.ne != b.ne || a.type != b.type || a.offset != b.offset
+            || a.nBytes != b.nBytes)
+            fail(QStringLiteral("tensor %1 is '%2' %3 at offset %4; the plan has '%5' %6 at %7")
+                     .arg(i)
+                     .arg(QString::fromUtf8(a.name), ggmlTypeName(a.type))
+                     .arg(a.offset)
+                     .arg(QString::fromUtf8(b.name), ggmlTypeName(b.type))
+                     .arg(b.offset));
+    }
+    if (file.dataOffset() != layout.dataOffset())
+        fail(QStringLiteral("data section at %1, the plan has %2")
+                 .arg(file.dataOffset())
+                 .arg(layout.dataOffset()));
+}
+
+QString defaultOutputPath(const QString &inputPath, FileType fileType)
+{
+    const QFileInfo info(inputPath);
+    QString base = info.completeBaseName();
+    if (info.suffix().compare(QLatin1String("gguf"), Qt::CaseInsensitive) != 0)
+        base = info.fileName();
+    const qsizetype dash = base.lastIndexOf(QLatin1Char('-'));
+    if (dash > 0 && fileTypeFromName(QStringView(base).mid(dash + 1))
+        && !base.mid(dash + 1).front().isDigit())
+        base.truncate(dash);
+    return info.dir().filePath(base + QLatin1Char('-') + fileTypeName(fileType)
+                               + QStringLiteral(".gguf"));
+}
+
+} // namespace QuantFit

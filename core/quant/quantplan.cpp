@@ -1,0 +1,238 @@
+#include "quantplan.h"
+
+#include "quantmix.h"
+
+#include "gguf/ggufreader.h"
+#include "gguf/ggufwriter.h"
+#include "util/checkedmath.h"
+#include "util/error.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace QuantFit {
+
+namespace {
+
+// Layer number from a "blk.N." prefix, -1 for tensors outside the blocks (quant-mixes.md §1).
+int layerOf(const QByteArray &name)
+{
+    if (!name.startsWith("blk."))
+        return -1;
+    int v = 0;
+    qsizetype i = 4;
+    bool any = false;
+    while (i < name.size() && name[i] >= '0' && name[i] <= '9') {
+        v = v * 10 + (name[i] - '0');
+        any = true;
+        ++i;
+        if (v > 1000000)
+            return -1;
+    }
+    return any ? v : -1;
+}
+
+std::uint32_t nDimsOf(const GgufTensorInfo &t)
+{
+    std::uint32_t n = 1;
+    for (std::uint32_t d = 0; d < 4; ++d) {
+        if (t.ne[d] > 1)
+            n = d + 1;
+    }
+    return n;
+}
+
+// Encoded size of a metadata value, as GgufWriter serializes it (gguf-format.md §1.3). Computed
+// without serializing so that a plan over a 150k-token vocabulary stays fast.
+std::uint64_t encodedBytes(const GgufValue &v)
+{
+    switch (v.type()) {
+    case GgufValueType::STRING:
+        return 8 + std::uint64_t(v.rawString().size());
+    case GgufValueType::ARRAY: {
+        std::uint64_t n = 4 + 8;
+        const std::uint32_t scalar = ggufScalarBytes(v.elementType());
+        if (scalar)
+            return n + scalar * std::uint64_t(v.arraySize());
+        for (const auto &item : v.items())
+            n += encodedBytes(item);
+        return n;
+    }
+    default:
+        return ggufScalarBytes(v.type());
+    }
+}
+
+std::uint32_t alignmentOf(const GgufMetadata &metadata)
+{
+    const auto *v = metadata.find("general.alignment");
+    if (v && v->type() == GgufValueType::UINT32 && isPowerOfTwo(v->toUInt64()))
+        return std::uint32_t(v->toUInt64());
+    return kGgufDefaultAlignment;
+}
+
+// llama-quantize removes a key and appends it again, so the position of the updated keys (and
+// hence the header bytes) matches its files.
+void setAtEnd(GgufMetadata &metadata, const QByteArray &key, GgufValue value)
+{
+    metadata.remove(key);
+    metadata.set(key, std::move(value));
+}
+
+} // namespace
+
+std::vector<std::size_t> outputTensorOrder(const std::vector<GgufTensorInfo> &tensors)
+{
+    std::vector<std::pair<int, std::size_t>> keyed;
+    keyed.reserve(tensors.size());
+    for (std::size_t i = 0; i < tensors.size(); ++i)
+        keyed.emplace_back(layerOf(tensors[i].name), i);
+    std::sort(keyed.begin(), keyed.end(), [&](const auto &a, const auto &b) {
+        if (a.first != b.first)
+            return a.first < b.first;
+        // Byte-wise comparison ('.' sorts before '_'), as std::string's operator<.
+        const QByteArray &x = tensors[a.second].name;
+        const QByteArray &y = tensors[b.second].name;
+        const int c = std::memcmp(x.constData(), y.constData(),
+                                  std::size_t(std::min(x.size(), y.size())));
+        return c != 0 ? c < 0 : x.size() < y.size();
+    });
+    std::vector<std::size_t> order;
+    order.reserve(keyed.size());
+    for (const auto &k : keyed)
+        order.push_back(k.second);
+    return order;
+}
+
+QuantPlan makeQuantPlan(const GgufMetadata &metadata, const std::vector<GgufTensorInfo> &tensors,
+                        FileType fileType, const QuantOptions &options)
+{
+    if (!fileTypeFactsFor(static_cast<std::uint32_t>(fileType)))
+        throw Error(QStringLiteral("unknown file type %1").arg(static_cast<std::uint32_t>(fileType)));
+
+    QuantPlan plan;
+    plan.fileType = fileType;
+    const MixModelFacts facts = mixModelFacts(metadata, tensors);
+    MixRules rules(fileType, facts, options);
+    const std::vector<std::size_t> order = outputTensorOrder(tensors);
+
+    plan.tensors.reserve(tensors.size());
+    std::uint32_t nRequantized = 0;
+    for (std::size_t index : order) {
+        const GgufTensorInfo &src = tensors[index];
+        PlannedTensor p{src, src.type, 0, false, {}};
+        if (isQuantizableTensor(src, facts, options, fileType))
+            p.targetType = rules.choose(src, p.note);
+        const auto &targetFacts = typeFacts(p.targetType);
+        if (src.ne[0] % targetFacts.blockSize != 0) {
+            // Only explicit overrides get here (the rules fall back themselves): keep 16-bit.
+            p.note = QStringLiteral("fallback: %1 columns not divisible by %2 (%3)")
+                         .arg(src.ne[0])
+                         .arg(targetFacts.blockSize)
+                         .arg(ggmlTypeName(p.targetType));
+            p.targetType = GgmlType::F16;
+        }
+        p.quantized = p.targetType != src.type;
+        if (p.quantized && typeFacts(src.type).isQuantized) {
+            if (!options.allowRequantize)
+                throw Error(QStringLiteral("tensor '%1': requantizing from type %2 is disabled "
+                                           "(use --allow-requantize)")
+                                .arg(QString::fromUtf8(src.name), ggmlTypeName(src.type)));
+            ++nRequantized;
+        }
+        if (p.note.startsWith(QLatin1String("fallback")))
+            plan.warnings << QStringLiteral("%1: %2, using %3")
+                                 .arg(QString::fromUtf8(src.name), p.note,
+                                      ggmlTypeName(p.targetType));
+        p.targetBytes = tensorBytes(p.targetType, src.ne);
+        plan.sourceTensorBytes += src.nBytes ? src.nBytes : tensorBytes(src.type, src.ne);
+        plan.targetTensorBytes += p.targetBytes;
+        plan.tensors.push_back(std::move(p));
+    }
+    plan.nFallbacks = 0;
+    for (const auto &p : plan.tensors) {
+        if (p.note.startsWith(QLatin1String("fallback")))
+            ++plan.nFallbacks;
+    }
+    if (plan.nFallbacks)
+        plan.warnings << QStringLiteral("%1 of %2 tensor(s) required fallback quantization")
+                             .arg(plan.nFallbacks)
+                             .arg(plan.tensors.size());
+    if (nRequantized)
+        plan.warnings << QStringLiteral("%1 tensor(s) are requantized from an already quantized "
+                                        "input: quality is lower than quantizing the original")
+                             .arg(nRequantized);
+    if (fileType == FileType::Q2_K_S && !options.hasImatrix)
+        plan.warnings << QStringLiteral("Q2_K_S without an importance matrix: llama-quantize "
+                                        "refuses this; expect poor quality");
+
+    // Metadata: every input key, then the quantization keys (quant-mixes.md §1, §7).
+    GgufMetadata md = metadata;
+    setAtEnd(md, "general.quantization_version", GgufValue::u32(2));
+    setAtEnd(md, "general.file_type", GgufValue::u32(static_cast<std::uint32_t>(fileType)));
+    md.remove("split.no");
+    md.remove("split.count");
+    md.remove("split.tensors.count");
+    if (options.imatrix) {
+        const ImatrixSummary &im = *options.imatrix;
+        QByteArray file = im.fileName.toUtf8();
+        if (file.size() > 127)
+            file.truncate(127);
+        setAtEnd(md, "quantize.imatrix.file", GgufValue::fromString(file));
+        if (!im.dataset.isEmpty())
+            setAtEnd(md, "quantize.imatrix.dataset", GgufValue::fromString(im.dataset));
+        setAtEnd(md, "quantize.imatrix.entries_count", GgufValue::i32(im.entries));
+        if (im.chunks > 0)
+            setAtEnd(md, "quantize.imatrix.chunks_count", GgufValue::i32(im.chunks));
+    }
+    plan.outputMetadata = std::move(md);
+
+    // Exact file size: header, padding to the alignment, then every tensor padded.
+    std::uint64_t header = 4 + 4 + 8 + 8;
+    for (const auto &e : plan.outputMetadata.entries())
+        header += 8 + std::uint64_t(e.key.size()) + 4 + encodedBytes(e.value);
+    for (const auto &p : plan.tensors)
+        header += 8 + std::uint64_t(p.source.name.size()) + 4 + 8 * nDimsOf(p.source) + 4 + 8;
+    const std::uint32_t align = alignmentOf(plan.outputMetadata);
+    std::uint64_t total = alignUp(header, align);
+    for (const auto &p : plan.tensors)
+        total += alignUp(p.targetBytes, align);
+    plan.outputFileBytes = total;
+    return plan;
+}
+
+GgufLayout QuantPlan::outputLayout() const
+{
+    GgufLayout layout;
+    layout.metadata = outputMetadata;
+    layout.tensors.reserve(tensors.size());
+    for (const auto &p : tensors) {
+        GgufTensorInfo t;
+        t.name = p.source.name;
+        t.nDims = p.source.nDims;
+        t.ne = p.source.ne;
+        t.type = p.targetType;
+        layout.tensors.push_back(std::move(t));
+    }
+    layout.finalize();
+    return layout;
+}
+
+std::uint64_t QuantPlan::nElements() const
+{
+    std::uint64_t n = 0;
+    for (const auto &p : tensors)
+        n += p.source.nElements();
+    return n;
+}
+
+bool QuantPlan::isWritable() const
+{
+    for (const auto &p : tensors) {
+        if (p.quantized && !typeFacts(p.targetType).canQuantize)
+            return false;
+    }
+    return true;
+}
+
+} // namespace QuantFit
