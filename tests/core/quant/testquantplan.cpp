@@ -1,0 +1,452 @@
+// QuantPlan and the mix rules against quant-mixes.md §6 (dense LLaMA table), and against the
+// files llama.cpp itself wrote (../shared/testdata/llama-quantized).
+
+#include "testsupport.h"
+
+#include "gguf/ggufreader.h"
+#include "gguf/ggufwriter.h"
+#include "model/syntheticmodel.h"
+#include "quant/quantmix.h"
+#include "quant/quantplan.h"
+#include "util/error.h"
+
+#include <QFile>
+#include <QTest>
+
+#include <functional>
+#include <set>
+
+using namespace QuantFit;
+
+namespace {
+
+using G = GgmlType;
+using F = FileType;
+
+// Layers that get "more bits", as listed in quant-mixes.md §3 (written out, not computed).
+std::set<int> moreBitsLayers(int n)
+{
+    std::set<int> s;
+    if (n == 32) {
+        s = {0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31};
+    } else if (n == 80) {
+        for (int i = 0; i <= 9; ++i)
+            s.insert(i);
+        for (int i = 12; i <= 69; i += 3)
+            s.insert(i);
+        for (int i = 70; i <= 79; ++i)
+            s.insert(i);
+    }
+    return s;
+}
+
+struct Shape {
+    int nLayers;
+    int nEmbd;
+    int nFf;
+    int nHeads;
+    int nHeadsKv;
+};
+
+GgufLayout layoutFor(const Shape &s, bool tied = false)
+{
+    SyntheticModelOptions o;
+    o.nLayers = std::uint32_t(s.nLayers);
+    o.nEmbd = std::uint32_t(s.nEmbd);
+    o.nFf = std::uint32_t(s.nFf);
+    o.nHeads = std::uint32_t(s.nHeads);
+    o.nHeadsKv = std::uint32_t(s.nHeadsKv);
+    o.nVocab = 512;
+    o.tiedEmbeddings = tied;
+    return syntheticModelLayout(o);
+}
+
+// Expected type per tensor from the table of quant-mixes.md §6 (no imatrix, dense, not falcon).
+struct Row {
+    G tokenEmbd, output;
+    std::function<G(int i, int n, int gqa)> attnV;
+    std::function<G(int i, int n)> ffnDown;
+    G attnOutput, rest;
+};
+
+Row rowFor(F ft, const std::set<int> &more)
+{
+    auto fixed = [](G t) { return [t](int, int, int) { return t; }; };
+    auto fixedD = [](G t) { return [t](int, int) { return t; }; };
+    switch (ft) {
+    case F::Q4_0: return {G::Q4_0, G::Q6_K, fixed(G::Q4_0), fixedD(G::Q4_0), G::Q4_0, G::Q4_0};
+    case F::Q4_1: return {G::Q4_1, G::Q6_K, fixed(G::Q4_1), fixedD(G::Q4_1), G::Q4_1, G::Q4_1};
+    case F::Q5_0: return {G::Q5_0, G::Q6_K, fixed(G::Q5_0), fixedD(G::Q5_0), G::Q5_0, G::Q5_0};
+    case F::Q5_1: return {G::Q5_1, G::Q6_K, fixed(G::Q5_1), fixedD(G::Q5_1), G::Q5_1, G::Q5_1};
+    case F::Q8_0: return {G::Q8_0, G::Q8_0, fixed(G::Q8_0), fixedD(G::Q8_0), G::Q8_0, G::Q8_0};
+    case F::Q2_K:
+        return {G::Q2_K, G::Q6_K, [](int, int, int g) { return g >= 4 ? G::Q4_K : G::Q3_K; },
+                fixedD(G::Q3_K), G::Q3_K, G::Q2_K};
+    case F::Q2_K_S:
+        return {G::Q2_K, G::Q6_K, [](int, int, int g) { return g >= 4 ? G::Q4_K : G::Q2_K; },
+                [](int i, int n) { return i < n / 8 ? G::Q4_K : G::Q2_K; }, G::Q2_K, G::Q2_K};
+    case F::Q3_K_S: return {G::Q3_K, G::Q6_K, fixed(G::Q3_K), fixedD(G::Q3_K), G::Q3_K, G::Q3_K};
+    case F::Q3_K_M:
+        return {G::Q3_K, G::Q6_K, [](int i, int, int) { return i < 2 ? G::Q5_K : G::Q4_K; },
+                [](int i, int n) { return i < n / 16 ? G::Q5_K : G::Q4_K; }, G::Q4_K, G::Q3_K};
+    case F::Q3_K_L: return {G::Q3_K, G::Q6_K, fixed(G::Q5_K), fixedD(G::Q5_K), G::Q5_K, G::Q3_K};
+    case F::Q4_K_S:
+        return {G::Q4_K, G::Q6_K, [](int i, int, int) { return i < 4 ? G::Q5_K : G::Q4_K; },
+                [](int i, int n) { return i < n / 8 ? G::Q5_K : G::Q4_K; }, G::Q4_K, G::Q4_K};
+    case F::Q4_K_M:
+        return {G::Q4_K, G::Q6_K,
+                [more](int i, int, int) { return more.count(i) ? G::Q6_K : G::Q4_K; },
+                [more](int i, int) { return more.count(i) ? G::Q6_K : G::Q4_K; }, G::Q4_K, G::Q4_K};
+    case F::Q5_K_S: return {G::Q5_K, G::Q6_K, fixed(G::Q5_K), fixedD(G::Q5_K), G::Q5_K, G::Q5_K};
+    case F::Q5_K_M:
+        return {G::Q5_K, G::Q6_K,
+                [more](int i, int, int) { return more.count(i) ? G::Q6_K : G::Q5_K; },
+                [more](int i, int) { return more.count(i) ? G::Q6_K : G::Q5_K; }, G::Q5_K, G::Q5_K};
+    case F::Q6_K: return {G::Q6_K, G::Q6_K, fixed(G::Q6_K), fixedD(G::Q6_K), G::Q6_K, G::Q6_K};
+    case F::IQ4_NL:
+        return {G::IQ4_NL, G::Q6_K, [](int, int, int g) { return g >= 4 ? G::Q5_K : G::IQ4_NL; },
+                [](int i, int n) { return i < n / 8 ? G::Q5_K : G::IQ4_NL; }, G::IQ4_NL, G::IQ4_NL};
+    case F::IQ4_XS:
+        return {G::IQ4_XS, G::Q6_K, [](int, int, int g) { return g >= 4 ? G::Q5_K : G::IQ4_XS; },
+                [](int i, int n) { return i < n / 8 ? G::Q5_K : G::IQ4_XS; }, G::IQ4_XS, G::IQ4_XS};
+    case F::F32: return {G::F32, G::F32, fixed(G::F32), fixedD(G::F32), G::F32, G::F32};
+    case F::F16: return {G::F16, G::F16, fixed(G::F16), fixedD(G::F16), G::F16, G::F16};
+    case F::BF16: return {G::BF16, G::BF16, fixed(G::BF16), fixedD(G::BF16), G::BF16, G::BF16};
+    default: break;
+    }
+    qFatal("no table row");
+}
+
+int layerOf(const QByteArray &name)
+{
+    return name.startsWith("blk.") ? name.split('.').at(1).toInt() : -1;
+}
+
+const PlannedTensor &find(const QuantPlan &plan, const QByteArray &name)
+{
+    for (const auto &p : plan.tensors) {
+        if (p.source.name == name)
+            return p;
+    }
+    qFatal("tensor %s not in plan", name.constData());
+}
+
+} // namespace
+
+class TestQuantPlan : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void mixTable_data();
+    void mixTable();
+    void moreBitsMatchesSpecList();
+    void tensorOrder();
+    void tiedEmbeddingsUseOutputRule();
+    void fallbackForOddWidths();
+    void optionsOverrideAndPure();
+    void leaveOutputTensor();
+    void imatrixRules();
+    void requantizeNeedsPermission();
+    void metadataKeys();
+    void sizeMatchesWriterLayout();
+    void matchesLlamaQuantize_data();
+    void matchesLlamaQuantize();
+};
+
+void TestQuantPlan::mixTable_data()
+{
+    QTest::addColumn<int>("fileType");
+    QTest::addColumn<int>("nLayers");
+    QTest::addColumn<int>("nHeadsKv");
+    const F types[] = {F::F32,    F::F16,    F::BF16,   F::Q8_0,   F::Q4_0,   F::Q4_1,  F::Q5_0,
+                       F::Q5_1,   F::Q2_K,   F::Q2_K_S, F::Q3_K_S, F::Q3_K_M, F::Q3_K_L, F::Q4_K_S,
+                       F::Q4_K_M, F::Q5_K_S, F::Q5_K_M, F::Q6_K,   F::IQ4_NL, F::IQ4_XS};
+    for (F ft : types) {
+        const QByteArray name = fileTypeName(ft).toLatin1();
+        // 32 layers without GQA (7B-like), 32 layers GQA 4 (8B-like), 80 layers GQA 8 (70B-like).
+        QTest::newRow(QByteArray(name + "/32L-mha").constData()) << int(ft) << 32 << 32;
+        QTest::newRow(QByteArray(name + "/32L-gqa4").constData()) << int(ft) << 32 << 8;
+        QTest::newRow(QByteArray(name + "/80L-gqa8").constData()) << int(ft) << 80 << 8;
+    }
+}
+
+void TestQuantPlan::mixTable()
+{
+    QFETCH(int, fileType);
+    QFETCH(int, nLayers);
+    QFETCH(int, nHeadsKv);
+    const F ft = F(fileType);
+    const Shape shape = nLayers == 80 ? Shape{80, 8192, 28672, 64, nHeadsKv}
+                                      : Shape{32, 4096, 11008, 32, nHeadsKv};
+    const GgufLayout layout = layoutFor(shape);
+    const QuantPlan plan = makeQuantPlan(layout.metadata, layout.tensors, ft);
+    const int heads = nLayers == 80 ? 64 : 32;
+    const int gqa = heads / nHeadsKv;
+    const bool is70B = nLayers == 80 && gqa > 1;
+    const Row row = rowFor(ft, moreBitsLayers(nLayers));
+
+    QCOMPARE(plan.tensors.size(), layout.tensors.size());
+    for (const auto &p : plan.tensors) {
+        const QByteArray &name = p.source.name;
+        const int i = layerOf(name);
+        G expected;
+        if (p.source.nDims == 1 || name.endsWith("_norm.weight"))
+            expected = G::F32;
+        else if (name == "token_embd.weight")
+            expected = row.tokenEmbd;
+        else if (name == "output.weight")
+            expected = row.output;
+        else if (name.contains("attn_v.weight")) {
+            expected = row.attnV(i, nLayers, gqa);
+            if (is70B && (expected == G::Q3_K || expected == G::Q4_K))
+                expected = G::Q5_K;
+        } else if (name.contains("ffn_down"))
+            expected = row.ffnDown(i, nLayers);
+        else if (name.contains("attn_output"))
+            expected = row.attnOutput;
+        else
+            expected = row.rest;
+        if (p.targetType != expected)
+            QFAIL(qPrintable(QStringLiteral("%1: got %2, expected %3 (%4)")
+                                 .arg(QString::fromUtf8(name), ggmlTypeName(p.targetType),
+                                      ggmlTypeName(expected), p.note)));
+        QCOMPARE(p.targetBytes, tensorBytes(expected, p.source.ne));
+    }
+    QCOMPARE(plan.nFallbacks, 0u);
+}
+
+void TestQuantPlan::moreBitsMatchesSpecList()
+{
+    for (int n : {32, 80}) {
+        const auto set = moreBitsLayers(n);
+        for (int i = 0; i < n; ++i)
+            QCOMPARE(useMoreBits(i, n), set.count(i) == 1);
+    }
+    // n = 16: {0,1,4,7,10,13,14,15}
+    const std::set<int> s16 = {0, 1, 4, 7, 10, 13, 14, 15};
+    for (int i = 0; i < 16; ++i)
+        QCOMPARE(useMoreBits(i, 16), s16.count(i) == 1);
+}
+
+void TestQuantPlan::tensorOrder()
+{
+    const GgufLayout layout = layoutFor({12, 256, 512, 8, 4});
+    const QuantPlan plan = makeQuantPlan(layout.metadata, layout.tensors, F::Q4_K_M);
+    // gguf-format.md §5: non-layer tensors first, then by layer number (2 before 10), byte-wise.
+    QStringList names;
+    for (const auto &p : plan.tensors)
+        names << QString::fromUtf8(p.source.name);
+    QCOMPARE(names.mid(0, 8),
+             QStringList({"output.weight", "output_norm.weight", "token_embd.weight",
+                          "blk.0.attn_k.weight", "blk.0.attn_norm.weight",
+                          "blk.0.attn_output.weight", "blk.0.attn_q.weight",
+                          "blk.0.attn_v.weight"}));
+    QCOMPARE(names.mid(8, 4), QStringList({"blk.0.ffn_down.weight", "blk.0.ffn_gate.weight",
+                                           "blk.0.ffn_norm.weight", "blk.0.ffn_up.weight"}));
+    QCOMPARE(names.at(12), QStringLiteral("blk.1.attn_k.weight"));
+    QCOMPARE(names.at(3 + 9 * 2), QStringLiteral("blk.2.attn_k.weight"));
+    QCOMPARE(names.last(), QStringLiteral("blk.11.ffn_up.weight"));
+}
+
+void TestQuantPlan::tiedEmbeddingsUseOutputRule()
+{
+    const GgufLayout layout = layoutFor({16, 256, 512, 8, 8}, true);
+    const QuantPlan plan = makeQuantPlan(layout.metadata, layout.tensors, F::Q4_K_M);
+    QCOMPARE(find(plan, "token_embd.weight").targetType, G::Q6_K);
+    const QuantPlan q8 = makeQuantPlan(layout.metadata, layout.tensors, F::Q8_0);
+    QCOMPARE(find(q8, "token_embd.weight").targetType, G::Q8_0);
+    QuantOptions o;
+    o.outputTensorType = G::Q8_0;
+    const QuantPlan withType = makeQuantPlan(layout.metadata, layout.tensors, F::Q4_K_M, o);
+    QCOMPARE(find(withType, "token_embd.weight").targetType, G::Q8_0);
+}
+
+void TestQuantPlan::fallbackForOddWidths()
+{
+    // n_embd 2880 (2880 % 256 = 64, 2880 % 32 = 0): Q4_K -> Q5_0, Q6_K -> Q8_0 (§5, §6).
+    const GgufLayout wide = layoutFor({8, 2880, 512, 8, 8});
+    const QuantPlan plan = makeQuantPlan(wide.metadata, wide.tensors, F::Q4_K_M);
+    QCOMPARE(find(plan, "blk.3.attn_q.weight").targetType, G::Q5_0);
+    QCOMPARE(find(plan, "output.weight").targetType, G::Q8_0); // rule O step 2
+    QCOMPARE(find(plan, "blk.4.ffn_down.weight").targetType, G::Q4_K); // 512 wide
+    QCOMPARE(find(plan, "blk.3.ffn_down.weight").targetType, G::Q6_K); // more(3, 8)
+    QVERIFY(plan.nFallbacks > 0);
+    const QuantPlan q3 = makeQuantPlan(wide.metadata, wide.tensors, F::Q3_K_S);
+    QCOMPARE(find(q3, "blk.3.attn_q.weight").targetType, G::IQ4_NL);
+    const QuantPlan q5 = makeQuantPlan(wide.metadata, wide.tensors, F::Q5_K_S);
+    QCOMPARE(find(q5, "blk.3.attn_q.weight").targetType, G::Q5_1);
+
+    // stories260K-like: a 172-wide FFN fits no block type: kept as f16 with a warning.
+    const GgufLayout odd = layoutFor({5, 64, 172, 8, 4});
+    for (F ft : {F::Q4_0, F::Q8_0, F::Q4_K_M, F::IQ4_NL, F::Q2_K}) {
+        const QuantPlan p = makeQuantPlan(odd.metadata, odd.tensors, ft);
+        QCOMPARE(find(p, "blk.2.ffn_down.weight").targetType, G::F16);
+        QVERIFY(!p.warnings.isEmpty());
+    }
+    // 64-wide rows: Q4_K_M attn tensors -> Q5_0 (64 % 32 == 0).
+    const QuantPlan p = makeQuantPlan(odd.metadata, odd.tensors, F::Q4_K_M);
+    QCOMPARE(find(p, "blk.2.attn_q.weight").targetType, G::Q5_0);
+    QCOMPARE(find(p, "blk.2.ffn_gate.weight").targetType, G::Q5_0);
+}
+
+void TestQuantPlan::optionsOverrideAndPure()
+{
+    const GgufLayout layout = layoutFor({32, 4096, 11008, 32, 8});
+    QuantOptions o;
+    o.pure = true;
+    const QuantPlan pure = makeQuantPlan(layout.metadata, layout.tensors, F::Q4_K_M, o);
+    for (const auto &p : pure.tensors)
+        QCOMPARE(p.targetType, p.source.nDims == 1 ? G::F32 : G::Q4_K);
+    o.outputTensorType = G::Q8_0;
+    o.tokenEmbeddingType = G::F16;
+    const QuantPlan both = makeQuantPlan(layout.metadata, layout.tensors, F::Q4_K_M, o);
+    QCOMPARE(find(both, "output.weight").targetType, G::Q8_0);
+    QCOMPARE(find(both, "token_embd.weight").targetType, G::F16);
+    QCOMPARE(find(both, "blk.0.ffn_down.weight").targetType, G::Q4_K);
+}
+
+void TestQuantPlan::leaveOutputTensor()
+{
+    const GgufLayout layout = layoutFor({4, 256, 512, 8, 8});
+    QuantOptions o;
+    o.leaveOutputTensor = true;
+    const QuantPlan plan = makeQuantPlan(layout.metadata, layout.tensors, F::Q4_K_M, o);
+    QCOMPARE(find(plan, "output.weight").targetType, G::F32);
+    QVERIFY(!find(plan, "output.weight").quantized);
+}
+
+void TestQuantPlan::imatrixRules()
+{
+    const GgufLayout layout = layoutFor({32, 4096, 11008, 32, 32});
+    QuantOptions o;
+    o.hasImatrix = true;
+    // §4 D: Q4_0/Q5_0 with an imatrix bump the first n/8 ffn_down to Q4_1/Q5_1; IQ4 loses the
+    // Q5_K bump.
+    const QuantPlan q4 = makeQuantPlan(layout.metadata, layout.tensors, F::Q4_0, o);
+    QCOMPARE(find(q4, "blk.3.ffn_down.weight").targetType, G::Q4_1);
+    QCOMPARE(find(q4, "blk.4.ffn_down.weight").targetType, G::Q4_0);
+    const QuantPlan q5 = makeQuantPlan(layout.metadata, layout.tensors, F::Q5_0, o);
+    QCOMPARE(find(q5, "blk.0.ffn_down.weight").targetType, G::Q5_1);
+    const QuantPlan iq = makeQuantPlan(layout.metadata, layout.tensors, F::IQ4_XS, o);
+    QCOMPARE(find(iq, "blk.0.ffn_down.weight").targetType, G::IQ4_XS);
+}
+
+void TestQuantPlan::requantizeNeedsPermission()
+{
+    GgufLayout layout = layoutFor({2, 256, 512, 8, 8});
+    for (auto &t : layout.tensors) {
+        if (t.nDims == 2)
+            t.type = G::Q8_0;
+    }
+    layout.finalize();
+    QVERIFY_THROWS_EXCEPTION(Error, makeQuantPlan(layout.metadata, layout.tensors, F::Q4_K_M));
+    // Same type: copied, no permission needed.
+    const QuantPlan same = makeQuantPlan(layout.metadata, layout.tensors, F::Q8_0);
+    for (const auto &p : same.tensors)
+        QVERIFY(!p.quantized);
+    QuantOptions o;
+    o.allowRequantize = true;
+    const QuantPlan plan = makeQuantPlan(layout.metadata, layout.tensors, F::Q4_K_M, o);
+    QVERIFY(find(plan, "blk.1.attn_q.weight").quantized);
+    QVERIFY(!plan.warnings.isEmpty());
+}
+
+void TestQuantPlan::metadataKeys()
+{
+    GgufLayout layout = layoutFor({2, 256, 512, 8, 8});
+    layout.metadata.set("split.count", GgufValue::fromUInt(GgufValueType::UINT16, 3));
+    QuantOptions o;
+    o.hasImatrix = true;
+    o.imatrix = ImatrixSummary{QString(200, QLatin1Char('x')), QStringLiteral("wiki.txt"), 14, 100};
+    const QuantPlan plan = makeQuantPlan(layout.metadata, layout.tensors, F::Q5_K_M, o);
+    const GgufMetadata &md = plan.outputMetadata;
+    QCOMPARE(md.find("general.file_type")->type(), GgufValueType::UINT32);
+    QCOMPARE(md.uintOr("general.file_type", 0), 17u);
+    QCOMPARE(md.uintOr("general.quantization_version", 0), 2u);
+    QVERIFY(!md.contains("split.count"));
+    QCOMPARE(md.find("quantize.imatrix.file")->rawString().size(), 127);
+    QCOMPARE(md.stringOr("quantize.imatrix.dataset"), QStringLiteral("wiki.txt"));
+    QCOMPARE(md.find("quantize.imatrix.entries_count")->type(), GgufValueType::INT32);
+    QCOMPARE(md.find("quantize.imatrix.chunks_count")->toInt64(), 100);
+    // Every input key survives.
+    for (const auto &e : layout.metadata.entries())
+        QVERIFY2(md.contains(e.key) || e.key.startsWith("split."), e.key.constData());
+    QCOMPARE(md.entries().back().key, QByteArray("quantize.imatrix.chunks_count"));
+}
+
+void TestQuantPlan::sizeMatchesWriterLayout()
+{
+    const GgufLayout layout = layoutFor({3, 2880, 512, 8, 8}, true);
+    for (const auto &f : allFileTypes()) {
+        if (!f.supported)
+            continue;
+        const QuantPlan plan = makeQuantPlan(layout.metadata, layout.tensors, f.fileType);
+        const GgufLayout out = plan.outputLayout();
+        QCOMPARE(plan.outputFileBytes, out.fileBytes());
+        std::uint64_t sum = 0;
+        for (const auto &t : out.tensors)
+            sum += t.nBytes;
+        QCOMPARE(plan.targetTensorBytes, sum);
+    }
+}
+
+void TestQuantPlan::matchesLlamaQuantize_data()
+{
+    QTest::addColumn<QString>("type");
+    QTest::addColumn<qint64>("bytes");
+    const QString dir = Test::sharedTestData() + QStringLiteral("/llama-quantized");
+    QFile csv(dir + QStringLiteral("/reference.csv"));
+    if (Test::sharedTestData().isEmpty() || !csv.open(QIODevice::ReadOnly)) {
+        QTest::newRow("absent") << QString() << qint64(0);
+        return;
+    }
+    csv.readLine();
+    while (!csv.atEnd()) {
+        const QList<QByteArray> f = csv.readLine().trimmed().split(',');
+        if (f.size() >= 2)
+            QTest::newRow(f[0].constData()) << QString::fromLatin1(f[0]) << f[1].toLongLong();
+    }
+}
+
+void TestQuantPlan::matchesLlamaQuantize()
+{
+    QFETCH(QString, type);
+    QFETCH(qint64, bytes);
+    if (type.isEmpty())
+        QSKIP("../shared/testdata/llama-quantized is absent");
+    const QString dir = Test::sharedTestData() + QStringLiteral("/llama-quantized");
+    const GgufFile source = GgufFile::open(dir + QStringLiteral("/synth-a-F32.gguf"),
+                                           GgufFile::Mode::MetadataOnly);
+    const GgufFile reference = GgufFile::open(dir + QStringLiteral("/synth-a-%1.gguf").arg(type),
+                                              GgufFile::Mode::MetadataOnly);
+    const auto ft = fileTypeFromName(type);
+    QVERIFY(ft);
+    const QuantPlan plan = makeQuantPlan(source.metadata(), source.tensors(), *ft);
+    QCOMPARE(qint64(reference.fileSize()), bytes);
+    // synth-a-F32.gguf is the source itself, not llama-quantize output (it lacks
+    // general.quantization_version, which llama-quantize adds): only the types compare there.
+    const bool isSource = *ft == FileType::F32;
+    if (!isSource)
+        QCOMPARE(qint64(plan.outputFileBytes), bytes);
+    QCOMPARE(plan.tensors.size(), reference.tensors().size());
+    for (std::size_t i = 0; i < plan.tensors.size(); ++i) {
+        const auto &ours = plan.tensors[i];
+        if (!isSource)
+            QCOMPARE(ours.source.name, reference.tensors()[i].name);
+        const GgufTensorInfo *found = reference.findTensor(ours.source.name);
+        QVERIFY(found);
+        const auto &theirs = *found;
+        if (ours.targetType != theirs.type)
+            QFAIL(qPrintable(QStringLiteral("%1: ours %2, llama.cpp %3")
+                                 .arg(QString::fromUtf8(theirs.name), ggmlTypeName(ours.targetType),
+                                      ggmlTypeName(theirs.type))));
+    }
+    if (!isSource) {
+        QCOMPARE(plan.outputLayout().dataOffset(), reference.dataOffset());
+        QVERIFY(plan.outputMetadata == reference.metadata());
+    }
+}
+
+QTEST_APPLESS_MAIN(TestQuantPlan)
+#include "testquantplan.moc"
