@@ -71,6 +71,8 @@ class LlamaModel
 public:
     explicit LlamaModel(std::shared_ptr<const GgufFile> file);
     ~LlamaModel();
+    LlamaModel(const LlamaModel &) = delete;
+    LlamaModel &operator=(const LlamaModel &) = delete;
 
     /// Convenience: maps `path` and loads it.
     static std::shared_ptr<const LlamaModel> open(const QString &path);
@@ -109,6 +111,7 @@ private:
     const float *m_outputNorm = nullptr;
     const float *m_ropeFreqs = nullptr;
     std::vector<Layer> m_layers;
+    std::vector<std::vector<float>> m_owned; // decoded non-F32 vectors (norms, biases)
 };
 
 /// Element type of the KV cache. llama.cpp's default is F16 (llama-forward.md §5).
@@ -118,7 +121,7 @@ enum class KvCacheType {
 };
 
 struct SessionOptions {
-    int nCtx = 0;      ///< KV-cache length in tokens; 0 = the trained context
+    int nCtx = 0;      ///< KV-cache length in tokens; 0 = the trained context, at most 4096
     int nThreads = 0;  ///< 0 = all cores
     int nBatch = 512;  ///< tokens per internal forward step (bounds the batch buffers)
     KvCacheType kvType = KvCacheType::F16;
@@ -167,8 +170,16 @@ public:
 
 private:
     struct Buffers;
-    void step(const std::int32_t *tokens, int nTokens, int pos0, float *logits, bool allLogits,
+    enum class Output {
+        None, ///< no logits (an intermediate step of a last-token-only evaluation)
+        Last, ///< the last token's logits
+        All,  ///< logits of every token
+    };
+    void step(const std::int32_t *tokens, int nTokens, int pos0, float *logits, Output output,
               JobContext *ctx);
+    void attention(int layer, int nTokens, int pos0, JobContext *ctx);
+    void storeKv(int layer, int nTokens, int pos0);
+    void observe(const WeightMatrix &w, const float *x, int nTokens);
 
     std::shared_ptr<const LlamaModel> m_model;
     int m_nCtx = 0;

@@ -1,0 +1,275 @@
+#include "kernels.h"
+
+#include "util/fp16.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace QuantFit::Infer {
+
+//
+// portable
+//
+
+namespace {
+
+float dotF32Portable(const float *a, const float *b, int n)
+{
+    float s = 0.0f;
+    for (int i = 0; i < n; ++i)
+        s += a[i] * b[i];
+    return s;
+}
+
+float dotF16Portable(const float *a, const std::uint16_t *b, int n)
+{
+    float s = 0.0f;
+    for (int i = 0; i < n; ++i)
+        s += a[i] * fp16ToFp32(b[i]);
+    return s;
+}
+
+void axpyF32Portable(float alpha, const float *x, float *y, int n)
+{
+    for (int i = 0; i < n; ++i)
+        y[i] += alpha * x[i];
+}
+
+void axpyF16Portable(float alpha, const std::uint16_t *x, float *y, int n)
+{
+    for (int i = 0; i < n; ++i)
+        y[i] += alpha * fp16ToFp32(x[i]);
+}
+
+void softmaxPortable(float *x, int n)
+{
+    const float maxValue = *std::max_element(x, x + n);
+    double sum = 0.0;
+    for (int i = 0; i < n; ++i) {
+        x[i] = std::exp(x[i] - maxValue);
+        sum += x[i];
+    }
+    const float scale = float(1.0 / sum);
+    for (int i = 0; i < n; ++i)
+        x[i] *= scale;
+}
+
+void swigluPortable(float *g, const float *u, int n)
+{
+    for (int i = 0; i < n; ++i)
+        g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+void rmsNormPortable(const float *x, const float *w, float *out, int n, float eps)
+{
+    double sum = 0.0;
+    for (int i = 0; i < n; ++i)
+        sum += double(x[i] * x[i]);
+    const float mean = float(sum / n);
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    for (int i = 0; i < n; ++i)
+        out[i] = (x[i] * scale) * w[i];
+}
+
+//
+// AVX2 / FMA / F16C
+//
+
+#define QF_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+QF_AVX2 inline float hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// exp(x) for a vector: Cephes-style range reduction x = n*ln2 + r, |r| <= ln2/2, a degree-6
+// polynomial for e^r and 2^n assembled in the exponent bits. Relative error ~2 ulp; inputs are
+// clamped to the range where the result is a normal float.
+QF_AVX2 inline __m256 expAvx2(__m256 x)
+{
+    x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.3365478515625f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+QF_AVX2 float dotF32Avx2(const float *a, const float *b, int n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float s = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; ++i)
+        s += a[i] * b[i];
+    return s;
+}
+
+QF_AVX2 inline __m256 loadF16(const std::uint16_t *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
+}
+
+QF_AVX2 float dotF16Avx2(const float *a, const std::uint16_t *b, int n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), loadF16(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), loadF16(b + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), loadF16(b + i), s0);
+    float s = hsum(_mm256_add_ps(s0, s1));
+    for (; i < n; ++i)
+        s += a[i] * fp16ToFp32(b[i]);
+    return s;
+}
+
+QF_AVX2 void axpyF32Avx2(float alpha, const float *x, float *y, int n)
+{
+    const __m256 va = _mm256_set1_ps(alpha);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; ++i)
+        y[i] += alpha * x[i];
+}
+
+QF_AVX2 void axpyF16Avx2(float alpha, const std::uint16_t *x, float *y, int n)
+{
+    const __m256 va = _mm256_set1_ps(alpha);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, loadF16(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; ++i)
+        y[i] += alpha * fp16ToFp32(x[i]);
+}
+
+QF_AVX2 void softmaxAvx2(float *x, int n)
+{
+    int i = 0;
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    for (; i + 8 <= n; i += 8)
+        vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    float maxValue = _mm_cvtss_f32(m);
+    for (; i < n; ++i)
+        maxValue = std::max(maxValue, x[i]);
+
+    const __m256 vm = _mm256_set1_ps(maxValue);
+    __m256d sum = _mm256_setzero_pd();
+    i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = expAvx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(x + i, e);
+        sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(sum), _mm256_extractf128_pd(sum, 1));
+    double total = _mm_cvtsd_f64(s2) + _mm_cvtsd_f64(_mm_unpackhi_pd(s2, s2));
+    for (; i < n; ++i) {
+        x[i] = std::exp(x[i] - maxValue);
+        total += x[i];
+    }
+    const float scale = float(1.0 / total);
+    const __m256 vs = _mm256_set1_ps(scale);
+    i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs));
+    for (; i < n; ++i)
+        x[i] *= scale;
+}
+
+QF_AVX2 void swigluAvx2(float *g, const float *u, int n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256 zero = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(g + i);
+        const __m256 e = expAvx2(_mm256_sub_ps(zero, v));
+        const __m256 s = _mm256_div_ps(v, _mm256_add_ps(one, e));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(s, _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; ++i)
+        g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+QF_AVX2 void rmsNormAvx2(const float *x, const float *w, float *out, int n, float eps)
+{
+    __m256d sum = _mm256_setzero_pd();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        const __m256 sq = _mm256_mul_ps(v, v);
+        sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm256_castps256_ps128(sq)));
+        sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm256_extractf128_ps(sq, 1)));
+    }
+    __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(sum), _mm256_extractf128_pd(sum, 1));
+    double total = _mm_cvtsd_f64(s2) + _mm_cvtsd_f64(_mm_unpackhi_pd(s2, s2));
+    for (; i < n; ++i)
+        total += double(x[i] * x[i]);
+    const float mean = float(total / n);
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    const __m256 vs = _mm256_set1_ps(scale);
+    i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs);
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(v, _mm256_loadu_ps(w + i)));
+    }
+    for (; i < n; ++i)
+        out[i] = (x[i] * scale) * w[i];
+}
+
+const Kernels kPortable{dotF32Portable, dotF16Portable, axpyF32Portable, axpyF16Portable,
+                        softmaxPortable, swigluPortable, rmsNormPortable};
+const Kernels kAvx2{dotF32Avx2, dotF16Avx2, axpyF32Avx2, axpyF16Avx2,
+                    softmaxAvx2, swigluAvx2, rmsNormAvx2};
+
+} // namespace
+
+bool haveAvx2()
+{
+    static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+        && __builtin_cpu_supports("f16c");
+    return have;
+}
+
+const Kernels &Kernels::best()
+{
+    return haveAvx2() ? kAvx2 : kPortable;
+}
+
+const Kernels &Kernels::portable()
+{
+    return kPortable;
+}
+
+} // namespace QuantFit::Infer

@@ -1,0 +1,37 @@
+#pragma once
+
+// Element-wise and reduction kernels of the forward pass (llama-forward.md §3): RMSNorm, SiLU
+// gating, softmax, dot products and AXPY over F32 and F16 vectors. Each has an AVX2/FMA path
+// chosen at run time and a portable path; `Kernels::portable()` forces the portable one so
+// tests can compare the two.
+
+#include <cstdint>
+
+namespace QuantFit::Infer {
+
+struct Kernels {
+    /// sum_i a[i]*b[i]
+    float (*dotF32)(const float *a, const float *b, int n);
+    /// sum_i a[i]*fp16(b[i]) (b holds IEEE half bit patterns)
+    float (*dotF16)(const float *a, const std::uint16_t *b, int n);
+    /// y[i] += alpha * x[i]
+    void (*axpyF32)(float alpha, const float *x, float *y, int n);
+    /// y[i] += alpha * fp16(x[i])
+    void (*axpyF16)(float alpha, const std::uint16_t *x, float *y, int n);
+    /// x[i] = exp(x[i] - max) / sum; returns nothing. n >= 1.
+    void (*softmax)(float *x, int n);
+    /// g[i] = silu(g[i]) * u[i]
+    void (*swiglu)(float *g, const float *u, int n);
+    /// out[i] = x[i] / sqrt(mean(x^2) + eps) * w[i] (mean of squares summed in double, as ggml)
+    void (*rmsNorm)(const float *x, const float *w, float *out, int n, float eps);
+
+    /// The fastest implementation this CPU supports.
+    static const Kernels &best();
+    /// The plain C++ implementation.
+    static const Kernels &portable();
+};
+
+/// Whether the AVX2/FMA/F16C paths are in use.
+bool haveAvx2();
+
+} // namespace QuantFit::Infer

@@ -1,0 +1,239 @@
+#include "matmul.h"
+
+#include "kernels.h"
+
+#include "jobs/parallel.h"
+#include "quant/quantkernels.h"
+#include "quant/vecdot.h"
+#include "util/error.h"
+#include "util/fp16.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+namespace QuantFit::Infer {
+
+namespace {
+
+constexpr int kPanelRows = 16;
+constexpr int kTokenBlock = 6;
+
+#define QF_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+QF_AVX2 void f16RowAvx2(const std::uint16_t *src, float *dst, std::int64_t n)
+{
+    std::int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(
+                                      _mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i))));
+    for (; i < n; ++i)
+        dst[i] = fp16ToFp32(src[i]);
+}
+
+//
+// panel kernels: y[t][0..16) = sum_k x[t][k] * wp[k][0..16)
+//
+
+template <int NT>
+void panelKernelPortable(const float *wp, const float *x, std::int64_t ldx, int n, float *y,
+                         std::int64_t ldy, int nValid)
+{
+    float acc[NT][kPanelRows] = {};
+    for (int k = 0; k < n; ++k) {
+        const float *w = wp + std::int64_t(k) * kPanelRows;
+        for (int t = 0; t < NT; ++t) {
+            const float b = x[t * ldx + k];
+            for (int r = 0; r < kPanelRows; ++r)
+                acc[t][r] += b * w[r];
+        }
+    }
+    for (int t = 0; t < NT; ++t)
+        std::memcpy(y + t * ldy, acc[t], sizeof(float) * std::size_t(nValid));
+}
+
+template <int NT>
+QF_AVX2 void panelKernelAvx2(const float *wp, const float *x, std::int64_t ldx, int n, float *y,
+                             std::int64_t ldy, int nValid)
+{
+    __m256 acc0[NT];
+    __m256 acc1[NT];
+    for (int t = 0; t < NT; ++t) {
+        acc0[t] = _mm256_setzero_ps();
+        acc1[t] = _mm256_setzero_ps();
+    }
+    for (int k = 0; k < n; ++k) {
+        const __m256 w0 = _mm256_loadu_ps(wp + std::int64_t(k) * kPanelRows);
+        const __m256 w1 = _mm256_loadu_ps(wp + std::int64_t(k) * kPanelRows + 8);
+        for (int t = 0; t < NT; ++t) {
+            const __m256 b = _mm256_broadcast_ss(x + t * ldx + k);
+            acc0[t] = _mm256_fmadd_ps(b, w0, acc0[t]);
+            acc1[t] = _mm256_fmadd_ps(b, w1, acc1[t]);
+        }
+    }
+    for (int t = 0; t < NT; ++t) {
+        if (nValid == kPanelRows) {
+            _mm256_storeu_ps(y + t * ldy, acc0[t]);
+            _mm256_storeu_ps(y + t * ldy + 8, acc1[t]);
+        } else {
+            alignas(32) float tmp[kPanelRows];
+            _mm256_store_ps(tmp, acc0[t]);
+            _mm256_store_ps(tmp + 8, acc1[t]);
+            std::memcpy(y + t * ldy, tmp, sizeof(float) * std::size_t(nValid));
+        }
+    }
+}
+
+using PanelKernel = void (*)(const float *, const float *, std::int64_t, int, float *,
+                             std::int64_t, int);
+
+const PanelKernel kPortableKernels[kTokenBlock + 1] = {
+    nullptr,
+    panelKernelPortable<1>, panelKernelPortable<2>, panelKernelPortable<3>,
+    panelKernelPortable<4>, panelKernelPortable<5>, panelKernelPortable<6>,
+};
+const PanelKernel kAvx2Kernels[kTokenBlock + 1] = {
+    nullptr,
+    panelKernelAvx2<1>, panelKernelAvx2<2>, panelKernelAvx2<3>,
+    panelKernelAvx2<4>, panelKernelAvx2<5>, panelKernelAvx2<6>,
+};
+
+// Decodes up to 16 rows starting at `row0` and stores them transposed into `wp` ([n][16]);
+// rows past nOut are zero.
+void packPanel(const WeightMatrix &w, std::int64_t row0, float *wp, float *rowBuf)
+{
+    const std::int64_t n = w.nIn;
+    const int nValid = int(std::min<std::int64_t>(kPanelRows, w.nOut - row0));
+    for (int r = 0; r < kPanelRows; ++r) {
+        if (r >= nValid) {
+            for (std::int64_t k = 0; k < n; ++k)
+                wp[k * kPanelRows + r] = 0.0f;
+            continue;
+        }
+        const float *src = rowBuf;
+        if (w.type == GgmlType::F32)
+            src = reinterpret_cast<const float *>(w.data + std::uint64_t(row0 + r) * w.rowBytes);
+        else
+            decodeRow(w, row0 + r, rowBuf);
+        for (std::int64_t k = 0; k < n; ++k)
+            wp[k * kPanelRows + r] = src[k];
+    }
+}
+
+} // namespace
+
+bool canDecode(GgmlType type)
+{
+    if (type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::BF16)
+        return true;
+    return kernelsFor(type).dequantizeRow != nullptr;
+}
+
+void decodeRow(const WeightMatrix &w, std::int64_t row, float *out)
+{
+    const std::uint8_t *src = w.data + std::uint64_t(row) * w.rowBytes;
+    switch (w.type) {
+    case GgmlType::F32:
+        std::memcpy(out, src, sizeof(float) * std::size_t(w.nIn));
+        return;
+    case GgmlType::F16:
+        if (haveAvx2()) {
+            f16RowAvx2(reinterpret_cast<const std::uint16_t *>(src), out, w.nIn);
+        } else {
+            const auto *h = reinterpret_cast<const std::uint16_t *>(src);
+            for (std::int64_t i = 0; i < w.nIn; ++i)
+                out[i] = fp16ToFp32(h[i]);
+        }
+        return;
+    case GgmlType::BF16: {
+        const auto *h = reinterpret_cast<const std::uint16_t *>(src);
+        for (std::int64_t i = 0; i < w.nIn; ++i)
+            out[i] = bf16ToFp32(h[i]);
+        return;
+    }
+    default:
+        break;
+    }
+    const auto fn = kernelsFor(w.type).dequantizeRow;
+    if (!fn)
+        throw Error(QStringLiteral("cannot read tensor '%1': type %2 is not supported")
+                        .arg(QString::fromUtf8(w.name), ggmlTypeName(w.type)));
+    fn(src, out, w.nIn);
+}
+
+void matmul(const WeightMatrix &w, const float *x, int nTokens, float *y,
+            const MatmulOptions &options, JobContext *ctx)
+{
+    if (nTokens <= 0 || w.nOut <= 0)
+        return;
+    if (!canDecode(w.type))
+        throw Error(QStringLiteral("cannot read tensor '%1': type %2 is not supported")
+                        .arg(QString::fromUtf8(w.name), ggmlTypeName(w.type)));
+    const bool avx2 = !options.portable && haveAvx2();
+    const Kernels &kern = options.portable ? Kernels::portable() : Kernels::best();
+    const std::int64_t n = w.nIn;
+    const std::int64_t nOut = w.nOut;
+    const int nThreads = options.nThreads > 0 ? options.nThreads : defaultThreadCount();
+    const bool batched = nTokens >= options.minBatchedTokens;
+
+    // Chunks of whole panels; enough chunks for load balance, few enough to keep overhead low.
+    const std::int64_t nPanels = (nOut + kPanelRows - 1) / kPanelRows;
+    const std::int64_t wantChunks = std::int64_t(nThreads) * 8;
+    const std::int64_t panelsPerChunk = std::clamp<std::int64_t>(nPanels / wantChunks, 1, 16);
+    const std::int64_t nChunks = (nPanels + panelsPerChunk - 1) / panelsPerChunk;
+
+    parallelFor(std::uint64_t(nChunks), nThreads, [&](std::uint64_t chunk) {
+        const std::int64_t rowBegin = std::int64_t(chunk) * panelsPerChunk * kPanelRows;
+        const std::int64_t rowEnd = std::min(nOut, rowBegin + panelsPerChunk * kPanelRows);
+        std::unique_ptr<float[]> rowBuf(new float[std::size_t(n)]);
+        if (!batched && w.type != GgmlType::F32 && canDot(w.type)) {
+            // Fused block dot products: no decoded row is written.
+            const std::uint8_t *rows = w.data + std::uint64_t(rowBegin) * w.rowBytes;
+            for (int t = 0; t < nTokens; ++t) {
+                const float *xt = x + std::int64_t(t) * n;
+                float *yt = y + std::int64_t(t) * nOut;
+                if (options.portable) {
+                    for (std::int64_t o = rowBegin; o < rowEnd; ++o)
+                        yt[o] = dotRowWith(DotPath::Portable, w.type,
+                                           w.data + std::uint64_t(o) * w.rowBytes, xt, n);
+                } else {
+                    dotRows(w.type, rows, w.rowBytes, rowEnd - rowBegin, xt, n, yt + rowBegin);
+                }
+            }
+        } else if (!batched) {
+            for (std::int64_t o = rowBegin; o < rowEnd; ++o) {
+                const float *row = rowBuf.get();
+                if (w.type == GgmlType::F32)
+                    row = reinterpret_cast<const float *>(w.data + std::uint64_t(o) * w.rowBytes);
+                else
+                    decodeRow(w, o, rowBuf.get());
+                for (int t = 0; t < nTokens; ++t)
+                    y[std::int64_t(t) * nOut + o] = kern.dotF32(row, x + std::int64_t(t) * n, int(n));
+            }
+        } else {
+            std::unique_ptr<float[]> wp(new float[std::size_t(n) * kPanelRows]);
+            const PanelKernel *kernels = avx2 ? kAvx2Kernels : kPortableKernels;
+            for (std::int64_t row0 = rowBegin; row0 < rowEnd; row0 += kPanelRows) {
+                packPanel(w, row0, wp.get(), rowBuf.get());
+                const int nValid = int(std::min<std::int64_t>(kPanelRows, nOut - row0));
+                int t = 0;
+                for (; t < nTokens; t += kTokenBlock) {
+                    const int nt = std::min(kTokenBlock, nTokens - t);
+                    kernels[nt](wp.get(), x + std::int64_t(t) * n, n, int(n),
+                                y + std::int64_t(t) * nOut + row0, nOut, nValid);
+                }
+            }
+        }
+        if (w.bias) {
+            for (int t = 0; t < nTokens; ++t) {
+                float *yr = y + std::int64_t(t) * nOut;
+                for (std::int64_t o = rowBegin; o < rowEnd; ++o)
+                    yr[o] += w.bias[o];
+            }
+        }
+    }, ctx);
+}
+
+} // namespace QuantFit::Infer

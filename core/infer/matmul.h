@@ -1,0 +1,38 @@
+#pragma once
+
+// Matrix products of a weight matrix (any readable type, read in place from the mapped file)
+// with a batch of F32 activation rows (llama-forward.md §2: y[o] = sum_i W[o][i] x[i] + b[o]).
+//
+// Batched path (4+ tokens): the rows are processed in panels of 16. Each panel is decoded once
+// into F32, stored transposed ([nIn][16]) and multiplied against every token of the batch with a
+// 6-token x 16-row register-blocked kernel, so the cost of decoding is shared by the whole batch
+// and the weights are read from memory once per product. Small batches (generation) decode a
+// row and dot it with each token. Panels are spread over threads with parallelFor.
+
+#include "llamamodel.h"
+
+namespace QuantFit {
+class JobContext;
+}
+
+namespace QuantFit::Infer {
+
+struct MatmulOptions {
+    int nThreads = 0;       ///< 0 = all cores
+    bool portable = false;  ///< force the portable kernels (tests compare both paths)
+    int minBatchedTokens = 4; ///< below this, use the row-by-row path
+};
+
+/// y[t][o] = sum_i W[o][i] * x[t][i] (+ bias[o]) for t < nTokens, o < nOut.
+/// `x` is row-major [nTokens x w.nIn], `y` row-major [nTokens x w.nOut].
+/// Throws Error when the weight type cannot be decoded, Cancelled when `ctx` asks.
+void matmul(const WeightMatrix &w, const float *x, int nTokens, float *y,
+            const MatmulOptions &options, JobContext *ctx = nullptr);
+
+/// Decodes row `row` of `w` into `out` (w.nIn floats).
+void decodeRow(const WeightMatrix &w, std::int64_t row, float *out);
+
+/// Whether rows of `type` can be decoded by matmul().
+bool canDecode(GgmlType type);
+
+} // namespace QuantFit::Infer
