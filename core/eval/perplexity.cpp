@@ -57,6 +57,8 @@ public:
                                             .kvType = options.kvType})
         , m_logits(std::size_t(nCtx) * std::size_t(m_model->nVocab()))
     {
+        if (options.matmulObserver)
+            m_session.setMatmulObserver(options.matmulObserver);
         m_ctx.setRateUnit(QStringLiteral("tok/s"));
         m_ctx.setStage(QStringLiteral("Perplexity"), std::uint64_t(nChunks) * std::uint64_t(nCtx));
         m_timer.start();

@@ -55,6 +55,8 @@ struct PerplexityOptions {
     float baseTailMassTarget = 1e-6f;
     /// Called on the calling thread after every chunk (the CLI prints "[k]PPL,").
     std::function<void(const ChunkReport &)> onChunk;
+    /// Sees the input of every matrix product (imatrix collection); called on the calling thread.
+    MatmulObserver matmulObserver;
 };
 
 /// A finished run: the record the GUI keeps and `--json` prints (evalresult.h).

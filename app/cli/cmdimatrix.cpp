@@ -1,0 +1,114 @@
+// quantfit-cli imatrix MODEL -f TEXT -o OUT [--chunks N] [--ctx N] [--batch N] [--threads N]
+//                     [--format gguf|dat] [--process-output]
+
+#include "cliargs.h"
+#include "command.h"
+
+#include "eval/evaltext.h"
+#include "eval/imatrixcollector.h"
+#include "infer/llamamodel.h"
+#include "io/atomicoutput.h"
+#include "jobs/consolecontext.h"
+#include "quant/imatrixfile.h"
+#include "util/error.h"
+
+#include <QCommandLineParser>
+
+#include <cstdio>
+
+namespace QuantFit::Cli {
+
+namespace {
+
+int runImatrix(const QStringList &args)
+{
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral(
+        "Computes an importance matrix as llama-imatrix does: the text is evaluated in chunks "
+        "of --ctx tokens and the squares of every weight matrix's input activations are summed "
+        "per column. The output is the GGUF imatrix (default) or the legacy .dat (--format dat, "
+        "or an OUT ending in .dat); `quantfit-cli quantize --imatrix` reads both."));
+    parser.addPositionalArgument(QStringLiteral("MODEL"), QStringLiteral("GGUF model."));
+    auto add = [&](const QStringList &names, const QString &help, const QString &value = {}) {
+        parser.addOption(QCommandLineOption(names, help, value));
+    };
+    add({QStringLiteral("f"), QStringLiteral("file")},
+        QStringLiteral("Calibration text (a file or ARCHIVE:MEMBER)."), QStringLiteral("TEXT"));
+    add({QStringLiteral("o"), QStringLiteral("output")}, QStringLiteral("Output file."),
+        QStringLiteral("OUT"));
+    add({QStringLiteral("c"), QStringLiteral("ctx")},
+        QStringLiteral("Context per chunk (default 512)."), QStringLiteral("N"));
+    add({QStringLiteral("chunks")}, QStringLiteral("Evaluate at most N chunks (default all)."),
+        QStringLiteral("N"));
+    add({QStringLiteral("b"), QStringLiteral("batch")},
+        QStringLiteral("Tokens per forward step (default 2048)."), QStringLiteral("N"));
+    add({QStringLiteral("t"), QStringLiteral("threads")},
+        QStringLiteral("Threads (default all cores)."), QStringLiteral("N"));
+    add({QStringLiteral("format")}, QStringLiteral("gguf or dat (default: from OUT's extension, "
+                                                   "else gguf)."),
+        QStringLiteral("FORMAT"));
+    add({QStringLiteral("process-output")},
+        QStringLiteral("Also collect output.weight (as llama-imatrix --process-output)."));
+    add({QStringLiteral("quiet")}, QStringLiteral("Do not print the running perplexity."));
+    if (!parseArgs(parser, QStringLiteral("imatrix"), args, 1, 1))
+        return 0;
+    if (!parser.isSet(QStringLiteral("file")))
+        throw Error(QStringLiteral("imatrix: a calibration text is needed (-f TEXT)"));
+    if (!parser.isSet(QStringLiteral("output")))
+        throw Error(QStringLiteral("imatrix: an output file is needed (-o OUT)"));
+
+    const QString modelPath = parser.positionalArguments().at(0);
+    const QString outPath = parser.value(QStringLiteral("output"));
+    ImatrixFormat format = outPath.endsWith(QLatin1String(".dat"), Qt::CaseInsensitive)
+                               ? ImatrixFormat::Legacy
+                               : ImatrixFormat::Gguf;
+    if (parser.isSet(QStringLiteral("format"))) {
+        const QString f = parser.value(QStringLiteral("format")).toLower();
+        if (f == QLatin1String("gguf"))
+            format = ImatrixFormat::Gguf;
+        else if (f == QLatin1String("dat"))
+            format = ImatrixFormat::Legacy;
+        else
+            throw Error(QStringLiteral("option --format: expected gguf or dat, got '%1'").arg(f));
+    }
+    ensureDistinctOutput(modelPath, outPath);
+
+    ImatrixOptions o;
+    o.nCtx = int(intOption(parser, QStringLiteral("ctx"), 512, 4, 1 << 20));
+    o.nChunks = int(intOption(parser, QStringLiteral("chunks"), -1, 1, INT32_MAX));
+    o.nBatch = int(intOption(parser, QStringLiteral("batch"), 2048, 1, 1 << 20));
+    o.nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 1, 4096));
+    o.processOutput = parser.isSet(QStringLiteral("process-output"));
+    const bool quiet = parser.isSet(QStringLiteral("quiet"));
+    o.onChunk = [quiet](const ChunkReport &r) {
+        if (quiet)
+            return;
+        err(QStringLiteral("[%1]%2,").arg(r.chunk).arg(r.ppl, 0, 'f', 4));
+        if (r.chunk == r.nChunks)
+            err(QStringLiteral("\n"));
+    };
+
+    const std::shared_ptr<const LlamaModel> model = LlamaModel::open(modelPath);
+    const EvalTokens text = loadEvalTokens(model->file(), parser.value(QStringLiteral("file")));
+    ConsoleContext ctx(true);
+    const ImatrixRunResult r = collectImatrix(model, text, o, ctx);
+    writeImportanceMatrix(outPath, r.matrix, format);
+    out(QStringLiteral("wrote %1: %2 tensors from %3 chunks of %4 tokens (%5 format); "
+                       "PPL = %6 +/- %7\n")
+            .arg(outPath)
+            .arg(r.matrix.entries.size())
+            .arg(r.matrix.chunkCount)
+            .arg(o.nCtx)
+            .arg(format == ImatrixFormat::Gguf ? QStringLiteral("GGUF") : QStringLiteral("legacy .dat"))
+            .arg(r.perplexity.ppl, 0, 'f', 4)
+            .arg(r.perplexity.pplError, 0, 'f', 5));
+    return 0;
+}
+
+const CommandRegistration reg(QStringLiteral("imatrix"),
+                              QStringLiteral("Compute an importance matrix for quantization"),
+                              runImatrix);
+
+} // namespace
+
+} // namespace QuantFit::Cli

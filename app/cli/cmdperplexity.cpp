@@ -1,0 +1,219 @@
+// quantfit-cli perplexity MODEL -f TEXT [--ctx N] [--chunks N] [--batch N] [--threads N]
+//                         [--save-base FILE | --kl-base FILE] [--json]
+
+#include "cliargs.h"
+#include "command.h"
+
+#include "eval/baselogits.h"
+#include "eval/evalresult.h"
+#include "eval/evaltext.h"
+#include "eval/perplexity.h"
+#include "gguf/ggufreader.h"
+#include "infer/llamamodel.h"
+#include "io/atomicoutput.h"
+#include "jobs/consolecontext.h"
+#include "util/error.h"
+#include "util/units.h"
+
+#include <QCommandLineParser>
+#include <QFileInfo>
+
+#include <cstdio>
+
+namespace QuantFit::Cli {
+
+namespace {
+
+void addOption(QCommandLineParser &parser, const QStringList &names, const QString &help,
+               const QString &valueName = {})
+{
+    parser.addOption(QCommandLineOption(names, help, valueName));
+}
+
+/// Prints "[k]PPL," as llama-perplexity does (on stderr when stdout carries JSON).
+class RunningPrinter
+{
+public:
+    explicit RunningPrinter(bool toStderr) : m_stderr(toStderr) {}
+
+    void operator()(const ChunkReport &r)
+    {
+        if (r.chunk == 1) {
+            print(QStringLiteral("perplexity: %1 chunks of %2 tokens, %3 tokens/s, ETA %4\n")
+                     .arg(r.nChunks)
+                     .arg(m_nCtx)
+                     .arg(r.tokensPerSecond, 0, 'f', 1)
+                     .arg(formatSeconds(r.etaSeconds)));
+        }
+        print(QStringLiteral("[%1]%2,").arg(r.chunk).arg(r.ppl, 0, 'f', 4));
+        if (r.chunk == r.nChunks)
+            print(QStringLiteral("\n"));
+    }
+
+    void setContext(int nCtx) { m_nCtx = nCtx; }
+
+    void print(const QString &text) const
+    {
+        if (m_stderr) {
+            err(text);
+        } else {
+            out(text);
+            std::fflush(stdout);
+        }
+    }
+
+private:
+    static QString formatSeconds(double s)
+    {
+        if (s < 0)
+            return QStringLiteral("unknown");
+        if (s < 120)
+            return QStringLiteral("%1 s").arg(s, 0, 'f', 1);
+        return QStringLiteral("%1 min").arg(s / 60.0, 0, 'f', 1);
+    }
+
+    bool m_stderr;
+    int m_nCtx = 0;
+};
+
+QString pm(double v, double e, int digits = 4)
+{
+    return QStringLiteral("%1 ± %2").arg(v, 0, 'f', digits).arg(e, 0, 'f', digits);
+}
+
+void printKldReport(const KldSummary &s, const RunningPrinter &p)
+{
+    QString t;
+    t += QStringLiteral("====== Perplexity statistics ======\n");
+    t += QStringLiteral("Mean PPL(Q)                   : %1\n").arg(pm(s.pplQ, s.pplQError, 6));
+    t += QStringLiteral("Mean PPL(base)                : %1\n").arg(pm(s.pplBase, s.pplBaseError, 6));
+    t += QStringLiteral("Cor(ln(PPL(Q)), ln(PPL(base))): %1%\n").arg(100.0 * s.correlation, 0, 'f', 2);
+    t += QStringLiteral("Mean ln(PPL(Q)/PPL(base))     : %1\n").arg(pm(s.lnRatio, s.lnRatioError, 6));
+    t += QStringLiteral("Mean PPL(Q)/PPL(base)         : %1\n").arg(pm(s.pplRatio, s.pplRatioError, 6));
+    t += QStringLiteral("Mean PPL(Q)-PPL(base)         : %1\n").arg(pm(s.pplDelta, s.pplDeltaError, 6));
+    t += QStringLiteral("\n====== KL divergence statistics ======\n");
+    t += QStringLiteral("Mean    KLD: %1\n").arg(pm(s.kldMean, s.kldMeanError, 6));
+    t += QStringLiteral("Maximum KLD: %1\n").arg(s.kldMax, 0, 'f', 6);
+    t += QStringLiteral("99.9%   KLD: %1\n").arg(s.kldP999, 0, 'f', 6);
+    t += QStringLiteral("99.0%   KLD: %1\n").arg(s.kldP99, 0, 'f', 6);
+    t += QStringLiteral("95.0%   KLD: %1\n").arg(s.kldP95, 0, 'f', 6);
+    t += QStringLiteral("90.0%   KLD: %1\n").arg(s.kldP90, 0, 'f', 6);
+    t += QStringLiteral("Median  KLD: %1\n").arg(s.kldMedian, 0, 'f', 6);
+    t += QStringLiteral("Minimum KLD: %1\n").arg(s.kldMin, 0, 'f', 6);
+    t += QStringLiteral("Tail bound : %1 (mean per-token bound of the base file's truncation)\n")
+             .arg(s.kldTailBound, 0, 'g', 3);
+    t += QStringLiteral("\n====== Token probability statistics ======\n");
+    t += QStringLiteral("Mean    Δp: %1 %\n").arg(pm(s.meanDpPercent, s.meanDpPercentError, 3));
+    t += QStringLiteral("Maximum |Δp|: %1 %\n").arg(s.maxAbsDpPercent, 0, 'f', 3);
+    t += QStringLiteral("RMS Δp    : %1 %\n").arg(pm(s.rmsDpPercent, s.rmsDpPercentError, 3));
+    t += QStringLiteral("Same top p: %1 %\n").arg(pm(s.sameTopPercent, s.sameTopPercentError, 3));
+    p.print(t);
+}
+
+int runPerplexity(const QStringList &args)
+{
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral(
+        "Measures perplexity by llama-perplexity's method: chunks of --ctx tokens, each from an "
+        "empty cache, the second half of each chunk scored. --save-base writes the scored "
+        "logits in a compact file; --kl-base compares this model against such a file (KL "
+        "divergence, ΔPPL, same top token, Δp). TEXT is a file or ARCHIVE:MEMBER of a "
+        ".zip/.tar.* archive."));
+    parser.addPositionalArgument(QStringLiteral("MODEL"), QStringLiteral("GGUF model."));
+    addOption(parser, {QStringLiteral("f"), QStringLiteral("file")},
+              QStringLiteral("Evaluation text (not needed with --kl-base)."), QStringLiteral("TEXT"));
+    addOption(parser, {QStringLiteral("c"), QStringLiteral("ctx")},
+              QStringLiteral("Context per chunk (default 512)."), QStringLiteral("N"));
+    addOption(parser, {QStringLiteral("chunks")},
+              QStringLiteral("Evaluate at most N chunks (default all)."), QStringLiteral("N"));
+    addOption(parser, {QStringLiteral("b"), QStringLiteral("batch")},
+              QStringLiteral("Tokens per forward step (default 2048)."), QStringLiteral("N"));
+    addOption(parser, {QStringLiteral("t"), QStringLiteral("threads")},
+              QStringLiteral("Threads (default all cores)."), QStringLiteral("N"));
+    addOption(parser, {QStringLiteral("save-base")},
+              QStringLiteral("Save this (base) model's scored logits to FILE."), QStringLiteral("FILE"));
+    addOption(parser, {QStringLiteral("kl-base")},
+              QStringLiteral("Compare against base logits saved in FILE."), QStringLiteral("FILE"));
+    addOption(parser, {QStringLiteral("kv-type")},
+              QStringLiteral("KV cache type: f16 (default, as llama.cpp) or f32."), QStringLiteral("TYPE"));
+    addOption(parser, {QStringLiteral("json")}, QStringLiteral("Print the result as JSON on stdout."));
+    if (!parseArgs(parser, QStringLiteral("perplexity"), args, 1, 1))
+        return 0;
+
+    const QString modelPath = parser.positionalArguments().at(0);
+    const bool json = parser.isSet(QStringLiteral("json"));
+    const bool kl = parser.isSet(QStringLiteral("kl-base"));
+    if (kl && parser.isSet(QStringLiteral("save-base")))
+        throw Error(QStringLiteral("perplexity: --save-base and --kl-base cannot be combined"));
+    if (!kl && !parser.isSet(QStringLiteral("file")))
+        throw Error(QStringLiteral("perplexity: an evaluation text is needed (-f TEXT)"));
+
+    PerplexityOptions o;
+    o.nCtx = int(intOption(parser, QStringLiteral("ctx"), 512, 4, 1 << 20));
+    o.nChunks = int(intOption(parser, QStringLiteral("chunks"), -1, 1, INT32_MAX));
+    o.nBatch = int(intOption(parser, QStringLiteral("batch"), 2048, 1, 1 << 20));
+    o.nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 1, 4096));
+    if (parser.isSet(QStringLiteral("kv-type"))) {
+        const QString t = parser.value(QStringLiteral("kv-type")).toLower();
+        if (t == QLatin1String("f16"))
+            o.kvType = KvCacheType::F16;
+        else if (t == QLatin1String("f32"))
+            o.kvType = KvCacheType::F32;
+        else
+            throw Error(QStringLiteral("option --kv-type: expected f16 or f32, got '%1'").arg(t));
+    }
+    o.saveBasePath = parser.value(QStringLiteral("save-base"));
+
+    const std::shared_ptr<const LlamaModel> model = LlamaModel::open(modelPath);
+    RunningPrinter printer(json);
+    o.onChunk = [&printer](const ChunkReport &r) { printer(r); };
+    ConsoleContext ctx(true); // the running values are the progress display; Ctrl+C cancels
+
+    PerplexityResult result;
+    if (kl) {
+        const BaseLogitsFile base = BaseLogitsFile::open(parser.value(QStringLiteral("kl-base")));
+        if (parser.isSet(QStringLiteral("ctx")) && std::uint32_t(o.nCtx) != base.header().nCtx)
+            err(QStringLiteral("note: using the base file's context of %1 tokens\n")
+                    .arg(base.header().nCtx));
+        bool addBos = false;
+        std::int32_t bosId = -1;
+        vocabularyBos(model->file(), addBos, bosId);
+        printer.setContext(int(base.header().nCtx));
+        result = computeKld(model, base, addBos, bosId, o, ctx);
+    } else {
+        if (!o.saveBasePath.isEmpty())
+            ensureDistinctOutput(modelPath, o.saveBasePath);
+        const EvalTokens text = loadEvalTokens(model->file(), parser.value(QStringLiteral("file")));
+        printer.setContext(o.nCtx);
+        result = computePerplexity(model, text, o, ctx);
+    }
+
+    if (json) {
+        out(QString::fromUtf8(perplexityResultJsonText(result)));
+        return 0;
+    }
+    if (result.kld)
+        printKldReport(*result.kld, printer);
+    printer.print(QStringLiteral("Final estimate: PPL = %1 +/- %2\n")
+                     .arg(result.ppl, 0, 'f', 4)
+                     .arg(result.pplError, 0, 'f', 5));
+    err(QStringLiteral("%1 tokens scored in %2 s (%3 tokens/s)%4\n")
+            .arg(result.nTokensScored)
+            .arg(result.seconds, 0, 'f', 2)
+            .arg(result.tokensPerSecond, 0, 'f', 1)
+            .arg(result.basePath.isEmpty() || kl
+                     ? QString()
+                     : QStringLiteral("; base logits saved to %1 (%2)")
+                           .arg(result.basePath,
+                                formatBytes(std::uint64_t(QFileInfo(result.basePath).size())))));
+    return 0;
+}
+
+const CommandRegistration reg(QStringLiteral("perplexity"),
+                              QStringLiteral("Measure perplexity, save base logits or compare by KL "
+                                             "divergence"),
+                              runPerplexity);
+
+} // namespace
+
+} // namespace QuantFit::Cli

@@ -1,0 +1,70 @@
+#pragma once
+
+// Importance-matrix collection as llama-imatrix does it (perplexity-and-kld.md §4.1-4.2): the
+// text is evaluated in chunks exactly as for perplexity (§2: empty cache, BOS replacement, all
+// positions of every chunk evaluated), and for every matrix product whose weight is named
+// "blk.*" (plus output.weight with processOutput) the squares of the input activations are
+// summed per input column. Steps of fewer than 16 tokens are skipped, as llama.cpp skips small
+// ubatches. The perplexity of the second half of each chunk is computed along the way.
+
+#include "perplexity.h"
+
+#include "quant/imatrixfile.h"
+
+#include <QByteArray>
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+namespace QuantFit {
+
+/// Accumulates squared activations per weight tensor and input column. observe() matches
+/// InferenceSession's MatmulObserver; it is called on the evaluating thread only (not
+/// thread-safe). Sums are kept in double and rounded to float in result().
+class ImatrixCollector
+{
+public:
+    explicit ImatrixCollector(bool processOutput = false) : m_processOutput(processOutput) {}
+
+    /// x is row-major [nTokens x nCols]. Throws Error when a tensor's width changes.
+    void observe(const QByteArray &tensorName, const float *x, int nTokens, int nCols);
+
+    std::size_t nTensors() const { return m_entries.size(); }
+    /// Activations accumulated for `tensorName` (0 when never observed).
+    std::uint64_t count(const QByteArray &tensorName) const;
+    ImportanceMatrix result(const QStringList &datasets, std::uint32_t chunkCount,
+                            std::uint32_t chunkSize) const;
+
+private:
+    struct Entry {
+        std::vector<double> sumSquares;
+        std::uint64_t count = 0;
+    };
+    bool m_processOutput;
+    std::map<QByteArray, Entry> m_entries;
+};
+
+constexpr int kImatrixMinTokens = 16;
+
+struct ImatrixOptions {
+    int nCtx = 512;
+    int nChunks = -1;         ///< -1: every whole chunk
+    int nBatch = 2048;
+    int nThreads = 0;
+    bool processOutput = false;
+    KvCacheType kvType = KvCacheType::F16;
+    std::function<void(const ChunkReport &)> onChunk;
+};
+
+struct ImatrixRunResult {
+    ImportanceMatrix matrix;
+    PerplexityResult perplexity;
+};
+
+/// Collects the importance matrix of `model` over `text`. Throws Error for a text shorter than
+/// two contexts or bad options, Cancelled when asked. Progress as computePerplexity.
+ImatrixRunResult collectImatrix(std::shared_ptr<const LlamaModel> model, const EvalTokens &text,
+                                const ImatrixOptions &options, JobContext &ctx);
+
+} // namespace QuantFit
