@@ -1,0 +1,4 @@
+quantfit_add_test(test_infer_forward SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinferforward.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/tinymodel.h ${CMAKE_CURRENT_LIST_DIR}/tinymodel.cpp)
+quantfit_add_test(test_infer_kernels SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinferkernels.cpp)
+quantfit_add_test(test_infer_stories SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinferstories.cpp)
