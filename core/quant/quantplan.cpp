@@ -140,24 +140,32 @@ QuantPlan makeQuantPlan(const GgufMetadata &metadata, const std::vector<GgufTens
                                 .arg(QString::fromUtf8(src.name), ggmlTypeName(src.type)));
             ++nRequantized;
         }
-        if (p.note.startsWith(QLatin1String("fallback")))
-            plan.warnings << QStringLiteral("%1: %2, using %3")
-                                 .arg(QString::fromUtf8(src.name), p.note,
-                                      ggmlTypeName(p.targetType));
         p.targetBytes = tensorBytes(p.targetType, src.ne);
         plan.sourceTensorBytes += src.nBytes ? src.nBytes : tensorBytes(src.type, src.ne);
         plan.targetTensorBytes += p.targetBytes;
         plan.tensors.push_back(std::move(p));
     }
+    // One summary line instead of one per tensor (the notes of the plan hold the details).
+    QStringList keptAsF16;
     plan.nFallbacks = 0;
     for (const auto &p : plan.tensors) {
-        if (p.note.startsWith(QLatin1String("fallback")))
-            ++plan.nFallbacks;
+        if (!p.note.startsWith(QLatin1String("fallback")))
+            continue;
+        ++plan.nFallbacks;
+        if (p.targetType == GgmlType::F16 && typeFacts(p.source.type).blockSize == 1)
+            keptAsF16 << QString::fromUtf8(p.source.name);
     }
     if (plan.nFallbacks)
-        plan.warnings << QStringLiteral("%1 of %2 tensor(s) required fallback quantization")
+        plan.warnings << QStringLiteral("%1 of %2 tensor(s) required fallback quantization "
+                                        "(row length not a multiple of the block size)")
                              .arg(plan.nFallbacks)
                              .arg(plan.tensors.size());
+    if (!keptAsF16.isEmpty())
+        plan.warnings << QStringLiteral("%1 tensor(s) fit no block type of this mix and are "
+                                        "written as f16: %2%3")
+                             .arg(keptAsF16.size())
+                             .arg(keptAsF16.mid(0, 3).join(QStringLiteral(", ")))
+                             .arg(keptAsF16.size() > 3 ? QStringLiteral(", ...") : QString());
     if (nRequantized)
         plan.warnings << QStringLiteral("%1 tensor(s) are requantized from an already quantized "
                                         "input: quality is lower than quantizing the original")

@@ -1,0 +1,333 @@
+// The streaming quantizer: exact sizes, several outputs from one pass, verification, cancel,
+// NaN input, refusals, imatrix use, and every file type on stories260K.
+
+#include "testsupport.h"
+
+#include "gguf/ggufreader.h"
+#include "gguf/ggufwriter.h"
+#include "jobs/jobcontext.h"
+#include "model/syntheticmodel.h"
+#include "quant/imatrixfile.h"
+#include "quant/quantizer.h"
+#include "quant/quantplan.h"
+#include "util/error.h"
+
+#include <QFile>
+#include <QFileInfo>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <cmath>
+#include <limits>
+
+using namespace QuantFit;
+
+namespace {
+
+/// Records every report; requests cancellation after `cancelAfter` reports (0 = never).
+class RecordingContext : public JobContext
+{
+public:
+    explicit RecordingContext(int cancelAfter = 0)
+        : JobContext({}, 0)
+        , m_cancelAfter(cancelAfter)
+    {
+    }
+    std::vector<Progress> reports;
+
+protected:
+    void report(const Progress &p) override
+    {
+        reports.push_back(p);
+        if (m_cancelAfter && int(reports.size()) >= m_cancelAfter)
+            requestCancel();
+    }
+
+private:
+    int m_cancelAfter;
+};
+
+QString makeModel(const QString &dir, std::uint32_t layers = 2, std::uint32_t embd = 256,
+                  std::uint32_t ff = 512)
+{
+    SyntheticModelOptions o;
+    o.nLayers = layers;
+    o.nEmbd = embd;
+    o.nFf = ff;
+    o.nHeads = 8;
+    o.nHeadsKv = 4;
+    o.nVocab = 512;
+    const QString path = dir + QStringLiteral("/model.gguf");
+    NullJobContext ctx;
+    writeSyntheticModel(path, o, ctx);
+    return path;
+}
+
+QuantizeTarget targetFor(const GgufFile &in, FileType ft, const QString &out,
+                         const QuantOptions &o = {})
+{
+    return {makeQuantPlan(in.metadata(), in.tensors(), ft, o), out};
+}
+
+QByteArray readAll(const QString &path)
+{
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
+} // namespace
+
+class TestQuantizer : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void writtenSizeEqualsPlan_data();
+    void writtenSizeEqualsPlan();
+    void severalTypesInOnePass();
+    void cancelLeavesNothing();
+    void progressIsReportedInBytes();
+    void nanRowIsAnError();
+    void outputEqualsInputRefused();
+    void unsupportedTypeRefused();
+    void imatrixIsRecordedAndChecked();
+    void defaultOutputName();
+    void storiesEveryFileType();
+};
+
+void TestQuantizer::writtenSizeEqualsPlan_data()
+{
+    QTest::addColumn<int>("fileType");
+    for (const auto &f : allFileTypes()) {
+        if (f.supported)
+            QTest::newRow(f.name.data()) << int(f.fileType);
+    }
+}
+
+void TestQuantizer::writtenSizeEqualsPlan()
+{
+    QFETCH(int, fileType);
+    QTemporaryDir dir;
+    // 2880-wide rows exercise the fallbacks; a 160-wide FFN fits only 32-blocks.
+    const QString in = makeModel(dir.path(), 2, 2880, 160);
+    const GgufFile input = GgufFile::open(in);
+    const QString out = dir.filePath(QStringLiteral("out.gguf"));
+    const QuantizeTarget t = targetFor(input, FileType(fileType), out);
+    NullJobContext ctx;
+    const QuantizeResult r = quantize(input, {t}, {}, ctx);
+    QCOMPARE(r.outputs.size(), std::size_t(1));
+    QCOMPARE(std::uint64_t(QFileInfo(out).size()), t.plan.outputFileBytes);
+    QCOMPARE(r.outputs[0].fileBytes, t.plan.outputFileBytes);
+    verifyQuantizedFile(out, t.plan);
+    const GgufFile written = GgufFile::open(out, GgufFile::Mode::MetadataOnly);
+    QCOMPARE(written.metadata().uintOr("general.file_type", 999), std::uint64_t(fileType));
+    QCOMPARE(written.metadata().uintOr("general.quantization_version", 0), 2u);
+    QCOMPARE(Test::filesIn(dir.path()), QStringList({"model.gguf", "out.gguf"}));
+}
+
+void TestQuantizer::severalTypesInOnePass()
+{
+    QTemporaryDir dir;
+    const GgufFile input = GgufFile::open(makeModel(dir.path()));
+    const QString a = dir.filePath(QStringLiteral("a.gguf"));
+    const QString b = dir.filePath(QStringLiteral("b.gguf"));
+    NullJobContext ctx;
+    QuantizeOptions options;
+    options.nThreads = 3;
+    quantize(input, {targetFor(input, FileType::Q4_K_M, a), targetFor(input, FileType::Q8_0, b)},
+             options, ctx);
+    // Each equals a separate single-type run with one thread: output does not depend on the
+    // pass layout or threading.
+    const QString a1 = dir.filePath(QStringLiteral("a1.gguf"));
+    const QString b1 = dir.filePath(QStringLiteral("b1.gguf"));
+    options.nThreads = 1;
+    quantize(input, {targetFor(input, FileType::Q4_K_M, a1)}, options, ctx);
+    quantize(input, {targetFor(input, FileType::Q8_0, b1)}, options, ctx);
+    QVERIFY(readAll(a) == readAll(a1));
+    QVERIFY(readAll(b) == readAll(b1));
+    QVERIFY(readAll(a) != readAll(b));
+}
+
+void TestQuantizer::cancelLeavesNothing()
+{
+    QTemporaryDir dir;
+    const GgufFile input = GgufFile::open(makeModel(dir.path(), 4, 512, 1024));
+    for (int after : {1, 3, 10}) {
+        RecordingContext ctx(after);
+        const QString out = dir.filePath(QStringLiteral("out.gguf"));
+        QVERIFY_THROWS_EXCEPTION(Cancelled,
+                                 quantize(input,
+                                          {targetFor(input, FileType::Q4_K_M, out),
+                                           targetFor(input, FileType::Q6_K,
+                                                     dir.filePath(QStringLiteral("b.gguf")))},
+                                          {}, ctx));
+        QCOMPARE(Test::filesIn(dir.path()), QStringList({"model.gguf"}));
+        QVERIFY(ctx.reports.size() >= std::size_t(after));
+    }
+}
+
+void TestQuantizer::progressIsReportedInBytes()
+{
+    QTemporaryDir dir;
+    const GgufFile input = GgufFile::open(makeModel(dir.path(), 2, 512, 1024));
+    RecordingContext ctx;
+    quantize(input, {targetFor(input, FileType::Q4_0, dir.filePath(QStringLiteral("o.gguf")))},
+             {}, ctx);
+    QVERIFY(!ctx.reports.empty());
+    const std::uint64_t total = input.totalTensorBytes();
+    std::uint64_t last = 0;
+    std::uint64_t maxStep = 0;
+    for (const auto &p : ctx.reports) {
+        if (p.stage.startsWith(QLatin1String("Quantizing"))) {
+            QCOMPARE(p.total, total);
+            QVERIFY(p.done >= last);
+            maxStep = std::max(maxStep, p.done - last);
+            last = p.done;
+        }
+    }
+    QCOMPARE(last, total);
+    // Reported at least every chunk: no step larger than one chunk of F32 rows (1 MiB) or one
+    // copied slice.
+    QVERIFY2(maxStep <= 1024 * 1024, qPrintable(QString::number(maxStep)));
+}
+
+void TestQuantizer::nanRowIsAnError()
+{
+    QTemporaryDir dir;
+    GgufLayout layout;
+    layout.metadata.set("general.architecture", GgufValue::fromString(QByteArray("llama")));
+    layout.metadata.set("llama.block_count", GgufValue::u32(1));
+    GgufTensorInfo w;
+    w.name = "blk.0.attn_q.weight";
+    w.ne = {64, 8, 1, 1};
+    w.nDims = 2;
+    layout.tensors.push_back(w);
+    std::vector<float> values(64 * 8, 0.5f);
+    values[5 * 64 + 17] = std::numeric_limits<float>::quiet_NaN();
+    const QString in = dir.filePath(QStringLiteral("nan.gguf"));
+    writeGgufFile(in, layout,
+                  {QByteArray(reinterpret_cast<const char *>(values.data()),
+                              qsizetype(values.size() * 4))});
+    const GgufFile input = GgufFile::open(in);
+    NullJobContext ctx;
+    try {
+        quantize(input, {targetFor(input, FileType::Q8_0, dir.filePath(QStringLiteral("o.gguf")))},
+                 {}, ctx);
+        QFAIL("no error for a NaN row");
+    } catch (const Error &e) {
+        QVERIFY2(e.message().contains(QLatin1String("blk.0.attn_q.weight")), qPrintable(e.message()));
+        QVERIFY2(e.message().contains(QLatin1String("row 5")), qPrintable(e.message()));
+        QVERIFY2(e.message().contains(QLatin1String("NaN")), qPrintable(e.message()));
+    }
+    QCOMPARE(Test::filesIn(dir.path()), QStringList({"nan.gguf"}));
+}
+
+void TestQuantizer::outputEqualsInputRefused()
+{
+    QTemporaryDir dir;
+    const QString in = makeModel(dir.path());
+    const QByteArray before = readAll(in);
+    const GgufFile input = GgufFile::open(in);
+    NullJobContext ctx;
+    QVERIFY_THROWS_EXCEPTION(Error, quantize(input, {targetFor(input, FileType::Q8_0, in)}, {}, ctx));
+    const QString alias = dir.path() + QStringLiteral("/./model.gguf");
+    QVERIFY_THROWS_EXCEPTION(Error,
+                             quantize(input, {targetFor(input, FileType::Q8_0, alias)}, {}, ctx));
+    QVERIFY(readAll(in) == before);
+}
+
+void TestQuantizer::unsupportedTypeRefused()
+{
+    QTemporaryDir dir;
+    const GgufFile input = GgufFile::open(makeModel(dir.path()));
+    const QuantizeTarget t = targetFor(input, FileType::IQ2_XXS, dir.filePath("o.gguf"));
+    QVERIFY(!t.plan.isWritable());
+    NullJobContext ctx;
+    QVERIFY_THROWS_EXCEPTION(Error, quantize(input, {t}, {}, ctx));
+    QCOMPARE(Test::filesIn(dir.path()), QStringList({"model.gguf"}));
+}
+
+void TestQuantizer::imatrixIsRecordedAndChecked()
+{
+    QTemporaryDir dir;
+    const GgufFile input = GgufFile::open(makeModel(dir.path()));
+    ImportanceMatrix m;
+    m.datasets << QStringLiteral("wiki.test.raw");
+    m.chunkCount = 7;
+    for (const auto &t : input.tensors()) {
+        if (t.name.startsWith("blk.") && t.nDims == 2) {
+            ImportanceEntry e;
+            e.name = t.name;
+            e.nColumns = t.ne[0];
+            e.sumSquares.assign(t.ne[0], 3.0f);
+            e.counts = {3.0f};
+            m.entries.push_back(e);
+        }
+    }
+    QuantOptions o;
+    o.hasImatrix = true;
+    o.imatrix = ImatrixSummary{QStringLiteral("im.dat"), QStringLiteral("wiki.test.raw"),
+                               std::int32_t(m.entries.size()), 7};
+    const QString out = dir.filePath(QStringLiteral("o.gguf"));
+    QuantizeOptions qo;
+    qo.imatrix = &m;
+    NullJobContext ctx;
+    const QuantizeResult r = quantize(input, {targetFor(input, FileType::Q4_K_M, out, o)}, qo, ctx);
+    const GgufFile written = GgufFile::open(out, GgufFile::Mode::MetadataOnly);
+    QCOMPARE(written.metadata().stringOr("quantize.imatrix.file"), QStringLiteral("im.dat"));
+    QCOMPARE(written.metadata().find("quantize.imatrix.chunks_count")->toInt64(), 7);
+    // token_embd and output have no entries: reported, not fatal.
+    QVERIFY(r.warnings.join(QLatin1Char('\n')).contains(QLatin1String("token_embd.weight")));
+
+    // A wrong-sized entry is fatal, before anything is written.
+    m.entries.front().sumSquares.resize(100);
+    m.entries.front().nColumns = 100;
+    QFile::remove(out);
+    QVERIFY_THROWS_EXCEPTION(Error, quantize(input, {targetFor(input, FileType::Q4_K_M, out, o)},
+                                             qo, ctx));
+    QVERIFY(!QFileInfo::exists(out));
+}
+
+void TestQuantizer::defaultOutputName()
+{
+    QCOMPARE(defaultOutputPath(QStringLiteral("/m/llama-8b.gguf"), FileType::Q4_K_M),
+             QStringLiteral("/m/llama-8b-Q4_K_M.gguf"));
+    QCOMPARE(defaultOutputPath(QStringLiteral("/m/llama-8b-F16.gguf"), FileType::Q8_0),
+             QStringLiteral("/m/llama-8b-Q8_0.gguf"));
+    QCOMPARE(defaultOutputPath(QStringLiteral("/m/model-f32.gguf"), FileType::IQ4_XS),
+             QStringLiteral("/m/model-IQ4_XS.gguf"));
+    QCOMPARE(defaultOutputPath(QStringLiteral("/m/qwen-1.5b.gguf"), FileType::Q6_K),
+             QStringLiteral("/m/qwen-1.5b-Q6_K.gguf"));
+}
+
+void TestQuantizer::storiesEveryFileType()
+{
+    const QString data = Test::sharedTestData();
+    if (data.isEmpty())
+        QSKIP("../shared/testdata is absent");
+    const GgufFile input = GgufFile::open(data + QStringLiteral("/models/stories260K.gguf"));
+    QTemporaryDir dir;
+    std::vector<QuantizeTarget> targets;
+    for (const auto &f : allFileTypes()) {
+        if (!f.supported)
+            continue;
+        const QString out = dir.filePath(QStringLiteral("stories-%1.gguf")
+                                             .arg(QLatin1String(f.name.data(), qsizetype(f.name.size()))));
+        targets.push_back(targetFor(input, f.fileType, out));
+    }
+    NullJobContext ctx;
+    const QuantizeResult r = quantize(input, targets, {}, ctx);
+    QCOMPARE(r.outputs.size(), targets.size());
+    for (const auto &t : targets) {
+        QCOMPARE(std::uint64_t(QFileInfo(t.outputPath).size()), t.plan.outputFileBytes);
+        const GgufFile written = GgufFile::open(t.outputPath);
+        // The 172-wide ffn_down fits no block type: 16-bit float in every quantized mix.
+        const auto *down = written.findTensor("blk.0.ffn_down.weight");
+        QVERIFY(down);
+        if (typeFacts(fileTypeFacts(t.plan.fileType).defaultType).isQuantized)
+            QCOMPARE(down->type, GgmlType::F16);
+    }
+}
+
+QTEST_APPLESS_MAIN(TestQuantizer)
+#include "testquantizer.moc"
