@@ -1,0 +1,285 @@
+#include "blockslegacy.h"
+
+#include "quanthelpers.h"
+
+#include "util/fp16.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+// quant-types.md §2. The reference quantizers (no importance) compute codes with the float d and
+// store h(d); the importance variants run the §0 searches with w = imp * sqrt(sigma2 + x^2),
+// sigma2 = (sum of x^2 over the whole row) / n.
+
+namespace QuantFit {
+
+using namespace Codec;
+
+namespace {
+
+float rowSigma2(const float *x, std::int64_t n)
+{
+    float sumX2 = 0;
+    for (std::int64_t j = 0; j < n; ++j)
+        sumX2 += x[j] * x[j];
+    return sumX2 / float(n);
+}
+
+void importanceWeights(const float *xb, const float *qw, float sigma2, float *w)
+{
+    for (int j = 0; j < kQk32; ++j)
+        w[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+}
+
+void packNibbles(const std::uint8_t *L, std::uint8_t *qs)
+{
+    for (int j = 0; j < 16; ++j)
+        qs[j] = std::uint8_t(L[j] | (L[j + 16] << 4));
+}
+
+void packNibblesHigh(const std::uint8_t *L, std::uint8_t *qs, std::uint8_t *qhBytes)
+{
+    std::uint32_t qh = 0;
+    for (int j = 0; j < 16; ++j) {
+        qs[j] = std::uint8_t((L[j] & 0x0F) | ((L[j + 16] & 0x0F) << 4));
+        qh |= std::uint32_t((L[j] & 0x10u) >> 4) << j;
+        qh |= std::uint32_t((L[j + 16] & 0x10u) >> 4) << (j + 16);
+    }
+    for (int b = 0; b < 4; ++b)
+        qhBytes[b] = std::uint8_t(qh >> (8 * b));
+}
+
+std::uint32_t loadQh(const std::uint8_t *qh)
+{
+    return std::uint32_t(qh[0]) | std::uint32_t(qh[1]) << 8 | std::uint32_t(qh[2]) << 16
+        | std::uint32_t(qh[3]) << 24;
+}
+
+// Symmetric reference (Q4_0, Q5_0): d = signedMax / -half, code = min(top, trunc8(x*id + half+.5)).
+void symmetricReference(const float *x, int half, int top, float &d, std::uint8_t *L)
+{
+    float amax;
+    const float max = signedMax(x, kQk32, amax);
+    d = max / float(-half);
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    const float offset = float(half) + 0.5f;
+    for (int j = 0; j < kQk32; ++j) {
+        const int q = std::int8_t(x[j] * id + offset);
+        L[j] = std::uint8_t(q < top ? q : top);
+    }
+}
+
+// Asymmetric reference (Q4_1, Q5_1): d = (max - min) / top; codes from (x - min) * id + 0.5.
+void asymmetricReference(const float *x, int top, bool clampTop, float &d, float &min,
+                         std::uint8_t *L)
+{
+    min = x[0];
+    float max = x[0];
+    for (int j = 1; j < kQk32; ++j) {
+        if (x[j] < min)
+            min = x[j];
+        if (x[j] > max)
+            max = x[j];
+    }
+    d = (max - min) / float(top);
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    for (int j = 0; j < kQk32; ++j) {
+        const float v = (x[j] - min) * id + 0.5f;
+        if (clampTop) {
+            const int q = std::int8_t(v);
+            L[j] = std::uint8_t(q < top ? q : top);
+        } else {
+            L[j] = std::uint8_t(v);
+        }
+    }
+}
+
+// Importance variants of the symmetric types: make_qx_quants(32, half, x, L, 1, w).
+float symmetricWeighted(const float *x, const float *qw, float sigma2, int half, std::uint8_t *L)
+{
+    float w[kQk32];
+    std::int8_t Ls[kQk32];
+    importanceWeights(x, qw, sigma2, w);
+    const float d = makeQxQuants(kQk32, half, x, Ls, w);
+    for (int j = 0; j < kQk32; ++j)
+        L[j] = std::uint8_t(Ls[j]);
+    return d;
+}
+
+// Importance variants of the asymmetric types: make_qkx3_quants(32, top, ..., -0.9, 0.05, 36).
+float asymmetricWeighted(const float *x, const float *qw, float sigma2, int top, float &min,
+                         std::uint8_t *L)
+{
+    float w[kQk32];
+    importanceWeights(x, qw, sigma2, w);
+    float theMin;
+    const float d = makeQkxQuants(kQk32, top, x, w, L, theMin, -0.9f, 0.05f, 36, false, true);
+    min = -theMin;
+    return d;
+}
+
+} // namespace
+
+//
+// Q8_0
+//
+
+void quantizeRowQ8_0(const float *x, std::uint8_t *dst, std::int64_t n, const float *)
+{
+    auto *y = reinterpret_cast<BlockQ8_0 *>(dst);
+    for (std::int64_t i = 0; i < n / kQk32; ++i, x += kQk32) {
+        float amax = 0.0f;
+        for (int j = 0; j < kQk32; ++j)
+            amax = std::max(amax, std::fabs(x[j]));
+        const float d = amax / 127;
+        const float id = d != 0 ? 1.0f / d : 0.0f;
+        y[i].d = fp32ToFp16(d);
+        for (int j = 0; j < kQk32; ++j)
+            y[i].qs[j] = std::int8_t(std::roundf(x[j] * id));
+    }
+}
+
+void dequantizeRowQ8_0(const std::uint8_t *src, float *y, std::int64_t n)
+{
+    const auto *b = reinterpret_cast<const BlockQ8_0 *>(src);
+    for (std::int64_t i = 0; i < n / kQk32; ++i) {
+        const float d = fp16ToFp32(b[i].d);
+        for (int j = 0; j < kQk32; ++j)
+            *y++ = float(b[i].qs[j]) * d;
+    }
+}
+
+//
+// Q4_0 and Q5_0 (symmetric)
+//
+
+void quantizeRowQ4_0(const float *x, std::uint8_t *dst, std::int64_t n, const float *importance)
+{
+    auto *y = reinterpret_cast<BlockQ4_0 *>(dst);
+    const float sigma2 = importance ? rowSigma2(x, n) : 0.f;
+    std::uint8_t L[kQk32];
+    for (std::int64_t i = 0; i < n / kQk32; ++i, x += kQk32) {
+        float d;
+        if (importance)
+            d = symmetricWeighted(x, importance + kQk32 * i, sigma2, 8, L);
+        else
+            symmetricReference(x, 8, 15, d, L);
+        y[i].d = fp32ToFp16(d);
+        packNibbles(L, y[i].qs);
+    }
+}
+
+void dequantizeRowQ4_0(const std::uint8_t *src, float *y, std::int64_t n)
+{
+    const auto *b = reinterpret_cast<const BlockQ4_0 *>(src);
+    for (std::int64_t i = 0; i < n / kQk32; ++i, y += kQk32) {
+        const float d = fp16ToFp32(b[i].d);
+        for (int j = 0; j < 16; ++j) {
+            y[j] = float((b[i].qs[j] & 0x0F) - 8) * d;
+            y[j + 16] = float((b[i].qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+void quantizeRowQ5_0(const float *x, std::uint8_t *dst, std::int64_t n, const float *importance)
+{
+    auto *y = reinterpret_cast<BlockQ5_0 *>(dst);
+    const float sigma2 = importance ? rowSigma2(x, n) : 0.f;
+    std::uint8_t L[kQk32];
+    for (std::int64_t i = 0; i < n / kQk32; ++i, x += kQk32) {
+        float d;
+        if (importance)
+            d = symmetricWeighted(x, importance + kQk32 * i, sigma2, 16, L);
+        else
+            symmetricReference(x, 16, 31, d, L);
+        y[i].d = fp32ToFp16(d);
+        packNibblesHigh(L, y[i].qs, y[i].qh);
+    }
+}
+
+void dequantizeRowQ5_0(const std::uint8_t *src, float *y, std::int64_t n)
+{
+    const auto *b = reinterpret_cast<const BlockQ5_0 *>(src);
+    for (std::int64_t i = 0; i < n / kQk32; ++i, y += kQk32) {
+        const float d = fp16ToFp32(b[i].d);
+        const std::uint32_t qh = loadQh(b[i].qh);
+        for (int j = 0; j < 16; ++j) {
+            const int h0 = int((qh >> j) & 1u) << 4;
+            const int h1 = int((qh >> (j + 16)) & 1u) << 4;
+            y[j] = float(((b[i].qs[j] & 0x0F) | h0) - 16) * d;
+            y[j + 16] = float(((b[i].qs[j] >> 4) | h1) - 16) * d;
+        }
+    }
+}
+
+//
+// Q4_1 and Q5_1 (asymmetric)
+//
+
+void quantizeRowQ4_1(const float *x, std::uint8_t *dst, std::int64_t n, const float *importance)
+{
+    auto *y = reinterpret_cast<BlockQ4_1 *>(dst);
+    const float sigma2 = importance ? rowSigma2(x, n) : 0.f;
+    std::uint8_t L[kQk32];
+    for (std::int64_t i = 0; i < n / kQk32; ++i, x += kQk32) {
+        float d;
+        float min;
+        if (importance)
+            d = asymmetricWeighted(x, importance + kQk32 * i, sigma2, 15, min, L);
+        else
+            asymmetricReference(x, 15, true, d, min, L);
+        y[i].d = fp32ToFp16(d);
+        y[i].m = fp32ToFp16(min);
+        packNibbles(L, y[i].qs);
+    }
+}
+
+void dequantizeRowQ4_1(const std::uint8_t *src, float *y, std::int64_t n)
+{
+    const auto *b = reinterpret_cast<const BlockQ4_1 *>(src);
+    for (std::int64_t i = 0; i < n / kQk32; ++i, y += kQk32) {
+        const float d = fp16ToFp32(b[i].d);
+        const float m = fp16ToFp32(b[i].m);
+        for (int j = 0; j < 16; ++j) {
+            y[j] = float(b[i].qs[j] & 0x0F) * d + m;
+            y[j + 16] = float(b[i].qs[j] >> 4) * d + m;
+        }
+    }
+}
+
+void quantizeRowQ5_1(const float *x, std::uint8_t *dst, std::int64_t n, const float *importance)
+{
+    auto *y = reinterpret_cast<BlockQ5_1 *>(dst);
+    const float sigma2 = importance ? rowSigma2(x, n) : 0.f;
+    std::uint8_t L[kQk32];
+    for (std::int64_t i = 0; i < n / kQk32; ++i, x += kQk32) {
+        float d;
+        float min;
+        if (importance)
+            d = asymmetricWeighted(x, importance + kQk32 * i, sigma2, 31, min, L);
+        else
+            asymmetricReference(x, 31, false, d, min, L);
+        y[i].d = fp32ToFp16(d);
+        y[i].m = fp32ToFp16(min);
+        packNibblesHigh(L, y[i].qs, y[i].qh);
+    }
+}
+
+void dequantizeRowQ5_1(const std::uint8_t *src, float *y, std::int64_t n)
+{
+    const auto *b = reinterpret_cast<const BlockQ5_1 *>(src);
+    for (std::int64_t i = 0; i < n / kQk32; ++i, y += kQk32) {
+        const float d = fp16ToFp32(b[i].d);
+        const float m = fp16ToFp32(b[i].m);
+        const std::uint32_t qh = loadQh(b[i].qh);
+        for (int j = 0; j < 16; ++j) {
+            const int h0 = int((qh >> j) & 1u) << 4;
+            const int h1 = int((qh >> (j + 16)) & 1u) << 4;
+            y[j] = float((b[i].qs[j] & 0x0F) | h0) * d + m;
+            y[j + 16] = float((b[i].qs[j] >> 4) | h1) * d + m;
+        }
+    }
+}
+
+} // namespace QuantFit

@@ -1,0 +1,272 @@
+#include "vecdot.h"
+
+#include "quantkernels.h"
+#include "vecdotportable.h"
+
+#include "blockskquants.h"
+#include "blockslegacy.h"
+
+#include "util/error.h"
+#include "util/fp16.h"
+
+#include <cstring>
+
+// The portable path. F32/F16/BF16, Q8_0, Q4_0 and the K-quants with the widest use read their
+// blocks directly; the remaining types dequantize one block at a time into a stack buffer (at
+// most 256 floats, never a row) with the reference dequantizer, then dot.
+
+namespace QuantFit {
+
+namespace VecDot {
+
+namespace {
+
+float dotF32(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    // Four partial sums: independent chains are faster and slightly more accurate.
+    const auto *w = reinterpret_cast<const float *>(row);
+    float s[4] = {0, 0, 0, 0};
+    std::int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        for (int k = 0; k < 4; ++k)
+            s[k] += w[i + k] * x[i + k];
+    }
+    for (; i < n; ++i)
+        s[0] += w[i] * x[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+float dotF16(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    float sum = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+        std::uint16_t h;
+        std::memcpy(&h, row + 2 * i, 2);
+        sum += fp16ToFp32(h) * x[i];
+    }
+    return sum;
+}
+
+float dotBf16(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    float sum = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+        std::uint16_t h;
+        std::memcpy(&h, row + 2 * i, 2);
+        sum += bf16ToFp32(h) * x[i];
+    }
+    return sum;
+}
+
+float dotQ8_0(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    const auto *b = reinterpret_cast<const BlockQ8_0 *>(row);
+    float sum = 0;
+    for (std::int64_t i = 0; i < n / 32; ++i, x += 32) {
+        float s = 0;
+        for (int j = 0; j < 32; ++j)
+            s += float(b[i].qs[j]) * x[j];
+        sum += fp16ToFp32(b[i].d) * s;
+    }
+    return sum;
+}
+
+float dotQ4_0(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    const auto *b = reinterpret_cast<const BlockQ4_0 *>(row);
+    float sum = 0;
+    for (std::int64_t i = 0; i < n / 32; ++i, x += 32) {
+        float s = 0;
+        for (int j = 0; j < 16; ++j)
+            s += float((b[i].qs[j] & 0xF) - 8) * x[j] + float((b[i].qs[j] >> 4) - 8) * x[j + 16];
+        sum += fp16ToFp32(b[i].d) * s;
+    }
+    return sum;
+}
+
+// Q4_K and Q5_K: per 32-element sub-block, d*sc*sum(q*x) - dmin*mn*sum(x).
+template<bool Five>
+float dotQ45K(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    float sum = 0;
+    for (std::int64_t i = 0; i < n / kQkK; ++i) {
+        const std::uint8_t *scales;
+        const std::uint8_t *qs;
+        const std::uint8_t *qh = nullptr;
+        std::uint16_t dBits;
+        std::uint16_t mBits;
+        if constexpr (Five) {
+            const auto &b = reinterpret_cast<const BlockQ5_K *>(row)[i];
+            scales = b.scales;
+            qs = b.qs;
+            qh = b.qh;
+            dBits = b.d;
+            mBits = b.dmin;
+        } else {
+            const auto &b = reinterpret_cast<const BlockQ4_K *>(row)[i];
+            scales = b.scales;
+            qs = b.qs;
+            dBits = b.d;
+            mBits = b.dmin;
+        }
+        const float d = fp16ToFp32(dBits);
+        const float dmin = fp16ToFp32(mBits);
+        for (int j = 0; j < 8; ++j, x += 32) {
+            std::uint8_t sc;
+            std::uint8_t mn;
+            unpackScaleMinK4(j, scales, sc, mn);
+            const std::uint8_t *q = qs + 32 * (j / 2);
+            const int shift = 4 * (j % 2);
+            float sqx = 0;
+            float sx = 0;
+            for (int l = 0; l < 32; ++l) {
+                int v = (q[l] >> shift) & 0xF;
+                if constexpr (Five)
+                    v += ((qh[l] >> j) & 1) << 4;
+                sqx += float(v) * x[l];
+                sx += x[l];
+            }
+            sum += d * float(sc) * sqx - dmin * float(mn) * sx;
+        }
+    }
+    return sum;
+}
+
+float dotQ6_K(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    const auto *blocks = reinterpret_cast<const BlockQ6_K *>(row);
+    float sum = 0;
+    for (std::int64_t i = 0; i < n / kQkK; ++i) {
+        const BlockQ6_K &b = blocks[i];
+        const float d = fp16ToFp32(b.d);
+        for (int h = 0; h < 2; ++h, x += 128) {
+            const std::uint8_t *ql = b.ql + 64 * h;
+            const std::uint8_t *qh = b.qh + 32 * h;
+            const std::int8_t *sc = b.scales + 8 * h;
+            float s[8] = {0, 0, 0, 0, 0, 0, 0, 0}; // one per 16-element scale group
+            for (int l = 0; l < 32; ++l) {
+                const int is = l / 16;
+                s[is] += float(((ql[l] & 0xF) | ((qh[l] & 3) << 4)) - 32) * x[l];
+                s[is + 2] += float(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32) * x[l + 32];
+                s[is + 4] += float(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * x[l + 64];
+                s[is + 6] += float(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * x[l + 96];
+            }
+            for (int k = 0; k < 8; ++k)
+                sum += d * float(sc[k]) * s[k];
+        }
+    }
+    return sum;
+}
+
+// Generic block-at-a-time path for the remaining types.
+template<GgmlType Type>
+float dotViaBlocks(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    const TypeFacts &facts = typeFacts(Type);
+    const auto dequant = kernelsFor(Type).dequantizeRow;
+    const std::int64_t chunk = facts.blockSize;
+    float buf[256];
+    float sum = 0;
+    for (std::int64_t i = 0; i < n; i += chunk) {
+        dequant(row + (i / chunk) * facts.blockBytes, buf, chunk);
+        float s = 0;
+        for (std::int64_t j = 0; j < chunk; ++j)
+            s += buf[j] * x[i + j];
+        sum += s;
+    }
+    return sum;
+}
+
+} // namespace
+
+DotFn portableKernel(GgmlType type)
+{
+    switch (type) {
+    case GgmlType::F32: return dotF32;
+    case GgmlType::F16: return dotF16;
+    case GgmlType::BF16: return dotBf16;
+    case GgmlType::Q8_0: return dotQ8_0;
+    case GgmlType::Q4_0: return dotQ4_0;
+    case GgmlType::Q4_K: return dotQ45K<false>;
+    case GgmlType::Q5_K: return dotQ45K<true>;
+    case GgmlType::Q6_K: return dotQ6_K;
+    case GgmlType::Q4_1: return dotViaBlocks<GgmlType::Q4_1>;
+    case GgmlType::Q5_0: return dotViaBlocks<GgmlType::Q5_0>;
+    case GgmlType::Q5_1: return dotViaBlocks<GgmlType::Q5_1>;
+    case GgmlType::Q2_K: return dotViaBlocks<GgmlType::Q2_K>;
+    case GgmlType::Q3_K: return dotViaBlocks<GgmlType::Q3_K>;
+    case GgmlType::Q8_K: return dotViaBlocks<GgmlType::Q8_K>;
+    case GgmlType::IQ4_NL: return dotViaBlocks<GgmlType::IQ4_NL>;
+    case GgmlType::IQ4_XS: return dotViaBlocks<GgmlType::IQ4_XS>;
+    default: return nullptr;
+    }
+}
+
+} // namespace VecDot
+
+namespace {
+
+VecDot::DotFn select(DotPath path, GgmlType type)
+{
+    VecDot::DotFn fn = nullptr;
+    if (path != DotPath::Portable && cpuHasAvx2Fma())
+        fn = VecDot::avx2Kernel(type);
+    if (!fn)
+        fn = VecDot::portableKernel(type);
+    if (!fn)
+        throw Error(QStringLiteral("no dot-product kernel for %1 tensors").arg(ggmlTypeName(type)));
+    return fn;
+}
+
+void checkLength(GgmlType type, std::int64_t n)
+{
+    const TypeFacts *facts = typeFactsFor(static_cast<std::uint32_t>(type));
+    if (facts && (n < 0 || n % facts->blockSize != 0))
+        throw Error(QStringLiteral("dot product over %1: %2 elements is not a multiple of the "
+                                   "block size %3")
+                        .arg(ggmlTypeName(type))
+                        .arg(n)
+                        .arg(facts->blockSize));
+}
+
+} // namespace
+
+bool cpuHasAvx2Fma()
+{
+#if defined(__x86_64__) || defined(__i386__)
+    static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+        && __builtin_cpu_supports("f16c");
+    return has;
+#else
+    return false;
+#endif
+}
+
+bool canDot(GgmlType type)
+{
+    return VecDot::portableKernel(type) != nullptr;
+}
+
+float dotRowWith(DotPath path, GgmlType type, const std::uint8_t *row, const float *x,
+                 std::int64_t n)
+{
+    const auto fn = select(path, type);
+    checkLength(type, n);
+    return fn(row, x, n);
+}
+
+float dotRow(GgmlType type, const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    return dotRowWith(DotPath::Auto, type, row, x, n);
+}
+
+void dotRows(GgmlType type, const std::uint8_t *rows, std::size_t rowStrideBytes,
+             std::int64_t nRows, const float *x, std::int64_t n, float *out)
+{
+    const auto fn = select(DotPath::Auto, type);
+    checkLength(type, n);
+    for (std::int64_t r = 0; r < nRows; ++r)
+        out[r] = fn(rows + std::size_t(r) * rowStrideBytes, x, n);
+}
+
+} // namespace QuantFit

@@ -1,0 +1,265 @@
+#include "vecdotportable.h"
+
+#include "blockskquants.h"
+#include "blockslegacy.h"
+
+// AVX2/FMA/F16C kernels. Every function carries the target attribute, so the file builds without
+// -mavx2 and the code runs only after cpuHasAvx2Fma() said yes (vecdot.cpp). Codes are widened
+// to int32, converted to float and multiplied with x by FMA; block scales are applied per block
+// (or per sub-block) to a vector accumulator, and the 8 lanes are summed once at the end.
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#define QF_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace QuantFit::VecDot {
+
+namespace {
+
+QF_AVX2 inline float hsum(__m256 v)
+{
+    __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+
+QF_AVX2 inline float halfToFloat(std::uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
+// Eight int8 codes (low 8 bytes of v) to floats.
+QF_AVX2 inline __m256 i8ToPs(__m128i v)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
+}
+
+// sum over 32 elements of code * x, codes given as 32 int8 in one 256-bit vector.
+QF_AVX2 inline __m256 dot32(__m256i codes, const float *x)
+{
+    const __m128i lo = _mm256_castsi256_si128(codes);
+    const __m128i hi = _mm256_extracti128_si256(codes, 1);
+    __m256 acc = _mm256_mul_ps(i8ToPs(lo), _mm256_loadu_ps(x));
+    acc = _mm256_fmadd_ps(i8ToPs(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8), acc);
+    acc = _mm256_fmadd_ps(i8ToPs(hi), _mm256_loadu_ps(x + 16), acc);
+    acc = _mm256_fmadd_ps(i8ToPs(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24), acc);
+    return acc;
+}
+
+// sum over 16 elements of code * x, codes as 16 int8 in a 128-bit vector.
+QF_AVX2 inline __m256 dot16(__m128i codes, const float *x)
+{
+    const __m256 acc = _mm256_mul_ps(i8ToPs(codes), _mm256_loadu_ps(x));
+    return _mm256_fmadd_ps(i8ToPs(_mm_srli_si128(codes, 8)), _mm256_loadu_ps(x + 8), acc);
+}
+
+QF_AVX2 inline __m256 sum32(const float *x)
+{
+    const __m256 a = _mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8));
+    const __m256 b = _mm256_add_ps(_mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24));
+    return _mm256_add_ps(a, b);
+}
+
+// 16 bytes of nibbles -> 32 int8 codes: low nibbles first (elements 0..15), then high.
+QF_AVX2 inline __m256i nibbles32(const std::uint8_t *qs)
+{
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i *>(qs));
+    const __m128i mask = _mm_set1_epi8(0x0F);
+    const __m128i lo = _mm_and_si128(raw, mask);
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
+    return _mm256_set_m128i(hi, lo);
+}
+
+QF_AVX2 float dotF32(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    const auto *w = reinterpret_cast<const float *>(row);
+    __m256 a0 = _mm256_setzero_ps();
+    __m256 a1 = _mm256_setzero_ps();
+    __m256 a2 = _mm256_setzero_ps();
+    __m256 a3 = _mm256_setzero_ps();
+    std::int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8)
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+    float sum = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; ++i)
+        sum += w[i] * x[i];
+    return sum;
+}
+
+QF_AVX2 float dotF16(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    __m256 a0 = _mm256_setzero_ps();
+    __m256 a1 = _mm256_setzero_ps();
+    std::int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m128i h0 = _mm_loadu_si128(reinterpret_cast<const __m128i *>(row + 2 * i));
+        const __m128i h1 = _mm_loadu_si128(reinterpret_cast<const __m128i *>(row + 2 * i + 16));
+        a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(h0), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(h1), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    float sum = hsum(_mm256_add_ps(a0, a1));
+    for (; i < n; ++i) {
+        std::uint16_t h;
+        std::memcpy(&h, row + 2 * i, 2);
+        sum += halfToFloat(h) * x[i];
+    }
+    return sum;
+}
+
+QF_AVX2 float dotQ8_0(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    const auto *b = reinterpret_cast<const BlockQ8_0 *>(row);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / 32; ++i, x += 32) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(b[i].d)), dot32(q, x), acc);
+    }
+    return hsum(acc);
+}
+
+QF_AVX2 float dotQ4_0(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    const auto *b = reinterpret_cast<const BlockQ4_0 *>(row);
+    const __m256i eight = _mm256_set1_epi8(8);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / 32; ++i, x += 32) {
+        const __m256i q = _mm256_sub_epi8(nibbles32(b[i].qs), eight);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(b[i].d)), dot32(q, x), acc);
+    }
+    return hsum(acc);
+}
+
+// Q4_K / Q5_K: per sub-block j, acc += d*sc_j * sum(q*x) - dmin*mn_j * sum(x).
+template<bool Five>
+QF_AVX2 float dotQ45K(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / kQkK; ++i) {
+        const std::uint8_t *scales;
+        const std::uint8_t *qs;
+        const std::uint8_t *qhp = nullptr;
+        std::uint16_t dBits;
+        std::uint16_t mBits;
+        if constexpr (Five) {
+            const auto &b = reinterpret_cast<const BlockQ5_K *>(row)[i];
+            scales = b.scales;
+            qs = b.qs;
+            qhp = b.qh;
+            dBits = b.d;
+            mBits = b.dmin;
+        } else {
+            const auto &b = reinterpret_cast<const BlockQ4_K *>(row)[i];
+            scales = b.scales;
+            qs = b.qs;
+            dBits = b.d;
+            mBits = b.dmin;
+        }
+        const float d = halfToFloat(dBits);
+        const float dmin = halfToFloat(mBits);
+        __m256i qh = _mm256_setzero_si256();
+        if constexpr (Five)
+            qh = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(qhp));
+        for (int c = 0; c < 4; ++c) {
+            const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(qs + 32 * c));
+            for (int half = 0; half < 2; ++half, x += 32) {
+                const int j = 2 * c + half;
+                __m256i q = half ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask)
+                                 : _mm256_and_si256(raw, mask);
+                if constexpr (Five) {
+                    const __m256i bit = _mm256_set1_epi8(static_cast<char>(1u << j));
+                    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit);
+                    q = _mm256_add_epi8(q, _mm256_and_si256(set, _mm256_set1_epi8(16)));
+                }
+                std::uint8_t sc;
+                std::uint8_t mn;
+                unpackScaleMinK4(j, scales, sc, mn);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * float(sc)), dot32(q, x), acc);
+                acc = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * float(mn)), sum32(x), acc);
+            }
+        }
+    }
+    return hsum(acc);
+}
+
+// Q6_K: per 16-element group, acc += d*sc * sum(q*x).
+QF_AVX2 float dotQ6_K(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    const auto *blocks = reinterpret_cast<const BlockQ6_K *>(row);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i m2 = _mm256_set1_epi8(0x03);
+    const __m256i off = _mm256_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / kQkK; ++i) {
+        const BlockQ6_K &b = blocks[i];
+        const float d = halfToFloat(b.d);
+        for (int h = 0; h < 2; ++h, x += 128) {
+            const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.ql + 64 * h));
+            const __m256i ql1 =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.ql + 64 * h + 32));
+            const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.qh + 32 * h));
+            // Four groups of 32 elements (offsets 0, 32, 64, 96 in this half).
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+            const std::int8_t *sc = b.scales + 8 * h;
+            for (int g = 0; g < 4; ++g) {
+                const __m256i v = _mm256_sub_epi8(q[g], off);
+                const float *xg = x + 32 * g;
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * float(sc[2 * g])),
+                                      dot16(_mm256_castsi256_si128(v), xg), acc);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * float(sc[2 * g + 1])),
+                                      dot16(_mm256_extracti128_si256(v, 1), xg + 16), acc);
+            }
+        }
+    }
+    return hsum(acc);
+}
+
+} // namespace
+
+DotFn avx2Kernel(GgmlType type)
+{
+    switch (type) {
+    case GgmlType::F32: return dotF32;
+    case GgmlType::F16: return dotF16;
+    case GgmlType::Q8_0: return dotQ8_0;
+    case GgmlType::Q4_0: return dotQ4_0;
+    case GgmlType::Q4_K: return dotQ45K<false>;
+    case GgmlType::Q5_K: return dotQ45K<true>;
+    case GgmlType::Q6_K: return dotQ6_K;
+    default: return nullptr;
+    }
+}
+
+} // namespace QuantFit::VecDot
+
+#else
+
+namespace QuantFit::VecDot {
+
+DotFn avx2Kernel(GgmlType)
+{
+    return nullptr;
+}
+
+} // namespace QuantFit::VecDot
+
+#endif
