@@ -1,0 +1,286 @@
+// quantfit-cli advise --ram GB [--model ID | --gguf FILE] [--context N] [--kv-type T]
+//                     [--flash-attn] [--reserve GB] [--quality-critical] [--json]
+// With a model: every quant level with exact size, memory, headroom, longest context, fit badge
+// and estimates, plus the decision-flow recommendation. Without: the brief's priority rows.
+
+#include "cliargs.h"
+#include "command.h"
+
+#include "advisor/advisor.h"
+#include "catalog/catalog.h"
+#include "gguf/ggufreader.h"
+#include "util/error.h"
+#include "util/units.h"
+
+#include <QCommandLineParser>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <cmath>
+
+namespace QuantFit::Cli {
+
+namespace {
+
+QString gb(std::uint64_t bytes)
+{
+    return QString::number(double(bytes) / GB, 'f', 1);
+}
+
+QString gbSigned(std::int64_t bytes)
+{
+    return QString::number(double(bytes) / GB, 'f', 1);
+}
+
+QJsonObject memoryJson(const MemoryBreakdown &m)
+{
+    return {{QStringLiteral("weightsBytes"), double(m.weightsBytes)},
+            {QStringLiteral("kvCacheBytes"), double(m.kvCacheBytes)},
+            {QStringLiteral("computeBytes"), double(m.computeBytes)},
+            {QStringLiteral("overheadBytes"), double(m.overheadBytes)},
+            {QStringLiteral("reserveBytes"), double(m.reserveBytes)},
+            {QStringLiteral("totalBytes"), double(m.totalBytes())}};
+}
+
+QJsonObject rowJson(const QuantRow &r)
+{
+    return {{QStringLiteral("quant"), r.name},
+            {QStringLiteral("nominalBits"), r.nominalBits},
+            {QStringLiteral("bitsPerWeight"), r.bitsPerWeight},
+            {QStringLiteral("fileBytes"), double(r.fileBytes)},
+            {QStringLiteral("simpleFormulaBytes"), double(r.simpleFormulaBytes)},
+            {QStringLiteral("contextTokens"), qint64(r.contextTokens)},
+            {QStringLiteral("memory"), memoryJson(r.memory)},
+            {QStringLiteral("headroomBytes"), double(r.headroomBytes)},
+            {QStringLiteral("freeAtContextBytes"), double(r.freeAtContextBytes)},
+            {QStringLiteral("longestContextTokens"), qint64(r.longestContextTokens)},
+            {QStringLiteral("fit"), fitBadgeName(r.badge)},
+            {QStringLiteral("pplIncreasePercentEstimate"), r.pplIncreasePercent},
+            {QStringLiteral("relativeSpeedEstimate"), r.relativeSpeed},
+            {QStringLiteral("quality"), r.qualityLabel},
+            {QStringLiteral("recommended"), r.recommended}};
+}
+
+QJsonObject optionsJson(const AdviceOptions &o)
+{
+    return {{QStringLiteral("ramBytes"), double(o.ramBytes)},
+            {QStringLiteral("reserveBytes"), double(o.reserveBytes.value_or(0))},
+            {QStringLiteral("contextTokens"), qint64(o.contextTokens)},
+            {QStringLiteral("kvType"), kvCacheTypeName(o.kvType)},
+            {QStringLiteral("flashAttention"), o.flashAttention},
+            {QStringLiteral("qualityCritical"), o.qualityCritical}};
+}
+
+QString header(const AdviceOptions &o, bool flashForced)
+{
+    return QStringLiteral("Machine: %1 GB RAM, reserve %2 GB; context %3 tokens; KV cache %4; "
+                          "flash attention %5\n")
+        .arg(gb(o.ramBytes), gb(o.reserveBytes.value_or(0)))
+        .arg(o.contextTokens)
+        .arg(kvCacheTypeName(o.kvType),
+             o.flashAttention ? QStringLiteral("on")
+                              : (flashForced ? QStringLiteral("on (needed by a quantized KV cache)")
+                                             : QStringLiteral("off")));
+}
+
+void printModel(const ModelAdvice &a, bool json)
+{
+    if (json) {
+        QJsonArray rows;
+        for (const QuantRow &r : a.rows)
+            rows.append(rowJson(r));
+        QJsonObject rec{{QStringLiteral("explanation"), a.recommendation.explanation},
+                        {QStringLiteral("steps"), QJsonArray::fromStringList(a.recommendation.steps)}};
+        rec.insert(QStringLiteral("quant"), a.recommendation.fileType
+                                                ? QJsonValue(fileTypeName(*a.recommendation.fileType))
+                                                : QJsonValue());
+        if (!a.recommendation.alternativeModelId.isEmpty()) {
+            rec.insert(QStringLiteral("alternativeModel"), a.recommendation.alternativeModelId);
+            rec.insert(QStringLiteral("alternativeQuant"),
+                       fileTypeName(*a.recommendation.alternativeFileType));
+        }
+        const QJsonObject o{{QStringLiteral("model"), a.model.id},
+                            {QStringLiteral("name"), a.model.name},
+                            {QStringLiteral("parameters"), double(a.nParams)},
+                            {QStringLiteral("maxContext"), qint64(a.model.nCtxMax)},
+                            {QStringLiteral("kvBytesPerToken"), a.kvBytesPerToken},
+                            {QStringLiteral("options"), optionsJson(a.options)},
+                            {QStringLiteral("levels"), rows},
+                            {QStringLiteral("recommendation"), rec},
+                            {QStringLiteral("estimatesNote"),
+                             QStringLiteral("quality and speed are estimates until measured")}};
+        out(QString::fromUtf8(QJsonDocument(o).toJson()));
+        return;
+    }
+    QString text = QStringLiteral("%1 (%2): %3 parameters, %4 layers, context up to %5 tokens\n")
+                       .arg(a.model.name, a.model.id, formatCount(a.nParams))
+                       .arg(a.model.nLayers)
+                       .arg(a.model.nCtxMax);
+    text += header(a.options, !a.options.flashAttention && a.options.kvType != KvCacheType::F16);
+    text += QStringLiteral("KV cache: %1 bytes per token (all layers, %2)\n\n")
+                .arg(QLocale::c().toString(qlonglong(std::llround(a.kvBytesPerToken))),
+                     kvCacheTypeName(a.options.kvType));
+    text += QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8 %9 %10 %11\n")
+                .arg(QStringLiteral("quant"), -7)
+                .arg(QStringLiteral("bits"), 5)
+                .arg(QStringLiteral("bpw"), 5)
+                .arg(QStringLiteral("file GB"), 8)
+                .arg(QStringLiteral("formula"), 8)
+                .arg(QStringLiteral("total GB"), 9)
+                .arg(QStringLiteral("headroom"), 9)
+                .arg(QStringLiteral("longest ctx"), 11)
+                .arg(QStringLiteral("fit"), -13)
+                .arg(QStringLiteral("ppl (est.)"), 10)
+                .arg(QStringLiteral("speed (est.)"));
+    for (const QuantRow &r : a.rows) {
+        text += QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8 %9 %10 %11\n")
+                    .arg(r.name + (r.recommended ? QStringLiteral("*") : QString()), -7)
+                    .arg(r.nominalBits, 5, 'f', 2)
+                    .arg(r.bitsPerWeight, 5, 'f', 2)
+                    .arg(gb(r.fileBytes), 8)
+                    .arg(gb(r.simpleFormulaBytes), 8)
+                    .arg(gb(r.memory.totalBytes()), 9)
+                    .arg(gbSigned(r.headroomBytes), 9)
+                    .arg(r.longestContextTokens, 11)
+                    .arg(fitBadgeName(r.badge), -13)
+                    .arg(QStringLiteral("+%1%").arg(r.pplIncreasePercent, 0, 'f', 2), 10)
+                    .arg(QStringLiteral("%1x").arg(r.relativeSpeed, 0, 'f', 2));
+    }
+    text += QStringLiteral("\nbits = the brief's nominal bits, bpw = the real mix; formula = "
+                           "parameters x bits / 8; total at %1 tokens includes the reserve; "
+                           "headroom = RAM - total at %2 tokens. Quality and speed are estimates "
+                           "until measured.\n\n")
+                .arg(a.options.contextTokens)
+                .arg(std::min(kMinContext, a.model.nCtxMax));
+    text += QStringLiteral("Recommendation: %1\n")
+                .arg(a.recommendation.fileType ? fileTypeName(*a.recommendation.fileType)
+                                               : QStringLiteral("none fits"));
+    for (const QString &step : a.recommendation.steps)
+        text += QStringLiteral("  - %1\n").arg(step);
+    text += a.recommendation.explanation + QLatin1Char('\n');
+    out(text);
+}
+
+void printSystem(const SystemAdvice &s, bool json)
+{
+    if (json) {
+        QJsonArray rows;
+        for (const PriorityRow &r : s.rows)
+            rows.append(QJsonObject{{QStringLiteral("priority"), priorityName(r.priority)},
+                                    {QStringLiteral("model"), r.modelId},
+                                    {QStringLiteral("name"), r.modelName},
+                                    {QStringLiteral("paramsBillions"), r.paramsBillions},
+                                    {QStringLiteral("level"), rowJson(r.quant)},
+                                    {QStringLiteral("explanation"), r.explanation},
+                                    {QStringLiteral("note"), r.note}});
+        out(QString::fromUtf8(
+            QJsonDocument(QJsonObject{{QStringLiteral("options"), optionsJson(s.options)},
+                                      {QStringLiteral("priorities"), rows},
+                                      {QStringLiteral("notes"), QJsonArray::fromStringList(s.notes)}})
+                .toJson()));
+        return;
+    }
+    QString text = QStringLiteral("Recommendations for %1 GB RAM\n").arg(gb(s.options.ramBytes));
+    text += header(s.options, !s.options.flashAttention && s.options.kvType != KvCacheType::F16);
+    text += QStringLiteral("\n%1 %2 %3 %4 %5 %6\n")
+                .arg(QStringLiteral("priority"), -16)
+                .arg(QStringLiteral("model + quant"), -24)
+                .arg(QStringLiteral("file GB"), 8)
+                .arg(QStringLiteral("total GB"), 9)
+                .arg(QStringLiteral("longest ctx"), 11)
+                .arg(QStringLiteral("fit"));
+    for (const PriorityRow &r : s.rows) {
+        text += QStringLiteral("%1 %2 %3 %4 %5 %6\n")
+                    .arg(priorityName(r.priority), -16)
+                    .arg(r.modelName + QLatin1Char(' ') + r.quant.name, -24)
+                    .arg(gb(r.quant.fileBytes), 8)
+                    .arg(gb(r.quant.memory.totalBytes()), 9)
+                    .arg(r.quant.longestContextTokens, 11)
+                    .arg(fitBadgeName(r.quant.badge));
+    }
+    text += QLatin1Char('\n');
+    for (const PriorityRow &r : s.rows)
+        text += QStringLiteral("%1: %2\n\n").arg(priorityName(r.priority), r.explanation);
+    for (const QString &note : s.notes)
+        text += QStringLiteral("Note: %1\n").arg(note);
+    out(text);
+}
+
+int runAdvise(const QStringList &args)
+{
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        QStringLiteral("Which quant fits a machine: exact file sizes (the quantizer's plan), "
+                       "memory with KV cache and compute buffers, longest context, fit and a "
+                       "recommendation. Without --model/--gguf: the best choices for the RAM."));
+    parser.addOption({QStringLiteral("ram"), QStringLiteral("Total RAM in GB (required)."),
+                      QStringLiteral("GB")});
+    parser.addOption({QStringLiteral("model"), QStringLiteral("Catalog model id (see 'catalog')."),
+                      QStringLiteral("ID")});
+    parser.addOption({QStringLiteral("gguf"), QStringLiteral("Advise for a GGUF file's model."),
+                      QStringLiteral("FILE")});
+    parser.addOption({QStringLiteral("context"),
+                      QStringLiteral("Context in tokens (default 8192, capped at the model's)."),
+                      QStringLiteral("N")});
+    parser.addOption({QStringLiteral("kv-type"), QStringLiteral("KV cache type: f16, q8_0, q4_0."),
+                      QStringLiteral("T"), QStringLiteral("f16")});
+    parser.addOption({QStringLiteral("flash-attn"), QStringLiteral("Assume flash attention.")});
+    parser.addOption({QStringLiteral("reserve"),
+                      QStringLiteral("OS/desktop reserve in GB (default by RAM size)."),
+                      QStringLiteral("GB")});
+    parser.addOption({QStringLiteral("quality-critical"),
+                      QStringLiteral("Quality matters most: name a smaller model at a higher "
+                                     "quant when memory is tight.")});
+    parser.addOption({QStringLiteral("json"), QStringLiteral("Print JSON.")});
+    if (!parseArgs(parser, QStringLiteral("advise"), args, 0, 0))
+        return 0;
+
+    if (!parser.isSet(QStringLiteral("ram")))
+        throw Error(QStringLiteral("advise: --ram GB is required"));
+    bool ok = false;
+    const double ramGb = parser.value(QStringLiteral("ram")).toDouble(&ok);
+    if (!ok || !(ramGb > 0) || ramGb > 1e6)
+        throw Error(QStringLiteral("option --ram: RAM must be a number of GB greater than 0, got "
+                                   "'%1'")
+                        .arg(parser.value(QStringLiteral("ram"))));
+    if (parser.isSet(QStringLiteral("model")) && parser.isSet(QStringLiteral("gguf")))
+        throw Error(QStringLiteral("advise: give either --model or --gguf, not both"));
+
+    AdviceOptions options;
+    options.ramBytes = std::uint64_t(ramGb * GB);
+    if (parser.isSet(QStringLiteral("reserve")))
+        options.reserveBytes =
+            std::uint64_t(doubleOption(parser, QStringLiteral("reserve"), 0, 0, 1e6) * GB);
+    options.contextTokens =
+        std::uint32_t(intOption(parser, QStringLiteral("context"), 0, 1, 1ll << 30));
+    const QString kvName = parser.value(QStringLiteral("kv-type"));
+    const auto kv = kvCacheTypeFromName(kvName);
+    if (!kv)
+        throw Error(QStringLiteral("option --kv-type: expected f16, q8_0 or q4_0, got '%1'")
+                        .arg(kvName));
+    options.kvType = *kv;
+    options.flashAttention = parser.isSet(QStringLiteral("flash-attn"));
+    options.qualityCritical = parser.isSet(QStringLiteral("quality-critical"));
+    const bool json = parser.isSet(QStringLiteral("json"));
+
+    const Advisor advisor;
+    if (parser.isSet(QStringLiteral("gguf"))) {
+        const GgufFile file = GgufFile::open(parser.value(QStringLiteral("gguf")),
+                                             GgufFile::Mode::MetadataOnly);
+        printModel(advisor.adviseGguf(file, options), json);
+    } else if (parser.isSet(QStringLiteral("model"))) {
+        printModel(advisor.adviseModel(parser.value(QStringLiteral("model")), options), json);
+    } else {
+        printSystem(advisor.adviseSystem(options), json);
+    }
+    return 0;
+}
+
+const CommandRegistration reg(QStringLiteral("advise"),
+                              QStringLiteral("Which quant of which model fits your RAM"),
+                              runAdvise);
+
+} // namespace
+
+} // namespace QuantFit::Cli

@@ -1,0 +1,355 @@
+#include "advisor.h"
+
+#include "estimates.h"
+#include "memorymodel.h"
+#include "recommend.h"
+#include "shapetensors.h"
+
+#include "catalog/catalog.h"
+#include "gguf/ggufreader.h"
+#include "model/modelinfo.h"
+#include "quant/quantplan.h"
+#include "util/checkedmath.h"
+#include "util/error.h"
+#include "util/units.h"
+
+#include <QHash>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+
+namespace QuantFit {
+
+//
+// names and small facts
+//
+
+QString kvCacheTypeName(KvCacheType type)
+{
+    switch (type) {
+    case KvCacheType::F16:
+        return QStringLiteral("f16");
+    case KvCacheType::Q8_0:
+        return QStringLiteral("q8_0");
+    case KvCacheType::Q4_0:
+        return QStringLiteral("q4_0");
+    }
+    return {};
+}
+
+std::optional<KvCacheType> kvCacheTypeFromName(QStringView name)
+{
+    for (KvCacheType t : {KvCacheType::F16, KvCacheType::Q8_0, KvCacheType::Q4_0}) {
+        if (name.compare(kvCacheTypeName(t), Qt::CaseInsensitive) == 0)
+            return t;
+    }
+    return std::nullopt;
+}
+
+QString fitBadgeName(FitBadge badge)
+{
+    switch (badge) {
+    case FitBadge::Comfortable:
+        return QStringLiteral("comfortable");
+    case FitBadge::Tight:
+        return QStringLiteral("tight");
+    case FitBadge::DoesNotFit:
+        return QStringLiteral("does not fit");
+    }
+    return {};
+}
+
+QString priorityName(Priority priority)
+{
+    switch (priority) {
+    case Priority::BestBalance:
+        return QStringLiteral("Best balance");
+    case Priority::HigherQuality:
+        return QStringLiteral("Higher quality");
+    case Priority::MaximumQuality:
+        return QStringLiteral("Maximum quality");
+    case Priority::MaximumSize:
+        return QStringLiteral("Maximum size");
+    }
+    return {};
+}
+
+std::uint64_t defaultReserveBytes(std::uint64_t ramBytes)
+{
+    const double gb = double(ramBytes) / GB;
+    double reserve = 8;
+    if (gb <= 8)
+        reserve = 1.5;
+    else if (gb <= 16)
+        reserve = 2.5;
+    else if (gb <= 32)
+        reserve = 4;
+    else if (gb <= 64)
+        reserve = 6;
+    return std::uint64_t(reserve * GB);
+}
+
+const std::vector<FileType> &advisorLevels()
+{
+    static const std::vector<FileType> levels = {
+        FileType::Q2_K,   FileType::Q3_K_S, FileType::Q3_K_M, FileType::Q4_K_S, FileType::Q4_K_M,
+        FileType::Q5_K_S, FileType::Q5_K_M, FileType::Q6_K,   FileType::Q8_0,   FileType::F16,
+    };
+    return levels;
+}
+
+const QuantRow *ModelAdvice::row(FileType type) const
+{
+    for (const QuantRow &r : rows) {
+        if (r.fileType == type)
+            return &r;
+    }
+    return nullptr;
+}
+
+//
+// sizing (cached)
+//
+
+namespace {
+
+QString shapeKey(const ModelShape &s)
+{
+    return QStringLiteral("%1|%2|%3|%4|%5|%6|%7|%8|%9|%10|%11|%12|%13|%14|%15|%16|%17|%18")
+        .arg(s.id, s.architecture)
+        .arg(s.nLayers)
+        .arg(s.nEmbd)
+        .arg(s.nFf)
+        .arg(s.nHeads)
+        .arg(s.nHeadsKv)
+        .arg(s.headDim)
+        .arg(s.nVocab)
+        .arg(s.tiedEmbeddings)
+        .arg(s.nExperts)
+        .arg(s.nFfExpert)
+        .arg(s.qkvBias)
+        .arg(s.ropeFreqs)
+        .arg(s.bpeTokenizer)
+        .arg(s.nMerges)
+        .arg(s.nExpertsUsed)
+        .arg(s.nCtxMax);
+}
+
+std::uint64_t simpleFormulaBytes(std::uint64_t nParams, double bits)
+{
+    return std::uint64_t(std::llround(double(nParams) * bits / 8.0));
+}
+
+void checkOptions(const AdviceOptions &o)
+{
+    if (o.ramBytes == 0)
+        throw Error(QStringLiteral("RAM must be greater than 0"));
+    if (o.reserveBytes && *o.reserveBytes >= o.ramBytes)
+        throw Error(QStringLiteral("reserve (%1) must be less than the RAM (%2)")
+                        .arg(formatGB(*o.reserveBytes, 1), formatGB(o.ramBytes, 1)));
+}
+
+AdviceOptions filledOptions(const AdviceOptions &o, const ModelShape &s, bool capContext)
+{
+    AdviceOptions f = o;
+    if (!f.reserveBytes)
+        f.reserveBytes = defaultReserveBytes(f.ramBytes);
+    if (f.contextTokens == 0) {
+        f.contextTokens = std::min(kDefaultContext, s.nCtxMax);
+    } else if (f.contextTokens > s.nCtxMax) {
+        if (!capContext)
+            throw Error(QStringLiteral("context %1 exceeds the maximum context of %2 (%3 tokens)")
+                            .arg(f.contextTokens)
+                            .arg(s.name.isEmpty() ? s.id : s.name)
+                            .arg(s.nCtxMax));
+        f.contextTokens = s.nCtxMax;
+    }
+    return f;
+}
+
+} // namespace
+
+SizedModel sizeFromPlans(const ModelShape &shape, const GgufMetadata &metadata,
+                         const std::vector<GgufTensorInfo> &tensors, std::uint64_t extraHeaderBytes)
+{
+    SizedModel sized;
+    sized.shape = shape;
+    for (const GgufTensorInfo &t : tensors)
+        sized.nParams += t.nElements();
+    QuantOptions options;
+    options.allowRequantize = true;
+    for (FileType ft : advisorLevels()) {
+        const QuantPlan plan = makeQuantPlan(metadata, tensors, ft, options);
+        LevelSize level;
+        level.fileType = ft;
+        level.weightsBytes = plan.targetTensorBytes;
+        level.fileBytes = plan.outputFileBytes + alignUp(extraHeaderBytes, 32);
+        sized.levels.push_back(level);
+    }
+    return sized;
+}
+
+struct Advisor::Private {
+    std::shared_ptr<const Catalog> catalog;
+    mutable std::mutex mutex;
+    mutable QHash<QString, std::shared_ptr<const SizedModel>> cache;
+
+    std::shared_ptr<const SizedModel> sized(const ModelShape &shape) const
+    {
+        const QString key = shapeKey(shape);
+        {
+            std::lock_guard lock(mutex);
+            if (auto it = cache.constFind(key); it != cache.constEnd())
+                return it.value();
+        }
+        // Plans are computed outside the lock; a racing duplicate is harmless.
+        const ShapeTensors st = buildShapeTensors(shape);
+        auto result = std::make_shared<const SizedModel>(
+            sizeFromPlans(shape, st.metadata, st.tensors, estimatedVocabMetadataBytes(shape)));
+        std::lock_guard lock(mutex);
+        cache.insert(key, result);
+        return result;
+    }
+};
+
+Advisor::Advisor() : Advisor(Catalog::builtIn()) {}
+
+Advisor::Advisor(std::shared_ptr<const Catalog> catalog) : d(std::make_unique<Private>())
+{
+    d->catalog = std::move(catalog);
+}
+
+Advisor::~Advisor() = default;
+
+const Catalog &Advisor::catalog() const
+{
+    return *d->catalog;
+}
+
+ModelAdvice buildAdvice(const SizedModel &sized, const AdviceOptions &options)
+{
+    const ModelShape &s = sized.shape;
+    ModelAdvice advice;
+    advice.model = s;
+    advice.options = options;
+    advice.nParams = sized.nParams;
+    advice.kvBytesPerToken = kvBytesPerToken(s, options.kvType);
+    const std::uint64_t reserve = *options.reserveBytes;
+    const std::uint32_t minContext = std::min(kMinContext, s.nCtxMax);
+    for (const LevelSize &level : sized.levels) {
+        const LevelFacts *facts = levelFacts(level.fileType);
+        QuantRow row;
+        row.fileType = level.fileType;
+        row.name = fileTypeName(level.fileType);
+        row.nominalBits = facts ? facts->nominalBits : 0;
+        row.bitsPerWeight = sized.nParams ? 8.0 * double(level.weightsBytes) / double(sized.nParams)
+                                          : 0;
+        row.fileBytes = level.fileBytes;
+        row.simpleFormulaBytes = simpleFormulaBytes(sized.nParams, row.nominalBits);
+        row.contextTokens = options.contextTokens;
+        row.memory = memoryAt(s, level.weightsBytes, options.contextTokens, options, reserve);
+        const MemoryBreakdown atMin = memoryAt(s, level.weightsBytes, minContext, options, reserve);
+        row.headroomBytes = std::int64_t(options.ramBytes) - std::int64_t(atMin.totalBytes());
+        row.freeAtContextBytes = std::int64_t(options.ramBytes) - std::int64_t(row.memory.totalBytes());
+        row.longestContextTokens = longestContext(s, level.weightsBytes, options, reserve);
+        row.badge = fitBadge(row.memory, options.ramBytes);
+        row.pplIncreasePercent = estimatedPplIncreasePercent(level.fileType, s.paramsBillions > 0
+                                                                 ? s.paramsBillions
+                                                                 : double(sized.nParams) / 1e9);
+        row.relativeSpeed = estimatedRelativeSpeed(level.fileType);
+        row.qualityLabel = facts ? QString::fromLatin1(facts->quality) : QString();
+        advice.rows.push_back(row);
+    }
+    return advice;
+}
+
+ModelAdvice Advisor::adviseModel(const QString &modelId, const AdviceOptions &options) const
+{
+    checkOptions(options);
+    const ModelShape &shape = d->catalog->get(modelId);
+    return adviseShape(shape, options);
+}
+
+ModelAdvice Advisor::adviseShape(const ModelShape &shape, const AdviceOptions &options) const
+{
+    checkOptions(options);
+    const AdviceOptions filled = filledOptions(options, shape, false);
+    const auto sized = d->sized(shape);
+    ModelAdvice advice = buildAdvice(*sized, filled);
+    auto sizer = [this](const ModelShape &other) { return d->sized(other); };
+    recommendQuant(advice, *d->catalog, sizer);
+    return advice;
+}
+
+ModelAdvice Advisor::adviseGguf(const GgufFile &file, const AdviceOptions &options) const
+{
+    checkOptions(options);
+    const ModelInfo info = modelInfoFrom(file);
+    ModelShape shape = shapeFromModelInfo(info, file.metadata(), file.path());
+    const AdviceOptions filled = filledOptions(options, shape, false);
+    const SizedModel sized = sizeFromPlans(shape, file.metadata(), file.tensors(), 0);
+    ModelAdvice advice = buildAdvice(sized, filled);
+    auto sizer = [this](const ModelShape &other) { return d->sized(other); };
+    recommendQuant(advice, *d->catalog, sizer);
+    return advice;
+}
+
+SystemAdvice Advisor::adviseSystem(const AdviceOptions &options) const
+{
+    checkOptions(options);
+    auto sizer = [this](const ModelShape &other) { return d->sized(other); };
+    return recommendSystem(options, *d->catalog, sizer);
+}
+
+//
+// helpers shared with recommend.cpp
+//
+
+ModelAdvice adviceFor(const ModelShape &shape, const AdviceOptions &options, const Sizer &sizer)
+{
+    const auto sized = sizer(shape);
+    return buildAdvice(*sized, filledOptions(options, shape, true));
+}
+
+ModelShape shapeFromModelInfo(const ModelInfo &info, const GgufMetadata &metadata,
+                              const QString &path)
+{
+    ModelShape s;
+    s.id = path;
+    s.name = info.name.isEmpty() ? path.section(QLatin1Char('/'), -1) : info.name;
+    s.family = info.architecture;
+    s.architecture = info.architecture;
+    s.paramsBillions = double(info.nParams) / 1e9;
+    s.nLayers = info.nLayers;
+    s.nEmbd = info.nEmbd;
+    s.nFf = info.nFf;
+    s.nHeads = std::max(1u, info.nHeads);
+    s.nHeadsKv = info.nHeadsKv ? info.nHeadsKv : s.nHeads;
+    s.headDim = info.headDim ? info.headDim : (info.nHeads ? info.nEmbd / info.nHeads : 0);
+    s.nVocab = info.nVocab;
+    s.nCtxMax = info.nCtxTrain ? info.nCtxTrain : 4096;
+    s.tiedEmbeddings = info.tiedEmbeddings;
+    s.nExperts = info.nExperts;
+    s.nExpertsUsed = info.nExpertsUsed;
+    if (s.isMoe()) {
+        const QByteArray a = info.architecture.toUtf8();
+        s.nFfExpert = std::uint32_t(metadata.uintOr(a + ".expert_feed_forward_length", info.nFf));
+    }
+    const QByteArray a = info.architecture.toUtf8();
+    const std::uint64_t window = metadata.uintOr(a + ".attention.sliding_window", 0);
+    if (window > 0 && window < s.nCtxMax) {
+        s.slidingWindow = std::uint32_t(window);
+        // Gemma 2 alternates local and global layers; Gemma 3 has five local per global one.
+        if (info.architecture == QLatin1String("gemma2"))
+            s.nSlidingLayers = s.nLayers / 2;
+        else if (info.architecture == QLatin1String("gemma3"))
+            s.nSlidingLayers = s.nLayers - s.nLayers / 6;
+        else
+            s.slidingWindow = 0;
+    }
+    s.bpeTokenizer = info.tokenizerModel != QLatin1String("llama");
+    return s;
+}
+
+} // namespace QuantFit

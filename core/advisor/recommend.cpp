@@ -1,0 +1,401 @@
+#include "recommend.h"
+
+#include "estimates.h"
+
+#include "catalog/catalog.h"
+#include "util/units.h"
+
+#include <algorithm>
+
+// The brief's guidance, as implemented here (README-advisor.md has the long form):
+//
+// Decision flow for one model ("Choosing Quantization"):
+//   1. Start with Q4_K_M (guideline 1).
+//   2. Memory to spare (the next level up is comfortable) -> go up one level, repeatedly:
+//      Q4_K_M -> Q5_K_M -> Q6_K (guideline 2) -> Q8_0 only with room for context (guideline 3):
+//      comfortable and its weights take at most half of the usable memory.
+//   3. No memory to spare (Q4_K_M fits but is tight): quality critical -> name a smaller model at
+//      a higher quant; otherwise stay at Q4_K_M.
+//   4. Q4_K_M does not fit: go down to Q3_K_M, then Q2_K, only because it is necessary
+//      (guideline 4), and name a smaller model at a higher quant.
+//
+// Priority rows for a machine ("Recommendations by System"), over the brief's size ladder
+// (catalog entries marked lineup: 8B, 13B, 34B, 70B, 405B):
+//   Best balance:    the ladder model with the best estimated quality (published MMLU x
+//                    (1 - estimated perplexity loss)) among those comfortable at Q4_K_M, or at
+//                    Q3_K_M when Q4_K_M is not; Q4_K_M for models of 30B and more, the decision
+//                    flow's level for smaller ones (they lose more per level and cost little to
+//                    upgrade: Q4_K_M +2.8 % on 8B vs +1.2 % on 70B).
+//   Higher quality:  the largest ladder model comfortable at Q5_K_M.
+//   Maximum quality: the largest ladder model comfortable at Q6_K.
+//   Maximum size:    the largest ladder model comfortable at any level, at its highest
+//                    comfortable level; the next larger model is named with its real size
+//                    when the brief would have suggested it.
+
+namespace QuantFit {
+
+namespace {
+
+const std::vector<FileType> kLadder = {FileType::Q2_K,   FileType::Q3_K_M, FileType::Q4_K_M,
+                                       FileType::Q5_K_M, FileType::Q6_K,   FileType::Q8_0};
+
+std::uint64_t usableBytes(const ModelAdvice &a)
+{
+    return a.options.ramBytes - *a.options.reserveBytes;
+}
+
+bool fits(const ModelAdvice &a, FileType ft)
+{
+    const QuantRow *r = a.row(ft);
+    return r && r->badge != FitBadge::DoesNotFit;
+}
+
+bool roomForContext(const ModelAdvice &a, FileType ft)
+{
+    const QuantRow *r = a.row(ft);
+    return r && r->memory.weightsBytes * 2 <= usableBytes(a);
+}
+
+bool comfortable(const ModelAdvice &a, FileType ft)
+{
+    const QuantRow *r = a.row(ft);
+    if (!r || r->badge != FitBadge::Comfortable)
+        return false;
+    return ft != FileType::Q8_0 || roomForContext(a, ft);
+}
+
+QString gb(std::uint64_t bytes)
+{
+    return formatGB(bytes, 1);
+}
+
+QString gbSigned(std::int64_t bytes)
+{
+    return bytes < 0 ? QStringLiteral("-") + gb(std::uint64_t(-bytes)) : gb(std::uint64_t(bytes));
+}
+
+
+/// One sentence of numbers for a row.
+QString rowFacts(const ModelAdvice &a, const QuantRow &r)
+{
+    const MemoryBreakdown &m = r.memory;
+    return QStringLiteral("%1 is a %2 file (%3 bits per weight; the brief's formula %4 x %5 / 8 "
+                          "gives %6). At %7 tokens with a %8 KV cache the total is %9 (weights "
+                          "%10 + KV cache %11 + compute %12 + runtime %13 + reserve %14), %15 of "
+                          "%16 RAM, leaving %17; the longest context is %18 tokens. Estimates: "
+                          "perplexity +%19% over F16, %20x the speed of F16.")
+        .arg(r.name, gb(r.fileBytes))
+        .arg(r.bitsPerWeight, 0, 'f', 2)
+        .arg(double(a.nParams) / 1e9, 0, 'f', 1)
+        .arg(r.nominalBits)
+        .arg(gb(r.simpleFormulaBytes))
+        .arg(r.contextTokens)
+        .arg(kvCacheTypeName(a.options.kvType), gb(m.totalBytes()), gb(m.weightsBytes),
+             gb(m.kvCacheBytes), gb(m.computeBytes), gb(m.overheadBytes), gb(m.reserveBytes))
+        .arg(fitBadgeName(r.badge), gb(a.options.ramBytes), gbSigned(r.freeAtContextBytes))
+        .arg(r.longestContextTokens)
+        .arg(r.pplIncreasePercent, 0, 'f', r.pplIncreasePercent < 1 ? 2 : 1)
+        .arg(r.relativeSpeed, 0, 'f', 2);
+}
+
+QString badgeWhy(const ModelAdvice &a, FileType ft)
+{
+    const QuantRow *r = a.row(ft);
+    if (!r)
+        return {};
+    return QStringLiteral("%1 %2 (total %3 of %4)")
+        .arg(r->name, fitBadgeName(r->badge), gb(r->memory.totalBytes()), gb(a.options.ramBytes));
+}
+
+struct Alternative {
+    QString id;
+    QString name;
+    FileType fileType = FileType::Q5_K_M;
+};
+
+/// A smaller catalog model that is comfortable at Q5_K_M or above: same family first, then the
+/// largest by parameters.
+std::optional<Alternative> findAlternative(const ModelAdvice &a, const Catalog &catalog,
+                                           const Sizer &sizer)
+{
+    const double params = a.model.paramsBillions > 0 ? a.model.paramsBillions
+                                                      : double(a.nParams) / 1e9;
+    std::vector<const ModelShape *> candidates;
+    for (const ModelShape &m : catalog.models()) {
+        // Cheap filter before planning: Q5_K_M at about 5.7 bits must fit the usable memory.
+        if (m.paramsBillions >= params || m.id == a.model.id)
+            continue;
+        if (m.paramsBillions * 1e9 * 5.7 / 8 > double(usableBytes(a)))
+            continue;
+        candidates.push_back(&m);
+    }
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [&](const ModelShape *x, const ModelShape *y) {
+                         const bool fx = x->family == a.model.family;
+                         const bool fy = y->family == a.model.family;
+                         if (fx != fy)
+                             return fx;
+                         return x->paramsBillions > y->paramsBillions;
+                     });
+    for (const ModelShape *m : candidates) {
+        const ModelAdvice other = adviceFor(*m, a.options, sizer);
+        std::optional<FileType> best;
+        for (FileType ft : {FileType::Q5_K_M, FileType::Q6_K, FileType::Q8_0}) {
+            if (comfortable(other, ft))
+                best = ft;
+        }
+        if (best)
+            return Alternative{m->id, m->name, *best};
+    }
+    return std::nullopt;
+}
+
+QString nextName(FileType ft)
+{
+    return fileTypeName(ft);
+}
+
+} // namespace
+
+void recommendQuant(ModelAdvice &a, const Catalog &catalog, const Sizer &sizer)
+{
+    QuantRecommendation rec;
+    std::optional<FileType> chosen;
+    bool wantAlternative = false;
+
+    if (comfortable(a, FileType::Q4_K_M)) {
+        rec.steps << QStringLiteral("Start with Q4_K_M: %1.").arg(badgeWhy(a, FileType::Q4_K_M));
+        chosen = FileType::Q4_K_M;
+        for (FileType next : {FileType::Q5_K_M, FileType::Q6_K, FileType::Q8_0}) {
+            if (comfortable(a, next)) {
+                rec.steps << QStringLiteral("Memory to spare: go up one level to %1 (%2).")
+                                 .arg(nextName(next), badgeWhy(a, next));
+                chosen = next;
+                continue;
+            }
+            if (next == FileType::Q8_0 && a.row(next) && a.row(next)->badge == FitBadge::Comfortable)
+                rec.steps << QStringLiteral("Stop before Q8_0: its weights (%1) take more than half "
+                                            "of the usable %2, too little room for context.")
+                                 .arg(gb(a.row(next)->memory.weightsBytes), gb(usableBytes(a)));
+            else
+                rec.steps << QStringLiteral("Stop: %1 would not be comfortable (%2).")
+                                 .arg(nextName(next), badgeWhy(a, next));
+            break;
+        }
+    } else if (fits(a, FileType::Q4_K_M)) {
+        rec.steps << QStringLiteral("Start with Q4_K_M: %1; no memory to spare.")
+                         .arg(badgeWhy(a, FileType::Q4_K_M));
+        chosen = FileType::Q4_K_M;
+        if (a.options.qualityCritical) {
+            rec.steps << QStringLiteral("Quality is critical: prefer a smaller model at a higher "
+                                        "quant.");
+            wantAlternative = true;
+        } else {
+            rec.steps << QStringLiteral("Quality is not critical: stay at Q4_K_M.");
+        }
+    } else {
+        rec.steps << QStringLiteral("Start with Q4_K_M: %1.").arg(badgeWhy(a, FileType::Q4_K_M));
+        for (FileType lower : {FileType::Q3_K_M, FileType::Q2_K}) {
+            if (fits(a, lower)) {
+                rec.steps << QStringLiteral("Go down to %1 because it is necessary (%2); expect "
+                                            "noticeable quality loss (estimated +%3% perplexity).")
+                                 .arg(nextName(lower), badgeWhy(a, lower))
+                                 .arg(a.row(lower)->pplIncreasePercent, 0, 'f', 1);
+                chosen = lower;
+                break;
+            }
+        }
+        if (!chosen)
+            rec.steps << QStringLiteral("Not even Q2_K fits: %1.").arg(badgeWhy(a, FileType::Q2_K));
+        wantAlternative = true;
+    }
+
+    if (wantAlternative) {
+        if (const auto alt = findAlternative(a, catalog, sizer)) {
+            rec.alternativeModelId = alt->id;
+            rec.alternativeFileType = alt->fileType;
+            rec.steps << QStringLiteral("Smaller model at a higher quant: %1 at %2 is comfortable.")
+                             .arg(alt->name, fileTypeName(alt->fileType));
+        } else {
+            rec.steps << QStringLiteral("No smaller catalog model is comfortable at Q5_K_M or "
+                                        "above on this machine.");
+        }
+    }
+
+    rec.fileType = chosen;
+    if (chosen) {
+        for (QuantRow &r : a.rows)
+            r.recommended = r.fileType == *chosen;
+        rec.explanation = QStringLiteral("Recommended for %1: %2. %3")
+                              .arg(a.model.name, fileTypeName(*chosen),
+                                   rowFacts(a, *a.row(*chosen)));
+    } else {
+        rec.explanation = QStringLiteral("%1 does not fit in %2 RAM at any level with %3 tokens "
+                                         "of context.")
+                              .arg(a.model.name, gb(a.options.ramBytes))
+                              .arg(a.options.contextTokens);
+    }
+    if (!rec.alternativeModelId.isEmpty())
+        rec.explanation += QStringLiteral(" Alternative: %1 at %2.")
+                               .arg(rec.alternativeModelId, fileTypeName(*rec.alternativeFileType));
+    a.recommendation = rec;
+}
+
+//
+// priority rows
+//
+
+namespace {
+
+PriorityRow makeRow(Priority p, const ModelAdvice &a, FileType ft, const QString &why)
+{
+    PriorityRow row;
+    row.priority = p;
+    row.modelId = a.model.id;
+    row.modelName = a.model.name;
+    row.paramsBillions = a.model.paramsBillions;
+    row.quant = *a.row(ft);
+    row.explanation = why + QLatin1Char(' ') + rowFacts(a, row.quant);
+    return row;
+}
+
+} // namespace
+
+SystemAdvice recommendSystem(const AdviceOptions &options, const Catalog &catalog,
+                             const Sizer &sizer)
+{
+    SystemAdvice result;
+    result.options = options;
+    if (!result.options.reserveBytes)
+        result.options.reserveBytes = defaultReserveBytes(options.ramBytes);
+    // Each model's context is this, capped at its maximum.
+    if (result.options.contextTokens == 0)
+        result.options.contextTokens = kDefaultContext;
+
+    std::vector<ModelAdvice> ladder;
+    for (const ModelShape &m : catalog.models()) {
+        if (m.lineup)
+            ladder.push_back(adviceFor(m, result.options, sizer));
+    }
+    std::sort(ladder.begin(), ladder.end(), [](const ModelAdvice &x, const ModelAdvice &y) {
+        return x.model.paramsBillions < y.model.paramsBillions;
+    });
+    const QString ram = gb(options.ramBytes);
+
+    // Best balance.
+    const ModelAdvice *bestModel = nullptr;
+    FileType bestLevel = FileType::Q4_K_M;
+    double bestScore = -1;
+    for (const ModelAdvice &a : ladder) {
+        if (!a.model.mmlu)
+            continue;
+        std::optional<FileType> level;
+        if (comfortable(a, FileType::Q4_K_M))
+            level = FileType::Q4_K_M;
+        else if (comfortable(a, FileType::Q3_K_M))
+            level = FileType::Q3_K_M;
+        if (!level)
+            continue;
+        const double score = *a.model.mmlu * (1.0 - a.row(*level)->pplIncreasePercent / 100.0);
+        if (score > bestScore) {
+            bestScore = score;
+            bestModel = &a;
+            bestLevel = *level;
+        }
+    }
+    if (bestModel) {
+        ModelAdvice a = *bestModel;
+        QString why;
+        if (a.model.paramsBillions >= 30) {
+            why = bestLevel == FileType::Q4_K_M
+                      ? QStringLiteral("%1 is the strongest model that runs comfortably at "
+                                       "Q4_K_M in %2 (published MMLU %3); Q4_K_M is the brief's "
+                                       "recommended balance.")
+                      : QStringLiteral("%1 is the strongest model that runs comfortably in %2 "
+                                       "(published MMLU %3), but only at Q3_K_M: Q4_K_M would "
+                                       "not be comfortable. At this size Q3_K_M loses little "
+                                       "(estimated), so the larger model at Q3_K_M beats a "
+                                       "smaller one at Q4_K_M.");
+            why = why.arg(a.model.name, ram).arg(*a.model.mmlu, 0, 'f', 1);
+        } else {
+            recommendQuant(a, catalog, sizer);
+            if (a.recommendation.fileType)
+                bestLevel = *a.recommendation.fileType;
+            why = QStringLiteral("%1 is the strongest model that runs comfortably in %2 "
+                                 "(published MMLU %3). A small model loses more per quant level, "
+                                 "and upgrading costs little memory, so the decision flow goes "
+                                 "up while memory is spare:")
+                      .arg(a.model.name, ram)
+                      .arg(*a.model.mmlu, 0, 'f', 1);
+            why += QLatin1Char(' ') + a.recommendation.steps.join(QLatin1Char(' '));
+        }
+        result.rows.push_back(makeRow(Priority::BestBalance, a, bestLevel, why));
+    }
+
+    // Higher and maximum quality: the largest ladder model comfortable at that level.
+    auto largestAt = [&](FileType ft) -> const ModelAdvice * {
+        for (auto it = ladder.rbegin(); it != ladder.rend(); ++it) {
+            if (comfortable(*it, ft))
+                return &*it;
+        }
+        return nullptr;
+    };
+    if (const ModelAdvice *a = largestAt(FileType::Q5_K_M))
+        result.rows.push_back(makeRow(
+            Priority::HigherQuality, *a, FileType::Q5_K_M,
+            QStringLiteral("%1 is the largest model that runs comfortably at Q5_K_M in %2, a "
+                           "slight quality gain over Q4_K_M.")
+                .arg(a->model.name, ram)));
+    if (const ModelAdvice *a = largestAt(FileType::Q6_K))
+        result.rows.push_back(makeRow(
+            Priority::MaximumQuality, *a, FileType::Q6_K,
+            QStringLiteral("%1 is the largest model that runs comfortably at Q6_K in %2 (near "
+                           "full quality). Q8_0 is kept for models whose weights leave at least "
+                           "half of the memory for context.")
+                .arg(a->model.name, ram)));
+
+    // Maximum size.
+    for (auto it = ladder.rbegin(); it != ladder.rend(); ++it) {
+        std::optional<FileType> top;
+        for (FileType ft : kLadder) {
+            if (comfortable(*it, ft))
+                top = ft;
+        }
+        if (!top)
+            continue;
+        PriorityRow row = makeRow(
+            Priority::MaximumSize, *it, *top,
+            QStringLiteral("%1 is the largest model that runs comfortably in %2; its highest "
+                           "comfortable level is %3.")
+                .arg(it->model.name, ram, fileTypeName(*top)));
+        if (it != ladder.rbegin()) {
+            const ModelAdvice &bigger = *std::prev(it);
+            const QuantRow *q2 = bigger.row(FileType::Q2_K);
+            if (q2 && double(q2->fileBytes) <= 1.5 * double(options.ramBytes)) {
+                row.note = QStringLiteral("%1 at Q2_K is a %2 file and needs %3 in total at %4 "
+                                          "tokens: it %5 in %6. (The brief's formula gives %7 "
+                                          "x 2.5 / 8 = %8; the real Q2_K mix keeps attn_v, "
+                                          "ffn_down and the output at higher types, %9 bits per "
+                                          "weight on average.)")
+                               .arg(bigger.model.name, gb(q2->fileBytes),
+                                    gb(q2->memory.totalBytes()))
+                               .arg(q2->contextTokens)
+                               .arg(q2->badge == FitBadge::DoesNotFit
+                                        ? QStringLiteral("does not fit")
+                                        : QStringLiteral("fits only tightly"),
+                                    ram)
+                               .arg(double(bigger.nParams) / 1e9, 0, 'f', 0)
+                               .arg(gb(q2->simpleFormulaBytes))
+                               .arg(q2->bitsPerWeight, 0, 'f', 2);
+                if (bigger.model.id == QLatin1String("llama-3.1-405b"))
+                    row.note += QStringLiteral(" The brief's \"405B Q2_K ~95GB\" is wrong.");
+                result.notes << row.note;
+            }
+        }
+        result.rows.push_back(row);
+        break;
+    }
+    return result;
+}
+
+} // namespace QuantFit

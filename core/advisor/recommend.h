@@ -1,0 +1,54 @@
+#pragma once
+
+// Internal to core/advisor: sized models, the per-model decision flow and the brief's priority
+// rows. The GUI uses advisor.h only.
+
+#include "advisor.h"
+
+#include "gguf/ggufvalue.h"
+#include "gguf/tensorinfo.h"
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace QuantFit {
+
+class Catalog;
+struct ModelInfo;
+
+/// Exact sizes of one level: tensor data (the weights in memory) and the whole file.
+struct LevelSize {
+    FileType fileType = FileType::F16;
+    std::uint64_t weightsBytes = 0;
+    std::uint64_t fileBytes = 0;
+};
+
+/// A model with the sizes of every advisor level, from QuantPlan.
+struct SizedModel {
+    ModelShape shape;
+    std::uint64_t nParams = 0;
+    std::vector<LevelSize> levels; ///< advisorLevels() order
+};
+
+/// Returns the (cached) sizes of a shape.
+using Sizer = std::function<std::shared_ptr<const SizedModel>(const ModelShape &)>;
+
+/// Plans every level over `tensors`; `extraHeaderBytes` is added (aligned) to each file size.
+SizedModel sizeFromPlans(const ModelShape &shape, const GgufMetadata &metadata,
+                         const std::vector<GgufTensorInfo> &tensors,
+                         std::uint64_t extraHeaderBytes);
+/// Rows of every level for filled-in options (reserve and context set).
+ModelAdvice buildAdvice(const SizedModel &sized, const AdviceOptions &options);
+/// Sizes `shape` and builds its rows; the context is capped at the model's maximum.
+ModelAdvice adviceFor(const ModelShape &shape, const AdviceOptions &options, const Sizer &sizer);
+ModelShape shapeFromModelInfo(const ModelInfo &info, const GgufMetadata &metadata,
+                              const QString &path);
+
+/// The brief's decision flow for one model: fills advice.recommendation and marks the row.
+void recommendQuant(ModelAdvice &advice, const Catalog &catalog, const Sizer &sizer);
+/// The brief's priority rows for a machine.
+SystemAdvice recommendSystem(const AdviceOptions &options, const Catalog &catalog,
+                             const Sizer &sizer);
+
+} // namespace QuantFit

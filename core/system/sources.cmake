@@ -1,0 +1,2 @@
+target_sources(quantfit_core PRIVATE
+    system/systeminfo.h system/systeminfo.cpp)
