@@ -22,6 +22,9 @@
 #include <cstring>
 #include <memory>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 namespace QuantFit {
 
 namespace {
@@ -55,6 +58,33 @@ std::int64_t firstNonFinite(const float *row, std::uint64_t n)
             return std::int64_t(i);
     }
     return -1;
+}
+
+// Drops the mapped input pages of `bytes` from this process (they stay in the page cache and are
+// re-read on access). Without this, every input byte touched would count in our resident size
+// and peak memory would grow with the model.
+void releaseInputPages(std::span<const std::uint8_t> bytes, bool mapped)
+{
+    if (!mapped)
+        return; // on heap memory (a GgufFile built from a buffer) DONTNEED would erase data
+    static const std::uintptr_t page = std::uintptr_t(::sysconf(_SC_PAGESIZE));
+    const std::uintptr_t begin = (std::uintptr_t(bytes.data()) + page - 1) / page * page;
+    const std::uintptr_t end = (std::uintptr_t(bytes.data()) + bytes.size()) / page * page;
+    if (end > begin)
+        ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+}
+
+// Whether `input` is a memory map of its file (GgufFile::open) rather than a heap buffer
+// (GgufFile::fromBuffer): a map starts on a page boundary and covers the whole file.
+bool isMappedFile(const GgufFile &input)
+{
+    if (input.tensors().empty() || !QFileInfo(input.path()).isFile()
+        || std::uint64_t(QFileInfo(input.path()).size()) != input.fileSize())
+        return false;
+    const GgufTensorInfo &t = input.tensors().front();
+    const std::uintptr_t base = std::uintptr_t(input.tensorData(t).data()) - input.dataOffset()
+                                - t.offset;
+    return base % std::uintptr_t(::sysconf(_SC_PAGESIZE)) == 0;
 }
 
 struct TensorWork {
@@ -151,6 +181,7 @@ public:
         , m_ctx(ctx)
         , m_writers(writers)
         , m_buffers(targets.size())
+        , m_inputMapped(isMappedFile(input))
     {
     }
 
@@ -167,6 +198,7 @@ private:
     JobContext &m_ctx;
     std::vector<std::unique_ptr<GgufWriter>> &m_writers;
     std::vector<std::vector<std::uint8_t>> m_buffers; // per target, one batch of output rows
+    bool m_inputMapped;
 };
 
 void Converter::copyTensor(const TensorWork &w)
@@ -176,6 +208,7 @@ void Converter::copyTensor(const TensorWork &w)
         const auto slice = bytes.first(std::min<std::size_t>(bytes.size(), kCopySliceBytes));
         for (auto &writer : m_writers)
             writer->writeTensorData(slice);
+        releaseInputPages(slice, m_inputMapped);
         bytes = bytes.subspan(slice.size());
         m_ctx.advance(slice.size());
         m_ctx.throwIfCancelled();
@@ -276,6 +309,9 @@ void Converter::run(TensorWork &w)
             &m_ctx);
         for (std::size_t t = 0; t < m_targets.size(); ++t)
             m_writers[t]->writeTensorData(m_buffers[t]);
+        releaseInputPages(w.sourceBytes.subspan(std::size_t(batchFirst * src.rowBytes()),
+                                                std::size_t(batchRows * src.rowBytes())),
+                          m_inputMapped);
     }
 }
 

@@ -1,0 +1,8 @@
+# quantfit-bench: speed and memory figures, built but not run by ctest. One source file per
+# subcommand; adding a subcommand is one line in this list.
+add_executable(quantfit-bench
+    ${CMAKE_CURRENT_LIST_DIR}/bench.h
+    ${CMAKE_CURRENT_LIST_DIR}/benchmain.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/benchquantize.cpp
+)
+target_link_libraries(quantfit-bench PRIVATE quantfit_core)

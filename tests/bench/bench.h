@@ -1,0 +1,38 @@
+#pragma once
+
+// quantfit-bench: speed and memory figures (not tests). Each subcommand lives in its own
+// bench*.cpp, registers itself with a static BenchRegistration, and is listed in bench.cmake:
+// adding one is one line there.
+
+#include <QString>
+#include <QStringList>
+
+#include <functional>
+#include <vector>
+
+namespace QuantFit::Bench {
+
+struct BenchCommand {
+    QString name;
+    QString summary;
+    std::function<int(const QStringList &args)> run; ///< args after the subcommand name
+};
+
+std::vector<BenchCommand> &benchCommands();
+
+struct BenchRegistration {
+    BenchRegistration(const QString &name, const QString &summary,
+                      std::function<int(const QStringList &)> run);
+};
+
+/// Peak resident set size of this process in bytes (VmHWM of /proc/self/status), 0 if unknown.
+std::uint64_t peakRssBytes();
+/// Current resident set size (VmRSS).
+std::uint64_t currentRssBytes();
+/// Resets the peak to the current size (writes 5 to /proc/self/clear_refs); false if refused.
+bool resetPeakRss();
+
+/// Prints a line to stdout and flushes.
+void print(const QString &line);
+
+} // namespace QuantFit::Bench

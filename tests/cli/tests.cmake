@@ -1,0 +1,4 @@
+# End-to-end tests of quantfit-cli (shared list: append your lines).
+quantfit_add_test(test_cli_gguf SOURCES ${CMAKE_CURRENT_LIST_DIR}/testcligguf.cpp)
+quantfit_add_test(test_cli_quantize SOURCES ${CMAKE_CURRENT_LIST_DIR}/testcliquantize.cpp)
+quantfit_add_test(test_cli_eval SOURCES ${CMAKE_CURRENT_LIST_DIR}/testclieval.cpp)
