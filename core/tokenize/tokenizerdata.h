@@ -1,0 +1,87 @@
+#pragma once
+
+// Internal: the loaded vocabulary shared by Tokenizer and the SPM/BPE encoders.
+
+#include "pretokenizer.h"
+#include "tokenizer.h"
+
+#include <QString>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace QuantFit {
+
+/// Hash that lets unordered_map<std::string, ...> be searched with a string_view.
+struct StringViewHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+using StringIdMap = std::unordered_map<std::string, std::int32_t, StringViewHash, std::equal_to<>>;
+
+struct TokenizerData {
+    QString fileName;
+    TokenizerKind kind = TokenizerKind::Spm;
+    QString modelName;
+    PreTokenizerInfo pre; ///< BPE only
+
+    std::vector<std::string> texts;
+    std::vector<float> scores;
+    std::vector<TokenType> types;      ///< after llama.cpp's CONTROL promotions
+    std::vector<std::uint8_t> lstrip;  ///< special token eats whitespace on its left
+    std::vector<std::uint8_t> rstrip;  ///< ... on its right
+    StringIdMap textToId;              ///< later ids win for duplicate texts
+    StringIdMap mergeRanks;            ///< key: mergeKey(left, right)
+    std::vector<std::int32_t> specialTokens; ///< split candidates, longest text first
+
+    std::int32_t bos = -1;
+    std::int32_t eos = -1;
+    std::int32_t unk = -1;
+    std::unordered_set<std::int32_t> endOfGeneration;
+    bool addBos = false;
+    bool addEos = false;
+    bool addSpacePrefix = false;
+    bool ignoreMerges = false;
+    bool cleanSpaces = false;
+
+    std::array<std::int32_t, 256> byteTokens{}; ///< SPM byte fallback: <0xHH> or the byte itself
+
+    std::optional<std::int32_t> find(std::string_view text) const
+    {
+        const auto it = textToId.find(text);
+        if (it == textToId.end())
+            return std::nullopt;
+        return it->second;
+    }
+
+    /// Unambiguous key of a merge pair: 4-byte length of `left`, then both texts.
+    static void mergeKey(std::string &key, std::string_view left, std::string_view right)
+    {
+        const auto n = static_cast<std::uint32_t>(left.size());
+        key.assign(reinterpret_cast<const char *>(&n), sizeof n);
+        key.append(left);
+        key.append(right);
+    }
+};
+
+/// GPT-2 byte <-> character table (tokenizers.md §5 step 2).
+const std::array<std::string, 256> &byteToBpeChar();
+/// Inverse of byteToBpeChar; -1 for code points that stand for no byte.
+int bpeCharToByte(char32_t cp);
+
+/// Appends the SPM tokens of one text fragment (already space-escaped), tokenizers.md §4.
+void encodeSpmFragment(const TokenizerData &d, std::string_view text,
+                       std::vector<std::int32_t> &out);
+/// Appends the BPE tokens of one text fragment (pre-tokenized here), tokenizers.md §5.
+void encodeBpeFragment(const TokenizerData &d, std::string_view text,
+                       std::vector<std::int32_t> &out);
+
+} // namespace QuantFit
