@@ -1,0 +1,174 @@
+// End to end: quantfit-cli make-model and inspect run as processes; exit codes, stdout, stderr
+// and the files left behind are checked.
+
+#include "testsupport.h"
+
+#include "gguf/ggufreader.h"
+#include "model/modelinfo.h"
+
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace QuantFit;
+using namespace QuantFit::Test;
+
+class TestCliGguf : public QObject
+{
+    Q_OBJECT
+
+    QTemporaryDir m_dir;
+    QString m_model;
+
+private slots:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        m_model = m_dir.filePath(QStringLiteral("tiny.gguf"));
+        const auto r = runCli({QStringLiteral("make-model"), m_model, QStringLiteral("--layers"),
+                               QStringLiteral("2"), QStringLiteral("--embd"), QStringLiteral("64"),
+                               QStringLiteral("--ff"), QStringLiteral("128"), QStringLiteral("--heads"),
+                               QStringLiteral("4"), QStringLiteral("--kv-heads"), QStringLiteral("2"),
+                               QStringLiteral("--vocab"), QStringLiteral("400"), QStringLiteral("--quiet")});
+        QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+        QVERIFY(r.out.startsWith("wrote "));
+    }
+
+    void makeModelIsDeterministicAndValid()
+    {
+        const QString second = m_dir.filePath(QStringLiteral("tiny2.gguf"));
+        const auto r = runCli({QStringLiteral("make-model"), second, QStringLiteral("--layers"),
+                               QStringLiteral("2"), QStringLiteral("--embd"), QStringLiteral("64"),
+                               QStringLiteral("--ff"), QStringLiteral("128"), QStringLiteral("--heads"),
+                               QStringLiteral("4"), QStringLiteral("--kv-heads"), QStringLiteral("2"),
+                               QStringLiteral("--vocab"), QStringLiteral("400"), QStringLiteral("--quiet")});
+        QCOMPARE(r.exitCode, 0);
+        QFile a(m_model), b(second);
+        QVERIFY(a.open(QIODevice::ReadOnly) && b.open(QIODevice::ReadOnly));
+        QVERIFY(a.readAll() == b.readAll());
+
+        // Same keys and tensor names a llama.cpp conversion has.
+        const GgufFile f = GgufFile::open(m_model);
+        for (const char *key : {"general.architecture", "llama.context_length", "llama.embedding_length",
+                                "llama.block_count", "llama.feed_forward_length", "llama.attention.head_count",
+                                "llama.attention.head_count_kv", "llama.attention.layer_norm_rms_epsilon",
+                                "llama.rope.dimension_count", "tokenizer.ggml.model", "tokenizer.ggml.tokens",
+                                "tokenizer.ggml.scores", "tokenizer.ggml.token_type"})
+            QVERIFY2(f.metadata().contains(key), key);
+        QCOMPARE(f.metadata().find("llama.block_count")->type(), GgufValueType::UINT32);
+        QCOMPARE(f.metadata().find("tokenizer.ggml.scores")->elementType(), GgufValueType::FLOAT32);
+        for (const char *name : {"token_embd.weight", "output_norm.weight", "output.weight",
+                                 "blk.1.attn_q.weight", "blk.1.attn_k.weight", "blk.1.ffn_down.weight"})
+            QVERIFY2(f.findTensor(name), name);
+        QCOMPARE(f.findTensor("blk.0.attn_k.weight")->ne[1], std::uint64_t(32)); // 2 kv heads x 16
+        // The vocabulary is SentencePiece-style with byte fallback at ids 3..258.
+        const auto *tokens = f.metadata().find("tokenizer.ggml.tokens");
+        QCOMPARE(tokens->arraySize(), std::size_t(400));
+        QCOMPARE(tokens->at(3).rawString(), QByteArray("<0x00>"));
+        QCOMPARE(tokens->at(258).rawString(), QByteArray("<0xFF>"));
+        QCOMPARE(f.metadata().find("tokenizer.ggml.token_type")->at(3).toInt64(), std::int64_t(6));
+
+        // Weights are heavy-tailed: the kurtosis of a large matrix exceeds a Gaussian's 3.
+        const auto *up = f.findTensor("blk.0.ffn_up.weight");
+        const auto data = f.tensorData(*up);
+        const float *w = reinterpret_cast<const float *>(data.data());
+        const std::size_t n = up->nElements();
+        double m2 = 0, m4 = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            m2 += double(w[i]) * w[i];
+            m4 += double(w[i]) * w[i] * w[i] * w[i];
+        }
+        m2 /= double(n);
+        m4 /= double(n);
+        QVERIFY2(m4 / (m2 * m2) > 4.0, qPrintable(QString::number(m4 / (m2 * m2))));
+    }
+
+    void inspectText()
+    {
+        const auto r = runCli({QStringLiteral("inspect"), m_model, QStringLiteral("--tensors")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.err.isEmpty());
+        QVERIFY(r.out.contains("architecture:      llama"));
+        QVERIFY(r.out.contains("layers:            2, embedding 64, FFN 128"));
+        QVERIFY(r.out.contains("blk.1.ffn_down.weight"));
+        QVERIFY(r.out.contains("tokenizer.ggml.tokens"));
+        QVERIFY(r.out.contains("(400 string items)"));
+    }
+
+    void inspectJson()
+    {
+        const auto r = runCli({QStringLiteral("inspect"), m_model, QStringLiteral("--json"), QStringLiteral("--tensors")});
+        QCOMPARE(r.exitCode, 0);
+        QJsonParseError pe;
+        const auto doc = QJsonDocument::fromJson(r.out, &pe);
+        QCOMPARE(pe.error, QJsonParseError::NoError);
+        const auto o = doc.object();
+        QCOMPARE(o[QStringLiteral("architecture")].toString(), QStringLiteral("llama"));
+        QCOMPARE(o[QStringLiteral("layers")].toInt(), 2);
+        QCOMPARE(o[QStringLiteral("fileType")].toString(), QStringLiteral("F32"));
+        QCOMPARE(o[QStringLiteral("fileSize")].toDouble(), double(QFileInfo(m_model).size()));
+        QCOMPARE(o[QStringLiteral("tensorCount")].toInt(), 1 + 2 * 9 + 2);
+        QCOMPARE(o[QStringLiteral("tensors")].toArray().size(), 1 + 2 * 9 + 2);
+        // parameters: 2*64*400 + 2*(2*64*64 + 2*64*32 + 3*64*128 + 2*64) + 64
+        QCOMPARE(o[QStringLiteral("parameters")].toDouble(), double(2 * 64 * 400 + 2 * (2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 128 + 2 * 64) + 64));
+    }
+
+    void errors_data()
+    {
+        QTest::addColumn<QByteArray>("content");
+        QTest::addColumn<QByteArray>("expected");
+        QTest::newRow("not gguf") << QByteArray("hello world, not a model at all") << QByteArray("magic");
+        QTest::newRow("future version") << QByteArray("GGUF\x09\0\0\0", 8) + QByteArray(16, '\0') << QByteArray("unsupported version 9");
+        QTest::newRow("truncated") << QByteArray("GGUF\x03\0\0\0\x01", 9) << QByteArray("truncated");
+    }
+
+    void errors()
+    {
+        QFETCH(QByteArray, content);
+        QFETCH(QByteArray, expected);
+        const QString path = m_dir.filePath(QStringLiteral("bad.gguf"));
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        f.write(content);
+        f.close();
+        const auto r = runCli({QStringLiteral("inspect"), path});
+        QVERIFY(!r.crashed);
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(r.out.isEmpty());
+        QVERIFY2(r.err.startsWith("error: "), r.err.constData());
+        QCOMPARE(r.err.count('\n'), 1);
+        QVERIFY2(r.err.contains(expected), r.err.constData());
+        QVERIFY2(r.err.contains(path.toUtf8()), r.err.constData());
+    }
+
+    void missingFile()
+    {
+        const auto r = runCli({QStringLiteral("inspect"), m_dir.filePath(QStringLiteral("nope.gguf"))});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(r.err.startsWith("error: cannot open"));
+    }
+
+    void badOptionsLeaveNoFile()
+    {
+        QTemporaryDir dir;
+        const QString out = dir.filePath(QStringLiteral("m.gguf"));
+        auto r = runCli({QStringLiteral("make-model"), out, QStringLiteral("--heads"), QStringLiteral("7")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("--heads"), r.err.constData());
+        r = runCli({QStringLiteral("make-model"), out, QStringLiteral("--type"), QStringLiteral("Q4_0")});
+        QCOMPARE(r.exitCode, 1);
+        r = runCli({QStringLiteral("make-model"), out, QStringLiteral("--bogus")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(filesIn(dir.path()).isEmpty());
+        r = runCli({QStringLiteral("frobnicate")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(r.err.contains("unknown command"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliGguf)
+#include "testcligguf.moc"

@@ -1,0 +1,155 @@
+// Write-read-compare: every metadata value type, nested arrays, tensors of several types and an
+// explicit alignment survive a round trip with identical metadata and bytes, and the layout
+// predicts the file size exactly.
+
+#include "gguf/ggufreader.h"
+#include "gguf/ggufwriter.h"
+#include "util/error.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <limits>
+
+using namespace QuantFit;
+
+class TestGgufRoundTrip : public QObject
+{
+    Q_OBJECT
+
+    static GgufLayout sampleLayout(std::uint32_t alignment)
+    {
+        GgufLayout l;
+        auto &m = l.metadata;
+        using T = GgufValueType;
+        m.set("general.architecture", GgufValue::fromString(QByteArray("llama")));
+        if (alignment != 32)
+            m.set("general.alignment", GgufValue::u32(alignment));
+        m.set("t.u8", GgufValue::fromUInt(T::UINT8, 255));
+        m.set("t.i8", GgufValue::fromInt(T::INT8, -128));
+        m.set("t.u16", GgufValue::fromUInt(T::UINT16, 65535));
+        m.set("t.i16", GgufValue::fromInt(T::INT16, -32768));
+        m.set("t.u32", GgufValue::fromUInt(T::UINT32, 4294967295u));
+        m.set("t.i32", GgufValue::fromInt(T::INT32, std::numeric_limits<std::int32_t>::min()));
+        m.set("t.f32", GgufValue::f32(3.14159274f));
+        m.set("t.bool", GgufValue::fromBool(true));
+        m.set("t.string", GgufValue::fromString(QStringLiteral("h\u00e9llo \u2581w\u00f6rld")));
+        m.set("t.u64", GgufValue::fromUInt(T::UINT64, std::numeric_limits<std::uint64_t>::max()));
+        m.set("t.i64", GgufValue::fromInt(T::INT64, std::numeric_limits<std::int64_t>::min()));
+        m.set("t.f64", GgufValue::fromFloat(T::FLOAT64, 2.718281828459045));
+        m.set("t.empty_string", GgufValue::fromString(QByteArray()));
+        m.set("t.strings", GgufValue::stringArray({"a", "", "\xE2\x96\x81the"}));
+        m.set("t.floats", GgufValue::floatArray({1.5f, -0.0f, 1e-30f}));
+        m.set("t.empty_array", GgufValue::fromArray(T::INT32, {}));
+        std::vector<GgufValue> inner1{GgufValue::i32(1), GgufValue::i32(2)};
+        std::vector<GgufValue> inner2{GgufValue::i32(3)};
+        m.set("t.nested", GgufValue::fromArray(T::ARRAY, {GgufValue::fromArray(T::INT32, inner1),
+                                                          GgufValue::fromArray(T::INT32, inner2)}));
+        auto tensor = [&](const QByteArray &name, std::array<std::uint64_t, 4> ne, GgmlType type) {
+            GgufTensorInfo t;
+            t.name = name;
+            t.ne = ne;
+            t.type = type;
+            l.tensors.push_back(t);
+        };
+        tensor("a.weight", {3, 1, 1, 1}, GgmlType::F32);         // 12 bytes: padding follows
+        tensor("b.weight", {64, 3, 1, 1}, GgmlType::Q8_0);       // 2 blocks x 34 x 3 rows
+        tensor("c.weight", {256, 2, 2, 1}, GgmlType::Q4_K);      // 144 x 4
+        tensor("d.weight", {5, 2, 1, 1}, GgmlType::F16);
+        return l;
+    }
+
+private slots:
+    void roundTrip_data()
+    {
+        QTest::addColumn<std::uint32_t>("alignment");
+        QTest::newRow("default 32") << 32u;
+        QTest::newRow("64") << 64u;
+        QTest::newRow("8") << 8u;
+    }
+
+    void roundTrip()
+    {
+        QFETCH(std::uint32_t, alignment);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("rt.gguf"));
+        GgufLayout layout = sampleLayout(alignment);
+        layout.finalize();
+
+        // Sizes from the spec: rows of whole blocks.
+        QCOMPARE(layout.tensors[0].nBytes, std::uint64_t(12));
+        QCOMPARE(layout.tensors[1].nBytes, std::uint64_t(2 * 34 * 3));
+        QCOMPARE(layout.tensors[2].nBytes, std::uint64_t(144 * 4));
+        QCOMPARE(layout.tensors[3].nBytes, std::uint64_t(20));
+        QCOMPARE(layout.tensors[2].nDims, 3u);
+        // Offsets are sequential and padded to the alignment.
+        QCOMPARE(layout.tensors[1].offset, std::uint64_t(alignment >= 12 ? alignment : 16));
+
+        std::vector<QByteArray> data;
+        for (const auto &t : layout.tensors) {
+            QByteArray b(qsizetype(t.nBytes), '\0');
+            for (qsizetype i = 0; i < b.size(); ++i)
+                b[i] = char((i * 31 + t.name.size()) & 0xFF);
+            data.push_back(b);
+        }
+        writeGgufFile(path, layout, data);
+        QCOMPARE(std::uint64_t(QFileInfo(path).size()), layout.fileBytes());
+
+        const GgufFile f = GgufFile::open(path);
+        QCOMPARE(f.version(), 3u);
+        QCOMPARE(f.alignment(), alignment);
+        QCOMPARE(f.dataOffset() % alignment, std::uint64_t(0));
+        QVERIFY(f.metadata() == layout.metadata);
+        QCOMPARE(f.metadata().find("t.i64")->toInt64(), std::numeric_limits<std::int64_t>::min());
+        QCOMPARE(f.metadata().find("t.u64")->toUInt64(), std::numeric_limits<std::uint64_t>::max());
+        QCOMPARE(f.metadata().find("t.nested")->at(0).at(1).toInt64(), std::int64_t(2));
+        QCOMPARE(f.metadata().find("t.string")->toString(), QStringLiteral("h\u00e9llo \u2581w\u00f6rld"));
+        QCOMPARE(f.tensors().size(), layout.tensors.size());
+        for (std::size_t i = 0; i < data.size(); ++i) {
+            QCOMPARE(f.tensors()[i].name, layout.tensors[i].name);
+            QCOMPARE(f.tensors()[i].type, layout.tensors[i].type);
+            QCOMPARE(f.tensors()[i].ne, layout.tensors[i].ne);
+            const auto span = f.tensorData(i);
+            QCOMPARE(QByteArray(reinterpret_cast<const char *>(span.data()), qsizetype(span.size())), data[i]);
+        }
+        // Metadata-only mode reads the same headers and refuses data access.
+        const GgufFile meta = GgufFile::open(path, GgufFile::Mode::MetadataOnly);
+        QVERIFY(meta.metadata() == f.metadata());
+        QVERIFY_THROWS_EXCEPTION(Error, meta.tensorData(0));
+    }
+
+    void incompleteWriteLeavesNothing()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("partial.gguf"));
+        {
+            GgufLayout layout = sampleLayout(32);
+            GgufWriter writer(path, layout);
+            const QByteArray some(5, 'x');
+            writer.writeTensorData(std::span(reinterpret_cast<const std::uint8_t *>(some.constData()), 5));
+            QVERIFY_THROWS_EXCEPTION(Error, writer.commit());
+        }
+        QVERIFY(!QFileInfo::exists(path));
+        QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden | QDir::NoDotAndDotDot).size(), 0);
+    }
+
+    void layoutRejectsBadShapes()
+    {
+        GgufLayout l;
+        GgufTensorInfo t;
+        t.name = "q";
+        t.ne = {33, 1, 1, 1};
+        t.type = GgmlType::Q4_0;
+        l.tensors.push_back(t);
+        QVERIFY_THROWS_EXCEPTION(Error, l.finalize());
+        l.tensors[0].ne = {32, 1, 1, 1};
+        l.tensors[0].name = QByteArray(64, 'n');
+        QVERIFY_THROWS_EXCEPTION(Error, l.finalize());
+    }
+};
+
+QTEST_APPLESS_MAIN(TestGgufRoundTrip)
+#include "testggufroundtrip.moc"

@@ -1,0 +1,1 @@
+quantfit_add_test(test_jobs SOURCES ${CMAKE_CURRENT_LIST_DIR}/testjobs.cpp)
