@@ -2,3 +2,4 @@
 quantfit_add_test(test_cli_gguf SOURCES ${CMAKE_CURRENT_LIST_DIR}/testcligguf.cpp)
 quantfit_add_test(test_cli_quantize SOURCES ${CMAKE_CURRENT_LIST_DIR}/testcliquantize.cpp)
 quantfit_add_test(test_cli_eval SOURCES ${CMAKE_CURRENT_LIST_DIR}/testclieval.cpp)
+quantfit_add_test(test_cli_advise SOURCES ${CMAKE_CURRENT_LIST_DIR}/testcliadvise.cpp)
