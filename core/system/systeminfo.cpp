@@ -64,7 +64,7 @@ SystemInfo SystemInfo::current()
     return info;
 }
 
-std::optional<std::uint64_t> freeDiskBytes(const QString &path)
+std::optional<std::uint64_t> availableDiskBytes(const QString &path)
 {
     if (path.isEmpty())
         return std::nullopt;

@@ -23,6 +23,6 @@ SystemInfo parseMeminfo(const QByteArray &text);
 
 /// Free bytes available to the user on the file system holding `path` (which need not exist yet:
 /// its closest existing parent is used). nullopt when it cannot be determined.
-std::optional<std::uint64_t> freeDiskBytes(const QString &path);
+std::optional<std::uint64_t> availableDiskBytes(const QString &path);
 
 } // namespace QuantFit

@@ -1,0 +1,159 @@
+// Recommendations: the product brief's "Recommendations by System" tables for 128, 64 and 32 GB,
+// the decision flow for single models, and bad input.
+
+#include "advisor/advisor.h"
+#include "util/error.h"
+
+#include <QTest>
+
+using namespace QuantFit;
+
+namespace {
+
+AdviceOptions ram(double gb)
+{
+    AdviceOptions o;
+    o.ramBytes = std::uint64_t(gb * 1e9);
+    return o;
+}
+
+const PriorityRow *rowOf(const SystemAdvice &s, Priority p)
+{
+    for (const PriorityRow &r : s.rows) {
+        if (r.priority == p)
+            return &r;
+    }
+    return nullptr;
+}
+
+QString label(const PriorityRow *r)
+{
+    return r ? r->modelId + QLatin1Char(' ') + r->quant.name : QStringLiteral("(none)");
+}
+
+} // namespace
+
+class TestAdvisorRecommend : public QObject
+{
+    Q_OBJECT
+
+    Advisor m_advisor;
+
+private slots:
+    // The brief's tables; 34B is the ladder's Code Llama 34B, 13B is Llama 2 13B.
+    void briefTables_data()
+    {
+        QTest::addColumn<int>("ramGb");
+        QTest::addColumn<int>("priority");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("128 best balance") << 128 << int(Priority::BestBalance) << QStringLiteral("llama-3.1-70b Q4_K_M");
+        QTest::newRow("128 higher quality") << 128 << int(Priority::HigherQuality) << QStringLiteral("llama-3.1-70b Q5_K_M");
+        QTest::newRow("128 maximum quality") << 128 << int(Priority::MaximumQuality) << QStringLiteral("llama-3.1-70b Q6_K");
+        QTest::newRow("64 best fit") << 64 << int(Priority::BestBalance) << QStringLiteral("llama-3.1-70b Q3_K_M");
+        QTest::newRow("64 higher quality") << 64 << int(Priority::HigherQuality) << QStringLiteral("codellama-34b Q5_K_M");
+        QTest::newRow("64 maximum quality") << 64 << int(Priority::MaximumQuality) << QStringLiteral("codellama-34b Q6_K");
+        QTest::newRow("32 best balance") << 32 << int(Priority::BestBalance) << QStringLiteral("llama-3.1-8b Q8_0");
+        QTest::newRow("32 larger model") << 32 << int(Priority::HigherQuality) << QStringLiteral("llama-2-13b Q5_K_M");
+        QTest::newRow("32 maximum") << 32 << int(Priority::MaximumSize) << QStringLiteral("codellama-34b Q3_K_M");
+    }
+    void briefTables()
+    {
+        QFETCH(int, ramGb);
+        QFETCH(int, priority);
+        QFETCH(QString, expected);
+        const SystemAdvice s = m_advisor.adviseSystem(ram(ramGb));
+        const PriorityRow *r = rowOf(s, Priority(priority));
+        QCOMPARE(label(r), expected);
+        QVERIFY(r->quant.badge != FitBadge::DoesNotFit);
+        QVERIFY(r->explanation.contains(r->modelName));
+        QVERIFY(r->explanation.contains(QStringLiteral(" GB")));
+    }
+
+    // The brief's "405B Q2_K ~95GB" is wrong: 405B at Q2_K is about 149 GB and does not fit 128 GB.
+    void brief405bCorrected()
+    {
+        const SystemAdvice s = m_advisor.adviseSystem(ram(128));
+        const PriorityRow *r = rowOf(s, Priority::MaximumSize);
+        QVERIFY(r);
+        QVERIFY(r->note.contains(QStringLiteral("405B")));
+        QVERIFY(r->note.contains(QStringLiteral("does not fit")));
+        QVERIFY(!s.notes.isEmpty());
+        const ModelAdvice a = m_advisor.adviseModel(QStringLiteral("llama-3.1-405b"), ram(128));
+        const QuantRow *q2 = a.row(FileType::Q2_K);
+        QVERIFY(q2->fileBytes > 140'000'000'000ull && q2->fileBytes < 160'000'000'000ull);
+        QCOMPARE(q2->badge, FitBadge::DoesNotFit);
+        QCOMPARE(q2->longestContextTokens, 0u);
+    }
+
+    void decisionFlowGoesUp()
+    {
+        // 8B on 128 GB: everything is comfortable, Q8_0 leaves most memory for context.
+        const ModelAdvice a = m_advisor.adviseModel(QStringLiteral("llama-3.1-8b"), ram(128));
+        QCOMPARE(a.recommendation.fileType, std::optional<FileType>(FileType::Q8_0));
+        QVERIFY(a.row(FileType::Q8_0)->recommended);
+        QVERIFY(a.recommendation.steps.first().startsWith(QStringLiteral("Start with Q4_K_M")));
+        // 70B on 128 GB stops at Q6_K: Q8_0's weights take more than half of the usable memory.
+        const ModelAdvice b = m_advisor.adviseModel(QStringLiteral("llama-3.1-70b"), ram(128));
+        QCOMPARE(b.recommendation.fileType, std::optional<FileType>(FileType::Q6_K));
+    }
+
+    void decisionFlowTight()
+    {
+        // 70B on 64 GB: Q4_K_M fits but is tight.
+        AdviceOptions o = ram(64);
+        const ModelAdvice a = m_advisor.adviseModel(QStringLiteral("llama-3.1-70b"), o);
+        QCOMPARE(a.row(FileType::Q4_K_M)->badge, FitBadge::Tight);
+        QCOMPARE(a.recommendation.fileType, std::optional<FileType>(FileType::Q4_K_M));
+        QVERIFY(a.recommendation.alternativeModelId.isEmpty());
+        // Quality critical: name a smaller model at a higher quant (same family first).
+        o.qualityCritical = true;
+        const ModelAdvice b = m_advisor.adviseModel(QStringLiteral("llama-3.1-70b"), o);
+        QCOMPARE(b.recommendation.alternativeModelId, QStringLiteral("llama-3.1-8b"));
+        QVERIFY(b.recommendation.alternativeFileType >= FileType::Q5_K_M
+                || *b.recommendation.alternativeFileType == FileType::Q8_0);
+    }
+
+    void decisionFlowDoesNotFit()
+    {
+        // 70B on 32 GB: not even Q2_K fits at 8192 tokens; the 8B is named instead.
+        const ModelAdvice a = m_advisor.adviseModel(QStringLiteral("llama-3.1-70b"), ram(32));
+        QVERIFY(!a.recommendation.fileType);
+        QCOMPARE(a.recommendation.alternativeModelId, QStringLiteral("llama-3.1-8b"));
+        // 70B on 48 GB: Q4_K_M does not fit, Q3_K_M does, because it is necessary.
+        const ModelAdvice b = m_advisor.adviseModel(QStringLiteral("llama-3.1-70b"), ram(48));
+        QCOMPARE(b.recommendation.fileType, std::optional<FileType>(FileType::Q3_K_M));
+    }
+
+    void badInput()
+    {
+        QVERIFY_THROWS_EXCEPTION(Error, m_advisor.adviseSystem(ram(0)));
+        QVERIFY_THROWS_EXCEPTION(Error, m_advisor.adviseModel(QStringLiteral("llama-3.1-8b"), ram(0)));
+        QVERIFY_THROWS_EXCEPTION(Error, m_advisor.adviseModel(QStringLiteral("no-such-model"), ram(32)));
+        AdviceOptions o = ram(32);
+        o.reserveBytes = o.ramBytes;
+        QVERIFY_THROWS_EXCEPTION(Error, m_advisor.adviseModel(QStringLiteral("llama-3.1-8b"), o));
+        o = ram(32);
+        o.contextTokens = 8192; // Llama 2 13B was trained on 4096
+        try {
+            m_advisor.adviseModel(QStringLiteral("llama-2-13b"), o);
+            QFAIL("expected an error");
+        } catch (const Error &e) {
+            QVERIFY2(e.message().contains(QStringLiteral("4096")), qPrintable(e.message()));
+        }
+    }
+
+    void contextOptionApplies()
+    {
+        AdviceOptions o = ram(128);
+        o.contextTokens = 32768;
+        const ModelAdvice a = m_advisor.adviseModel(QStringLiteral("llama-3.1-70b"), o);
+        const QuantRow *r = a.row(FileType::Q4_K_M);
+        QCOMPARE(r->contextTokens, 32768u);
+        QCOMPARE(r->memory.kvCacheBytes, 327680ull * 32768);
+        QCOMPARE(r->memory.reserveBytes, 8'000'000'000ull);
+        QCOMPARE(std::int64_t(o.ramBytes - r->memory.totalBytes()), r->freeAtContextBytes);
+    }
+};
+
+QTEST_APPLESS_MAIN(TestAdvisorRecommend)
+#include "testadvisorrecommend.moc"

@@ -1,0 +1,145 @@
+// Sizes: the tensor list built from a catalog shape gives llama.cpp's published bits per weight,
+// equals (tensor for tensor) the synthetic model make-model writes, and an opened GGUF is sized
+// from its own tensors.
+
+#include "advisor/advisor.h"
+#include "advisor/shapetensors.h"
+#include "catalog/catalog.h"
+#include "gguf/ggufreader.h"
+#include "gguf/ggufwriter.h"
+#include "jobs/jobcontext.h"
+#include "model/syntheticmodel.h"
+#include "quant/quantplan.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace QuantFit;
+
+namespace {
+
+AdviceOptions ram(double gb)
+{
+    AdviceOptions o;
+    o.ramBytes = std::uint64_t(gb * 1e9);
+    return o;
+}
+
+SyntheticModelOptions smallModel()
+{
+    SyntheticModelOptions s;
+    s.nLayers = 4;
+    s.nEmbd = 256;
+    s.nFf = 512;
+    s.nHeads = 8;
+    s.nHeadsKv = 4;
+    s.nVocab = 512;
+    s.nCtx = 2048;
+    return s;
+}
+
+ModelShape shapeOf(const SyntheticModelOptions &s)
+{
+    ModelShape m;
+    m.id = QStringLiteral("synthetic");
+    m.name = QStringLiteral("Synthetic");
+    m.architecture = QStringLiteral("llama");
+    m.nLayers = s.nLayers;
+    m.nEmbd = s.nEmbd;
+    m.nFf = s.nFf;
+    m.nHeads = s.nHeads;
+    m.nHeadsKv = s.nHeadsKv;
+    m.headDim = s.nEmbd / s.nHeads;
+    m.nVocab = s.nVocab;
+    m.nCtxMax = s.nCtx;
+    m.tiedEmbeddings = s.tiedEmbeddings;
+    m.bpeTokenizer = false;
+    return m;
+}
+
+} // namespace
+
+class TestAdvisorSizes : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    // llama.cpp's quantize README lists bits per weight for Llama 3.1 8B: Q2_K 3.1593,
+    // Q4_K_S 4.6672, Q4_K_M 4.8944, Q8_0 8.5008, F16 16.0005.
+    void llama31_8bBitsPerWeight_data()
+    {
+        QTest::addColumn<int>("fileType");
+        QTest::addColumn<double>("bpw");
+        QTest::newRow("Q2_K") << int(FileType::Q2_K) << 3.1593;
+        QTest::newRow("Q4_K_S") << int(FileType::Q4_K_S) << 4.6672;
+        QTest::newRow("Q4_K_M") << int(FileType::Q4_K_M) << 4.8944;
+        QTest::newRow("Q8_0") << int(FileType::Q8_0) << 8.5008;
+        QTest::newRow("F16") << int(FileType::F16) << 16.0005;
+    }
+    void llama31_8bBitsPerWeight()
+    {
+        QFETCH(int, fileType);
+        QFETCH(double, bpw);
+        const ModelAdvice a = Advisor().adviseModel(QStringLiteral("llama-3.1-8b"), ram(64));
+        QCOMPARE(a.nParams, 8030261312ull); // Llama 3.1 8B parameter count
+        const QuantRow *r = a.row(FileType(fileType));
+        QVERIFY(r);
+        QVERIFY2(std::abs(r->bitsPerWeight - bpw) < 0.00005, qPrintable(QString::number(r->bitsPerWeight, 'f', 5)));
+    }
+
+    void everyCatalogModelSizes()
+    {
+        const Advisor advisor;
+        for (const ModelShape &m : Catalog::builtIn()->models()) {
+            const ModelAdvice a = advisor.adviseModel(m.id, ram(64));
+            QCOMPARE(a.rows.size(), advisorLevels().size());
+            // Counted parameters within 3 % of the published count.
+            const double counted = double(a.nParams) / 1e9;
+            QVERIFY2(std::abs(counted - m.paramsBillions) / m.paramsBillions < 0.03,
+                     qPrintable(QStringLiteral("%1: %2 vs %3").arg(m.id).arg(counted).arg(m.paramsBillions)));
+            // (Row-size fallbacks can make neighbouring low levels swap, e.g. Qwen2.5 0.5B's
+            // 896-wide rows; the ends of the scale hold for every model.)
+            QVERIFY(a.row(FileType::Q2_K)->fileBytes < a.row(FileType::Q4_K_M)->fileBytes);
+            QVERIFY(a.row(FileType::Q4_K_M)->fileBytes < a.row(FileType::Q8_0)->fileBytes);
+            QVERIFY(a.row(FileType::Q8_0)->fileBytes < a.row(FileType::F16)->fileBytes);
+        }
+    }
+
+    // The shape's tensor list plans to exactly the tensor bytes of the model make-model writes.
+    void shapeMatchesSyntheticModel()
+    {
+        const SyntheticModelOptions s = smallModel();
+        const GgufLayout layout = syntheticModelLayout(s);
+        const ShapeTensors st = buildShapeTensors(shapeOf(s));
+        QCOMPARE(st.tensors.size(), layout.tensors.size());
+        for (FileType ft : advisorLevels()) {
+            const QuantPlan real = makeQuantPlan(layout.metadata, layout.tensors, ft);
+            const QuantPlan predicted = makeQuantPlan(st.metadata, st.tensors, ft, {});
+            QCOMPARE(predicted.targetTensorBytes, real.targetTensorBytes);
+        }
+    }
+
+    // For an opened GGUF the plan runs over the file's own metadata and tensors, so the predicted
+    // file size is exactly the plan's (the quantizer writes that plan).
+    void ggufUsesItsOwnTensors()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString path = dir.filePath(QStringLiteral("m.gguf"));
+        SyntheticModelOptions s = smallModel();
+        s.type = GgmlType::F16;
+        JobContext ctx;
+        writeSyntheticModel(path, s, ctx);
+        const GgufFile file = GgufFile::open(path, GgufFile::Mode::MetadataOnly);
+        const ModelAdvice a = Advisor().adviseGguf(file, ram(8));
+        const QuantPlan plan = makeQuantPlan(file.metadata(), file.tensors(), FileType::Q4_K_M);
+        QCOMPARE(a.row(FileType::Q4_K_M)->fileBytes, plan.outputFileBytes);
+        QCOMPARE(a.model.nLayers, 4u);
+        QCOMPARE(a.model.nCtxMax, 2048u);
+        // F16 of an F16 file is the file itself.
+        QCOMPARE(a.row(FileType::F16)->fileBytes, file.fileSize());
+    }
+};
+
+QTEST_APPLESS_MAIN(TestAdvisorSizes)
+#include "testadvisorsizes.moc"

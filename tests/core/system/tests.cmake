@@ -1,0 +1,1 @@
+quantfit_add_test(test_system_info SOURCES ${CMAKE_CURRENT_LIST_DIR}/testsysteminfo.cpp)
