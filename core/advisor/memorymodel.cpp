@@ -26,7 +26,8 @@ std::uint64_t kvRowBytes(std::uint64_t elements, KvCacheType type)
 
 std::uint32_t slidingCells(const ModelShape &s, std::uint32_t context)
 {
-    return std::uint32_t(std::min<std::uint64_t>(context, pad(s.slidingWindow + kUbatchTokens, 256)));
+    return std::uint32_t(
+        std::min<std::uint64_t>(pad(context, 256), pad(s.slidingWindow + kUbatchTokens, 256)));
 }
 
 } // namespace
@@ -52,7 +53,9 @@ double kvBytesPerToken(const ModelShape &s, KvCacheType type)
 std::uint64_t kvCacheBytes(const ModelShape &s, std::uint32_t context, KvCacheType type)
 {
     const std::uint64_t row = kvRowBytes(s.kvDim(), type);
-    const std::uint64_t full = 2ull * s.nFullLayers() * row * context;
+    // llama.cpp pads the number of cells to a multiple of 256.
+    const std::uint64_t cells = pad(context, 256);
+    const std::uint64_t full = 2ull * s.nFullLayers() * row * cells;
     const std::uint64_t sliding =
         s.nSlidingLayers ? 2ull * s.nSlidingLayers * row * slidingCells(s, context) : 0;
     return full + sliding;
@@ -66,7 +69,7 @@ std::uint64_t computeBufferBytes(const ModelShape &s, std::uint32_t context, boo
     const std::uint64_t maskElementBytes = flashAttention ? 2 : 4;
 
     // KV cells an attention layer sees: all of them, or the window for sliding layers.
-    const std::uint64_t kFull = s.nFullLayers() ? context : 0;
+    const std::uint64_t kFull = s.nFullLayers() ? pad(context, 256) : 0;
     const std::uint64_t kSliding = s.nSlidingLayers ? slidingCells(s, context) : 0;
     const std::uint64_t kMax = std::max(kFull, kSliding);
 

@@ -6,8 +6,9 @@
 // elements, n_embd_k_gqa = KV heads x head dim, so
 //   bytes = 2 x layers x KV heads x head dim x cells x bytes per element
 // with bytes per element f16 2, q8_0 34/32, q4_0 18/32 (ggml block sizes). Full-attention layers
-// hold `context` cells. Sliding-window layers (Gemma 2/3) hold only their window: llama.cpp's
-// interleaved-SWA cache sizes them min(context, pad256(window + n_ubatch)).
+// hold `context` cells, padded to a multiple of 256 as llama.cpp does. Sliding-window layers
+// (Gemma 2/3) hold only their window: llama.cpp's interleaved-SWA cache sizes them
+// min(context, pad256(window + n_ubatch)).
 //
 // Compute buffer (llama.cpp reserves the worst-case graph for one micro-batch of
 // n_ubatch = min(512, context) tokens and context KV cells; ggml-alloc reuses a tensor's memory
