@@ -39,7 +39,7 @@ public:
     void operator()(const ChunkReport &r)
     {
         if (r.chunk == 1) {
-            print(QStringLiteral("perplexity: %1 chunks of %2 tokens, %3 tokens/s, ETA %4\n")
+            err(QStringLiteral("perplexity: %1 chunks of %2 tokens, %3 tokens/s, ETA %4\n")
                      .arg(r.nChunks)
                      .arg(m_nCtx)
                      .arg(r.tokensPerSecond, 0, 'f', 1)

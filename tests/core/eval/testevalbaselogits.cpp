@@ -216,7 +216,7 @@ private slots:
         QByteArray v2 = header(4, 3, 1, 3);
         v2[8] = 2;
         QTest::newRow("future version") << v2 << QStringLiteral("version");
-        QTest::newRow("truncated header") << QByteArray("QFKLBASE\1\0\0\0") << QStringLiteral("n_ctx");
+        QTest::newRow("truncated header") << QByteArray("QFKLBASE\1\0\0\0", 12) << QStringLiteral("n_ctx");
         QTest::newRow("tiny context") << header(1, 3, 1, 3) + tokens4 << QStringLiteral("n_ctx");
         QTest::newRow("huge chunk count") << header(4, 3, 0x7fffffff, 3) + tokens4
                                           << QStringLiteral("n_chunks");

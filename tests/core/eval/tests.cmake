@@ -2,3 +2,14 @@ quantfit_add_test(test_eval_stats SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalstat
 quantfit_add_test(test_eval_baselogits SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalbaselogits.cpp)
 quantfit_add_test(test_eval_archivetext SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalarchivetext.cpp
                   LIBS LibArchive::LibArchive)
+# Perplexity: the stories260K reference, one entry per llama.cpp-written file, then the rest.
+quantfit_add_test(test_eval_perplexity SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalperplexity.cpp
+                  ARGS stories260KMatchesLlamaCpp)
+foreach(type F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M
+        Q5_K_S Q5_K_M Q6_K IQ4_NL IQ4_XS)
+    quantfit_add_test(test_eval_perplexity ARGS llamaQuantizedFiles:${type})
+endforeach()
+quantfit_add_test(test_eval_perplexity ARGS progressReportsTheRunningPerplexity
+                  cancelMidRunLeavesNoBaseFile textShorterThanTwoContexts invalidUtf8Text
+                  chunkInputReplacesTheFirstToken)
+quantfit_add_test(test_eval_kld SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalkld.cpp)
