@@ -1,0 +1,120 @@
+// Dot-product kernels (vecdot.h): AVX2 and portable paths against each other (relative
+// tolerance) and both against dequantize-then-dot in double, for every type we can read.
+
+#include "gguf/ggmltype.h"
+#include "quant/quantkernels.h"
+#include "quant/vecdot.h"
+#include "util/error.h"
+
+#include <QTest>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+using namespace QuantFit;
+
+Q_DECLARE_METATYPE(QuantFit::GgmlType)
+
+class TestQuantVecDot : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void matchesReference_data();
+    void matchesReference();
+    void dotRowsMatchesDotRow();
+    void unsupportedTypeThrows();
+};
+
+void TestQuantVecDot::matchesReference_data()
+{
+    QTest::addColumn<GgmlType>("type");
+    for (const TypeFacts &f : allTypeFacts()) {
+        if (kernelsFor(f.type).dequantizeRow) {
+            QVERIFY(canDot(f.type));
+            QTest::newRow(f.name.data()) << f.type;
+        } else {
+            QVERIFY(!canDot(f.type));
+        }
+    }
+}
+
+// Tolerance: the float kernels sum n products in a different order than the double reference;
+// each partial sum carries a relative error of about n_terms * 2^-24 of the sum of |products|.
+// With n = 4096 that bound is 2.4e-4 * sum|w x|; we check against 1e-4 * sum|w x| + tiny,
+// which real kernels meet by far (blocked sums keep the chains short).
+void TestQuantVecDot::matchesReference()
+{
+    QFETCH(GgmlType, type);
+    const TypeFacts &f = typeFacts(type);
+    const std::int64_t n = 4096;
+    std::mt19937 rng(42);
+    std::student_t_distribution<float> dist(4.f);
+    for (int trial = 0; trial < 4; ++trial) {
+        std::vector<float> w(n);
+        std::vector<float> x(n);
+        for (auto &v : w)
+            v = dist(rng);
+        for (auto &v : x)
+            v = dist(rng);
+        std::vector<std::uint8_t> q(rowBytes(f, n));
+        std::vector<float> y(n);
+        kernelsFor(type).quantizeRow(w.data(), q.data(), n, nullptr);
+        kernelsFor(type).dequantizeRow(q.data(), y.data(), n);
+        double ref = 0;
+        double absSum = 0;
+        for (std::int64_t i = 0; i < n; ++i) {
+            ref += double(y[i]) * x[i];
+            absSum += std::fabs(double(y[i]) * x[i]);
+        }
+        const double tol = 1e-4 * absSum + 1e-6;
+        const float portable = dotRowWith(DotPath::Portable, type, q.data(), x.data(), n);
+        const float avx2 = dotRowWith(DotPath::Avx2, type, q.data(), x.data(), n);
+        const float autoPath = dotRow(type, q.data(), x.data(), n);
+        QVERIFY2(std::fabs(portable - ref) <= tol,
+                 qPrintable(QStringLiteral("portable %1 vs %2").arg(portable).arg(ref)));
+        QVERIFY2(std::fabs(avx2 - ref) <= tol,
+                 qPrintable(QStringLiteral("avx2 %1 vs %2").arg(avx2).arg(ref)));
+        QVERIFY2(std::fabs(avx2 - portable) <= tol,
+                 qPrintable(QStringLiteral("avx2 %1 vs portable %2").arg(avx2).arg(portable)));
+        QCOMPARE(autoPath, cpuHasAvx2Fma() ? avx2 : portable);
+    }
+    if (!cpuHasAvx2Fma())
+        qInfo("CPU without AVX2/FMA/F16C: only the portable path was exercised");
+}
+
+void TestQuantVecDot::dotRowsMatchesDotRow()
+{
+    const GgmlType type = GgmlType::Q4_K;
+    const std::int64_t n = 512;
+    const std::int64_t nRows = 5;
+    const std::size_t stride = rowBytes(typeFacts(type), n) + 16; // padded rows
+    std::mt19937 rng(3);
+    std::normal_distribution<float> g;
+    std::vector<float> x(n);
+    for (auto &v : x)
+        v = g(rng);
+    std::vector<std::uint8_t> rows(stride * nRows);
+    for (std::int64_t r = 0; r < nRows; ++r) {
+        std::vector<float> w(n);
+        for (auto &v : w)
+            v = g(rng);
+        kernelsFor(type).quantizeRow(w.data(), rows.data() + r * stride, n, nullptr);
+    }
+    std::vector<float> out(nRows);
+    dotRows(type, rows.data(), stride, nRows, x.data(), n, out.data());
+    for (std::int64_t r = 0; r < nRows; ++r)
+        QCOMPARE(out[r], dotRow(type, rows.data() + r * stride, x.data(), n));
+}
+
+void TestQuantVecDot::unsupportedTypeThrows()
+{
+    std::vector<std::uint8_t> q(256);
+    std::vector<float> x(256);
+    QVERIFY_THROWS_EXCEPTION(Error, dotRow(GgmlType::IQ2_XXS, q.data(), x.data(), 256));
+    QVERIFY_THROWS_EXCEPTION(Error, dotRow(GgmlType::Q4_0, q.data(), x.data(), 48));
+}
+
+QTEST_APPLESS_MAIN(TestQuantVecDot)
+#include "testquantvecdot.moc"
