@@ -121,6 +121,7 @@ InferenceSession::InferenceSession(std::shared_ptr<const LlamaModel> model,
     m_nThreads = options.nThreads > 0 ? options.nThreads : defaultThreadCount();
     m_nBatch = std::clamp(options.nBatch, 1, m_nCtx);
     m_kvType = options.kvType;
+    m_roundActivations = options.roundActivations;
 
     const std::size_t kvDim = std::size_t(hp.nHeadsKv) * std::size_t(hp.headDim);
     const std::size_t kvElements = std::size_t(hp.nLayers) * 2 * std::size_t(m_nCtx) * kvDim;
@@ -225,7 +226,7 @@ void InferenceSession::step(const std::int32_t *tokens, int nTokens, int pos0, f
     const LlamaModel &model = *m_model;
     const LlamaHParams &hp = model.hparams();
     const Infer::Kernels &kern = Infer::Kernels::best();
-    const Infer::MatmulOptions mm{.nThreads = m_nThreads};
+    const Infer::MatmulOptions mm{.nThreads = m_nThreads, .roundActivations = m_roundActivations};
     Buffers &b = *m_buf;
     const int nEmbd = hp.nEmbd;
     const int qDim = hp.nHeads * hp.headDim;

@@ -125,6 +125,10 @@ struct SessionOptions {
     int nThreads = 0;  ///< 0 = all cores
     int nBatch = 512;  ///< tokens per internal forward step (bounds the batch buffers)
     KvCacheType kvType = KvCacheType::F16;
+    /// Round each product's input through the weight type's dot type (F16, BF16, Q8_0, Q8_1,
+    /// Q8_K) as llama.cpp's CPU backend does (llama-forward.md §5), so results match its
+    /// numbers; false keeps the activations exact F32. The observer sees unrounded values.
+    bool roundActivations = true;
 };
 
 /// Observes the input of every matrix product: `x` is row-major [nTokens x nCols] (nCols = the
@@ -186,6 +190,7 @@ private:
     int m_nThreads = 1;
     int m_nBatch = 512;
     KvCacheType m_kvType = KvCacheType::F16;
+    bool m_roundActivations = true;
     int m_nPast = 0;
     std::vector<std::uint16_t> m_kv16; // [layer][k|v][pos][nHeadsKv*headDim]
     std::vector<float> m_kv32;

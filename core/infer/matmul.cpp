@@ -1,5 +1,6 @@
 #include "matmul.h"
 
+#include "activationrounding.h"
 #include "kernels.h"
 
 #include "jobs/parallel.h"
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 namespace QuantFit::Infer {
 
@@ -177,6 +179,15 @@ void matmul(const WeightMatrix &w, const float *x, int nTokens, float *y,
     const std::int64_t nOut = w.nOut;
     const int nThreads = options.nThreads > 0 ? options.nThreads : defaultThreadCount();
     const bool batched = nTokens >= options.minBatchedTokens;
+
+    std::vector<float> rounded;
+    const ActivationType actType = activationTypeFor(w.type);
+    if (options.roundActivations && actType != ActivationType::F32) {
+        rounded.resize(std::size_t(nTokens) * std::size_t(n));
+        for (int t = 0; t < nTokens; ++t)
+            roundActivations(actType, x + std::int64_t(t) * n, rounded.data() + std::int64_t(t) * n, n);
+        x = rounded.data();
+    }
 
     // Chunks of whole panels; enough chunks for load balance, few enough to keep overhead low.
     const std::int64_t nPanels = (nOut + kPanelRows - 1) / kPanelRows;

@@ -21,6 +21,9 @@ struct MatmulOptions {
     int nThreads = 0;       ///< 0 = all cores
     bool portable = false;  ///< force the portable kernels (tests compare both paths)
     int minBatchedTokens = 4; ///< below this, use the row-by-row path
+    /// Round the activations through the weight type's llama.cpp dot type first
+    /// (activationrounding.h), reproducing llama.cpp's numbers; false keeps them exact F32.
+    bool roundActivations = true;
 };
 
 /// y[t][o] = sum_i W[o][i] * x[t][i] (+ bias[o]) for t < nTokens, o < nOut.

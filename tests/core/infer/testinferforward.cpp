@@ -121,7 +121,7 @@ private slots:
         const auto ref = referenceForward(tiny, tokens);
 
         InferenceSession session(model, {.nCtx = 32, .nThreads = nThreads,
-                                         .kvType = KvCacheType::F32});
+                                         .kvType = KvCacheType::F32, .roundActivations = false});
         const auto logits = session.evaluate(tokens, true);
         QCOMPARE(logits.size(), std::size_t(nTokens) * std::size_t(cfg.nVocab));
         QCOMPARE(session.nPast(), nTokens);
@@ -144,6 +144,24 @@ private slots:
         for (int t = 0; t < 10; ++t)
             QVERIFY(relError(logits.data() + std::size_t(t) * cfg.nVocab, ref[std::size_t(t)]) < 5e-3);
         QCOMPARE(session.kvCacheBytes(), std::uint64_t(2 * 2 * 16 * 32 * 2)); // layers*(k,v)*ctx*kvDim*2B
+    }
+
+    void llamaCppActivationRoundingIsClose()
+    {
+        // F16 weights: activations rounded to F16 first, as llama.cpp does; close to exact.
+        TinyConfig cfg;
+        cfg.type = GgmlType::F16;
+        auto [tiny, model] = build(cfg);
+        const auto tokens = someTokens(6, cfg.nVocab);
+        const auto ref = referenceForward(tiny, tokens);
+        InferenceSession session(model, {.nCtx = 8, .nThreads = 2, .kvType = KvCacheType::F32});
+        const auto logits = session.evaluate(tokens, true);
+        double worst = 0;
+        for (int t = 0; t < 6; ++t)
+            worst = std::max(worst, relError(logits.data() + std::size_t(t) * cfg.nVocab,
+                                             ref[std::size_t(t)]));
+        QVERIFY2(worst < 5e-3, qPrintable(QString::number(worst)));
+        QVERIFY(worst > 1e-7); // the rounding did happen
     }
 
     void batchedEqualsTokenByToken()

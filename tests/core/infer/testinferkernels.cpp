@@ -1,6 +1,7 @@
 // The forward pass's kernels: AVX2 paths against the portable ones and against values computed
 // by hand or in double precision; matrix products against a double reference; the sampler.
 
+#include "infer/activationrounding.h"
 #include "infer/kernels.h"
 #include "infer/matmul.h"
 #include "infer/sampler.h"
@@ -169,7 +170,8 @@ private slots:
             for (int minBatched : {4, 1, 1000}) {
                 std::vector<float> y(std::size_t(nTokens) * std::size_t(nOut), -999.0f);
                 matmul(w, x.data(), nTokens, y.data(),
-                       {.nThreads = 2, .portable = portable, .minBatchedTokens = minBatched});
+                       {.nThreads = 2, .portable = portable, .minBatchedTokens = minBatched,
+                        .roundActivations = false});
                 for (int t = 0; t < nTokens; ++t) {
                     for (int o = 0; o < nOut; ++o) {
                         double e = bias[std::size_t(o)];
@@ -183,6 +185,61 @@ private slots:
                 }
             }
         }
+    }
+
+    void activationRoundingByHand()
+    {
+        QCOMPARE(activationTypeFor(GgmlType::Q4_K), ActivationType::Q8_K);
+        QCOMPARE(activationTypeFor(GgmlType::Q4_1), ActivationType::Q8_1);
+        QCOMPARE(activationTypeFor(GgmlType::IQ4_NL), ActivationType::Q8_0);
+        QCOMPARE(activationTypeFor(GgmlType::F32), ActivationType::F32);
+
+        // Q8_0 with amax 127: d = 1, q = x rounded half to even.
+        std::vector<float> x(32, 0.0f);
+        x[0] = 127.0f;
+        x[1] = 2.5f;
+        x[2] = -3.5f;
+        x[3] = 0.5f;
+        x[4] = 1.5f;
+        x[5] = -0.4f;
+        std::vector<float> out(32, -1.0f);
+        roundActivations(ActivationType::Q8_0, x.data(), out.data(), 32);
+        const std::vector<float> expected = {127.0f, 2.0f, -4.0f, 0.0f, 2.0f, -0.0f};
+        for (std::size_t i = 0; i < expected.size(); ++i)
+            QCOMPARE(out[i], expected[i]);
+        QCOMPARE(out[31], 0.0f);
+
+        // Q8_0 with amax 63.5: d = 0.5 (exact in fp16), id = 2; 1.25 -> 2.5 -> 2 -> 1.0.
+        x.assign(32, 0.0f);
+        x[0] = 63.5f;
+        x[1] = 1.25f;
+        x[2] = 1.3f;
+        roundActivations(ActivationType::Q8_0, x.data(), out.data(), 32);
+        QCOMPARE(out[0], 63.5f);
+        QCOMPARE(out[1], 1.0f);
+        QCOMPARE(out[2], 1.5f);
+
+        // Q8_K with the extreme negative: iscale = 1; the extreme positive: iscale = -1.
+        std::vector<float> k(256, 0.0f), ko(256);
+        k[0] = -127.0f;
+        k[1] = 2.5f;
+        k[2] = 100.2f;
+        roundActivations(ActivationType::Q8_K, k.data(), ko.data(), 256);
+        QCOMPARE(ko[0], -127.0f);
+        QCOMPARE(ko[1], 2.0f);
+        QCOMPARE(ko[2], 100.0f);
+        k[0] = 127.0f;
+        roundActivations(ActivationType::Q8_K, k.data(), ko.data(), 256);
+        QCOMPARE(ko[0], 127.0f);
+        QCOMPARE(ko[1], 2.0f);
+
+        // F16 / BF16 rounding.
+        const float v = 1.0f + 1.0f / 4096.0f; // between halves: rounds to 1 (even)
+        roundActivations(ActivationType::F16, &v, out.data(), 1);
+        QCOMPARE(out[0], 1.0f);
+        const float b = 1.0f + 1.0f / 128.0f; // bf16 keeps 7 mantissa bits: exact
+        roundActivations(ActivationType::BF16, &b, out.data(), 1);
+        QCOMPARE(out[0], b);
     }
 
     void samplerGreedy()

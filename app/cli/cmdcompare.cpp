@@ -1,0 +1,186 @@
+// quantfit-cli compare MODEL_A MODEL_B ... -p PROMPT [-n N] [--seed S] [--temp T] [--top-k K]
+//                      [--top-p P] [--threads N] [--width W]
+// The brief's "same prompt, different quants": runs the same prompt through each model in turn
+// (one model in memory at a time) and prints the continuations side by side, with the file
+// size and prompt/generation tokens per second of each.
+
+#include "cliargs.h"
+#include "command.h"
+
+#include "gguf/ggufreader.h"
+#include "infer/generator.h"
+#include "infer/llamamodel.h"
+#include "jobs/consolecontext.h"
+#include "model/modelinfo.h"
+#include "tokenize/tokenizer.h"
+#include "util/error.h"
+#include "util/units.h"
+
+#include <QCommandLineParser>
+#include <QFileInfo>
+
+namespace QuantFit::Cli {
+
+namespace {
+
+struct Column {
+    QString title;
+    QStringList header; // facts lines: size, speed
+    QString text;
+};
+
+// Greedy word wrap to `width` characters; long words are split.
+QStringList wrap(const QString &text, int width)
+{
+    QStringList lines;
+    for (const QString &paragraph : text.split(QLatin1Char('\n'))) {
+        QString line;
+        for (QString word : paragraph.split(QLatin1Char(' '))) {
+            while (word.size() > width) {
+                if (!line.isEmpty()) {
+                    lines << line;
+                    line.clear();
+                }
+                lines << word.left(width);
+                word = word.mid(width);
+            }
+            if (line.isEmpty())
+                line = word;
+            else if (line.size() + 1 + word.size() <= width)
+                line += QLatin1Char(' ') + word;
+            else {
+                lines << line;
+                line = word;
+            }
+        }
+        lines << line;
+    }
+    return lines;
+}
+
+QString fit(const QString &s, int width)
+{
+    return s.size() > width ? s.left(width - 1) + QChar(0x2026) : s.leftJustified(width);
+}
+
+int runCompare(const QStringList &args)
+{
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral(
+        "Runs the same prompt through several models (e.g. different quants of one model) and "
+        "prints the outputs side by side with tokens/s."));
+    parser.addPositionalArgument(QStringLiteral("MODEL"), QStringLiteral("GGUF model files."),
+                                 QStringLiteral("MODEL_A MODEL_B [...]"));
+    parser.addOption({{QStringLiteral("p"), QStringLiteral("prompt")},
+                      QStringLiteral("Prompt text (required)."), QStringLiteral("TEXT")});
+    parser.addOption({{QStringLiteral("n"), QStringLiteral("n-predict")},
+                      QStringLiteral("Tokens to generate (default 48)."), QStringLiteral("N")});
+    parser.addOption({QStringLiteral("seed"), QStringLiteral("Sampling seed (default 0)."),
+                      QStringLiteral("S")});
+    parser.addOption({QStringLiteral("temp"),
+                      QStringLiteral("Temperature; 0 = greedy (default 0)."), QStringLiteral("T")});
+    parser.addOption({QStringLiteral("top-k"), QStringLiteral("Top-k cut (default 40)."),
+                      QStringLiteral("K")});
+    parser.addOption({QStringLiteral("top-p"), QStringLiteral("Top-p cut (default 0.95)."),
+                      QStringLiteral("P")});
+    parser.addOption({QStringLiteral("threads"), QStringLiteral("Threads (default: all cores)."),
+                      QStringLiteral("N")});
+    parser.addOption({QStringLiteral("width"),
+                      QStringLiteral("Total output width in characters (default 120)."),
+                      QStringLiteral("W")});
+    if (!parseArgs(parser, QStringLiteral("compare"), args, 1, -1))
+        return 0;
+    if (!parser.isSet(QStringLiteral("p")))
+        throw Error(QStringLiteral("compare: a prompt is required (-p TEXT)"));
+
+    GenerationOptions gen;
+    gen.nPredict = int(intOption(parser, QStringLiteral("n"), 48, 1, 1 << 20));
+    gen.sampler.seed = std::uint64_t(intOption(parser, QStringLiteral("seed"), 0, 0,
+                                               std::numeric_limits<qint64>::max()));
+    gen.sampler.temperature = doubleOption(parser, QStringLiteral("temp"), 0.0, 0.0, 100.0);
+    gen.sampler.topK = int(intOption(parser, QStringLiteral("top-k"), 40, 0, 1 << 24));
+    gen.sampler.topP = doubleOption(parser, QStringLiteral("top-p"), 0.95, 0.0, 1.0);
+    const int nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 0, 1024));
+    const int totalWidth = int(intOption(parser, QStringLiteral("width"), 120, 20, 10000));
+    const QString promptText = parser.value(QStringLiteral("p"));
+    const QStringList paths = parser.positionalArguments();
+
+    std::vector<Column> columns;
+    ConsoleContext ctx(true);
+    for (qsizetype i = 0; i < paths.size(); ++i) {
+        const QString &path = paths[i];
+        Cli::err(QStringLiteral("[%1/%2] %3\n").arg(i + 1).arg(paths.size()).arg(path));
+        Column col;
+        col.title = QFileInfo(path).fileName();
+        auto file = std::make_shared<const GgufFile>(GgufFile::open(path));
+        const ModelInfo info = modelInfoFrom(*file);
+        const Tokenizer tokenizer = Tokenizer::fromMetadata(file->metadata(), path);
+        auto model = std::make_shared<const LlamaModel>(file);
+        const auto prompt = tokenizer.encode(promptText, true);
+        if (prompt.empty())
+            throw Error(QStringLiteral("compare: the prompt produced no tokens"));
+        const int nCtx = int(std::min<qint64>(qint64(prompt.size()) + gen.nPredict + 1,
+                                              model->nCtxTrain()));
+        InferenceSession session(model, {.nCtx = nCtx, .nThreads = nThreads});
+        std::vector<std::int32_t> generated;
+        const GenerationResult r = generate(
+            session, prompt, gen,
+            [&](std::int32_t token) {
+                if (tokenizer.isEndOfGeneration(token))
+                    return false;
+                generated.push_back(token);
+                return true;
+            },
+            ctx);
+        std::vector<std::int32_t> all = prompt;
+        all.insert(all.end(), generated.begin(), generated.end());
+        const QByteArray full = tokenizer.decode(all, true);
+        const QByteArray head = tokenizer.decode(prompt, true);
+        col.text = QString::fromUtf8(full.startsWith(head) ? full.mid(head.size()) : full);
+        for (QChar &ch : col.text) {
+            // Control characters would break the columns (random models emit them).
+            if (ch.category() == QChar::Other_Control && ch != QLatin1Char('\n'))
+                ch = QChar(0xB7);
+        }
+        col.header << QStringLiteral("%1, %2 bpw").arg(formatBytes(file->fileSize()))
+                          .arg(info.bitsPerWeight(), 0, 'f', 2);
+        col.header << QStringLiteral("prompt %1 tok/s").arg(r.promptTokensPerSecond(), 0, 'f', 1);
+        col.header << QStringLiteral("gen %1 tok/s (%2 tok)")
+                          .arg(r.generatedTokensPerSecond(), 0, 'f', 1)
+                          .arg(r.tokens.size());
+        columns.push_back(std::move(col));
+    }
+
+    const int nCols = int(columns.size());
+    const QString sep = QStringLiteral(" | ");
+    const int width = std::max(16, (totalWidth - int(sep.size()) * (nCols - 1)) / nCols);
+    std::vector<QStringList> bodies;
+    std::size_t nLines = 0;
+    for (const Column &c : columns) {
+        QStringList lines = wrap(c.text.trimmed(), width);
+        nLines = std::max(nLines, std::size_t(lines.size()));
+        bodies.push_back(std::move(lines));
+    }
+    auto row = [&](const std::function<QString(int)> &cell) {
+        QStringList cells;
+        for (int c = 0; c < nCols; ++c)
+            cells << fit(cell(c), width);
+        Cli::out(cells.join(sep).trimmed() + QLatin1Char('\n'));
+    };
+    Cli::out(QStringLiteral("prompt: %1\n\n").arg(promptText));
+    row([&](int c) { return columns[std::size_t(c)].title; });
+    for (int h = 0; h < 3; ++h)
+        row([&](int c) { return columns[std::size_t(c)].header.value(h); });
+    row([&](int) { return QString(width, QLatin1Char('-')); });
+    for (std::size_t l = 0; l < nLines; ++l)
+        row([&](int c) { return bodies[std::size_t(c)].value(qsizetype(l)); });
+    return 0;
+}
+
+const CommandRegistration reg(QStringLiteral("compare"),
+                              QStringLiteral("Run one prompt through several models side by side"),
+                              runCompare);
+
+} // namespace
+
+} // namespace QuantFit::Cli

@@ -1,0 +1,145 @@
+// quantfit-cli generate MODEL -p PROMPT [-n N] [--seed S] [--temp T] [--top-k K] [--top-p P]
+//                       [--ctx N] [--threads N]
+// Runs the prompt through the model and prints the continuation as it is produced (greedy at
+// --temp 0, the default); timings go to stderr.
+
+#include "cliargs.h"
+#include "command.h"
+
+#include "gguf/ggufreader.h"
+#include "infer/generator.h"
+#include "infer/llamamodel.h"
+#include "jobs/consolecontext.h"
+#include "tokenize/tokenizer.h"
+#include "util/error.h"
+
+#include <QCommandLineParser>
+#include <QFileInfo>
+
+#include <cstdio>
+
+namespace QuantFit::Cli {
+
+namespace {
+
+// Length of the longest prefix of `bytes` that does not end inside a UTF-8 sequence.
+qsizetype completeUtf8Prefix(const QByteArray &bytes)
+{
+    qsizetype n = bytes.size();
+    for (qsizetype back = 1; back <= 4 && back <= n; ++back) {
+        const auto c = static_cast<unsigned char>(bytes[n - back]);
+        if ((c & 0xC0) == 0x80)
+            continue; // continuation byte: look further back for the lead
+        int len = 1;
+        if ((c & 0xE0) == 0xC0)
+            len = 2;
+        else if ((c & 0xF0) == 0xE0)
+            len = 3;
+        else if ((c & 0xF8) == 0xF0)
+            len = 4;
+        return back < len ? n - back : n;
+    }
+    return n;
+}
+
+int runGenerate(const QStringList &args)
+{
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral(
+        "Generates a continuation of PROMPT with MODEL (greedy unless --temp is above 0)."));
+    parser.addPositionalArgument(QStringLiteral("MODEL"), QStringLiteral("GGUF model file."));
+    parser.addOption({{QStringLiteral("p"), QStringLiteral("prompt")},
+                      QStringLiteral("Prompt text (required)."), QStringLiteral("TEXT")});
+    parser.addOption({{QStringLiteral("n"), QStringLiteral("n-predict")},
+                      QStringLiteral("Tokens to generate (default 64)."), QStringLiteral("N")});
+    parser.addOption({QStringLiteral("seed"), QStringLiteral("Sampling seed (default 0)."),
+                      QStringLiteral("S")});
+    parser.addOption({QStringLiteral("temp"),
+                      QStringLiteral("Temperature; 0 = greedy (default 0)."), QStringLiteral("T")});
+    parser.addOption({QStringLiteral("top-k"), QStringLiteral("Top-k cut; 0 = off (default 40)."),
+                      QStringLiteral("K")});
+    parser.addOption({QStringLiteral("top-p"), QStringLiteral("Top-p cut; 1 = off (default 0.95)."),
+                      QStringLiteral("P")});
+    parser.addOption({QStringLiteral("ctx"),
+                      QStringLiteral("Context length (default: prompt + N, at most the trained "
+                                     "context)."),
+                      QStringLiteral("N")});
+    parser.addOption({QStringLiteral("threads"), QStringLiteral("Threads (default: all cores)."),
+                      QStringLiteral("N")});
+    if (!parseArgs(parser, QStringLiteral("generate"), args, 1, 1))
+        return 0;
+    if (!parser.isSet(QStringLiteral("p")))
+        throw Error(QStringLiteral("generate: a prompt is required (-p TEXT)"));
+
+    GenerationOptions gen;
+    gen.nPredict = int(intOption(parser, QStringLiteral("n"), 64, 0, 1 << 20));
+    gen.sampler.seed = std::uint64_t(intOption(parser, QStringLiteral("seed"), 0, 0,
+                                               std::numeric_limits<qint64>::max()));
+    gen.sampler.temperature = doubleOption(parser, QStringLiteral("temp"), 0.0, 0.0, 100.0);
+    gen.sampler.topK = int(intOption(parser, QStringLiteral("top-k"), 40, 0, 1 << 24));
+    gen.sampler.topP = doubleOption(parser, QStringLiteral("top-p"), 0.95, 0.0, 1.0);
+    const int nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 0, 1024));
+
+    const QString path = parser.positionalArguments().at(0);
+    auto file = std::make_shared<const GgufFile>(GgufFile::open(path));
+    const Tokenizer tokenizer = Tokenizer::fromMetadata(file->metadata(), path);
+    auto model = std::make_shared<const LlamaModel>(file);
+    const std::vector<std::int32_t> prompt =
+        tokenizer.encode(parser.value(QStringLiteral("p")), true);
+    if (prompt.empty())
+        throw Error(QStringLiteral("generate: the prompt produced no tokens"));
+
+    const int wantCtx = int(std::min<qint64>(qint64(prompt.size()) + gen.nPredict + 1,
+                                             model->nCtxTrain()));
+    const int nCtx = int(intOption(parser, QStringLiteral("ctx"), std::max(wantCtx, 1), 1,
+                                   1 << 20));
+    InferenceSession session(model, {.nCtx = nCtx, .nThreads = nThreads});
+
+    // Prints the prompt as given, then the decoded continuation incrementally (whole UTF-8
+    // characters only): the text after what decoding the prompt alone gives.
+    std::vector<std::int32_t> all = prompt;
+    const QByteArray promptUtf8 = parser.value(QStringLiteral("p")).toUtf8();
+    std::fwrite(promptUtf8.constData(), 1, std::size_t(promptUtf8.size()), stdout);
+    std::fflush(stdout);
+    qsizetype printed = tokenizer.decode(prompt, true).size();
+    auto flushText = [&](bool final) {
+        const QByteArray text = tokenizer.decode(all, true);
+        const qsizetype end = final ? text.size() : completeUtf8Prefix(text);
+        if (end > printed) {
+            std::fwrite(text.constData() + printed, 1, std::size_t(end - printed), stdout);
+            std::fflush(stdout);
+            printed = end;
+        }
+    };
+
+    ConsoleContext ctx(true);
+    const GenerationResult result = generate(
+        session, prompt, gen,
+        [&](std::int32_t token) {
+            all.push_back(token);
+            if (tokenizer.isEndOfGeneration(token))
+                return false;
+            flushText(false);
+            return true;
+        },
+        ctx);
+    flushText(true);
+    std::fputc('\n', stdout);
+    Cli::err(QStringLiteral("%1: prompt %2 tokens, %3 tokens/s; generated %4 tokens, %5 tokens/s "
+                            "(%6 threads)\n")
+                 .arg(QFileInfo(path).fileName())
+                 .arg(result.nPromptTokens)
+                 .arg(result.promptTokensPerSecond(), 0, 'f', 1)
+                 .arg(result.tokens.size())
+                 .arg(result.generatedTokensPerSecond(), 0, 'f', 1)
+                 .arg(session.nThreads()));
+    return 0;
+}
+
+const CommandRegistration reg(QStringLiteral("generate"),
+                              QStringLiteral("Generate text from a prompt with a model"),
+                              runGenerate);
+
+} // namespace
+
+} // namespace QuantFit::Cli

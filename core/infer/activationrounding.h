@@ -1,0 +1,37 @@
+#pragma once
+
+// llama.cpp's CPU backend does not multiply a weight by the F32 activation directly: it first
+// converts the activation row to the weight type's "vec_dot" type (llama-forward.md §5) —
+// F16 for F16 weights, BF16 for BF16, Q8_0 for Q4_0/Q5_0/Q8_0/IQ4_NL/MXFP4, Q8_1 for Q4_1/Q5_1,
+// Q8_K for the K-quants and the other IQ types. Rounding our F32 activations through that type
+// (quantize, then dequantize back to F32) before the product reproduces its numbers up to float
+// summation order, at a cost linear in the activations (negligible next to the product).
+// Quantization details follow the x86 build (quant-types.md §2.1, §2.2, §3.6):
+//  - Q8_0/Q8_1: per 32 values, d = amax/127 stored as fp16, q = round-half-even(x * 127/amax)
+//    (the AVX2 quantizer); dequantized value = fp16(d) * q.
+//  - Q8_K: per 256 values, m = the value of largest magnitude, iscale = -127/m,
+//    q = min(127, nearest_int(iscale * x)), d = 1/iscale (float); dequantized value = d * q.
+
+#include "gguf/ggmltype.h"
+
+#include <cstdint>
+
+namespace QuantFit::Infer {
+
+enum class ActivationType {
+    F32, ///< used as is
+    F16,
+    BF16,
+    Q8_0,
+    Q8_1,
+    Q8_K,
+};
+
+/// The type llama.cpp converts activations to before a product with `weightType`.
+ActivationType activationTypeFor(GgmlType weightType);
+
+/// Rounds `n` values (a multiple of the block size for the Q8 types; other lengths are left
+/// unrounded past the last whole block) from `x` into `out` through `type`.
+void roundActivations(ActivationType type, const float *x, float *out, std::int64_t n);
+
+} // namespace QuantFit::Infer
