@@ -4,3 +4,6 @@ foreach(vocab llama-spm phi-3 gpt-2 mpt starcoder refact falcon deepseek-coder d
     quantfit_add_test(test_tokenize_vocab
         SOURCES ${CMAKE_CURRENT_LIST_DIR}/testtokenizevocab.cpp ARGS ${vocab})
 endforeach()
+quantfit_add_test(test_tokenize_tokenizer SOURCES ${CMAKE_CURRENT_LIST_DIR}/testtokenizetokenizer.cpp)
+quantfit_add_test(test_tokenize_pretokenizer
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/testtokenizepretokenizer.cpp)
