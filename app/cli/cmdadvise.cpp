@@ -23,14 +23,16 @@ namespace QuantFit::Cli {
 
 namespace {
 
-QString gb(std::uint64_t bytes)
-{
-    return QString::number(double(bytes) / GB, 'f', 1);
-}
-
+// Decimal GB; small models get more decimals so their sizes do not all read 0.0.
 QString gbSigned(std::int64_t bytes)
 {
-    return QString::number(double(bytes) / GB, 'f', 1);
+    const double v = double(bytes) / GB;
+    return QString::number(v, 'f', std::abs(v) >= 10 ? 1 : (std::abs(v) >= 1 ? 2 : 3));
+}
+
+QString gb(std::uint64_t bytes)
+{
+    return gbSigned(std::int64_t(bytes));
 }
 
 QJsonObject memoryJson(const MemoryBreakdown &m)

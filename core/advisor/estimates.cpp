@@ -37,7 +37,8 @@ double estimatedPplIncreasePercent(FileType type, double paramsBillions)
     const LevelFacts *l = levelFacts(type);
     if (!l)
         return 0;
-    const double p = std::max(paramsBillions, 0.1);
+    // Clamped: the anchors say nothing about toy models or beyond a trillion parameters.
+    const double p = std::clamp(paramsBillions, 0.5, 1000.0);
     if (p <= 8)
         return l->pplIncrease8B * std::pow(8.0 / p, 0.3);
     if (p >= 70)

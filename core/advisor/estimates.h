@@ -11,7 +11,7 @@
 //   70B anchor (same README, Llama 2 70B): Q4_K_M +1.2 %; the other levels scaled from the
 //     8B curve by the 70B/8B ratio observed for K-quants (smaller at high bits, larger at 2-3 bits).
 // Beyond the anchors the loss grows (smaller models) or shrinks (larger ones) as (8/P)^0.3 and
-// (70/P)^0.3.
+// (70/P)^0.3, with P clamped to 0.5B..1000B.
 //
 // Speed: the brief's "Relative Speed" table (F16 1.0x ... Q2_K 2.0x), levels it omits
 // interpolated by bits. Generation speed on CPU is bound by memory bandwidth, so this is a rough

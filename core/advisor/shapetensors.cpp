@@ -2,6 +2,8 @@
 
 #include "catalog/catalog.h"
 
+#include <algorithm>
+
 namespace QuantFit {
 
 namespace {
@@ -129,20 +131,25 @@ ShapeTensors buildShapeTensors(const ModelShape &s)
 
 std::uint64_t estimatedVocabMetadataBytes(const ModelShape &s)
 {
-    const std::uint64_t n = s.nVocab;
-    const std::uint64_t arrayHeader = 8 + 24 + 4 + 4 + 8; // key length, key, type, element type, count
-    const std::uint64_t tokenText = s.bpeTokenizer ? 7 : (n <= 64000 ? 6 : 8);
-    std::uint64_t bytes = arrayHeader + n * (8 + tokenText); // tokenizer.ggml.tokens
-    bytes += arrayHeader + n * 4;                            // tokenizer.ggml.token_type
+    // Average token text lengths measured on llama.cpp's vocab-only GGUFs (models/ggml-vocab-*):
+    // SPM 32k 6.6 bytes; byte-level BPE 50-65k 7.1 (merges 8.1), 102k 9.1 (merges 10.1).
+    const double n = s.nVocab;
+    const double arrayHeader = 8 + 24 + 4 + 4 + 8; // key length, key, type, element type, count
+    double tokenText = 0;
+    double bytes = 0;
     if (s.bpeTokenizer) {
-        const std::uint64_t merges = s.nMerges ? s.nMerges : (n > 256 ? n - 256 : 0);
-        bytes += arrayHeader + merges * (8 + 10); // tokenizer.ggml.merges
+        tokenText = n >= 100000 ? 9.1 : 7.1;
+        const double merges = s.nMerges ? s.nMerges : std::max(0.0, n - 256);
+        bytes += arrayHeader + merges * (8 + tokenText + 1); // tokenizer.ggml.merges
     } else {
+        tokenText = n <= 40000 ? 6.6 : 7.5;
         bytes += arrayHeader + n * 4; // tokenizer.ggml.scores
     }
+    bytes += arrayHeader + n * (8 + tokenText); // tokenizer.ggml.tokens
+    bytes += arrayHeader + n * 4;               // tokenizer.ggml.token_type
     // Chat template, special token ids, rope/norm keys, general.* strings.
     bytes += 6 * 1024;
-    return bytes;
+    return std::uint64_t(bytes);
 }
 
 } // namespace QuantFit

@@ -11,6 +11,10 @@
 #include "model/syntheticmodel.h"
 #include "quant/quantplan.h"
 
+#include "testsupport.h"
+
+#include <QFile>
+
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -138,6 +142,44 @@ private slots:
         QCOMPARE(a.model.nCtxMax, 2048u);
         // F16 of an F16 file is the file itself.
         QCOMPARE(a.row(FileType::F16)->fileBytes, file.fileSize());
+    }
+
+    // llama.cpp's own files (shared test data, llama-quantized/): the advisor's prediction for
+    // the F32 source equals the size llama-quantize wrote for every level (reference.csv), and the
+    // shape-built tensor list gives the same tensor bytes as each written file.
+    void matchesLlamaQuantizeFiles()
+    {
+        const QString data = QuantFit::Test::sharedTestData();
+        if (data.isEmpty())
+            QSKIP("shared test data not found (llama-quantized/)");
+        const QString dir = data + QStringLiteral("/llama-quantized/");
+        QFile csv(dir + QStringLiteral("reference.csv"));
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        QHash<QString, qint64> reference;
+        for (const QByteArray &line : csv.readAll().split('\n')) {
+            const QList<QByteArray> cells = line.split(',');
+            if (cells.size() >= 2 && cells.at(0) != "type")
+                reference.insert(QString::fromLatin1(cells.at(0)), cells.at(1).toLongLong());
+        }
+        const GgufFile source = GgufFile::open(dir + QStringLiteral("synth-a-F32.gguf"),
+                                               GgufFile::Mode::MetadataOnly);
+        const Advisor advisor;
+        const ModelAdvice fromFile = advisor.adviseGguf(source, ram(8));
+        // Same shape as a catalog entry: 2 layers, 256 wide, FFN 512, 8/4 heads, 512 tokens.
+        SyntheticModelOptions s = smallModel();
+        s.nLayers = 2;
+        const ModelAdvice fromShape = advisor.adviseShape(shapeOf(s), ram(8));
+        int compared = 0;
+        for (const QuantRow &row : fromFile.rows) {
+            if (!reference.contains(row.name))
+                continue;
+            QCOMPARE(qint64(row.fileBytes), reference.value(row.name));
+            const GgufFile written = GgufFile::open(
+                dir + QStringLiteral("synth-a-%1.gguf").arg(row.name), GgufFile::Mode::MetadataOnly);
+            QCOMPARE(fromShape.row(row.fileType)->memory.weightsBytes, written.totalTensorBytes());
+            ++compared;
+        }
+        QCOMPARE(compared, 10);
     }
 };
 
