@@ -26,7 +26,10 @@
 // Checked against llama.cpp logs: Llama-2-7B at n_ctx 512 reports a 70.50 MiB CPU compute
 // buffer = logits 62.5 MiB + norm 8 MiB; Llama-3-8B reports 258.50 MiB for small contexts
 // (logits 250.5 + 8) and about 560 MiB at n_ctx 8192 without flash attention (KQ 512 MiB +
-// mask 16 MiB + activations).
+// mask 16 MiB + activations); a Mistral-7B-shaped model logs 164 MiB at n_ctx 2048 and 2144 MiB
+// at 32768, exactly the formula. (Newer llama-server builds reserve logits for one output per
+// sequence only; the output term then overestimates by up to n_vocab x 512 x 4 bytes, which is
+// on the safe side.)
 //
 // Runtime overhead: the logits output buffer (n_vocab x 4 bytes per sequence) plus a fixed
 // 256 MiB for the process, libraries, thread pools and graph metadata.

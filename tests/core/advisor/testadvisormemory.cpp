@@ -72,6 +72,18 @@ private slots:
         QCOMPARE(computeBufferBytes(model("llama-2-7b"), 512, false), 141 * MiBytes / 2);
     }
 
+    // A llama.cpp log for a Mistral-7B-shaped model (32 layers, 32 heads, 8 KV heads, no flash
+    // attention): compute buffer 164.00 MiB at n_ctx 2048 and 2144.00 MiB at n_ctx 32768, KV
+    // 256 MiB at 2048. By the formula: 32 x 2048 x 512 x 4 = 128 MiB + 32 MiB + mask 4 MiB, and
+    // 32 x 32768 x 512 x 4 = 2048 MiB + 32 MiB + mask 64 MiB.
+    void computeBufferMistralLog()
+    {
+        const ModelShape &m = model("mistral-7b-v0.3");
+        QCOMPARE(computeBufferBytes(m, 2048, false), 164 * MiBytes);
+        QCOMPARE(computeBufferBytes(m, 32768, false), 2144 * MiBytes);
+        QCOMPARE(kvCacheBytes(m, 2048, KvCacheType::F16), 256 * MiBytes);
+    }
+
     void quantizedKvForcesFlash()
     {
         AdviceOptions o;
