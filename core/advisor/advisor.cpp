@@ -302,6 +302,12 @@ SystemAdvice Advisor::adviseSystem(const AdviceOptions &options) const
     return recommendSystem(options, *d->catalog, sizer);
 }
 
+void Advisor::warmUp() const
+{
+    for (const ModelShape &m : d->catalog->models())
+        d->sized(m);
+}
+
 //
 // helpers shared with recommend.cpp
 //

@@ -168,6 +168,9 @@ public:
     ModelAdvice adviseGguf(const GgufFile &file, const AdviceOptions &options) const;
     /// The brief's priority rows for a machine.
     SystemAdvice adviseSystem(const AdviceOptions &options) const;
+    /// Sizes every catalog model now (about a second in a Debug build), so that later calls
+    /// never plan. Optional; call it from a worker thread at startup.
+    void warmUp() const;
 
 private:
     struct Private;
