@@ -4,5 +4,6 @@ add_executable(quantfit-bench
     ${CMAKE_CURRENT_LIST_DIR}/bench.h
     ${CMAKE_CURRENT_LIST_DIR}/benchmain.cpp
     ${CMAKE_CURRENT_LIST_DIR}/benchquantize.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/bencheval.cpp
 )
 target_link_libraries(quantfit-bench PRIVATE quantfit_core)
