@@ -1,0 +1,120 @@
+#include "testsupport.h"
+#include "uitestsupport.h"
+
+#include "gguf/ggufreader.h"
+#include "jobs/jobrunner.h"
+#include "pages/convertpage.h"
+#include "quant/quantizer.h"
+#include "widgets/jobprogresswidget.h"
+
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QTest>
+
+using namespace QuantFit;
+
+class TestUiConvert : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void convertDemoModelByClicking();
+    void cancelLeavesNothing();
+
+private:
+    QTemporaryDir m_dir;
+};
+
+void TestUiConvert::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    isolateAppFolders(m_dir);
+}
+
+void TestUiConvert::convertDemoModelByClicking()
+{
+    JobRunner runner;
+    ConvertPage page(&runner);
+    page.show();
+    // A tiny demo model (2 layers, 256 wide: ~1.4 M parameters) so the test takes seconds.
+    SyntheticModelOptions tiny;
+    tiny.nLayers = 2;
+    tiny.nEmbd = 256;
+    tiny.nFf = 512;
+    tiny.nHeads = 4;
+    tiny.nHeadsKv = 2;
+    tiny.nVocab = 512;
+    tiny.nCtx = 256;
+    const QString demoPath = m_dir.filePath(QStringLiteral("demo/tiny-F32.gguf"));
+    page.setDemoModelOptions(tiny, demoPath);
+    QSignalSpy ready(&page, &ConvertPage::sourceReady);
+    page.useDemoModel();
+    QVERIFY(ready.wait(60000));
+    QCOMPARE(page.sourcePath(), demoPath);
+
+    const QString outDir = m_dir.filePath(QStringLiteral("out"));
+    QVERIFY(QDir().mkpath(outDir));
+    page.setOutputDir(outDir);
+    page.setTargets({QStringLiteral("Q4_K_M")});
+    QTRY_VERIFY(page.convertButton()->isEnabled());
+    QCOMPARE(page.outputPaths(), QStringList{QDir(outDir).filePath(QStringLiteral("tiny-Q4_K_M.gguf"))});
+
+    int maxBar = 0;
+    connect(page.progressWidget()->bar(), &QProgressBar::valueChanged, this,
+            [&maxBar](int v) { maxBar = std::max(maxBar, v); });
+    QSignalSpy finished(&page, &ConvertPage::conversionFinished);
+    QTest::mouseClick(page.convertButton(), Qt::LeftButton);
+    QVERIFY(finished.wait(120000));
+    QCOMPARE(finished.at(0).at(0).toBool(), true);
+    QCOMPARE(page.progressWidget()->bar()->value(), page.progressWidget()->bar()->maximum()); // 100%
+    QCOMPARE(maxBar, 1000);
+
+    // The file verifies against an independently computed plan of the same source.
+    const QString out = page.finishedOutputs().value(0);
+    QVERIFY(QFileInfo::exists(out));
+    const GgufFile source = GgufFile::open(demoPath, GgufFile::Mode::MetadataOnly);
+    const QuantPlan plan = makeQuantPlan(source.metadata(), source.tensors(), FileType::Q4_K_M);
+    verifyQuantizedFile(out, plan);
+    QCOMPARE(std::uint64_t(QFileInfo(out).size()), plan.outputFileBytes);
+    const GgufFile written = GgufFile::open(out, GgufFile::Mode::MetadataOnly);
+    QCOMPARE(written.metadata().uintOr("general.file_type", 0), std::uint64_t(FileType::Q4_K_M)); // 15
+    QVERIFY(page.logText().contains(QStringLiteral("tiny-Q4_K_M.gguf")));
+}
+
+void TestUiConvert::cancelLeavesNothing()
+{
+    JobRunner runner;
+    ConvertPage page(&runner);
+    page.show();
+    // Big enough (default demo shape, ~15 M parameters) that converting takes a while.
+    SyntheticModelOptions demo;
+    const QString demoPath = m_dir.filePath(QStringLiteral("demo/demo-F32.gguf"));
+    page.setDemoModelOptions(demo, demoPath);
+    QSignalSpy ready(&page, &ConvertPage::sourceReady);
+    page.useDemoModel();
+    QVERIFY(ready.wait(120000));
+
+    const QString outDir = m_dir.filePath(QStringLiteral("cancelled"));
+    QVERIFY(QDir().mkpath(outDir));
+    page.setOutputDir(outDir);
+    page.setTargets({QStringLiteral("Q4_K_M"), QStringLiteral("Q5_K_M"), QStringLiteral("Q6_K")});
+    QTRY_VERIFY(page.convertButton()->isEnabled());
+
+    QSignalSpy finished(&page, &ConvertPage::conversionFinished);
+    QTest::mouseClick(page.convertButton(), Qt::LeftButton);
+    // Cancel once the bar has moved, i.e. in the middle of writing.
+    QTRY_VERIFY_WITH_TIMEOUT(page.progressWidget()->bar()->value() > 0 || !finished.isEmpty(), 60000);
+    if (!finished.isEmpty())
+        QSKIP("conversion finished before it could be cancelled");
+    QTest::mouseClick(page.progressWidget()->cancelButton(), Qt::LeftButton);
+    QVERIFY(finished.wait(30000));
+    QCOMPARE(finished.at(0).at(0).toBool(), false);
+    QVERIFY(page.logText().contains(QStringLiteral("Cancelled")));
+    QVERIFY(page.finishedOutputs().isEmpty());
+    QCOMPARE(QuantFit::Test::filesIn(outDir), QStringList()); // no output, no temporary
+}
+
+QTEST_MAIN(TestUiConvert)
+#include "testconvertpage.moc"

@@ -1,0 +1,94 @@
+#include "uitestsupport.h"
+
+#include "charts/liveperplexitychart.h"
+#include "jobs/jobrunner.h"
+#include "models/resultsmodel.h"
+#include "model/syntheticmodel.h"
+#include "pages/apppaths.h"
+#include "pages/measurepage.h"
+#include "jobs/jobcontext.h"
+
+#include <QSignalSpy>
+#include <QTest>
+
+using namespace QuantFit;
+
+class TestUiMeasure : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void measureShowsRunningValueAndFinishes();
+    void compareOutputsRunsThePrompt();
+
+private:
+    QTemporaryDir m_dir;
+    QString m_model;
+};
+
+void TestUiMeasure::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    isolateAppFolders(m_dir);
+    SyntheticModelOptions tiny;
+    tiny.nLayers = 2;
+    tiny.nEmbd = 64;
+    tiny.nFf = 128;
+    tiny.nHeads = 4;
+    tiny.nHeadsKv = 2;
+    tiny.nVocab = 400;
+    tiny.nCtx = 256;
+    tiny.name = QStringLiteral("tiny test model");
+    m_model = m_dir.filePath(QStringLiteral("tiny-F32.gguf"));
+    NullJobContext ctx;
+    writeSyntheticModel(m_model, tiny, ctx);
+}
+
+void TestUiMeasure::measureShowsRunningValueAndFinishes()
+{
+    JobRunner runner;
+    ResultsModel results;
+    MeasurePage page(&runner, &results);
+    page.show();
+    page.addModel(m_model);
+    page.setTextSource({}); // the built-in sample text
+    page.setContext(64);
+    page.setChunks(4);
+    QSignalSpy finished(&page, &MeasurePage::measurementFinished);
+    page.startMeasurement();
+    // A running value appears while chunks are evaluated, one curve point per chunk.
+    QTRY_VERIFY_WITH_TIMEOUT(page.liveChart()->count() >= 1, 60000);
+    QVERIFY(page.liveValueText().contains(QStringLiteral("PPL")));
+    QVERIFY(finished.wait(120000) || !finished.isEmpty());
+    QCOMPARE(finished.at(0).at(0).toBool(), true);
+    QCOMPARE(page.liveChart()->count(), 4);
+
+    // Saved as JSON in the app's data folder and listed.
+    QCOMPARE(results.records().size(), 1);
+    const MeasurementRecord &r = results.records().first();
+    QCOMPARE(r.modelPath, m_model);
+    QCOMPARE(r.context, 64);
+    QCOMPARE(r.chunks, 4);
+    QCOMPARE(r.modelName, QStringLiteral("tiny test model"));
+    QVERIFY(r.ppl > 1.0);
+    QVERIFY(r.pplError > 0.0);
+    QCOMPARE(QDir(AppPaths::resultsDir()).entryList({QStringLiteral("*.json")}).size(), 1);
+    QVERIFY(page.summaryText().contains(QStringLiteral("perplexity")));
+}
+
+void TestUiMeasure::compareOutputsRunsThePrompt()
+{
+    JobRunner runner;
+    ResultsModel results;
+    MeasurePage page(&runner, &results);
+    page.addModel(m_model);
+    QSignalSpy finished(&page, &MeasurePage::compareFinished);
+    page.startCompare();
+    QVERIFY(finished.wait(60000));
+    QCOMPARE(finished.at(0).at(0).toBool(), true);
+    QVERIFY2(page.compareText().contains(QStringLiteral("tiny-F32.gguf")), qPrintable(page.compareText()));
+}
+
+QTEST_MAIN(TestUiMeasure)
+#include "testmeasurepage.moc"

@@ -1,0 +1,11 @@
+# Desktop app tests (Qt Test, offscreen). Only when the GUI is built.
+if(TARGET quantfit_ui)
+    quantfit_add_test(test_ui_job SOURCES ${CMAKE_CURRENT_LIST_DIR}/testjob.cpp LIBS quantfit_ui LABELS ui)
+    quantfit_add_test(test_ui_advise SOURCES ${CMAKE_CURRENT_LIST_DIR}/testadvisepage.cpp LIBS quantfit_ui LABELS ui)
+    quantfit_add_test(test_ui_convert SOURCES ${CMAKE_CURRENT_LIST_DIR}/testconvertpage.cpp LIBS quantfit_ui LABELS ui)
+    quantfit_add_test(test_ui_measure SOURCES ${CMAKE_CURRENT_LIST_DIR}/testmeasurepage.cpp LIBS quantfit_ui LABELS ui)
+    quantfit_add_test(test_ui_charts SOURCES ${CMAKE_CURRENT_LIST_DIR}/testcharts.cpp LIBS quantfit_ui LABELS ui)
+    quantfit_add_test(test_ui_screenshot SOURCES ${CMAKE_CURRENT_LIST_DIR}/testscreenshot.cpp LIBS quantfit_ui LABELS ui)
+    target_compile_definitions(test_ui_screenshot PRIVATE QUANTFIT_GUI_PATH="$<TARGET_FILE:quantfit>")
+    add_dependencies(test_ui_screenshot quantfit)
+endif()

@@ -1,0 +1,76 @@
+#include "memorybreakdownchart.h"
+
+#include "widgets/memorybar.h"
+
+#include <qcustomplot.h>
+
+MemoryBreakdownChart::MemoryBreakdownChart(QWidget *parent)
+    : ChartView(parent)
+{
+    plot()->yAxis->setLabel(tr("Memory (GB)"));
+    plot()->legend->setVisible(true);
+    plot()->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    plot()->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+    plot()->setInteractions({});
+    setData({}, 0);
+}
+
+void MemoryBreakdownChart::setData(const QList<ChartMemoryColumn> &columns, double ramBytes)
+{
+    QCustomPlot *p = plot();
+    p->clearPlottables();
+    p->clearItems();
+    m_columns = int(columns.size());
+
+    struct Layer {
+        QString name;
+        QColor color;
+        double ChartMemoryColumn::*field;
+    };
+    const Layer layers[] = {
+        {tr("Weights"), MemoryBar::weightsColor(), &ChartMemoryColumn::weightsBytes},
+        {tr("KV cache"), MemoryBar::kvColor(), &ChartMemoryColumn::kvBytes},
+        {tr("Compute"), MemoryBar::computeColor(), &ChartMemoryColumn::computeBytes},
+        {tr("Reserve"), MemoryBar::reserveColor(), &ChartMemoryColumn::reserveBytes},
+    };
+    QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
+    QCPBars *below = nullptr;
+    double maxTotal = 0;
+    for (const Layer &layer : layers) {
+        auto *bars = new QCPBars(p->xAxis, p->yAxis);
+        bars->setName(layer.name);
+        bars->setBrush(layer.color);
+        bars->setPen(QPen(layer.color.darker(140)));
+        bars->setWidth(0.7);
+        for (int i = 0; i < columns.size(); ++i)
+            bars->addData(i + 1, columns[i].*layer.field / 1e9);
+        if (below)
+            bars->moveAbove(below);
+        below = bars;
+    }
+    for (int i = 0; i < columns.size(); ++i) {
+        const auto &c = columns[i];
+        ticker->addTick(i + 1, c.recommended ? c.name + QStringLiteral(" ★") : c.name);
+        maxTotal = std::max(maxTotal, c.weightsBytes + c.kvBytes + c.computeBytes + c.reserveBytes);
+    }
+    p->xAxis->setTicker(ticker);
+    p->xAxis->setTickLabelRotation(columns.size() > 8 ? 45 : 0);
+    p->xAxis->setRange(0.3, columns.size() + 0.7);
+    if (ramBytes > 0) {
+        auto *line = new QCPItemStraightLine(p);
+        line->point1->setCoords(0, ramBytes / 1e9);
+        line->point2->setCoords(1, ramBytes / 1e9);
+        line->setPen(QPen(QColor(0xd0, 0x30, 0x30), 1.5, Qt::DashLine));
+        auto *label = new QCPItemText(p);
+        label->position->setTypeX(QCPItemPosition::ptAxisRectRatio);
+        label->position->setCoords(0.99, ramBytes / 1e9);
+        label->setPositionAlignment(Qt::AlignRight | Qt::AlignBottom);
+        label->setText(tr("RAM %1 GB").arg(ramBytes / 1e9, 0, 'f', 0));
+        label->setColor(QColor(0xd0, 0x30, 0x30));
+        maxTotal = std::max(maxTotal, ramBytes);
+    }
+    if (columns.isEmpty())
+        showEmptyMessage(tr("Choose a model on the Advise page"));
+    p->yAxis->setRange(0, std::max(maxTotal / 1e9 * 1.25, 1.0));
+    applyPalette();
+}

@@ -1,0 +1,112 @@
+#include "sizequalitychart.h"
+
+#include "widgets/memorybar.h"
+
+#include <qcustomplot.h>
+
+#include <algorithm>
+
+SizeQualityChart::SizeQualityChart(QWidget *parent)
+    : ChartView(parent)
+{
+    plot()->xAxis->setLabel(tr("File size (GB)"));
+    plot()->yAxis->setLabel(tr("Perplexity increase over full precision (%)"));
+    plot()->legend->setVisible(true);
+    plot()->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    setData({}, {}, 0, {});
+}
+
+void SizeQualityChart::setData(const QString &title, const QList<ChartQuantPoint> &points,
+                               double limitBytes, const QString &limitLabel)
+{
+    QCustomPlot *p = plot();
+    p->clearGraphs();
+    p->clearItems();
+    if (p->plotLayout()->rowCount() > 1)
+        p->plotLayout()->removeAt(0), p->plotLayout()->simplify();
+    if (!title.isEmpty()) {
+        p->plotLayout()->insertRow(0);
+        auto *t = new QCPTextElement(p, title, QFont(font().family(), font().pointSize() + 1, QFont::Bold));
+        t->setTextColor(palette().color(QPalette::WindowText));
+        p->plotLayout()->addElement(0, 0, t);
+    }
+    const QColor accent = MemoryBar::weightsColor();
+
+    QCPGraph *estimates = p->addGraph();
+    estimates->setName(tr("Estimate"));
+    estimates->setLineStyle(QCPGraph::lsNone);
+    estimates->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(accent, 1.6),
+                                               Qt::NoBrush, 9));
+    QCPGraph *measured = p->addGraph();
+    measured->setName(tr("Measured"));
+    measured->setLineStyle(QCPGraph::lsNone);
+    measured->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(accent.darker(130), 1.6),
+                                              QBrush(accent), 9));
+    QCPGraph *rec = p->addGraph();
+    rec->setName(tr("Recommended"));
+    rec->setLineStyle(QCPGraph::lsNone);
+    rec->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(QColor(0x2e, 0xa0, 0x43), 2.5),
+                                         Qt::NoBrush, 17));
+
+    QStringList estTips, measTips, recTips;
+    double maxX = 0, maxY = 0;
+    const QColor fg = palette().color(QPalette::WindowText);
+    for (const ChartQuantPoint &pt : points) {
+        const double x = pt.sizeBytes / 1e9;
+        if (pt.measured) {
+            measured->addData(x, pt.qualityLossPct);
+            measTips << pt.tooltip;
+        } else {
+            estimates->addData(x, pt.qualityLossPct);
+            estTips << pt.tooltip;
+        }
+        if (pt.recommended) {
+            rec->addData(x, pt.qualityLossPct);
+            recTips << pt.tooltip;
+        }
+        maxX = std::max(maxX, x);
+        maxY = std::max(maxY, pt.qualityLossPct);
+        if (!pt.measured) {
+            auto *label = new QCPItemText(p);
+            label->position->setCoords(x, pt.qualityLossPct);
+            label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+            label->setPadding(QMargins(6, 0, 0, 4));
+            label->setText(pt.recommended ? pt.name + tr(" (recommended)") : pt.name);
+            label->setColor(fg);
+            if (pt.recommended) {
+                QFont f = font();
+                f.setBold(true);
+                label->setFont(f);
+            }
+        }
+    }
+    if (estimates->dataCount() == 0)
+        estimates->removeFromLegend();
+    if (measured->dataCount() == 0)
+        measured->removeFromLegend();
+    if (rec->dataCount() == 0)
+        rec->removeFromLegend();
+    setHoverTargets({{measured, measTips}, {estimates, estTips}});
+
+    if (limitBytes > 0) {
+        const double lx = limitBytes / 1e9;
+        auto *line = new QCPItemStraightLine(p);
+        line->point1->setCoords(lx, 0);
+        line->point2->setCoords(lx, 1);
+        line->setPen(QPen(QColor(0xd0, 0x30, 0x30), 1.5, Qt::DashLine));
+        auto *label = new QCPItemText(p);
+        label->position->setType(QCPItemPosition::ptPlotCoords);
+        label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+        label->position->setCoords(lx, 0.02);
+        label->setPositionAlignment(Qt::AlignRight | Qt::AlignTop);
+        label->setPadding(QMargins(0, 0, 6, 0));
+        label->setText(limitLabel);
+        label->setColor(QColor(0xd0, 0x30, 0x30));
+        maxX = std::max(maxX, lx);
+    }
+    if (points.isEmpty())
+        showEmptyMessage(tr("Choose a model on the Advise page"));
+    p->xAxis->setRange(0, std::max(maxX * 1.15, 1e-3));
+    p->yAxis->setRange(std::min(-0.5, -maxY * 0.05), std::max(maxY * 1.15, 1.0));
+    applyPalette();
+}

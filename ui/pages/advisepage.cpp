@@ -1,0 +1,673 @@
+#include "advisepage.h"
+
+#include "advisor/advisor.h"
+#include "catalog/catalog.h"
+#include "gguf/ggufreader.h"
+#include "jobs/modelloader.h"
+#include "models/advicetablemodel.h"
+#include "system/systeminfo.h"
+#include "util/error.h"
+#include "util/units.h"
+#include "widgets/memorybar.h"
+
+#include <QApplication>
+#include <QBoxLayout>
+#include <QButtonGroup>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QCompleter>
+#include <QDoubleSpinBox>
+#include <QElapsedTimer>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QFutureWatcher>
+#include <QGroupBox>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSettings>
+#include <QSlider>
+#include <QSplitter>
+#include <QTableView>
+#include <QTreeWidget>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include <algorithm>
+
+using namespace QuantFit;
+
+static constexpr int kContextStep = 256;
+static constexpr int kMinContextTokens = 512;
+
+namespace {
+struct SystemResult {
+    SystemAdvice advice;
+    QString error;
+};
+} // namespace
+
+AdvisePage::AdvisePage(QWidget *parent)
+    : QWidget(parent)
+    , m_ramPresets(new QButtonGroup(this))
+    , m_ram(new QDoubleSpinBox(this))
+    , m_reserve(new QDoubleSpinBox(this))
+    , m_model(new QComboBox(this))
+    , m_modelInfo(new QLabel(this))
+    , m_context(new QSlider(Qt::Horizontal, this))
+    , m_contextLabel(new QLabel(this))
+    , m_kvType(new QComboBox(this))
+    , m_flash(new QCheckBox(tr("&Flash attention"), this))
+    , m_qualityCritical(new QCheckBox(tr("&Quality is critical"), this))
+    , m_memoryBar(new MemoryBar(this))
+    , m_recommendation(new QLabel(this))
+    , m_alternative(new QLabel(this))
+    , m_tableModel(new AdviceTableModel(this))
+    , m_table(new QTableView(this))
+    , m_convertButton(new QPushButton(tr("Con&vert with this quant…"), this))
+    , m_priorities(new QTreeWidget(this))
+    , m_priorityTitle(new QLabel(this))
+{
+    try {
+        m_advisor = std::make_shared<Advisor>();
+    } catch (const Error &e) {
+        m_advisor.reset(); // a broken built-in catalog is a build defect; say so on the page
+        showError(e.message());
+    }
+    m_detectedRamBytes = SystemInfo::current().totalRamBytes;
+
+    // Machine
+    auto *machine = new QGroupBox(tr("Your machine"), this);
+    auto *presetRow = new QHBoxLayout;
+    const int presets[] = {32, 64, 128};
+    const char *mnemonics[] = {"&32 GB", "&64 GB", "12&8 GB"};
+    for (int i = 0; i < 3; ++i) {
+        auto *b = new QPushButton(tr(mnemonics[i]), this);
+        b->setCheckable(true);
+        b->setToolTip(tr("Advise for a machine with %1 GB of RAM").arg(presets[i]));
+        m_ramPresets->addButton(b, presets[i]);
+        presetRow->addWidget(b);
+    }
+    auto *detected = new QPushButton(tr("&Detected: %1").arg(formatGB(m_detectedRamBytes, 1)), this);
+    detected->setCheckable(true);
+    detected->setToolTip(tr("The RAM of this computer"));
+    m_ramPresets->addButton(detected, 0);
+    presetRow->addWidget(detected);
+    m_ram->setRange(1, 4096);
+    m_ram->setDecimals(1);
+    m_ram->setSuffix(tr(" GB"));
+    m_ram->setToolTip(tr("Any RAM size (decimal gigabytes, as model cards count them)"));
+    m_reserve->setRange(0, 256);
+    m_reserve->setDecimals(1);
+    m_reserve->setSuffix(tr(" GB"));
+    m_reserve->setToolTip(tr("Memory kept for the operating system, desktop and other programs"));
+    auto *machineForm = new QFormLayout(machine);
+    machineForm->addRow(presetRow);
+    machineForm->addRow(tr("&RAM:"), m_ram);
+    machineForm->addRow(tr("OS &reserve:"), m_reserve);
+
+    // Model
+    auto *modelBox = new QGroupBox(tr("Model"), this);
+    m_model->setEditable(true);
+    m_model->setInsertPolicy(QComboBox::NoInsert);
+    m_model->completer()->setFilterMode(Qt::MatchContains);
+    m_model->completer()->setCompletionMode(QCompleter::PopupCompletion);
+    m_model->setToolTip(tr("Type to search the built-in catalog of open-weight models"));
+    m_model->lineEdit()->setPlaceholderText(tr("Search models…"));
+    m_model->setMinimumContentsLength(18);
+    auto *openGgufButton = new QPushButton(tr("Open &GGUF…"), this);
+    openGgufButton->setToolTip(tr("Advise for a GGUF file: exact sizes from its real tensors"));
+    auto *modelRow = new QHBoxLayout;
+    modelRow->addWidget(m_model, 1);
+    modelRow->addWidget(openGgufButton);
+    m_modelInfo->setWordWrap(true);
+    auto *modelLayout = new QVBoxLayout(modelBox);
+    auto *modelLabel = new QLabel(tr("&Model:"), this);
+    modelLabel->setBuddy(m_model);
+    modelLayout->addWidget(modelLabel);
+    modelLayout->addLayout(modelRow);
+    modelLayout->addWidget(m_modelInfo);
+
+    // Run options
+    auto *runBox = new QGroupBox(tr("How you run it"), this);
+    m_context->setSingleStep(1);
+    m_context->setPageStep(8);
+    m_context->setToolTip(tr("Context length in tokens; the KV cache grows with it"));
+    m_kvType->addItem(QStringLiteral("f16"), int(KvCacheType::F16));
+    m_kvType->addItem(QStringLiteral("q8_0"), int(KvCacheType::Q8_0));
+    m_kvType->addItem(QStringLiteral("q4_0"), int(KvCacheType::Q4_0));
+    m_kvType->setToolTip(tr("Element type of the KV cache (llama.cpp --cache-type-k/-v): f16 2 "
+                            "bytes, q8_0 1.06 bytes, q4_0 0.56 bytes per element"));
+    m_flash->setToolTip(tr("Flash attention needs smaller compute buffers and allows a quantized V cache"));
+    m_qualityCritical->setToolTip(tr("Prefer a smaller model at a higher quant over a larger model at a low quant"));
+    auto *runForm = new QFormLayout(runBox);
+    auto *ctxLabel = new QLabel(tr("&Context:"), this);
+    ctxLabel->setBuddy(m_context);
+    runForm->addRow(ctxLabel, m_contextLabel);
+    runForm->addRow(m_context);
+    runForm->addRow(tr("&KV cache:"), m_kvType);
+    runForm->addRow(m_flash);
+    runForm->addRow(m_qualityCritical);
+
+    auto *left = new QWidget(this);
+    auto *leftLayout = new QVBoxLayout(left);
+    leftLayout->setContentsMargins(0, 0, 0, 0);
+    leftLayout->addWidget(machine);
+    leftLayout->addWidget(modelBox);
+    leftLayout->addWidget(runBox);
+    leftLayout->addStretch();
+    left->setMaximumWidth(400);
+
+    // Results
+    m_recommendation->setWordWrap(true);
+    m_recommendation->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_recommendation->setMinimumHeight(3 * fontMetrics().height());
+    m_alternative->setWordWrap(true);
+    m_alternative->setTextFormat(Qt::RichText);
+    m_table->setModel(m_tableModel);
+    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_table->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_table->verticalHeader()->setVisible(false);
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_table->horizontalHeader()->setStretchLastSection(true);
+    m_table->setAlternatingRowColors(true);
+    m_table->setWordWrap(false);
+    m_table->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 8);
+    m_convertButton->setToolTip(tr("Open the Convert page with this quant selected"));
+    auto *tableRow = new QHBoxLayout;
+    tableRow->addWidget(m_alternative, 1);
+    tableRow->addWidget(m_convertButton);
+
+    m_priorities->setHeaderLabels({tr("Priority"), tr("Model + quant"), tr("Size"), tr("Longest context"), tr("Notes")});
+    m_priorities->setRootIsDecorated(false);
+    m_priorities->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_priorities->header()->setStretchLastSection(true);
+    m_priorityTitle->setWordWrap(true);
+    auto *priorityBox = new QWidget(this);
+    auto *priorityLayout = new QVBoxLayout(priorityBox);
+    priorityLayout->setContentsMargins(0, 0, 0, 0);
+    priorityLayout->addWidget(m_priorityTitle);
+    priorityLayout->addWidget(m_priorities);
+
+    auto *tableBox = new QWidget(this);
+    auto *tableLayout = new QVBoxLayout(tableBox);
+    tableLayout->setContentsMargins(0, 0, 0, 0);
+    tableLayout->addWidget(m_table, 1);
+    tableLayout->addLayout(tableRow);
+    auto *vsplit = new QSplitter(Qt::Vertical, this);
+    vsplit->addWidget(tableBox);
+    vsplit->addWidget(priorityBox);
+    vsplit->setStretchFactor(0, 3);
+    vsplit->setStretchFactor(1, 1);
+
+    auto *right = new QWidget(this);
+    auto *rightLayout = new QVBoxLayout(right);
+    rightLayout->setContentsMargins(0, 0, 0, 0);
+    rightLayout->addWidget(m_recommendation);
+    rightLayout->addWidget(m_memoryBar);
+    rightLayout->addWidget(vsplit, 1);
+
+    auto *layout = new QHBoxLayout(this);
+    layout->addWidget(left);
+    layout->addWidget(right, 1);
+
+    fillModelCombo();
+
+    // Settings (before the connections, so restoring does not recompute every step).
+    QSettings settings;
+    const double ram = settings.value(QStringLiteral("advise/ramGb"), 64.0).toDouble();
+    m_ram->setValue(ram);
+    m_reserve->setValue(settings.value(QStringLiteral("advise/reserveGb"), 0.0).toDouble());
+    m_kvType->setCurrentIndex(std::clamp(settings.value(QStringLiteral("advise/kvType"), 0).toInt(), 0, 2));
+    m_flash->setChecked(settings.value(QStringLiteral("advise/flash"), false).toBool());
+    const QString modelId = settings.value(QStringLiteral("advise/model"), QStringLiteral("llama-3.1-70b")).toString();
+    const int modelIndex = std::max(0, m_model->findData(modelId));
+    m_model->setCurrentIndex(modelIndex);
+    updateContextRange();
+    if (settings.contains(QStringLiteral("advise/context")))
+        setContextTokens(settings.value(QStringLiteral("advise/context")).toInt());
+
+    connect(m_ramPresets, &QButtonGroup::idClicked, this, [this](int id) {
+        setRamGb(id == 0 ? double(m_detectedRamBytes) / GB : double(id));
+    });
+    connect(m_ram, &QDoubleSpinBox::valueChanged, this, [this] {
+        syncRamControls();
+        recompute();
+        recomputeSystem();
+    });
+    connect(m_reserve, &QDoubleSpinBox::valueChanged, this, [this] {
+        recompute();
+        recomputeSystem();
+    });
+    connect(m_model, &QComboBox::activated, this, &AdvisePage::onModelChosen);
+    connect(m_context, &QSlider::valueChanged, this, [this] { recompute(); });
+    connect(m_kvType, &QComboBox::currentIndexChanged, this, [this] {
+        recompute();
+        recomputeSystem();
+    });
+    connect(m_flash, &QCheckBox::toggled, this, [this] {
+        recompute();
+        recomputeSystem();
+    });
+    connect(m_qualityCritical, &QCheckBox::toggled, this, [this] { recompute(); });
+    connect(openGgufButton, &QPushButton::clicked, this, [this] {
+        QSettings s;
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open GGUF model"),
+            s.value(QStringLiteral("folders/open")).toString(), tr("GGUF models (*.gguf);;All files (*)"));
+        if (path.isEmpty())
+            return;
+        s.setValue(QStringLiteral("folders/open"), QFileInfo(path).absolutePath());
+        openGguf(path);
+    });
+    connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            [this] { updateMemoryBar(); });
+    connect(m_convertButton, &QPushButton::clicked, this, [this] {
+        const QModelIndex current = m_table->currentIndex();
+        int row = current.isValid() ? current.row() : m_tableModel->recommendedRow();
+        if (row < 0 || row >= int(m_tableModel->rows().size()))
+            return;
+        emit convertRequested(m_tableModel->rows()[std::size_t(row)].name, m_ggufPath);
+    });
+    connect(m_alternative, &QLabel::linkActivated, this, [this](const QString &link) {
+        selectCatalogModel(link);
+    });
+
+    syncRamControls();
+    recompute();
+    recomputeSystem();
+}
+
+void AdvisePage::syncRamControls()
+{
+    const double gb = m_ram->value();
+    const bool isDetected = std::abs(gb - double(m_detectedRamBytes) / GB) < 0.05;
+    QAbstractButton *match = isDetected ? m_ramPresets->button(0) : nullptr;
+    for (int preset : {32, 64, 128})
+        if (std::abs(gb - preset) < 1e-9)
+            match = m_ramPresets->button(preset);
+    if (match) {
+        match->setChecked(true);
+    } else if (m_ramPresets->checkedButton()) {
+        m_ramPresets->setExclusive(false);
+        m_ramPresets->checkedButton()->setChecked(false);
+        m_ramPresets->setExclusive(true);
+    }
+    m_reserve->setSpecialValueText(tr("auto (%1)").arg(formatGB(defaultReserveBytes(ramBytes()), 1)));
+}
+
+AdvisePage::~AdvisePage() = default;
+
+void AdvisePage::saveSettings() const
+{
+    QSettings settings;
+    settings.setValue(QStringLiteral("advise/ramGb"), m_ram->value());
+    settings.setValue(QStringLiteral("advise/reserveGb"), m_reserve->value());
+    settings.setValue(QStringLiteral("advise/kvType"), m_kvType->currentIndex());
+    settings.setValue(QStringLiteral("advise/flash"), m_flash->isChecked());
+    if (!m_gguf)
+        settings.setValue(QStringLiteral("advise/model"), currentModelId());
+    settings.setValue(QStringLiteral("advise/context"), m_context->value() * kContextStep);
+}
+
+void AdvisePage::fillModelCombo()
+{
+    m_model->clear();
+    if (!m_advisor)
+        return;
+    std::vector<const ModelShape *> models;
+    for (const ModelShape &m : m_advisor->catalog().models())
+        models.push_back(&m);
+    std::stable_sort(models.begin(), models.end(), [](const ModelShape *a, const ModelShape *b) {
+        return a->family != b->family ? a->family < b->family : a->paramsBillions < b->paramsBillions;
+    });
+    for (const ModelShape *m : models) {
+        m_model->addItem(m->name, m->id);
+        m_model->setItemData(m_model->count() - 1,
+                             tr("%1 · %2 B parameters · %3 layers · up to %4 tokens")
+                                 .arg(m->family).arg(m->paramsBillions, 0, 'f', 1).arg(m->nLayers)
+                                 .arg(QLocale().toString(m->nCtxMax)),
+                             Qt::ToolTipRole);
+    }
+}
+
+std::uint64_t AdvisePage::ramBytes() const
+{
+    return std::uint64_t(m_ram->value() * GB);
+}
+
+double AdvisePage::ramGb() const
+{
+    return m_ram->value();
+}
+
+void AdvisePage::setRamGb(double gb)
+{
+    m_ram->setValue(gb); // valueChanged recomputes
+}
+
+bool AdvisePage::selectCatalogModel(const QString &id)
+{
+    int index = m_model->findData(id);
+    if (index < 0 && m_advisor) {
+        if (const ModelShape *m = m_advisor->catalog().find(id))
+            index = m_model->findData(m->id);
+    }
+    if (index < 0)
+        return false;
+    m_model->setCurrentIndex(index);
+    onModelChosen(index);
+    return true;
+}
+
+void AdvisePage::onModelChosen(int index)
+{
+    const QString data = m_model->itemData(index).toString();
+    if (data.startsWith(QStringLiteral("gguf:"))) {
+        updateContextRange();
+        recompute();
+        return;
+    }
+    m_gguf.reset();
+    m_ggufPath.clear();
+    // Drop the entry of a previously opened GGUF.
+    const int gguf = m_model->findData(QStringLiteral("gguf:"), Qt::UserRole, Qt::MatchStartsWith);
+    if (gguf >= 0 && gguf != index)
+        m_model->removeItem(gguf);
+    updateContextRange();
+    recompute();
+}
+
+void AdvisePage::openGguf(const QString &path)
+{
+    ++m_pending;
+    m_modelInfo->setText(tr("Reading %1…").arg(QFileInfo(path).fileName()));
+    loadModelAsync(path, this, [this](const LoadedModel &m) {
+        --m_pending;
+        if (!m.file) {
+            showError(m.error);
+            return;
+        }
+        m_gguf = m.file;
+        m_ggufPath = m.path;
+        const QString key = QStringLiteral("gguf:") + m.path;
+        int index = m_model->findData(key);
+        if (index < 0) {
+            const int old = m_model->findData(QStringLiteral("gguf:"), Qt::UserRole, Qt::MatchStartsWith);
+            if (old >= 0)
+                m_model->removeItem(old);
+            m_model->insertItem(0, tr("File: %1").arg(QFileInfo(m.path).fileName()), key);
+            m_model->setItemData(0, m.path, Qt::ToolTipRole);
+            index = 0;
+        }
+        m_model->setCurrentIndex(index);
+        emit fileOpened(m.path);
+        updateContextRange();
+        recompute();
+    });
+}
+
+QString AdvisePage::currentModelId() const
+{
+    if (m_gguf)
+        return m_ggufPath;
+    return m_model->currentData().toString();
+}
+
+void AdvisePage::updateContextRange()
+{
+    std::uint32_t maxCtx = 8192;
+    if (m_gguf) {
+        try {
+            maxCtx = modelInfoFrom(*m_gguf).nCtxTrain;
+        } catch (const Error &) {
+        }
+    } else if (m_advisor) {
+        if (const ModelShape *m = m_advisor->catalog().find(m_model->currentData().toString()))
+            maxCtx = m->nCtxMax;
+    }
+    maxCtx = std::max<std::uint32_t>(maxCtx, kMinContextTokens);
+    const int old = m_context->value() * kContextStep;
+    const QSignalBlocker block(m_context);
+    m_context->setRange(kMinContextTokens / kContextStep, int(maxCtx / kContextStep));
+    const int wanted = old > 0 ? old : int(kDefaultContext);
+    m_context->setValue(std::min<int>(wanted, int(maxCtx)) / kContextStep);
+}
+
+void AdvisePage::setContextTokens(int tokens)
+{
+    m_context->setValue(tokens / kContextStep);
+}
+
+void AdvisePage::showError(const QString &message)
+{
+    m_recommendation->setText(tr("<b>Cannot advise:</b> %1").arg(message.toHtmlEscaped()));
+    m_modelInfo->setText(QString());
+}
+
+void AdvisePage::recompute()
+{
+    if (!m_advisor)
+        return;
+    const int ctx = m_context->value() * kContextStep;
+    m_contextLabel->setText(tr("%1 tokens (max %2)").arg(QLocale().toString(ctx),
+                                                          QLocale().toString(m_context->maximum() * kContextStep)));
+    AdviceOptions options;
+    options.ramBytes = ramBytes();
+    if (m_reserve->value() > 0)
+        options.reserveBytes = std::uint64_t(m_reserve->value() * GB);
+    options.contextTokens = std::uint32_t(ctx);
+    options.kvType = KvCacheType(m_kvType->currentData().toInt());
+    options.flashAttention = m_flash->isChecked();
+    options.qualityCritical = m_qualityCritical->isChecked();
+    try {
+        ModelAdvice advice = m_gguf ? m_advisor->adviseGguf(*m_gguf, options)
+                                    : m_advisor->adviseModel(m_model->currentData().toString(), options);
+        m_advice = std::make_unique<ModelAdvice>(std::move(advice));
+    } catch (const Error &e) {
+        m_advice.reset();
+        m_tableModel->setAdvice(ModelAdvice{});
+        showError(e.message());
+        updateMemoryBar();
+        return;
+    }
+    const ModelAdvice &a = *m_advice;
+    m_modelInfo->setText(tr("%1 · %2 parameters · %3 layers · %4 KV heads · KV cache %5 per token")
+                             .arg(a.model.family.isEmpty() ? a.model.architecture : a.model.family,
+                                  formatCount(a.nParams))
+                             .arg(a.model.nLayers)
+                             .arg(a.model.nHeadsKv)
+                             .arg(formatBytes(std::uint64_t(a.kvBytesPerToken))));
+    m_tableModel->setAdvice(a);
+
+    const QuantRecommendation &rec = a.recommendation;
+    if (rec.fileType) {
+        // The advisor's paragraph opens with its own "Recommended for X: Q." sentence; the
+        // heading says that already.
+        QString explanation = rec.explanation;
+        if (explanation.startsWith(QStringLiteral("Recommended for"))) {
+            const qsizetype end = explanation.indexOf(QStringLiteral(". "));
+            if (end > 0)
+                explanation = explanation.mid(end + 2);
+        }
+        m_recommendation->setText(tr("<b>Recommended for %1 on %2: %3.</b> %4")
+                                      .arg(a.model.name.toHtmlEscaped(), formatGB(a.options.ramBytes, 0),
+                                           fileTypeName(*rec.fileType), explanation.toHtmlEscaped()));
+    } else {
+        m_recommendation->setText(tr("<b>%1 does not fit in %2.</b> %3")
+                                      .arg(a.model.name.toHtmlEscaped(), formatGB(a.options.ramBytes, 0),
+                                           rec.explanation.toHtmlEscaped()));
+    }
+    m_recommendation->setToolTip(rec.steps.join(u'\n'));
+    if (!rec.alternativeModelId.isEmpty() && rec.alternativeFileType) {
+        QString name = rec.alternativeModelId;
+        if (const ModelShape *m = m_advisor->catalog().find(rec.alternativeModelId))
+            name = m->name;
+        m_alternative->setText(tr("Smaller model, higher quant: <a href=\"%1\">%2 at %3</a>")
+                                   .arg(rec.alternativeModelId, name.toHtmlEscaped(),
+                                        fileTypeName(*rec.alternativeFileType)));
+    } else {
+        m_alternative->clear();
+    }
+    updateMemoryBar();
+    publishChartData();
+}
+
+void AdvisePage::updateMemoryBar()
+{
+    if (!m_advice || m_advice->rows.empty()) {
+        m_memoryBar->setParts({});
+        m_memoryBar->setCapacity(ramBytes(), tr("RAM"));
+        m_convertButton->setEnabled(false);
+        return;
+    }
+    const auto &rows = m_advice->rows;
+    int row = m_table->currentIndex().isValid() ? m_table->currentIndex().row() : m_tableModel->recommendedRow();
+    if (row < 0 || row >= int(rows.size())) {
+        const QuantRow *q4 = m_advice->row(FileType::Q4_K_M);
+        row = q4 ? int(q4 - rows.data()) : 0;
+    }
+    const QuantRow &r = rows[std::size_t(row)];
+    m_memoryBar->setParts({
+        {tr("Weights (%1)").arg(r.name), r.memory.weightsBytes, MemoryBar::weightsColor()},
+        {tr("KV cache"), r.memory.kvCacheBytes, MemoryBar::kvColor()},
+        {tr("Compute + runtime"), r.memory.computeBytes + r.memory.overheadBytes, MemoryBar::computeColor()},
+        {tr("OS reserve"), r.memory.reserveBytes, MemoryBar::reserveColor()},
+    });
+    m_memoryBar->setCapacity(m_advice->options.ramBytes, tr("RAM"));
+    m_convertButton->setEnabled(true);
+    m_convertButton->setText(tr("Con&vert with %1…").arg(r.name));
+}
+
+void AdvisePage::publishChartData()
+{
+    AdviceChartData data;
+    if (m_advice) {
+        const ModelAdvice &a = *m_advice;
+        data.modelTitle = tr("%1 — %2 RAM, %3 tokens").arg(a.model.name, formatGB(a.options.ramBytes, 0),
+                                                            QLocale().toString(a.options.contextTokens));
+        if (m_gguf)
+            data.modelName = m_gguf->metadata().stringOr("general.name");
+        data.ramBytes = double(a.options.ramBytes);
+        for (const QuantRow &r : a.rows) {
+            ChartQuantPoint p;
+            p.name = r.name;
+            p.sizeBytes = double(r.fileBytes);
+            p.bitsPerWeight = r.bitsPerWeight;
+            p.qualityLossPct = r.pplIncreasePercent;
+            p.recommended = r.recommended;
+            p.tooltip = tr("%1 (estimate)\nSize %2 · %3 bits/weight\nPerplexity +%4% · %5\nTotal %6 at %7 tokens · %8")
+                            .arg(r.name, formatGB(r.fileBytes, 2))
+                            .arg(r.bitsPerWeight, 0, 'f', 2)
+                            .arg(r.pplIncreasePercent, 0, 'f', 1)
+                            .arg(r.qualityLabel, formatGB(r.memory.totalBytes(), 1),
+                                 QLocale().toString(r.contextTokens), fitBadgeName(r.badge));
+            data.quants.append(p);
+            ChartMemoryColumn c;
+            c.name = r.name;
+            c.weightsBytes = double(r.memory.weightsBytes);
+            c.kvBytes = double(r.memory.kvCacheBytes);
+            c.computeBytes = double(r.memory.computeBytes + r.memory.overheadBytes);
+            c.reserveBytes = double(r.memory.reserveBytes);
+            c.recommended = r.recommended;
+            data.memory.append(c);
+        }
+        if (!a.rows.empty()) {
+            const MemoryBreakdown &m = a.rows.front().memory;
+            const double others = double(m.kvCacheBytes + m.computeBytes + m.overheadBytes + m.reserveBytes);
+            data.sizeLimitBytes = std::max(0.0, double(a.options.ramBytes) - others);
+            data.limitLabel = tr("largest file that fits %1 at %2 tokens")
+                                  .arg(formatGB(a.options.ramBytes, 0), QLocale().toString(a.options.contextTokens));
+        }
+    }
+    emit chartDataChanged(data);
+}
+
+void AdvisePage::recomputeSystem()
+{
+    if (!m_advisor)
+        return;
+    AdviceOptions options;
+    options.ramBytes = ramBytes();
+    if (m_reserve->value() > 0)
+        options.reserveBytes = std::uint64_t(m_reserve->value() * GB);
+    options.kvType = KvCacheType(m_kvType->currentData().toInt());
+    options.flashAttention = m_flash->isChecked();
+    const int generation = ++m_systemGeneration;
+    m_priorityTitle->setText(tr("<b>Priorities for %1</b> (the brief's table, computed)…").arg(formatGB(options.ramBytes, 0)));
+    ++m_pending;
+    auto *watcher = new QFutureWatcher<SystemResult>(this);
+    connect(watcher, &QFutureWatcher<SystemResult>::finished, this, [this, watcher, generation] {
+        --m_pending;
+        watcher->deleteLater();
+        if (generation != m_systemGeneration)
+            return; // a newer request is on its way
+        const SystemResult result = watcher->result();
+        m_priorities->clear();
+        if (!result.error.isEmpty()) {
+            m_priorityTitle->setText(tr("<b>Priorities:</b> %1").arg(result.error.toHtmlEscaped()));
+            m_system.reset();
+            return;
+        }
+        m_system = std::make_unique<SystemAdvice>(result.advice);
+        const SystemAdvice &s = *m_system;
+        m_priorityTitle->setText(tr("<b>Recommendations for a %1 system</b> (the brief's priority rows, computed; hover for the reasoning)")
+                                     .arg(formatGB(s.options.ramBytes, 0)));
+        for (const PriorityRow &p : s.rows) {
+            auto *item = new QTreeWidgetItem(m_priorities);
+            item->setText(0, priorityName(p.priority));
+            item->setText(1, QStringLiteral("%1 %2").arg(p.modelName, p.quant.name));
+            item->setText(2, formatGB(p.quant.fileBytes, 1));
+            item->setText(3, p.quant.longestContextTokens ? QLocale().toString(p.quant.longestContextTokens) : tr("—"));
+            item->setText(4, p.note.isEmpty() ? AdviceTableModel::badgeText(p.quant.badge) : p.note);
+            item->setData(0, Qt::UserRole, QStringLiteral("%1 %2").arg(p.modelId, p.quant.name));
+            item->setData(1, Qt::UserRole, p.modelId);
+            for (int c = 0; c < 5; ++c)
+                item->setToolTip(c, p.explanation);
+        }
+        if (!s.notes.isEmpty())
+            m_priorities->setToolTip(s.notes.join(u'\n'));
+    });
+    const std::shared_ptr<Advisor> advisor = m_advisor;
+    watcher->setFuture(QtConcurrent::run([advisor, options] {
+        SystemResult r;
+        try {
+            r.advice = advisor->adviseSystem(options);
+        } catch (const Error &e) {
+            r.error = e.message();
+        } catch (const std::exception &e) {
+            r.error = QString::fromLocal8Bit(e.what());
+        }
+        return r;
+    }));
+}
+
+void AdvisePage::waitUntilIdle()
+{
+    QElapsedTimer timer;
+    timer.start();
+    while (m_pending > 0 && timer.elapsed() < 20000)
+        QApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 50);
+    QApplication::processEvents();
+}
+
+QString AdvisePage::recommendedQuant() const
+{
+    return m_advice && m_advice->recommendation.fileType ? fileTypeName(*m_advice->recommendation.fileType)
+                                                         : QString();
+}
+
+QString AdvisePage::priorityRowText(int priority) const
+{
+    if (!m_system)
+        return {};
+    for (const PriorityRow &p : m_system->rows)
+        if (int(p.priority) == priority)
+            return QStringLiteral("%1 %2").arg(p.modelId, p.quant.name);
+    return {};
+}
+
+QString AdvisePage::explanationText() const
+{
+    return m_recommendation->text();
+}

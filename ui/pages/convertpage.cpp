@@ -1,0 +1,611 @@
+#include "convertpage.h"
+
+#include "apppaths.h"
+#include "gguf/ggmltype.h"
+#include "jobs/job.h"
+#include "jobs/jobrunner.h"
+#include "quant/imatrixfile.h"
+#include "quant/quantizer.h"
+#include "util/error.h"
+#include "util/units.h"
+#include "widgets/jobprogresswidget.h"
+#include "widgets/quanttips.h"
+
+#include <QBoxLayout>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDesktopServices>
+#include <QDir>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSettings>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QStorageInfo>
+#include <QTime>
+#include <QTreeWidget>
+#include <QUrl>
+
+#include <map>
+
+using namespace QuantFit;
+
+static QString latin(std::string_view s)
+{
+    return QString::fromLatin1(s.data(), qsizetype(s.size()));
+}
+
+// Tensor types offered for --output-tensor-type / --token-embedding-type: everything we can
+// write, floats included.
+static void fillTypeCombo(QComboBox *combo)
+{
+    combo->addItem(QObject::tr("(as the mix decides)"));
+    for (const TypeFacts &t : allTypeFacts()) {
+        if (t.canQuantize && !t.runtimeOnly)
+            combo->addItem(latin(t.name), int(t.type));
+    }
+}
+
+ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
+    : QWidget(parent)
+    , m_runner(runner)
+    , m_sourceEdit(new QLineEdit(this))
+    , m_sourceInfo(new QLabel(this))
+    , m_targets(new QListWidget(this))
+    , m_outputEdit(new QLineEdit(this))
+    , m_advanced(new QGroupBox(tr("Ad&vanced"), this))
+    , m_imatrixEdit(new QLineEdit(this))
+    , m_pure(new QCheckBox(tr("&Pure: every quantizable tensor at the mix's bulk type"), this))
+    , m_outputType(new QComboBox(this))
+    , m_embdType(new QComboBox(this))
+    , m_threads(new QSpinBox(this))
+    , m_preview(new QTreeWidget(this))
+    , m_diskInfo(new QLabel(this))
+    , m_convertButton(new QPushButton(tr("C&onvert"), this))
+    , m_progress(new JobProgressWidget(false, this))
+    , m_log(new QPlainTextEdit(this))
+    , m_outcome(new QTreeWidget(this))
+    , m_measureButton(new QPushButton(tr("Measure &quality"), this))
+    , m_showButton(new QPushButton(tr("Show in &folder"), this))
+{
+    m_demoOptions.name = QStringLiteral("QuantFit demo");
+    m_demoPath = AppPaths::demoModelPath();
+
+    // Source
+    auto *sourceBox = new QGroupBox(tr("Source model"), this);
+    auto *sourceRow = new QHBoxLayout;
+    m_sourceEdit->setPlaceholderText(tr("A GGUF file (F32, F16 or BF16) — browse, drop it here, or use the demo model"));
+    auto *browse = new QPushButton(tr("&Browse…"), this);
+    auto *demo = new QPushButton(tr("Use &demo model"), this);
+    demo->setToolTip(tr("Generate a small synthetic LLaMA-style model (about 15 M parameters, "
+                        "F32) in %1 and use it as the source").arg(QDir::toNativeSeparators(AppPaths::modelsDir())));
+    sourceRow->addWidget(m_sourceEdit, 1);
+    sourceRow->addWidget(browse);
+    sourceRow->addWidget(demo);
+    auto *sourceLayout = new QVBoxLayout(sourceBox);
+    sourceLayout->addLayout(sourceRow);
+    m_sourceInfo->setWordWrap(true);
+    m_sourceInfo->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    sourceLayout->addWidget(m_sourceInfo);
+
+    // Targets
+    auto *targetBox = new QGroupBox(tr("&Target quants"), this);
+    for (const FileTypeFacts &f : allFileTypes()) {
+        if (!f.supported || f.fileType == FileType::Guessed)
+            continue;
+        auto *item = new QListWidgetItem(latin(f.name), m_targets);
+        item->setFlags(Qt::ItemIsEnabled | Qt::ItemIsUserCheckable | Qt::ItemIsSelectable);
+        item->setCheckState(Qt::Unchecked);
+        item->setData(Qt::UserRole, int(f.fileType));
+        item->setToolTip(quantTooltip(f.fileType));
+    }
+    m_targets->setFlow(QListView::LeftToRight);
+    m_targets->setWrapping(true);
+    m_targets->setResizeMode(QListView::Adjust);
+    m_targets->setGridSize(QSize(fontMetrics().horizontalAdvance(QStringLiteral("Q3_K_M")) + 44,
+                                 fontMetrics().height() + 8));
+    m_targets->setMaximumHeight(6 * fontMetrics().height());
+    auto *targetLayout = new QVBoxLayout(targetBox);
+    targetLayout->addWidget(m_targets);
+    auto *outRow = new QHBoxLayout;
+    auto *outLabel = new QLabel(tr("Output &folder:"), this);
+    outLabel->setBuddy(m_outputEdit);
+    auto *outBrowse = new QPushButton(tr("Choose…"), this);
+    outRow->addWidget(outLabel);
+    outRow->addWidget(m_outputEdit, 1);
+    outRow->addWidget(outBrowse);
+    targetLayout->addLayout(outRow);
+    m_outputEdit->setToolTip(tr("Files are named after the source and the quant: model-Q4_K_M.gguf"));
+
+    // Advanced
+    m_advanced->setCheckable(true);
+    m_advanced->setChecked(false);
+    auto *adv = new QFormLayout;
+    auto *imRow = new QHBoxLayout;
+    auto *imBrowse = new QPushButton(tr("Choose…"), this);
+    imRow->addWidget(m_imatrixEdit, 1);
+    imRow->addWidget(imBrowse);
+    m_imatrixEdit->setPlaceholderText(tr("optional: imatrix.gguf or legacy .dat"));
+    m_imatrixEdit->setToolTip(tr("An importance matrix weights the quantization error by how much "
+                                 "each column matters; it improves low-bit quants, I-quants most."));
+    adv->addRow(tr("&Importance matrix:"), imRow);
+    adv->addRow(m_pure);
+    fillTypeCombo(m_outputType);
+    fillTypeCombo(m_embdType);
+    adv->addRow(tr("O&utput tensor type:"), m_outputType);
+    adv->addRow(tr("Token &embedding type:"), m_embdType);
+    m_threads->setRange(0, 256);
+    m_threads->setSpecialValueText(tr("all cores (%1)").arg(QThread::idealThreadCount()));
+    adv->addRow(tr("T&hreads:"), m_threads);
+    auto *advHolder = new QWidget(this);
+    advHolder->setLayout(adv);
+    advHolder->setVisible(false);
+    auto *advLayout = new QVBoxLayout(m_advanced);
+    advLayout->addWidget(advHolder);
+    connect(m_advanced, &QGroupBox::toggled, advHolder, &QWidget::setVisible);
+    m_advanced->setFlat(true);
+    connect(m_advanced, &QGroupBox::toggled, this, [this](bool on) { m_advanced->setFlat(!on); });
+
+    // Preview
+    auto *previewBox = new QGroupBox(tr("Preview (dry run)"), this);
+    m_preview->setHeaderLabels({tr("Output"), tr("Exact size"), tr("Bits/weight"), tr("Tensors")});
+    m_preview->setRootIsDecorated(true);
+    m_preview->header()->setSectionResizeMode(0, QHeaderView::Stretch);
+    auto *previewLayout = new QVBoxLayout(previewBox);
+    previewLayout->addWidget(m_preview);
+    m_diskInfo->setWordWrap(true);
+    previewLayout->addWidget(m_diskInfo);
+
+    auto *left = new QWidget(this);
+    auto *leftLayout = new QVBoxLayout(left);
+    leftLayout->setContentsMargins(0, 0, 0, 0);
+    leftLayout->addWidget(sourceBox);
+    leftLayout->addWidget(targetBox);
+    leftLayout->addWidget(m_advanced);
+    leftLayout->addWidget(previewBox, 1);
+
+    // Run and outcome
+    auto *right = new QWidget(this);
+    auto *rightLayout = new QVBoxLayout(right);
+    rightLayout->setContentsMargins(0, 0, 0, 0);
+    m_convertButton->setDefault(true);
+    m_convertButton->setMinimumHeight(m_convertButton->sizeHint().height() * 3 / 2);
+    QFont big = m_convertButton->font();
+    big.setBold(true);
+    m_convertButton->setFont(big);
+    rightLayout->addWidget(m_convertButton);
+    rightLayout->addWidget(m_progress);
+    m_log->setReadOnly(true);
+    m_log->setMaximumBlockCount(2000);
+    m_log->setPlaceholderText(tr("Log"));
+    rightLayout->addWidget(m_log, 1);
+    m_outcome->setHeaderLabels({tr("Written file"), tr("Predicted"), tr("Actual"), tr("Verified")});
+    m_outcome->setRootIsDecorated(false);
+    m_outcome->header()->setSectionResizeMode(0, QHeaderView::Stretch);
+    m_outcome->setMaximumHeight(8 * fontMetrics().height());
+    rightLayout->addWidget(m_outcome);
+    auto *after = new QHBoxLayout;
+    after->addStretch();
+    after->addWidget(m_measureButton);
+    after->addWidget(m_showButton);
+    rightLayout->addLayout(after);
+    m_measureButton->setEnabled(false);
+    m_showButton->setEnabled(false);
+    m_measureButton->setToolTip(tr("Open the written files on the Measure page, with the source as the base for KL divergence"));
+
+    auto *split = new QSplitter(Qt::Horizontal, this);
+    split->addWidget(left);
+    split->addWidget(right);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
+    auto *layout = new QVBoxLayout(this);
+    layout->addWidget(split);
+    m_progress->setVisible(false);
+
+    // Settings
+    QSettings settings;
+    m_outputEdit->setText(settings.value(QStringLiteral("convert/outputDir")).toString());
+    const QStringList checked = settings.value(QStringLiteral("convert/targets"),
+                                               QStringList{QStringLiteral("Q4_K_M")}).toStringList();
+    setTargets(checked);
+
+    connect(browse, &QPushButton::clicked, this, &ConvertPage::browseSource);
+    connect(demo, &QPushButton::clicked, this, &ConvertPage::useDemoModel);
+    connect(outBrowse, &QPushButton::clicked, this, &ConvertPage::browseOutput);
+    connect(imBrowse, &QPushButton::clicked, this, [this] {
+        const QString p = QFileDialog::getOpenFileName(this, tr("Importance matrix"), {},
+                                                       tr("Importance matrix (*.gguf *.dat);;All files (*)"));
+        if (!p.isEmpty())
+            m_imatrixEdit->setText(p);
+    });
+    connect(m_sourceEdit, &QLineEdit::editingFinished, this, [this] {
+        if (m_sourceEdit->text() != m_source.path)
+            setSource(m_sourceEdit->text());
+    });
+    connect(m_targets, &QListWidget::itemChanged, this, &ConvertPage::updatePreview);
+    connect(m_outputEdit, &QLineEdit::textChanged, this, &ConvertPage::updatePreview);
+    connect(m_pure, &QCheckBox::toggled, this, &ConvertPage::updatePreview);
+    connect(m_imatrixEdit, &QLineEdit::textChanged, this, &ConvertPage::updatePreview);
+    connect(m_outputType, &QComboBox::currentIndexChanged, this, &ConvertPage::updatePreview);
+    connect(m_embdType, &QComboBox::currentIndexChanged, this, &ConvertPage::updatePreview);
+    connect(m_advanced, &QGroupBox::toggled, this, &ConvertPage::updatePreview);
+    connect(m_convertButton, &QPushButton::clicked, this, &ConvertPage::startConversion);
+    connect(m_measureButton, &QPushButton::clicked, this,
+            [this] { emit measureRequested(m_finished, m_source.path); });
+    connect(m_showButton, &QPushButton::clicked, this, [this] {
+        if (!m_finished.isEmpty())
+            QDesktopServices::openUrl(QUrl::fromLocalFile(QFileInfo(m_finished.first()).absolutePath()));
+    });
+    updatePreview();
+}
+
+void ConvertPage::saveSettings() const
+{
+    QSettings settings;
+    settings.setValue(QStringLiteral("convert/outputDir"), m_outputEdit->text());
+    QStringList checked;
+    for (int i = 0; i < m_targets->count(); ++i)
+        if (m_targets->item(i)->checkState() == Qt::Checked)
+            checked << m_targets->item(i)->text();
+    settings.setValue(QStringLiteral("convert/targets"), checked);
+}
+
+QString ConvertPage::sourcePath() const
+{
+    return m_source.path;
+}
+
+QString ConvertPage::logText() const
+{
+    return m_log->toPlainText();
+}
+
+void ConvertPage::log(const QString &line)
+{
+    m_log->appendPlainText(QTime::currentTime().toString(QStringLiteral("HH:mm:ss  ")) + line);
+}
+
+void ConvertPage::setTargets(const QStringList &fileTypes)
+{
+    const QSignalBlocker block(m_targets);
+    for (int i = 0; i < m_targets->count(); ++i) {
+        QListWidgetItem *item = m_targets->item(i);
+        item->setCheckState(fileTypes.contains(item->text(), Qt::CaseInsensitive) ? Qt::Checked : Qt::Unchecked);
+    }
+    updatePreview();
+}
+
+void ConvertPage::setOutputDir(const QString &dir)
+{
+    m_outputEdit->setText(dir);
+}
+
+void ConvertPage::prefill(const QString &fileType, const QString &source)
+{
+    setTargets({fileType});
+    if (!source.isEmpty())
+        setSource(source);
+}
+
+void ConvertPage::setDemoModelOptions(const SyntheticModelOptions &options, const QString &path)
+{
+    m_demoOptions = options;
+    if (!path.isEmpty())
+        m_demoPath = path;
+}
+
+void ConvertPage::browseSource()
+{
+    QSettings settings;
+    const QString dir = settings.value(QStringLiteral("folders/open")).toString();
+    const QString path = QFileDialog::getOpenFileName(this, tr("Source GGUF"), dir,
+                                                      tr("GGUF models (*.gguf);;All files (*)"));
+    if (path.isEmpty())
+        return;
+    settings.setValue(QStringLiteral("folders/open"), QFileInfo(path).absolutePath());
+    setSource(path);
+}
+
+void ConvertPage::browseOutput()
+{
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Output folder"), m_outputEdit->text());
+    if (!dir.isEmpty())
+        m_outputEdit->setText(dir);
+}
+
+void ConvertPage::setSource(const QString &path)
+{
+    m_sourceEdit->setText(path);
+    m_source = LoadedModel{};
+    m_source.path = path;
+    if (path.isEmpty()) {
+        m_sourceInfo->clear();
+        updatePreview();
+        return;
+    }
+    m_sourceInfo->setText(tr("Reading %1…").arg(QFileInfo(path).fileName()));
+    loadModelAsync(path, this, [this](const LoadedModel &m) {
+        if (m.path == m_sourceEdit->text())
+            onSourceLoaded(m);
+    });
+}
+
+void ConvertPage::onSourceLoaded(const LoadedModel &model)
+{
+    m_source = model;
+    if (!model.file) {
+        m_sourceInfo->setText(tr("<b>Cannot use this file:</b> %1").arg(model.error.toHtmlEscaped()));
+        log(model.error);
+    } else {
+        const ModelInfo &i = model.info;
+        const QString type = i.fileType ? fileTypeName(*i.fileType) : fileTypeName(i.guessedFileType);
+        m_sourceInfo->setText(tr("%1 · %2 · %3 parameters · %4 layers · %5 · %6 (%7 bits/weight)")
+                                  .arg(i.name.isEmpty() ? QFileInfo(model.path).fileName() : i.name,
+                                       i.architecture, formatCount(i.nParams))
+                                  .arg(i.nLayers)
+                                  .arg(type, formatBytes(model.file->fileSize()))
+                                  .arg(i.bitsPerWeight(), 0, 'f', 2));
+        if (m_outputEdit->text().isEmpty())
+            m_outputEdit->setText(QFileInfo(model.path).absolutePath());
+        emit fileOpened(model.path);
+        emit sourceReady();
+    }
+    updatePreview();
+}
+
+QuantOptions ConvertPage::quantOptions() const
+{
+    QuantOptions o;
+    if (!m_advanced->isChecked())
+        return o;
+    o.pure = m_pure->isChecked();
+    if (m_outputType->currentIndex() > 0)
+        o.outputTensorType = GgmlType(m_outputType->currentData().toInt());
+    if (m_embdType->currentIndex() > 0)
+        o.tokenEmbeddingType = GgmlType(m_embdType->currentData().toInt());
+    o.hasImatrix = !m_imatrixEdit->text().trimmed().isEmpty();
+    return o;
+}
+
+std::vector<ConvertPage::Target> ConvertPage::currentTargets() const
+{
+    std::vector<Target> out;
+    const QString dir = m_outputEdit->text().trimmed();
+    for (int i = 0; i < m_targets->count(); ++i) {
+        const QListWidgetItem *item = m_targets->item(i);
+        if (item->checkState() != Qt::Checked)
+            continue;
+        Target t{FileType(item->data(Qt::UserRole).toInt()), {}, std::nullopt, {}};
+        if (!m_source.path.isEmpty()) {
+            const QString name = QFileInfo(defaultOutputPath(m_source.path, t.fileType)).fileName();
+            t.outputPath = QDir(dir.isEmpty() ? QFileInfo(m_source.path).absolutePath() : dir).filePath(name);
+        }
+        if (m_source.file) {
+            try {
+                t.plan = makeQuantPlan(m_source.file->metadata(), m_source.file->tensors(), t.fileType,
+                                       quantOptions());
+            } catch (const Error &e) {
+                t.error = e.message();
+            }
+        }
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
+QStringList ConvertPage::outputPaths() const
+{
+    QStringList out;
+    for (const Target &t : currentTargets())
+        out << t.outputPath;
+    return out;
+}
+
+void ConvertPage::updatePreview()
+{
+    m_preview->clear();
+    const std::vector<Target> targets = currentTargets();
+    std::uint64_t totalBytes = 0;
+    bool ok = m_source.file && !targets.empty();
+    for (const Target &t : targets) {
+        auto *row = new QTreeWidgetItem(m_preview);
+        row->setText(0, t.outputPath.isEmpty() ? fileTypeName(t.fileType)
+                                               : QFileInfo(t.outputPath).fileName());
+        row->setToolTip(0, t.outputPath);
+        if (!t.error.isEmpty()) {
+            row->setText(1, tr("cannot convert"));
+            row->setToolTip(1, t.error);
+            auto *why = new QTreeWidgetItem(row, {t.error});
+            why->setFirstColumnSpanned(true);
+            row->setExpanded(true);
+            ok = false;
+            continue;
+        }
+        if (!t.plan)
+            continue;
+        const QuantPlan &plan = *t.plan;
+        totalBytes += plan.outputFileBytes;
+        std::uint64_t nParams = 0;
+        std::map<int, std::pair<int, std::uint64_t>> byType; // type -> (tensors, bytes)
+        for (const PlannedTensor &pt : plan.tensors) {
+            nParams += pt.source.nElements();
+            auto &slot = byType[int(pt.targetType)];
+            slot.first += 1;
+            slot.second += pt.targetBytes;
+        }
+        row->setText(1, QStringLiteral("%1 (%2 bytes)").arg(formatBytes(plan.outputFileBytes),
+                                                            QLocale().toString(qulonglong(plan.outputFileBytes))));
+        row->setText(2, QString::number(nParams ? 8.0 * double(plan.targetTensorBytes) / double(nParams) : 0, 'f', 2));
+        row->setText(3, QString::number(plan.tensors.size()));
+        for (const auto &[type, slot] : byType) {
+            auto *child = new QTreeWidgetItem(row);
+            child->setText(0, tr("%1 tensors").arg(latin(typeFacts(GgmlType(type)).name)));
+            child->setText(1, formatBytes(slot.second));
+            child->setText(3, QString::number(slot.first));
+        }
+        for (const QString &w : plan.warnings) {
+            auto *warn = new QTreeWidgetItem(row, {tr("note: %1").arg(w)});
+            warn->setFirstColumnSpanned(true);
+        }
+    }
+    for (int c = 1; c < 4; ++c)
+        m_preview->resizeColumnToContents(c);
+
+    if (!m_source.file) {
+        m_diskInfo->setText(m_source.path.isEmpty() ? tr("Choose a source model.") : QString());
+    } else if (targets.empty()) {
+        m_diskInfo->setText(tr("Check at least one target quant."));
+    } else {
+        QString dir = m_outputEdit->text().trimmed();
+        if (dir.isEmpty())
+            dir = QFileInfo(m_source.path).absolutePath();
+        const QStorageInfo storage(dir);
+        const qint64 freeBytes = storage.isValid() ? storage.bytesAvailable() : -1;
+        QString text = tr("Total to write: <b>%1</b>").arg(formatBytes(totalBytes));
+        if (freeBytes >= 0) {
+            text += tr(" · free on %1: %2").arg(QDir::toNativeSeparators(storage.rootPath()),
+                                                formatBytes(std::uint64_t(freeBytes)));
+            if (std::uint64_t(freeBytes) < totalBytes) {
+                text += tr(" — <b>not enough free space</b>");
+                ok = false;
+            }
+        } else {
+            text += tr(" · the output folder does not exist");
+            ok = false;
+        }
+        m_diskInfo->setText(text);
+    }
+    m_convertButton->setEnabled(ok && !m_busy);
+}
+
+void ConvertPage::setBusy(bool busy)
+{
+    m_busy = busy;
+    m_targets->setEnabled(!busy);
+    m_advanced->setEnabled(!busy);
+    m_sourceEdit->setEnabled(!busy);
+    updatePreview();
+}
+
+void ConvertPage::useDemoModel()
+{
+    if (QFileInfo::exists(m_demoPath)) {
+        setSource(m_demoPath);
+        return;
+    }
+    const QString path = m_demoPath;
+    const SyntheticModelOptions options = m_demoOptions;
+    auto *job = new Job(tr("Generating demo model"), [path, options](JobContext &ctx) {
+        QDir().mkpath(QFileInfo(path).absolutePath());
+        writeSyntheticModel(path, options, ctx);
+    });
+    log(tr("Generating the demo model in %1").arg(QDir::toNativeSeparators(path)));
+    m_progress->attach(job);
+    m_progress->setVisible(true);
+    setBusy(true);
+    connect(job, &Job::succeeded, this, [this, path] {
+        log(tr("Demo model ready: %1").arg(formatBytes(std::uint64_t(QFileInfo(path).size()))));
+        setSource(path);
+    });
+    connect(job, &Job::failed, this, [this](const QString &message) { log(tr("Error: %1").arg(message)); });
+    connect(job, &Job::cancelled, this, [this] { log(tr("Cancelled.")); });
+    connect(job, &Job::finished, this, [this] { setBusy(false); });
+    m_runner->start(job);
+}
+
+void ConvertPage::startConversion()
+{
+    if (m_busy || !m_source.file)
+        return;
+    std::vector<Target> targets = currentTargets();
+    auto work = std::make_shared<std::vector<QuantizeTarget>>();
+    for (Target &t : targets) {
+        if (!t.plan) {
+            log(tr("Error: %1: %2").arg(fileTypeName(t.fileType), t.error));
+            return;
+        }
+        work->push_back({*t.plan, t.outputPath});
+    }
+    if (work->empty())
+        return;
+    const QString dir = QFileInfo(work->front().outputPath).absolutePath();
+    if (!QDir().mkpath(dir)) {
+        log(tr("Error: cannot create the output folder %1").arg(dir));
+        return;
+    }
+
+    const QString sourcePath = m_source.path;
+    const QString imatrixPath = m_advanced->isChecked() ? m_imatrixEdit->text().trimmed() : QString();
+    const int threads = m_threads->value();
+    auto result = std::make_shared<QuantizeResult>();
+    auto *job = new Job(tr("Converting"), [=](JobContext &ctx) {
+        const GgufFile input = GgufFile::open(sourcePath);
+        std::optional<ImportanceMatrix> imatrix;
+        if (!imatrixPath.isEmpty())
+            imatrix = readImportanceMatrix(imatrixPath);
+        QuantizeOptions options;
+        options.nThreads = threads;
+        options.verify = true;
+        options.imatrix = imatrix ? &*imatrix : nullptr;
+        *result = quantize(input, *work, options, ctx);
+    });
+
+    m_finished.clear();
+    m_outcome->clear();
+    m_measureButton->setEnabled(false);
+    m_showButton->setEnabled(false);
+    for (const auto &t : *work)
+        log(tr("Converting %1 → %2 (planned %3)")
+                .arg(QFileInfo(sourcePath).fileName(), QFileInfo(t.outputPath).fileName(),
+                     formatBytes(t.plan.outputFileBytes)));
+    m_progress->attach(job);
+    m_progress->setVisible(true);
+    setBusy(true);
+
+    connect(job, &Job::succeeded, this, [this, result, work] {
+        for (const auto &w : result->warnings)
+            log(tr("Note: %1").arg(w));
+        for (std::size_t i = 0; i < work->size(); ++i) {
+            const QuantizeTarget &t = (*work)[i];
+            const qint64 actual = QFileInfo(t.outputPath).size();
+            const bool same = actual >= 0 && std::uint64_t(actual) == t.plan.outputFileBytes;
+            auto *row = new QTreeWidgetItem(m_outcome);
+            row->setText(0, QFileInfo(t.outputPath).fileName());
+            row->setToolTip(0, t.outputPath);
+            row->setText(1, formatBytes(t.plan.outputFileBytes));
+            row->setText(2, actual >= 0 ? formatBytes(std::uint64_t(actual)) : tr("missing"));
+            // quantize() re-opened every output and checked it against its plan (verify=true):
+            // success means the tensor count, names, types, offsets and size all matched.
+            row->setText(3, same ? tr("✔ verified, size exact") : tr("✘ size differs"));
+            row->setToolTip(3, tr("Re-opened and checked against the plan: tensor count, names, "
+                                  "shapes, types, offsets, metadata and file size."));
+            m_finished << t.outputPath;
+            log(tr("Wrote %1: %2 (predicted %3 bytes, actual %4 bytes)")
+                    .arg(QDir::toNativeSeparators(t.outputPath), formatBytes(std::uint64_t(actual)),
+                         QLocale().toString(qulonglong(t.plan.outputFileBytes)),
+                         QLocale().toString(qlonglong(actual))));
+        }
+        log(tr("Done in %1 (%2 read)").arg(formatDuration(result->seconds), formatBytes(result->inputBytes)));
+        m_measureButton->setEnabled(true);
+        m_showButton->setEnabled(true);
+        emit conversionFinished(true);
+    });
+    connect(job, &Job::failed, this, [this](const QString &message) {
+        log(tr("Error: %1").arg(message));
+        emit conversionFinished(false);
+    });
+    connect(job, &Job::cancelled, this, [this] {
+        log(tr("Cancelled; no file was left behind."));
+        emit conversionFinished(false);
+    });
+    connect(job, &Job::finished, this, [this] { setBusy(false); });
+    m_runner->start(job);
+}

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <QStringList>
+#include <QWidget>
+
+class JobProgressWidget;
+class JobRunner;
+class LivePerplexityChart;
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QListWidget;
+class QPlainTextEdit;
+class QPushButton;
+class QRadioButton;
+class QSpinBox;
+class QTableView;
+class ResultsModel;
+
+/// Measure: quantized model(s), an optional base model for KL divergence, the evaluation text
+/// (a file, an archive member, or the built-in sample), context and chunks; Run shows the running
+/// perplexity as a live curve with its error band, KLD statistics with a base, tokens/s, ETA and
+/// Cancel. Results are saved as JSON in the app's data folder and listed; "Compare outputs" runs
+/// one prompt on every selected model side by side.
+class MeasurePage : public QWidget
+{
+    Q_OBJECT
+
+public:
+    MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *parent = nullptr);
+
+    void addModel(const QString &path);
+    void setBaseModel(const QString &path);
+    void setContext(int tokens);
+    void setChunks(int chunks);
+    /// Empty: the built-in sample text.
+    void setTextSource(const QString &source);
+    void startMeasurement();
+    void startCompare();
+    void saveSettings() const;
+
+    QStringList models() const;
+    JobProgressWidget *progressWidget() const { return m_progress; }
+    LivePerplexityChart *liveChart() const { return m_chart; }
+    QString liveValueText() const;
+    QString summaryText() const;
+    QString compareText() const;
+    bool isRunning() const { return m_running; }
+
+signals:
+    void measurementFinished(bool success);
+    void compareFinished(bool success);
+    void fileOpened(const QString &path);
+
+private:
+    void runNext();
+    void setRunning(bool running);
+    void log(const QString &line);
+    QString textSourceLabel() const;
+
+    JobRunner *m_runner;
+    ResultsModel *m_results;
+    QStringList m_queue;
+    bool m_running = false;
+    bool m_stopAll = false;
+    bool m_failed = false;
+
+    QListWidget *m_models;
+    QLineEdit *m_base;
+    QRadioButton *m_sampleText;
+    QRadioButton *m_fileText;
+    QLineEdit *m_textPath;
+    QSpinBox *m_context;
+    QSpinBox *m_chunks;
+    QPushButton *m_runButton;
+    JobProgressWidget *m_progress;
+    LivePerplexityChart *m_chart;
+    QLabel *m_live;
+    QLabel *m_summary;
+    QTableView *m_resultsView;
+    QLineEdit *m_prompt;
+    QSpinBox *m_nPredict;
+    QPushButton *m_compareButton;
+    QPlainTextEdit *m_compareOutput;
+};
