@@ -287,6 +287,21 @@ ModelAdvice Advisor::adviseGguf(const GgufFile &file, const AdviceOptions &optio
     checkOptions(options);
     const ModelInfo info = modelInfoFrom(file);
     ModelShape shape = shapeFromModelInfo(info, file.metadata(), file.path());
+    if (file.tensors().empty())
+        throw Error(QStringLiteral("'%1' holds no tensors (a vocabulary-only file?): nothing to "
+                                   "size")
+                        .arg(file.path()));
+    if (shape.nLayers == 0 || shape.nEmbd == 0 || shape.nVocab == 0)
+        throw Error(QStringLiteral("'%1': not a model the advisor can size (architecture '%2' "
+                                   "without block count, embedding width or vocabulary)")
+                        .arg(file.path(), info.architecture));
+    if (std::uint64_t(shape.nHeadsKv) * shape.headDim > (1u << 20) || shape.nLayers > 4096)
+        throw Error(QStringLiteral("'%1': implausible attention shape (%2 layers, %3 KV heads of "
+                                   "%4)")
+                        .arg(file.path())
+                        .arg(shape.nLayers)
+                        .arg(shape.nHeadsKv)
+                        .arg(shape.headDim));
     const AdviceOptions filled = filledOptions(options, shape, false);
     const SizedModel sized = sizeFromPlans(shape, file.metadata(), file.tensors(), 0);
     ModelAdvice advice = buildAdvice(sized, filled);

@@ -64,9 +64,10 @@ bool comfortable(const ModelAdvice &a, FileType ft)
     return ft != FileType::Q8_0 || roomForContext(a, ft);
 }
 
+// Decimal GB as the brief writes them; small models get more decimals.
 QString gb(std::uint64_t bytes)
 {
-    return formatGB(bytes, 1);
+    return formatGB(bytes, bytes >= 10'000'000'000ull ? 1 : (bytes >= 1'000'000'000ull ? 2 : 3));
 }
 
 QString gbSigned(std::int64_t bytes)

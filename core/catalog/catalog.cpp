@@ -10,6 +10,7 @@
 #include <QStringList>
 
 #include <algorithm>
+#include <cmath>
 #include <mutex>
 
 // The resource lives in a static library: nothing references its registration object, so the
@@ -61,7 +62,7 @@ public:
         if (v.isUndefined() && !required)
             return 0;
         const double d = v.toDouble(-1);
-        if (!v.isDouble() || d != double(std::uint64_t(d < 0 ? 0 : d)) || d < min || d > max)
+        if (!v.isDouble() || d < min || d > max || d != std::floor(d))
             fail(QLatin1String(field),
                  QStringLiteral("expected an integer in %1..%2").arg(min).arg(max));
         return std::uint32_t(d);

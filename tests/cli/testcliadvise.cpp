@@ -178,6 +178,18 @@ private slots:
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.startsWith("error: ") && r.err.contains("junk.gguf"), r.err.constData());
     }
+
+    void vocabOnlyGguf()
+    {
+        const QString data = sharedTestData();
+        if (data.isEmpty())
+            QSKIP("shared test data not found (vocab/)");
+        const CliResult r = runCli({QStringLiteral("advise"), QStringLiteral("--ram"), QStringLiteral("16"),
+                                    QStringLiteral("--gguf"),
+                                    data + QStringLiteral("/vocab/ggml-vocab-gpt-2.gguf")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("holds no tensors"), r.err.constData());
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCliAdvise)
