@@ -15,6 +15,7 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QMap>
+#include <QStorageInfo>
 
 #include <algorithm>
 #include <bit>
@@ -128,7 +129,8 @@ void checkTargets(const GgufFile &input, const std::vector<QuantizeTarget> &targ
         bytesPerFolder[QFileInfo(t.outputPath).absolutePath()] += t.plan.outputFileBytes;
     }
     for (auto it = bytesPerFolder.cbegin(); it != bytesPerFolder.cend(); ++it) {
-        const std::uint64_t free = freeDiskBytes(it.key());
+        const QStorageInfo storage(it.key());
+        const std::uint64_t free = storage.isValid() ? std::uint64_t(storage.bytesAvailable()) : 0;
         if (free && free < it.value())
             throw IoError(it.key(), QStringLiteral("write"),
                           QStringLiteral("not enough disk space: the output needs %1 (%2 bytes), "
