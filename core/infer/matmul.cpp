@@ -56,36 +56,76 @@ void panelKernelPortable(const float *wp, const float *x, std::int64_t ldx, int 
         std::memcpy(y + t * ldy, acc[t], sizeof(float) * std::size_t(nValid));
 }
 
+QF_AVX2 inline void storeRow(float *y, __m256 lo, __m256 hi, int nValid)
+{
+    if (nValid == kPanelRows) {
+        _mm256_storeu_ps(y, lo);
+        _mm256_storeu_ps(y + 8, hi);
+        return;
+    }
+    alignas(32) float tmp[kPanelRows];
+    _mm256_store_ps(tmp, lo);
+    _mm256_store_ps(tmp + 8, hi);
+    std::memcpy(y, tmp, sizeof(float) * std::size_t(nValid));
+}
+
+// Accumulators are named variables (not an array): GCC otherwise keeps an array of __m256 in
+// memory and stores all twelve every iteration, which halves the speed.
 template <int NT>
 QF_AVX2 void panelKernelAvx2(const float *wp, const float *x, std::int64_t ldx, int n, float *y,
                              std::int64_t ldy, int nValid)
 {
-    __m256 acc0[NT];
-    __m256 acc1[NT];
-    for (int t = 0; t < NT; ++t) {
-        acc0[t] = _mm256_setzero_ps();
-        acc1[t] = _mm256_setzero_ps();
-    }
+    __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0;
+    __m256 a3 = a0, b3 = a0, a4 = a0, b4 = a0, a5 = a0, b5 = a0;
+    const float *x0 = x;
+    const float *x1 = NT > 1 ? x + ldx : x;
+    const float *x2 = NT > 2 ? x + 2 * ldx : x;
+    const float *x3 = NT > 3 ? x + 3 * ldx : x;
+    const float *x4 = NT > 4 ? x + 4 * ldx : x;
+    const float *x5 = NT > 5 ? x + 5 * ldx : x;
     for (int k = 0; k < n; ++k) {
         const __m256 w0 = _mm256_loadu_ps(wp + std::int64_t(k) * kPanelRows);
         const __m256 w1 = _mm256_loadu_ps(wp + std::int64_t(k) * kPanelRows + 8);
-        for (int t = 0; t < NT; ++t) {
-            const __m256 b = _mm256_broadcast_ss(x + t * ldx + k);
-            acc0[t] = _mm256_fmadd_ps(b, w0, acc0[t]);
-            acc1[t] = _mm256_fmadd_ps(b, w1, acc1[t]);
+        __m256 c = _mm256_broadcast_ss(x0 + k);
+        a0 = _mm256_fmadd_ps(c, w0, a0);
+        b0 = _mm256_fmadd_ps(c, w1, b0);
+        if constexpr (NT > 1) {
+            c = _mm256_broadcast_ss(x1 + k);
+            a1 = _mm256_fmadd_ps(c, w0, a1);
+            b1 = _mm256_fmadd_ps(c, w1, b1);
+        }
+        if constexpr (NT > 2) {
+            c = _mm256_broadcast_ss(x2 + k);
+            a2 = _mm256_fmadd_ps(c, w0, a2);
+            b2 = _mm256_fmadd_ps(c, w1, b2);
+        }
+        if constexpr (NT > 3) {
+            c = _mm256_broadcast_ss(x3 + k);
+            a3 = _mm256_fmadd_ps(c, w0, a3);
+            b3 = _mm256_fmadd_ps(c, w1, b3);
+        }
+        if constexpr (NT > 4) {
+            c = _mm256_broadcast_ss(x4 + k);
+            a4 = _mm256_fmadd_ps(c, w0, a4);
+            b4 = _mm256_fmadd_ps(c, w1, b4);
+        }
+        if constexpr (NT > 5) {
+            c = _mm256_broadcast_ss(x5 + k);
+            a5 = _mm256_fmadd_ps(c, w0, a5);
+            b5 = _mm256_fmadd_ps(c, w1, b5);
         }
     }
-    for (int t = 0; t < NT; ++t) {
-        if (nValid == kPanelRows) {
-            _mm256_storeu_ps(y + t * ldy, acc0[t]);
-            _mm256_storeu_ps(y + t * ldy + 8, acc1[t]);
-        } else {
-            alignas(32) float tmp[kPanelRows];
-            _mm256_store_ps(tmp, acc0[t]);
-            _mm256_store_ps(tmp + 8, acc1[t]);
-            std::memcpy(y + t * ldy, tmp, sizeof(float) * std::size_t(nValid));
-        }
-    }
+    storeRow(y, a0, b0, nValid);
+    if constexpr (NT > 1)
+        storeRow(y + ldy, a1, b1, nValid);
+    if constexpr (NT > 2)
+        storeRow(y + 2 * ldy, a2, b2, nValid);
+    if constexpr (NT > 3)
+        storeRow(y + 3 * ldy, a3, b3, nValid);
+    if constexpr (NT > 4)
+        storeRow(y + 4 * ldy, a4, b4, nValid);
+    if constexpr (NT > 5)
+        storeRow(y + 5 * ldy, a5, b5, nValid);
 }
 
 using PanelKernel = void (*)(const float *, const float *, std::int64_t, int, float *,
