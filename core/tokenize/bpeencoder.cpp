@@ -9,7 +9,7 @@
 
 #include "unicodeclass.h"
 
-#include <queue>
+#include <algorithm>
 
 namespace QuantFit {
 
@@ -20,27 +20,38 @@ struct Symbol {
     std::size_t length; ///< 0 once merged into its left neighbour
     int prev;
     int next;
+    std::int32_t id; ///< token id of the symbol's text, -1 when it is no token
 };
 
 struct Bigram {
     int left;
     int right;
     std::int32_t rank;
+    std::int32_t result; ///< id of the merged text, -1 when it is no token
     std::size_t length;
 };
 
 struct BigramOrder {
-    // priority_queue keeps the "largest" on top: lowest rank, then smallest left index.
+    // The heap keeps the "largest" on top: lowest rank, then smallest left index.
     bool operator()(const Bigram &a, const Bigram &b) const
     {
         return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
     }
 };
 
-void encodeWord(const TokenizerData &d, std::string_view piece, std::string &word,
-                std::string &key, std::vector<std::int32_t> &out)
+struct Scratch {
+    std::string word;
+    std::string key;
+    std::string merged;
+    std::vector<Symbol> symbols;
+    std::vector<Bigram> heap;
+};
+
+void encodeWord(const TokenizerData &d, std::string_view piece, Scratch &sc,
+                std::vector<std::int32_t> &out)
 {
     const auto &table = byteToBpeChar();
+    std::string &word = sc.word;
     word.clear();
     for (const char ch : piece)
         word += table[static_cast<unsigned char>(ch)];
@@ -52,57 +63,80 @@ void encodeWord(const TokenizerData &d, std::string_view piece, std::string &wor
         }
     }
 
-    std::vector<Symbol> symbols;
-    symbols.reserve(word.size());
-    for (std::size_t offset = 0; offset < word.size();) {
-        const std::size_t len = std::min(Unicode::utf8SequenceLength(
-                                             static_cast<unsigned char>(word[offset])),
-                                         word.size() - offset);
-        const int index = int(symbols.size());
-        symbols.push_back({offset, len, index - 1, offset + len == word.size() ? -1 : index + 1});
+    // One symbol per byte: the byte's table character.
+    std::vector<Symbol> &symbols = sc.symbols;
+    symbols.clear();
+    std::size_t offset = 0;
+    for (std::size_t i = 0; i < piece.size(); ++i) {
+        const auto byte = static_cast<unsigned char>(piece[i]);
+        const std::size_t len = table[byte].size();
+        const int index = int(i);
+        symbols.push_back({offset, len, index - 1, i + 1 == piece.size() ? -1 : index + 1,
+                           d.bpeByteIds[byte]});
         offset += len;
     }
 
+    // Merges between two tokens are looked up by id; others (rare) by text.
     const std::string_view w(word);
-    std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue;
+    std::vector<Bigram> &heap = sc.heap; // a binary heap ordered by BigramOrder
+    heap.clear();
+    const auto push = [&](const Bigram &b) {
+        heap.push_back(b);
+        std::push_heap(heap.begin(), heap.end(), BigramOrder{});
+    };
     const auto tryAdd = [&](int left, int right) {
         if (left < 0 || right < 0)
             return;
-        const Symbol &l = symbols[left];
-        const Symbol &r = symbols[right];
-        TokenizerData::mergeKey(key, w.substr(l.start, l.length), w.substr(r.start, r.length));
-        const auto it = d.mergeRanks.find(key);
+        const Symbol &l = symbols[std::size_t(left)];
+        const Symbol &r = symbols[std::size_t(right)];
+        if (l.id >= 0 && r.id >= 0) {
+            const auto it = d.mergeIds.find(pairKey(std::uint32_t(l.id), std::uint32_t(r.id)));
+            if (it != d.mergeIds.end())
+                push({left, right, it->second.rank, it->second.result, l.length + r.length});
+            return;
+        }
+        if (d.mergeRanks.empty())
+            return;
+        const std::string_view lt = w.substr(l.start, l.length);
+        const std::string_view rt = w.substr(r.start, r.length);
+        TokenizerData::mergeKey(sc.key, lt, rt);
+        const auto it = d.mergeRanks.find(sc.key);
         if (it == d.mergeRanks.end())
             return;
-        queue.push({left, right, it->second, l.length + r.length});
+        sc.merged.assign(lt);
+        sc.merged.append(rt);
+        push({left, right, it->second, d.find(sc.merged).value_or(-1), l.length + r.length});
     };
     for (int i = 1; i < int(symbols.size()); ++i)
         tryAdd(i - 1, i);
 
-    while (!queue.empty()) {
-        const Bigram b = queue.top();
-        queue.pop();
-        Symbol &left = symbols[b.left];
-        Symbol &right = symbols[b.right];
+    while (!heap.empty()) {
+        std::pop_heap(heap.begin(), heap.end(), BigramOrder{});
+        const Bigram b = heap.back();
+        heap.pop_back();
+        Symbol &left = symbols[std::size_t(b.left)];
+        Symbol &right = symbols[std::size_t(b.right)];
         // Symbols only grow, so unchanged lengths mean the pair still has the queued text.
         if (left.length == 0 || right.length == 0 || left.length + right.length != b.length)
             continue;
         left.length += right.length;
+        left.id = b.result;
         right.length = 0;
         left.next = right.next;
         if (right.next >= 0)
-            symbols[right.next].prev = b.left;
+            symbols[std::size_t(right.next)].prev = b.left;
         tryAdd(left.prev, b.left);
         tryAdd(b.left, left.next);
     }
 
-    for (int i = 0; i != -1 && !symbols.empty(); i = symbols[i].next) {
-        const std::string_view text = w.substr(symbols[i].start, symbols[i].length);
-        if (const auto id = d.find(text)) {
-            out.push_back(*id);
+    for (int i = 0; i != -1 && !symbols.empty(); i = symbols[std::size_t(i)].next) {
+        const Symbol &s = symbols[std::size_t(i)];
+        if (s.id >= 0) {
+            out.push_back(s.id);
             continue;
         }
         // Not in the vocabulary (broken vocabularies only): its bytes that are tokens.
+        const std::string_view text = w.substr(s.start, s.length);
         for (std::size_t k = 0; k < text.size(); ++k) {
             if (const auto id = d.find(text.substr(k, 1)))
                 out.push_back(*id);
@@ -145,10 +179,9 @@ int bpeCharToByte(char32_t cp)
 void encodeBpeFragment(const TokenizerData &d, std::string_view text,
                        std::vector<std::int32_t> &out)
 {
-    std::string word;
-    std::string key;
+    Scratch scratch;
     for (const std::string_view piece : preTokenize(text, d.pre.patterns))
-        encodeWord(d, piece, word, key, out);
+        encodeWord(d, piece, scratch, out);
 }
 
 } // namespace QuantFit

@@ -10,7 +10,7 @@
 #include "unicodeclass.h"
 #include "util/error.h"
 
-#include <queue>
+#include <algorithm>
 
 namespace QuantFit {
 
@@ -31,20 +31,24 @@ struct Bigram {
 };
 
 struct BigramOrder {
-    // priority_queue keeps the "largest" on top: highest score, then smallest left index.
+    // The heap keeps the "largest" on top: highest score, then smallest left index.
     bool operator()(const Bigram &a, const Bigram &b) const
     {
         return a.score < b.score || (a.score == b.score && a.left > b.left);
     }
 };
 
-} // namespace
-
-void encodeSpmFragment(const TokenizerData &d, std::string_view text,
-                       std::vector<std::int32_t> &out)
-{
+struct Scratch {
     std::vector<Symbol> symbols;
-    symbols.reserve(text.size());
+    std::vector<Bigram> heap;
+};
+
+// One chunk: no merge crosses its ends (see encodeSpmFragment).
+void encodeChunk(const TokenizerData &d, std::string_view text, Scratch &sc,
+                 std::vector<std::int32_t> &out)
+{
+    std::vector<Symbol> &symbols = sc.symbols;
+    symbols.clear();
     for (std::size_t offset = 0; offset < text.size();) {
         const std::size_t len = std::min(Unicode::utf8SequenceLength(
                                              static_cast<unsigned char>(text[offset])),
@@ -56,39 +60,43 @@ void encodeSpmFragment(const TokenizerData &d, std::string_view text,
     if (symbols.empty())
         return;
 
-    std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue;
+    std::vector<Bigram> &heap = sc.heap; // a binary heap ordered by BigramOrder
+    heap.clear();
     const auto tryAdd = [&](int left, int right) {
         if (left < 0 || right < 0)
             return;
-        const std::size_t length = symbols[left].length + symbols[right].length;
-        const auto id = d.find(text.substr(symbols[left].start, length));
+        const std::size_t length = symbols[std::size_t(left)].length
+            + symbols[std::size_t(right)].length;
+        const auto id = d.find(text.substr(symbols[std::size_t(left)].start, length));
         if (!id)
             return;
-        queue.push({left, right, d.scores[std::size_t(*id)], length});
+        heap.push_back({left, right, d.scores[std::size_t(*id)], length});
+        std::push_heap(heap.begin(), heap.end(), BigramOrder{});
     };
     for (int i = 1; i < int(symbols.size()); ++i)
         tryAdd(i - 1, i);
 
-    while (!queue.empty()) {
-        const Bigram b = queue.top();
-        queue.pop();
-        Symbol &left = symbols[b.left];
-        Symbol &right = symbols[b.right];
+    while (!heap.empty()) {
+        std::pop_heap(heap.begin(), heap.end(), BigramOrder{});
+        const Bigram b = heap.back();
+        heap.pop_back();
+        Symbol &left = symbols[std::size_t(b.left)];
+        Symbol &right = symbols[std::size_t(b.right)];
         if (left.length == 0 || right.length == 0 || left.length + right.length != b.length)
             continue;
         left.length += right.length;
         right.length = 0;
         left.next = right.next;
         if (right.next >= 0)
-            symbols[right.next].prev = b.left;
+            symbols[std::size_t(right.next)].prev = b.left;
         tryAdd(left.prev, b.left);
         tryAdd(b.left, left.next);
     }
 
     // Every merged symbol is a token (a pair is only queued when its text is one), so only
     // single characters can miss the vocabulary; they fall back to byte tokens.
-    for (int i = 0; i != -1; i = symbols[i].next) {
-        const Symbol &s = symbols[i];
+    for (int i = 0; i != -1; i = symbols[std::size_t(i)].next) {
+        const Symbol &s = symbols[std::size_t(i)];
         const std::string_view piece = text.substr(s.start, s.length);
         if (const auto id = d.find(piece)) {
             out.push_back(*id);
@@ -105,6 +113,32 @@ void encodeSpmFragment(const TokenizerData &d, std::string_view text,
             out.push_back(id);
         }
     }
+}
+
+} // namespace
+
+void encodeSpmFragment(const TokenizerData &d, std::string_view text,
+                       std::vector<std::int32_t> &out)
+{
+    // The merge order is global over the fragment, but a merge only joins neighbours whose
+    // concatenation is a token. Where two adjacent characters occur together in no token, no
+    // merge can ever join across them, so the fragment is cut there and each chunk (about a
+    // word) is merged on its own with the same result; this keeps the heap small.
+    Scratch scratch;
+    std::size_t chunkStart = 0;
+    std::uint32_t previous = 0;
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t len = std::min(
+            Unicode::utf8SequenceLength(static_cast<unsigned char>(text[i])), text.size() - i);
+        const std::uint32_t key = charKey(text.substr(i, len));
+        if (i > 0 && !d.spmCharPairs.contains(pairKey(previous, key))) {
+            encodeChunk(d, text.substr(chunkStart, i - chunkStart), scratch, out);
+            chunkStart = i;
+        }
+        previous = key;
+        i += len;
+    }
+    encodeChunk(d, text.substr(chunkStart), scratch, out);
 }
 
 } // namespace QuantFit

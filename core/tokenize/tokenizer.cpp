@@ -297,9 +297,23 @@ Tokenizer Tokenizer::fromMetadata(const GgufMetadata &md, const QString &fileNam
                                 .arg(fileName)
                                 .arg(r)
                                 .arg(QString::fromUtf8(m)));
-            TokenizerData::mergeKey(key, s.substr(0, space), s.substr(space + 1));
-            d->mergeRanks.try_emplace(key, std::int32_t(r));
+            const std::string_view left = s.substr(0, space);
+            const std::string_view right = s.substr(space + 1);
+            const auto leftId = d->find(left);
+            const auto rightId = d->find(right);
+            if (leftId && rightId) {
+                std::string merged(left);
+                merged += right;
+                d->mergeIds.try_emplace(
+                    pairKey(std::uint32_t(*leftId), std::uint32_t(*rightId)),
+                    TokenizerData::MergeResult{std::int32_t(r), d->find(merged).value_or(-1)});
+            } else {
+                TokenizerData::mergeKey(key, left, right);
+                d->mergeRanks.try_emplace(key, std::int32_t(r));
+            }
         }
+        for (int b = 0; b < 256; ++b)
+            d->bpeByteIds[std::size_t(b)] = d->find(byteToBpeChar()[std::size_t(b)]).value_or(-1);
         d->bos = pre->noBos ? -1 : specialId(md, "bos", 11, nVocab);
         d->eos = specialId(md, "eos", 11, nVocab);
         d->unk = specialId(md, "unknown", -1, nVocab);
@@ -332,6 +346,19 @@ Tokenizer Tokenizer::fromMetadata(const GgufMetadata &md, const QString &fileNam
 
     d->byteTokens.fill(-1);
     if (d->kind == TokenizerKind::Spm) {
+        for (const std::string &text : d->texts) {
+            std::uint32_t previous = 0;
+            for (std::size_t i = 0; i < text.size();) {
+                const std::size_t len = std::min(
+                    Unicode::utf8SequenceLength(static_cast<unsigned char>(text[i])),
+                    text.size() - i);
+                const std::uint32_t key = charKey(std::string_view(text).substr(i, len));
+                if (i > 0)
+                    d->spmCharPairs.insert(pairKey(previous, key));
+                previous = key;
+                i += len;
+            }
+        }
         for (int b = 0; b < 256; ++b) {
             char hex[8];
             std::snprintf(hex, sizeof hex, "<0x%02X>", b);

@@ -39,7 +39,18 @@ struct TokenizerData {
     std::vector<std::uint8_t> lstrip;  ///< special token eats whitespace on its left
     std::vector<std::uint8_t> rstrip;  ///< ... on its right
     StringIdMap textToId;              ///< later ids win for duplicate texts
-    StringIdMap mergeRanks;            ///< key: mergeKey(left, right)
+    /// BPE merges between two tokens, by (left id << 32 | right id): rank and the id of the
+    /// merged text (-1 when it is no token).
+    struct MergeResult {
+        std::int32_t rank;
+        std::int32_t result;
+    };
+    std::unordered_map<std::uint64_t, MergeResult> mergeIds;
+    StringIdMap mergeRanks;            ///< merges with a part that is no token: mergeKey(l, r)
+    std::array<std::int32_t, 256> bpeByteIds{}; ///< id of each byte's table character, or -1
+    /// SPM: pairs of adjacent characters (packed by charKey) that occur inside some token. A
+    /// boundary between two characters not in this set is never crossed by a merge.
+    std::unordered_set<std::uint64_t> spmCharPairs;
     std::vector<std::int32_t> specialTokens; ///< split candidates, longest text first
 
     std::int32_t bos = -1;
@@ -71,6 +82,20 @@ struct TokenizerData {
         key.append(right);
     }
 };
+
+/// The bytes of one UTF-8 character (at most 4) packed into an integer.
+inline std::uint32_t charKey(std::string_view ch)
+{
+    std::uint32_t k = 0;
+    for (std::size_t i = 0; i < ch.size() && i < 4; ++i)
+        k |= std::uint32_t(static_cast<unsigned char>(ch[i])) << (8 * i);
+    return k;
+}
+
+inline std::uint64_t pairKey(std::uint32_t left, std::uint32_t right)
+{
+    return (std::uint64_t(left) << 32) | right;
+}
 
 /// GPT-2 byte <-> character table (tokenizers.md §5 step 2).
 const std::array<std::string, 256> &byteToBpeChar();

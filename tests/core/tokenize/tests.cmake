@@ -7,3 +7,4 @@ endforeach()
 quantfit_add_test(test_tokenize_tokenizer SOURCES ${CMAKE_CURRENT_LIST_DIR}/testtokenizetokenizer.cpp)
 quantfit_add_test(test_tokenize_pretokenizer
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/testtokenizepretokenizer.cpp)
+quantfit_add_test(test_tokenize_cli SOURCES ${CMAKE_CURRENT_LIST_DIR}/testtokenizecli.cpp)
