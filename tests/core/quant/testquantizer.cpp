@@ -99,6 +99,7 @@ private slots:
     void imatrixIsRecordedAndChecked();
     void defaultOutputName();
     void storiesEveryFileType();
+    void identicalToLlamaQuantize();
 };
 
 void TestQuantizer::initTestCase()
@@ -337,6 +338,43 @@ void TestQuantizer::storiesEveryFileType()
         QVERIFY(down);
         if (typeFacts(fileTypeFacts(t.plan.fileType).defaultType).isQuantized)
             QCOMPARE(down->type, GgmlType::F16);
+    }
+}
+
+void TestQuantizer::identicalToLlamaQuantize()
+{
+    // llama-quantize's own files for every mix of synth-a (no imatrix): same header, same
+    // tensor order and offsets, same blocks. One pass over the source writes all of them.
+    const QString data = Test::sharedTestData();
+    const QString ref = data + QStringLiteral("/llama-quantized");
+    if (data.isEmpty() || !QFileInfo::exists(ref + QStringLiteral("/reference.csv")))
+        QSKIP("../shared/testdata/llama-quantized is absent");
+    const GgufFile input = GgufFile::open(ref + QStringLiteral("/synth-a-F32.gguf"));
+    QTemporaryDir dir;
+    std::vector<QuantizeTarget> targets;
+    QStringList names;
+    for (const auto &f : allFileTypes()) {
+        const QString name = QLatin1String(f.name.data(), qsizetype(f.name.size()));
+        if (!f.supported || f.fileType == FileType::F32
+            || !QFileInfo::exists(ref + QStringLiteral("/synth-a-%1.gguf").arg(name)))
+            continue;
+        names << name;
+        targets.push_back(targetFor(input, f.fileType,
+                                    dir.filePath(QStringLiteral("synth-a-%1.gguf").arg(name))));
+    }
+    QVERIFY(targets.size() >= 18);
+    NullJobContext ctx;
+    quantize(input, targets, {}, ctx);
+    for (int i = 0; i < names.size(); ++i) {
+        const QByteArray ours = readAll(targets[std::size_t(i)].outputPath);
+        const QByteArray theirs = readAll(ref + QStringLiteral("/synth-a-%1.gguf").arg(names[i]));
+        QCOMPARE(ours.size(), theirs.size());
+        if (ours != theirs) {
+            qsizetype at = 0;
+            while (ours[at] == theirs[at])
+                ++at;
+            QFAIL(qPrintable(QStringLiteral("%1: first difference at byte %2").arg(names[i]).arg(at)));
+        }
     }
 }
 
