@@ -1,6 +1,7 @@
 #include "blocksiq4.h"
 
 #include "quanthelpers.h"
+#include "quantsimd.h"
 
 #include "util/fp16.h"
 
@@ -82,8 +83,35 @@ void packIndices(const float *xb, float id, std::uint8_t *qs)
 void quantizeRowIq4Nl(const float *x, std::uint8_t *dst, std::int64_t n, const float *importance)
 {
     auto *y = reinterpret_cast<BlockIq4Nl *>(dst);
-    float w[32];
-    for (std::int64_t i = 0; i < n / 32; ++i, x += 32) {
+    float w[256];
+    std::int64_t i = 0;
+    if (quantSimdEnabled()) {
+        // Eight blocks side by side in SIMD lanes (same results as the scalar loop below).
+        float xT[256];
+        float wT[256];
+        float d[8];
+        float id[8];
+        std::uint8_t LT[256];
+        for (; i + 8 <= n / 32; i += 8, x += 256) {
+            for (int b = 0; b < 8; ++b) {
+                const float *qw = importance ? importance + 32 * (i + b) : nullptr;
+                blockWeights(x + 32 * b, qw, qw ? sigma2Of(x + 32 * b, 32) : 0.f, w + 32 * b);
+            }
+            toLanes(x, 32, 32, xT);
+            toLanes(w, 32, 32, wT);
+            iq4SearchScale8(xT, wT, d);
+            for (int b = 0; b < 8; ++b) {
+                y[i + b].d = fp32ToFp16(d[b]);
+                id[b] = d[b] != 0 ? 1 / d[b] : 0.f;
+            }
+            iq4Indices8(xT, id, LT);
+            for (int b = 0; b < 8; ++b) {
+                for (int j = 0; j < 16; ++j)
+                    y[i + b].qs[j] = std::uint8_t(LT[8 * j + b] | (LT[8 * (j + 16) + b] << 4));
+            }
+        }
+    }
+    for (; i < n / 32; ++i, x += 32) {
         const float *qw = importance ? importance + 32 * i : nullptr;
         blockWeights(x, qw, qw ? sigma2Of(x, 32) : 0.f, w);
         const float d = searchScale(x, w);
@@ -96,17 +124,29 @@ void quantizeRowIq4Nl(const float *x, std::uint8_t *dst, std::int64_t n, const f
 void quantizeRowIq4Xs(const float *x, std::uint8_t *dst, std::int64_t n, const float *importance)
 {
     auto *y = reinterpret_cast<BlockIq4Xs *>(dst);
-    float w[32];
+    const bool simd = quantSimdEnabled();
+    float w[256];
+    float xT[256];
+    float wT[256];
     float scales[8];
     for (std::int64_t i = 0; i < n / 256; ++i, x += 256) {
         BlockIq4Xs &b = y[i];
         const float sigma2 = sigma2Of(x, 256);
+        for (int ib = 0; ib < 8; ++ib) {
+            const float *qw = importance ? importance + 256 * i + 32 * ib : nullptr;
+            blockWeights(x + 32 * ib, qw, sigma2, w + 32 * ib);
+        }
+        if (simd) {
+            toLanes(x, 32, 32, xT);
+            toLanes(w, 32, 32, wT);
+            iq4SearchScale8(xT, wT, scales);
+        } else {
+            for (int ib = 0; ib < 8; ++ib)
+                scales[ib] = searchScale(x + 32 * ib, w + 32 * ib);
+        }
         float maxScale = 0;
         float amaxScale = 0;
         for (int ib = 0; ib < 8; ++ib) {
-            const float *qw = importance ? importance + 256 * i + 32 * ib : nullptr;
-            blockWeights(x + 32 * ib, qw, sigma2, w);
-            scales[ib] = searchScale(x + 32 * ib, w);
             const float a = std::fabs(scales[ib]);
             if (a > amaxScale) {
                 amaxScale = a;
@@ -120,14 +160,25 @@ void quantizeRowIq4Xs(const float *x, std::uint8_t *dst, std::int64_t n, const f
         const float id = d != 0 ? 1 / d : 0.f;
         b.scalesH = 0;
         std::memset(b.scalesL, 0, 4);
+        float idl[8];
         for (int ib = 0; ib < 8; ++ib) {
             int l = nearestInt(id * scales[ib]);
             l = l < -32 ? -32 : (l > 31 ? 31 : l);
             const float dl = d * float(l);
-            packIndices(x + 32 * ib, dl != 0 ? 1 / dl : 0.f, b.qs + 16 * ib);
+            idl[ib] = dl != 0 ? 1 / dl : 0.f;
+            if (!simd)
+                packIndices(x + 32 * ib, idl[ib], b.qs + 16 * ib);
             l += 32;
             b.scalesL[ib / 2] |= std::uint8_t((l & 0xF) << (4 * (ib % 2)));
             b.scalesH |= std::uint16_t((l >> 4) << (2 * ib));
+        }
+        if (simd) {
+            std::uint8_t LT[256];
+            iq4Indices8(xT, idl, LT);
+            for (int ib = 0; ib < 8; ++ib) {
+                for (int j = 0; j < 16; ++j)
+                    b.qs[16 * ib + j] = std::uint8_t(LT[8 * j + ib] | (LT[8 * (j + 16) + ib] << 4));
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 #include "blockskquants.h"
 
 #include "quanthelpers.h"
+#include "quantsimd.h"
 
 #include "util/fp16.h"
 
@@ -27,6 +28,35 @@ void pack2Bits(const std::uint8_t *L, std::uint8_t *qs)
     }
 }
 
+// The sixteen 16-element fits of a Q2_K super-block (two groups of 8 SIMD lanes when available).
+void fitQ2Subs(const float *x, const float *w, std::uint8_t *L, float *scales, float *mins,
+               bool imatrix)
+{
+    const float rmin = imatrix ? -0.9f : -0.5f;
+    const float rdelta = imatrix ? 0.05f : 0.1f;
+    const int nstep = imatrix ? 36 : 15;
+    if (quantSimdEnabled()) {
+        for (int g = 0; g < 2; ++g) {
+            float xT[128];
+            float wT[128];
+            std::uint8_t LT[128];
+            toLanes(x + 128 * g, 16, 16, xT);
+            toLanes(w + 128 * g, 16, 16, wT);
+            makeQkxQuants8(16, 3, xT, wT, LT, scales + 8 * g, mins + 8 * g, rmin, rdelta, nstep,
+                           !imatrix, imatrix);
+            for (int k = 0; k < 8; ++k) {
+                for (int l = 0; l < 16; ++l)
+                    L[128 * g + 16 * k + l] = LT[8 * l + k];
+            }
+        }
+        return;
+    }
+    for (int j = 0; j < 16; ++j) {
+        scales[j] = makeQkxQuants(16, 3, x + 16 * j, w + 16 * j, L + 16 * j, mins[j], rmin, rdelta,
+                                  nstep, !imatrix, imatrix);
+    }
+}
+
 float superBlockSumX2(const float *x)
 {
     float sum = 0;
@@ -45,20 +75,19 @@ void quantizeRowQ2_K(const float *x, std::uint8_t *dst, std::int64_t n, const fl
 {
     auto *y = reinterpret_cast<BlockQ2_K *>(dst);
     std::uint8_t L[kQkK];
-    float weights[16];
+    float weights[kQkK];
     float mins[16];
     float scales[16];
     for (std::int64_t i = 0; i < n / kQkK; ++i, x += kQkK) {
         BlockQ2_K &b = y[i];
         if (!importance) {
             // Steps 1-2 of the reference: per-sub-block fit, then 4-bit codes of scale and min.
+            for (int l = 0; l < kQkK; ++l)
+                weights[l] = std::fabs(x[l]);
+            fitQ2Subs(x, weights, L, scales, mins, false);
             float maxScale = 0;
             float maxMin = 0;
             for (int j = 0; j < 16; ++j) {
-                for (int l = 0; l < 16; ++l)
-                    weights[l] = std::fabs(x[16 * j + l]);
-                scales[j] = makeQkxQuants(16, 3, x + 16 * j, weights, L + 16 * j, mins[j], -0.5f,
-                                          0.1f, 15, true, false);
                 if (scales[j] > maxScale)
                     maxScale = scales[j];
                 if (mins[j] > maxMin)
@@ -89,14 +118,14 @@ void quantizeRowQ2_K(const float *x, std::uint8_t *dst, std::int64_t n, const fl
             const float sigma2 = superBlockSumX2(x) / float(kQkK);
             for (int j = 0; j < 16; ++j) {
                 const float *qw = importance + kQkK * i + 16 * j;
+                float *w = weights + 16 * j;
                 for (int l = 0; l < 16; ++l)
-                    weights[l] = qw[l] * std::sqrt(sigma2 + x[16 * j + l] * x[16 * j + l]);
+                    w[l] = qw[l] * std::sqrt(sigma2 + x[16 * j + l] * x[16 * j + l]);
                 sw[j] = 0;
                 for (int l = 0; l < 16; ++l)
-                    sw[j] += weights[l];
-                scales[j] = makeQkxQuants(16, 3, x + 16 * j, weights, L + 16 * j, mins[j], -0.9f,
-                                          0.05f, 36, false, true);
+                    sw[j] += w[l];
             }
+            fitQ2Subs(x, weights, L, scales, mins, true);
             const float dm = makeQpQuants(16, 15, scales, Ls, sw);
             const float mm = makeQpQuants(16, 15, mins, Lm, sw);
             b.d = fp32ToFp16(dm);
@@ -188,19 +217,36 @@ void quantizeRowQ3_K(const float *x, std::uint8_t *dst, std::int64_t n, const fl
                 b.d = fp32ToFp16(0.f);
             }
         } else {
-            float weight[16];
+            float weight[kQkK];
             float sw[16];
             std::int8_t Ls[16];
             const float sigma2 = 2 * superBlockSumX2(x) / float(kQkK);
             for (int j = 0; j < 16; ++j) {
                 const float *qw = importance + kQkK * i + 16 * j;
+                float *w = weight + 16 * j;
                 for (int l = 0; l < 16; ++l)
-                    weight[l] = qw[l] * std::sqrt(sigma2 + x[16 * j + l] * x[16 * j + l]);
+                    w[l] = qw[l] * std::sqrt(sigma2 + x[16 * j + l] * x[16 * j + l]);
                 float sumw = 0;
                 for (int l = 0; l < 16; ++l)
-                    sumw += weight[l];
+                    sumw += w[l];
                 sw[j] = sumw;
-                scales[j] = makeQxQuants(16, 4, x + 16 * j, L + 16 * j, weight);
+            }
+            if (quantSimdEnabled()) {
+                for (int g = 0; g < 2; ++g) {
+                    float xT[128];
+                    float wT[128];
+                    std::int8_t LT[128];
+                    toLanes(x + 128 * g, 16, 16, xT);
+                    toLanes(weight + 128 * g, 16, 16, wT);
+                    makeQxQuants8(16, 4, xT, wT, LT, scales + 8 * g);
+                    for (int k = 0; k < 8; ++k) {
+                        for (int l = 0; l < 16; ++l)
+                            L[128 * g + 16 * k + l] = LT[8 * l + k];
+                    }
+                }
+            } else {
+                for (int j = 0; j < 16; ++j)
+                    scales[j] = makeQxQuants(16, 4, x + 16 * j, L + 16 * j, weight + 16 * j);
             }
             const float dBlock = makeQxQuants(16, 32, scales, Ls, sw);
             for (int j = 0; j < 16; ++j)

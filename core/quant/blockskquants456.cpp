@@ -1,6 +1,7 @@
 #include "blockskquants.h"
 
 #include "quanthelpers.h"
+#include "quantsimd.h"
 
 #include "util/fp16.h"
 
@@ -30,30 +31,54 @@ void packScaleMinK4(const std::uint8_t *ls, const std::uint8_t *lm, std::uint8_t
     }
 }
 
+// The eight sub-block fits of a super-block: lanes in SIMD when available (same results).
+void fitSubBlocks(const float *x, const float *w, int nmax, std::uint8_t *L, float *scales,
+                  float *mins, float rmin, float rdelta, int nstep, bool qkx3)
+{
+    if (quantSimdEnabled()) {
+        float xT[256];
+        float wT[256];
+        std::uint8_t LT[256];
+        toLanes(x, 32, 32, xT);
+        toLanes(w, 32, 32, wT);
+        makeQkxQuants8(32, nmax, xT, wT, LT, scales, mins, rmin, rdelta, nstep, false, qkx3);
+        for (int j = 0; j < 8; ++j) {
+            for (int i = 0; i < 32; ++i)
+                L[32 * j + i] = LT[8 * i + j];
+        }
+        return;
+    }
+    for (int j = 0; j < 8; ++j) {
+        scales[j] = makeQkxQuants(32, nmax, x + 32 * j, w + 32 * j, L + 32 * j, mins[j], rmin,
+                                  rdelta, nstep, false, qkx3);
+    }
+}
+
 // Q4_K / Q5_K codes before packing: fills d, dmin, scales and L (0..nmax) for one super-block.
 void quantizeSuperBlockK45(const float *x, const float *qw, int nmax, std::uint16_t &dOut,
                            std::uint16_t &dminOut, std::uint8_t *packedScales, std::uint8_t *L)
 {
-    float weights[32];
+    float weights[256];
     float mins[8];
     float scales[8];
     std::uint8_t ls[8];
     std::uint8_t lm[8];
     if (!qw) {
         // Reference steps 1-2: w = rms(sub-block) + |x|, qkx2 fit, codes relative to the maxima.
-        const float rmin = nmax == 15 ? -1.f : -0.5f;
-        const int nstep = nmax == 15 ? 20 : 15;
-        float maxScale = 0;
-        float maxMin = 0;
         for (int j = 0; j < 8; ++j) {
             float sumX2 = 0;
             for (int l = 0; l < 32; ++l)
                 sumX2 += x[32 * j + l] * x[32 * j + l];
             const float avX = std::sqrt(sumX2 / 32);
             for (int l = 0; l < 32; ++l)
-                weights[l] = avX + std::fabs(x[32 * j + l]);
-            scales[j] = makeQkxQuants(32, nmax, x + 32 * j, weights, L + 32 * j, mins[j], rmin,
-                                      0.1f, nstep, false, false);
+                weights[32 * j + l] = avX + std::fabs(x[32 * j + l]);
+        }
+        const float rmin = nmax == 15 ? -1.f : -0.5f;
+        const int nstep = nmax == 15 ? 20 : 15;
+        fitSubBlocks(x, weights, nmax, L, scales, mins, rmin, 0.1f, nstep, false);
+        float maxScale = 0;
+        float maxMin = 0;
+        for (int j = 0; j < 8; ++j) {
             if (scales[j] > maxScale)
                 maxScale = scales[j];
             if (mins[j] > maxMin)
@@ -78,15 +103,15 @@ void quantizeSuperBlockK45(const float *x, const float *qw, int nmax, std::uint1
             sumX2 += x[l] * x[l];
         const float sigma2 = 2 * sumX2 / float(kQkK);
         for (int j = 0; j < 8; ++j) {
+            float *w = weights + 32 * j;
             for (int l = 0; l < 32; ++l)
-                weights[l] = qw[32 * j + l] * std::sqrt(sigma2 + x[32 * j + l] * x[32 * j + l]);
+                w[l] = qw[32 * j + l] * std::sqrt(sigma2 + x[32 * j + l] * x[32 * j + l]);
             float sumw = 0;
             for (int l = 0; l < 32; ++l)
-                sumw += weights[l];
+                sumw += w[l];
             sw[j] = sumw;
-            scales[j] = makeQkxQuants(32, nmax, x + 32 * j, weights, L + 32 * j, mins[j], -0.9f,
-                                      0.05f, 36, false, true);
         }
+        fitSubBlocks(x, weights, nmax, L, scales, mins, -0.9f, 0.05f, 36, true);
         const float dBlock = makeQpQuants(8, 63, scales, ls, sw);
         const float mBlock = makeQpQuants(8, 63, mins, lm, sw);
         dOut = fp32ToFp16(dBlock);
@@ -222,11 +247,29 @@ void quantizeRowQ6_K(const float *x, std::uint8_t *dst, std::int64_t n, const fl
     for (std::int64_t i = 0; i < n / kQkK; ++i, x += kQkK) {
         BlockQ6_K &b = y[i];
         // Step 1: weights x^2 (reference) or the raw importance slice (no sigma term).
+        const float *qw = importance ? importance + kQkK * i : nullptr;
+        if (quantSimdEnabled()) {
+            for (int g = 0; g < 2; ++g) {
+                float xT[128];
+                float wT[128];
+                std::int8_t LT[128];
+                toLanes(x + 128 * g, 16, 16, xT);
+                if (qw)
+                    toLanes(qw + 128 * g, 16, 16, wT);
+                makeQxQuants8(16, 32, xT, qw ? wT : nullptr, LT, scales + 8 * g);
+                for (int k = 0; k < 8; ++k) {
+                    for (int l = 0; l < 16; ++l)
+                        L[128 * g + 16 * k + l] = LT[8 * l + k];
+                }
+            }
+        } else {
+            for (int ib = 0; ib < 16; ++ib)
+                scales[ib] =
+                    makeQxQuants(16, 32, x + 16 * ib, L + 16 * ib, qw ? qw + 16 * ib : nullptr);
+        }
         float maxScale = 0;
         float maxAbsScale = 0;
         for (int ib = 0; ib < 16; ++ib) {
-            const float *w = importance ? importance + kQkK * i + 16 * ib : nullptr;
-            scales[ib] = makeQxQuants(16, 32, x + 16 * ib, L + 16 * ib, w);
             const float a = std::fabs(scales[ib]);
             if (a > maxAbsScale) {
                 maxAbsScale = a;

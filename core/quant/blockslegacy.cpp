@@ -1,6 +1,7 @@
 #include "blockslegacy.h"
 
 #include "quanthelpers.h"
+#include "quantsimd.h"
 
 #include "util/fp16.h"
 
@@ -119,6 +120,34 @@ float asymmetricWeighted(const float *x, const float *qw, float sigma2, int top,
     return d;
 }
 
+// Eight consecutive blocks of an importance-weighted row in SIMD lanes: codes L (32 per block,
+// block-major) and scales (and mins for the asymmetric types). Same results as the scalar
+// symmetricWeighted / asymmetricWeighted calls.
+void weightedGroup8(const float *x, const float *qw, float sigma2, int nmax, bool asymmetric,
+                    std::uint8_t *L, float *d, float *min)
+{
+    float w[256];
+    for (int b = 0; b < 8; ++b)
+        importanceWeights(x + 32 * b, qw + 32 * b, sigma2, w + 32 * b);
+    float xT[256];
+    float wT[256];
+    toLanes(x, 32, 32, xT);
+    toLanes(w, 32, 32, wT);
+    std::uint8_t LT[256];
+    if (asymmetric) {
+        float theMin[8];
+        makeQkxQuants8(32, nmax, xT, wT, LT, d, theMin, -0.9f, 0.05f, 36, false, true);
+        for (int b = 0; b < 8; ++b)
+            min[b] = -theMin[b];
+    } else {
+        makeQxQuants8(32, nmax, xT, wT, reinterpret_cast<std::int8_t *>(LT), d);
+    }
+    for (int b = 0; b < 8; ++b) {
+        for (int i = 0; i < 32; ++i)
+            L[32 * b + i] = LT[8 * i + b];
+    }
+}
+
 } // namespace
 
 //
@@ -159,7 +188,19 @@ void quantizeRowQ4_0(const float *x, std::uint8_t *dst, std::int64_t n, const fl
     auto *y = reinterpret_cast<BlockQ4_0 *>(dst);
     const float sigma2 = importance ? rowSigma2(x, n) : 0.f;
     std::uint8_t L[kQk32];
-    for (std::int64_t i = 0; i < n / kQk32; ++i, x += kQk32) {
+    std::int64_t i = 0;
+    if (importance && quantSimdEnabled()) {
+        std::uint8_t L8[256];
+        float d8[8];
+        for (; i + 8 <= n / kQk32; i += 8, x += 8 * kQk32) {
+            weightedGroup8(x, importance + kQk32 * i, sigma2, 8, false, L8, d8, nullptr);
+            for (int b = 0; b < 8; ++b) {
+                y[i + b].d = fp32ToFp16(d8[b]);
+                packNibbles(L8 + 32 * b, y[i + b].qs);
+            }
+        }
+    }
+    for (; i < n / kQk32; ++i, x += kQk32) {
         float d;
         if (importance)
             d = symmetricWeighted(x, importance + kQk32 * i, sigma2, 8, L);
@@ -187,7 +228,19 @@ void quantizeRowQ5_0(const float *x, std::uint8_t *dst, std::int64_t n, const fl
     auto *y = reinterpret_cast<BlockQ5_0 *>(dst);
     const float sigma2 = importance ? rowSigma2(x, n) : 0.f;
     std::uint8_t L[kQk32];
-    for (std::int64_t i = 0; i < n / kQk32; ++i, x += kQk32) {
+    std::int64_t i = 0;
+    if (importance && quantSimdEnabled()) {
+        std::uint8_t L8[256];
+        float d8[8];
+        for (; i + 8 <= n / kQk32; i += 8, x += 8 * kQk32) {
+            weightedGroup8(x, importance + kQk32 * i, sigma2, 16, false, L8, d8, nullptr);
+            for (int b = 0; b < 8; ++b) {
+                y[i + b].d = fp32ToFp16(d8[b]);
+                packNibblesHigh(L8 + 32 * b, y[i + b].qs, y[i + b].qh);
+            }
+        }
+    }
+    for (; i < n / kQk32; ++i, x += kQk32) {
         float d;
         if (importance)
             d = symmetricWeighted(x, importance + kQk32 * i, sigma2, 16, L);
@@ -222,7 +275,21 @@ void quantizeRowQ4_1(const float *x, std::uint8_t *dst, std::int64_t n, const fl
     auto *y = reinterpret_cast<BlockQ4_1 *>(dst);
     const float sigma2 = importance ? rowSigma2(x, n) : 0.f;
     std::uint8_t L[kQk32];
-    for (std::int64_t i = 0; i < n / kQk32; ++i, x += kQk32) {
+    std::int64_t i = 0;
+    if (importance && quantSimdEnabled()) {
+        std::uint8_t L8[256];
+        float d8[8];
+        float m8[8];
+        for (; i + 8 <= n / kQk32; i += 8, x += 8 * kQk32) {
+            weightedGroup8(x, importance + kQk32 * i, sigma2, 15, true, L8, d8, m8);
+            for (int b = 0; b < 8; ++b) {
+                y[i + b].d = fp32ToFp16(d8[b]);
+                y[i + b].m = fp32ToFp16(m8[b]);
+                packNibbles(L8 + 32 * b, y[i + b].qs);
+            }
+        }
+    }
+    for (; i < n / kQk32; ++i, x += kQk32) {
         float d;
         float min;
         if (importance)
@@ -253,7 +320,21 @@ void quantizeRowQ5_1(const float *x, std::uint8_t *dst, std::int64_t n, const fl
     auto *y = reinterpret_cast<BlockQ5_1 *>(dst);
     const float sigma2 = importance ? rowSigma2(x, n) : 0.f;
     std::uint8_t L[kQk32];
-    for (std::int64_t i = 0; i < n / kQk32; ++i, x += kQk32) {
+    std::int64_t i = 0;
+    if (importance && quantSimdEnabled()) {
+        std::uint8_t L8[256];
+        float d8[8];
+        float m8[8];
+        for (; i + 8 <= n / kQk32; i += 8, x += 8 * kQk32) {
+            weightedGroup8(x, importance + kQk32 * i, sigma2, 31, true, L8, d8, m8);
+            for (int b = 0; b < 8; ++b) {
+                y[i + b].d = fp32ToFp16(d8[b]);
+                y[i + b].m = fp32ToFp16(m8[b]);
+                packNibblesHigh(L8 + 32 * b, y[i + b].qs, y[i + b].qh);
+            }
+        }
+    }
+    for (; i < n / kQk32; ++i, x += kQk32) {
         float d;
         float min;
         if (importance)

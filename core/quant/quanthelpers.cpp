@@ -1,5 +1,7 @@
 #include "quanthelpers.h"
 
+#include <cmath>
+
 // Restatements of quant-types.md §0.1-§0.5. Comments name the spec step; variable names follow it.
 // Compiled with -ffp-contract=off (codecs.cmake): a fused multiply-add would change rare ties.
 
@@ -134,7 +136,7 @@ float makeQkxQuants(int n, int nmax, const float *x, const float *w, std::uint8_
         l = l < 0 ? 0 : (l > nmax ? nmax : l);
         L[i] = std::uint8_t(l);
         float diff = scale * float(L[i]) + min - x[i];
-        diff = useMad ? (diff < 0 ? -diff : diff) : diff * diff;
+        diff = useMad ? std::fabs(diff) : diff * diff;
         const float wi = w ? w[i] : x[i] * x[i];
         bestError += wi * diff;
     }
@@ -169,7 +171,7 @@ float makeQkxQuants(int n, int nmax, const float *x, const float *w, std::uint8_
             float curError = 0;
             for (int i = 0; i < n; ++i) {
                 float diff = thisScale * float(Laux[i]) + thisMin - x[i];
-                diff = useMad ? (diff < 0 ? -diff : diff) : diff * diff;
+                diff = useMad ? std::fabs(diff) : diff * diff;
                 const float wi = w ? w[i] : x[i] * x[i];
                 curError += wi * diff;
             }

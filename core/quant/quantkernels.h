@@ -29,6 +29,15 @@ struct TypeKernels {
 /// Kernels for `type`; the entry has null functions for unsupported types.
 const TypeKernels &kernelsFor(GgmlType type);
 
+/// Quantizer implementation choice, process-wide (tests and benchmarks). Both paths write the
+/// same bytes: the AVX2 path runs independent sub-blocks in SIMD lanes with the reference's
+/// float operations in the reference's order.
+enum class QuantizePath {
+    Auto,     ///< AVX2 when the CPU has it
+    Portable, ///< scalar reference code only
+};
+void setQuantizePath(QuantizePath path);
+
 /// Convenience wrappers that throw Error naming the type when it is unsupported.
 void quantizeRow(GgmlType type, std::span<const float> src, std::span<std::uint8_t> dst,
                  std::span<const float> importance = {});

@@ -110,6 +110,8 @@ private slots:
     void importanceLowersWeightedError();
     void requantizeStable_data();
     void requantizeStable();
+    void simdMatchesPortable_data();
+    void simdMatchesPortable();
     void badArguments();
 };
 
@@ -412,6 +414,64 @@ void TestQuantCodecs::requantizeStable()
         err2 += (double(second.y[i]) - first.y[i]) * (double(second.y[i]) - first.y[i]);
     }
     QVERIFY2(err2 <= err1, qPrintable(QStringLiteral("%1 > %2").arg(err2).arg(err1)));
+}
+
+void TestQuantCodecs::simdMatchesPortable_data()
+{
+    QTest::addColumn<GgmlType>("type");
+    QTest::addColumn<bool>("withImportance");
+    for (const TypeFacts &f : allTypeFacts()) {
+        const TypeKernels &k = kernelsFor(f.type);
+        if (!k.quantizeRow)
+            continue;
+        QTest::addRow("%s", f.name.data()) << f.type << false;
+        if (k.usesImportance)
+            QTest::addRow("%s imatrix", f.name.data()) << f.type << true;
+    }
+}
+
+// The AVX2 quantizers run independent sub-blocks in SIMD lanes with the reference's float
+// operations; they must write exactly the bytes of the portable path, on awkward data too:
+// tiny scales, sparse rows, all-zero super-blocks, constant blocks, all-positive rows, ties,
+// zero importance.
+void TestQuantCodecs::simdMatchesPortable()
+{
+    QFETCH(GgmlType, type);
+    QFETCH(bool, withImportance);
+    const TypeFacts &f = typeFacts(type);
+    const std::int64_t n = 1024;
+    std::mt19937 rng(5);
+    std::student_t_distribution<float> student(2.5f);
+    std::lognormal_distribution<float> spread(0.f, 2.f);
+    for (int trial = 0; trial < 8; ++trial) {
+        std::vector<float> x(n);
+        std::vector<float> imp(n);
+        for (std::int64_t i = 0; i < n; ++i) {
+            x[i] = student(rng) * (trial == 0 ? 1e-3f : 1.f);
+            imp[i] = trial == 7 && i % 3 == 0 ? 0.f : spread(rng);
+        }
+        if (trial == 1)
+            for (int i = 0; i < 200; ++i)
+                x[rng() % n] = 0;
+        if (trial == 2)
+            std::fill(x.begin() + 256, x.begin() + 512, 0.f);
+        if (trial == 3)
+            std::fill(x.begin() + 32, x.begin() + 64, 0.5f);
+        if (trial == 4)
+            for (auto &v : x)
+                v = std::fabs(v);
+        if (trial == 5)
+            for (auto &v : x)
+                v = std::round(v * 4) / 4;
+        std::vector<std::uint8_t> portable(rowBytes(f, n));
+        std::vector<std::uint8_t> simd(rowBytes(f, n));
+        const float *w = withImportance ? imp.data() : nullptr;
+        setQuantizePath(QuantizePath::Portable);
+        kernelsFor(type).quantizeRow(x.data(), portable.data(), n, w);
+        setQuantizePath(QuantizePath::Auto);
+        kernelsFor(type).quantizeRow(x.data(), simd.data(), n, w);
+        QVERIFY2(portable == simd, qPrintable(QStringLiteral("trial %1").arg(trial)));
+    }
 }
 
 void TestQuantCodecs::badArguments()

@@ -1,0 +1,42 @@
+#pragma once
+
+// Lane-parallel versions of the §0 searches (quanthelpers.h) for the AVX2 path of the
+// quantizers. Lane k of an 8-wide vector runs the scalar algorithm for group k (a sub-block or
+// a block) with the very same float operations in the very same order, so the results are
+// bit-identical to the scalar reference; only independent groups run side by side. Inputs and
+// outputs are element-major ("lanes"): value i of group k is at [i * 8 + k].
+// Call only when quantSimdEnabled() is true.
+
+#include <cstdint>
+
+namespace QuantFit::Codec {
+
+/// Whether the AVX2 quantizer path is used: the CPU has AVX2 and setQuantizePath() did not
+/// select the portable path.
+bool quantSimdEnabled();
+
+/// Copies 8 groups of n values (group k starts at src + k * stride) into lane order.
+inline void toLanes(const float *src, int stride, int n, float *dst)
+{
+    for (int k = 0; k < 8; ++k) {
+        for (int i = 0; i < n; ++i)
+            dst[i * 8 + k] = src[k * stride + i];
+    }
+}
+
+/// Eight makeQkxQuants() runs; `wT` must not be null. Writes LT (n * 8), scale[8], theMin[8].
+void makeQkxQuants8(int n, int nmax, const float *xT, const float *wT, std::uint8_t *LT,
+                    float *scale, float *theMin, float rmin, float rdelta, int nstep, bool useMad,
+                    bool qkx3);
+
+/// Eight makeQxQuants() runs; `wT` null means x². Writes LT (n * 8) and scale[8].
+void makeQxQuants8(int n, int nmax, const float *xT, const float *wT, std::int8_t *LT,
+                   float *scale);
+
+/// Eight IQ4 scale searches over 32 values each (blocksiq4.cpp, steps 2-4, ntry = 7).
+void iq4SearchScale8(const float *xT, const float *wT, float *scale);
+
+/// Codebook indices best_index(id[k] * x) for 8 groups of 32 values.
+void iq4Indices8(const float *xT, const float *id, std::uint8_t *LT);
+
+} // namespace QuantFit::Codec
