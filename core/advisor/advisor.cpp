@@ -252,7 +252,13 @@ ModelAdvice buildAdvice(const SizedModel &sized, const AdviceOptions &options)
         const MemoryBreakdown atMin = memoryAt(s, level.weightsBytes, minContext, options, reserve);
         row.headroomBytes = std::int64_t(options.ramBytes) - std::int64_t(atMin.totalBytes());
         row.freeAtContextBytes = std::int64_t(options.ramBytes) - std::int64_t(row.memory.totalBytes());
-        row.longestContextTokens = longestContext(s, level.weightsBytes, options, reserve);
+        for (KvCacheType kv : {KvCacheType::F16, KvCacheType::Q8_0, KvCacheType::Q4_0}) {
+            AdviceOptions withKv = options;
+            withKv.kvType = kv;
+            row.longestContextByKvType[std::size_t(kv)] =
+                longestContext(s, level.weightsBytes, withKv, reserve);
+        }
+        row.longestContextTokens = row.longestContextByKvType[std::size_t(options.kvType)];
         row.badge = fitBadge(row.memory, options.ramBytes);
         row.pplIncreasePercent = estimatedPplIncreasePercent(level.fileType, s.paramsBillions > 0
                                                                  ? s.paramsBillions

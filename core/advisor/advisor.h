@@ -18,6 +18,7 @@
 #include <QString>
 #include <QStringList>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -84,6 +85,9 @@ struct QuantRow {
     std::int64_t headroomBytes = 0;        ///< RAM - total at the minimum context (kMinContext)
     std::int64_t freeAtContextBytes = 0;   ///< RAM - total at contextTokens
     std::uint32_t longestContextTokens = 0; ///< multiple of 256, <= model max; 0 = does not fit
+    /// The longest context for each KV-cache type, indexed by KvCacheType (F16, Q8_0, Q4_0); the
+    /// entry of options.kvType equals longestContextTokens.
+    std::array<std::uint32_t, 3> longestContextByKvType{};
     FitBadge badge = FitBadge::DoesNotFit;
     double pplIncreasePercent = 0;         ///< estimated perplexity increase vs F16
     double relativeSpeed = 1;              ///< estimated, F16 = 1.0 (the brief's table)

@@ -141,6 +141,23 @@ private slots:
                      qPrintable(rows[i]->name));
     }
 
+    // A smaller KV element leaves at least as much context, for every level.
+    void longestContextByKvType()
+    {
+        AdviceOptions o;
+        o.ramBytes = 64'000'000'000ull;
+        const ModelAdvice a = Advisor().adviseModel(QStringLiteral("llama-3.1-70b"), o);
+        for (const QuantRow &r : a.rows) {
+            const auto &l = r.longestContextByKvType;
+            QCOMPARE(l[std::size_t(KvCacheType::F16)], r.longestContextTokens);
+            QVERIFY(l[std::size_t(KvCacheType::Q8_0)] >= l[std::size_t(KvCacheType::F16)]);
+            QVERIFY(l[std::size_t(KvCacheType::Q4_0)] >= l[std::size_t(KvCacheType::Q8_0)]);
+        }
+        // Q4_K_M (42.5 GB) on 64 GB: f16 KV runs out well before q4_0 does.
+        const QuantRow *q4 = a.row(FileType::Q4_K_M);
+        QVERIFY(q4->longestContextByKvType[2] > q4->longestContextByKvType[0]);
+    }
+
     void badgeThresholds()
     {
         MemoryBreakdown m;
