@@ -11,9 +11,9 @@
 
 #include <cstring>
 
-// The portable path. F32/F16/BF16, Q8_0, Q4_0 and the K-quants with the widest use read their
-// blocks directly; the remaining types dequantize one block at a time into a stack buffer (at
-// most 256 floats, never a row) with the reference dequantizer, then dot.
+// The portable path (the AVX2 kernels are in vecdotavx2.cpp). F32/F16/BF16, Q8_0, Q4_0, Q4_K,
+// Q5_K and Q6_K read their blocks directly; the remaining types dequantize one block at a time
+// into a stack buffer (at most 256 floats, never a row) with the reference dequantizer, then dot.
 
 namespace QuantFit {
 
@@ -240,6 +240,11 @@ bool cpuHasAvx2Fma()
 #else
     return false;
 #endif
+}
+
+bool hasAvx2Dot(GgmlType type)
+{
+    return VecDot::avx2Kernel(type) != nullptr;
 }
 
 bool canDot(GgmlType type)

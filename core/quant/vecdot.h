@@ -37,7 +37,10 @@ enum class DotPath {
 float dotRowWith(DotPath path, GgmlType type, const std::uint8_t *row, const float *x,
                  std::int64_t n);
 
-/// Whether this CPU can run the AVX2/FMA path.
+/// Whether this CPU can run the AVX2/FMA path (AVX2, FMA and F16C).
 bool cpuHasAvx2Fma();
+
+/// Whether `type` has its own AVX2 kernel (every readable type does; for tests).
+bool hasAvx2Dot(GgmlType type);
 
 } // namespace QuantFit

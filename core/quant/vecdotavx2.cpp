@@ -1,7 +1,9 @@
 #include "vecdotportable.h"
 
 #include "blockskquants.h"
+#include "blocksiq4.h"
 #include "blockslegacy.h"
+#include "quanthelpers.h"
 
 // AVX2/FMA/F16C kernels. Every function carries the target attribute, so the file builds without
 // -mavx2 and the code runs only after cpuHasAvx2Fma() said yes (vecdot.cpp). Codes are widened
@@ -233,6 +235,201 @@ QF_AVX2 float dotQ6_K(const std::uint8_t *row, const float *x, std::int64_t n)
     return hsum(acc);
 }
 
+// sum over 16 elements of x.
+QF_AVX2 inline __m256 sum16(const float *x)
+{
+    return _mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8));
+}
+
+// 32 bits (bit j = element j) to 32 bytes: 0xFF where the bit is set.
+QF_AVX2 inline __m256i bitsToBytes(std::uint32_t bits)
+{
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32(static_cast<int>(bits)),
+        _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202,
+                           0x0303030303030303));
+    const __m256i select = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
+}
+
+QF_AVX2 inline std::uint32_t loadU32(const std::uint8_t *p)
+{
+    std::uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+
+// The IQ4 codebook as a byte-shuffle table (both 128-bit lanes).
+QF_AVX2 inline __m256i iq4Table()
+{
+    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i *>(Codec::kValuesIq4nl));
+    return _mm256_broadcastsi128_si256(t);
+}
+
+QF_AVX2 float dotBf16(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    __m256 acc = _mm256_setzero_ps();
+    std::int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i *>(row + 2 * i));
+        const __m256 w = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+        acc = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + i), acc);
+    }
+    float sum = hsum(acc);
+    for (; i < n; ++i) {
+        std::uint16_t h;
+        std::memcpy(&h, row + 2 * i, 2);
+        std::uint32_t bits = std::uint32_t(h) << 16;
+        float w;
+        std::memcpy(&w, &bits, 4);
+        sum += w * x[i];
+    }
+    return sum;
+}
+
+QF_AVX2 float dotQ4_1(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    const auto *b = reinterpret_cast<const BlockQ4_1 *>(row);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / 32; ++i, x += 32) {
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(b[i].d)), dot32(nibbles32(b[i].qs), x),
+                              acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(b[i].m)), sum32(x), acc);
+    }
+    return hsum(acc);
+}
+
+QF_AVX2 float dotQ5_0(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    const auto *b = reinterpret_cast<const BlockQ5_0 *>(row);
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / 32; ++i, x += 32) {
+        const __m256i high = _mm256_and_si256(bitsToBytes(loadU32(b[i].qh)), sixteen);
+        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(nibbles32(b[i].qs), high), sixteen);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(b[i].d)), dot32(q, x), acc);
+    }
+    return hsum(acc);
+}
+
+QF_AVX2 float dotQ5_1(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    const auto *b = reinterpret_cast<const BlockQ5_1 *>(row);
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / 32; ++i, x += 32) {
+        const __m256i high = _mm256_and_si256(bitsToBytes(loadU32(b[i].qh)), sixteen);
+        const __m256i q = _mm256_or_si256(nibbles32(b[i].qs), high);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(b[i].d)), dot32(q, x), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(b[i].m)), sum32(x), acc);
+    }
+    return hsum(acc);
+}
+
+QF_AVX2 float dotIq4Nl(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    const auto *b = reinterpret_cast<const BlockIq4Nl *>(row);
+    const __m256i table = iq4Table();
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / 32; ++i, x += 32) {
+        const __m256i q = _mm256_shuffle_epi8(table, nibbles32(b[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(b[i].d)), dot32(q, x), acc);
+    }
+    return hsum(acc);
+}
+
+QF_AVX2 float dotIq4Xs(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    const auto *blocks = reinterpret_cast<const BlockIq4Xs *>(row);
+    const __m256i table = iq4Table();
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / 256; ++i) {
+        const BlockIq4Xs &b = blocks[i];
+        const float d = halfToFloat(b.d);
+        for (int ib = 0; ib < 8; ++ib, x += 32) {
+            const int ls = ((b.scalesL[ib / 2] >> (4 * (ib % 2))) & 0xF)
+                | (((b.scalesH >> (2 * ib)) & 3) << 4);
+            const __m256i q = _mm256_shuffle_epi8(table, nibbles32(b.qs + 16 * ib));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * float(ls - 32)), dot32(q, x), acc);
+        }
+    }
+    return hsum(acc);
+}
+
+// Q2_K and Q3_K: for half h and 2-bit group g, the 32 codes of elements 128h + 32g + l sit in
+// bits 2g of byte 32h + l; their two sub-blocks are s = 8h + 2g and s + 1.
+QF_AVX2 float dotQ2_K(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    const auto *blocks = reinterpret_cast<const BlockQ2_K *>(row);
+    const __m256i m3 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / kQkK; ++i) {
+        const BlockQ2_K &b = blocks[i];
+        const float d = halfToFloat(b.d);
+        const float dmin = halfToFloat(b.dmin);
+        for (int h = 0; h < 2; ++h) {
+            const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.qs + 32 * h));
+            for (int g = 0; g < 4; ++g, x += 32) {
+                const __m256i q = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * g), m3);
+                const int s = 8 * h + 2 * g;
+                const std::uint8_t sc0 = b.scales[s];
+                const std::uint8_t sc1 = b.scales[s + 1];
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * float(sc0 & 0xF)),
+                                      dot16(_mm256_castsi256_si128(q), x), acc);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * float(sc1 & 0xF)),
+                                      dot16(_mm256_extracti128_si256(q, 1), x + 16), acc);
+                acc = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * float(sc0 >> 4)), sum16(x), acc);
+                acc = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * float(sc1 >> 4)), sum16(x + 16), acc);
+            }
+        }
+    }
+    return hsum(acc);
+}
+
+QF_AVX2 float dotQ3_K(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    const auto *blocks = reinterpret_cast<const BlockQ3_K *>(row);
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m256i four = _mm256_set1_epi8(4);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / kQkK; ++i) {
+        const BlockQ3_K &b = blocks[i];
+        const float d = halfToFloat(b.d);
+        const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.hmask));
+        for (int h = 0; h < 2; ++h) {
+            const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.qs + 32 * h));
+            for (int g = 0; g < 4; ++g, x += 32) {
+                const __m256i bit = _mm256_set1_epi8(static_cast<char>(1u << (4 * h + g)));
+                const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit);
+                const __m256i low = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * g), m3);
+                const __m256i q = _mm256_sub_epi8(low, _mm256_andnot_si256(set, four));
+                const int s = 8 * h + 2 * g;
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * float(q3kScale(b.scales, s))),
+                                      dot16(_mm256_castsi256_si128(q), x), acc);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * float(q3kScale(b.scales, s + 1))),
+                                      dot16(_mm256_extracti128_si256(q, 1), x + 16), acc);
+            }
+        }
+    }
+    return hsum(acc);
+}
+
+QF_AVX2 float dotQ8_K(const std::uint8_t *row, const float *x, std::int64_t n)
+{
+    const auto *blocks = reinterpret_cast<const BlockQ8_K *>(row);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / kQkK; ++i) {
+        __m256 blockAcc = _mm256_setzero_ps();
+        for (int c = 0; c < 8; ++c, x += 32) {
+            const __m256i q =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i *>(blocks[i].qs + 32 * c));
+            blockAcc = _mm256_add_ps(blockAcc, dot32(q, x));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(blocks[i].d), blockAcc, acc);
+    }
+    return hsum(acc);
+}
+
 } // namespace
 
 DotFn avx2Kernel(GgmlType type)
@@ -245,6 +442,15 @@ DotFn avx2Kernel(GgmlType type)
     case GgmlType::Q4_K: return dotQ45K<false>;
     case GgmlType::Q5_K: return dotQ45K<true>;
     case GgmlType::Q6_K: return dotQ6_K;
+    case GgmlType::BF16: return dotBf16;
+    case GgmlType::Q4_1: return dotQ4_1;
+    case GgmlType::Q5_0: return dotQ5_0;
+    case GgmlType::Q5_1: return dotQ5_1;
+    case GgmlType::Q2_K: return dotQ2_K;
+    case GgmlType::Q3_K: return dotQ3_K;
+    case GgmlType::Q8_K: return dotQ8_K;
+    case GgmlType::IQ4_NL: return dotIq4Nl;
+    case GgmlType::IQ4_XS: return dotIq4Xs;
     default: return nullptr;
     }
 }

@@ -33,6 +33,7 @@ void TestQuantVecDot::matchesReference_data()
     for (const TypeFacts &f : allTypeFacts()) {
         if (kernelsFor(f.type).dequantizeRow) {
             QVERIFY(canDot(f.type));
+            QVERIFY2(hasAvx2Dot(f.type), f.name.data());
             QTest::newRow(f.name.data()) << f.type;
         } else {
             QVERIFY(!canDot(f.type));
