@@ -4,6 +4,7 @@
 #include "testsupport.h"
 
 #include "gguf/ggufreader.h"
+#include "quant/imatrixfile.h"
 
 #include <QFile>
 #include <QFileInfo>
@@ -117,6 +118,48 @@ private slots:
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.contains("none.gguf"), r.err.constData());
         QCOMPARE(filesIn(m_dir.path()), before);
+    }
+
+    void imatrixChangesTheMix()
+    {
+        const QString model = path("eight.gguf");
+        auto r = runCli(QStringList{QStringLiteral("make-model"), model}
+                        + args({"--layers", "8", "--embd", "64", "--ff", "128", "--heads", "4",
+                                "--kv-heads", "2", "--vocab", "300", "--quiet"}));
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const GgufFile in = GgufFile::open(model, GgufFile::Mode::MetadataOnly);
+        ImportanceMatrix m;
+        m.datasets << QStringLiteral("text.txt");
+        m.chunkCount = 4;
+        for (const auto &t : in.tensors()) {
+            if (t.name.startsWith("blk.") && t.nDims == 2) {
+                ImportanceEntry e;
+                e.name = t.name;
+                e.nColumns = t.ne[0];
+                e.sumSquares.assign(t.ne[0], 2.0f);
+                e.counts = {4.0f};
+                m.entries.push_back(e);
+            }
+        }
+        const QString dat = path("eight.imatrix.dat");
+        writeImportanceMatrix(dat, m, ImatrixFormat::Legacy);
+        const QString out = path("eight-q4.gguf");
+        r = runCli(QStringList{QStringLiteral("quantize"), model, out}
+                   + args({"Q4_0", "--quiet", "--imatrix"}) + QStringList{dat});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const GgufFile f = GgufFile::open(out, GgufFile::Mode::MetadataOnly);
+        // quant-mixes.md §4 D: with an imatrix, Q4_0 uses Q4_1 for ffn_down of layers < n/8.
+        QCOMPARE(f.findTensor("blk.0.ffn_down.weight")->type, GgmlType::Q4_1);
+        QCOMPARE(f.findTensor("blk.1.ffn_down.weight")->type, GgmlType::Q4_0);
+        QCOMPARE(f.metadata().stringOr("quantize.imatrix.file"), dat);
+        QCOMPARE(f.metadata().stringOr("quantize.imatrix.dataset"), QStringLiteral("text.txt"));
+        // Include and exclude together are a usage error.
+        r = runCli(QStringList{QStringLiteral("quantize"), model, path("x.gguf")}
+                   + args({"Q4_0", "--include-weights", "attn", "--exclude-weights", "ffn",
+                           "--imatrix"}) + QStringList{dat});
+        QCOMPARE(r.exitCode, 1);
+        for (const QString &f : {model, dat, out})
+            QFile::remove(f);
     }
 
     void requantizeNeedsFlag()
