@@ -180,8 +180,12 @@ void encodeBpeFragment(const TokenizerData &d, std::string_view text,
                        std::vector<std::int32_t> &out)
 {
     Scratch scratch;
+    PieceCache cache;
+    const auto encode = [&](std::string_view piece, std::vector<std::int32_t> &o) {
+        encodeWord(d, piece, scratch, o);
+    };
     for (const std::string_view piece : preTokenize(text, d.pre.patterns))
-        encodeWord(d, piece, scratch, out);
+        cache.append(piece, out, encode);
 }
 
 } // namespace QuantFit

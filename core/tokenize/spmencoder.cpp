@@ -125,6 +125,10 @@ void encodeSpmFragment(const TokenizerData &d, std::string_view text,
     // merge can ever join across them, so the fragment is cut there and each chunk (about a
     // word) is merged on its own with the same result; this keeps the heap small.
     Scratch scratch;
+    PieceCache cache;
+    const auto encode = [&](std::string_view chunk, std::vector<std::int32_t> &o) {
+        encodeChunk(d, chunk, scratch, o);
+    };
     std::size_t chunkStart = 0;
     std::uint32_t previous = 0;
     for (std::size_t i = 0; i < text.size();) {
@@ -132,13 +136,13 @@ void encodeSpmFragment(const TokenizerData &d, std::string_view text,
             Unicode::utf8SequenceLength(static_cast<unsigned char>(text[i])), text.size() - i);
         const std::uint32_t key = charKey(text.substr(i, len));
         if (i > 0 && !d.spmCharPairs.contains(pairKey(previous, key))) {
-            encodeChunk(d, text.substr(chunkStart, i - chunkStart), scratch, out);
+            cache.append(text.substr(chunkStart, i - chunkStart), out, encode);
             chunkStart = i;
         }
         previous = key;
         i += len;
     }
-    encodeChunk(d, text.substr(chunkStart), scratch, out);
+    cache.append(text.substr(chunkStart), out, encode);
 }
 
 } // namespace QuantFit

@@ -154,12 +154,35 @@ std::vector<Fragment> splitSpecial(const TokenizerData &d, std::string_view text
     std::vector<Fragment> fragments;
     if (!text.empty())
         fragments.push_back({-1, 0, text.size()});
+    if (d.specialTokens.empty() || text.empty())
+        return fragments;
+    // Byte and byte-pair presence in the text: a candidate with a byte pair that never occurs
+    // cannot match, which skips most of a large special list without scanning the text.
+    std::vector<bool> hasByte(256), hasPair(65536);
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto b = static_cast<unsigned char>(text[i]);
+        hasByte[b] = true;
+        if (i > 0)
+            hasPair[std::size_t(static_cast<unsigned char>(text[i - 1])) << 8 | b] = true;
+    }
+    const auto mayOccur = [&](std::string_view s) {
+        if (s.size() > text.size() || !hasByte[static_cast<unsigned char>(s[0])])
+            return false;
+        for (std::size_t i = 1; i < s.size(); ++i) {
+            if (!hasPair[std::size_t(static_cast<unsigned char>(s[i - 1])) << 8
+                         | static_cast<unsigned char>(s[i])])
+                return false;
+        }
+        return true;
+    };
     std::vector<Fragment> next;
     for (const std::int32_t id : d.specialTokens) {
         const TokenType type = d.types[std::size_t(id)];
         if (!parseSpecial && (type == TokenType::Control || type == TokenType::Unknown))
             continue;
         const std::string_view special = d.texts[std::size_t(id)];
+        if (!mayOccur(special))
+            continue;
         next.clear();
         bool found = false;
         for (const Fragment &f : fragments) {

@@ -97,6 +97,37 @@ inline std::uint64_t pairKey(std::uint32_t left, std::uint32_t right)
     return (std::uint64_t(left) << 32) | right;
 }
 
+/// Ids of pieces already encoded during one encode() call: natural text repeats its words, and
+/// a piece's tokens do not depend on its neighbours. Bounded in piece length and entries.
+class PieceCache
+{
+public:
+    template<typename Encode>
+    void append(std::string_view piece, std::vector<std::int32_t> &out, Encode encode)
+    {
+        if (piece.size() > kMaxPieceBytes) {
+            encode(piece, out);
+            return;
+        }
+        if (const auto it = m_map.find(piece); it != m_map.end()) {
+            out.insert(out.end(), it->second.begin(), it->second.end());
+            return;
+        }
+        const std::size_t before = out.size();
+        encode(piece, out);
+        if (m_map.size() >= kMaxEntries)
+            m_map.clear();
+        m_map.emplace(std::string(piece),
+                      std::vector<std::int32_t>(out.begin() + std::ptrdiff_t(before), out.end()));
+    }
+
+private:
+    static constexpr std::size_t kMaxPieceBytes = 64;
+    static constexpr std::size_t kMaxEntries = 1 << 16;
+    std::unordered_map<std::string, std::vector<std::int32_t>, StringViewHash, std::equal_to<>>
+        m_map;
+};
+
 /// GPT-2 byte <-> character table (tokenizers.md §5 step 2).
 const std::array<std::string, 256> &byteToBpeChar();
 /// Inverse of byteToBpeChar; -1 for code points that stand for no byte.
