@@ -309,8 +309,25 @@ ModelAdvice Advisor::adviseGguf(const GgufFile &file, const AdviceOptions &optio
                         .arg(shape.nHeadsKv)
                         .arg(shape.headDim));
     const AdviceOptions filled = filledOptions(options, shape, false);
-    const SizedModel sized = sizeFromPlans(shape, file.metadata(), file.tensors(), 0);
-    ModelAdvice advice = buildAdvice(sized, filled);
+    // Cached per file: a GUI recomputes on every slider move, and planning a real file walks its
+    // whole vocabulary for the header size.
+    const QString key = QStringLiteral("gguf|%1|%2|%3|%4")
+                            .arg(file.path())
+                            .arg(file.fileSize())
+                            .arg(file.dataOffset())
+                            .arg(file.tensors().size());
+    std::shared_ptr<const SizedModel> sized;
+    {
+        std::lock_guard lock(d->mutex);
+        sized = d->cache.value(key);
+    }
+    if (!sized) {
+        sized = std::make_shared<const SizedModel>(
+            sizeFromPlans(shape, file.metadata(), file.tensors(), 0));
+        std::lock_guard lock(d->mutex);
+        d->cache.insert(key, sized);
+    }
+    ModelAdvice advice = buildAdvice(*sized, filled);
     auto sizer = [this](const ModelShape &other) { return d->sized(other); };
     recommendQuant(advice, *d->catalog, sizer);
     return advice;
