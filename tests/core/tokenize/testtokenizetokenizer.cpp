@@ -119,6 +119,8 @@ private slots:
     void invalidUtf8();
     void unsupportedTypes();
     void malformedVocabulary();
+    void repeatedPieces();
+    void phi3StripsAfterSpecial();
     void stories260K_data();
     void stories260K();
 };
@@ -354,6 +356,35 @@ void TestTokenizeTokenizer::malformedVocabulary()
     md = bpeMetadata();
     md.set("tokenizer.ggml.merges", GgufValue::stringArray({"nospace"}));
     expectError(md, QStringLiteral("merges[0]"));
+}
+
+void TestTokenizeTokenizer::repeatedPieces()
+{
+    // Repeated words come from the per-call piece cache: the same ids every time. "Ġhello"
+    // has no merge "Ġ hello", so each repetition is Ġ + hello.
+    const Tokenizer t = Tokenizer::fromMetadata(bpeMetadata(), QStringLiteral("bpe"));
+    QCOMPARE(t.encode(QByteArrayView("hello hello hello"), false),
+             (Ids{BHello, BG, BHello, BG, BHello}));
+    const Tokenizer s = Tokenizer::fromMetadata(spmMetadata(), QStringLiteral("spm"));
+    QCOMPARE(s.encode(QByteArrayView("hello hello"), false), (Ids{SpHe, Llo, SpHe, Llo}));
+    // Pieces longer than the cache limit are encoded directly.
+    const QByteArray longWord = QByteArray("hello").repeated(20);
+    const Ids ids = t.encode(QByteArrayView(longWord), false);
+    QCOMPARE(ids, Ids(20, BHello));
+}
+
+void TestTokenizeTokenizer::phi3StripsAfterSpecial()
+{
+    // llama.cpp marks Phi-3's special tokens RSTRIP (by general.name): the newline after
+    // <|user|> and <|end|> is dropped, and the text after a special token gets SPM's prefix
+    // space: "▁Hello" = 15043 (as in llama-spm's test vectors).
+    const QString data = QuantFit::Test::sharedTestData();
+    if (data.isEmpty())
+        QSKIP("shared test data folder ../shared/testdata not found");
+    const Tokenizer t = Tokenizer::fromFile(data + QStringLiteral("/vocab/ggml-vocab-phi-3.gguf"));
+    QCOMPARE(t.encode(QByteArrayView("<|user|>\nHello<|end|>\n<|assistant|>"), false, true),
+             (Ids{32010, 15043, 32007, 32001}));
+    QVERIFY(t.isEndOfGeneration(32007)); // <|end|>
 }
 
 void TestTokenizeTokenizer::stories260K_data()
