@@ -33,5 +33,7 @@ ActivationType activationTypeFor(GgmlType weightType);
 /// Rounds `n` values (a multiple of the block size for the Q8 types; other lengths are left
 /// unrounded past the last whole block) from `x` into `out` through `type`.
 void roundActivations(ActivationType type, const float *x, float *out, std::int64_t n);
+/// The plain C++ path of roundActivations() (the default picks AVX2 when the CPU has it).
+void roundActivationsPortable(ActivationType type, const float *x, float *out, std::int64_t n);
 
 } // namespace QuantFit::Infer

@@ -318,26 +318,39 @@ void InferenceSession::step(const std::int32_t *tokens, int nTokens, int pos0, f
     m_nPast = pos0 + nTokens;
 }
 
+// Cache layout per layer: K as [nCtx][kvDim] (a row per position), V transposed as
+// [kvDim][nCtx] (a row per dimension), so that both attention products are ordinary matrix
+// products over rows: scores = K·q and output = Vᵀ·p.
 void InferenceSession::storeKv(int layer, int nTokens, int pos0)
 {
     const LlamaHParams &hp = m_model->hparams();
     const std::size_t kvDim = std::size_t(hp.nHeadsKv) * std::size_t(hp.headDim);
-    const std::size_t layerStride = 2 * std::size_t(m_nCtx) * kvDim;
+    const std::size_t nCtx = std::size_t(m_nCtx);
+    const std::size_t layerStride = 2 * nCtx * kvDim;
     const std::size_t kOff = std::size_t(layer) * layerStride + std::size_t(pos0) * kvDim;
-    const std::size_t vOff = kOff + std::size_t(m_nCtx) * kvDim;
+    const std::size_t vBase = std::size_t(layer) * layerStride + nCtx * kvDim;
     const std::size_t count = std::size_t(nTokens) * kvDim;
     const Buffers &b = *m_buf;
     if (m_kvType == KvCacheType::F16) {
-        for (std::size_t i = 0; i < count; ++i) {
+        for (std::size_t i = 0; i < count; ++i)
             m_kv16[kOff + i] = fp32ToFp16(b.k[i]);
-            m_kv16[vOff + i] = fp32ToFp16(b.v[i]);
-        }
+        for (int t = 0; t < nTokens; ++t)
+            for (std::size_t d = 0; d < kvDim; ++d)
+                m_kv16[vBase + d * nCtx + std::size_t(pos0 + t)] =
+                    fp32ToFp16(b.v[std::size_t(t) * kvDim + d]);
     } else {
         std::memcpy(m_kv32.data() + kOff, b.k.data(), count * sizeof(float));
-        std::memcpy(m_kv32.data() + vOff, b.v.data(), count * sizeof(float));
+        for (int t = 0; t < nTokens; ++t)
+            for (std::size_t d = 0; d < kvDim; ++d)
+                m_kv32[vBase + d * nCtx + std::size_t(pos0 + t)] = b.v[std::size_t(t) * kvDim + d];
     }
 }
 
+// Causal attention for the batch, per KV head and block of query tokens: the queries of the
+// nGqa heads sharing the KV head are gathered into rows, scores = K·q for all cached positions
+// up to the block's last token, masked and soft-maxed per row, then output = Vᵀ·p. Both
+// products run through Infer::matmul on one thread each (the blocks are spread over threads);
+// with an F16 cache, matmul rounds q and p to F16 first, as llama.cpp does (§5).
 void InferenceSession::attention(int layer, int nTokens, int pos0, JobContext *ctx)
 {
     const LlamaHParams &hp = m_model->hparams();
@@ -346,51 +359,77 @@ void InferenceSession::attention(int layer, int nTokens, int pos0, JobContext *c
     const int headDim = hp.headDim;
     const int qDim = hp.nHeads * headDim;
     const std::size_t kvDim = std::size_t(hp.nHeadsKv) * std::size_t(headDim);
-    const std::size_t layerStride = 2 * std::size_t(m_nCtx) * kvDim;
+    const std::size_t nCtx = std::size_t(m_nCtx);
+    const std::size_t layerStride = 2 * nCtx * kvDim;
     const std::size_t kBase = std::size_t(layer) * layerStride;
-    const std::size_t vBase = kBase + std::size_t(m_nCtx) * kvDim;
+    const std::size_t vBase = kBase + nCtx * kvDim;
     const int nGqa = hp.nHeads / hp.nHeadsKv;
     const float scale = 1.0f / std::sqrt(float(headDim));
     const bool f16 = m_kvType == KvCacheType::F16;
+    const std::size_t elementBytes = f16 ? 2 : 4;
+    const auto *cache = f16 ? reinterpret_cast<const std::uint8_t *>(m_kv16.data())
+                            : reinterpret_cast<const std::uint8_t *>(m_kv32.data());
+    const Infer::MatmulOptions mm{.nThreads = 1, .roundActivations = true};
 
-    const int tokensPerChunk = std::clamp(nTokens / 4, 1, 16);
-    const int nTokenChunks = (nTokens + tokensPerChunk - 1) / tokensPerChunk;
-    const std::uint64_t nChunks = std::uint64_t(hp.nHeads) * std::uint64_t(nTokenChunks);
+    // About 48 query rows per block, and enough blocks to keep every thread busy.
+    int tokensPerBlock = std::max(1, 48 / nGqa);
+    if (std::int64_t(hp.nHeadsKv) * ((nTokens + tokensPerBlock - 1) / tokensPerBlock)
+        < 2 * m_nThreads)
+        tokensPerBlock = std::max(1, nTokens * hp.nHeadsKv / (2 * m_nThreads));
+    const int nBlocks = (nTokens + tokensPerBlock - 1) / tokensPerBlock;
+    const std::uint64_t nChunks = std::uint64_t(hp.nHeadsKv) * std::uint64_t(nBlocks);
+
     parallelFor(nChunks, m_nThreads, [&](std::uint64_t chunk) {
-        const int h = int(chunk % std::uint64_t(hp.nHeads));
-        const int t0 = int(chunk / std::uint64_t(hp.nHeads)) * tokensPerChunk;
-        const int t1 = std::min(nTokens, t0 + tokensPerChunk);
-        const std::size_t headOff = std::size_t(h / nGqa) * std::size_t(headDim);
-        std::vector<float> scores(static_cast<std::size_t>(pos0 + t1));
-        std::vector<float> q16(static_cast<std::size_t>(headDim));
-        for (int t = t0; t < t1; ++t) {
-            const int nKv = pos0 + t + 1;
-            const float *q = b.q.data() + std::size_t(t) * qDim + std::size_t(h) * headDim;
-            float *out = b.att.data() + std::size_t(t) * qDim + std::size_t(h) * headDim;
-            std::fill(out, out + headDim, 0.0f);
-            if (f16) {
-                for (int d = 0; d < headDim; ++d)
-                    q16[std::size_t(d)] = roundFp16(q[d]);
-                const std::uint16_t *K = m_kv16.data() + kBase + headOff;
-                for (int j = 0; j < nKv; ++j)
-                    scores[std::size_t(j)] =
-                        kern.dotF16(q16.data(), K + std::size_t(j) * kvDim, headDim) * scale;
-                kern.softmax(scores.data(), nKv);
-                const std::uint16_t *V = m_kv16.data() + vBase + headOff;
-                for (int j = 0; j < nKv; ++j)
-                    kern.axpyF16(roundFp16(scores[std::size_t(j)]), V + std::size_t(j) * kvDim,
-                                 out, headDim);
-            } else {
-                const float *K = m_kv32.data() + kBase + headOff;
-                for (int j = 0; j < nKv; ++j)
-                    scores[std::size_t(j)] =
-                        kern.dotF32(q, K + std::size_t(j) * kvDim, headDim) * scale;
-                kern.softmax(scores.data(), nKv);
-                const float *V = m_kv32.data() + vBase + headOff;
-                for (int j = 0; j < nKv; ++j)
-                    kern.axpyF32(scores[std::size_t(j)], V + std::size_t(j) * kvDim, out, headDim);
-            }
+        const int kvh = int(chunk % std::uint64_t(hp.nHeadsKv));
+        const int t0 = int(chunk / std::uint64_t(hp.nHeadsKv)) * tokensPerBlock;
+        const int t1 = std::min(nTokens, t0 + tokensPerBlock);
+        const int nRows = (t1 - t0) * nGqa;
+        const int nKv = pos0 + t1;
+
+        std::vector<float> q(std::size_t(nRows) * std::size_t(headDim));
+        for (int t = t0; t < t1; ++t)
+            for (int g = 0; g < nGqa; ++g)
+                std::memcpy(q.data() + std::size_t((t - t0) * nGqa + g) * std::size_t(headDim),
+                            b.q.data() + std::size_t(t) * qDim
+                                + std::size_t(kvh * nGqa + g) * std::size_t(headDim),
+                            sizeof(float) * std::size_t(headDim));
+
+        WeightMatrix keys;
+        keys.name = "cache.k";
+        keys.type = f16 ? GgmlType::F16 : GgmlType::F32;
+        keys.data = cache + (kBase + std::size_t(kvh) * std::size_t(headDim)) * elementBytes;
+        keys.nIn = headDim;
+        keys.nOut = nKv;
+        keys.rowBytes = kvDim * elementBytes;
+        std::vector<float> p(std::size_t(nRows) * std::size_t(nKv));
+        Infer::matmul(keys, q.data(), nRows, p.data(), mm);
+
+        for (int r = 0; r < nRows; ++r) {
+            float *row = p.data() + std::size_t(r) * std::size_t(nKv);
+            const int valid = pos0 + t0 + r / nGqa + 1;
+            for (int j = 0; j < valid; ++j)
+                row[j] *= scale;
+            kern.softmax(row, valid);
+            std::fill(row + valid, row + nKv, 0.0f);
         }
+
+        WeightMatrix values;
+        values.name = "cache.v";
+        values.type = keys.type;
+        values.data = cache
+            + (vBase + std::size_t(kvh) * std::size_t(headDim) * nCtx) * elementBytes;
+        values.nIn = nKv;
+        values.nOut = headDim;
+        values.rowBytes = nCtx * elementBytes;
+        std::vector<float> out(std::size_t(nRows) * std::size_t(headDim));
+        Infer::matmul(values, p.data(), nRows, out.data(), mm);
+
+        for (int t = t0; t < t1; ++t)
+            for (int g = 0; g < nGqa; ++g)
+                std::memcpy(b.att.data() + std::size_t(t) * qDim
+                                + std::size_t(kvh * nGqa + g) * std::size_t(headDim),
+                            out.data() + std::size_t((t - t0) * nGqa + g) * std::size_t(headDim),
+                            sizeof(float) * std::size_t(headDim));
     }, ctx);
 }
 

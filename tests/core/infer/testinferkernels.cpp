@@ -242,6 +242,22 @@ private slots:
         QCOMPARE(out[0], b);
     }
 
+    void activationRoundingFastEqualsPortable()
+    {
+        for (const ActivationType type : {ActivationType::F16, ActivationType::BF16,
+                                          ActivationType::Q8_0, ActivationType::Q8_K}) {
+            for (const int n : {256, 512 + 40}) {
+                auto x = randomVector(n, 21, 3.0f);
+                x[7] = -9.0f;  // a negative extreme (Q8_K uses the signed value)
+                x[300 % n] = 0.0f;
+                std::vector<float> fast(x.size()), ref(x.size());
+                roundActivations(type, x.data(), fast.data(), n);
+                roundActivationsPortable(type, x.data(), ref.data(), n);
+                QCOMPARE(fast, ref);
+            }
+        }
+    }
+
     void samplerGreedy()
     {
         const std::vector<float> logits = {0.5f, 2.0f, -1.0f, 2.0f};
