@@ -119,6 +119,7 @@ private slots:
     void invalidUtf8();
     void unsupportedTypes();
     void malformedVocabulary();
+    void bpeCleanSpaces();
     void repeatedPieces();
     void phi3StripsAfterSpecial();
     void stories260K_data();
@@ -356,6 +357,26 @@ void TestTokenizeTokenizer::malformedVocabulary()
     md = bpeMetadata();
     md.set("tokenizer.ggml.merges", GgufValue::stringArray({"nospace"}));
     expectError(md, QStringLiteral("merges[0]"));
+}
+
+void TestTokenizeTokenizer::bpeCleanSpaces()
+{
+    // llama_detokenize's clean-up for gpt-2 (tokenizers.md §7): no space before ? ! . ,;
+    // " ' " -> "'"; no space before 's 'm 're 've, kept before 't 'd 'll.
+    const QString data = QuantFit::Test::sharedTestData();
+    if (data.isEmpty())
+        QSKIP("shared test data folder ../shared/testdata not found");
+    const Tokenizer t = Tokenizer::fromFile(data + QStringLiteral("/vocab/ggml-vocab-gpt-2.gguf"));
+    const QByteArray text = "Hello , world ' s it 's I 'm you 're we 've don 't I 'd we 'll ok ? "
+                            "yes ! end .";
+    const Ids ids = t.encode(QByteArrayView(text), false);
+    QCOMPARE(t.decode(ids), QByteArray("Hello, world's it's I'm you're we've don 't I 'd we 'll "
+                                       "ok? yes! end."));
+    // Token by token the pieces are verbatim.
+    QByteArray joined;
+    for (const std::int32_t id : ids)
+        joined += t.tokenToPiece(id);
+    QCOMPARE(joined, text);
 }
 
 void TestTokenizeTokenizer::repeatedPieces()
