@@ -1,5 +1,7 @@
 #include "blocksfloat.h"
 
+#include "quantsimd.h"
+
 #include "util/fp16.h"
 
 #include <cstring>
@@ -29,6 +31,8 @@ void quantizeRowF16(const float *x, std::uint8_t *dst, std::int64_t n, const flo
 
 void dequantizeRowF16(const std::uint8_t *src, float *y, std::int64_t n)
 {
+    if (Codec::quantSimdEnabled())
+        return Codec::dequantizeRowF16Avx2(src, y, n);
     for (std::int64_t i = 0; i < n; ++i) {
         std::uint16_t h;
         std::memcpy(&h, src + 2 * i, 2);

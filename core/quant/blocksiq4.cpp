@@ -185,6 +185,8 @@ void quantizeRowIq4Xs(const float *x, std::uint8_t *dst, std::int64_t n, const f
 
 void dequantizeRowIq4Nl(const std::uint8_t *src, float *y, std::int64_t n)
 {
+    if (Codec::quantSimdEnabled())
+        return Codec::dequantizeRowIq4NlAvx2(src, y, n);
     const auto *blocks = reinterpret_cast<const BlockIq4Nl *>(src);
     for (std::int64_t i = 0; i < n / 32; ++i, y += 32) {
         const float d = fp16ToFp32(blocks[i].d);
@@ -197,6 +199,8 @@ void dequantizeRowIq4Nl(const std::uint8_t *src, float *y, std::int64_t n)
 
 void dequantizeRowIq4Xs(const std::uint8_t *src, float *y, std::int64_t n)
 {
+    if (Codec::quantSimdEnabled())
+        return Codec::dequantizeRowIq4XsAvx2(src, y, n);
     const auto *blocks = reinterpret_cast<const BlockIq4Xs *>(src);
     for (std::int64_t i = 0; i < n / 256; ++i) {
         const BlockIq4Xs &b = blocks[i];

@@ -152,6 +152,8 @@ void quantizeRowQ2_K(const float *x, std::uint8_t *dst, std::int64_t n, const fl
 
 void dequantizeRowQ2_K(const std::uint8_t *src, float *y, std::int64_t n)
 {
+    if (Codec::quantSimdEnabled())
+        return Codec::dequantizeRowQ2_KAvx2(src, y, n);
     const auto *blocks = reinterpret_cast<const BlockQ2_K *>(src);
     for (std::int64_t i = 0; i < n / kQkK; ++i) {
         const BlockQ2_K &b = blocks[i];
@@ -281,6 +283,8 @@ void quantizeRowQ3_K(const float *x, std::uint8_t *dst, std::int64_t n, const fl
 
 void dequantizeRowQ3_K(const std::uint8_t *src, float *y, std::int64_t n)
 {
+    if (Codec::quantSimdEnabled())
+        return Codec::dequantizeRowQ3_KAvx2(src, y, n);
     const auto *blocks = reinterpret_cast<const BlockQ3_K *>(src);
     for (std::int64_t i = 0; i < n / kQkK; ++i) {
         const BlockQ3_K &b = blocks[i];

@@ -159,6 +159,8 @@ void quantizeRowQ4_K(const float *x, std::uint8_t *dst, std::int64_t n, const fl
 
 void dequantizeRowQ4_K(const std::uint8_t *src, float *y, std::int64_t n)
 {
+    if (Codec::quantSimdEnabled())
+        return Codec::dequantizeRowQ4_KAvx2(src, y, n);
     const auto *blocks = reinterpret_cast<const BlockQ4_K *>(src);
     for (std::int64_t i = 0; i < n / kQkK; ++i) {
         const BlockQ4_K &b = blocks[i];
@@ -212,6 +214,8 @@ void quantizeRowQ5_K(const float *x, std::uint8_t *dst, std::int64_t n, const fl
 
 void dequantizeRowQ5_K(const std::uint8_t *src, float *y, std::int64_t n)
 {
+    if (Codec::quantSimdEnabled())
+        return Codec::dequantizeRowQ5_KAvx2(src, y, n);
     const auto *blocks = reinterpret_cast<const BlockQ5_K *>(src);
     for (std::int64_t i = 0; i < n / kQkK; ++i) {
         const BlockQ5_K &b = blocks[i];
@@ -318,6 +322,8 @@ void quantizeRowQ6_K(const float *x, std::uint8_t *dst, std::int64_t n, const fl
 
 void dequantizeRowQ6_K(const std::uint8_t *src, float *y, std::int64_t n)
 {
+    if (Codec::quantSimdEnabled())
+        return Codec::dequantizeRowQ6_KAvx2(src, y, n);
     const auto *blocks = reinterpret_cast<const BlockQ6_K *>(src);
     for (std::int64_t i = 0; i < n / kQkK; ++i) {
         const BlockQ6_K &b = blocks[i];

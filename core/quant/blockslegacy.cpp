@@ -171,6 +171,8 @@ void quantizeRowQ8_0(const float *x, std::uint8_t *dst, std::int64_t n, const fl
 
 void dequantizeRowQ8_0(const std::uint8_t *src, float *y, std::int64_t n)
 {
+    if (Codec::quantSimdEnabled())
+        return Codec::dequantizeRowQ8_0Avx2(src, y, n);
     const auto *b = reinterpret_cast<const BlockQ8_0 *>(src);
     for (std::int64_t i = 0; i < n / kQk32; ++i) {
         const float d = fp16ToFp32(b[i].d);
@@ -213,6 +215,8 @@ void quantizeRowQ4_0(const float *x, std::uint8_t *dst, std::int64_t n, const fl
 
 void dequantizeRowQ4_0(const std::uint8_t *src, float *y, std::int64_t n)
 {
+    if (Codec::quantSimdEnabled())
+        return Codec::dequantizeRowQ4_0Avx2(src, y, n);
     const auto *b = reinterpret_cast<const BlockQ4_0 *>(src);
     for (std::int64_t i = 0; i < n / kQk32; ++i, y += kQk32) {
         const float d = fp16ToFp32(b[i].d);
@@ -253,6 +257,8 @@ void quantizeRowQ5_0(const float *x, std::uint8_t *dst, std::int64_t n, const fl
 
 void dequantizeRowQ5_0(const std::uint8_t *src, float *y, std::int64_t n)
 {
+    if (Codec::quantSimdEnabled())
+        return Codec::dequantizeRowQ5_0Avx2(src, y, n);
     const auto *b = reinterpret_cast<const BlockQ5_0 *>(src);
     for (std::int64_t i = 0; i < n / kQk32; ++i, y += kQk32) {
         const float d = fp16ToFp32(b[i].d);
@@ -304,6 +310,8 @@ void quantizeRowQ4_1(const float *x, std::uint8_t *dst, std::int64_t n, const fl
 
 void dequantizeRowQ4_1(const std::uint8_t *src, float *y, std::int64_t n)
 {
+    if (Codec::quantSimdEnabled())
+        return Codec::dequantizeRowQ4_1Avx2(src, y, n);
     const auto *b = reinterpret_cast<const BlockQ4_1 *>(src);
     for (std::int64_t i = 0; i < n / kQk32; ++i, y += kQk32) {
         const float d = fp16ToFp32(b[i].d);
@@ -349,6 +357,8 @@ void quantizeRowQ5_1(const float *x, std::uint8_t *dst, std::int64_t n, const fl
 
 void dequantizeRowQ5_1(const std::uint8_t *src, float *y, std::int64_t n)
 {
+    if (Codec::quantSimdEnabled())
+        return Codec::dequantizeRowQ5_1Avx2(src, y, n);
     const auto *b = reinterpret_cast<const BlockQ5_1 *>(src);
     for (std::int64_t i = 0; i < n / kQk32; ++i, y += kQk32) {
         const float d = fp16ToFp32(b[i].d);

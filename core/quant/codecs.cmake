@@ -6,7 +6,7 @@ target_sources(quantfit_core PRIVATE
     quant/blockslegacy.h quant/blockslegacy.cpp
     quant/blockskquants.h quant/blockskquants.cpp quant/blockskquants456.cpp
     quant/blocksiq4.h quant/blocksiq4.cpp
-    quant/quantsimd.h quant/quantsimdavx2.cpp
+    quant/quantsimd.h quant/quantsimdavx2.cpp quant/dequantavx2.cpp
     quant/vecdot.h quant/vecdot.cpp quant/vecdotportable.h quant/vecdotavx2.cpp)
 
 # Why no FP contraction: quant-types.md's byte identity with ggml's reference quantizers (and
@@ -14,5 +14,5 @@ target_sources(quantfit_core PRIVATE
 set_source_files_properties(
     quant/quanthelpers.cpp quant/blocksfloat.cpp quant/blockslegacy.cpp
     quant/blockskquants.cpp quant/blockskquants456.cpp quant/blocksiq4.cpp
-    quant/quantsimdavx2.cpp
+    quant/quantsimdavx2.cpp quant/dequantavx2.cpp
     PROPERTIES COMPILE_OPTIONS "-ffp-contract=off")

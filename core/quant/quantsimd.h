@@ -39,4 +39,20 @@ void iq4SearchScale8(const float *xT, const float *wT, float *scale);
 /// Codebook indices best_index(id[k] * x) for 8 groups of 32 values.
 void iq4Indices8(const float *xT, const float *id, std::uint8_t *LT);
 
+// AVX2 dequantizers (dequantavx2.cpp), bit-identical to the scalar ones; the scalar entry points
+// in blocks*.cpp forward to them when quantSimdEnabled().
+void dequantizeRowF16Avx2(const std::uint8_t *src, float *y, std::int64_t n);
+void dequantizeRowQ8_0Avx2(const std::uint8_t *src, float *y, std::int64_t n);
+void dequantizeRowQ4_0Avx2(const std::uint8_t *src, float *y, std::int64_t n);
+void dequantizeRowQ4_1Avx2(const std::uint8_t *src, float *y, std::int64_t n);
+void dequantizeRowQ5_0Avx2(const std::uint8_t *src, float *y, std::int64_t n);
+void dequantizeRowQ5_1Avx2(const std::uint8_t *src, float *y, std::int64_t n);
+void dequantizeRowQ2_KAvx2(const std::uint8_t *src, float *y, std::int64_t n);
+void dequantizeRowQ3_KAvx2(const std::uint8_t *src, float *y, std::int64_t n);
+void dequantizeRowQ4_KAvx2(const std::uint8_t *src, float *y, std::int64_t n);
+void dequantizeRowQ5_KAvx2(const std::uint8_t *src, float *y, std::int64_t n);
+void dequantizeRowQ6_KAvx2(const std::uint8_t *src, float *y, std::int64_t n);
+void dequantizeRowIq4NlAvx2(const std::uint8_t *src, float *y, std::int64_t n);
+void dequantizeRowIq4XsAvx2(const std::uint8_t *src, float *y, std::int64_t n);
+
 } // namespace QuantFit::Codec
