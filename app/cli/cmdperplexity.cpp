@@ -132,6 +132,11 @@ int runPerplexity(const QStringList &args)
               QStringLiteral("Threads (default all cores)."), QStringLiteral("N"));
     addOption(parser, {QStringLiteral("save-base")},
               QStringLiteral("Save this (base) model's scored logits to FILE."), QStringLiteral("FILE"));
+    addOption(parser, {QStringLiteral("base-entries")},
+              QStringLiteral("With --save-base: list at most N most likely tokens per position "
+                             "(default 512; the rest is kept as one exact mass, or as 16-bit log-probs when it "
+                             "holds more than 1e-4)."),
+              QStringLiteral("N"));
     addOption(parser, {QStringLiteral("kl-base")},
               QStringLiteral("Compare against base logits saved in FILE."), QStringLiteral("FILE"));
     addOption(parser, {QStringLiteral("kv-type")},
@@ -163,6 +168,8 @@ int runPerplexity(const QStringList &args)
             throw Error(QStringLiteral("option --kv-type: expected f16 or f32, got '%1'").arg(t));
     }
     o.saveBasePath = parser.value(QStringLiteral("save-base"));
+    o.baseLimits.maxEntries = std::uint32_t(intOption(parser, QStringLiteral("base-entries"),
+                                                      o.baseLimits.maxEntries, 1, 1 << 24));
 
     const std::shared_ptr<const LlamaModel> model = LlamaModel::open(modelPath);
     RunningPrinter printer(json);

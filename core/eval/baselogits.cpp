@@ -16,8 +16,9 @@ namespace QuantFit {
 namespace {
 
 constexpr char kMagic[8] = {'Q', 'F', 'K', 'L', 'B', 'A', 'S', 'E'};
-constexpr std::uint64_t kRecordFixedBytes = 12;
+constexpr std::uint64_t kRecordFixedBytes = 16;
 constexpr std::uint64_t kEntryBytes = 8;
+constexpr double kDenseTailRange = 40.0; ///< nats below the last listed log-prob
 
 template <typename T>
 void appendLe(std::vector<std::uint8_t> &out, T value)
@@ -35,15 +36,15 @@ void appendLe(std::vector<std::uint8_t> &out, T value)
 // encoding
 //
 
-void encodeBaseRecord(std::span<const float> logits, std::uint32_t next, std::uint32_t maxEntries,
-                      float tailMassTarget, std::vector<std::uint8_t> &out)
+void encodeBaseRecord(std::span<const float> logits, std::uint32_t next,
+                      const BaseRecordLimits &limits, std::vector<std::uint8_t> &out)
 {
-    Q_ASSERT(!logits.empty() && next < logits.size() && maxEntries > 0);
+    Q_ASSERT(!logits.empty() && next < logits.size() && limits.maxEntries > 0);
     const LogitRowStats s = logitRowStats(logits);
     const float nllBase = -(logits[next] - s.max - float(s.logSum));
 
     const std::size_t nVocab = logits.size();
-    const std::size_t k = std::min<std::size_t>(maxEntries, nVocab);
+    const std::size_t k = std::min<std::size_t>(limits.maxEntries, nVocab);
     std::vector<std::uint32_t> order(nVocab);
     std::iota(order.begin(), order.end(), 0u);
     std::partial_sort(order.begin(), order.begin() + std::ptrdiff_t(k), order.end(),
@@ -63,18 +64,45 @@ void encodeBaseRecord(std::span<const float> logits, std::uint32_t next, std::ui
     while (n < k) {
         head += std::exp(logProb(order[n]));
         ++n;
-        if (n == nVocab || (total - head) / total <= double(tailMassTarget))
+        if (n == nVocab || (total - head) / total <= double(limits.tailMassTarget))
             break;
     }
     const double tail = n == nVocab ? 0.0 : std::max(0.0, (total - head) / total);
+    const bool dense = n < nVocab && tail > double(limits.denseTailAbove);
 
-    out.reserve(out.size() + kRecordFixedBytes + kEntryBytes * n);
+    out.reserve(out.size() + kRecordFixedBytes + kEntryBytes * n + (dense ? 8 + 2 * nVocab : 0));
     appendLe(out, nllBase);
     appendLe(out, float(tail));
     appendLe(out, std::uint32_t(n));
+    appendLe(out, std::uint32_t(dense ? 1 : 0));
     for (std::size_t i = 0; i < n; ++i) {
         appendLe(out, order[i]);
         appendLe(out, float(logProb(order[i])));
+    }
+    if (!dense)
+        return;
+    // Why a linear 16-bit code over a fixed 40-nat range: the step (6e-4 nats) bounds the
+    // rounding of every tail log-prob, and tokens 40 nats below the head carry nothing.
+    std::vector<std::uint8_t> listed(nVocab, 0);
+    for (std::size_t i = 0; i < n; ++i)
+        listed[order[i]] = 1;
+    const double top = double(float(logProb(order[n - 1])));
+    double lowest = top;
+    for (std::size_t i = 0; i < nVocab; ++i) {
+        if (!listed[i])
+            lowest = std::min(lowest, logProb(std::uint32_t(i)));
+    }
+    const float tailMin = float(std::max(lowest, top - kDenseTailRange));
+    const float tailStep = float((top - double(tailMin)) / 65535.0);
+    appendLe(out, tailMin);
+    appendLe(out, tailStep);
+    for (std::size_t i = 0; i < nVocab; ++i) {
+        std::uint16_t code = 0;
+        if (!listed[i] && tailStep > 0) {
+            const double c = std::nearbyint((logProb(std::uint32_t(i)) - double(tailMin)) / double(tailStep));
+            code = std::uint16_t(std::clamp(c, 0.0, 65535.0));
+        }
+        appendLe(out, code);
     }
 }
 
@@ -99,8 +127,9 @@ BaseLogitsWriter::BaseLogitsWriter(const QString &path, const BaseLogitsHeader &
     appendLe(h, header.nCtx);
     appendLe(h, header.nVocab);
     appendLe(h, header.nChunks);
-    appendLe(h, header.maxEntries);
-    appendLe(h, header.tailMassTarget);
+    appendLe(h, header.limits.maxEntries);
+    appendLe(h, header.limits.tailMassTarget);
+    appendLe(h, header.limits.denseTailAbove);
     appendLe(h, std::uint32_t(header.addBos ? 1 : 0));
     for (const std::int32_t t : tokens)
         appendLe(h, t);
@@ -162,10 +191,11 @@ BaseLogitsFile BaseLogitsFile::open(const QString &path)
                  QStringLiteral("expected 2 .. 16777216, found %1").arg(h.nVocab));
     h.nChunks = r.read<std::uint32_t>(QStringLiteral("n_chunks"));
     const std::uint64_t maxOffset = r.offset();
-    h.maxEntries = r.read<std::uint32_t>(QStringLiteral("max_entries"));
-    if (h.maxEntries == 0)
+    h.limits.maxEntries = r.read<std::uint32_t>(QStringLiteral("max_entries"));
+    if (h.limits.maxEntries == 0)
         r.failAt(maxOffset, QStringLiteral("max_entries"), QStringLiteral("expected > 0, found 0"));
-    h.tailMassTarget = r.read<float>(QStringLiteral("tail_mass_target"));
+    h.limits.tailMassTarget = r.read<float>(QStringLiteral("tail_mass_target"));
+    h.limits.denseTailAbove = r.read<float>(QStringLiteral("dense_tail_above"));
     h.addBos = (r.read<std::uint32_t>(QStringLiteral("flags")) & 1u) != 0;
 
     const std::uint64_t nTokens = std::uint64_t(h.nChunks) * h.nCtx;
@@ -191,7 +221,7 @@ BaseLogitsFile BaseLogitsFile::open(const QString &path)
 
     // Records are parsed without ByteReader: field names are only built on failure, since a
     // file holds up to millions of entries.
-    const std::uint32_t maxN = std::min(h.maxEntries, h.nVocab);
+    const std::uint32_t maxN = std::min(h.limits.maxEntries, h.nVocab);
     const auto bytes = f.m_map->bytes();
     std::uint64_t pos = r.position();
     auto fail = [&](std::uint64_t at, std::uint64_t rec, const QString &what,
@@ -208,7 +238,7 @@ BaseLogitsFile BaseLogitsFile::open(const QString &path)
         if (bytes.size() - pos < kRecordFixedBytes)
             fail(pos, rec, QStringLiteral("header"), QStringLiteral("truncated file"));
         float nll = 0, tail = 0;
-        std::uint32_t n = 0;
+        std::uint32_t n = 0, tailKind = 0;
         load(nll);
         load(tail);
         if (!(nll >= 0 && std::isfinite(nll)) || !(tail >= 0 && tail <= 1))
@@ -218,6 +248,10 @@ BaseLogitsFile BaseLogitsFile::open(const QString &path)
         if (n == 0 || n > maxN)
             fail(pos - 4, rec, QStringLiteral("n_entries"),
                  QStringLiteral("expected 1 .. %1, found %2").arg(maxN).arg(n));
+        load(tailKind);
+        if (tailKind > 1)
+            fail(pos - 4, rec, QStringLiteral("tail_kind"),
+                 QStringLiteral("expected 0 or 1, found %1").arg(tailKind));
         if (bytes.size() - pos < std::uint64_t(n) * kEntryBytes)
             fail(pos, rec, QStringLiteral("entries"), QStringLiteral("truncated file"));
         float prev = std::numeric_limits<float>::infinity();
@@ -234,6 +268,17 @@ BaseLogitsFile BaseLogitsFile::open(const QString &path)
                          .arg(lp)
                          .arg(h.nVocab));
             prev = lp;
+        }
+        if (tailKind == 1) {
+            if (bytes.size() - pos < 8 + 2 * std::uint64_t(h.nVocab))
+                fail(pos, rec, QStringLiteral("dense tail"), QStringLiteral("truncated file"));
+            float tailMin = 0, tailStep = 0;
+            load(tailMin);
+            load(tailStep);
+            if (!std::isfinite(tailMin) || !(tailStep >= 0 && std::isfinite(tailStep)))
+                fail(pos - 8, rec, QStringLiteral("tail_min/tail_step"),
+                     QStringLiteral("not finite: %1 / %2").arg(tailMin).arg(tailStep));
+            pos += 2 * std::uint64_t(h.nVocab);
         }
     }
     if (pos != bytes.size())
@@ -253,10 +298,18 @@ BaseLogitsRecord BaseLogitsFile::record(std::uint32_t chunk, std::uint32_t posit
     rec.nllBase = r.read<float>(QStringLiteral("nll_base"));
     rec.tailMass = r.read<float>(QStringLiteral("tail_mass"));
     const auto n = r.read<std::uint32_t>(QStringLiteral("n_entries"));
+    const auto tailKind = r.read<std::uint32_t>(QStringLiteral("tail_kind"));
     rec.entries.resize(n);
     for (auto &e : rec.entries) {
         e.id = r.read<std::uint32_t>(QStringLiteral("id"));
         e.logProb = r.read<float>(QStringLiteral("log_prob"));
+    }
+    if (tailKind == 1) {
+        rec.tailMin = r.read<float>(QStringLiteral("tail_min"));
+        rec.tailStep = r.read<float>(QStringLiteral("tail_step"));
+        const auto codes = r.readBytes(2 * std::uint64_t(m_header.nVocab), QStringLiteral("tail"));
+        rec.tailCodes.resize(m_header.nVocab);
+        std::memcpy(rec.tailCodes.data(), codes.data(), codes.size());
     }
     return rec;
 }
@@ -283,22 +336,55 @@ TokenComparison compareToBase(std::span<const float> logits, std::uint32_t next,
         kld += std::exp(lp) * (lp - (double(logits[e.id]) - shift));
     }
     const double rp = base.tailMass;
-    if (rp > 0) {
+    if (rp > 0 && !base.tailCodes.empty() && base.tailCodes.size() == logits.size()) {
+        // Dense tail: decode, renormalize to the exact r_p, sum exactly.
+        double decodedMass = 0;
+        for (std::size_t i = 0; i < logits.size(); ++i) {
+            if (!mark[i])
+                decodedMass += std::exp(double(base.tailMin) + double(base.tailStep) * base.tailCodes[i]);
+        }
+        const double shiftP = std::log(rp) - std::log(std::max(decodedMass, std::numeric_limits<double>::min()));
+        double tailKld = 0, bound = 0;
+        for (std::size_t i = 0; i < logits.size(); ++i) {
+            if (mark[i])
+                continue;
+            const double lp = double(base.tailMin) + double(base.tailStep) * base.tailCodes[i] + shiftP;
+            const double p = std::exp(lp);
+            const double d = lp - (double(logits[i]) - shift);
+            tailKld += p * d;
+            bound += p * (1.0 + std::abs(d));
+        }
+        kld += tailKld;
+        c.tailBound = double(base.tailStep) * bound;
+    } else if (rp > 0) {
         double rq = 0;
-        double minLogQ = std::numeric_limits<double>::infinity();
+        std::vector<double> tailLogQ;
+        tailLogQ.reserve(logits.size() - base.entries.size());
         for (std::size_t i = 0; i < logits.size(); ++i) {
             if (mark[i])
                 continue;
             const double lq = double(logits[i]) - shift;
             rq += std::exp(lq);
-            minLogQ = std::min(minLogQ, lq);
+            tailLogQ.push_back(lq);
         }
-        if (std::isfinite(minLogQ)) {
+        if (!tailLogQ.empty()) {
             rq = std::max(rq, std::numeric_limits<double>::min());
             const double bucket = rp * (std::log(rp) - std::log(rq));
             kld += bucket;
-            const double logPLast = base.entries.back().logProb;
-            c.tailBound = std::max(0.0, rp * (logPLast - minLogQ) - bucket);
+            // Upper bound of the tail's true contribution Σ p_i (log p_i − log q_i) given only
+            // Σ p_i = r_p and p_i ≤ p_last: Σ p_i log p_i ≤ r_p log p_last, and −Σ p_i log q_i
+            // is largest when p_last is poured onto the smallest q first.
+            const double pLast = std::exp(double(base.entries.back().logProb));
+            const std::size_t nFull = std::min<std::size_t>(std::size_t(rp / pLast), tailLogQ.size());
+            const double rest = nFull < tailLogQ.size() ? rp - double(nFull) * pLast : 0.0;
+            const std::size_t nth = std::min(nFull, tailLogQ.size() - 1);
+            std::nth_element(tailLogQ.begin(), tailLogQ.begin() + std::ptrdiff_t(nth), tailLogQ.end());
+            double cross = 0;
+            for (std::size_t i = 0; i < nFull; ++i)
+                cross -= pLast * tailLogQ[i];
+            cross -= rest * tailLogQ[nth];
+            const double upper = rp * std::log(pLast) + cross;
+            c.tailBound = std::max(0.0, upper - bucket);
         }
     }
     c.kld = kld;

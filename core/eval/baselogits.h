@@ -3,31 +3,40 @@
 // QuantFit base-logits file (written by `perplexity --save-base`, read by `--kl-base`).
 // Our own compact format, not llama.cpp's `_logits_` file (perplexity-and-kld.md §2.1), which
 // keeps a uint16 for every vocabulary entry of every scored token (tens of GB for a 128k vocab).
-// We keep, per scored token, only the head of the base distribution plus the exact mass of the
-// rest. All values little-endian:
+// We keep, per scored token, the head of the base distribution exactly and the rest either as
+// one exact mass (when it is small, the usual case for a trained model) or, when it is not, as
+// 16-bit log-probs. All values little-endian:
 //  1. magic "QFKLBASE" (8 bytes), uint32 version (= 1)
 //  2. uint32 nCtx, uint32 nVocab, uint32 nChunks, uint32 maxEntries, float32 tailMassTarget,
-//     uint32 flags (bit 0: the vocabulary adds BOS)
+//     float32 denseTailAbove, uint32 flags (bit 0: the vocabulary adds BOS)
 //  3. int32 tokens[nChunks · nCtx]: the evaluated tokens as tokenized (BOS replacement not
 //     applied), so a KLD run needs no text
 //  4. for each chunk, for each of the nCtx − 1 − nCtx/2 scored positions (perplexity order), a
 //     record:
 //       float32 nllBase   −log p_base(next token), computed as for perplexity
-//       float32 tailMass  base probability of every token not listed below (summed in double)
+//       float32 tailMass  r_p: base probability of every token not listed (summed in double)
 //       uint32  nEntries  1 .. min(maxEntries, nVocab)
+//       uint32  tailKind  0: the unlisted tokens are one bucket; 1: a dense tail follows
 //       nEntries × { uint32 id, float32 logProb }  the most probable tokens, by descending
-//                          log-prob (ties: lower id first); entries are added until tailMass ≤
+//                          log-prob (ties: lower id first); entries are added until r_p ≤
 //                          tailMassTarget or maxEntries are listed
+//       dense tail (only when r_p > denseTailAbove): float32 tailMin, float32 tailStep, then
+//                          nVocab × uint16 code in id order (0 for listed ids); an unlisted
+//                          token's log-prob is tailMin + tailStep·code, with tailMin =
+//                          max(smallest log-prob, last listed − 40) and tailStep =
+//                          (last listed − tailMin)/65535
 //  5. nothing after the last record
 //
 // KLD from a record (see compareToBase): the listed tokens contribute p·(log p − log q) exactly
-// (log-probs stored as float32: relative error 6e-8); the unlisted tokens are one bucket,
-// r_p·log(r_p/r_q) with r_q the current model's mass on them. By the log-sum inequality this is
-// a lower bound of their true contribution T, and since every unlisted p_i is at most the last
-// listed p (p_last), T ≤ r_p·(log p_last − min log q_tail). The per-token gap between the two is
-// returned as tailBound; it is 0 when the whole vocabulary is listed, and at most
-// tailMassTarget·(log p_last − min log q) otherwise (≈ 3e-5 nats for the defaults and a
-// 30-nat spread). Size: 12 + 8·nEntries bytes per scored token.
+// (float32 log-probs, relative error 6e-8).
+// - Bucket tail: r_p·log(r_p/r_q), r_q being the current model's mass on the unlisted tokens.
+//   By the log-sum inequality this is a lower bound of their true contribution; the true value
+//   exceeds it by r_p·KL(tail of p ‖ tail of q) (both normalized), so the relative error of the
+//   KLD is about r_p ≤ denseTailAbove (1e-4 by default). tailBound reports a rigorous upper
+//   bound of that excess (loose: it assumes the worst tail shape).
+// - Dense tail: decoded log-probs renormalized to the exact r_p (rounding error ≤ tailStep ≈
+//   6e-4 nats); tailBound reports the first-order bound tailStep·Σ_tail p·(1 + |log p/q|).
+// Size per scored token: 16 + 8·nEntries bytes, plus 8 + 2·nVocab for a dense tail.
 
 #include "evalstats.h"
 #include "io/mappedfile.h"
@@ -43,19 +52,24 @@ namespace QuantFit {
 
 class AtomicOutput;
 
+/// How much of each position's distribution is stored (see the file comment).
+struct BaseRecordLimits {
+    std::uint32_t maxEntries = 512;
+    float tailMassTarget = 1e-6f;
+    float denseTailAbove = 1e-4f;
+};
+
 struct BaseLogitsHeader {
     std::uint32_t nCtx = 0;
     std::uint32_t nVocab = 0;
     std::uint32_t nChunks = 0;
-    std::uint32_t maxEntries = 512;
-    float tailMassTarget = 1e-6f;
+    BaseRecordLimits limits;
     bool addBos = false;
 
     std::uint32_t nScoredPerChunk() const { return nCtx - 1 - nCtx / 2; }
 };
 
 constexpr std::uint32_t kBaseLogitsVersion = 1;
-constexpr std::uint64_t kBaseLogitsHeaderBytes = 8 + 4 + 6 * 4;
 
 struct BaseLogitsEntry {
     std::uint32_t id;
@@ -67,12 +81,15 @@ struct BaseLogitsRecord {
     float nllBase = 0;
     float tailMass = 0;
     std::vector<BaseLogitsEntry> entries;
+    float tailMin = 0;                    ///< dense tail only
+    float tailStep = 0;
+    std::vector<std::uint16_t> tailCodes; ///< nVocab codes when the tail is dense, else empty
 };
 
 /// Encodes the record of one position from the base model's full logit row and appends it to
 /// `out`. `next` is the token that follows. Thread-safe (no shared state).
-void encodeBaseRecord(std::span<const float> logits, std::uint32_t next, std::uint32_t maxEntries,
-                      float tailMassTarget, std::vector<std::uint8_t> &out);
+void encodeBaseRecord(std::span<const float> logits, std::uint32_t next,
+                      const BaseRecordLimits &limits, std::vector<std::uint8_t> &out);
 
 /// Writes a base-logits file through AtomicOutput: header and tokens at construction, then the
 /// records of each chunk in order; commit() renames it into place and checks that every chunk

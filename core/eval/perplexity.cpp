@@ -170,6 +170,8 @@ PerplexityResult computePerplexity(std::shared_ptr<const LlamaModel> model, cons
                                    const PerplexityOptions &options, JobContext &ctx)
 {
     checkOptions(options);
+    if (options.baseLimits.maxEntries == 0)
+        throw Error(QStringLiteral("base logits: at least one listed token per position is needed"));
     const int n = options.nCtx;
     const std::uint64_t nTokens = text.tokens.size();
     if (nTokens < 2 * std::uint64_t(n))
@@ -198,8 +200,7 @@ PerplexityResult computePerplexity(std::shared_ptr<const LlamaModel> model, cons
         const BaseLogitsHeader header{.nCtx = std::uint32_t(n),
                                       .nVocab = nVocab,
                                       .nChunks = std::uint32_t(nChunks),
-                                      .maxEntries = std::max<std::uint32_t>(1, options.baseMaxEntries),
-                                      .tailMassTarget = options.baseTailMassTarget,
+                                      .limits = options.baseLimits,
                                       .addBos = text.addBos};
         writer = std::make_unique<BaseLogitsWriter>(
             options.saveBasePath, header,
@@ -220,8 +221,7 @@ PerplexityResult computePerplexity(std::shared_ptr<const LlamaModel> model, cons
             nll[std::size_t(j)] = tokenNll(runner.row(pos), next);
             if (writer) {
                 records[std::size_t(j)].clear();
-                encodeBaseRecord(runner.row(pos), next, options.baseMaxEntries,
-                                 options.baseTailMassTarget, records[std::size_t(j)]);
+                encodeBaseRecord(runner.row(pos), next, options.baseLimits, records[std::size_t(j)]);
             }
         });
         // Summed in position order so the result does not depend on the thread count.

@@ -5,6 +5,7 @@
 // first token replaced by BOS when the vocabulary adds BOS, and only the predictions of positions
 // nCtx/2 .. nCtx−2 scored (nCtx − 1 − nCtx/2 tokens per chunk).
 
+#include "baselogits.h"
 #include "evalstats.h"
 #include "infer/llamamodel.h"
 
@@ -19,7 +20,6 @@
 
 namespace QuantFit {
 
-class BaseLogitsFile;
 class JobContext;
 
 /// Tokens of an evaluation text with what chunking needs to know about the vocabulary.
@@ -51,8 +51,7 @@ struct PerplexityOptions {
     KvCacheType kvType = KvCacheType::F16; ///< llama.cpp's default
     /// When set, the base model's scored logits are saved there (baselogits.h).
     QString saveBasePath;
-    std::uint32_t baseMaxEntries = 512;
-    float baseTailMassTarget = 1e-6f;
+    BaseRecordLimits baseLimits;
     /// Called on the calling thread after every chunk (the CLI prints "[k]PPL,").
     std::function<void(const ChunkReport &)> onChunk;
     /// Sees the input of every matrix product (imatrix collection); called on the calling thread.

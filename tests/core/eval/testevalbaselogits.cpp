@@ -23,18 +23,26 @@ std::vector<float> logitsOf(const std::vector<double> &probs, double shift = 3.0
     return z;
 }
 
-BaseLogitsRecord decode(const std::vector<std::uint8_t> &bytes)
+BaseLogitsRecord decode(const std::vector<std::uint8_t> &bytes, std::size_t nVocab = 0)
 {
-    // Mirrors the documented layout: nll, tail, n, n × {id, logProb}.
+    // Mirrors the documented layout: nll, tail, n, tailKind, n × {id, logProb}, dense tail.
     BaseLogitsRecord r;
-    std::uint32_t n = 0;
+    std::uint32_t n = 0, kind = 0;
     std::memcpy(&r.nllBase, bytes.data(), 4);
     std::memcpy(&r.tailMass, bytes.data() + 4, 4);
     std::memcpy(&n, bytes.data() + 8, 4);
+    std::memcpy(&kind, bytes.data() + 12, 4);
     r.entries.resize(n);
     for (std::uint32_t i = 0; i < n; ++i) {
-        std::memcpy(&r.entries[i].id, bytes.data() + 12 + 8 * i, 4);
-        std::memcpy(&r.entries[i].logProb, bytes.data() + 16 + 8 * i, 4);
+        std::memcpy(&r.entries[i].id, bytes.data() + 16 + 8 * i, 4);
+        std::memcpy(&r.entries[i].logProb, bytes.data() + 20 + 8 * i, 4);
+    }
+    if (kind == 1) {
+        const std::uint8_t *t = bytes.data() + 16 + 8 * n;
+        std::memcpy(&r.tailMin, t, 4);
+        std::memcpy(&r.tailStep, t + 4, 4);
+        r.tailCodes.resize(nVocab);
+        std::memcpy(r.tailCodes.data(), t + 8, 2 * nVocab);
     }
     return r;
 }
@@ -58,9 +66,9 @@ private slots:
     {
         const std::vector<double> p{0.125, 0.5, 0.125, 0.25};
         std::vector<std::uint8_t> bytes;
-        encodeBaseRecord(logitsOf(p), 2, 16, 0.2f, bytes);
+        encodeBaseRecord(logitsOf(p), 2, {16, 0.2f, 1.0f}, bytes);
         // 0.5 (tail .5), 0.25 (tail .25), then 0.125 of id 0 before id 2 (tail .125 ≤ .2).
-        QCOMPARE(bytes.size(), std::size_t(12 + 3 * 8));
+        QCOMPARE(bytes.size(), std::size_t(16 + 3 * 8));
         const BaseLogitsRecord r = decode(bytes);
         QCOMPARE(r.entries.size(), std::size_t(3));
         QCOMPARE(r.entries[0].id, 1u);
@@ -74,7 +82,7 @@ private slots:
     void recordStopsAtMaxEntries()
     {
         std::vector<std::uint8_t> bytes;
-        encodeBaseRecord(std::vector<float>(100, 1.0f), 7, 10, 1e-6f, bytes);
+        encodeBaseRecord(std::vector<float>(100, 1.0f), 7, {10, 1e-6f, 1.0f}, bytes);
         const BaseLogitsRecord r = decode(bytes);
         QCOMPARE(r.entries.size(), std::size_t(10));
         QVERIFY(std::abs(r.tailMass - 0.9) < 1e-6);
@@ -87,7 +95,7 @@ private slots:
         const std::vector<double> p{0.5, 0.25, 0.125, 0.125};
         const std::vector<double> q{0.25, 0.25, 0.25, 0.25};
         std::vector<std::uint8_t> bytes;
-        encodeBaseRecord(logitsOf(p), 1, 16, 0.0f, bytes);
+        encodeBaseRecord(logitsOf(p), 1, {16, 0.0f, 1.0f}, bytes);
         std::vector<std::uint8_t> mark;
         const TokenComparison c = compareToBase(logitsOf(q, -5.0), 1, decode(bytes), mark);
         // Σ p log(p/q) = 0.5 ln 2 + 0 + 2 · 0.125 ln 0.5 = 0.25 ln 2.
@@ -102,7 +110,7 @@ private slots:
     {
         const std::vector<double> p{0.1, 0.6, 0.3};
         std::vector<std::uint8_t> bytes;
-        encodeBaseRecord(logitsOf(p), 0, 16, 0.0f, bytes);
+        encodeBaseRecord(logitsOf(p), 0, {16, 0.0f, 1.0f}, bytes);
         std::vector<std::uint8_t> mark;
         QVERIFY(compareToBase(logitsOf({0.2, 0.5, 0.3}), 0, decode(bytes), mark).sameTop);
         QVERIFY(!compareToBase(logitsOf({0.2, 0.3, 0.5}), 0, decode(bytes), mark).sameTop);
@@ -133,7 +141,7 @@ private slots:
             const std::vector<double> p = softmax(zp), q = softmax(zq);
             std::vector<float> lp(zp.begin(), zp.end()), lq(zq.begin(), zq.end());
             std::vector<std::uint8_t> bytes;
-            encodeBaseRecord(lp, 3, 50, 0.0f, bytes);
+            encodeBaseRecord(lp, 3, {50, 0.0f, 1.0f}, bytes);
             const BaseLogitsRecord r = decode(bytes);
             QCOMPARE(r.entries.size(), std::size_t(50));
             QVERIFY(r.tailMass > 0.01);
@@ -146,12 +154,51 @@ private slots:
         }
     }
 
+    void denseTailKeepsFlatDistributionsAccurate()
+    {
+        // A flat distribution over 2000 tokens with 50 listed: 97% of the mass is unlisted, so
+        // the tail is stored densely and the KLD must match the exact value closely.
+        std::mt19937 rng(3);
+        std::normal_distribution<double> g(0.0, 0.5);
+        for (int trial = 0; trial < 5; ++trial) {
+            std::vector<double> zp(2000), zq(2000);
+            for (std::size_t i = 0; i < zp.size(); ++i) {
+                zp[i] = g(rng);
+                zq[i] = zp[i] + 0.2 * g(rng);
+            }
+            auto softmax = [](const std::vector<double> &z) {
+                double m = *std::max_element(z.begin(), z.end()), s = 0;
+                std::vector<double> p(z.size());
+                for (std::size_t i = 0; i < z.size(); ++i)
+                    s += (p[i] = std::exp(z[i] - m));
+                for (double &v : p)
+                    v /= s;
+                return p;
+            };
+            const std::vector<double> p = softmax(zp), q = softmax(zq);
+            const std::vector<float> lp(zp.begin(), zp.end()), lq(zq.begin(), zq.end());
+            std::vector<std::uint8_t> bytes;
+            encodeBaseRecord(lp, 3, {50, 1e-6f, 1e-4f}, bytes);
+            QCOMPARE(bytes.size(), std::size_t(16 + 50 * 8 + 8 + 2 * 2000));
+            const BaseLogitsRecord r = decode(bytes, 2000);
+            QVERIFY(r.tailMass > 0.9f);
+            std::vector<std::uint8_t> mark;
+            const TokenComparison c = compareToBase(lq, 3, r, mark);
+            const double truth = exactKld(p, q);
+            QVERIFY2(std::abs(c.kld - truth) < 1e-3 * truth + 1e-6,
+                     qPrintable(QStringLiteral("%1 vs %2").arg(c.kld).arg(truth)));
+            QVERIFY(std::abs(c.kld - truth) <= c.tailBound + 1e-7);
+            // Against itself the dense tail gives (almost) zero.
+            QVERIFY(std::abs(compareToBase(lp, 3, r, mark).kld) < 1e-6);
+        }
+    }
+
     void fileRoundTrip()
     {
         QTemporaryDir dir;
         const QString path = dir.filePath(QStringLiteral("base.qfkl"));
-        const BaseLogitsHeader h{.nCtx = 8, .nVocab = 5, .nChunks = 2, .maxEntries = 3,
-                                 .tailMassTarget = 0.0f, .addBos = true};
+        const BaseLogitsHeader h{.nCtx = 8, .nVocab = 5, .nChunks = 2,
+                                 .limits = {3, 0.0f, 1.0f}, .addBos = true};
         QCOMPARE(h.nScoredPerChunk(), 3u); // positions 4, 5, 6
         const std::vector<std::int32_t> tokens{1, 2, 3, 4, 0, 1, 2, 3, 4, 4, 3, 2, 1, 0, 1, 2};
         {
@@ -159,7 +206,7 @@ private slots:
             for (int k = 0; k < 2; ++k) {
                 std::vector<std::uint8_t> recs;
                 for (int j = 0; j < 3; ++j)
-                    encodeBaseRecord(std::vector<float>{float(j), 1, 2, 0, float(k)}, 1, 3, 0.0f, recs);
+                    encodeBaseRecord(std::vector<float>{float(j), 1, 2, 0, float(k)}, 1, {3, 0.0f, 1.0f}, recs);
                 w.writeChunk(recs);
             }
             w.commit();
@@ -175,7 +222,7 @@ private slots:
         QCOMPARE(r.entries[0].id, 0u);
         QCOMPARE(r.entries[1].id, 2u);
         QVERIFY(r.tailMass > 0);
-        const std::uint64_t expectedBytes = 36 + 16 * 4 + 6 * (12 + 3 * 8);
+        const std::uint64_t expectedBytes = 40 + 16 * 4 + 6 * (16 + 3 * 8);
         QCOMPARE(f.fileBytes(), expectedBytes);
     }
 
@@ -184,7 +231,7 @@ private slots:
         QTemporaryDir dir;
         const QString path = dir.filePath(QStringLiteral("base.qfkl"));
         {
-            BaseLogitsWriter w(path, BaseLogitsHeader{.nCtx = 4, .nVocab = 3, .nChunks = 1},
+            BaseLogitsWriter w(path, BaseLogitsHeader{.nCtx = 4, .nVocab = 3, .nChunks = 1, .limits = {}},
                                std::vector<std::int32_t>{0, 1, 2, 0});
             QVERIFY_THROWS_EXCEPTION(Error, w.commit()); // no chunk written
         }
@@ -201,15 +248,15 @@ private slots:
             QByteArray b("QFKLBASE");
             const std::uint32_t v[] = {1, nCtx, nVocab, nChunks, maxEntries};
             b.append(reinterpret_cast<const char *>(v), sizeof v);
-            const float tail = 0;
-            b.append(reinterpret_cast<const char *>(&tail), 4);
+            const float limits[] = {0.0f, 1.0f}; // tail target, dense tails above
+            b.append(reinterpret_cast<const char *>(limits), sizeof limits);
             b.append(QByteArray(4, '\0'));
             return b;
         };
         auto u32 = [](std::uint32_t v) { return QByteArray(reinterpret_cast<const char *>(&v), 4); };
         auto f32 = [](float v) { return QByteArray(reinterpret_cast<const char *>(&v), 4); };
         QByteArray tokens4 = u32(0) + u32(1) + u32(2) + u32(1); // one chunk of nCtx 4
-        QByteArray goodRecord = f32(1.0f) + f32(0.0f) + u32(1) + u32(1) + f32(-0.1f);
+        QByteArray goodRecord = f32(1.0f) + f32(0.0f) + u32(1) + u32(0) + u32(1) + f32(-0.1f);
 
         QTest::newRow("bad magic") << QByteArray("_logits_").append(QByteArray(40, '\0'))
                                    << QStringLiteral("magic");
@@ -224,14 +271,21 @@ private slots:
             << header(4, 3, 1, 3) + u32(0) + u32(9) + u32(0) + u32(0) + goodRecord
             << QStringLiteral("tokens[1]");
         QTest::newRow("too many entries")
-            << header(4, 3, 1, 3) + tokens4 + f32(1.0f) + f32(0.0f) + u32(4) + QByteArray(32, '\0')
+            << header(4, 3, 1, 3) + tokens4 + f32(1.0f) + f32(0.0f) + u32(4) + QByteArray(36, '\0')
             << QStringLiteral("n_entries");
         QTest::newRow("entry id outside vocabulary")
-            << header(4, 3, 1, 3) + tokens4 + f32(1.0f) + f32(0.0f) + u32(1) + u32(3) + f32(-1.0f)
+            << header(4, 3, 1, 3) + tokens4 + f32(1.0f) + f32(0.0f) + u32(1) + u32(0) + u32(3) + f32(-1.0f)
             << QStringLiteral("entry 0");
         QTest::newRow("truncated entries")
-            << header(4, 3, 1, 3) + tokens4 + f32(1.0f) + f32(0.0f) + u32(2) + u32(0) + f32(-1.0f)
+            << header(4, 3, 1, 3) + tokens4 + f32(1.0f) + f32(0.0f) + u32(2) + u32(0) + u32(0) + f32(-1.0f)
             << QStringLiteral("entries");
+        QTest::newRow("bad tail kind")
+            << header(4, 3, 1, 3) + tokens4 + f32(1.0f) + f32(0.0f) + u32(1) + u32(7) + u32(1) + f32(-0.1f)
+            << QStringLiteral("tail_kind");
+        QTest::newRow("truncated dense tail")
+            << header(4, 3, 1, 3) + tokens4 + f32(1.0f) + f32(0.5f) + u32(1) + u32(1) + u32(1)
+                   + f32(-0.1f) + f32(-5.0f) + f32(0.001f) + QByteArray(4, '\0')
+            << QStringLiteral("dense tail");
         QTest::newRow("trailing bytes") << header(4, 3, 1, 3) + tokens4 + goodRecord + "xy"
                                         << QStringLiteral("end of file");
     }

@@ -277,11 +277,11 @@ private slots:
     {
         const QString base = path(QStringLiteral("other.qfkl"));
         {
-            BaseLogitsWriter w(base, BaseLogitsHeader{.nCtx = 8, .nVocab = 100, .nChunks = 1},
+            BaseLogitsWriter w(base, BaseLogitsHeader{.nCtx = 8, .nVocab = 100, .nChunks = 1, .limits = {}},
                                std::vector<std::int32_t>(8, 1));
             std::vector<std::uint8_t> recs;
             for (int j = 0; j < 3; ++j)
-                encodeBaseRecord(std::vector<float>(100, 0.0f), 1, 4, 0.0f, recs);
+                encodeBaseRecord(std::vector<float>(100, 0.0f), 1, {4, 0.0f, 1e-4f}, recs);
             w.writeChunk(recs);
             w.commit();
         }
