@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -127,6 +128,10 @@ private:
     std::unordered_map<std::string, std::vector<std::int32_t>, StringViewHash, std::equal_to<>>
         m_map;
 };
+
+/// Reads the tokenizer.ggml.* keys (tokenizerdata.cpp). Throws Error as Tokenizer::fromMetadata.
+std::shared_ptr<const TokenizerData> loadTokenizerData(const GgufMetadata &md,
+                                                       const QString &fileName);
 
 /// GPT-2 byte <-> character table (tokenizers.md §5 step 2).
 const std::array<std::string, 256> &byteToBpeChar();
