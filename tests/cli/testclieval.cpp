@@ -11,6 +11,7 @@
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QProcess>
 #include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
@@ -162,6 +163,33 @@ private slots:
             QCOMPARE(m.find("blk.0.ffn_down.weight")->nColumns, 128u);
             QFile::remove(out);
         }
+    }
+
+    void interruptLeavesNoBaseFile()
+    {
+        // SIGTERM (as Ctrl+C) after the first running value: exit 130, "cancelled", no output.
+        QTemporaryDir dir;
+        const QString text = dir.filePath(QStringLiteral("long.txt"));
+        writeFile(text, englishText(6000));
+        const QString base = dir.filePath(QStringLiteral("base.qfkl"));
+        QProcess p;
+        p.start(cliPath(), QStringList{QStringLiteral("perplexity"), m_model, QStringLiteral("-f"), text,
+                                       QStringLiteral("--ctx"), QStringLiteral("32"),
+                                       QStringLiteral("--threads"), QStringLiteral("1"),
+                                       QStringLiteral("--save-base"), base});
+        QVERIFY(p.waitForStarted(10000));
+        QByteArray out;
+        while (!out.contains("[2]") && p.state() == QProcess::Running) {
+            p.waitForReadyRead(200);
+            out += p.readAllStandardOutput();
+        }
+        QVERIFY2(out.contains("[2]"), out.constData());
+        p.terminate();
+        QVERIFY(p.waitForFinished(20000));
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(p.exitCode(), 130);
+        QVERIFY(p.readAllStandardError().contains("cancelled"));
+        QCOMPARE(filesIn(dir.path()), QStringList{QStringLiteral("long.txt")});
     }
 
     void archiveMemberText()
