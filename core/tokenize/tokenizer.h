@@ -5,9 +5,10 @@
 //     scores with byte fallback (SPM), "gpt2" = byte-level BPE over ranked merges.
 //  2. The text is first split on special tokens (longest first); USER_DEFINED tokens always,
 //     CONTROL/UNKNOWN ones only when parseSpecial is set.
-//  3. Each remaining text fragment is tokenized: SPM escapes spaces as U+2581 (and prepends one
-//     after BOS / at the start when add_space_prefix); BPE runs the pre-tokenizer regexes of
-//     tokenizer.ggml.pre, maps bytes through the GPT-2 byte table and applies the merges.
+//  3. Each remaining text fragment is tokenized: SPM escapes spaces as U+2581 (prepending one to
+//     the first fragment and to each fragment after a special token when add_space_prefix);
+//     BPE runs the pre-tokenizer patterns of tokenizer.ggml.pre, maps bytes through the GPT-2
+//     byte table and applies the merges.
 //  4. With addSpecial, BOS/EOS are added per tokenizer.ggml.add_bos_token / add_eos_token.
 // Results equal llama.cpp's llama_tokenize(text, add_special, parse_special).
 
