@@ -114,8 +114,8 @@ int runCompare(const QStringList &args)
         col.title = QFileInfo(path).fileName();
         auto file = std::make_shared<const GgufFile>(GgufFile::open(path));
         const ModelInfo info = modelInfoFrom(*file);
-        const Tokenizer tokenizer = Tokenizer::fromMetadata(file->metadata(), path);
         auto model = std::make_shared<const LlamaModel>(file);
+        const Tokenizer tokenizer = Tokenizer::fromMetadata(file->metadata(), path);
         const auto prompt = tokenizer.encode(promptText, true);
         if (prompt.empty())
             throw Error(QStringLiteral("compare: the prompt produced no tokens"));

@@ -82,8 +82,8 @@ int runGenerate(const QStringList &args)
 
     const QString path = parser.positionalArguments().at(0);
     auto file = std::make_shared<const GgufFile>(GgufFile::open(path));
+    auto model = std::make_shared<const LlamaModel>(file); // names an unsupported architecture
     const Tokenizer tokenizer = Tokenizer::fromMetadata(file->metadata(), path);
-    auto model = std::make_shared<const LlamaModel>(file);
     const std::vector<std::int32_t> prompt =
         tokenizer.encode(parser.value(QStringLiteral("p")), true);
     if (prompt.empty())

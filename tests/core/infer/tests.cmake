@@ -2,3 +2,4 @@ quantfit_add_test(test_infer_forward SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinfer
     ${CMAKE_CURRENT_LIST_DIR}/tinymodel.h ${CMAKE_CURRENT_LIST_DIR}/tinymodel.cpp)
 quantfit_add_test(test_infer_kernels SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinferkernels.cpp)
 quantfit_add_test(test_infer_stories SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinferstories.cpp)
+quantfit_add_test(test_infer_cli SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinfercli.cpp)
