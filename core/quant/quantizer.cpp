@@ -75,6 +75,18 @@ void releaseInputPages(std::span<const std::uint8_t> bytes, bool mapped)
         ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
 }
 
+// Asks the kernel to start reading `bytes` of the mapped input (readahead while the current
+// batch is computed); a model on disk then streams instead of faulting page by page.
+void prefetchInput(std::span<const std::uint8_t> bytes, bool mapped)
+{
+    if (!mapped || bytes.empty())
+        return;
+    static const std::uintptr_t page = std::uintptr_t(::sysconf(_SC_PAGESIZE));
+    const std::uintptr_t begin = std::uintptr_t(bytes.data()) / page * page;
+    const std::uintptr_t end = std::uintptr_t(bytes.data()) + bytes.size();
+    ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_WILLNEED);
+}
+
 // Whether `input` is a memory map of its file (GgufFile::open) rather than a heap buffer
 // (GgufFile::fromBuffer): a map starts on a page boundary and covers the whole file.
 bool isMappedFile(const GgufFile &input)
@@ -208,6 +220,9 @@ void Converter::copyTensor(const TensorWork &w)
     auto bytes = w.sourceBytes;
     do {
         const auto slice = bytes.first(std::min<std::size_t>(bytes.size(), kCopySliceBytes));
+        const auto rest = bytes.subspan(slice.size());
+        prefetchInput(rest.first(std::min<std::size_t>(rest.size(), kCopySliceBytes)),
+                      m_inputMapped);
         for (auto &writer : m_writers)
             writer->writeTensorData(slice);
         releaseInputPages(slice, m_inputMapped);
@@ -295,6 +310,12 @@ void Converter::run(TensorWork &w)
 
     for (std::uint64_t batchFirst = 0; batchFirst < rows; batchFirst += rowsPerBatch) {
         const std::uint64_t batchRows = std::min(rowsPerBatch, rows - batchFirst);
+        const std::uint64_t nextFirst = batchFirst + batchRows;
+        if (nextFirst < rows)
+            prefetchInput(w.sourceBytes.subspan(
+                              std::size_t(nextFirst * src.rowBytes()),
+                              std::size_t(std::min(rowsPerBatch, rows - nextFirst) * src.rowBytes())),
+                          m_inputMapped);
         for (std::size_t t = 0; t < m_targets.size(); ++t) {
             const GgmlType type = w.planned[t]->targetType;
             m_buffers[t].resize(std::size_t(batchRows * rowBytes(typeFacts(type), ne0)));
@@ -364,8 +385,13 @@ QuantizeResult quantize(const GgufFile &input, const std::vector<QuantizeTarget>
                  total);
     const double start = ctx.elapsedSeconds();
     Converter converter(input, targets, options, ctx, writers);
+    const bool mapped = isMappedFile(input);
     for (std::size_t i = 0; i < nTensors; ++i) {
         work[i].sourceBytes = input.tensorData(*work[i].source);
+        if (i + 1 < nTensors) {
+            const auto next = input.tensorData(*work[i + 1].source);
+            prefetchInput(next.first(std::min<std::size_t>(next.size(), kCopySliceBytes)), mapped);
+        }
         converter.run(work[i]);
         work[i].importance = {};
     }
