@@ -1,5 +1,6 @@
 quantfit_add_test(test_eval_stats SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalstats.cpp)
 quantfit_add_test(test_eval_baselogits SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalbaselogits.cpp)
+quantfit_add_test(test_eval_result SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalresult.cpp)
 quantfit_add_test(test_eval_archivetext SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalarchivetext.cpp
                   LIBS LibArchive::LibArchive)
 # Perplexity: the stories260K reference, one entry per llama.cpp-written file, then the rest.
