@@ -199,8 +199,22 @@ void quantizeRowQ3_K(const float *x, std::uint8_t *dst, std::int64_t n, const fl
             // Steps 1-2: make_q3_quants per sub-block, 6-bit codes relative to the largest scale.
             float maxScale = 0;
             float amax = 0;
+            if (quantSimdEnabled()) {
+                for (int g = 0; g < 2; ++g) {
+                    float xT[128];
+                    std::int8_t LT[128];
+                    toLanes(x + 128 * g, 16, 16, xT);
+                    makeQ3Quants8(16, 4, xT, LT, scales + 8 * g);
+                    for (int k = 0; k < 8; ++k) {
+                        for (int l = 0; l < 16; ++l)
+                            L[128 * g + 16 * k + l] = LT[8 * l + k];
+                    }
+                }
+            } else {
+                for (int j = 0; j < 16; ++j)
+                    scales[j] = makeQ3Quants(16, 4, x + 16 * j, L + 16 * j);
+            }
             for (int j = 0; j < 16; ++j) {
-                scales[j] = makeQ3Quants(16, 4, x + 16 * j, L + 16 * j);
                 const float a = std::fabs(scales[j]);
                 if (a > amax) {
                     amax = a;

@@ -33,6 +33,9 @@ void makeQkxQuants8(int n, int nmax, const float *xT, const float *wT, std::uint
 void makeQxQuants8(int n, int nmax, const float *xT, const float *wT, std::int8_t *LT,
                    float *scale);
 
+/// Eight makeQ3Quants() runs (Q3_K reference). Writes LT (n * 8) and scale[8].
+void makeQ3Quants8(int n, int nmax, const float *xT, std::int8_t *LT, float *scale);
+
 /// Eight IQ4 scale searches over 32 values each (blocksiq4.cpp, steps 2-4, ntry = 7).
 void iq4SearchScale8(const float *xT, const float *wT, float *scale);
 

@@ -251,6 +251,75 @@ QF_AVX2 void makeQxQuants8(int n, int nmax, const float *xT, const float *wT, st
     _mm256_storeu_ps(scaleOut, scale);
 }
 
+QF_AVX2 void makeQ3Quants8(int n, int nmax, const float *xT, std::int8_t *LT, float *scaleOut)
+{
+    __m256i L[32];
+    __m256 max;
+    __m256 amax;
+    signedMax8(xT, n, max, amax);
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(kGroupMaxEps), _CMP_LT_OQ);
+    const __m256 iscale = _mm256_div_ps(_mm256_set1_ps(float(-nmax)), max);
+    __m256 sumlx = zero;
+    __m256 suml2 = zero;
+    for (int i = 0; i < n; ++i) {
+        const __m256 x = _mm256_loadu_ps(xT + 8 * i);
+        L[i] = clampI(nearestInt8(_mm256_mul_ps(iscale, x)), -nmax, nmax - 1);
+        const __m256 l = _mm256_cvtepi32_ps(L[i]);
+        const __m256 w = _mm256_mul_ps(x, x);
+        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(w, x), l));
+        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w, l), l));
+    }
+    // Refinement passes: a lane stops changing once its scalar loop would have stopped, so the
+    // vector loop runs until no lane changed (extra passes leave finished lanes untouched only
+    // if they change nothing, which is what "no change in a pass" means for them).
+    __m256 active = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    for (int itry = 0; itry < 5; ++itry) {
+        __m256 changedAny = zero;
+        for (int i = 0; i < n; ++i) {
+            const __m256 x = _mm256_loadu_ps(xT + 8 * i);
+            const __m256 w = _mm256_mul_ps(x, x);
+            const __m256 li = _mm256_cvtepi32_ps(L[i]);
+            __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(w, x), li));
+            const __m256 slxPositive = _mm256_cmp_ps(slx, zero, _CMP_GT_OQ);
+            __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w, li), li));
+            const __m256i newL = clampI(
+                nearestInt8(_mm256_div_ps(_mm256_mul_ps(x, sl2), slx)), -nmax, nmax - 1);
+            const __m256 differs = _mm256_castsi256_ps(
+                _mm256_xor_si256(_mm256_cmpeq_epi32(newL, L[i]), _mm256_set1_epi32(-1)));
+            const __m256 nl = _mm256_cvtepi32_ps(newL);
+            slx = _mm256_add_ps(slx, _mm256_mul_ps(_mm256_mul_ps(w, x), nl));
+            sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(w, nl), nl));
+            const __m256 better = _mm256_and_ps(
+                _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ),
+                _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2),
+                              _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ));
+            const __m256 accept =
+                _mm256_and_ps(_mm256_and_ps(active, slxPositive), _mm256_and_ps(differs, better));
+            L[i] = blendI(L[i], newL, accept);
+            sumlx = blend(sumlx, slx, accept);
+            suml2 = blend(suml2, sl2, accept);
+            changedAny = _mm256_or_ps(changedAny, accept);
+        }
+        // A lane whose pass changed nothing stops (the scalar loop breaks).
+        active = _mm256_and_ps(active, changedAny);
+        if (_mm256_movemask_ps(active) == 0)
+            break;
+    }
+    const __m256 positive = _mm256_cmp_ps(suml2, zero, _CMP_GT_OQ);
+    __m256 scale = _mm256_and_ps(positive, _mm256_div_ps(sumlx, suml2));
+    scale = blend(scale, zero, tiny);
+    const __m256i nm = _mm256_set1_epi32(nmax);
+    alignas(32) std::int32_t tmp[8];
+    for (int i = 0; i < n; ++i) {
+        const __m256i v = blendI(_mm256_add_epi32(L[i], nm), _mm256_setzero_si256(), tiny);
+        _mm256_store_si256(reinterpret_cast<__m256i *>(tmp), v);
+        for (int k = 0; k < 8; ++k)
+            LT[8 * i + k] = std::int8_t(tmp[k]);
+    }
+    _mm256_storeu_ps(scaleOut, scale);
+}
+
 namespace {
 
 // best_index over the IQ4 codebook on 8 lanes (see quanthelpers.h): with c = #{k : v[k] <= x}
@@ -369,6 +438,7 @@ void makeQkxQuants8(int, int, const float *, const float *, std::uint8_t *, floa
 {
 }
 void makeQxQuants8(int, int, const float *, const float *, std::int8_t *, float *) {}
+void makeQ3Quants8(int, int, const float *, std::int8_t *, float *) {}
 void iq4SearchScale8(const float *, const float *, float *) {}
 void iq4Indices8(const float *, const float *, std::uint8_t *) {}
 
