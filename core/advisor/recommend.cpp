@@ -23,7 +23,7 @@
 // (catalog entries marked lineup: 8B, 13B, 34B, 70B, 405B):
 //   Best balance:    the ladder model with the best estimated quality (published MMLU x
 //                    (1 - estimated perplexity loss)) among those comfortable at Q4_K_M, or at
-//                    Q3_K_M when Q4_K_M is not; Q4_K_M for models of 30B and more, the decision
+//                    Q3_K_M when Q4_K_M is not and Q3_K_M loses at most 5 % (large models); Q4_K_M for models of 30B and more, the decision
 //                    flow's level for smaller ones (they lose more per level and cost little to
 //                    upgrade: Q4_K_M +2.8 % on 8B vs +1.2 % on 70B).
 //   Higher quality:  the largest ladder model comfortable at Q5_K_M.
@@ -35,6 +35,10 @@
 namespace QuantFit {
 
 namespace {
+
+// Estimated perplexity loss up to which Q3_K_M counts as "losing little" (70B: +3.6 %;
+// 34B: +5.9 %; 8B: +10.5 %).
+constexpr double kSmallLossPercent = 5.0;
 
 const std::vector<FileType> kLadder = {FileType::Q2_K,   FileType::Q3_K_M, FileType::Q4_K_M,
                                        FileType::Q5_K_M, FileType::Q6_K,   FileType::Q8_0};
@@ -262,42 +266,35 @@ PriorityRow makeRow(Priority p, const ModelAdvice &a, FileType ft, const QString
 
 } // namespace
 
-SystemAdvice recommendSystem(const AdviceOptions &options, const Catalog &catalog,
-                             const Sizer &sizer)
-{
-    SystemAdvice result;
-    result.options = options;
-    if (!result.options.reserveBytes)
-        result.options.reserveBytes = defaultReserveBytes(options.ramBytes);
-    // Each model's context is this, capped at its maximum.
-    if (result.options.contextTokens == 0)
-        result.options.contextTokens = kDefaultContext;
+namespace {
 
-    std::vector<ModelAdvice> ladder;
-    for (const ModelShape &m : catalog.models()) {
-        if (m.lineup)
-            ladder.push_back(adviceFor(m, result.options, sizer));
-    }
-    std::sort(ladder.begin(), ladder.end(), [](const ModelAdvice &x, const ModelAdvice &y) {
-        return x.model.paramsBillions < y.model.paramsBillions;
-    });
+/// The four rows over `candidates` (sorted by parameters, ascending). With `byMmlu`, best balance
+/// weighs the published MMLU; otherwise (the whole catalog, where few entries have one) the
+/// largest comfortable model wins.
+std::vector<PriorityRow> priorityRows(const std::vector<ModelAdvice> &candidates, bool byMmlu,
+                                      const AdviceOptions &options, const Catalog &catalog,
+                                      const Sizer &sizer, QStringList &notes)
+{
+    std::vector<PriorityRow> rows;
     const QString ram = gb(options.ramBytes);
 
     // Best balance.
     const ModelAdvice *bestModel = nullptr;
     FileType bestLevel = FileType::Q4_K_M;
     double bestScore = -1;
-    for (const ModelAdvice &a : ladder) {
-        if (!a.model.mmlu)
+    for (const ModelAdvice &a : candidates) {
+        if (byMmlu && !a.model.mmlu)
             continue;
         std::optional<FileType> level;
         if (comfortable(a, FileType::Q4_K_M))
             level = FileType::Q4_K_M;
-        else if (comfortable(a, FileType::Q3_K_M))
-            level = FileType::Q3_K_M;
+        else if (comfortable(a, FileType::Q3_K_M)
+                 && a.row(FileType::Q3_K_M)->pplIncreasePercent <= kSmallLossPercent)
+            level = FileType::Q3_K_M; // only where Q3_K_M loses little (large models)
         if (!level)
             continue;
-        const double score = *a.model.mmlu * (1.0 - a.row(*level)->pplIncreasePercent / 100.0);
+        const double merit = byMmlu ? *a.model.mmlu : a.model.paramsBillions;
+        const double score = merit * (1.0 - a.row(*level)->pplIncreasePercent / 100.0);
         if (score > bestScore) {
             bestScore = score;
             bestModel = &a;
@@ -306,49 +303,62 @@ SystemAdvice recommendSystem(const AdviceOptions &options, const Catalog &catalo
     }
     if (bestModel) {
         ModelAdvice a = *bestModel;
+        const QString strength =
+            byMmlu ? QStringLiteral("(published MMLU %1)").arg(*a.model.mmlu, 0, 'f', 1)
+                   : QStringLiteral("(the largest that does)");
         QString why;
         if (a.model.paramsBillions >= 30) {
             why = bestLevel == FileType::Q4_K_M
                       ? QStringLiteral("%1 is the strongest model that runs comfortably at "
-                                       "Q4_K_M in %2 (published MMLU %3); Q4_K_M is the brief's "
-                                       "recommended balance.")
+                                       "Q4_K_M in %2 %3; Q4_K_M is the brief's recommended "
+                                       "balance.")
                       : QStringLiteral("%1 is the strongest model that runs comfortably in %2 "
-                                       "(published MMLU %3), but only at Q3_K_M: Q4_K_M would "
-                                       "not be comfortable. At this size Q3_K_M loses little "
-                                       "(estimated), so the larger model at Q3_K_M beats a "
+                                       "%3, but only at Q3_K_M: Q4_K_M would not be "
+                                       "comfortable. At this size Q3_K_M loses little (estimated "
+                                       "+%4% perplexity), so the larger model at Q3_K_M beats a "
                                        "smaller one at Q4_K_M.");
-            why = why.arg(a.model.name, ram).arg(*a.model.mmlu, 0, 'f', 1);
+            why = why.arg(a.model.name, ram, strength);
+            if (bestLevel != FileType::Q4_K_M)
+                why = why.arg(a.row(bestLevel)->pplIncreasePercent, 0, 'f', 1);
         } else {
             recommendQuant(a, catalog, sizer);
-            if (a.recommendation.fileType)
+            // The flow may stop at a tight Q4_K_M; the row keeps a comfortable level.
+            if (a.recommendation.fileType && comfortable(a, *a.recommendation.fileType))
                 bestLevel = *a.recommendation.fileType;
-            why = QStringLiteral("%1 is the strongest model that runs comfortably in %2 "
-                                 "(published MMLU %3). A small model loses more per quant level, "
-                                 "and upgrading costs little memory, so the decision flow goes "
-                                 "up while memory is spare:")
-                      .arg(a.model.name, ram)
-                      .arg(*a.model.mmlu, 0, 'f', 1);
+            why = QStringLiteral("%1 is the strongest model that runs comfortably in %2 %3. A "
+                                 "small model loses more per quant level, and upgrading costs "
+                                 "little memory, so the decision flow goes up while memory is "
+                                 "spare:")
+                      .arg(a.model.name, ram, strength);
             why += QLatin1Char(' ') + a.recommendation.steps.join(QLatin1Char(' '));
         }
-        result.rows.push_back(makeRow(Priority::BestBalance, a, bestLevel, why));
+        rows.push_back(makeRow(Priority::BestBalance, a, bestLevel, why));
     }
 
-    // Higher and maximum quality: the largest ladder model comfortable at that level.
+    // Higher and maximum quality: the largest model comfortable at that level, unless it adds
+    // nothing over best balance (the same model at the same or a lower level).
     auto largestAt = [&](FileType ft) -> const ModelAdvice * {
-        for (auto it = ladder.rbegin(); it != ladder.rend(); ++it) {
+        for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {
             if (comfortable(*it, ft))
                 return &*it;
         }
         return nullptr;
     };
-    if (const ModelAdvice *a = largestAt(FileType::Q5_K_M))
-        result.rows.push_back(makeRow(
+    auto redundant = [&](const ModelAdvice &a, FileType ft) {
+        if (rows.empty() || rows.front().modelId != a.model.id)
+            return false;
+        const LevelFacts *mine = levelFacts(ft);
+        const LevelFacts *best = levelFacts(rows.front().quant.fileType);
+        return mine && best && mine->nominalBits <= best->nominalBits;
+    };
+    if (const ModelAdvice *a = largestAt(FileType::Q5_K_M); a && !redundant(*a, FileType::Q5_K_M))
+        rows.push_back(makeRow(
             Priority::HigherQuality, *a, FileType::Q5_K_M,
             QStringLiteral("%1 is the largest model that runs comfortably at Q5_K_M in %2, a "
                            "slight quality gain over Q4_K_M.")
                 .arg(a->model.name, ram)));
-    if (const ModelAdvice *a = largestAt(FileType::Q6_K))
-        result.rows.push_back(makeRow(
+    if (const ModelAdvice *a = largestAt(FileType::Q6_K); a && !redundant(*a, FileType::Q6_K))
+        rows.push_back(makeRow(
             Priority::MaximumQuality, *a, FileType::Q6_K,
             QStringLiteral("%1 is the largest model that runs comfortably at Q6_K in %2 (near "
                            "full quality). Q8_0 is kept for models whose weights leave at least "
@@ -356,7 +366,7 @@ SystemAdvice recommendSystem(const AdviceOptions &options, const Catalog &catalo
                 .arg(a->model.name, ram)));
 
     // Maximum size.
-    for (auto it = ladder.rbegin(); it != ladder.rend(); ++it) {
+    for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {
         std::optional<FileType> top;
         for (FileType ft : kLadder) {
             if (comfortable(*it, ft))
@@ -369,7 +379,7 @@ SystemAdvice recommendSystem(const AdviceOptions &options, const Catalog &catalo
             QStringLiteral("%1 is the largest model that runs comfortably in %2; its highest "
                            "comfortable level is %3.")
                 .arg(it->model.name, ram, fileTypeName(*top)));
-        if (it != ladder.rbegin()) {
+        if (it != candidates.rbegin()) {
             const ModelAdvice &bigger = *std::prev(it);
             const QuantRow *q2 = bigger.row(FileType::Q2_K);
             if (q2 && double(q2->fileBytes) <= 1.5 * double(options.ramBytes)) {
@@ -390,12 +400,60 @@ SystemAdvice recommendSystem(const AdviceOptions &options, const Catalog &catalo
                                .arg(q2->bitsPerWeight, 0, 'f', 2);
                 if (bigger.model.id == QLatin1String("llama-3.1-405b"))
                     row.note += QStringLiteral(" The brief's \"405B Q2_K ~95GB\" is wrong.");
-                result.notes << row.note;
+                notes << row.note;
             }
         }
-        result.rows.push_back(row);
+        rows.push_back(row);
         break;
     }
+    return rows;
+}
+
+std::vector<ModelAdvice> sortedByParams(std::vector<ModelAdvice> list)
+{
+    std::sort(list.begin(), list.end(), [](const ModelAdvice &x, const ModelAdvice &y) {
+        return x.model.paramsBillions < y.model.paramsBillions;
+    });
+    return list;
+}
+
+} // namespace
+
+SystemAdvice recommendSystem(const AdviceOptions &options, const Catalog &catalog,
+                             const Sizer &sizer)
+{
+    SystemAdvice result;
+    result.options = options;
+    if (!result.options.reserveBytes)
+        result.options.reserveBytes = defaultReserveBytes(options.ramBytes);
+    // Each model's context is this, capped at its maximum.
+    if (result.options.contextTokens == 0)
+        result.options.contextTokens = kDefaultContext;
+
+    std::vector<ModelAdvice> ladder;
+    for (const ModelShape &m : catalog.models()) {
+        if (m.lineup)
+            ladder.push_back(adviceFor(m, result.options, sizer));
+    }
+    result.rows = priorityRows(sortedByParams(std::move(ladder)), true, result.options, catalog,
+                               sizer, result.notes);
+    if (!result.rows.empty())
+        return result;
+
+    // Too little memory for the brief's ladder (its smallest is 8B): choose from the whole
+    // catalog, skipping models whose Q2_K could not fit anyway.
+    const double usable = double(result.options.ramBytes - *result.options.reserveBytes);
+    std::vector<ModelAdvice> all;
+    for (const ModelShape &m : catalog.models()) {
+        if (m.paramsBillions * 1e9 * 2.5 / 8 <= usable)
+            all.push_back(adviceFor(m, result.options, sizer));
+    }
+    result.rows = priorityRows(sortedByParams(std::move(all)), false, result.options, catalog,
+                               sizer, result.notes);
+    result.notes.prepend(QStringLiteral("None of the brief's size ladder (8B, 13B, 34B, 70B, "
+                                        "405B) runs comfortably in %1; these rows come from the "
+                                        "whole catalog.")
+                             .arg(gb(result.options.ramBytes)));
     return result;
 }
 

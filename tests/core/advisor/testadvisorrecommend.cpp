@@ -85,6 +85,29 @@ private slots:
         QCOMPARE(q2->longestContextTokens, 0u);
     }
 
+    // Below the brief's ladder (8 GB): rows still come, from the whole catalog, and say so.
+    void smallMachineUsesWholeCatalog()
+    {
+        const SystemAdvice s = m_advisor.adviseSystem(ram(8));
+        QVERIFY(rowOf(s, Priority::BestBalance));
+        for (const PriorityRow &r : s.rows)
+            QCOMPARE(r.quant.badge, FitBadge::Comfortable);
+        QVERIFY(!s.notes.isEmpty());
+        QVERIFY(s.notes.first().contains(QStringLiteral("whole catalog")));
+    }
+
+    // A row that would repeat best balance at the same or a lower level is left out.
+    void noRedundantRows()
+    {
+        const SystemAdvice s = m_advisor.adviseSystem(ram(16));
+        const PriorityRow *best = rowOf(s, Priority::BestBalance);
+        QVERIFY(best);
+        for (const PriorityRow &r : s.rows) {
+            if (&r != best && r.priority != Priority::MaximumSize)
+                QVERIFY(r.modelId != best->modelId || r.quant.nominalBits > best->quant.nominalBits);
+        }
+    }
+
     void decisionFlowGoesUp()
     {
         // 8B on 128 GB: everything is comfortable, Q8_0 leaves most memory for context.
