@@ -48,11 +48,20 @@ void SizeQualityChart::setData(const QString &title, const QList<ChartQuantPoint
     rec->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(QColor(0x2e, 0xa0, 0x43), 2.5),
                                          Qt::NoBrush, 17));
 
+    // Sizes in GB, or in MB for small models (the demo model is a few MB).
+    double largest = 0;
+    for (const ChartQuantPoint &pt : points)
+        largest = std::max(largest, pt.sizeBytes);
+    const bool megabytes = largest > 0 && largest < 1e9;
+    const double unit = megabytes ? 1e6 : 1e9;
+    p->xAxis->setLabel(megabytes ? tr("File size (MB)") : tr("File size (GB)"));
+
     QStringList estTips, measTips, recTips;
     double maxX = 0, maxY = 0;
     const QColor fg = palette().color(QPalette::WindowText);
+    int labelIndex = 0;
     for (const ChartQuantPoint &pt : points) {
-        const double x = pt.sizeBytes / 1e9;
+        const double x = pt.sizeBytes / unit;
         if (pt.measured) {
             measured->addData(x, pt.qualityLossPct);
             measTips << pt.tooltip;
@@ -69,8 +78,10 @@ void SizeQualityChart::setData(const QString &title, const QList<ChartQuantPoint
         if (!pt.measured) {
             auto *label = new QCPItemText(p);
             label->position->setCoords(x, pt.qualityLossPct);
-            label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
-            label->setPadding(QMargins(6, 0, 0, 4));
+            // Neighbouring levels (Q5_K_S/Q5_K_M) sit close together: alternate above/below.
+            const bool below = (labelIndex++ % 2) == 1 && !pt.recommended;
+            label->setPositionAlignment(Qt::AlignLeft | (below ? Qt::AlignTop : Qt::AlignBottom));
+            label->setPadding(below ? QMargins(6, 4, 0, 0) : QMargins(6, 0, 0, 4));
             label->setText(pt.recommended ? pt.name + tr(" (recommended)") : pt.name);
             label->setColor(fg);
             if (pt.recommended) {
@@ -88,8 +99,17 @@ void SizeQualityChart::setData(const QString &title, const QList<ChartQuantPoint
         rec->removeFromLegend();
     setHoverTargets({{measured, measTips}, {estimates, estTips}});
 
-    if (limitBytes > 0) {
-        const double lx = limitBytes / 1e9;
+    const double lx = limitBytes / unit;
+    if (limitBytes > 0 && !points.isEmpty() && lx > 3 * maxX) {
+        // The limit is far off to the right: every level fits. Say so instead of squashing
+        // all points against the axis.
+        auto *label = new QCPItemText(p);
+        label->position->setType(QCPItemPosition::ptAxisRectRatio);
+        label->position->setCoords(0.5, 0.02);
+        label->setPositionAlignment(Qt::AlignHCenter | Qt::AlignTop);
+        label->setText(tr("%1 is %2 GB: every level fits").arg(limitLabel).arg(limitBytes / 1e9, 0, 'f', 1));
+        label->setColor(QColor(0x2e, 0xa0, 0x43));
+    } else if (limitBytes > 0) {
         auto *line = new QCPItemStraightLine(p);
         line->point1->setCoords(lx, 0);
         line->point2->setCoords(lx, 1);
@@ -97,7 +117,7 @@ void SizeQualityChart::setData(const QString &title, const QList<ChartQuantPoint
         auto *label = new QCPItemText(p);
         label->position->setType(QCPItemPosition::ptPlotCoords);
         label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
-        label->position->setCoords(lx, 0.02);
+        label->position->setCoords(lx, 0.45);
         label->setPositionAlignment(Qt::AlignRight | Qt::AlignTop);
         label->setPadding(QMargins(0, 0, 6, 0));
         label->setText(limitLabel);
@@ -107,6 +127,6 @@ void SizeQualityChart::setData(const QString &title, const QList<ChartQuantPoint
     if (points.isEmpty())
         showEmptyMessage(tr("Choose a model on the Advise page"));
     p->xAxis->setRange(0, std::max(maxX * 1.15, 1e-3));
-    p->yAxis->setRange(std::min(-0.5, -maxY * 0.05), std::max(maxY * 1.15, 1.0));
+    p->yAxis->setRange(std::min(-0.5, -maxY * 0.08), std::max(maxY * 1.15, 1.0));
     applyPalette();
 }

@@ -12,6 +12,7 @@
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDropEvent>
+#include <QElapsedTimer>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QMenuBar>
@@ -49,9 +50,9 @@ MainWindow::MainWindow(QWidget *parent)
     m_charts = new ChartsPage(m_results, this);
     m_tabs->setDocumentMode(true);
     m_tabs->addTab(m_advise, tr("&Advise"));
-    m_tabs->addTab(m_convert, tr("Con&vert"));
+    m_tabs->addTab(m_convert, tr("C&onvert"));
     m_tabs->addTab(m_measure, tr("&Measure"));
-    m_tabs->addTab(m_charts, tr("C&harts"));
+    m_tabs->addTab(m_charts, tr("Char&ts"));
     m_tabs->setTabToolTip(0, tr("Which quant of which model fits your RAM, with how much context"));
     m_tabs->setTabToolTip(1, tr("Quantize a GGUF file into one or more quant levels"));
     m_tabs->setTabToolTip(2, tr("Measure perplexity and KL divergence of quantized models"));
@@ -105,7 +106,7 @@ void MainWindow::createMenus()
     quit->setShortcut(QKeySequence::Quit);
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
-    const QString names[] = {tr("&Advise"), tr("Con&vert"), tr("&Measure"), tr("C&harts")};
+    const QString names[] = {tr("&Advise"), tr("C&onvert"), tr("&Measure"), tr("Char&ts")};
     for (int i = 0; i < 4; ++i) {
         QAction *a = view->addAction(names[i], this, [this, i] { m_tabs->setCurrentIndex(i); });
         a->setShortcut(QKeySequence(Qt::CTRL | Qt::Key(Qt::Key_1 + i)));
@@ -204,6 +205,16 @@ std::optional<MainWindow::Page> MainWindow::pageFromName(const QString &name)
     if (n == u"charts")
         return Page::Charts;
     return std::nullopt;
+}
+
+void MainWindow::waitUntilIdle()
+{
+    QElapsedTimer timer;
+    timer.start();
+    m_advise->waitUntilIdle();
+    while ((m_convert->isLoading() || m_runner->isBusy()) && timer.elapsed() < 30000)
+        QApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 50);
+    m_advise->waitUntilIdle();
 }
 
 bool MainWindow::saveScreenshot(const QString &file)

@@ -38,6 +38,8 @@ public:
 
     /// Renders the window offscreen into `file` (PNG). Returns false when it cannot be written.
     bool saveScreenshot(const QString &file);
+    /// Processes events until files being opened are read and no job runs (max 30 s).
+    void waitUntilIdle();
 
     AdvisePage *advisePage() const { return m_advise; }
     ConvertPage *convertPage() const { return m_convert; }

@@ -24,7 +24,7 @@ QString renderScreenshot(const ScreenshotRequest &request)
         window.showPage(*page);
     }
     window.show();
-    window.advisePage()->waitUntilIdle();
+    window.waitUntilIdle();
     if (!window.saveScreenshot(request.file))
         return QObject::tr("cannot write '%1'").arg(request.file);
     window.close();

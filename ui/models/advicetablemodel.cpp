@@ -166,13 +166,13 @@ QVariant AdviceTableModel::headerData(int section, Qt::Orientation orientation, 
     switch (section) {
     case Quant: return tr("Quant");
     case Bits: return tr("Bits/weight");
-    case Size: return tr("File size");
+    case Size: return tr("Size");
     case Total: return tr("Total @ %1").arg(QLocale().toString(m_context));
     case Headroom: return tr("Headroom");
-    case LongestContext: return tr("Longest context");
+    case LongestContext: return tr("Longest ctx");
     case Fit: return tr("Fit");
     case Quality: return tr("Quality (est.)");
-    case Speed: return tr("Speed (est.)");
+    case Speed: return tr("Speed");
     }
     return {};
 }

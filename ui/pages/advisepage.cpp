@@ -58,14 +58,14 @@ AdvisePage::AdvisePage(QWidget *parent)
     , m_context(new QSlider(Qt::Horizontal, this))
     , m_contextLabel(new QLabel(this))
     , m_kvType(new QComboBox(this))
-    , m_flash(new QCheckBox(tr("&Flash attention"), this))
+    , m_flash(new QCheckBox(tr("Fla&sh attention"), this))
     , m_qualityCritical(new QCheckBox(tr("&Quality is critical"), this))
     , m_memoryBar(new MemoryBar(this))
     , m_recommendation(new QLabel(this))
     , m_alternative(new QLabel(this))
     , m_tableModel(new AdviceTableModel(this))
     , m_table(new QTableView(this))
-    , m_convertButton(new QPushButton(tr("Con&vert with this quant…"), this))
+    , m_convertButton(new QPushButton(tr("Convert &with this quant…"), this))
     , m_priorities(new QTreeWidget(this))
     , m_priorityTitle(new QLabel(this))
 {
@@ -105,7 +105,7 @@ AdvisePage::AdvisePage(QWidget *parent)
     auto *machineForm = new QFormLayout(machine);
     machineForm->addRow(presetRow);
     machineForm->addRow(tr("&RAM:"), m_ram);
-    machineForm->addRow(tr("OS &reserve:"), m_reserve);
+    machineForm->addRow(tr("OS r&eserve:"), m_reserve);
 
     // Model
     auto *modelBox = new QGroupBox(tr("Model"), this);
@@ -123,7 +123,7 @@ AdvisePage::AdvisePage(QWidget *parent)
     modelRow->addWidget(openGgufButton);
     m_modelInfo->setWordWrap(true);
     auto *modelLayout = new QVBoxLayout(modelBox);
-    auto *modelLabel = new QLabel(tr("&Model:"), this);
+    auto *modelLabel = new QLabel(tr("Mode&l:"), this);
     modelLabel->setBuddy(m_model);
     modelLayout->addWidget(modelLabel);
     modelLayout->addLayout(modelRow);
@@ -157,7 +157,7 @@ AdvisePage::AdvisePage(QWidget *parent)
     leftLayout->addWidget(modelBox);
     leftLayout->addWidget(runBox);
     leftLayout->addStretch();
-    left->setMaximumWidth(400);
+    left->setMaximumWidth(360);
 
     // Results
     m_recommendation->setWordWrap(true);
@@ -536,7 +536,7 @@ void AdvisePage::updateMemoryBar()
     });
     m_memoryBar->setCapacity(m_advice->options.ramBytes, tr("RAM"));
     m_convertButton->setEnabled(true);
-    m_convertButton->setText(tr("Con&vert with %1…").arg(r.name));
+    m_convertButton->setText(tr("Convert &with %1…").arg(r.name));
 }
 
 void AdvisePage::publishChartData()

@@ -61,7 +61,7 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     , m_sourceInfo(new QLabel(this))
     , m_targets(new QListWidget(this))
     , m_outputEdit(new QLineEdit(this))
-    , m_advanced(new QGroupBox(tr("Ad&vanced"), this))
+    , m_advanced(new QGroupBox(tr("Adva&nced"), this))
     , m_imatrixEdit(new QLineEdit(this))
     , m_pure(new QCheckBox(tr("&Pure: every quantizable tensor at the mix's bulk type"), this))
     , m_outputType(new QComboBox(this))
@@ -69,12 +69,12 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     , m_threads(new QSpinBox(this))
     , m_preview(new QTreeWidget(this))
     , m_diskInfo(new QLabel(this))
-    , m_convertButton(new QPushButton(tr("C&onvert"), this))
+    , m_convertButton(new QPushButton(tr("Conve&rt"), this))
     , m_progress(new JobProgressWidget(false, this))
     , m_log(new QPlainTextEdit(this))
     , m_outcome(new QTreeWidget(this))
     , m_measureButton(new QPushButton(tr("Measure &quality"), this))
-    , m_showButton(new QPushButton(tr("Show in &folder"), this))
+    , m_showButton(new QPushButton(tr("Sho&w in folder"), this))
 {
     m_demoOptions.name = QStringLiteral("QuantFit demo");
     m_demoPath = AppPaths::demoModelPath();
@@ -97,7 +97,7 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     sourceLayout->addWidget(m_sourceInfo);
 
     // Targets
-    auto *targetBox = new QGroupBox(tr("&Target quants"), this);
+    auto *targetBox = new QGroupBox(tr("Tar&get quants"), this);
     for (const FileTypeFacts &f : allFileTypes()) {
         if (!f.supported || f.fileType == FileType::Guessed)
             continue;
@@ -116,7 +116,7 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     auto *targetLayout = new QVBoxLayout(targetBox);
     targetLayout->addWidget(m_targets);
     auto *outRow = new QHBoxLayout;
-    auto *outLabel = new QLabel(tr("Output &folder:"), this);
+    auto *outLabel = new QLabel(tr("O&utput folder:"), this);
     outLabel->setBuddy(m_outputEdit);
     auto *outBrowse = new QPushButton(tr("Choose…"), this);
     outRow->addWidget(outLabel);
@@ -140,11 +140,11 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     adv->addRow(m_pure);
     fillTypeCombo(m_outputType);
     fillTypeCombo(m_embdType);
-    adv->addRow(tr("O&utput tensor type:"), m_outputType);
+    adv->addRow(tr("Output tensor t&ype:"), m_outputType);
     adv->addRow(tr("Token &embedding type:"), m_embdType);
     m_threads->setRange(0, 256);
     m_threads->setSpecialValueText(tr("all cores (%1)").arg(QThread::idealThreadCount()));
-    adv->addRow(tr("T&hreads:"), m_threads);
+    adv->addRow(tr("Thread&s:"), m_threads);
     auto *advHolder = new QWidget(this);
     advHolder->setLayout(adv);
     advHolder->setVisible(false);
@@ -456,6 +456,7 @@ void ConvertPage::updatePreview()
             warn->setFirstColumnSpanned(true);
         }
     }
+    m_preview->expandAll(); // the per-type breakdown is the point of the preview
     for (int c = 1; c < 4; ++c)
         m_preview->resizeColumnToContents(c);
 

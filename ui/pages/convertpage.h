@@ -47,6 +47,8 @@ public:
 
     QString sourcePath() const;
     bool isSourceReady() const { return bool(m_source.file); }
+    /// A source is being read (opened but neither loaded nor failed yet).
+    bool isLoading() const { return !m_source.path.isEmpty() && !m_source.file && m_source.error.isEmpty(); }
     QStringList outputPaths() const;    ///< the planned outputs of the checked targets
     QStringList finishedOutputs() const { return m_finished; }
     JobProgressWidget *progressWidget() const { return m_progress; }

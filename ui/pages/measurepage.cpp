@@ -47,8 +47,8 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     , m_results(results)
     , m_models(new QListWidget(this))
     , m_base(new QLineEdit(this))
-    , m_sampleText(new QRadioButton(tr("B&uilt-in sample text"), this))
-    , m_fileText(new QRadioButton(tr("&Text file or archive member:"), this))
+    , m_sampleText(new QRadioButton(tr("Built-&in sample text"), this))
+    , m_fileText(new QRadioButton(tr("Te&xt file or archive member:"), this))
     , m_textPath(new QLineEdit(this))
     , m_context(new QSpinBox(this))
     , m_chunks(new QSpinBox(this))
@@ -60,14 +60,14 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     , m_resultsView(new QTableView(this))
     , m_prompt(new QLineEdit(this))
     , m_nPredict(new QSpinBox(this))
-    , m_compareButton(new QPushButton(tr("Compare &outputs"), this))
+    , m_compareButton(new QPushButton(tr("&Generate and compare"), this))
     , m_compareOutput(new QPlainTextEdit(this))
 {
     // Models
     auto *modelBox = new QGroupBox(tr("Models to measure"), this);
     m_models->setToolTip(tr("Checked models are measured one after another, and used by Compare outputs"));
-    auto *add = new QPushButton(tr("&Add…"), this);
-    auto *remove = new QPushButton(tr("Remo&ve"), this);
+    auto *add = new QPushButton(tr("A&dd…"), this);
+    auto *remove = new QPushButton(tr("R&emove"), this);
     auto *modelButtons = new QHBoxLayout;
     modelButtons->addWidget(add);
     modelButtons->addWidget(remove);
@@ -110,7 +110,7 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     m_chunks->setValue(0);
     m_chunks->setSpecialValueText(tr("all"));
     textLayout->addRow(tr("&Context:"), m_context);
-    textLayout->addRow(tr("C&hunks:"), m_chunks);
+    textLayout->addRow(tr("Chun&ks:"), m_chunks);
     QFont big = m_runButton->font();
     big.setBold(true);
     m_runButton->setFont(big);
@@ -145,9 +145,10 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     m_resultsView->setModel(m_results);
     m_resultsView->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_resultsView->verticalHeader()->setVisible(false);
+    m_resultsView->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 8);
     m_resultsView->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_resultsView->horizontalHeader()->setStretchLastSection(true);
-    auto *deleteResult = new QPushButton(tr("&Delete result"), this);
+    auto *deleteResult = new QPushButton(tr("De&lete result"), this);
     auto *openFolder = new QPushButton(tr("Results folder: %1").arg(QDir::toNativeSeparators(AppPaths::resultsDir())), this);
     openFolder->setFlat(true);
     openFolder->setEnabled(false);
@@ -183,9 +184,12 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     compareLayout->addWidget(m_compareOutput, 1);
 
     auto *tabs = new QTabWidget(this);
-    tabs->addTab(liveBox, tr("Live &run"));
+    m_tabs = tabs;
+    tabs->addTab(liveBox, tr("Live ru&n"));
     tabs->addTab(resultsBox, tr("&Saved results"));
-    tabs->addTab(compareBox, tr("Compare out&puts"));
+    tabs->addTab(compareBox, tr("Compare o&utputs"));
+    if (m_results->rowCount() > 0)
+        tabs->setCurrentIndex(1); // nothing live yet: show what was measured before
 
     auto *split = new QSplitter(Qt::Horizontal, this);
     split->addWidget(left);
@@ -343,6 +347,7 @@ void MeasurePage::startMeasurement()
     }
     m_failed = false;
     m_stopAll = false;
+    m_tabs->setCurrentIndex(0);
     setRunning(true);
     runNext();
 }
@@ -525,6 +530,7 @@ void MeasurePage::startCompare()
         }
     });
     m_compareOutput->setPlainText(tr("Running the prompt on %n model(s)…", nullptr, int(paths.size())));
+    m_tabs->setCurrentIndex(2);
     m_progress->attach(job);
     m_progress->setVisible(true);
     setRunning(true);

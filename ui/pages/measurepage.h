@@ -15,6 +15,7 @@ class QPlainTextEdit;
 class QPushButton;
 class QRadioButton;
 class QSpinBox;
+class QTabWidget;
 class QTableView;
 class ResultsModel;
 
@@ -66,6 +67,7 @@ private:
     bool m_stopAll = false;
     bool m_failed = false;
 
+    QTabWidget *m_tabs = nullptr;
     QListWidget *m_models;
     QLineEdit *m_base;
     QRadioButton *m_sampleText;
