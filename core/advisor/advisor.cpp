@@ -227,9 +227,9 @@ const Catalog &Advisor::catalog() const
     return *d->catalog;
 }
 
-ModelAdvice buildAdvice(const SizedModel &sized, const AdviceOptions &options)
+ModelAdvice buildAdvice(const ModelShape &s, const SizedModel &sized,
+                        const AdviceOptions &options)
 {
-    const ModelShape &s = sized.shape;
     ModelAdvice advice;
     advice.model = s;
     advice.options = options;
@@ -280,9 +280,10 @@ ModelAdvice Advisor::adviseModel(const QString &modelId, const AdviceOptions &op
 ModelAdvice Advisor::adviseShape(const ModelShape &shape, const AdviceOptions &options) const
 {
     checkOptions(options);
+    validateShape(shape, shape.name.isEmpty() ? shape.id : shape.name);
     const AdviceOptions filled = filledOptions(options, shape, false);
     const auto sized = d->sized(shape);
-    ModelAdvice advice = buildAdvice(*sized, filled);
+    ModelAdvice advice = buildAdvice(shape, *sized, filled);
     auto sizer = [this](const ModelShape &other) { return d->sized(other); };
     recommendQuant(advice, *d->catalog, sizer);
     return advice;
@@ -327,7 +328,7 @@ ModelAdvice Advisor::adviseGguf(const GgufFile &file, const AdviceOptions &optio
         std::lock_guard lock(d->mutex);
         d->cache.insert(key, sized);
     }
-    ModelAdvice advice = buildAdvice(*sized, filled);
+    ModelAdvice advice = buildAdvice(shape, *sized, filled);
     auto sizer = [this](const ModelShape &other) { return d->sized(other); };
     recommendQuant(advice, *d->catalog, sizer);
     return advice;
@@ -353,7 +354,7 @@ void Advisor::warmUp() const
 ModelAdvice adviceFor(const ModelShape &shape, const AdviceOptions &options, const Sizer &sizer)
 {
     const auto sized = sizer(shape);
-    return buildAdvice(*sized, filledOptions(options, shape, true));
+    return buildAdvice(shape, *sized, filledOptions(options, shape, true));
 }
 
 ModelShape shapeFromModelInfo(const ModelInfo &info, const GgufMetadata &metadata,

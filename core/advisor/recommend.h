@@ -38,8 +38,11 @@ using Sizer = std::function<std::shared_ptr<const SizedModel>(const ModelShape &
 SizedModel sizeFromPlans(const ModelShape &shape, const GgufMetadata &metadata,
                          const std::vector<GgufTensorInfo> &tensors,
                          std::uint64_t extraHeaderBytes);
-/// Rows of every level for filled-in options (reserve and context set).
-ModelAdvice buildAdvice(const SizedModel &sized, const AdviceOptions &options);
+/// Rows of every level for filled-in options (reserve and context set). `shape` gives the
+/// memory facts (it may differ from sized.shape in facts that do not change sizes, such as the
+/// sliding window).
+ModelAdvice buildAdvice(const ModelShape &shape, const SizedModel &sized,
+                        const AdviceOptions &options);
 /// Sizes `shape` and builds its rows; the context is capped at the model's maximum.
 ModelAdvice adviceFor(const ModelShape &shape, const AdviceOptions &options, const Sizer &sizer);
 ModelShape shapeFromModelInfo(const ModelInfo &info, const GgufMetadata &metadata,
