@@ -96,11 +96,11 @@ void printModel(const ModelAdvice &a, bool json)
         QJsonArray rows;
         for (const QuantRow &r : a.rows)
             rows.append(rowJson(r));
-        QJsonObject rec{{QStringLiteral("explanation"), a.recommendation.explanation},
-                        {QStringLiteral("steps"), QJsonArray::fromStringList(a.recommendation.steps)}};
-        rec.insert(QStringLiteral("quant"), a.recommendation.fileType
-                                                ? QJsonValue(fileTypeName(*a.recommendation.fileType))
-                                                : QJsonValue());
+        const QuantRecommendation &r = a.recommendation;
+        QJsonObject rec{{QStringLiteral("explanation"), r.explanation},
+                        {QStringLiteral("steps"), QJsonArray::fromStringList(r.steps)}};
+        rec.insert(QStringLiteral("quant"),
+                   r.fileType ? QJsonValue(fileTypeName(*r.fileType)) : QJsonValue());
         if (!a.recommendation.alternativeModelId.isEmpty()) {
             rec.insert(QStringLiteral("alternativeModel"), a.recommendation.alternativeModelId);
             rec.insert(QStringLiteral("alternativeQuant"),
@@ -180,11 +180,10 @@ void printSystem(const SystemAdvice &s, bool json)
                                     {QStringLiteral("level"), rowJson(r.quant)},
                                     {QStringLiteral("explanation"), r.explanation},
                                     {QStringLiteral("note"), r.note}});
-        out(QString::fromUtf8(
-            QJsonDocument(QJsonObject{{QStringLiteral("options"), optionsJson(s.options)},
-                                      {QStringLiteral("priorities"), rows},
-                                      {QStringLiteral("notes"), QJsonArray::fromStringList(s.notes)}})
-                .toJson()));
+        const QJsonObject o{{QStringLiteral("options"), optionsJson(s.options)},
+                            {QStringLiteral("priorities"), rows},
+                            {QStringLiteral("notes"), QJsonArray::fromStringList(s.notes)}};
+        out(QString::fromUtf8(QJsonDocument(o).toJson()));
         return;
     }
     QString text = QStringLiteral("Recommendations for %1 GB RAM\n").arg(gb(s.options.ramBytes));

@@ -83,7 +83,9 @@ int runCatalog(const QStringList &args)
                          .arg(m.nFfExpert)
                          .arg(m.nExpertsUsed);
         if (m.nSlidingLayers)
-            notes << QStringLiteral("SWA %1 on %2 layers").arg(m.slidingWindow).arg(m.nSlidingLayers);
+            notes << QStringLiteral("SWA %1 on %2 layers")
+                         .arg(m.slidingWindow)
+                         .arg(m.nSlidingLayers);
         text += QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8 %9\n")
                     .arg(m.id, -30)
                     .arg(QString::number(m.paramsBillions, 'f', m.paramsBillions < 10 ? 2 : 1)

@@ -251,7 +251,8 @@ ModelAdvice buildAdvice(const ModelShape &s, const SizedModel &sized,
         row.memory = memoryAt(s, level.weightsBytes, options.contextTokens, options, reserve);
         const MemoryBreakdown atMin = memoryAt(s, level.weightsBytes, minContext, options, reserve);
         row.headroomBytes = std::int64_t(options.ramBytes) - std::int64_t(atMin.totalBytes());
-        row.freeAtContextBytes = std::int64_t(options.ramBytes) - std::int64_t(row.memory.totalBytes());
+        row.freeAtContextBytes =
+            std::int64_t(options.ramBytes) - std::int64_t(row.memory.totalBytes());
         for (KvCacheType kv : {KvCacheType::F16, KvCacheType::Q8_0, KvCacheType::Q4_0}) {
             AdviceOptions withKv = options;
             withKv.kvType = kv;

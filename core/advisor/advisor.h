@@ -48,7 +48,7 @@ struct AdviceOptions {
     std::uint32_t contextTokens = 0;           ///< 0 = min(8192, model maximum)
     KvCacheType kvType = KvCacheType::F16;
     bool flashAttention = false;
-    bool qualityCritical = false;              ///< decision flow: prefer a smaller model at a higher quant
+    bool qualityCritical = false; ///< decision flow: prefer a smaller model at a higher quant
 };
 
 enum class FitBadge {

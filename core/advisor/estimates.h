@@ -9,7 +9,8 @@
 //   8B anchor (llama.cpp perplexity README, Llama 3 8B, F16 6.233): Q8_0 6.234, Q6_K 6.253,
 //     Q5_K_M 6.289, Q4_K_M 6.407, Q3_K_M 6.888, Q2_K 9.752; _S levels interpolated by bits.
 //   70B anchor (same README, Llama 2 70B): Q4_K_M +1.2 %; the other levels scaled from the
-//     8B curve by the 70B/8B ratio observed for K-quants (smaller at high bits, larger at 2-3 bits).
+//     8B curve by the 70B/8B ratio observed for K-quants (smaller at high bits, larger at
+//     2-3 bits).
 // Beyond the anchors the loss grows (smaller models) or shrinks (larger ones) as (8/P)^0.3 and
 // (70/P)^0.3, with P clamped to 0.5B..1000B.
 //

@@ -23,14 +23,17 @@
 // (catalog entries marked lineup: 8B, 13B, 34B, 70B, 405B):
 //   Best balance:    the ladder model with the best estimated quality (published MMLU x
 //                    (1 - estimated perplexity loss)) among those comfortable at Q4_K_M, or at
-//                    Q3_K_M when Q4_K_M is not and Q3_K_M loses at most 5 % (large models); Q4_K_M for models of 30B and more, the decision
-//                    flow's level for smaller ones (they lose more per level and cost little to
-//                    upgrade: Q4_K_M +2.8 % on 8B vs +1.2 % on 70B).
+//                    Q3_K_M when Q4_K_M is not and Q3_K_M loses at most 5 % (large models);
+//                    Q4_K_M for models of 30B and more, the decision flow's level for smaller
+//                    ones (they lose more per level and cost little to upgrade: Q4_K_M +2.8 % on
+//                    8B vs +1.2 % on 70B).
 //   Higher quality:  the largest ladder model comfortable at Q5_K_M.
 //   Maximum quality: the largest ladder model comfortable at Q6_K.
 //   Maximum size:    the largest ladder model comfortable at any level, at its highest
 //                    comfortable level; the next larger model is named with its real size
 //                    when the brief would have suggested it.
+//   Rows that repeat best balance at the same or a lower level are left out. Machines too small
+//   for the ladder get the same rules over the whole catalog ("largest" instead of MMLU).
 
 namespace QuantFit {
 
@@ -178,9 +181,10 @@ void recommendQuant(ModelAdvice &a, const Catalog &catalog, const Sizer &sizer)
                 chosen = next;
                 continue;
             }
-            if (next == FileType::Q8_0 && a.row(next) && a.row(next)->badge == FitBadge::Comfortable)
-                rec.steps << QStringLiteral("Stop before Q8_0: its weights (%1) take more than half "
-                                            "of the usable %2, too little room for context.")
+            const QuantRow *nextRow = a.row(next);
+            if (next == FileType::Q8_0 && nextRow && nextRow->badge == FitBadge::Comfortable)
+                rec.steps << QStringLiteral("Stop before Q8_0: its weights (%1) take more than "
+                                            "half of the usable %2, too little room for context.")
                                  .arg(gb(a.row(next)->memory.weightsBytes), gb(usableBytes(a)));
             else
                 rec.steps << QStringLiteral("Stop: %1 would not be comfortable (%2).")

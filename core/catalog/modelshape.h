@@ -36,10 +36,10 @@ struct ModelShape {
     bool qkvBias = false;     ///< Qwen2: attn_q/k/v biases
     bool ropeFreqs = false;   ///< Llama 3.1+: rope_freqs.weight (llama3 rope scaling)
 
-    bool bpeTokenizer = true;     ///< BPE vocab (tokens, types, merges) vs SPM (tokens, scores, types)
+    bool bpeTokenizer = true;     ///< BPE (tokens, types, merges) or SPM (tokens, scores, types)
     std::uint32_t nMerges = 0;    ///< BPE merges (0 = estimate from the vocab size)
 
-    std::optional<double> mmlu; ///< published MMLU (5-shot) of the model, for choosing between models
+    std::optional<double> mmlu; ///< published MMLU (5-shot), for choosing between models
     bool lineup = false;        ///< one of the brief's size ladder (8B, 13B, 34B, 70B, 405B)
 
     bool isMoe() const { return nExperts > 1; }
