@@ -161,6 +161,13 @@ private slots:
             QCOMPARE(m.entries.size(), std::size_t(2 * 7));
             QVERIFY(m.find("blk.0.ffn_down.weight"));
             QCOMPARE(m.find("blk.0.ffn_down.weight")->nColumns, 128u);
+            // The quantizer reads what imatrix writes (embd 64 is too narrow for K-quants).
+            const QString quant = path("synth-q.gguf");
+            const auto q = runCli(QStringList{QStringLiteral("quantize"), m_model, quant,
+                                              QStringLiteral("Q4_0"), QStringLiteral("--imatrix"), out});
+            QVERIFY2(q.exitCode == 0 && !q.crashed, q.err.constData());
+            QVERIFY(QFile::exists(quant));
+            QFile::remove(quant);
             QFile::remove(out);
         }
     }
