@@ -106,7 +106,12 @@ public:
         r.tokensPerSecond = seconds > 0 ? tokens / seconds : 0.0;
         r.etaSeconds = seconds / double(r.chunk) * double(m_nChunks - r.chunk);
         m_ctx.advance(std::uint64_t(m_nCtx));
-        m_ctx.setMetric(QStringLiteral("PPL"), r.ppl, r.pplError);
+        // setMetric forces a report: limit it to ~10 per second for fast (small) models, but
+        // always send the first and the last chunk.
+        if (r.chunk == 1 || r.chunk == m_nChunks || seconds - m_lastMetricSeconds >= 0.1) {
+            m_ctx.setMetric(QStringLiteral("PPL"), r.ppl, r.pplError);
+            m_lastMetricSeconds = seconds;
+        }
         return r;
     }
 
@@ -128,6 +133,7 @@ private:
     InferenceSession m_session;
     std::vector<float> m_logits;
     QElapsedTimer m_timer;
+    double m_lastMetricSeconds = 0;
 };
 
 PerplexityResult resultFrom(const LlamaModel &model, int nCtx, int nChunks,
