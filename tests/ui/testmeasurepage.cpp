@@ -7,6 +7,8 @@
 #include "pages/apppaths.h"
 #include "pages/measurepage.h"
 #include "jobs/jobcontext.h"
+#include "gguf/ggufreader.h"
+#include "quant/quantizer.h"
 
 #include <QSignalSpy>
 #include <QTest>
@@ -21,6 +23,7 @@ private slots:
     void initTestCase();
     void measureShowsRunningValueAndFinishes();
     void compareOutputsRunsThePrompt();
+    void klDivergenceAgainstABase();
 
 private:
     QTemporaryDir m_dir;
@@ -88,6 +91,38 @@ void TestUiMeasure::compareOutputsRunsThePrompt()
     QVERIFY(finished.wait(60000));
     QCOMPARE(finished.at(0).at(0).toBool(), true);
     QVERIFY2(page.compareText().contains(QStringLiteral("tiny-F32.gguf")), qPrintable(page.compareText()));
+}
+
+void TestUiMeasure::klDivergenceAgainstABase()
+{
+    // A Q8_0 copy of the tiny model, written by the core quantizer.
+    const QString q8 = m_dir.filePath(QStringLiteral("tiny-Q8_0.gguf"));
+    {
+        const GgufFile source = GgufFile::open(m_model);
+        NullJobContext ctx;
+        quantize(source, {{makeQuantPlan(source.metadata(), source.tensors(), FileType::Q8_0), q8}}, {}, ctx);
+    }
+    JobRunner runner;
+    ResultsModel results;
+    const qsizetype before = results.records().size();
+    MeasurePage page(&runner, &results);
+    page.addModel(q8);
+    page.setBaseModel(m_model);
+    page.setTextSource({});
+    page.setContext(64);
+    page.setChunks(3);
+    QSignalSpy finished(&page, &MeasurePage::measurementFinished);
+    page.startMeasurement();
+    QTRY_VERIFY_WITH_TIMEOUT(!finished.isEmpty(), 120000);
+    QCOMPARE(finished.at(0).at(0).toBool(), true);
+    QCOMPARE(results.records().size(), before + 1);
+    const MeasurementRecord &r = results.records().first(); // newest first
+    QCOMPARE(r.fileType, QStringLiteral("Q8_0"));
+    QVERIFY(r.kldMean.has_value());
+    QVERIFY(*r.kldMean >= 0.0);
+    QVERIFY(*r.kldMean < 0.1); // Q8_0 is close to its F32 base
+    QVERIFY(r.pplRatio.has_value());
+    QVERIFY(page.summaryText().contains(QStringLiteral("mean KLD")));
 }
 
 QTEST_MAIN(TestUiMeasure)

@@ -40,7 +40,7 @@ QJsonObject MeasurementRecord::toJson() const
         {QStringLiteral("pplError"), pplError},
         {QStringLiteral("tokensPerSecond"), tokensPerSecond},
         {QStringLiteral("basePath"), basePath},
-        {QStringLiteral("when"), when.toString(Qt::ISODate)},
+        {QStringLiteral("when"), when.toString(Qt::ISODateWithMs)},
     };
     putOpt(o, "kldMean", kldMean);
     putOpt(o, "kldMeanError", kldMeanError);
@@ -67,7 +67,7 @@ MeasurementRecord MeasurementRecord::fromJson(const QJsonObject &o)
     r.pplError = o.value(QStringLiteral("pplError")).toDouble();
     r.tokensPerSecond = o.value(QStringLiteral("tokensPerSecond")).toDouble();
     r.basePath = o.value(QStringLiteral("basePath")).toString();
-    r.when = QDateTime::fromString(o.value(QStringLiteral("when")).toString(), Qt::ISODate);
+    r.when = QDateTime::fromString(o.value(QStringLiteral("when")).toString(), Qt::ISODateWithMs);
     r.kldMean = getOpt(o, "kldMean");
     r.kldMeanError = getOpt(o, "kldMeanError");
     r.kldMedian = getOpt(o, "kldMedian");
