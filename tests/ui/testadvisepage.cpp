@@ -1,5 +1,6 @@
 #include "uitestsupport.h"
 
+#include "catalog/modelshape.h"
 #include "pages/advisepage.h"
 #include "widgets/memorybar.h"
 
@@ -18,6 +19,7 @@ private slots:
     void ramChangesTheRecommendation();
     void memoryBarFollowsRamInstantly();
     void tableListsEveryLevelWithBadges();
+    void enteredShapeIsAdvised();
 
 private:
     QTemporaryDir m_dir;
@@ -96,6 +98,33 @@ void TestUiAdvise::tableListsEveryLevelWithBadges()
     QVERIFY(sawFit);
     QVERIFY(sawNoFit); // F16 of a 70B model (141 GB) does not fit in 64 GB
     QVERIFY(sawRecommended);
+    page.waitUntilIdle();
+}
+
+void TestUiAdvise::enteredShapeIsAdvised()
+{
+    AdvisePage page;
+    // Llama 3.1 8B's published shape, entered by hand.
+    QuantFit::ModelShape shape;
+    shape.id = QStringLiteral("custom");
+    shape.name = QStringLiteral("My 8B");
+    shape.nLayers = 32;
+    shape.nEmbd = 4096;
+    shape.nFf = 14336;
+    shape.nHeads = 32;
+    shape.nHeadsKv = 8;
+    shape.headDim = 128;
+    shape.nVocab = 128256;
+    shape.nCtxMax = 131072;
+    shape.paramsBillions = 8.03;
+    page.setRamGb(32);
+    page.setCustomShape(shape);
+    QCOMPARE(page.currentModelId(), QStringLiteral("custom"));
+    QCOMPARE(page.table()->model()->rowCount(), 10);
+    QVERIFY(!page.recommendedQuant().isEmpty()); // an 8B model fits 32 GB
+    // Back to the catalog drops the entered shape.
+    QVERIFY(page.selectCatalogModel(QStringLiteral("llama-3.1-70b")));
+    QCOMPARE(page.currentModelId(), QStringLiteral("llama-3.1-70b"));
     page.waitUntilIdle();
 }
 

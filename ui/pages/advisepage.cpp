@@ -9,6 +9,7 @@
 #include "util/error.h"
 #include "util/units.h"
 #include "widgets/memorybar.h"
+#include "widgets/modelshapedialog.h"
 
 #include <QApplication>
 #include <QBoxLayout>
@@ -118,9 +119,12 @@ AdvisePage::AdvisePage(QWidget *parent)
     m_model->setMinimumContentsLength(18);
     auto *openGgufButton = new QPushButton(tr("Open &GGUF…"), this);
     openGgufButton->setToolTip(tr("Advise for a GGUF file: exact sizes from its real tensors"));
+    auto *customButton = new QPushButton(tr("&Shape…"), this);
+    customButton->setToolTip(tr("Enter a model's shape (layers, widths, heads, vocabulary) from its config.json"));
     auto *modelRow = new QHBoxLayout;
     modelRow->addWidget(m_model, 1);
     modelRow->addWidget(openGgufButton);
+    modelRow->addWidget(customButton);
     m_modelInfo->setWordWrap(true);
     auto *modelLayout = new QVBoxLayout(modelBox);
     auto *modelLabel = new QLabel(tr("Mode&l:"), this);
@@ -260,6 +264,16 @@ AdvisePage::AdvisePage(QWidget *parent)
         s.setValue(QStringLiteral("folders/open"), QFileInfo(path).absolutePath());
         openGguf(path);
     });
+    connect(customButton, &QPushButton::clicked, this, [this] {
+        ModelShape start;
+        if (m_custom)
+            start = *m_custom;
+        else if (m_advice)
+            start = m_advice->model;
+        ModelShapeDialog dialog(start, this);
+        if (dialog.exec() == QDialog::Accepted)
+            setCustomShape(dialog.shape());
+    });
     connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
             [this] { updateMemoryBar(); });
     connect(m_convertButton, &QPushButton::clicked, this, [this] {
@@ -305,7 +319,7 @@ void AdvisePage::saveSettings() const
     settings.setValue(QStringLiteral("advise/reserveGb"), m_reserve->value());
     settings.setValue(QStringLiteral("advise/kvType"), m_kvType->currentIndex());
     settings.setValue(QStringLiteral("advise/flash"), m_flash->isChecked());
-    if (!m_gguf)
+    if (!m_gguf && !m_custom)
         settings.setValue(QStringLiteral("advise/model"), currentModelId());
     settings.setValue(QStringLiteral("advise/context"), m_context->value() * kContextStep);
 }
@@ -363,17 +377,39 @@ bool AdvisePage::selectCatalogModel(const QString &id)
 void AdvisePage::onModelChosen(int index)
 {
     const QString data = m_model->itemData(index).toString();
-    if (data.startsWith(QStringLiteral("gguf:"))) {
+    if (data.startsWith(QStringLiteral("gguf:")) || data == QStringLiteral("shape:")) {
         updateContextRange();
         recompute();
         return;
     }
+    m_custom.reset();
+    const int shapeIndex = m_model->findData(QStringLiteral("shape:"));
+    if (shapeIndex >= 0)
+        m_model->removeItem(shapeIndex);
+    index = m_model->findData(data);
     m_gguf.reset();
     m_ggufPath.clear();
     // Drop the entry of a previously opened GGUF.
     const int gguf = m_model->findData(QStringLiteral("gguf:"), Qt::UserRole, Qt::MatchStartsWith);
     if (gguf >= 0 && gguf != index)
         m_model->removeItem(gguf);
+    m_model->setCurrentIndex(m_model->findData(data));
+    updateContextRange();
+    recompute();
+}
+
+void AdvisePage::setCustomShape(const ModelShape &shape)
+{
+    m_gguf.reset();
+    m_ggufPath.clear();
+    for (const QString &key : {QStringLiteral("gguf:"), QStringLiteral("shape:")}) {
+        const int old = m_model->findData(key, Qt::UserRole, Qt::MatchStartsWith);
+        if (old >= 0)
+            m_model->removeItem(old);
+    }
+    m_custom = std::make_unique<ModelShape>(shape);
+    m_model->insertItem(0, tr("Shape: %1").arg(shape.name), QStringLiteral("shape:"));
+    m_model->setCurrentIndex(0);
     updateContextRange();
     recompute();
 }
@@ -390,6 +426,10 @@ void AdvisePage::openGguf(const QString &path)
         }
         m_gguf = m.file;
         m_ggufPath = m.path;
+        m_custom.reset();
+        const int shapeIndex = m_model->findData(QStringLiteral("shape:"));
+        if (shapeIndex >= 0)
+            m_model->removeItem(shapeIndex);
         const QString key = QStringLiteral("gguf:") + m.path;
         int index = m_model->findData(key);
         if (index < 0) {
@@ -411,6 +451,8 @@ QString AdvisePage::currentModelId() const
 {
     if (m_gguf)
         return m_ggufPath;
+    if (m_custom)
+        return m_custom->id;
     return m_model->currentData().toString();
 }
 
@@ -422,6 +464,8 @@ void AdvisePage::updateContextRange()
             maxCtx = modelInfoFrom(*m_gguf).nCtxTrain;
         } catch (const Error &) {
         }
+    } else if (m_custom) {
+        maxCtx = m_custom->nCtxMax;
     } else if (m_advisor) {
         if (const ModelShape *m = m_advisor->catalog().find(m_model->currentData().toString()))
             maxCtx = m->nCtxMax;
@@ -461,8 +505,9 @@ void AdvisePage::recompute()
     options.flashAttention = m_flash->isChecked();
     options.qualityCritical = m_qualityCritical->isChecked();
     try {
-        ModelAdvice advice = m_gguf ? m_advisor->adviseGguf(*m_gguf, options)
-                                    : m_advisor->adviseModel(m_model->currentData().toString(), options);
+        ModelAdvice advice = m_gguf     ? m_advisor->adviseGguf(*m_gguf, options)
+                             : m_custom ? m_advisor->adviseShape(*m_custom, options)
+                                        : m_advisor->adviseModel(m_model->currentData().toString(), options);
         m_advice = std::make_unique<ModelAdvice>(std::move(advice));
     } catch (const Error &e) {
         m_advice.reset();

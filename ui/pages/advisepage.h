@@ -9,6 +9,7 @@
 
 namespace QuantFit {
 class Advisor;
+struct ModelShape;
 struct ModelAdvice;
 struct SystemAdvice;
 class GgufFile;
@@ -46,6 +47,8 @@ public:
     /// Selects a catalog model by id; false when the id is unknown.
     bool selectCatalogModel(const QString &id);
     void openGguf(const QString &path);
+    /// Advises for a shape the user entered (not in the catalog).
+    void setCustomShape(const QuantFit::ModelShape &shape);
     void setContextTokens(int tokens);
     void saveSettings() const;
     /// Sends the current advice to the charts (chartDataChanged).
@@ -79,6 +82,7 @@ private:
 
     std::shared_ptr<QuantFit::Advisor> m_advisor;
     std::shared_ptr<const QuantFit::GgufFile> m_gguf; ///< when a GGUF is the current model
+    std::unique_ptr<QuantFit::ModelShape> m_custom;    ///< when an entered shape is the current model
     QString m_ggufPath;
     std::unique_ptr<QuantFit::ModelAdvice> m_advice;
     std::unique_ptr<QuantFit::SystemAdvice> m_system;
