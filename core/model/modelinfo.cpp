@@ -48,6 +48,18 @@ constexpr std::array kGlobalRoles = {
 
 } // namespace
 
+template <std::size_t N>
+TensorRole roleOf(const std::array<RoleName, N> &table, const QByteArray &base, bool isBias)
+{
+    if (isBias)
+        return TensorRole::Bias;
+    for (const auto &rn : table) {
+        if (base == rn.suffix)
+            return rn.role;
+    }
+    return base.endsWith("_norm") ? TensorRole::OtherNorm : TensorRole::Other;
+}
+
 TensorName classifyTensor(const QByteArray &name)
 {
     TensorName r;
@@ -59,42 +71,15 @@ TensorName classifyTensor(const QByteArray &name)
         base.chop(5);
     if (base.startsWith("blk.")) {
         const qsizetype dot = base.indexOf('.', 4);
-        if (dot > 4) {
-            bool ok = false;
-            const int layer = base.mid(4, dot - 4).toInt(&ok);
-            if (ok && layer >= 0) {
-                r.layer = layer;
-                base = base.mid(dot + 1);
-            }
-        }
-        if (r.layer >= 0) {
-            if (isBias) {
-                r.role = TensorRole::Bias;
-                return r;
-            }
-            for (const auto &rn : kLayerRoles) {
-                if (base == rn.suffix) {
-                    r.role = rn.role;
-                    return r;
-                }
-            }
-            if (base.endsWith("_norm"))
-                r.role = TensorRole::OtherNorm;
+        bool ok = false;
+        const int layer = dot > 4 ? base.mid(4, dot - 4).toInt(&ok) : -1;
+        if (ok && layer >= 0) {
+            r.layer = layer;
+            r.role = roleOf(kLayerRoles, base.mid(dot + 1), isBias);
             return r;
         }
     }
-    if (isBias) {
-        r.role = TensorRole::Bias;
-        return r;
-    }
-    for (const auto &rn : kGlobalRoles) {
-        if (base == rn.suffix) {
-            r.role = rn.role;
-            return r;
-        }
-    }
-    if (base.endsWith("_norm"))
-        r.role = TensorRole::OtherNorm;
+    r.role = roleOf(kGlobalRoles, base, isBias);
     return r;
 }
 
