@@ -24,6 +24,19 @@ namespace QuantFit::Codec {
 
 namespace {
 
+QF_AVX2 inline __m256i load256(const void *p)
+{
+    return _mm256_loadu_si256(static_cast<const __m256i *>(p));
+}
+
+// Six-bit Q6_K codes of 32 elements: the low nibble of `low`, the 2 bits of qh at `shift`.
+QF_AVX2 inline __m256i sixBitCodes(__m256i low, __m256i qh, int shift)
+{
+    const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, shift), _mm256_set1_epi8(0x03));
+    return _mm256_or_si256(_mm256_and_si256(low, _mm256_set1_epi8(0x0F)),
+                           _mm256_slli_epi16(high, 4));
+}
+
 // Stores float(code) * scale for 8 int8 codes (low 8 bytes of v).
 QF_AVX2 inline void store8(float *y, __m128i codes, __m256 scale)
 {
@@ -39,6 +52,17 @@ QF_AVX2 inline void store32(float *y, __m256i codes, __m256 scale)
     store8(y + 8, _mm_srli_si128(lo, 8), scale);
     store8(y + 16, hi, scale);
     store8(y + 24, _mm_srli_si128(hi, 8), scale);
+}
+
+// 32 int8 codes: the first 16 times s0, the last 16 times s1.
+QF_AVX2 inline void store16x2(float *y, __m256i codes, __m256 s0, __m256 s1)
+{
+    const __m128i lo = _mm256_castsi256_si128(codes);
+    const __m128i hi = _mm256_extracti128_si256(codes, 1);
+    store8(y, lo, s0);
+    store8(y + 8, _mm_srli_si128(lo, 8), s0);
+    store8(y + 16, hi, s1);
+    store8(y + 24, _mm_srli_si128(hi, 8), s1);
 }
 
 // float(code) * scale - offset (the K-quant form d1 * q - m1).
@@ -115,7 +139,7 @@ QF_AVX2 void dequantizeRowQ8_0Avx2(const std::uint8_t *src, float *y, std::int64
 {
     const auto *b = reinterpret_cast<const BlockQ8_0 *>(src);
     for (std::int64_t i = 0; i < n / 32; ++i, y += 32) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b[i].qs));
+        const __m256i q = load256(b[i].qs);
         store32(y, q, _mm256_set1_ps(fp16ToFp32(b[i].d)));
     }
 }
@@ -189,7 +213,7 @@ QF_AVX2 void dequantizeRowQ2_KAvx2(const std::uint8_t *src, float *y, std::int64
         const float d = fp16ToFp32(b.d);
         const float min = fp16ToFp32(b.dmin);
         for (int h = 0; h < 2; ++h) {
-            const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.qs + 32 * h));
+            const __m256i raw = load256(b.qs + 32 * h);
             for (int g = 0; g < 4; ++g, y += 32) {
                 const __m256i q = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * g), m3);
                 for (int half = 0; half < 2; ++half) {
@@ -218,26 +242,18 @@ QF_AVX2 void dequantizeRowQ3_KAvx2(const std::uint8_t *src, float *y, std::int64
     for (std::int64_t i = 0; i < n / kQkK; ++i) {
         const BlockQ3_K &b = blocks[i];
         const float dAll = fp16ToFp32(b.d);
-        const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.hmask));
+        const __m256i hm = load256(b.hmask);
         for (int h = 0; h < 2; ++h) {
-            const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.qs + 32 * h));
+            const __m256i raw = load256(b.qs + 32 * h);
             for (int g = 0; g < 4; ++g, y += 32) {
                 const __m256i bit = _mm256_set1_epi8(static_cast<char>(1u << (4 * h + g)));
                 const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit);
-                const __m256i q = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(raw, 2 * g), m3),
-                                                  _mm256_andnot_si256(set, four));
+                const __m256i low = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * g), m3);
+                const __m256i q = _mm256_sub_epi8(low, _mm256_andnot_si256(set, four));
                 const int s = 8 * h + 2 * g;
-                const __m256 dl0 = _mm256_set1_ps(dAll * float(q3kScale(b.scales, s)));
-                const __m256 dl1 = _mm256_set1_ps(dAll * float(q3kScale(b.scales, s + 1)));
-                const __m128i lo = _mm256_castsi256_si128(q);
-                const __m128i hi = _mm256_extracti128_si256(q, 1);
-                // Scalar: dl * float(v).
-                _mm256_storeu_ps(y, _mm256_mul_ps(dl0, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
-                _mm256_storeu_ps(y + 8, _mm256_mul_ps(dl0, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-                                                           _mm_srli_si128(lo, 8)))));
-                _mm256_storeu_ps(y + 16, _mm256_mul_ps(dl1, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
-                _mm256_storeu_ps(y + 24, _mm256_mul_ps(dl1, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-                                                            _mm_srli_si128(hi, 8)))));
+                // Scalar: dl * float(v), dl = dAll * float(scale code - 32).
+                store16x2(y, q, _mm256_set1_ps(dAll * float(q3kScale(b.scales, s))),
+                          _mm256_set1_ps(dAll * float(q3kScale(b.scales, s + 1))));
             }
         }
     }
@@ -261,9 +277,9 @@ QF_AVX2 void dequantizeRowQ45KAvx2(const std::uint8_t *src, float *y, std::int64
         const float min = fp16ToFp32(mBits);
         __m256i high = _mm256_setzero_si256();
         if constexpr (Five)
-            high = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(qh));
+            high = load256(qh);
         for (int c = 0; c < 4; ++c) {
-            const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(qs + 32 * c));
+            const __m256i raw = load256(qs + 32 * c);
             for (int half = 0; half < 2; ++half, y += 32) {
                 const int j = 2 * c + half;
                 __m256i q = half ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask)
@@ -295,41 +311,25 @@ QF_AVX2 void dequantizeRowQ5_KAvx2(const std::uint8_t *src, float *y, std::int64
 QF_AVX2 void dequantizeRowQ6_KAvx2(const std::uint8_t *src, float *y, std::int64_t n)
 {
     const auto *blocks = reinterpret_cast<const BlockQ6_K *>(src);
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    const __m256i m2 = _mm256_set1_epi8(0x03);
     const __m256i off = _mm256_set1_epi8(32);
     for (std::int64_t i = 0; i < n / kQkK; ++i) {
         const BlockQ6_K &b = blocks[i];
         const float d = fp16ToFp32(b.d);
         for (int h = 0; h < 2; ++h, y += 128) {
-            const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.ql + 64 * h));
-            const __m256i ql1 =
-                _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.ql + 64 * h + 32));
-            const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.qh + 32 * h));
+            const __m256i ql0 = load256(b.ql + 64 * h);
+            const __m256i ql1 = load256(b.ql + 64 * h + 32);
+            const __m256i qh = load256(b.qh + 32 * h);
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+            q[0] = sixBitCodes(ql0, qh, 0);
+            q[1] = sixBitCodes(ql1, qh, 2);
+            q[2] = sixBitCodes(_mm256_srli_epi16(ql0, 4), qh, 4);
+            q[3] = sixBitCodes(_mm256_srli_epi16(ql1, 4), qh, 6);
             const std::int8_t *sc = b.scales + 8 * h;
             for (int g = 0; g < 4; ++g) {
                 const __m256i v = _mm256_sub_epi8(q[g], off);
-                const __m128i lo = _mm256_castsi256_si128(v);
-                const __m128i hi = _mm256_extracti128_si256(v, 1);
                 // Scalar: (d * float(sc)) * float(q).
-                const __m256 s0 = _mm256_set1_ps(d * float(sc[2 * g]));
-                const __m256 s1 = _mm256_set1_ps(d * float(sc[2 * g + 1]));
-                float *yg = y + 32 * g;
-                _mm256_storeu_ps(yg, _mm256_mul_ps(s0, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
-                _mm256_storeu_ps(yg + 8, _mm256_mul_ps(s0, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-                                                            _mm_srli_si128(lo, 8)))));
-                _mm256_storeu_ps(yg + 16, _mm256_mul_ps(s1, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
-                _mm256_storeu_ps(yg + 24, _mm256_mul_ps(s1, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-                                                             _mm_srli_si128(hi, 8)))));
+                store16x2(y + 32 * g, v, _mm256_set1_ps(d * float(sc[2 * g])),
+                          _mm256_set1_ps(d * float(sc[2 * g + 1])));
             }
         }
     }

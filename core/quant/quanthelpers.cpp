@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-// Restatements of quant-types.md §0.1-§0.5. Comments name the spec step; variable names follow it.
+// Restatements of quant-types.md §0.1-§0.5; comments name the spec step, names follow it.
 // Compiled with -ffp-contract=off (codecs.cmake): a fused multiply-add would change rare ties.
 
 namespace QuantFit::Codec {

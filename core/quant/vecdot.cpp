@@ -146,10 +146,14 @@ float dotQ6_K(const std::uint8_t *row, const float *x, std::int64_t n)
             float s[8] = {0, 0, 0, 0, 0, 0, 0, 0}; // one per 16-element scale group
             for (int l = 0; l < 32; ++l) {
                 const int is = l / 16;
-                s[is] += float(((ql[l] & 0xF) | ((qh[l] & 3) << 4)) - 32) * x[l];
-                s[is + 2] += float(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32) * x[l + 32];
-                s[is + 4] += float(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * x[l + 64];
-                s[is + 6] += float(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * x[l + 96];
+                const int q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) - 32;
+                const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                s[is] += float(q1) * x[l];
+                s[is + 2] += float(q2) * x[l + 32];
+                s[is + 4] += float(q3) * x[l + 64];
+                s[is + 6] += float(q4) * x[l + 96];
             }
             for (int k = 0; k < 8; ++k)
                 sum += d * float(sc[k]) * s[k];

@@ -22,6 +22,19 @@ namespace QuantFit::VecDot {
 
 namespace {
 
+QF_AVX2 inline __m256i load256(const void *p)
+{
+    return _mm256_loadu_si256(static_cast<const __m256i *>(p));
+}
+
+// Six-bit Q6_K codes of 32 elements: the low nibble of `low`, the 2 bits of qh at `shift`.
+QF_AVX2 inline __m256i sixBitCodes(__m256i low, __m256i qh, int shift)
+{
+    const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, shift), _mm256_set1_epi8(0x03));
+    return _mm256_or_si256(_mm256_and_si256(low, _mm256_set1_epi8(0x0F)),
+                           _mm256_slli_epi16(high, 4));
+}
+
 QF_AVX2 inline float hsum(__m256 v)
 {
     __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -124,7 +137,7 @@ QF_AVX2 float dotQ8_0(const std::uint8_t *row, const float *x, std::int64_t n)
     const auto *b = reinterpret_cast<const BlockQ8_0 *>(row);
     __m256 acc = _mm256_setzero_ps();
     for (std::int64_t i = 0; i < n / 32; ++i, x += 32) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b[i].qs));
+        const __m256i q = load256(b[i].qs);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(b[i].d)), dot32(q, x), acc);
     }
     return hsum(acc);
@@ -172,9 +185,9 @@ QF_AVX2 float dotQ45K(const std::uint8_t *row, const float *x, std::int64_t n)
         const float dmin = halfToFloat(mBits);
         __m256i qh = _mm256_setzero_si256();
         if constexpr (Five)
-            qh = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(qhp));
+            qh = load256(qhp);
         for (int c = 0; c < 4; ++c) {
-            const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(qs + 32 * c));
+            const __m256i raw = load256(qs + 32 * c);
             for (int half = 0; half < 2; ++half, x += 32) {
                 const int j = 2 * c + half;
                 __m256i q = half ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask)
@@ -199,28 +212,21 @@ QF_AVX2 float dotQ45K(const std::uint8_t *row, const float *x, std::int64_t n)
 QF_AVX2 float dotQ6_K(const std::uint8_t *row, const float *x, std::int64_t n)
 {
     const auto *blocks = reinterpret_cast<const BlockQ6_K *>(row);
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    const __m256i m2 = _mm256_set1_epi8(0x03);
     const __m256i off = _mm256_set1_epi8(32);
     __m256 acc = _mm256_setzero_ps();
     for (std::int64_t i = 0; i < n / kQkK; ++i) {
         const BlockQ6_K &b = blocks[i];
         const float d = halfToFloat(b.d);
         for (int h = 0; h < 2; ++h, x += 128) {
-            const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.ql + 64 * h));
-            const __m256i ql1 =
-                _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.ql + 64 * h + 32));
-            const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.qh + 32 * h));
+            const __m256i ql0 = load256(b.ql + 64 * h);
+            const __m256i ql1 = load256(b.ql + 64 * h + 32);
+            const __m256i qh = load256(b.qh + 32 * h);
             // Four groups of 32 elements (offsets 0, 32, 64, 96 in this half).
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+            q[0] = sixBitCodes(ql0, qh, 0);
+            q[1] = sixBitCodes(ql1, qh, 2);
+            q[2] = sixBitCodes(_mm256_srli_epi16(ql0, 4), qh, 4);
+            q[3] = sixBitCodes(_mm256_srli_epi16(ql1, 4), qh, 6);
             const std::int8_t *sc = b.scales + 8 * h;
             for (int g = 0; g < 4; ++g) {
                 const __m256i v = _mm256_sub_epi8(q[g], off);
@@ -368,7 +374,7 @@ QF_AVX2 float dotQ2_K(const std::uint8_t *row, const float *x, std::int64_t n)
         const float d = halfToFloat(b.d);
         const float dmin = halfToFloat(b.dmin);
         for (int h = 0; h < 2; ++h) {
-            const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.qs + 32 * h));
+            const __m256i raw = load256(b.qs + 32 * h);
             for (int g = 0; g < 4; ++g, x += 32) {
                 const __m256i q = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * g), m3);
                 const int s = 8 * h + 2 * g;
@@ -395,9 +401,9 @@ QF_AVX2 float dotQ3_K(const std::uint8_t *row, const float *x, std::int64_t n)
     for (std::int64_t i = 0; i < n / kQkK; ++i) {
         const BlockQ3_K &b = blocks[i];
         const float d = halfToFloat(b.d);
-        const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.hmask));
+        const __m256i hm = load256(b.hmask);
         for (int h = 0; h < 2; ++h) {
-            const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.qs + 32 * h));
+            const __m256i raw = load256(b.qs + 32 * h);
             for (int g = 0; g < 4; ++g, x += 32) {
                 const __m256i bit = _mm256_set1_epi8(static_cast<char>(1u << (4 * h + g)));
                 const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit);
@@ -422,7 +428,7 @@ QF_AVX2 float dotQ8_K(const std::uint8_t *row, const float *x, std::int64_t n)
         __m256 blockAcc = _mm256_setzero_ps();
         for (int c = 0; c < 8; ++c, x += 32) {
             const __m256i q =
-                _mm256_loadu_si256(reinterpret_cast<const __m256i *>(blocks[i].qs + 32 * c));
+                load256(blocks[i].qs + 32 * c);
             blockAcc = _mm256_add_ps(blockAcc, dot32(q, x));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(blocks[i].d), blockAcc, acc);

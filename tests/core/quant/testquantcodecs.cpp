@@ -289,8 +289,8 @@ void TestQuantCodecs::allZero_data()
     }
 }
 
-// quant-types.md §8: an all-zero block gives d = 0 (or -0) and dequantizes to zeros; Q4_0 codes are 8
-// (0x88), IQ4_NL indices 8 (0x88), Q6_K all bytes zero.
+// quant-types.md §8: an all-zero block gives d = 0 (or -0) and dequantizes to zeros; Q4_0 codes
+// are 8 (0x88), IQ4_NL indices 8 (0x88), Q6_K all bytes zero.
 void TestQuantCodecs::allZero()
 {
     QFETCH(GgmlType, type);
