@@ -115,9 +115,17 @@ void TestUiMeasure::klDivergenceAgainstABase()
     page.startMeasurement();
     QTRY_VERIFY_WITH_TIMEOUT(!finished.isEmpty(), 120000);
     QCOMPARE(finished.at(0).at(0).toBool(), true);
-    QCOMPARE(results.records().size(), before + 1);
-    const MeasurementRecord &r = results.records().first(); // newest first
+    // The base's own perplexity and the Q8_0 run against it.
+    QCOMPARE(results.records().size(), before + 2);
+    const auto &records = results.records();
+    const auto it = std::find_if(records.begin(), records.end(),
+                                 [&](const MeasurementRecord &m) { return m.modelPath == q8; });
+    QVERIFY(it != records.end());
+    const MeasurementRecord &r = *it;
     QCOMPARE(r.fileType, QStringLiteral("Q8_0"));
+    QVERIFY(std::any_of(records.begin(), records.end(), [&](const MeasurementRecord &m) {
+        return m.modelPath == m_model && m.fileType == QStringLiteral("F32") && m.context == 64;
+    }));
     QVERIFY(r.kldMean.has_value());
     QVERIFY(*r.kldMean >= 0.0);
     QVERIFY(*r.kldMean < 0.1); // Q8_0 is close to its F32 base

@@ -347,6 +347,7 @@ void MeasurePage::startMeasurement()
     }
     m_failed = false;
     m_stopAll = false;
+    m_baseReady = std::make_shared<std::atomic<bool>>(false);
     m_tabs->setCurrentIndex(0);
     setRunning(true);
     runNext();
@@ -380,6 +381,8 @@ void MeasurePage::runNext()
     auto result = std::make_shared<PerplexityResult>();
     auto baseResult = std::make_shared<std::optional<PerplexityResult>>();
     auto facts = std::make_shared<MeasurementRecord>(); // filled by the worker, read after finished
+    auto baseFacts = std::make_shared<MeasurementRecord>();
+    const auto baseReady = m_baseReady;
     QPointer<MeasurePage> self(this);
     auto onChunk = [self](const ChunkReport &r) {
         // Called on the worker; hand a copy to the GUI thread.
@@ -403,14 +406,23 @@ void MeasurePage::runNext()
         options.nCtx = nCtx;
         options.nChunks = nChunks;
         if (!basePath.isEmpty()) {
-            // The base run writes its scored logits once; the quantized run compares with them.
-            auto baseModel = LlamaModel::open(basePath);
-            const EvalTokens tokens = useFile ? loadEvalTokens(baseModel->file(), textSource)
-                                              : tokenizeEvalText(baseModel->file(), sample, textLabel);
-            PerplexityOptions baseOptions = options;
-            baseOptions.saveBasePath = baseLogits;
-            ctx.setStage(tr("Base model %1").arg(QFileInfo(basePath).fileName()));
-            *baseResult = computePerplexity(baseModel, tokens, baseOptions, ctx);
+            // The base run writes its scored logits once per Run (the first model's job); every
+            // quantized model is then compared with them.
+            if (!baseReady->load()) {
+                auto baseModel = LlamaModel::open(basePath);
+                const EvalTokens tokens = useFile ? loadEvalTokens(baseModel->file(), textSource)
+                                                  : tokenizeEvalText(baseModel->file(), sample, textLabel);
+                PerplexityOptions baseOptions = options;
+                baseOptions.saveBasePath = baseLogits;
+                ctx.setStage(tr("Base model %1").arg(QFileInfo(basePath).fileName()));
+                *baseResult = computePerplexity(baseModel, tokens, baseOptions, ctx);
+                const ModelInfo &info = baseModel->info();
+                baseFacts->modelName = info.name;
+                baseFacts->fileBytes = double(baseModel->file().fileSize());
+                baseFacts->nParams = double(info.nParams);
+                baseFacts->bitsPerWeight = info.bitsPerWeight();
+                baseReady->store(true);
+            }
             auto model = LlamaModel::open(path);
             const BaseLogitsFile base = BaseLogitsFile::open(baseLogits);
             bool addBos = false;
@@ -441,6 +453,22 @@ void MeasurePage::runNext()
     m_progress->attach(job);
     m_progress->setVisible(true);
 
+    connect(job, &Job::succeeded, this, [this, baseFacts, baseResult, textLabel, basePath] {
+        // The base's own perplexity is a result too (the full-precision point of the charts).
+        if (!baseResult->has_value())
+            return;
+        const PerplexityResult &b = **baseResult;
+        MeasurementRecord r = *baseFacts;
+        r.modelPath = basePath;
+        r.fileType = b.fileType;
+        r.textSource = textLabel;
+        r.context = b.nCtx;
+        r.chunks = b.nChunks;
+        r.ppl = b.ppl;
+        r.pplError = b.pplError;
+        r.tokensPerSecond = b.tokensPerSecond;
+        m_results->save(r);
+    });
     connect(job, &Job::succeeded, this, [this, facts, result, textLabel, path] {
         MeasurementRecord r = *facts;
         r.modelPath = path;

@@ -3,6 +3,9 @@
 #include <QStringList>
 #include <QWidget>
 
+#include <atomic>
+#include <memory>
+
 class JobProgressWidget;
 class JobRunner;
 class LivePerplexityChart;
@@ -63,6 +66,7 @@ private:
     JobRunner *m_runner;
     ResultsModel *m_results;
     QStringList m_queue;
+    std::shared_ptr<std::atomic<bool>> m_baseReady; ///< base logits written in this Run
     bool m_running = false;
     bool m_stopAll = false;
     bool m_failed = false;
