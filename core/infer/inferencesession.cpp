@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <new>
 
 namespace QuantFit {
 
@@ -125,10 +126,18 @@ InferenceSession::InferenceSession(std::shared_ptr<const LlamaModel> model,
 
     const std::size_t kvDim = std::size_t(hp.nHeadsKv) * std::size_t(hp.headDim);
     const std::size_t kvElements = std::size_t(hp.nLayers) * 2 * std::size_t(m_nCtx) * kvDim;
-    if (m_kvType == KvCacheType::F16)
-        m_kv16.assign(kvElements, 0);
-    else
-        m_kv32.assign(kvElements, 0.0f);
+    m_kvElements = kvElements;
+    try {
+        if (m_kvType == KvCacheType::F16)
+            m_kv16.reset(new std::uint16_t[kvElements]);
+        else
+            m_kv32.reset(new float[kvElements]);
+    } catch (const std::bad_alloc &) {
+        throw Error(QStringLiteral("cannot allocate the KV cache (%1 bytes for %2 tokens): "
+                                   "not enough memory; use a shorter context")
+                        .arg(kvCacheBytes())
+                        .arg(m_nCtx));
+    }
 
     const std::size_t nb = std::size_t(m_nBatch);
     const std::size_t qDim = std::size_t(hp.nHeads) * std::size_t(hp.headDim);
@@ -150,8 +159,7 @@ InferenceSession::~InferenceSession() = default;
 
 std::uint64_t InferenceSession::kvCacheBytes() const
 {
-    return m_kvType == KvCacheType::F16 ? m_kv16.size() * sizeof(std::uint16_t)
-                                        : m_kv32.size() * sizeof(float);
+    return m_kvElements * (m_kvType == KvCacheType::F16 ? sizeof(std::uint16_t) : sizeof(float));
 }
 
 void InferenceSession::reset()
@@ -339,7 +347,7 @@ void InferenceSession::storeKv(int layer, int nTokens, int pos0)
                 m_kv16[vBase + d * nCtx + std::size_t(pos0 + t)] =
                     fp32ToFp16(b.v[std::size_t(t) * kvDim + d]);
     } else {
-        std::memcpy(m_kv32.data() + kOff, b.k.data(), count * sizeof(float));
+        std::memcpy(m_kv32.get() + kOff, b.k.data(), count * sizeof(float));
         for (int t = 0; t < nTokens; ++t)
             for (std::size_t d = 0; d < kvDim; ++d)
                 m_kv32[vBase + d * nCtx + std::size_t(pos0 + t)] = b.v[std::size_t(t) * kvDim + d];
@@ -367,8 +375,8 @@ void InferenceSession::attention(int layer, int nTokens, int pos0, JobContext *c
     const float scale = 1.0f / std::sqrt(float(headDim));
     const bool f16 = m_kvType == KvCacheType::F16;
     const std::size_t elementBytes = f16 ? 2 : 4;
-    const auto *cache = f16 ? reinterpret_cast<const std::uint8_t *>(m_kv16.data())
-                            : reinterpret_cast<const std::uint8_t *>(m_kv32.data());
+    const auto *cache = f16 ? reinterpret_cast<const std::uint8_t *>(m_kv16.get())
+                            : reinterpret_cast<const std::uint8_t *>(m_kv32.get());
     const Infer::MatmulOptions mm{.nThreads = 1, .roundActivations = true};
 
     // About 48 query rows per block, and enough blocks to keep every thread busy.

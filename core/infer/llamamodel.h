@@ -192,8 +192,11 @@ private:
     KvCacheType m_kvType = KvCacheType::F16;
     bool m_roundActivations = true;
     int m_nPast = 0;
-    std::vector<std::uint16_t> m_kv16; // [layer][k|v][pos][nHeadsKv*headDim]
-    std::vector<float> m_kv32;
+    // Per layer: K [nCtx][kvDim], then V transposed [kvDim][nCtx]. Allocated without zeroing,
+    // so pages count towards resident memory only once used; only written positions are read.
+    std::size_t m_kvElements = 0;
+    std::unique_ptr<std::uint16_t[]> m_kv16;
+    std::unique_ptr<float[]> m_kv32;
     std::unique_ptr<Buffers> m_buf;
     MatmulObserver m_observer;
 };
