@@ -106,6 +106,16 @@ void printModel(const ModelAdvice &a, bool json)
             rec.insert(QStringLiteral("alternativeQuant"),
                        fileTypeName(*a.recommendation.alternativeFileType));
         }
+        QJsonArray others;
+        for (const MixSize &m : a.otherMixes)
+            others.append(QJsonObject{{QStringLiteral("quant"), m.name},
+                                      {QStringLiteral("bitsPerWeight"), m.bitsPerWeight},
+                                      {QStringLiteral("fileBytes"), double(m.fileBytes)},
+                                      {QStringLiteral("totalBytes"), double(m.totalBytes)},
+                                      {QStringLiteral("longestContextTokens"),
+                                       qint64(m.longestContextTokens)},
+                                      {QStringLiteral("fit"), fitBadgeName(m.badge)},
+                                      {QStringLiteral("summary"), m.summary}});
         const QJsonObject o{{QStringLiteral("model"), a.model.id},
                             {QStringLiteral("name"), a.model.name},
                             {QStringLiteral("parameters"), double(a.nParams)},
@@ -113,6 +123,7 @@ void printModel(const ModelAdvice &a, bool json)
                             {QStringLiteral("kvBytesPerToken"), a.kvBytesPerToken},
                             {QStringLiteral("options"), optionsJson(a.options)},
                             {QStringLiteral("levels"), rows},
+                            {QStringLiteral("otherMixes"), others},
                             {QStringLiteral("recommendation"), rec},
                             {QStringLiteral("estimatesNote"),
                              QStringLiteral("quality and speed are estimates until measured")}};
@@ -159,6 +170,15 @@ void printModel(const ModelAdvice &a, bool json)
                            "until measured.\n\n")
                 .arg(a.options.contextTokens)
                 .arg(std::min(kMinContext, a.model.nCtxMax));
+    if (!a.otherMixes.empty()) {
+        QStringList parts;
+        for (const MixSize &m : a.otherMixes)
+            parts << QStringLiteral("%1 %2 GB (%3 bpw, %4)")
+                         .arg(m.name, gb(m.fileBytes))
+                         .arg(m.bitsPerWeight, 0, 'f', 2)
+                         .arg(fitBadgeName(m.badge));
+        text += QStringLiteral("Other mixes: %1.\n\n").arg(parts.join(QStringLiteral("; ")));
+    }
     text += QStringLiteral("Recommendation: %1\n")
                 .arg(a.recommendation.fileType ? fileTypeName(*a.recommendation.fileType)
                                                : QStringLiteral("none fits"));

@@ -179,14 +179,30 @@ SizedModel sizeFromPlans(const ModelShape &shape, const GgufMetadata &metadata,
         sized.nParams += t.nElements();
     QuantOptions options;
     options.allowRequantize = true;
-    for (FileType ft : advisorLevels()) {
-        const QuantPlan plan = makeQuantPlan(metadata, tensors, ft, options);
+    auto plan = [&](FileType ft) {
+        const QuantPlan p = makeQuantPlan(metadata, tensors, ft, options);
         LevelSize level;
         level.fileType = ft;
-        level.weightsBytes = plan.targetTensorBytes;
-        level.fileBytes = plan.outputFileBytes + alignUp(extraHeaderBytes, 32);
-        sized.levels.push_back(level);
+        level.weightsBytes = p.targetTensorBytes;
+        level.fileBytes = p.outputFileBytes + alignUp(extraHeaderBytes, 32);
+        return level;
+    };
+    const std::vector<FileType> &listed = advisorLevels();
+    for (FileType ft : listed)
+        sized.levels.push_back(plan(ft));
+    for (const FileTypeFacts &f : allFileTypes()) {
+        // Ternary types are for ternary-trained models only.
+        if (std::find(listed.begin(), listed.end(), f.fileType) != listed.end()
+            || f.fileType == FileType::TQ1_0 || f.fileType == FileType::TQ2_0)
+            continue;
+        try {
+            sized.otherLevels.push_back(plan(f.fileType));
+        } catch (const Error &) {
+            // A mix the planner refuses for this model is simply not listed.
+        }
     }
+    std::sort(sized.otherLevels.begin(), sized.otherLevels.end(),
+              [](const LevelSize &a, const LevelSize &b) { return a.fileBytes < b.fileBytes; });
     return sized;
 }
 
@@ -267,6 +283,23 @@ ModelAdvice buildAdvice(const ModelShape &s, const SizedModel &sized,
         row.relativeSpeed = estimatedRelativeSpeed(level.fileType);
         row.qualityLabel = facts ? QString::fromLatin1(facts->quality) : QString();
         advice.rows.push_back(row);
+    }
+    for (const LevelSize &level : sized.otherLevels) {
+        const FileTypeFacts &facts = fileTypeFacts(level.fileType);
+        MixSize mix;
+        mix.fileType = level.fileType;
+        mix.name = fileTypeName(level.fileType);
+        mix.summary = QString::fromLatin1(facts.summary.data(), qsizetype(facts.summary.size()));
+        mix.bitsPerWeight = sized.nParams
+                                ? 8.0 * double(level.weightsBytes) / double(sized.nParams)
+                                : 0;
+        mix.fileBytes = level.fileBytes;
+        const MemoryBreakdown m =
+            memoryAt(s, level.weightsBytes, options.contextTokens, options, reserve);
+        mix.totalBytes = m.totalBytes();
+        mix.badge = fitBadge(m, options.ramBytes);
+        mix.longestContextTokens = longestContext(s, level.weightsBytes, options, reserve);
+        advice.otherMixes.push_back(mix);
     }
     return advice;
 }

@@ -95,6 +95,19 @@ struct QuantRow {
     bool recommended = false;              ///< the per-model recommendation
 };
 
+/// A file type outside the brief's table (Q3_K_L, legacy Q4_0..Q5_1, IQ mixes, BF16, F32):
+/// exact size and fit, no estimates.
+struct MixSize {
+    FileType fileType = FileType::Q4_0;
+    QString name;                  ///< "IQ4_XS"
+    QString summary;               ///< one line from the file-type table ("needs imatrix" ...)
+    double bitsPerWeight = 0;
+    std::uint64_t fileBytes = 0;
+    std::uint64_t totalBytes = 0;  ///< memory at the context, reserve included
+    std::uint32_t longestContextTokens = 0;
+    FitBadge badge = FitBadge::DoesNotFit;
+};
+
 /// The per-model recommendation of the brief's decision flow.
 struct QuantRecommendation {
     std::optional<FileType> fileType; ///< nullopt: no level fits
@@ -113,6 +126,7 @@ struct ModelAdvice {
     std::uint64_t nParams = 0;        ///< counted from the tensor list
     double kvBytesPerToken = 0;       ///< full-attention layers, at options.kvType
     std::vector<QuantRow> rows;       ///< Q2_K .. F16 in the brief's order
+    std::vector<MixSize> otherMixes;  ///< every other file type the planner knows, by size
     QuantRecommendation recommendation;
     const QuantRow *row(FileType type) const;
 };

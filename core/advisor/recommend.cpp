@@ -402,8 +402,18 @@ std::vector<PriorityRow> priorityRows(const std::vector<ModelAdvice> &candidates
                                .arg(double(bigger.nParams) / 1e9, 0, 'f', 0)
                                .arg(gb(q2->simpleFormulaBytes))
                                .arg(q2->bitsPerWeight, 0, 'f', 2);
-                if (bigger.model.id == QLatin1String("llama-3.1-405b"))
-                    row.note += QStringLiteral(" The brief's \"405B Q2_K ~95GB\" is wrong.");
+                if (bigger.model.id == QLatin1String("llama-3.1-405b")) {
+                    row.note += QStringLiteral(" The brief's \"405B Q2_K ~95GB\" is wrong");
+                    for (const MixSize &m : bigger.otherMixes) {
+                        if (m.fileType == FileType::IQ1_M)
+                            row.note += QStringLiteral(": ~95 GB is the size of IQ1_M (%1, %2 "
+                                                       "bits per weight), which needs an "
+                                                       "importance matrix and loses much quality")
+                                            .arg(gb(m.fileBytes))
+                                            .arg(m.bitsPerWeight, 0, 'f', 2);
+                    }
+                    row.note += QLatin1Char('.');
+                }
                 notes << row.note;
             }
         }

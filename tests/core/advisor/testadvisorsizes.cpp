@@ -180,6 +180,14 @@ private slots:
             ++compared;
         }
         QCOMPARE(compared, 10);
+        // The mixes outside the brief's table, too (F32 is the source itself, not an output).
+        for (const MixSize &mix : fromFile.otherMixes) {
+            if (!reference.contains(mix.name) || mix.fileType == FileType::F32)
+                continue;
+            QCOMPARE(qint64(mix.fileBytes), reference.value(mix.name));
+            ++compared;
+        }
+        QCOMPARE(compared, 18); // + Q3_K_L, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS, BF16
     }
 };
 
