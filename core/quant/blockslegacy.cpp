@@ -156,6 +156,8 @@ void weightedGroup8(const float *x, const float *qw, float sigma2, int nmax, boo
 
 void quantizeRowQ8_0(const float *x, std::uint8_t *dst, std::int64_t n, const float *)
 {
+    if (quantSimdEnabled())
+        return quantizeRowQ8_0Avx2(x, dst, n);
     auto *y = reinterpret_cast<BlockQ8_0 *>(dst);
     for (std::int64_t i = 0; i < n / kQk32; ++i, x += kQk32) {
         float amax = 0.0f;

@@ -42,6 +42,9 @@ void iq4SearchScale8(const float *xT, const float *wT, float *scale);
 /// Codebook indices best_index(id[k] * x) for 8 groups of 32 values.
 void iq4Indices8(const float *xT, const float *id, std::uint8_t *LT);
 
+/// Q8_0 reference quantizer on 8 lanes at a time (same bytes as quantizeRowQ8_0's scalar loop).
+void quantizeRowQ8_0Avx2(const float *x, std::uint8_t *dst, std::int64_t n);
+
 // AVX2 dequantizers (dequantavx2.cpp), bit-identical to the scalar ones; the scalar entry points
 // in blocks*.cpp forward to them when quantSimdEnabled().
 void dequantizeRowF16Avx2(const std::uint8_t *src, float *y, std::int64_t n);

@@ -3,7 +3,10 @@
 #include "quanthelpers.h"
 #include "quantkernels.h"
 
+#include "util/fp16.h"
+
 #include <atomic>
+#include <cstring>
 
 // AVX2 lane-parallel searches. No "fma" in the target and -ffp-contract=off (codecs.cmake):
 // every multiply and add must round separately, exactly as in the scalar reference.
@@ -320,6 +323,44 @@ QF_AVX2 void makeQ3Quants8(int n, int nmax, const float *xT, std::int8_t *LT, fl
     _mm256_storeu_ps(scaleOut, scale);
 }
 
+QF_AVX2 void quantizeRowQ8_0Avx2(const float *x, std::uint8_t *dst, std::int64_t n)
+{
+    const __m256 signMask = _mm256_set1_ps(-0.0f);
+    const __m256 half = _mm256_set1_ps(0.5f);
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (std::int64_t i = 0; i < n / 32; ++i, x += 32, dst += 34) {
+        __m256 v[4];
+        __m256 amax = _mm256_setzero_ps();
+        for (int k = 0; k < 4; ++k) {
+            v[k] = _mm256_loadu_ps(x + 8 * k);
+            amax = _mm256_max_ps(amax, absPs(v[k])); // max is exact in any order
+        }
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        const float d = _mm_cvtss_f32(m) / 127;
+        const float id = d != 0 ? 1.0f / d : 0.0f;
+        const std::uint16_t dh = fp32ToFp16(d);
+        std::memcpy(dst, &dh, 2);
+        __m256i q[4];
+        for (int k = 0; k < 4; ++k) {
+            // roundf(x * id): truncate, then step away from zero when the dropped part is >= 0.5
+            // (exact: |x * id| <= 127, so the fraction is computed without rounding).
+            const __m256 p = _mm256_mul_ps(v[k], _mm256_set1_ps(id));
+            const __m256 t = _mm256_round_ps(p, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            const __m256 up = _mm256_cmp_ps(absPs(_mm256_sub_ps(p, t)), half, _CMP_GE_OQ);
+            const __m256 step = _mm256_or_ps(_mm256_and_ps(p, signMask), one);
+            q[k] = _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(up, step)));
+        }
+        // int32 -> int8 with the element order kept (packs work per 128-bit lane).
+        const __m256i w01 = _mm256_packs_epi32(q[0], q[1]);
+        const __m256i w23 = _mm256_packs_epi32(q[2], q[3]);
+        __m256i b = _mm256_packs_epi16(w01, w23);
+        b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + 2), b);
+    }
+}
+
 namespace {
 
 // best_index over the IQ4 codebook on 8 lanes (see quanthelpers.h): with c = #{k : v[k] <= x}
@@ -439,6 +480,7 @@ void makeQkxQuants8(int, int, const float *, const float *, std::uint8_t *, floa
 }
 void makeQxQuants8(int, int, const float *, const float *, std::int8_t *, float *) {}
 void makeQ3Quants8(int, int, const float *, std::int8_t *, float *) {}
+void quantizeRowQ8_0Avx2(const float *, std::uint8_t *, std::int64_t) {}
 void iq4SearchScale8(const float *, const float *, float *) {}
 void iq4Indices8(const float *, const float *, std::uint8_t *) {}
 
