@@ -4,7 +4,6 @@
 #include "unicodeclass.h"
 
 #include "gguf/ggufreader.h"
-#include "gguf/ggufvalue.h"
 #include "util/error.h"
 
 #include <QFileInfo>

@@ -19,7 +19,6 @@ namespace QuantFit {
 
 namespace {
 
-
 const GgufValue &requireArray(const GgufMetadata &md, const QByteArray &key,
                               const QString &fileName)
 {
