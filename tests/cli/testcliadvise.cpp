@@ -48,17 +48,17 @@ private slots:
         QTest::addColumn<QStringList>("lines");
         QTest::newRow("128") << QStringLiteral("128")
                              << QStringList{QStringLiteral("^Best balance +Llama 3.1 70B Q4_K_M "),
-                                            QStringLiteral("^Higher quality +Llama 3.1 70B Q5_K_M "),
-                                            QStringLiteral("^Maximum quality +Llama 3.1 70B Q6_K "),
-                                            QStringLiteral("^Note: Llama 3.1 405B at Q2_K .*does not fit")};
+                                    QStringLiteral("^Higher quality +Llama 3.1 70B Q5_K_M "),
+                                    QStringLiteral("^Maximum quality +Llama 3.1 70B Q6_K "),
+                                    QStringLiteral("^Note: Llama 3.1 405B at Q2_K .*does not fit")};
         QTest::newRow("64") << QStringLiteral("64")
                             << QStringList{QStringLiteral("^Best balance +Llama 3.1 70B Q3_K_M "),
-                                           QStringLiteral("^Higher quality +Code Llama 34B Q5_K_M "),
-                                           QStringLiteral("^Maximum quality +Code Llama 34B Q6_K ")};
+                                   QStringLiteral("^Higher quality +Code Llama 34B Q5_K_M "),
+                                   QStringLiteral("^Maximum quality +Code Llama 34B Q6_K ")};
         QTest::newRow("32") << QStringLiteral("32")
                             << QStringList{QStringLiteral("^Best balance +Llama 3.1 8B Q8_0 "),
-                                           QStringLiteral("^Higher quality +Llama 2 13B Q5_K_M "),
-                                           QStringLiteral("^Maximum size +Code Llama 34B Q3_K_M ")};
+                                   QStringLiteral("^Higher quality +Llama 2 13B Q5_K_M "),
+                                   QStringLiteral("^Maximum size +Code Llama 34B Q3_K_M ")};
     }
     void briefTables()
     {
@@ -67,7 +67,8 @@ private slots:
         const CliResult r = runCli({QStringLiteral("advise"), QStringLiteral("--ram"), ram});
         QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
         for (const QString &line : lines)
-            QVERIFY2(hasLine(r.out, line), qPrintable(line + QStringLiteral("\n") + QString::fromUtf8(r.out)));
+            QVERIFY2(hasLine(r.out, line),
+                qPrintable(line + QStringLiteral("\n") + QString::fromUtf8(r.out)));
     }
 
     void modelTableAndJson()
@@ -80,7 +81,7 @@ private slots:
             QVERIFY(hasLine(r.out, QStringLiteral("^%1\\*? ").arg(QLatin1String(level))));
 
         r = runCli(args({"advise", "--ram", "32", "--model", "qwen2.5-7b", "--context", "16384",
-                         "--kv-type", "q8_0", "--json"}));
+            "--kv-type", "q8_0", "--json"}));
         QVERIFY2(r.exitCode == 0, r.err.constData());
         const QJsonObject o = QJsonDocument::fromJson(r.out).object();
         QCOMPARE(o.value(QStringLiteral("model")).toString(), QStringLiteral("qwen2.5-7b"));
@@ -90,9 +91,13 @@ private slots:
         QCOMPARE(first.value(QStringLiteral("contextTokens")).toInt(), 16384);
         // q8_0 KV for Qwen2.5 7B: 28 layers x 4 KV heads x 128 = 512 elements per row ->
         // 16 blocks of 34 bytes = 544; 2 x 28 x 544 x 16384 tokens.
-        QCOMPARE(first.value(QStringLiteral("memory")).toObject().value(QStringLiteral("kvCacheBytes")).toDouble(),
-                 2.0 * 28 * 544 * 16384);
-        QVERIFY(o.value(QStringLiteral("recommendation")).toObject().contains(QStringLiteral("quant")));
+        QCOMPARE(first.value(QStringLiteral("memory"))
+                     .toObject()
+                     .value(QStringLiteral("kvCacheBytes"))
+                     .toDouble(),
+            2.0 * 28 * 544 * 16384);
+        QVERIFY(
+            o.value(QStringLiteral("recommendation")).toObject().contains(QStringLiteral("quant")));
     }
 
     void catalogLists()
@@ -102,7 +107,9 @@ private slots:
         QVERIFY(hasLine(r.out, QStringLiteral("^llama-3.1-405b ")));
         r = runCli(args({"catalog", "--json"}));
         QVERIFY2(r.exitCode == 0, r.err.constData());
-        QVERIFY(QJsonDocument::fromJson(r.out).object().value(QStringLiteral("models")).toArray().size() >= 40);
+        QVERIFY(
+            QJsonDocument::fromJson(r.out).object().value(QStringLiteral("models")).toArray().size()
+            >= 40);
     }
 
     // make-model, advise --gguf, quantize: the predicted size is the written size, to the byte.
@@ -110,23 +117,24 @@ private slots:
     {
         const QString model = m_dir.filePath(QStringLiteral("m.gguf"));
         CliResult r = runCli(QStringList{QStringLiteral("make-model"), model}
-                             + args({"--layers", "3", "--embd", "256", "--ff", "768", "--heads",
-                                     "4", "--kv-heads", "2", "--vocab", "700", "--type", "F16",
-                                     "--quiet"}));
+            + args({"--layers", "3", "--embd", "256", "--ff", "768", "--heads", "4", "--kv-heads",
+                "2", "--vocab", "700", "--type", "F16", "--quiet"}));
         QVERIFY2(r.exitCode == 0, r.err.constData());
-        r = runCli(QStringList{QStringLiteral("advise"), QStringLiteral("--ram"), QStringLiteral("8"),
-                               QStringLiteral("--gguf"), model, QStringLiteral("--json")});
+        r = runCli(QStringList{QStringLiteral("advise"), QStringLiteral("--ram"),
+            QStringLiteral("8"), QStringLiteral("--gguf"), model, QStringLiteral("--json")});
         QVERIFY2(r.exitCode == 0, r.err.constData());
         QHash<QString, qint64> predicted;
-        for (const QJsonValue &v : QJsonDocument::fromJson(r.out).object().value(QStringLiteral("levels")).toArray()) {
+        for (const QJsonValue &v :
+            QJsonDocument::fromJson(r.out).object().value(QStringLiteral("levels")).toArray()) {
             const QJsonObject l = v.toObject();
             predicted.insert(l.value(QStringLiteral("quant")).toString(),
-                             qint64(l.value(QStringLiteral("fileBytes")).toDouble()));
+                qint64(l.value(QStringLiteral("fileBytes")).toDouble()));
         }
         for (const char *type : {"Q8_0", "Q4_K_M", "Q6_K", "Q3_K_M"}) {
-            const QString out = m_dir.filePath(QStringLiteral("m-%1.gguf").arg(QLatin1String(type)));
-            r = runCli(QStringList{QStringLiteral("quantize"), model, out, QString::fromLatin1(type),
-                                   QStringLiteral("--quiet")});
+            const QString out
+                = m_dir.filePath(QStringLiteral("m-%1.gguf").arg(QLatin1String(type)));
+            r = runCli(QStringList{QStringLiteral("quantize"), model, out,
+                QString::fromLatin1(type), QStringLiteral("--quiet")});
             if (r.exitCode != 0 && r.err.contains("not supported"))
                 continue; // a codec that has not landed: nothing to compare
             QVERIFY2(r.exitCode == 0, r.err.constData());
@@ -139,20 +147,23 @@ private slots:
         QTest::addColumn<QStringList>("arguments");
         QTest::addColumn<QString>("message");
         QTest::newRow("no ram") << args({"advise"}) << QStringLiteral("--ram");
-        QTest::newRow("zero ram") << args({"advise", "--ram", "0"}) << QStringLiteral("greater than 0");
-        QTest::newRow("negative ram") << args({"advise", "--ram", "-4"}) << QStringLiteral("greater than 0");
+        QTest::newRow("zero ram") << args({"advise", "--ram", "0"})
+                                  << QStringLiteral("greater than 0");
+        QTest::newRow("negative ram")
+            << args({"advise", "--ram", "-4"}) << QStringLiteral("greater than 0");
         QTest::newRow("text ram") << args({"advise", "--ram", "lots"}) << QStringLiteral("'lots'");
         QTest::newRow("unknown model") << args({"advise", "--ram", "32", "--model", "gpt-5"})
                                        << QStringLiteral("unknown model id 'gpt-5'");
         QTest::newRow("context beyond max")
             << args({"advise", "--ram", "32", "--model", "llama-2-13b", "--context", "8192"})
             << QStringLiteral("exceeds the maximum context");
-        QTest::newRow("bad kv type") << args({"advise", "--ram", "32", "--kv-type", "q5_1"})
-                                     << QStringLiteral("--kv-type");
-        QTest::newRow("reserve too big") << args({"advise", "--ram", "16", "--reserve", "20"})
-                                         << QStringLiteral("reserve");
-        QTest::newRow("missing gguf") << args({"advise", "--ram", "16", "--gguf", "/nonexistent/x.gguf"})
-                                      << QStringLiteral("/nonexistent/x.gguf");
+        QTest::newRow("bad kv type")
+            << args({"advise", "--ram", "32", "--kv-type", "q5_1"}) << QStringLiteral("--kv-type");
+        QTest::newRow("reserve too big")
+            << args({"advise", "--ram", "16", "--reserve", "20"}) << QStringLiteral("reserve");
+        QTest::newRow("missing gguf")
+            << args({"advise", "--ram", "16", "--gguf", "/nonexistent/x.gguf"})
+            << QStringLiteral("/nonexistent/x.gguf");
     }
     void badInput()
     {
@@ -174,7 +185,7 @@ private slots:
         f.write("GGUF\x03\0\0\0 definitely not a model");
         f.close();
         const CliResult r = runCli(QStringList{QStringLiteral("advise"), QStringLiteral("--ram"),
-                                               QStringLiteral("16"), QStringLiteral("--gguf"), path});
+            QStringLiteral("16"), QStringLiteral("--gguf"), path});
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.startsWith("error: ") && r.err.contains("junk.gguf"), r.err.constData());
     }
@@ -184,9 +195,9 @@ private slots:
         const QString data = sharedTestData();
         if (data.isEmpty())
             QSKIP("shared test data not found (vocab/)");
-        const CliResult r = runCli({QStringLiteral("advise"), QStringLiteral("--ram"), QStringLiteral("16"),
-                                    QStringLiteral("--gguf"),
-                                    data + QStringLiteral("/vocab/ggml-vocab-gpt-2.gguf")});
+        const CliResult r
+            = runCli({QStringLiteral("advise"), QStringLiteral("--ram"), QStringLiteral("16"),
+                QStringLiteral("--gguf"), data + QStringLiteral("/vocab/ggml-vocab-gpt-2.gguf")});
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.contains("holds no tensors"), r.err.constData());
     }

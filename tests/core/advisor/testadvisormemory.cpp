@@ -115,11 +115,16 @@ private slots:
         QTest::addColumn<QString>("id");
         QTest::addColumn<int>("ramGb");
         QTest::addColumn<QString>("kv");
-        QTest::newRow("70b 96GB f16") << QStringLiteral("llama-3.1-70b") << 96 << QStringLiteral("f16");
-        QTest::newRow("70b 64GB q8_0") << QStringLiteral("llama-3.1-70b") << 64 << QStringLiteral("q8_0");
-        QTest::newRow("8b 16GB f16") << QStringLiteral("llama-3.1-8b") << 16 << QStringLiteral("f16");
-        QTest::newRow("gemma3 27b 32GB") << QStringLiteral("gemma-3-27b") << 32 << QStringLiteral("q4_0");
-        QTest::newRow("mixtral 48GB") << QStringLiteral("mixtral-8x7b") << 48 << QStringLiteral("f16");
+        QTest::newRow("70b 96GB f16")
+            << QStringLiteral("llama-3.1-70b") << 96 << QStringLiteral("f16");
+        QTest::newRow("70b 64GB q8_0")
+            << QStringLiteral("llama-3.1-70b") << 64 << QStringLiteral("q8_0");
+        QTest::newRow("8b 16GB f16")
+            << QStringLiteral("llama-3.1-8b") << 16 << QStringLiteral("f16");
+        QTest::newRow("gemma3 27b 32GB")
+            << QStringLiteral("gemma-3-27b") << 32 << QStringLiteral("q4_0");
+        QTest::newRow("mixtral 48GB")
+            << QStringLiteral("mixtral-8x7b") << 48 << QStringLiteral("f16");
     }
     void longestContextShrinksWithBits()
     {
@@ -135,10 +140,10 @@ private slots:
         for (const QuantRow &r : a.rows)
             rows.push_back(&r);
         std::sort(rows.begin(), rows.end(),
-                  [](const QuantRow *x, const QuantRow *y) { return x->fileBytes < y->fileBytes; });
+            [](const QuantRow *x, const QuantRow *y) { return x->fileBytes < y->fileBytes; });
         for (std::size_t i = 1; i < rows.size(); ++i)
             QVERIFY2(rows[i]->longestContextTokens <= rows[i - 1]->longestContextTokens,
-                     qPrintable(rows[i]->name));
+                qPrintable(rows[i]->name));
     }
 
     // A smaller KV element leaves at least as much context, for every level.

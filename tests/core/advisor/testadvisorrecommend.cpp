@@ -46,15 +46,24 @@ private slots:
         QTest::addColumn<int>("ramGb");
         QTest::addColumn<int>("priority");
         QTest::addColumn<QString>("expected");
-        QTest::newRow("128 best balance") << 128 << int(Priority::BestBalance) << QStringLiteral("llama-3.1-70b Q4_K_M");
-        QTest::newRow("128 higher quality") << 128 << int(Priority::HigherQuality) << QStringLiteral("llama-3.1-70b Q5_K_M");
-        QTest::newRow("128 maximum quality") << 128 << int(Priority::MaximumQuality) << QStringLiteral("llama-3.1-70b Q6_K");
-        QTest::newRow("64 best fit") << 64 << int(Priority::BestBalance) << QStringLiteral("llama-3.1-70b Q3_K_M");
-        QTest::newRow("64 higher quality") << 64 << int(Priority::HigherQuality) << QStringLiteral("codellama-34b Q5_K_M");
-        QTest::newRow("64 maximum quality") << 64 << int(Priority::MaximumQuality) << QStringLiteral("codellama-34b Q6_K");
-        QTest::newRow("32 best balance") << 32 << int(Priority::BestBalance) << QStringLiteral("llama-3.1-8b Q8_0");
-        QTest::newRow("32 larger model") << 32 << int(Priority::HigherQuality) << QStringLiteral("llama-2-13b Q5_K_M");
-        QTest::newRow("32 maximum") << 32 << int(Priority::MaximumSize) << QStringLiteral("codellama-34b Q3_K_M");
+        QTest::newRow("128 best balance")
+            << 128 << int(Priority::BestBalance) << QStringLiteral("llama-3.1-70b Q4_K_M");
+        QTest::newRow("128 higher quality")
+            << 128 << int(Priority::HigherQuality) << QStringLiteral("llama-3.1-70b Q5_K_M");
+        QTest::newRow("128 maximum quality")
+            << 128 << int(Priority::MaximumQuality) << QStringLiteral("llama-3.1-70b Q6_K");
+        QTest::newRow("64 best fit")
+            << 64 << int(Priority::BestBalance) << QStringLiteral("llama-3.1-70b Q3_K_M");
+        QTest::newRow("64 higher quality")
+            << 64 << int(Priority::HigherQuality) << QStringLiteral("codellama-34b Q5_K_M");
+        QTest::newRow("64 maximum quality")
+            << 64 << int(Priority::MaximumQuality) << QStringLiteral("codellama-34b Q6_K");
+        QTest::newRow("32 best balance")
+            << 32 << int(Priority::BestBalance) << QStringLiteral("llama-3.1-8b Q8_0");
+        QTest::newRow("32 larger model")
+            << 32 << int(Priority::HigherQuality) << QStringLiteral("llama-2-13b Q5_K_M");
+        QTest::newRow("32 maximum")
+            << 32 << int(Priority::MaximumSize) << QStringLiteral("codellama-34b Q3_K_M");
     }
     void briefTables()
     {
@@ -104,7 +113,8 @@ private slots:
         QVERIFY(best);
         for (const PriorityRow &r : s.rows) {
             if (&r != best && r.priority != Priority::MaximumSize)
-                QVERIFY(r.modelId != best->modelId || r.quant.nominalBits > best->quant.nominalBits);
+                QVERIFY(
+                    r.modelId != best->modelId || r.quant.nominalBits > best->quant.nominalBits);
         }
     }
 
@@ -133,7 +143,7 @@ private slots:
         const ModelAdvice b = m_advisor.adviseModel(QStringLiteral("llama-3.1-70b"), o);
         QCOMPARE(b.recommendation.alternativeModelId, QStringLiteral("llama-3.1-8b"));
         QVERIFY(b.recommendation.alternativeFileType >= FileType::Q5_K_M
-                || *b.recommendation.alternativeFileType == FileType::Q8_0);
+            || *b.recommendation.alternativeFileType == FileType::Q8_0);
     }
 
     void decisionFlowDoesNotFit()
@@ -150,8 +160,10 @@ private slots:
     void badInput()
     {
         QVERIFY_THROWS_EXCEPTION(Error, m_advisor.adviseSystem(ram(0)));
-        QVERIFY_THROWS_EXCEPTION(Error, m_advisor.adviseModel(QStringLiteral("llama-3.1-8b"), ram(0)));
-        QVERIFY_THROWS_EXCEPTION(Error, m_advisor.adviseModel(QStringLiteral("no-such-model"), ram(32)));
+        QVERIFY_THROWS_EXCEPTION(
+            Error, m_advisor.adviseModel(QStringLiteral("llama-3.1-8b"), ram(0)));
+        QVERIFY_THROWS_EXCEPTION(
+            Error, m_advisor.adviseModel(QStringLiteral("no-such-model"), ram(32)));
         AdviceOptions o = ram(32);
         o.reserveBytes = o.ramBytes;
         QVERIFY_THROWS_EXCEPTION(Error, m_advisor.adviseModel(QStringLiteral("llama-3.1-8b"), o));

@@ -88,7 +88,8 @@ private slots:
         QCOMPARE(a.nParams, 8030261312ull); // Llama 3.1 8B parameter count
         const QuantRow *r = a.row(FileType(fileType));
         QVERIFY(r);
-        QVERIFY2(std::abs(r->bitsPerWeight - bpw) < 0.00005, qPrintable(QString::number(r->bitsPerWeight, 'f', 5)));
+        QVERIFY2(std::abs(r->bitsPerWeight - bpw) < 0.00005,
+            qPrintable(QString::number(r->bitsPerWeight, 'f', 5)));
     }
 
     void everyCatalogModelSizes()
@@ -100,7 +101,8 @@ private slots:
             // Counted parameters within 3 % of the published count.
             const double counted = double(a.nParams) / 1e9;
             QVERIFY2(std::abs(counted - m.paramsBillions) / m.paramsBillions < 0.03,
-                     qPrintable(QStringLiteral("%1: %2 vs %3").arg(m.id).arg(counted).arg(m.paramsBillions)));
+                qPrintable(
+                    QStringLiteral("%1: %2 vs %3").arg(m.id).arg(counted).arg(m.paramsBillions)));
             // (Row-size fallbacks can make neighbouring low levels swap, e.g. Qwen2.5 0.5B's
             // 896-wide rows; the ends of the scale hold for every model.)
             QVERIFY(a.row(FileType::Q2_K)->fileBytes < a.row(FileType::Q4_K_M)->fileBytes);
@@ -161,8 +163,8 @@ private slots:
             if (cells.size() >= 2 && cells.at(0) != "type")
                 reference.insert(QString::fromLatin1(cells.at(0)), cells.at(1).toLongLong());
         }
-        const GgufFile source = GgufFile::open(dir + QStringLiteral("synth-a-F32.gguf"),
-                                               GgufFile::Mode::MetadataOnly);
+        const GgufFile source = GgufFile::open(
+            dir + QStringLiteral("synth-a-F32.gguf"), GgufFile::Mode::MetadataOnly);
         const Advisor advisor;
         const ModelAdvice fromFile = advisor.adviseGguf(source, ram(8));
         // Same shape as a catalog entry: 2 layers, 256 wide, FFN 512, 8/4 heads, 512 tokens.
@@ -174,8 +176,9 @@ private slots:
             if (!reference.contains(row.name))
                 continue;
             QCOMPARE(qint64(row.fileBytes), reference.value(row.name));
-            const GgufFile written = GgufFile::open(
-                dir + QStringLiteral("synth-a-%1.gguf").arg(row.name), GgufFile::Mode::MetadataOnly);
+            const GgufFile written
+                = GgufFile::open(dir + QStringLiteral("synth-a-%1.gguf").arg(row.name),
+                    GgufFile::Mode::MetadataOnly);
             QCOMPARE(fromShape.row(row.fileType)->memory.weightsBytes, written.totalTensorBytes());
             ++compared;
         }

@@ -25,16 +25,15 @@ private slots:
     void requiredModels_data()
     {
         QTest::addColumn<QString>("id");
-        for (const char *id :
-             {"llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-3.2-1b", "llama-3.2-3b",
-              "llama-3.3-70b", "llama-2-13b", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-3b",
-              "qwen2.5-7b", "qwen2.5-14b", "qwen2.5-32b", "qwen2.5-72b", "qwen3-0.6b", "qwen3-1.7b",
-              "qwen3-4b", "qwen3-8b", "qwen3-14b", "qwen3-32b", "mistral-7b-v0.3",
-              "mistral-nemo-12b", "mistral-small-24b", "mistral-large-123b", "mixtral-8x7b",
-              "mixtral-8x22b", "gemma-2-2b", "gemma-2-9b", "gemma-2-27b", "gemma-3-1b",
-              "gemma-3-4b", "gemma-3-12b", "gemma-3-27b", "phi-3.5-mini", "phi-4-14b",
-              "deepseek-r1-distill-qwen-7b", "deepseek-r1-distill-llama-8b", "command-r-35b",
-              "yi-34b", "codellama-34b"})
+        for (const char *id : {"llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-3.2-1b",
+                 "llama-3.2-3b", "llama-3.3-70b", "llama-2-13b", "qwen2.5-0.5b", "qwen2.5-1.5b",
+                 "qwen2.5-3b", "qwen2.5-7b", "qwen2.5-14b", "qwen2.5-32b", "qwen2.5-72b",
+                 "qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "qwen3-8b", "qwen3-14b", "qwen3-32b",
+                 "mistral-7b-v0.3", "mistral-nemo-12b", "mistral-small-24b", "mistral-large-123b",
+                 "mixtral-8x7b", "mixtral-8x22b", "gemma-2-2b", "gemma-2-9b", "gemma-2-27b",
+                 "gemma-3-1b", "gemma-3-4b", "gemma-3-12b", "gemma-3-27b", "phi-3.5-mini",
+                 "phi-4-14b", "deepseek-r1-distill-qwen-7b", "deepseek-r1-distill-llama-8b",
+                 "command-r-35b", "yi-34b", "codellama-34b"})
             QTest::newRow(id) << QString::fromLatin1(id);
     }
     void requiredModels()
@@ -96,9 +95,9 @@ private slots:
     {
         QTest::addColumn<QByteArray>("json");
         QTest::addColumn<QString>("expected");
-        const QByteArray good =
-            R"({"id":"a","name":"A","family":"F","arch":"llama","params":1,"layers":2,"embd":64,)"
-            R"("ffn":128,"heads":4,"kvHeads":2,"headDim":16,"vocab":300,"ctx":512,"tokenizer":"spm"})";
+        const QByteArray good
+            = R"({"id":"a","name":"A","family":"F","arch":"llama","params":1,"layers":2,"embd":64,)"
+              R"("ffn":128,"heads":4,"kvHeads":2,"headDim":16,"vocab":300,"ctx":512,"tokenizer":"spm"})";
         QTest::newRow("not json") << QByteArray("{") << QStringLiteral("JSON");
         QTest::newRow("no models") << QByteArray(R"({"models":[]})") << QStringLiteral("models");
         QByteArray noLayers = good;
@@ -107,14 +106,14 @@ private slots:
             << QByteArray(R"({"models":[)" + noLayers + "]}") << QStringLiteral("(a).layers");
         QByteArray badHeads = good;
         badHeads.replace("\"kvHeads\":2", "\"kvHeads\":3");
-        QTest::newRow("heads not multiple")
-            << QByteArray(R"({"models":[)" + badHeads + "]}") << QStringLiteral("multiple of KV heads");
-        QTest::newRow("duplicate")
-            << QByteArray(R"({"models":[)" + good + "," + good + "]}") << QStringLiteral("duplicate id 'a'");
+        QTest::newRow("heads not multiple") << QByteArray(R"({"models":[)" + badHeads + "]}")
+                                            << QStringLiteral("multiple of KV heads");
+        QTest::newRow("duplicate") << QByteArray(R"({"models":[)" + good + "," + good + "]}")
+                                   << QStringLiteral("duplicate id 'a'");
         QByteArray fraction = good;
         fraction.replace("\"layers\":2", "\"layers\":2.5");
-        QTest::newRow("fraction")
-            << QByteArray(R"({"models":[)" + fraction + "]}") << QStringLiteral("expected an integer");
+        QTest::newRow("fraction") << QByteArray(R"({"models":[)" + fraction + "]}")
+                                  << QStringLiteral("expected an integer");
     }
     void badJson()
     {
