@@ -11,8 +11,8 @@
 
 namespace QuantFit::Codec {
 
-/// Whether the AVX2 quantizer path is used: the CPU has AVX2 and setQuantizePath() did not
-/// select the portable path.
+/// Whether the AVX2 quantizer path is used: the CPU has AVX2 and F16C, and setQuantizePath()
+/// did not select the portable path.
 bool quantSimdEnabled();
 
 /// Copies 8 groups of n values (group k starts at src + k * stride) into lane order.

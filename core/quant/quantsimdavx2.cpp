@@ -34,7 +34,8 @@ namespace QuantFit::Codec {
 
 bool quantSimdEnabled()
 {
-    static const bool has = __builtin_cpu_supports("avx2");
+    // F16C for the F16 dequantizer (dequantavx2.cpp); every AVX2 CPU has it in practice.
+    static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
     return has && !g_portableOnly.load(std::memory_order_relaxed);
 }
 
