@@ -49,10 +49,11 @@ void TestQuantVecDot::matchesReference()
 {
     QFETCH(GgmlType, type);
     const TypeFacts &f = typeFacts(type);
-    const std::int64_t n = 4096;
     std::mt19937 rng(42);
     std::student_t_distribution<float> dist(4.f);
     for (int trial = 0; trial < 4; ++trial) {
+        // Float types also get a length that leaves a scalar tail after the SIMD loops.
+        const std::int64_t n = trial == 3 && f.blockSize == 1 ? 4096 + 13 : 4096;
         std::vector<float> w(n);
         std::vector<float> x(n);
         for (auto &v : w)
