@@ -1,8 +1,10 @@
 #pragma once
 
 // The codec table, parallel to the type-facts table in gguf/ggmltype.h (one row per GgmlType).
-// Reference codecs are plain C++ over spans; fast paths (AVX2/FMA) are chosen at run time and
-// must agree with the reference (tests compare them).
+// Reference codecs follow quant-types.md step by step and write the same bytes as ggml's
+// reference quantizers (tests compare with files llama-quantize wrote); their AVX2 paths are
+// chosen at run time and are bit-identical to them (no FMA; tests compare the two). All kernels
+// are stateless and thread-safe. Dot products with float vectors are in vecdot.h.
 
 #include "gguf/ggmltype.h"
 
@@ -29,9 +31,9 @@ struct TypeKernels {
 /// Kernels for `type`; the entry has null functions for unsupported types.
 const TypeKernels &kernelsFor(GgmlType type);
 
-/// Quantizer implementation choice, process-wide (tests and benchmarks). Both paths write the
-/// same bytes: the AVX2 path runs independent sub-blocks in SIMD lanes with the reference's
-/// float operations in the reference's order.
+/// Codec implementation choice (quantizers and dequantizers), process-wide, for tests and
+/// benchmarks. Both paths give the same bytes and floats: the AVX2 path runs independent
+/// sub-blocks in SIMD lanes with the reference's float operations in the reference's order.
 enum class QuantizePath {
     Auto,     ///< AVX2 when the CPU has it
     Portable, ///< scalar reference code only
