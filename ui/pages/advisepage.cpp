@@ -69,6 +69,7 @@ AdvisePage::AdvisePage(QWidget *parent)
     , m_convertButton(new QPushButton(tr("Convert &with this quant…"), this))
     , m_priorities(new QTreeWidget(this))
     , m_priorityTitle(new QLabel(this))
+    , m_priorityExplanation(new QLabel(this))
 {
     try {
         m_advisor = std::make_shared<Advisor>();
@@ -94,7 +95,6 @@ AdvisePage::AdvisePage(QWidget *parent)
     detected->setCheckable(true);
     detected->setToolTip(tr("The RAM of this computer"));
     m_ramPresets->addButton(detected, 0);
-    presetRow->addWidget(detected);
     m_ram->setRange(1, 4096);
     m_ram->setDecimals(1);
     m_ram->setSuffix(tr(" GB"));
@@ -105,6 +105,7 @@ AdvisePage::AdvisePage(QWidget *parent)
     m_reserve->setToolTip(tr("Memory kept for the operating system, desktop and other programs"));
     auto *machineForm = new QFormLayout(machine);
     machineForm->addRow(presetRow);
+    machineForm->addRow(detected);
     machineForm->addRow(tr("&RAM:"), m_ram);
     machineForm->addRow(tr("OS r&eserve:"), m_reserve);
 
@@ -192,7 +193,13 @@ AdvisePage::AdvisePage(QWidget *parent)
     auto *priorityLayout = new QVBoxLayout(priorityBox);
     priorityLayout->setContentsMargins(0, 0, 0, 0);
     priorityLayout->addWidget(m_priorityTitle);
-    priorityLayout->addWidget(m_priorities);
+    priorityLayout->addWidget(m_priorities, 1);
+    m_priorityExplanation->setWordWrap(true);
+    m_priorityExplanation->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    priorityLayout->addWidget(m_priorityExplanation);
+    connect(m_priorities, &QTreeWidget::currentItemChanged, this, [this](QTreeWidgetItem *item) {
+        m_priorityExplanation->setText(item ? item->toolTip(0) : QString());
+    });
 
     auto *tableBox = new QWidget(this);
     auto *tableLayout = new QVBoxLayout(tableBox);
@@ -203,7 +210,7 @@ AdvisePage::AdvisePage(QWidget *parent)
     vsplit->addWidget(tableBox);
     vsplit->addWidget(priorityBox);
     vsplit->setStretchFactor(0, 3);
-    vsplit->setStretchFactor(1, 1);
+    vsplit->setStretchFactor(1, 2);
 
     auto *right = new QWidget(this);
     auto *rightLayout = new QVBoxLayout(right);
@@ -656,7 +663,7 @@ void AdvisePage::recomputeSystem()
         }
         m_system = std::make_unique<SystemAdvice>(result.advice);
         const SystemAdvice &s = *m_system;
-        m_priorityTitle->setText(tr("<b>Recommendations for a %1 system</b> (the brief's priority rows, computed; hover for the reasoning)")
+        m_priorityTitle->setText(tr("<b>Recommendations for a %1 system</b> (the brief's priority rows, computed; select a row for its reasoning)")
                                      .arg(formatGB(s.options.ramBytes, 0)));
         for (const PriorityRow &p : s.rows) {
             auto *item = new QTreeWidgetItem(m_priorities);
@@ -672,6 +679,8 @@ void AdvisePage::recomputeSystem()
         }
         if (!s.notes.isEmpty())
             m_priorities->setToolTip(s.notes.join(u'\n'));
+        if (m_priorities->topLevelItemCount() > 0)
+            m_priorities->setCurrentItem(m_priorities->topLevelItem(0)); // shows its reasoning
     });
     const std::shared_ptr<Advisor> advisor = m_advisor;
     watcher->setFuture(QtConcurrent::run([advisor, options] {

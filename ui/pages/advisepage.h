@@ -108,4 +108,5 @@ private:
     QPushButton *m_convertButton;
     QTreeWidget *m_priorities;
     QLabel *m_priorityTitle;
+    QLabel *m_priorityExplanation;
 };

@@ -293,6 +293,9 @@ void ConvertPage::prefill(const QString &fileType, const QString &source)
     setTargets({fileType});
     if (!source.isEmpty())
         setSource(source);
+    else if (!m_source.file)
+        m_sourceInfo->setText(tr("%1 is checked. QuantFit converts GGUF files you have: open the model's "
+                                 "F16/BF16 GGUF, or try it on the demo model.").arg(fileType));
 }
 
 void ConvertPage::setDemoModelOptions(const SyntheticModelOptions &options, const QString &path)
