@@ -52,12 +52,13 @@ std::int32_t Sampler::sample(std::span<const float> logits)
         std::sort(m_candidates.begin(), m_candidates.end(), byLogit);
     }
 
-    // Softmax at the temperature (in double), then the top-p prefix.
+    // Top-p on the untempered distribution, then the temperature on the survivors: the order
+    // of llama.cpp's default sampler chain (top_k, top_p, temperature, dist).
     const double maxLogit = m_candidates.front().first;
     std::vector<double> probs(k);
     double sum = 0.0;
     for (std::size_t i = 0; i < k; ++i) {
-        probs[i] = std::exp((double(m_candidates[i].first) - maxLogit) / m_params.temperature);
+        probs[i] = std::exp(double(m_candidates[i].first) - maxLogit);
         sum += probs[i];
     }
     std::size_t keep = k;
@@ -72,8 +73,10 @@ std::int32_t Sampler::sample(std::span<const float> logits)
         }
     }
     double keptSum = 0.0;
-    for (std::size_t i = 0; i < keep; ++i)
+    for (std::size_t i = 0; i < keep; ++i) {
+        probs[i] = std::exp((double(m_candidates[i].first) - maxLogit) / m_params.temperature);
         keptSum += probs[i];
+    }
 
     // Inverse-CDF draw from a uniform double in [0, keptSum).
     const double u = double(m_rng() >> 11) * 0x1.0p-53 * keptSum;

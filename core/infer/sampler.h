@@ -8,8 +8,9 @@
 namespace QuantFit {
 
 /// How the next token is chosen from logits. temperature <= 0 is greedy (arg-max, lowest id on
-/// ties); otherwise the logits are divided by the temperature, cut to the topK largest
-/// (topK <= 0: all), then to the smallest prefix whose probability reaches topP (topP >= 1: all),
+/// ties); otherwise, in the order of llama.cpp's default chain: cut to the topK largest
+/// (topK <= 0: all), then to the smallest prefix whose probability (softmax of the raw logits)
+/// reaches topP (topP >= 1: all), then the survivors' logits are divided by the temperature,
 /// renormalized and sampled with a generator seeded by `seed` (same seed, same choices).
 struct SamplerParams {
     double temperature = 0.0;

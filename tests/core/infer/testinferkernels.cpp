@@ -292,6 +292,19 @@ private slots:
         for (int i = 0; i < n; ++i)
             ones += c.sample(logits);
         QVERIFY2(std::abs(double(ones) / n - 0.9) < 0.02, qPrintable(QString::number(ones)));
+
+        // Top-p cuts on the raw distribution (0.6, 0.3, 0.1): 0.85 keeps two tokens; the
+        // temperature (2) then applies to the survivors: p(0) = sqrt 6 / (sqrt 6 + sqrt 3).
+        const std::vector<float> three = {std::log(6.0f), std::log(3.0f), 0.0f};
+        Sampler d({.temperature = 2.0, .topK = 0, .topP = 0.85, .seed = 3});
+        int zeros = 0;
+        for (int i = 0; i < n; ++i) {
+            const int t = d.sample(three);
+            QVERIFY(t != 2);
+            zeros += t == 0;
+        }
+        const double expected = std::sqrt(6.0) / (std::sqrt(6.0) + std::sqrt(3.0));
+        QVERIFY2(std::abs(double(zeros) / n - expected) < 0.03, qPrintable(QString::number(zeros)));
     }
 };
 
