@@ -151,8 +151,13 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     auto *advLayout = new QVBoxLayout(m_advanced);
     advLayout->addWidget(advHolder);
     connect(m_advanced, &QGroupBox::toggled, advHolder, &QWidget::setVisible);
-    m_advanced->setFlat(true);
-    connect(m_advanced, &QGroupBox::toggled, this, [this](bool on) { m_advanced->setFlat(!on); });
+    // Collapsed, only the check box title shows.
+    const auto collapse = [this](bool on) {
+        m_advanced->setFlat(!on);
+        m_advanced->setMaximumHeight(on ? QWIDGETSIZE_MAX : fontMetrics().height() + 4);
+    };
+    collapse(false);
+    connect(m_advanced, &QGroupBox::toggled, this, collapse);
 
     // Preview
     auto *previewBox = new QGroupBox(tr("Preview (dry run)"), this);
