@@ -109,6 +109,7 @@ private slots:
     void spmMergesByScore();
     void spmByteFallback();
     void spmSpecialTokens();
+    void spmMergeAcrossSpace();
     void spmFlags();
     void spmDecode();
     void bpeMerges();
@@ -174,6 +175,22 @@ void TestTokenizeTokenizer::spmSpecialTokens()
     QVERIFY(t.isEndOfGeneration(2));
     QVERIFY(!t.isEndOfGeneration(Sep));
     QCOMPARE(t.encode(QByteArrayView("<|im_end|>"), false, true), Ids{EndTurn});
+}
+
+void TestTokenizeTokenizer::spmMergeAcrossSpace()
+{
+    // Tokens may span an escaped space: 0 "▁", 1 "a", 2 "b", 3 "a▁" (-1), 4 "a▁b" (-0.5).
+    // "a b" -> ▁ a ▁ b: only "a▁" is a pair token -> [▁ a▁ b]; then "a▁b" -> [▁ a▁b].
+    const QByteArray sp(kSpace);
+    GgufMetadata md;
+    md.set("tokenizer.ggml.model", GgufValue::fromString(QByteArray("llama")));
+    md.set("tokenizer.ggml.tokens",
+           GgufValue::stringArray({sp, "a", "b", "a" + sp, "a" + sp + "b"}));
+    md.set("tokenizer.ggml.scores", GgufValue::floatArray({-3, -3, -3, -1, -0.5f}));
+    md.set("tokenizer.ggml.bos_token_id", GgufValue::u32(0));
+    const Tokenizer t = Tokenizer::fromMetadata(md, QStringLiteral("spm"));
+    QCOMPARE(t.encode(QByteArrayView("a b"), false), (Ids{0, 4}));
+    QCOMPARE(t.encode(QByteArrayView("a b a b"), false), (Ids{0, 4, 0, 4}));
 }
 
 void TestTokenizeTokenizer::spmFlags()
