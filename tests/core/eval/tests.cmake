@@ -13,4 +13,9 @@ endforeach()
 quantfit_add_test(test_eval_perplexity ARGS progressReportsTheRunningPerplexity
                   cancelMidRunLeavesNoBaseFile textShorterThanTwoContexts invalidUtf8Text
                   chunkInputReplacesTheFirstToken)
-quantfit_add_test(test_eval_kld SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalkld.cpp)
+# KLD and imatrix on synthetic models, split so that each entry takes a few seconds under ASan.
+quantfit_add_test(test_eval_kld SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalkld.cpp
+                  ARGS kldAgainstItselfIsZero kldGrowsAsBitsShrink)
+quantfit_add_test(test_eval_kld ARGS imatrixLowersKld)
+quantfit_add_test(test_eval_kld ARGS imatrixFilesRoundTrip collectorSumsSquaresPerColumn
+                  kldRefusesAnotherVocabulary)
