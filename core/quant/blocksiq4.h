@@ -4,13 +4,15 @@
 // (256-element super-blocks of 8 x 32 with 6-bit sub-block scales). Each 4-bit index selects
 // one of the 16 kValuesIq4nl entries (quanthelpers.h).
 
+#include "blockslegacy.h" // QF_BLOCK
+
 #include <cstdint>
 
 namespace QuantFit {
 
 /// IQ4_NL: 32 elements, fp16 scale d + 16 bytes of codebook indices in the Q4_0 nibble layout;
 /// x = d * kvalues[idx]. 4.5 bits per weight.
-struct BlockIq4Nl {
+struct QF_BLOCK BlockIq4Nl {
     std::uint16_t d;
     std::uint8_t qs[16];
 };
@@ -19,7 +21,7 @@ static_assert(sizeof(BlockIq4Nl) == 18);
 /// IQ4_XS: 256 elements, fp16 d, 6-bit sub-block codes (low nibbles in scalesL, high 2 bits in
 /// scalesH), 128 bytes of indices (sub-block ib: bytes 16ib.., low nibble element j, high j+16);
 /// x = d * (code - 32) * kvalues[idx]. 4.25 bits per weight.
-struct BlockIq4Xs {
+struct QF_BLOCK BlockIq4Xs {
     std::uint16_t d;
     std::uint16_t scalesH;
     std::uint8_t scalesL[4];

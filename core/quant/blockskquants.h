@@ -7,6 +7,8 @@
 //  3. 4-bit packing (Q4_K qs, Q5_K low bits): byte 32*(e/64) + e%32, high nibble if e%64 >= 32.
 //  4. 6-bit scale/min pairs of Q4_K/Q5_K in 12 bytes (unpackScaleMinK4 below).
 
+#include "blockslegacy.h" // QF_BLOCK
+
 #include <cstdint>
 
 namespace QuantFit {
@@ -15,7 +17,7 @@ constexpr int kQkK = 256;
 
 /// Q2_K: 256 elements in 16 sub-blocks of 16; 4-bit scale and min codes per sub-block, 2-bit
 /// codes; x = d * sc * q - dmin * mn. 2.625 bits per weight.
-struct BlockQ2_K {
+struct QF_BLOCK BlockQ2_K {
     std::uint8_t scales[16];
     std::uint8_t qs[64];
     std::uint16_t d;
@@ -25,7 +27,7 @@ static_assert(sizeof(BlockQ2_K) == 84);
 
 /// Q3_K: 256 elements in 16 sub-blocks of 16; 6-bit signed scales, 3-bit codes (2 low bits in qs,
 /// the third in hmask); x = d * (sc - 32) * (u - 4). 3.4375 bits per weight.
-struct BlockQ3_K {
+struct QF_BLOCK BlockQ3_K {
     std::uint8_t hmask[32];
     std::uint8_t qs[64];
     std::uint8_t scales[12];
@@ -35,7 +37,7 @@ static_assert(sizeof(BlockQ3_K) == 110);
 
 /// Q4_K: 256 elements in 8 sub-blocks of 32; 6-bit scale and min codes, 4-bit codes;
 /// x = d * sc * q - dmin * mn. 4.5 bits per weight.
-struct BlockQ4_K {
+struct QF_BLOCK BlockQ4_K {
     std::uint16_t d;
     std::uint16_t dmin;
     std::uint8_t scales[12];
@@ -44,7 +46,7 @@ struct BlockQ4_K {
 static_assert(sizeof(BlockQ4_K) == 144);
 
 /// Q5_K: as Q4_K with a fifth bit per code in qh; 5.5 bits per weight.
-struct BlockQ5_K {
+struct QF_BLOCK BlockQ5_K {
     std::uint16_t d;
     std::uint16_t dmin;
     std::uint8_t scales[12];
@@ -55,7 +57,7 @@ static_assert(sizeof(BlockQ5_K) == 176);
 
 /// Q6_K: 256 elements in 16 sub-blocks of 16; int8 scales, 6-bit codes (4 low bits in ql, 2 high
 /// in qh); x = d * sc * (u - 32). 6.5625 bits per weight.
-struct BlockQ6_K {
+struct QF_BLOCK BlockQ6_K {
     std::uint8_t ql[128];
     std::uint8_t qh[64];
     std::int8_t scales[16];
@@ -65,7 +67,7 @@ static_assert(sizeof(BlockQ6_K) == 210);
 
 /// Q8_K: 256 elements, float32 scale, int8 codes and int16 sums of each 16 codes; x = d * q.
 /// 9.125 bits per weight (activation type, never in model files).
-struct BlockQ8_K {
+struct QF_BLOCK BlockQ8_K {
     float d;
     std::int8_t qs[256];
     std::int16_t bsums[16];

@@ -148,8 +148,12 @@ void quantizeRowQ4_K(const float *x, std::uint8_t *dst, std::int64_t n, const fl
     std::uint8_t L[kQkK];
     for (std::int64_t i = 0; i < n / kQkK; ++i, x += kQkK) {
         BlockQ4_K &b = y[i];
-        quantizeSuperBlockK45(x, importance ? importance + kQkK * i : nullptr, 15, b.d, b.dmin,
+        std::uint16_t d;
+        std::uint16_t dmin;
+        quantizeSuperBlockK45(x, importance ? importance + kQkK * i : nullptr, 15, d, dmin,
                               b.scales, L);
+        b.d = d;
+        b.dmin = dmin;
         for (int c = 0; c < 4; ++c) {
             for (int l = 0; l < 32; ++l)
                 b.qs[32 * c + l] = std::uint8_t(L[64 * c + l] | (L[64 * c + l + 32] << 4));
@@ -191,8 +195,12 @@ void quantizeRowQ5_K(const float *x, std::uint8_t *dst, std::int64_t n, const fl
     std::uint8_t L[kQkK];
     for (std::int64_t i = 0; i < n / kQkK; ++i, x += kQkK) {
         BlockQ5_K &b = y[i];
-        quantizeSuperBlockK45(x, importance ? importance + kQkK * i : nullptr, 31, b.d, b.dmin,
+        std::uint16_t d;
+        std::uint16_t dmin;
+        quantizeSuperBlockK45(x, importance ? importance + kQkK * i : nullptr, 31, d, dmin,
                               b.scales, L);
+        b.d = d;
+        b.dmin = dmin;
         std::memset(b.qh, 0, 32);
         for (int c = 0; c < 4; ++c) {
             for (int j = 0; j < 32; ++j) {

@@ -7,19 +7,24 @@
 
 #include <cstdint>
 
+// Why packed: block fields are read straight from mapped files, whose tensors need not be
+// aligned beyond 1 byte in a hostile file (general.alignment = 1); packed structs make every
+// access an unaligned-safe one (plain loads on x86) instead of undefined behaviour.
+#define QF_BLOCK __attribute__((packed))
+
 namespace QuantFit {
 
 constexpr int kQk32 = 32;
 
 /// Q8_0: 32 elements, fp16 scale d + 32 int8 codes; x = d * q. 8.5 bits per weight.
-struct BlockQ8_0 {
+struct QF_BLOCK BlockQ8_0 {
     std::uint16_t d;
     std::int8_t qs[32];
 };
 static_assert(sizeof(BlockQ8_0) == 34);
 
 /// Q4_0: 32 elements, fp16 scale d + 16 bytes of 4-bit codes; x = d * (q - 8). 4.5 bits per weight.
-struct BlockQ4_0 {
+struct QF_BLOCK BlockQ4_0 {
     std::uint16_t d;
     std::uint8_t qs[16];
 };
@@ -27,7 +32,7 @@ static_assert(sizeof(BlockQ4_0) == 18);
 
 /// Q4_1: 32 elements, fp16 scale d and offset m + 16 bytes of 4-bit codes; x = d * q + m.
 /// 5.0 bits per weight.
-struct BlockQ4_1 {
+struct QF_BLOCK BlockQ4_1 {
     std::uint16_t d;
     std::uint16_t m;
     std::uint8_t qs[16];
@@ -36,7 +41,7 @@ static_assert(sizeof(BlockQ4_1) == 20);
 
 /// Q5_0: 32 elements, fp16 scale d, 32 high bits, 16 bytes of low nibbles; x = d * (q - 16).
 /// 5.5 bits per weight.
-struct BlockQ5_0 {
+struct QF_BLOCK BlockQ5_0 {
     std::uint16_t d;
     std::uint8_t qh[4];
     std::uint8_t qs[16];
@@ -45,7 +50,7 @@ static_assert(sizeof(BlockQ5_0) == 22);
 
 /// Q5_1: 32 elements, fp16 scale d and offset m, 32 high bits, 16 bytes of low nibbles;
 /// x = d * q + m. 6.0 bits per weight.
-struct BlockQ5_1 {
+struct QF_BLOCK BlockQ5_1 {
     std::uint16_t d;
     std::uint16_t m;
     std::uint8_t qh[4];
