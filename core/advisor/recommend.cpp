@@ -423,6 +423,48 @@ std::vector<PriorityRow> priorityRows(const std::vector<ModelAdvice> &candidates
     return rows;
 }
 
+/// Names the largest catalog model (any family, MoE included) that runs comfortably when it is
+/// larger than the ladder's maximum-size row: the brief's ladder stops at Llama sizes.
+void addLargestInCatalog(SystemAdvice &result, const Catalog &catalog, const Sizer &sizer)
+{
+    double floor = 0;
+    for (const PriorityRow &r : result.rows) {
+        if (r.priority == Priority::MaximumSize)
+            floor = r.paramsBillions;
+    }
+    const double usable = double(result.options.ramBytes - *result.options.reserveBytes);
+    std::vector<const ModelShape *> bigger;
+    for (const ModelShape &m : catalog.models()) {
+        // About 2.9 bits per weight is the smallest K-quant file (Q2_K); skip what cannot fit.
+        if (m.paramsBillions > floor && m.paramsBillions * 1e9 * 2.9 / 8 <= usable)
+            bigger.push_back(&m);
+    }
+    std::sort(bigger.begin(), bigger.end(), [](const ModelShape *x, const ModelShape *y) {
+        return x->paramsBillions > y->paramsBillions;
+    });
+    for (const ModelShape *m : bigger) {
+        const ModelAdvice a = adviceFor(*m, result.options, sizer);
+        std::optional<FileType> top;
+        for (FileType ft : kLadder) {
+            if (comfortable(a, ft))
+                top = ft;
+        }
+        if (!top)
+            continue;
+        const QuantRow &r = *a.row(*top);
+        result.notes << QStringLiteral("Beyond the brief's size ladder, the largest catalog model "
+                                       "that runs comfortably in %1 is %2 (%3B parameters) at %4: "
+                                       "a %5 file, %6 in total at %7 tokens, longest context %8 "
+                                       "tokens.")
+                            .arg(gb(result.options.ramBytes), m->name)
+                            .arg(m->paramsBillions, 0, 'f', 1)
+                            .arg(r.name, gb(r.fileBytes), gb(r.memory.totalBytes()))
+                            .arg(r.contextTokens)
+                            .arg(r.longestContextTokens);
+        return;
+    }
+}
+
 std::vector<ModelAdvice> sortedByParams(std::vector<ModelAdvice> list)
 {
     std::sort(list.begin(), list.end(), [](const ModelAdvice &x, const ModelAdvice &y) {
@@ -451,8 +493,10 @@ SystemAdvice recommendSystem(const AdviceOptions &options, const Catalog &catalo
     }
     result.rows = priorityRows(sortedByParams(std::move(ladder)), true, result.options, catalog,
                                sizer, result.notes);
-    if (!result.rows.empty())
+    if (!result.rows.empty()) {
+        addLargestInCatalog(result, catalog, sizer);
         return result;
+    }
 
     // Too little memory for the brief's ladder (its smallest is 8B): choose from the whole
     // catalog, skipping models whose Q2_K could not fit anyway.
