@@ -21,18 +21,24 @@ namespace VecDot {
 
 namespace {
 
+float loadF32(const std::uint8_t *p)
+{
+    float v;
+    std::memcpy(&v, p, sizeof v); // rows of a hostile file may sit at any byte offset
+    return v;
+}
+
 float dotF32(const std::uint8_t *row, const float *x, std::int64_t n)
 {
     // Four partial sums: independent chains are faster and slightly more accurate.
-    const auto *w = reinterpret_cast<const float *>(row);
     float s[4] = {0, 0, 0, 0};
     std::int64_t i = 0;
     for (; i + 4 <= n; i += 4) {
         for (int k = 0; k < 4; ++k)
-            s[k] += w[i + k] * x[i + k];
+            s[k] += loadF32(row + 4 * (i + k)) * x[i + k];
     }
     for (; i < n; ++i)
-        s[0] += w[i] * x[i];
+        s[0] += loadF32(row + 4 * i) * x[i];
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 

@@ -92,7 +92,7 @@ QF_AVX2 inline __m256i nibbles32(const std::uint8_t *qs)
 
 QF_AVX2 float dotF32(const std::uint8_t *row, const float *x, std::int64_t n)
 {
-    const auto *w = reinterpret_cast<const float *>(row);
+    const auto *w = reinterpret_cast<const float *>(row); // only for address arithmetic
     __m256 a0 = _mm256_setzero_ps();
     __m256 a1 = _mm256_setzero_ps();
     __m256 a2 = _mm256_setzero_ps();
@@ -107,8 +107,11 @@ QF_AVX2 float dotF32(const std::uint8_t *row, const float *x, std::int64_t n)
     for (; i + 8 <= n; i += 8)
         a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
     float sum = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    for (; i < n; ++i)
-        sum += w[i] * x[i];
+    for (; i < n; ++i) {
+        float v;
+        std::memcpy(&v, row + 4 * i, sizeof v);
+        sum += v * x[i];
+    }
     return sum;
 }
 

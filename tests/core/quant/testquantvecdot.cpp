@@ -24,6 +24,8 @@ private slots:
     void matchesReference_data();
     void matchesReference();
     void dotRowsMatchesDotRow();
+    void misalignedRows_data();
+    void misalignedRows();
     void unsupportedTypeThrows();
 };
 
@@ -108,6 +110,46 @@ void TestQuantVecDot::dotRowsMatchesDotRow()
     dotRows(type, rows.data(), stride, nRows, x.data(), n, out.data());
     for (std::int64_t r = 0; r < nRows; ++r)
         QCOMPARE(out[r], dotRow(type, rows.data() + r * stride, x.data(), n));
+}
+
+void TestQuantVecDot::misalignedRows_data()
+{
+    QTest::addColumn<GgmlType>("type");
+    for (const TypeFacts &f : allTypeFacts()) {
+        if (kernelsFor(f.type).dequantizeRow)
+            QTest::newRow(f.name.data()) << f.type;
+    }
+}
+
+// A hostile file may place a tensor at any byte offset (general.alignment = 1): kernels must
+// read such rows (no misaligned loads, which UBSan reports) with the same results.
+void TestQuantVecDot::misalignedRows()
+{
+    QFETCH(GgmlType, type);
+    const TypeFacts &f = typeFacts(type);
+    const std::int64_t n = 512 + (f.blockSize == 1 ? 3 : 0);
+    std::mt19937 rng(8);
+    std::normal_distribution<float> g;
+    std::vector<float> w(n);
+    std::vector<float> x(n);
+    for (std::int64_t i = 0; i < n; ++i) {
+        w[i] = g(rng);
+        x[i] = g(rng);
+    }
+    const std::size_t bytes = rowBytes(f, n);
+    std::vector<std::uint8_t> aligned(bytes);
+    std::vector<std::uint8_t> shifted(bytes + 1);
+    kernelsFor(type).quantizeRow(w.data(), aligned.data(), n, nullptr);
+    std::copy(aligned.begin(), aligned.end(), shifted.begin() + 1);
+    const std::uint8_t *odd = shifted.data() + 1;
+    std::vector<float> ya(n);
+    std::vector<float> yo(n);
+    kernelsFor(type).dequantizeRow(aligned.data(), ya.data(), n);
+    kernelsFor(type).dequantizeRow(odd, yo.data(), n);
+    QVERIFY(ya == yo);
+    QCOMPARE(dotRow(type, odd, x.data(), n), dotRow(type, aligned.data(), x.data(), n));
+    QCOMPARE(dotRowWith(DotPath::Portable, type, odd, x.data(), n),
+             dotRowWith(DotPath::Portable, type, aligned.data(), x.data(), n));
 }
 
 void TestQuantVecDot::unsupportedTypeThrows()
