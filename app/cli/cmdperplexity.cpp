@@ -137,8 +137,14 @@ int runPerplexity(const QStringList &args)
                              "(default 512; the rest is kept as one exact mass, or as 16-bit log-probs when it "
                              "holds more than 1e-4)."),
               QStringLiteral("N"));
+    addOption(parser, {QStringLiteral("base-format")},
+              QStringLiteral("With --save-base: qf (default, compact) or llama (llama.cpp's "
+                             "--kl-divergence-base layout, 2 bytes per token and vocabulary entry)."),
+              QStringLiteral("FORMAT"));
     addOption(parser, {QStringLiteral("kl-base")},
-              QStringLiteral("Compare against base logits saved in FILE."), QStringLiteral("FILE"));
+              QStringLiteral("Compare against base logits saved in FILE (ours, or llama.cpp's "
+                             "--kl-divergence-base file)."),
+              QStringLiteral("FILE"));
     addOption(parser, {QStringLiteral("kv-type")},
               QStringLiteral("KV cache type: f16 (default, as llama.cpp) or f32."), QStringLiteral("TYPE"));
     addOption(parser, {QStringLiteral("json")}, QStringLiteral("Print the result as JSON on stdout."));
@@ -168,6 +174,13 @@ int runPerplexity(const QStringList &args)
             throw Error(QStringLiteral("option --kv-type: expected f16 or f32, got '%1'").arg(t));
     }
     o.saveBasePath = parser.value(QStringLiteral("save-base"));
+    if (parser.isSet(QStringLiteral("base-format"))) {
+        const QString f = parser.value(QStringLiteral("base-format")).toLower();
+        if (f == QLatin1String("llama"))
+            o.baseLlamaCppFormat = true;
+        else if (f != QLatin1String("qf"))
+            throw Error(QStringLiteral("option --base-format: expected qf or llama, got '%1'").arg(f));
+    }
     o.baseLimits.maxEntries = std::uint32_t(intOption(parser, QStringLiteral("base-entries"),
                                                       o.baseLimits.maxEntries, 1, 1 << 24));
 

@@ -122,6 +122,17 @@ BaseLogitsWriter::BaseLogitsWriter(const QString &path, const BaseLogitsHeader &
                         .arg(header.nChunks)
                         .arg(header.nCtx));
     std::vector<std::uint8_t> h;
+    if (header.llamaCppFormat) {
+        const char magic[8] = {'_', 'l', 'o', 'g', 'i', 't', 's', '_'};
+        h.insert(h.end(), magic, magic + 8);
+        appendLe(h, std::int32_t(header.nCtx));
+        appendLe(h, std::int32_t(header.nVocab));
+        appendLe(h, std::int32_t(header.nChunks));
+        for (const std::int32_t t : tokens)
+            appendLe(h, t);
+        m_out->write(std::span<const std::uint8_t>(h));
+        return;
+    }
     h.insert(h.end(), kMagic, kMagic + 8);
     appendLe(h, kBaseLogitsVersion);
     appendLe(h, header.nCtx);
@@ -164,16 +175,19 @@ void BaseLogitsWriter::commit()
 
 BaseLogitsFile BaseLogitsFile::open(const QString &path)
 {
+    auto map = std::make_shared<MappedFile>(path);
+    if (map->size() >= 8 && std::memcmp(map->bytes().data(), "_logits_", 8) == 0)
+        return openLlama(path, std::move(map));
     BaseLogitsFile f;
     f.m_path = path;
-    f.m_map = std::make_shared<MappedFile>(path);
+    f.m_map = std::move(map);
     ByteReader r(f.m_map->bytes(), path);
 
     const auto magic = r.readBytes(8, QStringLiteral("magic"));
     if (std::memcmp(magic.data(), kMagic, 8) != 0)
         r.failAt(0, QStringLiteral("magic"),
-                 QStringLiteral("expected \"QFKLBASE\" (a QuantFit base-logits file written by "
-                                "perplexity --save-base)"));
+                 QStringLiteral("expected \"QFKLBASE\" (written by perplexity --save-base) or "
+                                "\"_logits_\" (llama-perplexity --kl-divergence-base)"));
     const auto version = r.read<std::uint32_t>(QStringLiteral("version"));
     if (version != kBaseLogitsVersion)
         r.failAt(8, QStringLiteral("version"),
@@ -292,6 +306,10 @@ BaseLogitsRecord BaseLogitsFile::record(std::uint32_t chunk, std::uint32_t posit
 {
     Q_ASSERT(chunk < m_header.nChunks && position < m_header.nScoredPerChunk());
     const std::uint64_t index = std::uint64_t(chunk) * m_header.nScoredPerChunk() + position;
+    if (m_format == Format::LlamaCpp) {
+        const std::size_t next = std::size_t(chunk) * m_header.nCtx + m_header.nCtx / 2 + position + 1;
+        return llamaRecord(m_recordOffsets[index], std::uint32_t(m_tokens[next]));
+    }
     ByteReader r(m_map->bytes(), m_path);
     r.seek(m_recordOffsets[index]);
     BaseLogitsRecord rec;
@@ -328,6 +346,17 @@ TokenComparison compareToBase(std::span<const float> logits, std::uint32_t next,
     c.sameTop = !base.entries.empty() && base.entries.front().id == s.argMax;
 
     const double shift = double(s.max) + s.logSum; // log q_i = z_i − shift
+    if (base.llamaCodes) {
+        // llama.cpp's sum: base log-probs at or below −16 are skipped, nothing renormalized.
+        double kld = 0;
+        for (std::size_t i = 0; i < logits.size() && i < base.tailCodes.size(); ++i) {
+            const float lp = base.tailStep * float(base.tailCodes[i]) + base.tailMin;
+            if (lp > -16.0f)
+                kld += std::exp(double(lp)) * (double(lp) - (double(logits[i]) - shift));
+        }
+        c.kld = kld;
+        return c;
+    }
     mark.assign(logits.size(), 0);
     double kld = 0;
     for (const BaseLogitsEntry &e : base.entries) {

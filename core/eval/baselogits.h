@@ -65,6 +65,7 @@ struct BaseLogitsHeader {
     std::uint32_t nChunks = 0;
     BaseRecordLimits limits;
     bool addBos = false;
+    bool llamaCppFormat = false; ///< write llama.cpp's `_logits_` layout instead (writer only)
 
     std::uint32_t nScoredPerChunk() const { return nCtx - 1 - nCtx / 2; }
 };
@@ -84,12 +85,19 @@ struct BaseLogitsRecord {
     float tailMin = 0;                    ///< dense tail only
     float tailStep = 0;
     std::vector<std::uint16_t> tailCodes; ///< nVocab codes when the tail is dense, else empty
+    /// A record of llama.cpp's `_logits_` file: tailCodes hold every token's code (log-prob =
+    /// tailMin + tailStep·code), entries only the arg-max; KLD is computed as llama.cpp does.
+    bool llamaCodes = false;
 };
 
 /// Encodes the record of one position from the base model's full logit row and appends it to
 /// `out`. `next` is the token that follows. Thread-safe (no shared state).
 void encodeBaseRecord(std::span<const float> logits, std::uint32_t next,
                       const BaseRecordLimits &limits, std::vector<std::uint8_t> &out);
+
+/// Encodes one position as llama.cpp's `_logits_` file does (perplexity-and-kld.md §2.1):
+/// scale and min_lp as two float32, then a uint16 code per vocabulary entry (padded to even).
+void encodeLlamaRecord(std::span<const float> logits, std::vector<std::uint8_t> &out);
 
 /// Writes a base-logits file through AtomicOutput: header and tokens at construction, then the
 /// records of each chunk in order; commit() renames it into place and checks that every chunk
@@ -119,8 +127,15 @@ private:
 class BaseLogitsFile
 {
 public:
+    enum class Format {
+        QuantFit, ///< ours (this file's layout)
+        LlamaCpp, ///< llama-perplexity --kl-divergence-base (perplexity-and-kld.md §2.1)
+    };
+
+    /// Opens either format (told apart by the magic).
     static BaseLogitsFile open(const QString &path);
 
+    Format format() const { return m_format; }
     const QString &path() const { return m_path; }
     const BaseLogitsHeader &header() const { return m_header; }
     std::span<const std::int32_t> tokens() const { return m_tokens; }
@@ -129,6 +144,10 @@ public:
     std::uint64_t fileBytes() const { return m_map ? m_map->size() : 0; }
 
 private:
+    static BaseLogitsFile openLlama(const QString &path, std::shared_ptr<MappedFile> map);
+    BaseLogitsRecord llamaRecord(std::uint64_t offset, std::uint32_t next) const;
+
+    Format m_format = Format::QuantFit;
     QString m_path;
     BaseLogitsHeader m_header;
     std::vector<std::int32_t> m_tokens;
@@ -137,7 +156,8 @@ private:
 };
 
 /// Per-token comparison of a current model's logits with the base record (§3 of the spec, with
-/// the exact KLD described above in place of llama.cpp's "skip log-probs ≤ −16").
+/// the exact KLD described above in place of llama.cpp's "skip log-probs ≤ −16" for our files,
+/// and llama.cpp's own sum for its files).
 struct TokenComparison {
     double nll = 0;       ///< current model, as for perplexity
     double nllBase = 0;

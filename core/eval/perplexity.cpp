@@ -207,7 +207,8 @@ PerplexityResult computePerplexity(std::shared_ptr<const LlamaModel> model, cons
                                       .nVocab = nVocab,
                                       .nChunks = std::uint32_t(nChunks),
                                       .limits = options.baseLimits,
-                                      .addBos = text.addBos};
+                                      .addBos = text.addBos,
+                                      .llamaCppFormat = options.baseLlamaCppFormat};
         writer = std::make_unique<BaseLogitsWriter>(
             options.saveBasePath, header,
             std::span<const std::int32_t>(text.tokens.data(), std::size_t(nChunks) * n));
@@ -227,7 +228,10 @@ PerplexityResult computePerplexity(std::shared_ptr<const LlamaModel> model, cons
             nll[std::size_t(j)] = tokenNll(runner.row(pos), next);
             if (writer) {
                 records[std::size_t(j)].clear();
-                encodeBaseRecord(runner.row(pos), next, options.baseLimits, records[std::size_t(j)]);
+                if (options.baseLlamaCppFormat)
+                    encodeLlamaRecord(runner.row(pos), records[std::size_t(j)]);
+                else
+                    encodeBaseRecord(runner.row(pos), next, options.baseLimits, records[std::size_t(j)]);
             }
         });
         // Summed in position order so the result does not depend on the thread count.

@@ -52,6 +52,8 @@ struct PerplexityOptions {
     /// When set, the base model's scored logits are saved there (baselogits.h).
     QString saveBasePath;
     BaseRecordLimits baseLimits;
+    /// Save in llama.cpp's `_logits_` layout (for llama-perplexity --kl-divergence) instead.
+    bool baseLlamaCppFormat = false;
     /// Called on the calling thread after every chunk (the CLI prints "[k]PPL,").
     std::function<void(const ChunkReport &)> onChunk;
     /// Sees the input of every matrix product (imatrix collection); called on the calling thread.

@@ -193,6 +193,97 @@ private slots:
         }
     }
 
+    void readsLlamaCppBaseFiles()
+    {
+        // A llama-perplexity --kl-divergence-base file built by hand from §2.1: n_ctx 4 (one
+        // scored position per chunk: position 2 predicts token 3), vocabulary 5 (odd: one
+        // padding slot), 2 chunks.
+        const std::vector<std::int32_t> tokens{1, 4, 2, 0, 1, 3, 3, 2};
+        const std::vector<std::vector<float>> rows{{0.5f, 2.0f, -1.0f, 1.0f, 0.0f},
+                                                   {3.0f, -30.0f, 1.0f, 1.0f, 2.5f}};
+        QByteArray file("_logits_");
+        auto i32 = [&](std::int32_t v) { file.append(reinterpret_cast<const char *>(&v), 4); };
+        i32(4);
+        i32(5);
+        i32(2);
+        for (const std::int32_t t : tokens)
+            i32(t);
+        for (const auto &z : rows) {
+            const float max = *std::max_element(z.begin(), z.end());
+            const float min = std::max(*std::min_element(z.begin(), z.end()), max - 16);
+            double sum = 0;
+            for (const float v : z)
+                sum += double(std::exp(v - max)); // expf, summed in double (§2.1)
+            const float logSum = float(std::log(sum));
+            const float scale = (max - min) / 65535.0f;
+            const float minLp = min - max - logSum;
+            file.append(reinterpret_cast<const char *>(&scale), 4);
+            file.append(reinterpret_cast<const char *>(&minLp), 4);
+            for (const float v : z) {
+                const std::uint16_t code = v > min ? std::uint16_t(std::lround((1 / scale) * (v - min))) : 0;
+                file.append(reinterpret_cast<const char *>(&code), 2);
+            }
+            file.append(QByteArray(2, '\0')); // padding slot
+        }
+        // Our encoder writes the same records.
+        std::vector<std::uint8_t> encoded;
+        for (const auto &z : rows)
+            encodeLlamaRecord(z, encoded);
+        QCOMPARE(QByteArray(reinterpret_cast<const char *>(encoded.data()), qsizetype(encoded.size())),
+                 file.right(qsizetype(encoded.size())));
+
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("llama.kld"));
+        QFile out(path);
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(file);
+        out.close();
+
+        const BaseLogitsFile f = BaseLogitsFile::open(path);
+        QCOMPARE(f.format(), BaseLogitsFile::Format::LlamaCpp);
+        QCOMPARE(f.header().nCtx, 4u);
+        QCOMPARE(f.header().nVocab, 5u);
+        QCOMPARE(f.header().nChunks, 2u);
+        QCOMPARE(std::vector<std::int32_t>(f.tokens().begin(), f.tokens().end()), tokens);
+        std::vector<std::uint8_t> mark;
+        for (std::uint32_t k = 0; k < 2; ++k) {
+            const BaseLogitsRecord r = f.record(k, 0);
+            QCOMPARE(r.entries.front().id, k == 0 ? 1u : 0u); // arg-max of each row
+            const std::uint32_t next = std::uint32_t(tokens[k * 4 + 3]);
+            // Against the same logits: nll equal to the base's (to the 16-bit rounding), KLD ~0.
+            const TokenComparison same = compareToBase(rows[k], next, r, mark);
+            QVERIFY2(std::abs(same.nll - same.nllBase) < 1e-3, qPrintable(QString::number(same.nllBase)));
+            QVERIFY(std::abs(same.kld) < 1e-4);
+            QVERIFY(same.sameTop);
+            // Against other logits: llama.cpp's sum over log-probs above −16.
+            std::vector<float> other = rows[k];
+            std::swap(other[0], other[2]);
+            const TokenComparison c = compareToBase(other, next, r, mark);
+            double expected = 0, sumQ = 0;
+            const float maxO = *std::max_element(other.begin(), other.end());
+            for (const float v : other)
+                sumQ += std::exp(double(v - maxO));
+            for (std::size_t i = 0; i < 5; ++i) {
+                const float lp = r.tailStep * float(r.tailCodes[i]) + r.tailMin;
+                if (lp > -16)
+                    expected += std::exp(double(lp)) * (lp - (other[i] - maxO - std::log(sumQ)));
+            }
+            QVERIFY2(std::abs(c.kld - expected) < 1e-6, qPrintable(QStringLiteral("%1 vs %2").arg(c.kld).arg(expected)));
+            QVERIFY(c.kld > 0.01);
+        }
+
+        // A truncated llama.cpp file is refused with the sizes named.
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(file.left(file.size() - 2));
+        out.close();
+        try {
+            BaseLogitsFile::open(path);
+            QFAIL("no error");
+        } catch (const FormatError &e) {
+            QCOMPARE(e.field(), QStringLiteral("n_chunk"));
+        }
+    }
+
     void fileRoundTrip()
     {
         QTemporaryDir dir;
@@ -258,8 +349,10 @@ private slots:
         QByteArray tokens4 = u32(0) + u32(1) + u32(2) + u32(1); // one chunk of nCtx 4
         QByteArray goodRecord = f32(1.0f) + f32(0.0f) + u32(1) + u32(0) + u32(1) + f32(-0.1f);
 
-        QTest::newRow("bad magic") << QByteArray("_logits_").append(QByteArray(40, '\0'))
+        QTest::newRow("bad magic") << QByteArray("NOTMAGIC").append(QByteArray(40, '\0'))
                                    << QStringLiteral("magic");
+        QTest::newRow("llama.cpp file, zero context")
+            << QByteArray("_logits_").append(QByteArray(40, '\0')) << QStringLiteral("n_ctx");
         QByteArray v2 = header(4, 3, 1, 3);
         v2[8] = 2;
         QTest::newRow("future version") << v2 << QStringLiteral("version");

@@ -177,6 +177,34 @@ private slots:
         }
     }
 
+    void llamaCppBaseFormatAgrees()
+    {
+        // The same base saved in llama.cpp's layout gives the same statistics (llama.cpp's
+        // 16-bit codes and its skipping of log-probs below −16 aside).
+        const EvalTokens tokens = randomTokens(kCtx * kChunks, 5);
+        const QString ours = path(QStringLiteral("base.qfkl"));
+        const QString theirs = path(QStringLiteral("base-llama.kld"));
+        NullJobContext ctx;
+        PerplexityOptions o = evalOptions();
+        o.saveBasePath = theirs;
+        o.baseLlamaCppFormat = true;
+        computePerplexity(LlamaModel::open(m_f32), tokens, o, ctx);
+        const BaseLogitsFile f = BaseLogitsFile::open(theirs);
+        QCOMPARE(f.format(), BaseLogitsFile::Format::LlamaCpp);
+        const std::uint64_t nScored = std::uint64_t(kChunks) * (kCtx - 1 - kCtx / 2);
+        QCOMPARE(f.fileBytes(), 20 + 4 * std::uint64_t(kCtx * kChunks) + nScored * (8 + 2 * 512));
+        QVERIFY(QFile::exists(ours)); // from kldGrowsAsBitsShrink, same tokens
+        const QString q = path(QStringLiteral("synth-Q8_0.gguf"));
+        QVERIFY(QFile::exists(q));
+        const KldSummary a = kldAgainst(q, BaseLogitsFile::open(ours));
+        const KldSummary b = kldAgainst(q, f);
+        qInfo("Q8_0: KLD %.6g (our base file) vs %.6g (llama.cpp layout); same top %.2f%% vs %.2f%%",
+              a.kldMean, b.kldMean, a.sameTopPercent, b.sameTopPercent);
+        QVERIFY(std::abs(a.kldMean - b.kldMean) < 0.02 * a.kldMean);
+        QVERIFY(std::abs(a.pplBase - b.pplBase) < 1e-3 * a.pplBase);
+        QVERIFY(std::abs(a.sameTopPercent - b.sameTopPercent) < 1.0);
+    }
+
     void imatrixLowersKld_data()
     {
         QTest::addColumn<int>("fileType");

@@ -15,7 +15,7 @@ quantfit_add_test(test_eval_perplexity ARGS progressReportsTheRunningPerplexity
                   chunkInputReplacesTheFirstToken)
 # KLD and imatrix on synthetic models, split so that each entry takes a few seconds under ASan.
 quantfit_add_test(test_eval_kld SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalkld.cpp
-                  ARGS kldAgainstItselfIsZero kldGrowsAsBitsShrink)
+                  ARGS kldAgainstItselfIsZero kldGrowsAsBitsShrink llamaCppBaseFormatAgrees)
 quantfit_add_test(test_eval_kld ARGS imatrixLowersKld)
 quantfit_add_test(test_eval_kld ARGS imatrixFilesRoundTrip collectorSumsSquaresPerColumn
                   kldRefusesAnotherVocabulary)
