@@ -2,6 +2,7 @@
 
 #include "activationrounding.h"
 #include "kernels.h"
+#include "matmulq8.h"
 
 #include "jobs/parallel.h"
 #include "quant/quantkernels.h"
@@ -219,6 +220,11 @@ void matmul(const WeightMatrix &w, const float *x, int nTokens, float *y,
     const std::int64_t nOut = w.nOut;
     const int nThreads = options.nThreads > 0 ? options.nThreads : defaultThreadCount();
     const bool batched = nTokens >= options.minBatchedTokens;
+
+    if (batched && options.roundActivations && !options.portable && canMatmulQ8_0Int8(w)) {
+        matmulQ8_0Int8(w, x, nTokens, y, nThreads, ctx);
+        return;
+    }
 
     std::vector<float> rounded;
     const ActivationType actType = activationTypeFor(w.type);
