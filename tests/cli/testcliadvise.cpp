@@ -130,7 +130,7 @@ private slots:
             predicted.insert(l.value(QStringLiteral("quant")).toString(),
                 qint64(l.value(QStringLiteral("fileBytes")).toDouble()));
         }
-        for (const char *type : {"Q8_0", "Q4_K_M", "Q6_K", "Q3_K_M"}) {
+        for (const char *type : {"Q8_0", "Q4_K_M"}) {
             const QString out
                 = m_dir.filePath(QStringLiteral("m-%1.gguf").arg(QLatin1String(type)));
             r = runCli(QStringList{QStringLiteral("quantize"), model, out,
