@@ -9,6 +9,7 @@
 #include "util/error.h"
 #include "util/fp16.h"
 
+#include <algorithm>
 #include <cstring>
 
 // The portable path (the AVX2 kernels are in vecdotavx2.cpp). F32/F16/BF16, Q8_0, Q4_0, Q4_K,
@@ -187,7 +188,43 @@ float dotViaBlocks(const std::uint8_t *row, const float *x, std::int64_t n)
     return sum;
 }
 
+// Portable 8-bit-activation dot: blocks of both operands dequantized into stack buffers (the
+// AVX2 kernels use integer products instead; both compute the same sum).
+template<GgmlType Type, GgmlType Act>
+float dotQ8ViaBlocks(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
+{
+    const TypeFacts &wf = typeFacts(Type);
+    const TypeFacts &af = typeFacts(Act);
+    const auto dequantW = kernelsFor(Type).dequantizeRow;
+    const auto dequantX = kernelsFor(Act).dequantizeRow;
+    const std::int64_t chunk = std::max(wf.blockSize, af.blockSize);
+    float wb[256];
+    float xb[256];
+    float sum = 0;
+    for (std::int64_t i = 0; i < n; i += chunk) {
+        dequantW(row + (i / wf.blockSize) * wf.blockBytes, wb, chunk);
+        dequantX(xq + (i / af.blockSize) * af.blockBytes, xb, chunk);
+        float s = 0;
+        for (std::int64_t j = 0; j < chunk; ++j)
+            s += wb[j] * xb[j];
+        sum += s;
+    }
+    return sum;
+}
+
 } // namespace
+
+DotQ8Fn portableQ8Kernel(GgmlType type)
+{
+    switch (type) {
+    case GgmlType::Q8_0: return dotQ8ViaBlocks<GgmlType::Q8_0, GgmlType::Q8_0>;
+    case GgmlType::Q4_0: return dotQ8ViaBlocks<GgmlType::Q4_0, GgmlType::Q8_0>;
+    case GgmlType::Q4_K: return dotQ8ViaBlocks<GgmlType::Q4_K, GgmlType::Q8_K>;
+    case GgmlType::Q5_K: return dotQ8ViaBlocks<GgmlType::Q5_K, GgmlType::Q8_K>;
+    case GgmlType::Q6_K: return dotQ8ViaBlocks<GgmlType::Q6_K, GgmlType::Q8_K>;
+    default: return nullptr;
+    }
+}
 
 DotFn portableKernel(GgmlType type)
 {
@@ -240,6 +277,52 @@ void checkLength(GgmlType type, std::int64_t n)
 }
 
 } // namespace
+
+std::optional<GgmlType> q8ActivationType(GgmlType weightType)
+{
+    if (!VecDot::portableQ8Kernel(weightType))
+        return std::nullopt;
+    return weightType == GgmlType::Q8_0 || weightType == GgmlType::Q4_0 ? GgmlType::Q8_0
+                                                                          : GgmlType::Q8_K;
+}
+
+namespace {
+
+VecDot::DotQ8Fn selectQ8(DotPath path, GgmlType type, std::int64_t n)
+{
+    VecDot::DotQ8Fn fn = nullptr;
+    if (path != DotPath::Portable && cpuHasAvx2Fma())
+        fn = VecDot::avx2Q8Kernel(type);
+    if (!fn)
+        fn = VecDot::portableQ8Kernel(type);
+    if (!fn)
+        throw Error(QStringLiteral("no 8-bit activation dot product for %1 tensors")
+                        .arg(ggmlTypeName(type)));
+    checkLength(type, n);
+    checkLength(*q8ActivationType(type), n);
+    return fn;
+}
+
+} // namespace
+
+float dotRowQ8With(DotPath path, GgmlType type, const std::uint8_t *row, const std::uint8_t *xq,
+                   std::int64_t n)
+{
+    return selectQ8(path, type, n)(row, xq, n);
+}
+
+float dotRowQ8(GgmlType type, const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
+{
+    return dotRowQ8With(DotPath::Auto, type, row, xq, n);
+}
+
+void dotRowsQ8(GgmlType type, const std::uint8_t *rows, std::size_t rowStrideBytes,
+               std::int64_t nRows, const std::uint8_t *xq, std::int64_t n, float *out)
+{
+    const auto fn = selectQ8(DotPath::Auto, type, n);
+    for (std::int64_t r = 0; r < nRows; ++r)
+        out[r] = fn(rows + std::size_t(r) * rowStrideBytes, xq, n);
+}
 
 bool cpuHasAvx2Fma()
 {

@@ -11,6 +11,13 @@ namespace QuantFit::VecDot {
 /// sum_i dequant(row)[i] * x[i] over n elements (n a multiple of the block size).
 using DotFn = float (*)(const std::uint8_t *row, const float *x, std::int64_t n);
 
+/// sum_i dequant(row)[i] * dequant(xq)[i] with 8-bit activations (Q8_0 or Q8_K blocks).
+using DotQ8Fn = float (*)(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n);
+
+/// Portable and AVX2 integer kernels, or null when there is none for `type`.
+DotQ8Fn portableQ8Kernel(GgmlType type);
+DotQ8Fn avx2Q8Kernel(GgmlType type);
+
 /// Portable kernel for `type`, or null when the type cannot be dequantized.
 DotFn portableKernel(GgmlType type);
 /// AVX2/FMA/F16C kernel for `type`, or null when there is none (the caller falls back).

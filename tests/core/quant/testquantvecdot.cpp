@@ -8,6 +8,7 @@
 
 #include <QTest>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -24,6 +25,8 @@ private slots:
     void matchesReference_data();
     void matchesReference();
     void dotRowsMatchesDotRow();
+    void q8Activations_data();
+    void q8Activations();
     void misalignedRows_data();
     void misalignedRows();
     void unsupportedTypeThrows();
@@ -112,6 +115,70 @@ void TestQuantVecDot::dotRowsMatchesDotRow()
         QCOMPARE(out[r], dotRow(type, rows.data() + r * stride, x.data(), n));
 }
 
+void TestQuantVecDot::q8Activations_data()
+{
+    QTest::addColumn<GgmlType>("type");
+    for (const TypeFacts &f : allTypeFacts()) {
+        if (q8ActivationType(f.type))
+            QTest::newRow(f.name.data()) << f.type;
+    }
+}
+
+// The 8-bit-activation path: integer block sums (AVX2) and the portable path against
+// sum dequant(w) * dequant(xq) in double (same tolerance as above), and against the float
+// reference dotRow(x): rounding x to 8 bits per block (relative step <= 1/127 of the block
+// maximum) moves the sum by at most 0.5/127 * max|x| * sum|w|; we allow that bound.
+void TestQuantVecDot::q8Activations()
+{
+    QFETCH(GgmlType, type);
+    const TypeFacts &f = typeFacts(type);
+    const GgmlType act = *q8ActivationType(type);
+    QVERIFY(act == GgmlType::Q8_0 || act == GgmlType::Q8_K);
+    const std::int64_t n = 4096;
+    std::mt19937 rng(17);
+    std::student_t_distribution<float> dist(4.f);
+    for (int trial = 0; trial < 4; ++trial) {
+        std::vector<float> w(n);
+        std::vector<float> x(n);
+        for (auto &v : w)
+            v = dist(rng);
+        for (auto &v : x)
+            v = dist(rng);
+        std::vector<std::uint8_t> q(rowBytes(f, n));
+        std::vector<std::uint8_t> xq(rowBytes(typeFacts(act), n));
+        kernelsFor(type).quantizeRow(w.data(), q.data(), n, nullptr);
+        kernelsFor(act).quantizeRow(x.data(), xq.data(), n, nullptr);
+        std::vector<float> wd(n);
+        std::vector<float> xd(n);
+        kernelsFor(type).dequantizeRow(q.data(), wd.data(), n);
+        kernelsFor(act).dequantizeRow(xq.data(), xd.data(), n);
+        double ref = 0;
+        double absSum = 0;
+        double absW = 0;
+        double maxX = 0;
+        for (std::int64_t i = 0; i < n; ++i) {
+            ref += double(wd[i]) * xd[i];
+            absSum += std::fabs(double(wd[i]) * xd[i]);
+            absW += std::fabs(double(wd[i]));
+            maxX = std::max(maxX, std::fabs(double(x[i])));
+        }
+        const double tol = 1e-4 * absSum + 1e-6;
+        const float portable = dotRowQ8With(DotPath::Portable, type, q.data(), xq.data(), n);
+        const float avx2 = dotRowQ8With(DotPath::Avx2, type, q.data(), xq.data(), n);
+        QVERIFY2(std::fabs(portable - ref) <= tol,
+                 qPrintable(QStringLiteral("portable %1 vs %2").arg(portable).arg(ref)));
+        QVERIFY2(std::fabs(avx2 - ref) <= tol,
+                 qPrintable(QStringLiteral("avx2 %1 vs %2").arg(avx2).arg(ref)));
+        const float floatPath = dotRow(type, q.data(), x.data(), n);
+        const double roundingBound = 0.5 / 127 * maxX * absW + tol;
+        QVERIFY2(std::fabs(double(floatPath) - avx2) <= roundingBound,
+                 qPrintable(QStringLiteral("float path %1 vs q8 %2").arg(floatPath).arg(avx2)));
+        std::vector<float> out(1);
+        dotRowsQ8(type, q.data(), q.size(), 1, xq.data(), n, out.data());
+        QCOMPARE(out[0], dotRowQ8(type, q.data(), xq.data(), n));
+    }
+}
+
 void TestQuantVecDot::misalignedRows_data()
 {
     QTest::addColumn<GgmlType>("type");
@@ -158,6 +225,10 @@ void TestQuantVecDot::unsupportedTypeThrows()
     std::vector<float> x(256);
     QVERIFY_THROWS_EXCEPTION(Error, dotRow(GgmlType::IQ2_XXS, q.data(), x.data(), 256));
     QVERIFY_THROWS_EXCEPTION(Error, dotRow(GgmlType::Q4_0, q.data(), x.data(), 48));
+    QVERIFY(!q8ActivationType(GgmlType::IQ4_XS));
+    QVERIFY_THROWS_EXCEPTION(Error, dotRowQ8(GgmlType::IQ4_XS, q.data(), q.data(), 256));
+    // Q4_0 with Q8_0 activations needs n to be a multiple of 32; Q4_K with Q8_K of 256.
+    QVERIFY_THROWS_EXCEPTION(Error, dotRowQ8(GgmlType::Q4_K, q.data(), q.data(), 128));
 }
 
 QTEST_APPLESS_MAIN(TestQuantVecDot)
