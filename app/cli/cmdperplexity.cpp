@@ -45,6 +45,27 @@ public:
                      .arg(r.tokensPerSecond, 0, 'f', 1)
                      .arg(formatSeconds(r.etaSeconds)));
         }
+        if (r.kld) {
+            // KLD runs: one line per chunk with the running figures, as llama-perplexity prints.
+            const KldSummary &k = *r.kld;
+            if (r.chunk == 1)
+                print(QStringLiteral("chunk             PPL          ln(PPL(Q)/PPL(base))          "
+                                     "KL Divergence              Δp RMS            Same top p\n"));
+            print(QStringLiteral("%1 %2 ± %3 %4 ± %5 %6 ± %7 %8 ± %9 %")
+                      .arg(r.chunk, 4)
+                      .arg(k.pplQ, 12, 'f', 4)
+                      .arg(k.pplQError, 9, 'f', 4)
+                      .arg(k.lnRatio, 14, 'f', 5)
+                      .arg(k.lnRatioError, 9, 'f', 5)
+                      .arg(k.kldMean, 14, 'f', 5)
+                      .arg(k.kldMeanError, 9, 'f', 5)
+                      .arg(k.rmsDpPercent, 9, 'f', 3)
+                      .arg(k.rmsDpPercentError, 6, 'f', 3)
+                  + QStringLiteral("  %1 ± %2 %\n")
+                        .arg(k.sameTopPercent, 7, 'f', 3)
+                        .arg(k.sameTopPercentError, 6, 'f', 3));
+            return;
+        }
         print(QStringLiteral("[%1]%2,").arg(r.chunk).arg(r.ppl, 0, 'f', 4));
         if (r.chunk == r.nChunks)
             print(QStringLiteral("\n"));

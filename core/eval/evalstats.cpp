@@ -151,7 +151,7 @@ void KldAccumulator::merge(const KldAccumulator &other)
     m_dps.insert(m_dps.end(), other.m_dps.begin(), other.m_dps.end());
 }
 
-KldSummary KldAccumulator::summary() const
+KldSummary KldAccumulator::summary(bool withPercentiles) const
 {
     KldSummary s;
     const std::uint64_t n = m_count;
@@ -183,15 +183,17 @@ KldSummary KldAccumulator::summary() const
     s.kldMean = m_kld / N;
     s.kldMeanError = meanUncertainty(m_kld, m_kld2, n);
     s.kldTailBound = m_tail / N;
-    std::vector<float> sorted = m_klds;
-    std::sort(sorted.begin(), sorted.end());
-    s.kldMin = sorted.front();
-    s.kldMax = sorted.back();
-    s.kldMedian = median(sorted);
-    s.kldP90 = percentile(sorted, 0.90);
-    s.kldP95 = percentile(sorted, 0.95);
-    s.kldP99 = percentile(sorted, 0.99);
-    s.kldP999 = percentile(sorted, 0.999);
+    if (withPercentiles) {
+        std::vector<float> sorted = m_klds;
+        std::sort(sorted.begin(), sorted.end());
+        s.kldMin = sorted.front();
+        s.kldMax = sorted.back();
+        s.kldMedian = median(sorted);
+        s.kldP90 = percentile(sorted, 0.90);
+        s.kldP95 = percentile(sorted, 0.95);
+        s.kldP99 = percentile(sorted, 0.99);
+        s.kldP999 = percentile(sorted, 0.999);
+    }
 
     const double pSame = double(m_sameTop) / N;
     s.sameTopPercent = 100.0 * pSame;

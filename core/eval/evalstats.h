@@ -92,8 +92,9 @@ public:
     double kldMean() const { return m_count ? m_kld / double(m_count) : 0.0; }
     double kldMeanError() const { return meanUncertainty(m_kld, m_kld2, m_count); }
     double sameTopPercent() const { return m_count ? 100.0 * double(m_sameTop) / double(m_count) : 0.0; }
-    /// Sorts copies of the kept values: call at the end (or rarely).
-    KldSummary summary() const;
+    /// Everything of §3. `withPercentiles` sorts copies of the kept values (median, p90 ...,
+    /// min, max): O(N log N), for the end of a run; without, the running figures are O(1).
+    KldSummary summary(bool withPercentiles = true) const;
 
 private:
     PerplexityAccumulator m_q;

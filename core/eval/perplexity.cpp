@@ -302,9 +302,7 @@ PerplexityResult computeKld(std::shared_ptr<const LlamaModel> model, const BaseL
             acc.add(c.nll, c.nllBase, c.kld, c.tailBound, c.sameTop);
         result.runningPpl.push_back(acc.current().perplexity());
         ChunkReport report = runner.finishChunk(k, acc.current());
-        report.kldMean = acc.kldMean();
-        report.kldMeanError = acc.kldMeanError();
-        report.sameTopPercent = acc.sameTopPercent();
+        report.kld = acc.summary(false);
         runner.report(report);
     }
 

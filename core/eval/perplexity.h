@@ -38,9 +38,8 @@ struct ChunkReport {
     double pplError = 0;
     double tokensPerSecond = 0; ///< evaluated tokens (nCtx per chunk) per second so far
     double etaSeconds = -1;
-    std::optional<double> kldMean;      ///< KLD runs only: running mean KLD
-    std::optional<double> kldMeanError;
-    std::optional<double> sameTopPercent;
+    /// KLD runs only: the running statistics so far (percentiles not filled in).
+    std::optional<KldSummary> kld;
 };
 
 struct PerplexityOptions {
