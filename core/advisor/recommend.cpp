@@ -89,7 +89,7 @@ QString rowFacts(const ModelAdvice &a, const QuantRow &r)
     const MemoryBreakdown &m = r.memory;
     return QStringLiteral("%1 is a %2 file (%3 bits per weight; the brief's formula %4 x %5 / 8 "
                           "gives %6). At %7 tokens with a %8 KV cache the total is %9 (weights "
-                          "%10 + KV cache %11 + compute %12 + runtime %13 + reserve %14), %15 of "
+                          "%10 + KV cache %11 + compute %12 + runtime %13 + reserve %14): %15 in "
                           "%16 RAM, leaving %17; the longest context is %18 tokens. Estimates: "
                           "perplexity +%19% over F16, %20x the speed of F16.")
         .arg(r.name, gb(r.fileBytes))
