@@ -65,6 +65,7 @@ QJsonObject rowJson(const QuantRow &r)
             {QStringLiteral("pplIncreasePercentEstimate"), r.pplIncreasePercent},
             {QStringLiteral("relativeSpeedEstimate"), r.relativeSpeed},
             {QStringLiteral("quality"), r.qualityLabel},
+            {QStringLiteral("useCase"), r.useCase},
             {QStringLiteral("recommended"), r.recommended}};
 }
 

@@ -282,6 +282,7 @@ ModelAdvice buildAdvice(const ModelShape &s, const SizedModel &sized,
                                                                  : double(sized.nParams) / 1e9);
         row.relativeSpeed = estimatedRelativeSpeed(level.fileType);
         row.qualityLabel = facts ? QString::fromLatin1(facts->quality) : QString();
+        row.useCase = facts ? QString::fromLatin1(facts->useCase) : QString();
         advice.rows.push_back(row);
     }
     for (const LevelSize &level : sized.otherLevels) {

@@ -92,6 +92,7 @@ struct QuantRow {
     double pplIncreasePercent = 0;         ///< estimated perplexity increase vs F16
     double relativeSpeed = 1;              ///< estimated, F16 = 1.0 (the brief's table)
     QString qualityLabel;                  ///< the brief's word: "Good+", "Excellent", ...
+    QString useCase;                       ///< the brief's "Use Case": "Recommended balance", ...
     bool recommended = false;              ///< the per-model recommendation
 };
 
