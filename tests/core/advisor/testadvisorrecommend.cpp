@@ -2,6 +2,7 @@
 // the decision flow for single models, and bad input.
 
 #include "advisor/advisor.h"
+#include "catalog/catalog.h"
 #include "util/error.h"
 
 #include <QTest>
@@ -175,6 +176,20 @@ private slots:
         } catch (const Error &e) {
             QVERIFY2(e.message().contains(QStringLiteral("4096")), qPrintable(e.message()));
         }
+    }
+
+    // A shape the user enters: sized like a catalog entry; an inconsistent one is refused.
+    void enteredShape()
+    {
+        ModelShape s = *m_advisor.catalog().find(QStringLiteral("llama-3.1-8b"));
+        s.id = QStringLiteral("my-8b");
+        s.name = QStringLiteral("My 8B");
+        const ModelAdvice a = m_advisor.adviseShape(s, ram(32));
+        const ModelAdvice b = m_advisor.adviseModel(QStringLiteral("llama-3.1-8b"), ram(32));
+        QCOMPARE(a.row(FileType::Q4_K_M)->fileBytes, b.row(FileType::Q4_K_M)->fileBytes);
+        QCOMPARE(a.model.name, QStringLiteral("My 8B"));
+        s.nHeadsKv = 7; // 32 heads are not a multiple of 7
+        QVERIFY_THROWS_EXCEPTION(Error, m_advisor.adviseShape(s, ram(32)));
     }
 
     void contextOptionApplies()
