@@ -222,6 +222,11 @@ DotQ8Fn portableQ8Kernel(GgmlType type)
     case GgmlType::Q4_K: return dotQ8ViaBlocks<GgmlType::Q4_K, GgmlType::Q8_K>;
     case GgmlType::Q5_K: return dotQ8ViaBlocks<GgmlType::Q5_K, GgmlType::Q8_K>;
     case GgmlType::Q6_K: return dotQ8ViaBlocks<GgmlType::Q6_K, GgmlType::Q8_K>;
+    case GgmlType::Q5_0: return dotQ8ViaBlocks<GgmlType::Q5_0, GgmlType::Q8_0>;
+    case GgmlType::IQ4_NL: return dotQ8ViaBlocks<GgmlType::IQ4_NL, GgmlType::Q8_0>;
+    case GgmlType::IQ4_XS: return dotQ8ViaBlocks<GgmlType::IQ4_XS, GgmlType::Q8_K>;
+    case GgmlType::Q2_K: return dotQ8ViaBlocks<GgmlType::Q2_K, GgmlType::Q8_K>;
+    case GgmlType::Q3_K: return dotQ8ViaBlocks<GgmlType::Q3_K, GgmlType::Q8_K>;
     default: return nullptr;
     }
 }
@@ -282,8 +287,7 @@ std::optional<GgmlType> q8ActivationType(GgmlType weightType)
 {
     if (!VecDot::portableQ8Kernel(weightType))
         return std::nullopt;
-    return weightType == GgmlType::Q8_0 || weightType == GgmlType::Q4_0 ? GgmlType::Q8_0
-                                                                          : GgmlType::Q8_K;
+    return typeFacts(weightType).blockSize == 32 ? GgmlType::Q8_0 : GgmlType::Q8_K;
 }
 
 namespace {
@@ -338,6 +342,11 @@ bool cpuHasAvx2Fma()
 bool hasAvx2Dot(GgmlType type)
 {
     return VecDot::avx2Kernel(type) != nullptr;
+}
+
+bool hasAvx2DotQ8(GgmlType type)
+{
+    return VecDot::avx2Q8Kernel(type) != nullptr;
 }
 
 bool canDot(GgmlType type)

@@ -28,8 +28,8 @@ void dotRows(GgmlType type, const std::uint8_t *rows, std::size_t rowStrideBytes
              std::int64_t nRows, const float *x, std::int64_t n, float *out);
 
 /// The activation type llama.cpp quantizes x to for an integer dot with `weightType` (its
-/// vec_dot_type): Q8_0 for Q8_0 and Q4_0 weights, Q8_K for Q4_K, Q5_K and Q6_K; nullopt for
-/// types without an integer kernel here (use dotRow()).
+/// vec_dot_type): Q8_0 for Q8_0, Q4_0, Q5_0 and IQ4_NL weights, Q8_K for Q2_K..Q6_K and IQ4_XS;
+/// nullopt for types without an integer kernel here (F32/F16/BF16, Q4_1, Q5_1: use dotRow()).
 std::optional<GgmlType> q8ActivationType(GgmlType weightType);
 
 /// sum_i dequant(row)[i] * dequant(xq)[i], where `xq` is x quantized with
@@ -61,5 +61,7 @@ bool cpuHasAvx2Fma();
 
 /// Whether `type` has its own AVX2 kernel (every readable type does; for tests).
 bool hasAvx2Dot(GgmlType type);
+/// Whether `type` has an AVX2 integer kernel for dotRowQ8() (all that have q8ActivationType()).
+bool hasAvx2DotQ8(GgmlType type);
 
 } // namespace QuantFit

@@ -575,6 +575,127 @@ QF_AVX2 float dotQ8Q6_K(const std::uint8_t *row, const std::uint8_t *xq, std::in
     return hsum(acc);
 }
 
+QF_AVX2 float dotQ8Q5_0(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
+{
+    const auto *w = reinterpret_cast<const BlockQ5_0 *>(row);
+    const auto *x = reinterpret_cast<const BlockQ8_0 *>(xq);
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / 32; ++i) {
+        const __m256i high = _mm256_and_si256(bitsToBytes(loadU32(w[i].qh)), sixteen);
+        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(nibbles32(w[i].qs), high), sixteen);
+        const float d = halfToFloat(w[i].d) * halfToFloat(x[i].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(mulSumI8(q, load256(x[i].qs))),
+                              acc);
+    }
+    return hsum(acc);
+}
+
+QF_AVX2 float dotQ8Iq4Nl(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
+{
+    const auto *w = reinterpret_cast<const BlockIq4Nl *>(row);
+    const auto *x = reinterpret_cast<const BlockQ8_0 *>(xq);
+    const __m256i table = iq4Table();
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / 32; ++i) {
+        const __m256i q = _mm256_shuffle_epi8(table, nibbles32(w[i].qs));
+        const float d = halfToFloat(w[i].d) * halfToFloat(x[i].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(mulSumI8(q, load256(x[i].qs))),
+                              acc);
+    }
+    return hsum(acc);
+}
+
+// Per-16 scales for the 8 int32 lanes of a 32-element product: lanes 0-3 cover elements 0-15.
+QF_AVX2 inline __m256i scalePair(int s0, int s1)
+{
+    return _mm256_setr_epi32(s0, s0, s0, s0, s1, s1, s1, s1);
+}
+
+QF_AVX2 float dotQ8Iq4Xs(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
+{
+    const auto *blocks = reinterpret_cast<const BlockIq4Xs *>(row);
+    const auto *x = reinterpret_cast<const BlockQ8_K *>(xq);
+    const __m256i table = iq4Table();
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / 256; ++i) {
+        const BlockIq4Xs &b = blocks[i];
+        __m256i isum = _mm256_setzero_si256();
+        for (int ib = 0; ib < 8; ++ib) {
+            const int ls = ((b.scalesL[ib / 2] >> (4 * (ib % 2))) & 0xF)
+                | (((b.scalesH >> (2 * ib)) & 3) << 4);
+            const __m256i q = _mm256_shuffle_epi8(table, nibbles32(b.qs + 16 * ib));
+            const __m256i p = mulSumI8(q, load256(x[i].qs + 32 * ib));
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(p, _mm256_set1_epi32(ls - 32)));
+        }
+        const float d = halfToFloat(b.d) * x[i].d;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+    }
+    return hsum(acc);
+}
+
+QF_AVX2 float dotQ8Q2_K(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
+{
+    const auto *blocks = reinterpret_cast<const BlockQ2_K *>(row);
+    const auto *x = reinterpret_cast<const BlockQ8_K *>(xq);
+    const __m256i m3 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    float minTerm = 0;
+    for (std::int64_t i = 0; i < n / kQkK; ++i) {
+        const BlockQ2_K &b = blocks[i];
+        const BlockQ8_K &xb = x[i];
+        __m256i isum = _mm256_setzero_si256();
+        int mins = 0;
+        for (int h = 0; h < 2; ++h) {
+            const __m256i raw = load256(b.qs + 32 * h);
+            for (int g = 0; g < 4; ++g) {
+                const int s = 8 * h + 2 * g;
+                const __m256i q = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * g), m3);
+                const __m256i p16 = _mm256_maddubs_epi16(q, load256(xb.qs + 128 * h + 32 * g));
+                const __m256i p = _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+                const __m256i sc = scalePair(b.scales[s] & 0xF, b.scales[s + 1] & 0xF);
+                isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(p, sc));
+                mins += (b.scales[s] >> 4) * xb.bsums[s] + (b.scales[s + 1] >> 4) * xb.bsums[s + 1];
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(b.d) * xb.d), _mm256_cvtepi32_ps(isum),
+                              acc);
+        minTerm += halfToFloat(b.dmin) * xb.d * float(mins);
+    }
+    return hsum(acc) - minTerm;
+}
+
+QF_AVX2 float dotQ8Q3_K(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
+{
+    const auto *blocks = reinterpret_cast<const BlockQ3_K *>(row);
+    const auto *x = reinterpret_cast<const BlockQ8_K *>(xq);
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m256i four = _mm256_set1_epi8(4);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / kQkK; ++i) {
+        const BlockQ3_K &b = blocks[i];
+        const BlockQ8_K &xb = x[i];
+        const __m256i hm = load256(b.hmask);
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; ++h) {
+            const __m256i raw = load256(b.qs + 32 * h);
+            for (int g = 0; g < 4; ++g) {
+                const int s = 8 * h + 2 * g;
+                const __m256i bit = _mm256_set1_epi8(static_cast<char>(1u << (4 * h + g)));
+                const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit);
+                const __m256i low = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * g), m3);
+                const __m256i q = _mm256_sub_epi8(low, _mm256_andnot_si256(set, four));
+                const __m256i p = mulSumI8(q, load256(xb.qs + 128 * h + 32 * g));
+                const __m256i sc = scalePair(q3kScale(b.scales, s), q3kScale(b.scales, s + 1));
+                isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(p, sc));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(b.d) * xb.d), _mm256_cvtepi32_ps(isum),
+                              acc);
+    }
+    return hsum(acc);
+}
+
 } // namespace
 
 DotFn avx2Kernel(GgmlType type)
@@ -608,6 +729,11 @@ DotQ8Fn avx2Q8Kernel(GgmlType type)
     case GgmlType::Q4_K: return dotQ8Q45K<false>;
     case GgmlType::Q5_K: return dotQ8Q45K<true>;
     case GgmlType::Q6_K: return dotQ8Q6_K;
+    case GgmlType::Q5_0: return dotQ8Q5_0;
+    case GgmlType::IQ4_NL: return dotQ8Iq4Nl;
+    case GgmlType::IQ4_XS: return dotQ8Iq4Xs;
+    case GgmlType::Q2_K: return dotQ8Q2_K;
+    case GgmlType::Q3_K: return dotQ8Q3_K;
     default: return nullptr;
     }
 }
