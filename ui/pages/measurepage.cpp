@@ -392,8 +392,8 @@ void MeasurePage::runNext()
             self->m_chart->addPoint(r.chunk, r.ppl, r.pplError);
             QString text = tr("[%1/%2]  PPL %3 ± %4").arg(r.chunk).arg(r.nChunks)
                                .arg(r.ppl, 0, 'f', 4).arg(r.pplError, 0, 'f', 4);
-            if (r.kldMean)
-                text += tr("   KLD %1").arg(*r.kldMean, 0, 'f', 5);
+            if (r.kld)
+                text += tr("   KLD %1 ± %2").arg(r.kld->kldMean, 0, 'f', 5).arg(r.kld->kldMeanError, 0, 'f', 5);
             text += tr("   %1 tok/s").arg(r.tokensPerSecond, 0, 'f', 1);
             if (r.etaSeconds >= 0)
                 text += tr("   ETA %1").arg(formatDuration(r.etaSeconds));
