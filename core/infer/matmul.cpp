@@ -221,8 +221,8 @@ void matmul(const WeightMatrix &w, const float *x, int nTokens, float *y,
     const int nThreads = options.nThreads > 0 ? options.nThreads : defaultThreadCount();
     const bool batched = nTokens >= options.minBatchedTokens;
 
-    if (batched && options.roundActivations && !options.portable && canMatmulQ8_0Int8(w)) {
-        matmulQ8_0Int8(w, x, nTokens, y, nThreads, ctx);
+    if (batched && options.roundActivations && !options.portable && canMatmulInt8(w)) {
+        matmulInt8(w, x, nTokens, y, nThreads, ctx);
         return;
     }
 

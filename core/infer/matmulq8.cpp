@@ -28,72 +28,152 @@ bool haveVnni()
     return have;
 }
 
-// Activations quantized exactly as roundActivations(Q8_0) rounds them (x86 AVX2 quantizer):
-// per block amax, d = fp16(amax/127), q = round-half-even(x * 127/amax).
+// Activations quantized exactly as roundActivations() rounds them, kept as int8 codes with a
+// scale per 32-element block (Q8_0: its own; Q8_K: that of its 256-element super-block).
 struct QuantizedRows {
-    std::vector<std::int8_t> q;    // [T][n]
-    std::vector<float> d;          // [T][nb]
-    std::vector<std::int32_t> sum; // [T][nb], 128 * sum of q (the unsigned-weight correction)
+    std::vector<std::int8_t> q;     // [T][n]
+    std::vector<float> d;           // [T][nb] block scale
+    std::vector<std::int32_t> sum;  // [T][nb] 128 * sum of q (unsigned-weight correction)
+    std::vector<float> dsum;        // [T][nb] d * sum of q (affine-weight correction)
 };
 
-void quantizeActivations(const float *x, int nTokens, std::int64_t n, QuantizedRows &out)
+void quantizeActivations(const float *x, int nTokens, std::int64_t n, bool q8k,
+                         QuantizedRows &out)
 {
     const std::int64_t nb = n / kBlock;
     out.q.resize(std::size_t(nTokens) * std::size_t(n));
     out.d.resize(std::size_t(nTokens) * std::size_t(nb));
     out.sum.resize(out.d.size());
+    out.dsum.resize(out.d.size());
+    const int group = q8k ? 256 : kBlock;
     for (int t = 0; t < nTokens; ++t) {
-        for (std::int64_t b = 0; b < nb; ++b) {
-            const float *xb = x + std::int64_t(t) * n + b * kBlock;
-            float amax = 0.0f;
-            for (int j = 0; j < kBlock; ++j)
-                amax = std::max(amax, std::abs(xb[j]));
-            const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-            std::int8_t *qb = out.q.data() + std::int64_t(t) * n + b * kBlock;
-            std::int32_t s = 0;
-            for (int j = 0; j < kBlock; ++j) {
-                qb[j] = std::int8_t(std::nearbyint(xb[j] * id));
-                s += qb[j];
+        for (std::int64_t g0 = 0; g0 < n; g0 += group) {
+            const float *xg = x + std::int64_t(t) * n + g0;
+            std::int8_t *qg = out.q.data() + std::int64_t(t) * n + g0;
+            float amax = 0.0f, m = 0.0f;
+            for (int j = 0; j < group; ++j) {
+                if (std::abs(xg[j]) > amax) {
+                    amax = std::abs(xg[j]);
+                    m = xg[j];
+                }
             }
-            out.d[std::size_t(t * nb + b)] = roundFp16(amax / 127.0f);
-            out.sum[std::size_t(t * nb + b)] = 128 * s;
+            float d = 0.0f;
+            if (q8k) {
+                // quant-types.md §3.6: iscale = -127/m, q = min(127, nearest(iscale x)), d = 1/iscale
+                if (amax != 0.0f) {
+                    const float iscale = -127.0f / m;
+                    d = 1.0f / iscale;
+                    for (int j = 0; j < group; ++j)
+                        qg[j] = std::int8_t(std::min(127.0f, std::nearbyint(iscale * xg[j])));
+                } else {
+                    std::fill(qg, qg + group, std::int8_t(0));
+                }
+            } else {
+                // the x86 AVX2 Q8_0 quantizer: id = 127/amax, round half to even, d = fp16(amax/127)
+                const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+                for (int j = 0; j < group; ++j)
+                    qg[j] = std::int8_t(std::nearbyint(xg[j] * id));
+                d = roundFp16(amax / 127.0f);
+            }
+            for (int b = 0; b < group / kBlock; ++b) {
+                std::int32_t s = 0;
+                for (int j = 0; j < kBlock; ++j)
+                    s += qg[b * kBlock + j];
+                const std::size_t k = std::size_t(t * nb + (g0 / kBlock) + b);
+                out.d[k] = d;
+                out.sum[k] = 128 * s;
+                out.dsum[k] = d * float(s);
+            }
         }
     }
 }
 
-// Panel of 8 rows: per block, bytes [4-column group g][row r][4] of q + 128 (unsigned for
-// vpdpbusd), and the 8 rows' scales.
-void packPanel(const WeightMatrix &w, std::int64_t row0, std::uint8_t *bytes, float *scales)
+// Panel of 8 rows: per 32-element block, bytes [4-column group g][row r][4] of unsigned codes
+// u, and per row the scale s and offset m with value = s*u - m: for Q8_0, u = q + 128 (the
+// offset 128*d is applied exactly through `sum`), for Q4_K, u = q and m = dmin*mn.
+void packQ8_0(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
+              float *mins)
 {
     const std::int64_t nb = w.nIn / kBlock;
+    const std::uint8_t *src = w.data + std::uint64_t(row) * w.rowBytes;
+    for (std::int64_t b = 0; b < nb; ++b) {
+        const std::uint8_t *blk = src + b * kBlockBytes;
+        std::uint16_t dh;
+        std::memcpy(&dh, blk, 2);
+        scales[b * kRows + r] = fp16ToFp32(dh);
+        mins[b * kRows + r] = 0.0f;
+        std::uint8_t *dst = bytes + b * (kBlock * kRows);
+        for (int j = 0; j < kBlock; ++j)
+            dst[(j / 4) * (kRows * 4) + r * 4 + (j % 4)] =
+                std::uint8_t(int(std::int8_t(blk[2 + j])) + 128);
+    }
+}
+
+// Q4_K (quant-types.md §3.3): 144-byte super-blocks of 256 values, 8 sub-blocks of 32 with
+// 6-bit scale and min codes; value = d*sc*q - dmin*mn.
+void packQ4_K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
+              float *mins)
+{
+    const std::int64_t nSuper = w.nIn / 256;
+    const std::uint8_t *src = w.data + std::uint64_t(row) * w.rowBytes;
+    for (std::int64_t i = 0; i < nSuper; ++i) {
+        const std::uint8_t *blk = src + i * 144;
+        std::uint16_t dh, mh;
+        std::memcpy(&dh, blk, 2);
+        std::memcpy(&mh, blk + 2, 2);
+        const float d = fp16ToFp32(dh);
+        const float dmin = fp16ToFp32(mh);
+        const std::uint8_t *S = blk + 4;
+        const std::uint8_t *qs = blk + 16;
+        for (int j = 0; j < 8; ++j) {
+            int sc, mn;
+            if (j < 4) {
+                sc = S[j] & 63;
+                mn = S[j + 4] & 63;
+            } else {
+                sc = (S[j + 4] & 15) | ((S[j - 4] >> 6) << 4);
+                mn = (S[j + 4] >> 4) | ((S[j] >> 6) << 4);
+            }
+            const std::int64_t b = i * 8 + j;
+            scales[b * kRows + r] = d * float(sc);
+            mins[b * kRows + r] = dmin * float(mn);
+            std::uint8_t *dst = bytes + b * (kBlock * kRows);
+            const std::uint8_t *q = qs + 32 * (j / 2);
+            const int shift = (j % 2) * 4;
+            for (int l = 0; l < kBlock; ++l)
+                dst[(l / 4) * (kRows * 4) + r * 4 + (l % 4)] = std::uint8_t((q[l] >> shift) & 15);
+        }
+    }
+}
+
+void packPanel(const WeightMatrix &w, std::int64_t row0, std::uint8_t *bytes, float *scales,
+               float *mins)
+{
     const int nValid = int(std::min<std::int64_t>(kRows, w.nOut - row0));
     for (int r = 0; r < kRows; ++r) {
-        const std::uint8_t *row = w.data + std::uint64_t(row0 + std::min(r, nValid - 1)) * w.rowBytes;
-        for (std::int64_t b = 0; b < nb; ++b) {
-            const std::uint8_t *blk = row + b * kBlockBytes;
-            std::uint16_t dh;
-            std::memcpy(&dh, blk, 2);
-            scales[b * kRows + r] = r < nValid ? fp16ToFp32(dh) : 0.0f;
-            std::uint8_t *dst = bytes + b * (kBlock * kRows);
-            for (int j = 0; j < kBlock; ++j)
-                dst[(j / 4) * (kRows * 4) + r * 4 + (j % 4)] =
-                    std::uint8_t(int(std::int8_t(blk[2 + j])) + 128);
-        }
+        // Rows past the end repeat the last row; their outputs are not stored.
+        const std::int64_t row = row0 + std::min(r, nValid - 1);
+        if (w.type == GgmlType::Q8_0)
+            packQ8_0(w, row, r, bytes, scales, mins);
+        else
+            packQ4_K(w, row, r, bytes, scales, mins);
     }
 }
 
 #define QF_VNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
 
 template <int NT>
-QF_VNNI void kernel(const std::uint8_t *bytes, const float *scales, std::int64_t nb,
-                    const QuantizedRows &a, int t0, std::int64_t n, float *y, std::int64_t ldy,
-                    int nValid)
+QF_VNNI void kernel(const std::uint8_t *bytes, const float *scales, const float *mins, bool affine,
+                    std::int64_t nb, const QuantizedRows &a, int t0, std::int64_t n, float *y,
+                    std::int64_t ldy, int nValid)
 {
     __m256 f[NT];
     const std::int8_t *xq[NT];
     const float *da[NT];
     const std::int32_t *sa[NT];
+    const float *ds[NT];
     for (int t = 0; t < NT; ++t) {
+        ds[t] = a.dsum.data() + std::int64_t(t0 + t) * nb;
         f[t] = _mm256_setzero_ps();
         xq[t] = a.q.data() + std::int64_t(t0 + t) * n;
         da[t] = a.d.data() + std::int64_t(t0 + t) * nb;
@@ -113,10 +193,19 @@ QF_VNNI void kernel(const std::uint8_t *bytes, const float *scales, std::int64_t
             }
         }
         const __m256 ws = _mm256_loadu_ps(scales + b * kRows);
-        for (int t = 0; t < NT; ++t) {
-            const __m256i i = _mm256_sub_epi32(acc[t], _mm256_set1_epi32(sa[t][b]));
-            f[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_mul_ps(ws, _mm256_set1_ps(da[t][b])),
-                                   f[t]);
+        if (affine) {
+            const __m256 wm = _mm256_loadu_ps(mins + b * kRows);
+            for (int t = 0; t < NT; ++t) {
+                f[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[t]),
+                                       _mm256_mul_ps(ws, _mm256_set1_ps(da[t][b])), f[t]);
+                f[t] = _mm256_fnmadd_ps(wm, _mm256_set1_ps(ds[t][b]), f[t]);
+            }
+        } else {
+            for (int t = 0; t < NT; ++t) {
+                const __m256i i = _mm256_sub_epi32(acc[t], _mm256_set1_epi32(sa[t][b]));
+                f[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i),
+                                       _mm256_mul_ps(ws, _mm256_set1_ps(da[t][b])), f[t]);
+            }
         }
     }
     for (int t = 0; t < NT; ++t) {
@@ -126,23 +215,30 @@ QF_VNNI void kernel(const std::uint8_t *bytes, const float *scales, std::int64_t
     }
 }
 
-using Kernel = void (*)(const std::uint8_t *, const float *, std::int64_t, const QuantizedRows &,
-                        int, std::int64_t, float *, std::int64_t, int);
+using Kernel = void (*)(const std::uint8_t *, const float *, const float *, bool, std::int64_t,
+                        const QuantizedRows &, int, std::int64_t, float *, std::int64_t, int);
 const Kernel kKernels[kTokenBlock + 1] = {nullptr,   kernel<1>, kernel<2>, kernel<3>,
                                           kernel<4>, kernel<5>, kernel<6>};
 
 } // namespace
 
-bool canMatmulQ8_0Int8(const WeightMatrix &w)
+bool canMatmulInt8(const WeightMatrix &w)
 {
-    return w.type == GgmlType::Q8_0 && w.nIn % kBlock == 0 && haveVnni();
+    if (!haveVnni())
+        return false;
+    if (w.type == GgmlType::Q8_0)
+        return w.nIn % kBlock == 0;
+    if (w.type == GgmlType::Q4_K)
+        return w.nIn % 256 == 0;
+    return false;
 }
 
-void matmulQ8_0Int8(const WeightMatrix &w, const float *x, int nTokens, float *y, int nThreads,
-                    JobContext *ctx)
+void matmulInt8(const WeightMatrix &w, const float *x, int nTokens, float *y, int nThreads,
+                JobContext *ctx)
 {
+    const bool affine = w.type == GgmlType::Q4_K; // Q4_K pairs with Q8_K activations
     QuantizedRows a;
-    quantizeActivations(x, nTokens, w.nIn, a);
+    quantizeActivations(x, nTokens, w.nIn, affine, a);
     const std::int64_t nb = w.nIn / kBlock;
     const std::int64_t nOut = w.nOut;
     const std::int64_t nPanels = (nOut + kRows - 1) / kRows;
@@ -152,15 +248,16 @@ void matmulQ8_0Int8(const WeightMatrix &w, const float *x, int nTokens, float *y
     parallelFor(std::uint64_t(nChunks), nThreads, [&](std::uint64_t chunk) {
         std::unique_ptr<std::uint8_t[]> bytes(new std::uint8_t[std::size_t(nb) * kBlock * kRows]);
         std::unique_ptr<float[]> scales(new float[std::size_t(nb) * kRows]);
+        std::unique_ptr<float[]> mins(new float[std::size_t(nb) * kRows]);
         const std::int64_t p0 = std::int64_t(chunk) * panelsPerChunk;
         const std::int64_t p1 = std::min(nPanels, p0 + panelsPerChunk);
         for (std::int64_t p = p0; p < p1; ++p) {
             const std::int64_t row0 = p * kRows;
             const int nValid = int(std::min<std::int64_t>(kRows, nOut - row0));
-            packPanel(w, row0, bytes.get(), scales.get());
+            packPanel(w, row0, bytes.get(), scales.get(), mins.get());
             for (int t = 0; t < nTokens; t += kTokenBlock) {
                 const int nt = std::min(kTokenBlock, nTokens - t);
-                kKernels[nt](bytes.get(), scales.get(), nb, a, t, w.nIn,
+                kKernels[nt](bytes.get(), scales.get(), mins.get(), affine, nb, a, t, w.nIn,
                              y + std::int64_t(t) * nOut + row0, nOut, nValid);
             }
             if (w.bias) {

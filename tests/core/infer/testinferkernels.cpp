@@ -189,60 +189,72 @@ private slots:
         }
     }
 
-    void q8_0IntegerPathMatchesRounded_data()
+    void integerPathMatchesRounded_data()
     {
+        QTest::addColumn<int>("type");
         QTest::addColumn<int>("nOut");
         QTest::addColumn<int>("nTokens");
-        for (int nOut : {1, 7, 8, 9, 40})
-            for (int nTokens : {4, 7, 13})
-                QTest::addRow("out=%d tokens=%d", nOut, nTokens) << nOut << nTokens;
+        for (int type : {int(GgmlType::Q8_0), int(GgmlType::Q4_K)})
+            for (int nOut : {1, 7, 8, 9, 40})
+                for (int nTokens : {4, 7, 13})
+                    QTest::addRow("%s out=%d tokens=%d", type == int(GgmlType::Q8_0) ? "q8_0" : "q4_K",
+                                  nOut, nTokens)
+                        << type << nOut << nTokens;
     }
 
-    void q8_0IntegerPathMatchesRounded()
+    void integerPathMatchesRounded()
     {
-        // The integer path must give dequant(W) . q8_0(x), which the F32 path computes from the
-        // rounded activations; both against a double-precision sum.
+        // The integer path must give dequant(W) . round(x) (round = Q8_0 or Q8_K, per the
+        // weight type), which the F32 path computes from the rounded activations; both against a
+        // double-precision sum.
+        QFETCH(int, type);
         QFETCH(int, nOut);
         QFETCH(int, nTokens);
-        const int nIn = 96;
+        const GgmlType t = GgmlType(type);
+        const int nIn = 512;
         const auto wf = randomVector(nIn * nOut, 31);
         auto x = randomVector(nIn * nTokens, 32, 4.0f);
         x[5] = 0.0f;
+        x[300] = -11.0f; // a negative extreme for Q8_K
         const auto bias = randomVector(nOut, 33);
-        const std::size_t rowBytes = std::size_t(nIn / 32) * 34;
+        const std::size_t rowBytes = std::size_t(QuantFit::rowBytes(typeFacts(t), nIn));
         std::vector<std::uint8_t> wq(rowBytes * std::size_t(nOut));
         std::vector<float> wd(wf.size());
         for (int o = 0; o < nOut; ++o) {
-            quantizeRow(GgmlType::Q8_0, std::span(wf).subspan(std::size_t(o) * nIn, std::size_t(nIn)),
+            quantizeRow(t, std::span(wf).subspan(std::size_t(o) * nIn, std::size_t(nIn)),
                         std::span(wq).subspan(std::size_t(o) * rowBytes, rowBytes));
-            dequantizeRow(GgmlType::Q8_0, std::span(wq).subspan(std::size_t(o) * rowBytes, rowBytes),
+            dequantizeRow(t, std::span(wq).subspan(std::size_t(o) * rowBytes, rowBytes),
                           std::span(wd).subspan(std::size_t(o) * nIn, std::size_t(nIn)));
         }
         std::vector<float> xr(x.size());
-        for (int t = 0; t < nTokens; ++t)
-            roundActivations(ActivationType::Q8_0, x.data() + t * nIn, xr.data() + t * nIn, nIn);
+        for (int k = 0; k < nTokens; ++k)
+            roundActivations(activationTypeFor(t), x.data() + k * nIn, xr.data() + k * nIn, nIn);
         WeightMatrix w;
-        w.name = "q8.weight";
-        w.type = GgmlType::Q8_0;
+        w.name = "int8.weight";
+        w.type = t;
         w.data = wq.data();
         w.nIn = nIn;
         w.nOut = nOut;
         w.rowBytes = rowBytes;
         w.bias = bias.data();
-        if (!canMatmulQ8_0Int8(w))
+        if (!canMatmulInt8(w))
             QSKIP("this CPU has no AVX-VNNI: the integer path is not used");
         std::vector<float> yInt(std::size_t(nTokens) * nOut), yF32(yInt.size());
-        matmulQ8_0Int8(w, x.data(), nTokens, yInt.data(), 2);
+        matmulInt8(w, x.data(), nTokens, yInt.data(), 2);
         matmul(w, x.data(), nTokens, yF32.data(), {.nThreads = 2, .portable = true});
-        for (int t = 0; t < nTokens; ++t) {
+        for (int k = 0; k < nTokens; ++k) {
             for (int o = 0; o < nOut; ++o) {
                 double e = bias[std::size_t(o)];
-                for (int i = 0; i < nIn; ++i)
-                    e += double(wd[std::size_t(o) * nIn + i]) * xr[std::size_t(t) * nIn + i];
-                const std::size_t k = std::size_t(t) * nOut + o;
-                QVERIFY2(std::abs(yInt[k] - e) < 1e-5 * (1 + std::abs(e)),
-                         qPrintable(QStringLiteral("%1 vs %2").arg(yInt[k]).arg(e)));
-                QVERIFY(std::abs(yF32[k] - e) < 1e-5 * (1 + std::abs(e)));
+                double mag = 1;
+                for (int i = 0; i < nIn; ++i) {
+                    const double p = double(wd[std::size_t(o) * nIn + i]) * xr[std::size_t(k) * nIn + i];
+                    e += p;
+                    mag += std::abs(p);
+                }
+                const std::size_t idx = std::size_t(k) * nOut + o;
+                QVERIFY2(std::abs(yInt[idx] - e) < 2e-6 * mag,
+                         qPrintable(QStringLiteral("%1 vs %2").arg(yInt[idx]).arg(e)));
+                QVERIFY(std::abs(yF32[idx] - e) < 2e-6 * mag);
             }
         }
     }
