@@ -7,7 +7,8 @@ target_sources(quantfit_core PRIVATE
     quant/blockskquants.h quant/blockskquants.cpp quant/blockskquants456.cpp
     quant/blocksiq4.h quant/blocksiq4.cpp
     quant/quantsimd.h quant/quantsimdavx2.cpp quant/dequantavx2.cpp
-    quant/vecdot.h quant/vecdot.cpp quant/vecdotportable.h quant/vecdotavx2.cpp)
+    quant/vecdot.h quant/vecdot.cpp quant/vecdotportable.h
+    quant/vecdotavx2.h quant/vecdotavx2.cpp quant/vecdotq8avx2.cpp)
 
 # Why no FP contraction: quant-types.md's byte identity with ggml's reference quantizers (and
 # llama.cpp's dequantizers) holds only when a*b + c is not fused into an FMA.

@@ -1,4 +1,5 @@
 #include "vecdotportable.h"
+#include "vecdotavx2.h"
 
 #include "blockskquants.h"
 #include "blocksiq4.h"
@@ -12,83 +13,13 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 
-#include <immintrin.h>
-
 #include <cstring>
-
-#define QF_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 namespace QuantFit::VecDot {
 
 namespace {
 
-QF_AVX2 inline __m256i load256(const void *p)
-{
-    return _mm256_loadu_si256(static_cast<const __m256i *>(p));
-}
-
-// Six-bit Q6_K codes of 32 elements: the low nibble of `low`, the 2 bits of qh at `shift`.
-QF_AVX2 inline __m256i sixBitCodes(__m256i low, __m256i qh, int shift)
-{
-    const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, shift), _mm256_set1_epi8(0x03));
-    return _mm256_or_si256(_mm256_and_si256(low, _mm256_set1_epi8(0x0F)),
-                           _mm256_slli_epi16(high, 4));
-}
-
-QF_AVX2 inline float hsum(__m256 v)
-{
-    __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-    return _mm_cvtss_f32(lo);
-}
-
-QF_AVX2 inline float halfToFloat(std::uint16_t h)
-{
-    return _cvtsh_ss(h);
-}
-
-// Eight int8 codes (low 8 bytes of v) to floats.
-QF_AVX2 inline __m256 i8ToPs(__m128i v)
-{
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
-}
-
-// sum over 32 elements of code * x, codes given as 32 int8 in one 256-bit vector.
-QF_AVX2 inline __m256 dot32(__m256i codes, const float *x)
-{
-    const __m128i lo = _mm256_castsi256_si128(codes);
-    const __m128i hi = _mm256_extracti128_si256(codes, 1);
-    __m256 acc = _mm256_mul_ps(i8ToPs(lo), _mm256_loadu_ps(x));
-    acc = _mm256_fmadd_ps(i8ToPs(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8), acc);
-    acc = _mm256_fmadd_ps(i8ToPs(hi), _mm256_loadu_ps(x + 16), acc);
-    acc = _mm256_fmadd_ps(i8ToPs(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24), acc);
-    return acc;
-}
-
-// sum over 16 elements of code * x, codes as 16 int8 in a 128-bit vector.
-QF_AVX2 inline __m256 dot16(__m128i codes, const float *x)
-{
-    const __m256 acc = _mm256_mul_ps(i8ToPs(codes), _mm256_loadu_ps(x));
-    return _mm256_fmadd_ps(i8ToPs(_mm_srli_si128(codes, 8)), _mm256_loadu_ps(x + 8), acc);
-}
-
-QF_AVX2 inline __m256 sum32(const float *x)
-{
-    const __m256 a = _mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8));
-    const __m256 b = _mm256_add_ps(_mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24));
-    return _mm256_add_ps(a, b);
-}
-
-// 16 bytes of nibbles -> 32 int8 codes: low nibbles first (elements 0..15), then high.
-QF_AVX2 inline __m256i nibbles32(const std::uint8_t *qs)
-{
-    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i *>(qs));
-    const __m128i mask = _mm_set1_epi8(0x0F);
-    const __m128i lo = _mm_and_si128(raw, mask);
-    const __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
-    return _mm256_set_m128i(hi, lo);
-}
+using namespace Avx2;
 
 QF_AVX2 float dotF32(const std::uint8_t *row, const float *x, std::int64_t n)
 {
@@ -242,37 +173,6 @@ QF_AVX2 float dotQ6_K(const std::uint8_t *row, const float *x, std::int64_t n)
         }
     }
     return hsum(acc);
-}
-
-// sum over 16 elements of x.
-QF_AVX2 inline __m256 sum16(const float *x)
-{
-    return _mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8));
-}
-
-// 32 bits (bit j = element j) to 32 bytes: 0xFF where the bit is set.
-QF_AVX2 inline __m256i bitsToBytes(std::uint32_t bits)
-{
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32(static_cast<int>(bits)),
-        _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202,
-                           0x0303030303030303));
-    const __m256i select = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
-    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
-}
-
-QF_AVX2 inline std::uint32_t loadU32(const std::uint8_t *p)
-{
-    std::uint32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-}
-
-// The IQ4 codebook as a byte-shuffle table (both 128-bit lanes).
-QF_AVX2 inline __m256i iq4Table()
-{
-    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i *>(Codec::kValuesIq4nl));
-    return _mm256_broadcastsi128_si256(t);
 }
 
 QF_AVX2 float dotBf16(const std::uint8_t *row, const float *x, std::int64_t n)
@@ -439,263 +339,6 @@ QF_AVX2 float dotQ8_K(const std::uint8_t *row, const float *x, std::int64_t n)
     return hsum(acc);
 }
 
-//
-// 8-bit activations (dotRowQ8): exact integer sums per block, one float multiply-add per block
-//
-
-// Integer sum of w * x over 32 signed bytes, as 8 int32 lanes (|w| times sign-adjusted x, so
-// that maddubs' unsigned-by-signed product applies; codes are within -127..127 or -8..7).
-QF_AVX2 inline __m256i mulSumI8(__m256i w, __m256i x)
-{
-    const __m256i products = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-    return _mm256_madd_epi16(products, _mm256_set1_epi16(1));
-}
-
-QF_AVX2 float dotQ8Q8_0(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
-{
-    const auto *w = reinterpret_cast<const BlockQ8_0 *>(row);
-    const auto *x = reinterpret_cast<const BlockQ8_0 *>(xq);
-    __m256 acc = _mm256_setzero_ps();
-    for (std::int64_t i = 0; i < n / 32; ++i) {
-        const __m256i s = mulSumI8(load256(w[i].qs), load256(x[i].qs));
-        const float d = halfToFloat(w[i].d) * halfToFloat(x[i].d);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc);
-    }
-    return hsum(acc);
-}
-
-QF_AVX2 float dotQ8Q4_0(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
-{
-    const auto *w = reinterpret_cast<const BlockQ4_0 *>(row);
-    const auto *x = reinterpret_cast<const BlockQ8_0 *>(xq);
-    const __m256i eight = _mm256_set1_epi8(8);
-    __m256 acc = _mm256_setzero_ps();
-    for (std::int64_t i = 0; i < n / 32; ++i) {
-        const __m256i q = _mm256_sub_epi8(nibbles32(w[i].qs), eight);
-        const __m256i s = mulSumI8(q, load256(x[i].qs));
-        const float d = halfToFloat(w[i].d) * halfToFloat(x[i].d);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc);
-    }
-    return hsum(acc);
-}
-
-// Q4_K / Q5_K with Q8_K: per super-block, sum_j sc_j * sum(q*x) in integers, and the mins via
-// the activation's 16-element sums (bsums).
-template<bool Five>
-QF_AVX2 float dotQ8Q45K(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
-{
-    const auto *x = reinterpret_cast<const BlockQ8_K *>(xq);
-    const __m256i mask = _mm256_set1_epi8(0x0F);
-    __m256 acc = _mm256_setzero_ps();
-    float minTerm = 0;
-    for (std::int64_t i = 0; i < n / kQkK; ++i) {
-        const std::uint8_t *scales;
-        const std::uint8_t *qs;
-        const std::uint8_t *qhp = nullptr;
-        float dw;
-        float mw;
-        if constexpr (Five) {
-            const auto &b = reinterpret_cast<const BlockQ5_K *>(row)[i];
-            scales = b.scales;
-            qs = b.qs;
-            qhp = b.qh;
-            dw = halfToFloat(b.d);
-            mw = halfToFloat(b.dmin);
-        } else {
-            const auto &b = reinterpret_cast<const BlockQ4_K *>(row)[i];
-            scales = b.scales;
-            qs = b.qs;
-            dw = halfToFloat(b.d);
-            mw = halfToFloat(b.dmin);
-        }
-        const BlockQ8_K &xb = x[i];
-        __m256i qh = _mm256_setzero_si256();
-        if constexpr (Five)
-            qh = load256(qhp);
-        __m256i isum = _mm256_setzero_si256();
-        int mins = 0;
-        for (int c = 0; c < 4; ++c) {
-            const __m256i raw = load256(qs + 32 * c);
-            for (int half = 0; half < 2; ++half) {
-                const int j = 2 * c + half;
-                __m256i q = half ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask)
-                                 : _mm256_and_si256(raw, mask);
-                if constexpr (Five) {
-                    const __m256i bit = _mm256_set1_epi8(static_cast<char>(1u << j));
-                    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit);
-                    q = _mm256_add_epi8(q, _mm256_and_si256(set, _mm256_set1_epi8(16)));
-                }
-                std::uint8_t sc;
-                std::uint8_t mn;
-                unpackScaleMinK4(j, scales, sc, mn);
-                // Codes are unsigned (0..31), so maddubs applies directly.
-                const __m256i p16 = _mm256_maddubs_epi16(q, load256(xb.qs + 32 * j));
-                const __m256i p = _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
-                isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(p, _mm256_set1_epi32(sc)));
-                mins += int(mn) * (int(xb.bsums[2 * j]) + int(xb.bsums[2 * j + 1]));
-            }
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * xb.d), _mm256_cvtepi32_ps(isum), acc);
-        minTerm += mw * xb.d * float(mins);
-    }
-    return hsum(acc) - minTerm;
-}
-
-QF_AVX2 float dotQ8Q6_K(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
-{
-    const auto *blocks = reinterpret_cast<const BlockQ6_K *>(row);
-    const auto *x = reinterpret_cast<const BlockQ8_K *>(xq);
-    __m256 acc = _mm256_setzero_ps();
-    for (std::int64_t i = 0; i < n / kQkK; ++i) {
-        const BlockQ6_K &b = blocks[i];
-        const BlockQ8_K &xb = x[i];
-        __m256i isum = _mm256_setzero_si256();
-        int offsetSum = 0; // sum over sub-blocks of sc * bsum: the "- 32" of every code
-        for (int h = 0; h < 2; ++h) {
-            const __m256i ql0 = load256(b.ql + 64 * h);
-            const __m256i ql1 = load256(b.ql + 64 * h + 32);
-            const __m256i qh = load256(b.qh + 32 * h);
-            const __m256i q[4] = {sixBitCodes(ql0, qh, 0), sixBitCodes(ql1, qh, 2),
-                                  sixBitCodes(_mm256_srli_epi16(ql0, 4), qh, 4),
-                                  sixBitCodes(_mm256_srli_epi16(ql1, 4), qh, 6)};
-            for (int g = 0; g < 4; ++g) {
-                const int s = 8 * h + 2 * g;
-                const __m256i p = _mm256_maddubs_epi16(q[g], load256(xb.qs + 128 * h + 32 * g));
-                const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(b.scales[s + 1]),
-                                                       _mm_set1_epi16(b.scales[s]));
-                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scale));
-                offsetSum += int(b.scales[s]) * xb.bsums[s];
-                offsetSum += int(b.scales[s + 1]) * xb.bsums[s + 1];
-            }
-        }
-        const float d = halfToFloat(b.d) * xb.d;
-        isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(32 * offsetSum, 0, 0, 0, 0, 0, 0, 0));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
-    }
-    return hsum(acc);
-}
-
-QF_AVX2 float dotQ8Q5_0(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
-{
-    const auto *w = reinterpret_cast<const BlockQ5_0 *>(row);
-    const auto *x = reinterpret_cast<const BlockQ8_0 *>(xq);
-    const __m256i sixteen = _mm256_set1_epi8(16);
-    __m256 acc = _mm256_setzero_ps();
-    for (std::int64_t i = 0; i < n / 32; ++i) {
-        const __m256i high = _mm256_and_si256(bitsToBytes(loadU32(w[i].qh)), sixteen);
-        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(nibbles32(w[i].qs), high), sixteen);
-        const float d = halfToFloat(w[i].d) * halfToFloat(x[i].d);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(mulSumI8(q, load256(x[i].qs))),
-                              acc);
-    }
-    return hsum(acc);
-}
-
-QF_AVX2 float dotQ8Iq4Nl(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
-{
-    const auto *w = reinterpret_cast<const BlockIq4Nl *>(row);
-    const auto *x = reinterpret_cast<const BlockQ8_0 *>(xq);
-    const __m256i table = iq4Table();
-    __m256 acc = _mm256_setzero_ps();
-    for (std::int64_t i = 0; i < n / 32; ++i) {
-        const __m256i q = _mm256_shuffle_epi8(table, nibbles32(w[i].qs));
-        const float d = halfToFloat(w[i].d) * halfToFloat(x[i].d);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(mulSumI8(q, load256(x[i].qs))),
-                              acc);
-    }
-    return hsum(acc);
-}
-
-// Per-16 scales for the 8 int32 lanes of a 32-element product: lanes 0-3 cover elements 0-15.
-QF_AVX2 inline __m256i scalePair(int s0, int s1)
-{
-    return _mm256_setr_epi32(s0, s0, s0, s0, s1, s1, s1, s1);
-}
-
-QF_AVX2 float dotQ8Iq4Xs(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
-{
-    const auto *blocks = reinterpret_cast<const BlockIq4Xs *>(row);
-    const auto *x = reinterpret_cast<const BlockQ8_K *>(xq);
-    const __m256i table = iq4Table();
-    __m256 acc = _mm256_setzero_ps();
-    for (std::int64_t i = 0; i < n / 256; ++i) {
-        const BlockIq4Xs &b = blocks[i];
-        __m256i isum = _mm256_setzero_si256();
-        for (int ib = 0; ib < 8; ++ib) {
-            const int ls = ((b.scalesL[ib / 2] >> (4 * (ib % 2))) & 0xF)
-                | (((b.scalesH >> (2 * ib)) & 3) << 4);
-            const __m256i q = _mm256_shuffle_epi8(table, nibbles32(b.qs + 16 * ib));
-            const __m256i p = mulSumI8(q, load256(x[i].qs + 32 * ib));
-            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(p, _mm256_set1_epi32(ls - 32)));
-        }
-        const float d = halfToFloat(b.d) * x[i].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
-    }
-    return hsum(acc);
-}
-
-QF_AVX2 float dotQ8Q2_K(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
-{
-    const auto *blocks = reinterpret_cast<const BlockQ2_K *>(row);
-    const auto *x = reinterpret_cast<const BlockQ8_K *>(xq);
-    const __m256i m3 = _mm256_set1_epi8(3);
-    __m256 acc = _mm256_setzero_ps();
-    float minTerm = 0;
-    for (std::int64_t i = 0; i < n / kQkK; ++i) {
-        const BlockQ2_K &b = blocks[i];
-        const BlockQ8_K &xb = x[i];
-        __m256i isum = _mm256_setzero_si256();
-        int mins = 0;
-        for (int h = 0; h < 2; ++h) {
-            const __m256i raw = load256(b.qs + 32 * h);
-            for (int g = 0; g < 4; ++g) {
-                const int s = 8 * h + 2 * g;
-                const __m256i q = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * g), m3);
-                const __m256i p16 = _mm256_maddubs_epi16(q, load256(xb.qs + 128 * h + 32 * g));
-                const __m256i p = _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
-                const __m256i sc = scalePair(b.scales[s] & 0xF, b.scales[s + 1] & 0xF);
-                isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(p, sc));
-                mins += (b.scales[s] >> 4) * xb.bsums[s] + (b.scales[s + 1] >> 4) * xb.bsums[s + 1];
-            }
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(b.d) * xb.d), _mm256_cvtepi32_ps(isum),
-                              acc);
-        minTerm += halfToFloat(b.dmin) * xb.d * float(mins);
-    }
-    return hsum(acc) - minTerm;
-}
-
-QF_AVX2 float dotQ8Q3_K(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
-{
-    const auto *blocks = reinterpret_cast<const BlockQ3_K *>(row);
-    const auto *x = reinterpret_cast<const BlockQ8_K *>(xq);
-    const __m256i m3 = _mm256_set1_epi8(3);
-    const __m256i four = _mm256_set1_epi8(4);
-    __m256 acc = _mm256_setzero_ps();
-    for (std::int64_t i = 0; i < n / kQkK; ++i) {
-        const BlockQ3_K &b = blocks[i];
-        const BlockQ8_K &xb = x[i];
-        const __m256i hm = load256(b.hmask);
-        __m256i isum = _mm256_setzero_si256();
-        for (int h = 0; h < 2; ++h) {
-            const __m256i raw = load256(b.qs + 32 * h);
-            for (int g = 0; g < 4; ++g) {
-                const int s = 8 * h + 2 * g;
-                const __m256i bit = _mm256_set1_epi8(static_cast<char>(1u << (4 * h + g)));
-                const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit);
-                const __m256i low = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * g), m3);
-                const __m256i q = _mm256_sub_epi8(low, _mm256_andnot_si256(set, four));
-                const __m256i p = mulSumI8(q, load256(xb.qs + 128 * h + 32 * g));
-                const __m256i sc = scalePair(q3kScale(b.scales, s), q3kScale(b.scales, s + 1));
-                isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(p, sc));
-            }
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(b.d) * xb.d), _mm256_cvtepi32_ps(isum),
-                              acc);
-    }
-    return hsum(acc);
-}
-
 } // namespace
 
 DotFn avx2Kernel(GgmlType type)
@@ -721,23 +364,6 @@ DotFn avx2Kernel(GgmlType type)
     }
 }
 
-DotQ8Fn avx2Q8Kernel(GgmlType type)
-{
-    switch (type) {
-    case GgmlType::Q8_0: return dotQ8Q8_0;
-    case GgmlType::Q4_0: return dotQ8Q4_0;
-    case GgmlType::Q4_K: return dotQ8Q45K<false>;
-    case GgmlType::Q5_K: return dotQ8Q45K<true>;
-    case GgmlType::Q6_K: return dotQ8Q6_K;
-    case GgmlType::Q5_0: return dotQ8Q5_0;
-    case GgmlType::IQ4_NL: return dotQ8Iq4Nl;
-    case GgmlType::IQ4_XS: return dotQ8Iq4Xs;
-    case GgmlType::Q2_K: return dotQ8Q2_K;
-    case GgmlType::Q3_K: return dotQ8Q3_K;
-    default: return nullptr;
-    }
-}
-
 } // namespace QuantFit::VecDot
 
 #else
@@ -745,11 +371,6 @@ DotQ8Fn avx2Q8Kernel(GgmlType type)
 namespace QuantFit::VecDot {
 
 DotFn avx2Kernel(GgmlType)
-{
-    return nullptr;
-}
-
-DotQ8Fn avx2Q8Kernel(GgmlType)
 {
     return nullptr;
 }
