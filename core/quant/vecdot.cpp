@@ -227,6 +227,8 @@ DotQ8Fn portableQ8Kernel(GgmlType type)
     case GgmlType::IQ4_XS: return dotQ8ViaBlocks<GgmlType::IQ4_XS, GgmlType::Q8_K>;
     case GgmlType::Q2_K: return dotQ8ViaBlocks<GgmlType::Q2_K, GgmlType::Q8_K>;
     case GgmlType::Q3_K: return dotQ8ViaBlocks<GgmlType::Q3_K, GgmlType::Q8_K>;
+    case GgmlType::Q4_1: return dotQ8ViaBlocks<GgmlType::Q4_1, GgmlType::Q8_0>;
+    case GgmlType::Q5_1: return dotQ8ViaBlocks<GgmlType::Q5_1, GgmlType::Q8_0>;
     default: return nullptr;
     }
 }

@@ -269,6 +269,41 @@ QF_AVX2 float dotQ8Q3_K(const std::uint8_t *row, const std::uint8_t *xq, std::in
     return hsum(acc);
 }
 
+// Q4_1 / Q5_1 with Q8_0 activations: d * dx * sum(q * xq) + m * dx * sum(xq) (llama.cpp
+// keeps sum(xq) in its Q8_1 blocks; here it is summed on the fly).
+template<bool Five>
+QF_AVX2 float dotQ8Q1(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
+{
+    const auto *x = reinterpret_cast<const BlockQ8_0 *>(xq);
+    const __m256i ones8 = _mm256_set1_epi8(1);
+    const __m256i ones16 = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / 32; ++i) {
+        __m256i q;
+        float d;
+        float m;
+        if constexpr (Five) {
+            const auto &b = reinterpret_cast<const BlockQ5_1 *>(row)[i];
+            q = _mm256_or_si256(nibbles32(b.qs),
+                                _mm256_and_si256(bitsToBytes(loadU32(b.qh)), _mm256_set1_epi8(16)));
+            d = halfToFloat(b.d);
+            m = halfToFloat(b.m);
+        } else {
+            const auto &b = reinterpret_cast<const BlockQ4_1 *>(row)[i];
+            q = nibbles32(b.qs);
+            d = halfToFloat(b.d);
+            m = halfToFloat(b.m);
+        }
+        const __m256i xv = load256(x[i].qs);
+        const __m256i qx = _mm256_madd_epi16(_mm256_maddubs_epi16(q, xv), ones16);
+        const __m256i sx = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, xv), ones16);
+        const float dx = halfToFloat(x[i].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * dx), _mm256_cvtepi32_ps(qx), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(m * dx), _mm256_cvtepi32_ps(sx), acc);
+    }
+    return hsum(acc);
+}
+
 } // namespace
 
 DotQ8Fn avx2Q8Kernel(GgmlType type)
@@ -284,6 +319,8 @@ DotQ8Fn avx2Q8Kernel(GgmlType type)
     case GgmlType::IQ4_XS: return dotQ8Iq4Xs;
     case GgmlType::Q2_K: return dotQ8Q2_K;
     case GgmlType::Q3_K: return dotQ8Q3_K;
+    case GgmlType::Q4_1: return dotQ8Q1<false>;
+    case GgmlType::Q5_1: return dotQ8Q1<true>;
     default: return nullptr;
     }
 }

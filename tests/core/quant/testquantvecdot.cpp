@@ -227,8 +227,8 @@ void TestQuantVecDot::unsupportedTypeThrows()
     std::vector<float> x(256);
     QVERIFY_THROWS_EXCEPTION(Error, dotRow(GgmlType::IQ2_XXS, q.data(), x.data(), 256));
     QVERIFY_THROWS_EXCEPTION(Error, dotRow(GgmlType::Q4_0, q.data(), x.data(), 48));
-    QVERIFY(!q8ActivationType(GgmlType::Q4_1));
-    QVERIFY_THROWS_EXCEPTION(Error, dotRowQ8(GgmlType::Q4_1, q.data(), q.data(), 256));
+    QVERIFY(!q8ActivationType(GgmlType::F16));
+    QVERIFY_THROWS_EXCEPTION(Error, dotRowQ8(GgmlType::F16, q.data(), q.data(), 128));
     // Q4_0 with Q8_0 activations needs n to be a multiple of 32; Q4_K with Q8_K of 256.
     QVERIFY_THROWS_EXCEPTION(Error, dotRowQ8(GgmlType::Q4_K, q.data(), q.data(), 128));
 }
