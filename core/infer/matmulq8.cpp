@@ -33,7 +33,7 @@ bool haveVnni()
 struct QuantizedRows {
     std::vector<std::int8_t> q;     // [T][n]
     std::vector<float> d;           // [T][nb] block scale
-    std::vector<std::int32_t> sum;  // [T][nb] 128 * sum of q (unsigned-weight correction)
+    std::vector<std::int32_t> sum;  // [T][nb] sum of q (for the offset of unsigned weight codes)
     std::vector<float> dsum;        // [T][nb] d * sum of q (affine-weight correction)
 };
 
@@ -81,7 +81,7 @@ void quantizeActivations(const float *x, int nTokens, std::int64_t n, bool q8k,
                     s += qg[b * kBlock + j];
                 const std::size_t k = std::size_t(t * nb + (g0 / kBlock) + b);
                 out.d[k] = d;
-                out.sum[k] = 128 * s;
+                out.sum[k] = s;
                 out.dsum[k] = d * float(s);
             }
         }
@@ -109,22 +109,46 @@ void packQ8_0(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *byte
     }
 }
 
+// Q4_0 (quant-types.md §2.3): value = d*(q - 8), q in 0..15; element j in the low nibble of
+// qs[j], element j+16 in the high nibble.
+void packQ4_0(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
+              float *mins)
+{
+    const std::int64_t nb = w.nIn / kBlock;
+    const std::uint8_t *src = w.data + std::uint64_t(row) * w.rowBytes;
+    for (std::int64_t b = 0; b < nb; ++b) {
+        const std::uint8_t *blk = src + b * 18;
+        std::uint16_t dh;
+        std::memcpy(&dh, blk, 2);
+        scales[b * kRows + r] = fp16ToFp32(dh);
+        mins[b * kRows + r] = 0.0f;
+        std::uint8_t *dst = bytes + b * (kBlock * kRows);
+        for (int j = 0; j < kBlock; ++j) {
+            const std::uint8_t q = j < 16 ? (blk[2 + j] & 15) : (blk[2 + j - 16] >> 4);
+            dst[(j / 4) * (kRows * 4) + r * 4 + (j % 4)] = q;
+        }
+    }
+}
+
 // Q4_K (quant-types.md §3.3): 144-byte super-blocks of 256 values, 8 sub-blocks of 32 with
 // 6-bit scale and min codes; value = d*sc*q - dmin*mn.
+// Q5_K (§3.4) is Q4_K plus a fifth bit per code (qh: byte e%32, bit e/32), 176-byte blocks.
 void packQ4_K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
               float *mins)
 {
+    const bool q5 = w.type == GgmlType::Q5_K;
     const std::int64_t nSuper = w.nIn / 256;
     const std::uint8_t *src = w.data + std::uint64_t(row) * w.rowBytes;
     for (std::int64_t i = 0; i < nSuper; ++i) {
-        const std::uint8_t *blk = src + i * 144;
+        const std::uint8_t *blk = src + i * (q5 ? 176 : 144);
+        const std::uint8_t *qh = blk + 16;
         std::uint16_t dh, mh;
         std::memcpy(&dh, blk, 2);
         std::memcpy(&mh, blk + 2, 2);
         const float d = fp16ToFp32(dh);
         const float dmin = fp16ToFp32(mh);
         const std::uint8_t *S = blk + 4;
-        const std::uint8_t *qs = blk + 16;
+        const std::uint8_t *qs = blk + (q5 ? 48 : 16);
         for (int j = 0; j < 8; ++j) {
             int sc, mn;
             if (j < 4) {
@@ -140,8 +164,12 @@ void packQ4_K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *byte
             std::uint8_t *dst = bytes + b * (kBlock * kRows);
             const std::uint8_t *q = qs + 32 * (j / 2);
             const int shift = (j % 2) * 4;
-            for (int l = 0; l < kBlock; ++l)
-                dst[(l / 4) * (kRows * 4) + r * 4 + (l % 4)] = std::uint8_t((q[l] >> shift) & 15);
+            for (int l = 0; l < kBlock; ++l) {
+                int code = (q[l] >> shift) & 15;
+                if (q5)
+                    code |= ((qh[l] >> j) & 1) << 4;
+                dst[(l / 4) * (kRows * 4) + r * 4 + (l % 4)] = std::uint8_t(code);
+            }
         }
     }
 }
@@ -155,6 +183,8 @@ void packPanel(const WeightMatrix &w, std::int64_t row0, std::uint8_t *bytes, fl
         const std::int64_t row = row0 + std::min(r, nValid - 1);
         if (w.type == GgmlType::Q8_0)
             packQ8_0(w, row, r, bytes, scales, mins);
+        else if (w.type == GgmlType::Q4_0)
+            packQ4_0(w, row, r, bytes, scales, mins);
         else
             packQ4_K(w, row, r, bytes, scales, mins);
     }
@@ -164,7 +194,7 @@ void packPanel(const WeightMatrix &w, std::int64_t row0, std::uint8_t *bytes, fl
 
 template <int NT>
 QF_VNNI void kernel(const std::uint8_t *bytes, const float *scales, const float *mins, bool affine,
-                    std::int64_t nb, const QuantizedRows &a, int t0, std::int64_t n, float *y,
+                    int offset, std::int64_t nb, const QuantizedRows &a, int t0, std::int64_t n, float *y,
                     std::int64_t ldy, int nValid)
 {
     __m256 f[NT];
@@ -202,7 +232,7 @@ QF_VNNI void kernel(const std::uint8_t *bytes, const float *scales, const float 
             }
         } else {
             for (int t = 0; t < NT; ++t) {
-                const __m256i i = _mm256_sub_epi32(acc[t], _mm256_set1_epi32(sa[t][b]));
+                const __m256i i = _mm256_sub_epi32(acc[t], _mm256_set1_epi32(offset * sa[t][b]));
                 f[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i),
                                        _mm256_mul_ps(ws, _mm256_set1_ps(da[t][b])), f[t]);
             }
@@ -215,7 +245,7 @@ QF_VNNI void kernel(const std::uint8_t *bytes, const float *scales, const float 
     }
 }
 
-using Kernel = void (*)(const std::uint8_t *, const float *, const float *, bool, std::int64_t,
+using Kernel = void (*)(const std::uint8_t *, const float *, const float *, bool, int, std::int64_t,
                         const QuantizedRows &, int, std::int64_t, float *, std::int64_t, int);
 const Kernel kKernels[kTokenBlock + 1] = {nullptr,   kernel<1>, kernel<2>, kernel<3>,
                                           kernel<4>, kernel<5>, kernel<6>};
@@ -226,17 +256,25 @@ bool canMatmulInt8(const WeightMatrix &w)
 {
     if (!haveVnni())
         return false;
-    if (w.type == GgmlType::Q8_0)
+    switch (w.type) {
+    case GgmlType::Q8_0:
+    case GgmlType::Q4_0:
         return w.nIn % kBlock == 0;
-    if (w.type == GgmlType::Q4_K)
+    case GgmlType::Q4_K:
+    case GgmlType::Q5_K:
         return w.nIn % 256 == 0;
-    return false;
+    default:
+        return false;
+    }
 }
 
 void matmulInt8(const WeightMatrix &w, const float *x, int nTokens, float *y, int nThreads,
                 JobContext *ctx)
 {
-    const bool affine = w.type == GgmlType::Q4_K; // Q4_K pairs with Q8_K activations
+    // K-quants pair with Q8_K activations and have a float min term; the legacy types pair
+    // with Q8_0 and store codes with a fixed offset, removed exactly in integers.
+    const bool affine = w.type == GgmlType::Q4_K || w.type == GgmlType::Q5_K;
+    const int offset = w.type == GgmlType::Q8_0 ? 128 : w.type == GgmlType::Q4_0 ? 8 : 0;
     QuantizedRows a;
     quantizeActivations(x, nTokens, w.nIn, affine, a);
     const std::int64_t nb = w.nIn / kBlock;
@@ -257,7 +295,7 @@ void matmulInt8(const WeightMatrix &w, const float *x, int nTokens, float *y, in
             packPanel(w, row0, bytes.get(), scales.get(), mins.get());
             for (int t = 0; t < nTokens; t += kTokenBlock) {
                 const int nt = std::min(kTokenBlock, nTokens - t);
-                kKernels[nt](bytes.get(), scales.get(), mins.get(), affine, nb, a, t, w.nIn,
+                kKernels[nt](bytes.get(), scales.get(), mins.get(), affine, offset, nb, a, t, w.nIn,
                              y + std::int64_t(t) * nOut + row0, nOut, nValid);
             }
             if (w.bias) {

@@ -194,12 +194,12 @@ private slots:
         QTest::addColumn<int>("type");
         QTest::addColumn<int>("nOut");
         QTest::addColumn<int>("nTokens");
-        for (int type : {int(GgmlType::Q8_0), int(GgmlType::Q4_K)})
+        for (GgmlType type : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K})
             for (int nOut : {1, 7, 8, 9, 40})
                 for (int nTokens : {4, 7, 13})
-                    QTest::addRow("%s out=%d tokens=%d", type == int(GgmlType::Q8_0) ? "q8_0" : "q4_K",
-                                  nOut, nTokens)
-                        << type << nOut << nTokens;
+                    QTest::addRow("%s out=%d tokens=%d", qPrintable(ggmlTypeName(type)), nOut,
+                                  nTokens)
+                        << int(type) << nOut << nTokens;
     }
 
     void integerPathMatchesRounded()
