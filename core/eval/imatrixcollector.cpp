@@ -71,6 +71,7 @@ ImatrixRunResult collectImatrix(std::shared_ptr<const LlamaModel> model, const E
     p.nThreads = options.nThreads;
     p.kvType = options.kvType;
     p.onChunk = options.onChunk;
+    p.stage = QStringLiteral("Importance matrix");
     p.matmulObserver = [&collector](const QByteArray &name, const float *x, int nTokens, int nCols) {
         collector.observe(name, x, nTokens, nCols);
     };

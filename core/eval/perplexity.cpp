@@ -60,7 +60,8 @@ public:
         if (options.matmulObserver)
             m_session.setMatmulObserver(options.matmulObserver);
         m_ctx.setRateUnit(QStringLiteral("tok/s"));
-        m_ctx.setStage(QStringLiteral("Perplexity"), std::uint64_t(nChunks) * std::uint64_t(nCtx));
+        m_ctx.setStage(options.stage.isEmpty() ? QStringLiteral("Perplexity") : options.stage,
+                       std::uint64_t(nChunks) * std::uint64_t(nCtx));
         m_timer.start();
     }
 
@@ -269,6 +270,8 @@ PerplexityResult computeKld(std::shared_ptr<const LlamaModel> model, const BaseL
     PerplexityOptions o = options;
     o.nCtx = int(h.nCtx);
     o.saveBasePath.clear();
+    if (o.stage.isEmpty())
+        o.stage = QStringLiteral("KL divergence");
     checkOptions(o);
     if (std::uint32_t(model->nVocab()) != h.nVocab)
         throw Error(QStringLiteral("'%1' has a vocabulary of %2 tokens but the base logits '%3' "

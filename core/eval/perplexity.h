@@ -55,6 +55,8 @@ struct PerplexityOptions {
     bool baseLlamaCppFormat = false;
     /// Called on the calling thread after every chunk (the CLI prints "[k]PPL,").
     std::function<void(const ChunkReport &)> onChunk;
+    /// Progress stage name ("Perplexity"; KLD runs use "KL divergence" when left empty).
+    QString stage;
     /// Sees the input of every matrix product (imatrix collection); called on the calling thread.
     MatmulObserver matmulObserver;
 };
@@ -80,7 +82,8 @@ struct PerplexityResult {
 /// Perplexity of `model` over `text`. Throws Error when the text has fewer than 2·nCtx tokens
 /// ("... need at least 2n tokens ...") or options are out of range; IoError when the base file
 /// cannot be written; Cancelled when `ctx` asks (a base file being written is discarded).
-/// Progress: stage "Perplexity", total nChunks·nCtx tokens, advance per chunk, metric "PPL".
+/// Progress: stage options.stage ("Perplexity"), total nChunks·nCtx tokens, advance per chunk
+/// (rate unit "tok/s"), metric "PPL" with its error (at most ~10 reports/s; onChunk sees all).
 PerplexityResult computePerplexity(std::shared_ptr<const LlamaModel> model, const EvalTokens &text,
                                    const PerplexityOptions &options, JobContext &ctx);
 
