@@ -273,6 +273,44 @@ private slots:
         }
     }
 
+    void imatrixSeesTheNormedEmbeddings()
+    {
+        // blk.0.attn_q's input is RMSNorm(embedding) · attn_norm (spec §4.1): recompute its
+        // per-column sums of squares in double from the file and compare.
+        const EvalTokens tokens = randomTokens(kCtx * 2, 21);
+        ImatrixOptions io;
+        io.nCtx = kCtx;
+        io.nChunks = 2;
+        NullJobContext ctx;
+        const ImatrixRunResult im = collectImatrix(LlamaModel::open(m_f32), tokens, io, ctx);
+        const ImportanceEntry *q = im.matrix.find("blk.0.attn_q.weight");
+        QVERIFY(q);
+        const GgufFile f = GgufFile::open(m_f32);
+        const auto *embd = reinterpret_cast<const float *>(f.tensorData(*f.findTensor("token_embd.weight")).data());
+        const auto *norm = reinterpret_cast<const float *>(f.tensorData(*f.findTensor("blk.0.attn_norm.weight")).data());
+        const double eps = f.metadata().floatOr("llama.attention.layer_norm_rms_epsilon", 1e-5);
+        const int n = 256;
+        std::vector<double> expected(n, 0.0);
+        for (int k = 0; k < 2; ++k) {
+            const std::vector<std::int32_t> input = chunkInput(tokens.tokens, k, kCtx, true, 1);
+            for (const std::int32_t t : input) {
+                const float *h = embd + std::size_t(t) * n;
+                double ms = 0;
+                for (int c = 0; c < n; ++c)
+                    ms += double(h[c]) * h[c];
+                const double scale = 1.0 / std::sqrt(ms / n + eps);
+                for (int c = 0; c < n; ++c) {
+                    const double x = h[c] * scale * norm[c];
+                    expected[std::size_t(c)] += x * x;
+                }
+            }
+        }
+        QCOMPARE(q->counts.at(0), float(2 * kCtx));
+        for (int c = 0; c < n; ++c)
+            QVERIFY2(std::abs(q->sumSquares[std::size_t(c)] - expected[std::size_t(c)]) <= 1e-4 * expected[std::size_t(c)] + 1e-6,
+                     qPrintable(QStringLiteral("column %1: %2 vs %3").arg(c).arg(q->sumSquares[std::size_t(c)]).arg(expected[std::size_t(c)])));
+    }
+
     void collectorSumsSquaresPerColumn()
     {
         ImatrixCollector c;

@@ -17,5 +17,5 @@ quantfit_add_test(test_eval_perplexity ARGS progressReportsTheRunningPerplexity
 quantfit_add_test(test_eval_kld SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalkld.cpp
                   ARGS kldAgainstItselfIsZero kldGrowsAsBitsShrink llamaCppBaseFormatAgrees)
 quantfit_add_test(test_eval_kld ARGS imatrixLowersKld)
-quantfit_add_test(test_eval_kld ARGS imatrixFilesRoundTrip collectorSumsSquaresPerColumn
-                  kldRefusesAnotherVocabulary)
+quantfit_add_test(test_eval_kld ARGS imatrixFilesRoundTrip imatrixSeesTheNormedEmbeddings
+                  collectorSumsSquaresPerColumn kldRefusesAnotherVocabulary)
