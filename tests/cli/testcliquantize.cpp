@@ -7,7 +7,9 @@
 #include "quant/imatrixfile.h"
 
 #include <QFile>
+#include <QElapsedTimer>
 #include <QFileInfo>
+#include <QProcess>
 #include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
@@ -160,6 +162,36 @@ private slots:
         QCOMPARE(r.exitCode, 1);
         for (const QString &f : {model, dat, out})
             QFile::remove(f);
+    }
+
+    void interruptLeavesNothing()
+    {
+        // Ctrl+C / SIGTERM during the conversion: exit status 130 and no output or temporary.
+        QTemporaryDir dir;
+        const QString model = dir.filePath(QStringLiteral("big.gguf"));
+        auto r = runCli(QStringList{QStringLiteral("make-model"), model}
+                        + args({"--layers", "2", "--embd", "512", "--ff", "1024", "--heads", "8",
+                                "--kv-heads", "8", "--vocab", "1024", "--quiet"}));
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QProcess p;
+        p.start(cliPath(), QStringList{QStringLiteral("quantize"), model}
+                               + args({"IQ4_XS,Q3_K_M,Q4_K_M,Q5_K_M,Q6_K", "--threads", "1"}));
+        QVERIFY(p.waitForStarted());
+        QElapsedTimer t;
+        t.start();
+        QByteArray err;
+        while (!err.contains("Quantizing") && p.state() == QProcess::Running && t.elapsed() < 60000) {
+            p.waitForReadyRead(100);
+            err += p.readAllStandardError();
+        }
+        if (p.state() != QProcess::Running)
+            QSKIP("the conversion finished before it could be interrupted");
+        p.terminate(); // SIGTERM, handled like Ctrl+C
+        QVERIFY(p.waitForFinished(10000));
+        if (p.exitCode() == 0)
+            QSKIP("the conversion finished before the signal arrived");
+        QCOMPARE(p.exitCode(), 130);
+        QCOMPARE(filesIn(dir.path()), QStringList({"big.gguf"}));
     }
 
     void requantizeNeedsFlag()
