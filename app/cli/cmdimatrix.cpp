@@ -49,6 +49,10 @@ int runImatrix(const QStringList &args)
         QStringLiteral("FORMAT"));
     add({QStringLiteral("process-output")},
         QStringLiteral("Also collect output.weight (as llama-imatrix --process-output)."));
+    add({QStringLiteral("in-file")},
+        QStringLiteral("Start from an existing imatrix (either format; repeatable): sums and "
+                       "counts add up."),
+        QStringLiteral("FILE"));
     add({QStringLiteral("quiet")}, QStringLiteral("Do not print the running perplexity."));
     if (!parseArgs(parser, QStringLiteral("imatrix"), args, 1, 1))
         return 0;
@@ -79,6 +83,8 @@ int runImatrix(const QStringList &args)
     o.nBatch = int(intOption(parser, QStringLiteral("batch"), 2048, 1, 1 << 20));
     o.nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 1, 4096));
     o.processOutput = parser.isSet(QStringLiteral("process-output"));
+    for (const QString &in : parser.values(QStringLiteral("in-file")))
+        o.inputs.push_back(readImportanceMatrix(in));
     const bool quiet = parser.isSet(QStringLiteral("quiet"));
     o.onChunk = [quiet](const ChunkReport &r) {
         if (quiet)

@@ -4,6 +4,8 @@
 
 #include <QFileInfo>
 
+#include <cmath>
+
 namespace QuantFit {
 
 void ImatrixCollector::observe(const QByteArray &tensorName, const float *x, int nTokens, int nCols)
@@ -31,6 +33,28 @@ void ImatrixCollector::observe(const QByteArray &tensorName, const float *x, int
             sum[c] += double(row[c]) * double(row[c]);
     }
     e.count += std::uint64_t(nTokens);
+}
+
+void ImatrixCollector::merge(const ImportanceMatrix &matrix)
+{
+    for (const ImportanceEntry &in : matrix.entries) {
+        if (in.nMatrices != 1 || in.counts.size() != 1 || in.sumSquares.size() != in.nColumns)
+            throw Error(QStringLiteral("imatrix: cannot merge '%1' (%2 matrices; only dense "
+                                       "weights are collected)")
+                            .arg(QString::fromUtf8(in.name))
+                            .arg(in.nMatrices));
+        Entry &e = m_entries[in.name];
+        if (e.sumSquares.empty())
+            e.sumSquares.assign(in.nColumns, 0.0);
+        else if (e.sumSquares.size() != in.nColumns)
+            throw Error(QStringLiteral("imatrix: '%1' has %2 columns in one input and %3 in another")
+                            .arg(QString::fromUtf8(in.name))
+                            .arg(e.sumSquares.size())
+                            .arg(in.nColumns));
+        for (std::size_t c = 0; c < in.nColumns; ++c)
+            e.sumSquares[c] += double(in.sumSquares[c]);
+        e.count += std::uint64_t(std::llround(std::max(0.0f, in.counts[0])));
+    }
 }
 
 std::uint64_t ImatrixCollector::count(const QByteArray &tensorName) const
@@ -64,6 +88,13 @@ ImatrixRunResult collectImatrix(std::shared_ptr<const LlamaModel> model, const E
                                 const ImatrixOptions &options, JobContext &ctx)
 {
     ImatrixCollector collector(options.processOutput);
+    QStringList datasets;
+    std::uint32_t previousChunks = 0;
+    for (const ImportanceMatrix &in : options.inputs) {
+        collector.merge(in);
+        datasets += in.datasets;
+        previousChunks += in.chunkCount;
+    }
     PerplexityOptions p;
     p.nCtx = options.nCtx;
     p.nChunks = options.nChunks;
@@ -82,8 +113,10 @@ ImatrixRunResult collectImatrix(std::shared_ptr<const LlamaModel> model, const E
                                    "than %1 tokens; use a larger --batch or --ctx)")
                         .arg(kImatrixMinTokens));
     const QString dataset = QFileInfo(text.sourceName).fileName();
-    r.matrix = collector.result(dataset.isEmpty() ? QStringList() : QStringList{dataset},
-                                std::uint32_t(r.perplexity.nChunks), std::uint32_t(options.nCtx));
+    if (!dataset.isEmpty())
+        datasets << dataset;
+    r.matrix = collector.result(datasets, previousChunks + std::uint32_t(r.perplexity.nChunks),
+                                std::uint32_t(options.nCtx));
     return r;
 }
 

@@ -30,6 +30,10 @@ public:
     /// x is row-major [nTokens x nCols]. Throws Error when a tensor's width changes.
     void observe(const QByteArray &tensorName, const float *x, int nTokens, int nCols);
 
+    /// Adds an existing matrix's sums and counts (llama-imatrix --in-file). Dense entries only;
+    /// throws Error for an MoE entry or a width that disagrees with what was observed.
+    void merge(const ImportanceMatrix &matrix);
+
     std::size_t nTensors() const { return m_entries.size(); }
     /// Activations accumulated for `tensorName` (0 when never observed).
     std::uint64_t count(const QByteArray &tensorName) const;
@@ -54,6 +58,8 @@ struct ImatrixOptions {
     int nThreads = 0;
     bool processOutput = false;
     KvCacheType kvType = KvCacheType::F16;
+    /// Matrices to start from (--in-file): their sums, counts, chunks and datasets add up.
+    std::vector<ImportanceMatrix> inputs;
     std::function<void(const ChunkReport &)> onChunk;
 };
 

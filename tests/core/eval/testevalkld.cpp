@@ -333,6 +333,18 @@ private slots:
         QCOMPARE(e.counts.at(0), 16.0f);
         QCOMPARE(m.datasets, QStringList{QStringLiteral("t.txt")});
 
+        // --in-file: merged sums and counts add up.
+        ImatrixCollector merged;
+        merged.merge(m);
+        merged.observe("blk.0.attn_q.weight", x.data(), 16, 3);
+        const ImportanceMatrix twice = merged.result({}, 2, 16);
+        QCOMPARE(twice.entries.at(0).sumSquares.at(0), 2480.0f);
+        QCOMPARE(twice.entries.at(0).counts.at(0), 32.0f);
+        ImportanceMatrix wrong = m;
+        wrong.entries[0].nColumns = 2;
+        wrong.entries[0].sumSquares.resize(2);
+        QVERIFY_THROWS_EXCEPTION(Error, merged.merge(wrong));
+
         ImatrixCollector withOutput(true);
         withOutput.observe("output.weight", x.data(), 16, 3);
         QCOMPARE(withOutput.count("output.weight"), 16u);
