@@ -8,6 +8,7 @@
 #include "jobs/jobcontext.h"
 #include "model/syntheticmodel.h"
 #include "quant/imatrixfile.h"
+#include "quant/quantkernels.h"
 #include "quant/quantizer.h"
 #include "quant/quantplan.h"
 #include "util/error.h"
@@ -97,6 +98,7 @@ private slots:
     void outputEqualsInputRefused();
     void unsupportedTypeRefused();
     void imatrixIsRecordedAndChecked();
+    void expertStacksUseTheirImatrixSlice();
     void defaultOutputName();
     void storiesEveryFileType();
     void identicalToLlamaQuantize();
@@ -298,6 +300,58 @@ void TestQuantizer::imatrixIsRecordedAndChecked()
     QVERIFY_THROWS_EXCEPTION(Error, quantize(input, {targetFor(input, FileType::Q4_K_M, out, o)},
                                              qo, ctx));
     QVERIFY(!QFileInfo::exists(out));
+}
+
+void TestQuantizer::expertStacksUseTheirImatrixSlice()
+{
+    // A merged-expert tensor [64, 4, 3]: 3 experts of 4 rows; rows of expert e must be quantized
+    // with imatrix values e*64 .. e*64+63 (quant-types.md §0.7).
+    QTemporaryDir dir;
+    GgufLayout layout;
+    layout.metadata.set("general.architecture", GgufValue::fromString(QByteArray("llama")));
+    layout.metadata.set("llama.block_count", GgufValue::u32(1));
+    layout.metadata.set("llama.expert_count", GgufValue::u32(3));
+    GgufTensorInfo w;
+    w.name = "blk.0.ffn_up_exps.weight";
+    w.ne = {64, 4, 3, 1};
+    layout.tensors.push_back(w);
+    std::vector<float> values(64 * 4 * 3);
+    for (std::size_t i = 0; i < values.size(); ++i)
+        values[i] = std::sin(float(i) * 0.37f) * (1.0f + float(i % 7));
+    const QString in = dir.filePath(QStringLiteral("moe.gguf"));
+    writeGgufFile(in, layout, {QByteArray(reinterpret_cast<const char *>(values.data()),
+                                          qsizetype(values.size() * 4))});
+    ImportanceMatrix m;
+    ImportanceEntry e;
+    e.name = w.name;
+    e.nColumns = 64;
+    e.nMatrices = 3;
+    for (int x = 0; x < 3; ++x) {
+        for (int c = 0; c < 64; ++c)
+            e.sumSquares.push_back(float((c * 7 + x * 13) % 11 + 1));
+        e.counts.push_back(1.0f);
+    }
+    m.entries.push_back(e);
+    const GgufFile input = GgufFile::open(in);
+    QuantOptions o;
+    o.hasImatrix = true;
+    const QuantizeTarget t = targetFor(input, FileType::Q4_K_M, dir.filePath("o.gguf"), o);
+    QCOMPARE(t.plan.tensors[0].targetType, GgmlType::Q5_0); // 64 columns: Q4_K falls back
+    QuantizeOptions qo;
+    qo.imatrix = &m;
+    NullJobContext ctx;
+    quantize(input, {t}, qo, ctx);
+    const GgufFile out = GgufFile::open(dir.filePath("o.gguf"));
+    const auto data = out.tensorData(0);
+    const std::vector<float> imp = e.importance();
+    const std::size_t rowBytes = 64 / 32 * 22;
+    for (std::size_t r = 0; r < 12; ++r) {
+        std::vector<std::uint8_t> expected(rowBytes);
+        quantizeRow(GgmlType::Q5_0, std::span(values).subspan(r * 64, 64), expected,
+                    std::span(imp).subspan(r / 4 * 64, 64));
+        QVERIFY2(std::equal(expected.begin(), expected.end(), data.begin() + std::ptrdiff_t(r * rowBytes)),
+                 qPrintable(QStringLiteral("row %1").arg(r)));
+    }
 }
 
 void TestQuantizer::defaultOutputName()

@@ -148,6 +148,7 @@ private slots:
     void leaveOutputTensor();
     void imatrixRules();
     void requantizeNeedsPermission();
+    void mixtureOfExperts();
     void metadataKeys();
     void sizeMatchesWriterLayout();
     void matchesLlamaQuantize_data();
@@ -350,6 +351,56 @@ void TestQuantPlan::requantizeNeedsPermission()
     const QuantPlan plan = makeQuantPlan(layout.metadata, layout.tensors, F::Q4_K_M, o);
     QVERIFY(find(plan, "blk.1.attn_q.weight").quantized);
     QVERIFY(!plan.warnings.isEmpty());
+}
+
+void TestQuantPlan::mixtureOfExperts()
+{
+    // Mixtral-like: 8 layers, 8 experts merged as 3-D tensors, GQA 4.
+    GgufLayout layout;
+    auto &md = layout.metadata;
+    md.set("general.architecture", GgufValue::fromString(QByteArray("llama")));
+    md.set("llama.block_count", GgufValue::u32(8));
+    md.set("llama.attention.head_count", GgufValue::u32(32));
+    md.set("llama.attention.head_count_kv", GgufValue::u32(8));
+    md.set("llama.expert_count", GgufValue::u32(8));
+    auto add = [&](const QByteArray &name, std::uint64_t a, std::uint64_t b, std::uint64_t c = 1) {
+        GgufTensorInfo t;
+        t.name = name;
+        t.ne = {a, b, c, 1};
+        layout.tensors.push_back(t);
+    };
+    add("token_embd.weight", 4096, 32000);
+    add("output.weight", 4096, 32000);
+    add("output_norm.weight", 4096, 1);
+    for (int i = 0; i < 8; ++i) {
+        const QByteArray p = "blk." + QByteArray::number(i) + '.';
+        add(p + "attn_norm.weight", 4096, 1);
+        add(p + "attn_q.weight", 4096, 4096);
+        add(p + "attn_k.weight", 4096, 1024);
+        add(p + "attn_v.weight", 4096, 1024);
+        add(p + "attn_output.weight", 4096, 4096);
+        add(p + "ffn_gate_inp.weight", 4096, 8);
+        add(p + "ffn_gate_exps.weight", 4096, 14336, 8);
+        add(p + "ffn_up_exps.weight", 4096, 14336, 8);
+        add(p + "ffn_down_exps.weight", 14336, 4096, 8);
+    }
+    layout.finalize();
+    const QuantPlan plan = makeQuantPlan(layout.metadata, layout.tensors, F::Q4_K_M);
+    // §4: 8 experts send attn_v and attn_k to Q8_0 and attn_output to Q5_K; the router stays.
+    for (int i = 0; i < 8; ++i) {
+        const QByteArray p = "blk." + QByteArray::number(i) + '.';
+        QCOMPARE(find(plan, p + "attn_v.weight").targetType, G::Q8_0);
+        QCOMPARE(find(plan, p + "attn_k.weight").targetType, G::Q8_0);
+        QCOMPARE(find(plan, p + "attn_q.weight").targetType, G::Q4_K);
+        QCOMPARE(find(plan, p + "attn_output.weight").targetType, G::Q5_K);
+        QCOMPARE(find(plan, p + "ffn_gate_inp.weight").targetType, G::F32);
+        QCOMPARE(find(plan, p + "ffn_up_exps.weight").targetType, G::Q4_K);
+        // more(i, 8) = {0, 3, 6, 7} (§3), layer taken from the name for MoE.
+        const bool more = i == 0 || i == 3 || i == 6 || i == 7;
+        QCOMPARE(find(plan, p + "ffn_down_exps.weight").targetType, more ? G::Q6_K : G::Q4_K);
+        QCOMPARE(find(plan, p + "ffn_down_exps.weight").targetBytes,
+                 std::uint64_t(14336 / 256) * (more ? 210 : 144) * 4096 * 8);
+    }
 }
 
 void TestQuantPlan::metadataKeys()
