@@ -117,7 +117,8 @@ void TestUiConvert::cancelLeavesNothing()
     const QString outDir = m_dir.filePath(QStringLiteral("cancelled"));
     QVERIFY(QDir().mkpath(outDir));
     page.setOutputDir(outDir);
-    page.setTargets({QStringLiteral("Q4_K_M"), QStringLiteral("Q5_K_M"), QStringLiteral("Q6_K")});
+    page.setTargets({QStringLiteral("Q2_K"), QStringLiteral("Q3_K_M"), QStringLiteral("Q4_K_M"),
+                     QStringLiteral("Q5_K_M"), QStringLiteral("Q6_K"), QStringLiteral("IQ4_XS")});
     QTRY_VERIFY(page.convertButton()->isEnabled());
 
     QSignalSpy finished(&page, &ConvertPage::conversionFinished);
