@@ -55,7 +55,9 @@ public:
                                             .nThreads = options.nThreads,
                                             .nBatch = std::min(options.nBatch, nCtx),
                                             .kvType = options.kvType})
-        , m_logits(std::size_t(nCtx) * std::size_t(m_model->nVocab()))
+        , m_split(!options.matmulObserver)
+        , m_logits(std::size_t(m_split ? nCtx - nCtx / 2 : nCtx) * std::size_t(m_model->nVocab()))
+        , m_lastLogits(m_split ? std::size_t(m_model->nVocab()) : 0)
     {
         if (options.matmulObserver)
             m_session.setMatmulObserver(options.matmulObserver);
@@ -73,13 +75,23 @@ public:
     std::span<const float> row(int pos) const
     {
         const std::size_t nVocab = std::size_t(m_model->nVocab());
-        return {m_logits.data() + std::size_t(pos) * nVocab, nVocab};
+        const int index = m_split ? pos - first() : pos;
+        return {m_logits.data() + std::size_t(index) * nVocab, nVocab};
     }
 
     void evaluate(std::span<const std::int32_t> input)
     {
         m_session.reset();
-        m_session.evaluate(input, 0, m_logits, true, &m_ctx);
+        if (!m_split) {
+            m_session.evaluate(input, 0, m_logits, true, &m_ctx);
+            return;
+        }
+        // Why two calls: only positions ≥ n/2 are scored, so the first half needs no output
+        // head and the logits buffer holds half a chunk (as llama-perplexity requests logits
+        // for the second half only). Imatrix runs keep one call: all steps stay ≥ 16 tokens.
+        const auto firstHalf = input.first(std::size_t(first()));
+        m_session.evaluate(firstHalf, 0, m_lastLogits, false, &m_ctx);
+        m_session.evaluate(input.subspan(std::size_t(first())), first(), m_logits, true, &m_ctx);
     }
 
     /// Runs `work(position index j, 0 .. nScored−1)` over all threads.
@@ -132,7 +144,9 @@ private:
     const PerplexityOptions &m_options;
     JobContext &m_ctx;
     InferenceSession m_session;
-    std::vector<float> m_logits;
+    bool m_split;
+    std::vector<float> m_logits;     ///< positions first() .. n−1 (all positions if !m_split)
+    std::vector<float> m_lastLogits; ///< the first half's last-token logits (unused)
     QElapsedTimer m_timer;
     double m_lastMetricSeconds = 0;
 };
