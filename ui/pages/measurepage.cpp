@@ -31,6 +31,7 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QRadioButton>
+#include <QScrollArea>
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
@@ -61,7 +62,8 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     , m_prompt(new QLineEdit(this))
     , m_nPredict(new QSpinBox(this))
     , m_compareButton(new QPushButton(tr("&Generate and compare"), this))
-    , m_compareOutput(new QPlainTextEdit(this))
+    , m_compareStatus(new QLabel(this))
+    , m_compareColumns(new QWidget(this))
 {
     // Models
     auto *modelBox = new QGroupBox(tr("Models to measure"), this);
@@ -178,10 +180,15 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     promptRow->addWidget(m_nPredict);
     promptRow->addWidget(m_compareButton);
     m_compareButton->setToolTip(tr("Run the prompt on every checked model (greedy) and show the outputs side by side"));
-    m_compareOutput->setReadOnly(true);
-    m_compareOutput->setLineWrapMode(QPlainTextEdit::WidgetWidth);
+    m_compareStatus->setWordWrap(true);
+    m_compareStatus->setText(tr("The same prompt on every checked model, greedy decoding, outputs side by side."));
+    new QHBoxLayout(m_compareColumns);
+    auto *compareScroll = new QScrollArea(this);
+    compareScroll->setWidgetResizable(true);
+    compareScroll->setWidget(m_compareColumns);
     compareLayout->addLayout(promptRow);
-    compareLayout->addWidget(m_compareOutput, 1);
+    compareLayout->addWidget(m_compareStatus);
+    compareLayout->addWidget(compareScroll, 1);
 
     auto *tabs = new QTabWidget(this);
     m_tabs = tabs;
@@ -310,7 +317,13 @@ QString MeasurePage::summaryText() const
 
 QString MeasurePage::compareText() const
 {
-    return m_compareOutput->toPlainText();
+    QStringList parts{m_compareStatus->text()};
+    for (const QGroupBox *box : m_compareColumns->findChildren<QGroupBox *>()) {
+        parts << box->title();
+        if (const auto *edit = box->findChild<QPlainTextEdit *>())
+            parts << edit->toPlainText();
+    }
+    return parts.join(u'\n');
 }
 
 QString MeasurePage::textSourceLabel() const
@@ -529,7 +542,7 @@ void MeasurePage::startCompare()
     const QStringList paths = models();
     const QString prompt = m_prompt->text();
     if (paths.isEmpty() || prompt.trimmed().isEmpty()) {
-        m_compareOutput->setPlainText(tr("Check at least one model and enter a prompt."));
+        m_compareStatus->setText(tr("Check at least one model and enter a prompt."));
         return;
     }
     const int nPredict = m_nPredict->value();
@@ -552,26 +565,39 @@ void MeasurePage::startCompare()
                 return true;
             }, ctx);
             const QString text = QString::fromUtf8(tokenizer.decode(g.tokens));
-            *outputs << tr("=== %1 — %2 tokens, %3 tokens/s ===\n%4%5\n")
+            *outputs << tr("%1 — %2 tokens, %3 tokens/s")
                             .arg(QFileInfo(path).fileName()).arg(g.tokens.size())
-                            .arg(g.generatedTokensPerSecond(), 0, 'f', 1).arg(prompt, text);
+                            .arg(g.generatedTokensPerSecond(), 0, 'f', 1)
+                     << prompt + text;
         }
     });
-    m_compareOutput->setPlainText(tr("Running the prompt on %n model(s)…", nullptr, int(paths.size())));
+    m_compareStatus->setText(tr("Running the prompt on %n model(s)…", nullptr, int(paths.size())));
     m_tabs->setCurrentIndex(2);
     m_progress->attach(job);
     m_progress->setVisible(true);
     setRunning(true);
     connect(job, &Job::succeeded, this, [this, outputs] {
-        m_compareOutput->setPlainText(outputs->join(u'\n'));
+        // Replace the previous columns with one per model.
+        for (QWidget *old : m_compareColumns->findChildren<QWidget *>(QString(), Qt::FindDirectChildrenOnly))
+            old->deleteLater();
+        for (int i = 0; i + 1 < outputs->size(); i += 2) {
+            auto *box = new QGroupBox(outputs->at(i), m_compareColumns);
+            auto *edit = new QPlainTextEdit(outputs->at(i + 1), box);
+            edit->setReadOnly(true);
+            edit->setMinimumWidth(260);
+            auto *boxLayout = new QVBoxLayout(box);
+            boxLayout->addWidget(edit);
+            m_compareColumns->layout()->addWidget(box);
+        }
+        m_compareStatus->setText(tr("Prompt: %1").arg(m_prompt->text()));
         emit compareFinished(true);
     });
     connect(job, &Job::failed, this, [this](const QString &message) {
-        m_compareOutput->setPlainText(tr("Failed: %1").arg(message));
+        m_compareStatus->setText(tr("Failed: %1").arg(message));
         emit compareFinished(false);
     });
     connect(job, &Job::cancelled, this, [this] {
-        m_compareOutput->setPlainText(tr("Cancelled."));
+        m_compareStatus->setText(tr("Cancelled."));
         emit compareFinished(false);
     });
     connect(job, &Job::finished, this, [this] { setRunning(false); });

@@ -88,5 +88,6 @@ private:
     QLineEdit *m_prompt;
     QSpinBox *m_nPredict;
     QPushButton *m_compareButton;
-    QPlainTextEdit *m_compareOutput;
+    QLabel *m_compareStatus;
+    QWidget *m_compareColumns; ///< one column per model, side by side
 };
