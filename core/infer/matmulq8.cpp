@@ -1,5 +1,6 @@
 #include "matmulq8.h"
 
+#include "activationrounding.h"
 #include "kernels.h"
 
 #include "jobs/parallel.h"
@@ -29,7 +30,8 @@ bool haveVnni()
 }
 
 // Activations quantized exactly as roundActivations() rounds them, kept as int8 codes with a
-// scale per 32-element block (Q8_0: its own; Q8_K: that of its 256-element super-block).
+// scale and a code sum per block of the weight's block size (16 or 32); the scale is the Q8_0
+// block's own or that of the Q8_K 256-element super-block.
 struct QuantizedRows {
     std::vector<std::int8_t> q;     // [T][n]
     std::vector<float> d;           // [T][nb] block scale
@@ -37,10 +39,10 @@ struct QuantizedRows {
     std::vector<float> dsum;        // [T][nb] d * sum of q (affine-weight correction)
 };
 
-void quantizeActivations(const float *x, int nTokens, std::int64_t n, bool q8k,
+void quantizeActivations(const float *x, int nTokens, std::int64_t n, bool q8k, int blk,
                          QuantizedRows &out)
 {
-    const std::int64_t nb = n / kBlock;
+    const std::int64_t nb = n / blk;
     out.q.resize(std::size_t(nTokens) * std::size_t(n));
     out.d.resize(std::size_t(nTokens) * std::size_t(nb));
     out.sum.resize(out.d.size());
@@ -75,11 +77,11 @@ void quantizeActivations(const float *x, int nTokens, std::int64_t n, bool q8k,
                     qg[j] = std::int8_t(std::nearbyint(xg[j] * id));
                 d = roundFp16(amax / 127.0f);
             }
-            for (int b = 0; b < group / kBlock; ++b) {
+            for (int b = 0; b < group / blk; ++b) {
                 std::int32_t s = 0;
-                for (int j = 0; j < kBlock; ++j)
-                    s += qg[b * kBlock + j];
-                const std::size_t k = std::size_t(t * nb + (g0 / kBlock) + b);
+                for (int j = 0; j < blk; ++j)
+                    s += qg[b * blk + j];
+                const std::size_t k = std::size_t(t * nb + (g0 / blk) + b);
                 out.d[k] = d;
                 out.sum[k] = s;
                 out.dsum[k] = d * float(s);
@@ -174,6 +176,44 @@ void packQ4_K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *byte
     }
 }
 
+// Q6_K (§3.5): 210-byte super-blocks, 16 groups of 16 with int8 scales; value = d*sc*(u - 32),
+// u = low4 | high2 << 4. Packed in 16-element blocks.
+void packQ6_K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
+              float *mins)
+{
+    constexpr int kBlk = 16;
+    const std::int64_t nSuper = w.nIn / 256;
+    const std::uint8_t *src = w.data + std::uint64_t(row) * w.rowBytes;
+    for (std::int64_t i = 0; i < nSuper; ++i) {
+        const std::uint8_t *blk = src + i * 210;
+        const std::uint8_t *ql = blk;
+        const std::uint8_t *qh = blk + 128;
+        const auto *sc = reinterpret_cast<const std::int8_t *>(blk + 192);
+        std::uint16_t dh;
+        std::memcpy(&dh, blk + 208, 2);
+        const float d = fp16ToFp32(dh);
+        for (int g = 0; g < 16; ++g) {
+            const std::int64_t b = i * 16 + g;
+            scales[b * kRows + r] = d * float(sc[g]);
+            mins[b * kRows + r] = 0.0f;
+            std::uint8_t *dst = bytes + b * (kBlk * kRows);
+            for (int j = 0; j < kBlk; ++j) {
+                const int e = g * kBlk + j;
+                const int h = e / 128, quarter = (e % 128) / 32, l = e % 32;
+                const std::uint8_t lowByte = ql[64 * h + (quarter % 2) * 32 + l];
+                const int low = quarter < 2 ? (lowByte & 15) : (lowByte >> 4);
+                const int high = (qh[32 * h + l] >> (2 * quarter)) & 3;
+                dst[(j / 4) * (kRows * 4) + r * 4 + (j % 4)] = std::uint8_t(low | (high << 4));
+            }
+        }
+    }
+}
+
+int blockSizeFor(GgmlType type)
+{
+    return type == GgmlType::Q6_K ? 16 : kBlock;
+}
+
 void packPanel(const WeightMatrix &w, std::int64_t row0, std::uint8_t *bytes, float *scales,
                float *mins)
 {
@@ -185,6 +225,8 @@ void packPanel(const WeightMatrix &w, std::int64_t row0, std::uint8_t *bytes, fl
             packQ8_0(w, row, r, bytes, scales, mins);
         else if (w.type == GgmlType::Q4_0)
             packQ4_0(w, row, r, bytes, scales, mins);
+        else if (w.type == GgmlType::Q6_K)
+            packQ6_K(w, row, r, bytes, scales, mins);
         else
             packQ4_K(w, row, r, bytes, scales, mins);
     }
@@ -192,7 +234,7 @@ void packPanel(const WeightMatrix &w, std::int64_t row0, std::uint8_t *bytes, fl
 
 #define QF_VNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
 
-template <int NT>
+template <int NT, int BLK>
 QF_VNNI void kernel(const std::uint8_t *bytes, const float *scales, const float *mins, bool affine,
                     int offset, std::int64_t nb, const QuantizedRows &a, int t0, std::int64_t n, float *y,
                     std::int64_t ldy, int nValid)
@@ -213,12 +255,12 @@ QF_VNNI void kernel(const std::uint8_t *bytes, const float *scales, const float 
         __m256i acc[NT];
         for (int t = 0; t < NT; ++t)
             acc[t] = _mm256_setzero_si256();
-        const std::uint8_t *wb = bytes + b * (kBlock * kRows);
-        for (int g = 0; g < kBlock / 4; ++g) {
+        const std::uint8_t *wb = bytes + b * (BLK * kRows);
+        for (int g = 0; g < BLK / 4; ++g) {
             const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb + g * 32));
             for (int t = 0; t < NT; ++t) {
                 std::int32_t four;
-                std::memcpy(&four, xq[t] + b * kBlock + g * 4, 4);
+                std::memcpy(&four, xq[t] + b * BLK + g * 4, 4);
                 acc[t] = _mm256_dpbusd_avx_epi32(acc[t], wv, _mm256_set1_epi32(four));
             }
         }
@@ -247,8 +289,12 @@ QF_VNNI void kernel(const std::uint8_t *bytes, const float *scales, const float 
 
 using Kernel = void (*)(const std::uint8_t *, const float *, const float *, bool, int, std::int64_t,
                         const QuantizedRows &, int, std::int64_t, float *, std::int64_t, int);
-const Kernel kKernels[kTokenBlock + 1] = {nullptr,   kernel<1>, kernel<2>, kernel<3>,
-                                          kernel<4>, kernel<5>, kernel<6>};
+const Kernel kKernels32[kTokenBlock + 1] = {nullptr,       kernel<1, 32>, kernel<2, 32>,
+                                            kernel<3, 32>, kernel<4, 32>, kernel<5, 32>,
+                                            kernel<6, 32>};
+const Kernel kKernels16[kTokenBlock + 1] = {nullptr,       kernel<1, 16>, kernel<2, 16>,
+                                            kernel<3, 16>, kernel<4, 16>, kernel<5, 16>,
+                                            kernel<6, 16>};
 
 } // namespace
 
@@ -262,6 +308,7 @@ bool canMatmulInt8(const WeightMatrix &w)
         return w.nIn % kBlock == 0;
     case GgmlType::Q4_K:
     case GgmlType::Q5_K:
+    case GgmlType::Q6_K:
         return w.nIn % 256 == 0;
     default:
         return false;
@@ -273,18 +320,24 @@ void matmulInt8(const WeightMatrix &w, const float *x, int nTokens, float *y, in
 {
     // K-quants pair with Q8_K activations and have a float min term; the legacy types pair
     // with Q8_0 and store codes with a fixed offset, removed exactly in integers.
+    const bool q8k = activationTypeFor(w.type) == ActivationType::Q8_K;
     const bool affine = w.type == GgmlType::Q4_K || w.type == GgmlType::Q5_K;
-    const int offset = w.type == GgmlType::Q8_0 ? 128 : w.type == GgmlType::Q4_0 ? 8 : 0;
+    const int offset = w.type == GgmlType::Q8_0 ? 128
+        : w.type == GgmlType::Q4_0              ? 8
+        : w.type == GgmlType::Q6_K              ? 32
+                                                : 0;
+    const int blk = blockSizeFor(w.type);
+    const Kernel *kernels = blk == 16 ? kKernels16 : kKernels32;
     QuantizedRows a;
-    quantizeActivations(x, nTokens, w.nIn, affine, a);
-    const std::int64_t nb = w.nIn / kBlock;
+    quantizeActivations(x, nTokens, w.nIn, q8k, blk, a);
+    const std::int64_t nb = w.nIn / blk;
     const std::int64_t nOut = w.nOut;
     const std::int64_t nPanels = (nOut + kRows - 1) / kRows;
     const std::int64_t panelsPerChunk =
         std::clamp<std::int64_t>(nPanels / (std::int64_t(nThreads) * 8), 1, 32);
     const std::int64_t nChunks = (nPanels + panelsPerChunk - 1) / panelsPerChunk;
     parallelFor(std::uint64_t(nChunks), nThreads, [&](std::uint64_t chunk) {
-        std::unique_ptr<std::uint8_t[]> bytes(new std::uint8_t[std::size_t(nb) * kBlock * kRows]);
+        std::unique_ptr<std::uint8_t[]> bytes(new std::uint8_t[std::size_t(w.nIn) * kRows]);
         std::unique_ptr<float[]> scales(new float[std::size_t(nb) * kRows]);
         std::unique_ptr<float[]> mins(new float[std::size_t(nb) * kRows]);
         const std::int64_t p0 = std::int64_t(chunk) * panelsPerChunk;
@@ -295,7 +348,7 @@ void matmulInt8(const WeightMatrix &w, const float *x, int nTokens, float *y, in
             packPanel(w, row0, bytes.get(), scales.get(), mins.get());
             for (int t = 0; t < nTokens; t += kTokenBlock) {
                 const int nt = std::min(kTokenBlock, nTokens - t);
-                kKernels[nt](bytes.get(), scales.get(), mins.get(), affine, offset, nb, a, t, w.nIn,
+                kernels[nt](bytes.get(), scales.get(), mins.get(), affine, offset, nb, a, t, w.nIn,
                              y + std::int64_t(t) * nOut + row0, nOut, nValid);
             }
             if (w.bias) {
