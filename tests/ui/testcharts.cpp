@@ -3,6 +3,10 @@
 #include "charts/memorybreakdownchart.h"
 #include "charts/metricchart.h"
 #include "charts/sizequalitychart.h"
+#include "models/resultsmodel.h"
+#include "pages/chartspage.h"
+
+#include <QComboBox>
 
 #include <QFile>
 #include <QImage>
@@ -18,6 +22,7 @@ private slots:
     void exportWritesEveryFormat_data();
     void exportWritesEveryFormat();
     void exportRejectsUnknownFormat();
+    void chartsPageShowsMeasuredModel();
 
 private:
     QTemporaryDir m_dir;
@@ -26,6 +31,7 @@ private:
 void TestUiCharts::initTestCase()
 {
     QVERIFY(m_dir.isValid());
+    isolateAppFolders(m_dir);
 }
 
 static QList<ChartQuantPoint> samplePoints()
@@ -78,6 +84,40 @@ void TestUiCharts::exportRejectsUnknownFormat()
     QString error;
     QVERIFY(!chart.exportTo(m_dir.filePath(QStringLiteral("chart.bmpx")), &error));
     QVERIFY(error.contains(QStringLiteral("bmpx")));
+}
+
+void TestUiCharts::chartsPageShowsMeasuredModel()
+{
+    ResultsModel results;
+    MeasurementRecord base;
+    base.modelPath = QStringLiteral("/m/demo-F32.gguf");
+    base.modelName = QStringLiteral("demo");
+    base.fileType = QStringLiteral("F32");
+    base.fileBytes = 56e6;
+    base.bitsPerWeight = 32;
+    base.textSource = QStringLiteral("built-in sample");
+    base.context = 128;
+    base.chunks = 6;
+    base.ppl = 10.0;
+    base.pplError = 0.5;
+    QVERIFY(!results.save(base).isEmpty());
+    MeasurementRecord q4 = base;
+    q4.modelPath = QStringLiteral("/m/demo-Q4_K_M.gguf");
+    q4.fileType = QStringLiteral("Q4_K_M");
+    q4.fileBytes = 9e6;
+    q4.bitsPerWeight = 4.9;
+    q4.ppl = 10.5; // +5 % over the base
+    QVERIFY(!results.save(q4).isEmpty());
+
+    ChartsPage page(&results);
+    auto *choice = page.findChild<QComboBox *>();
+    QVERIFY(choice);
+    const int index = choice->findData(QStringLiteral("demo"));
+    QVERIFY(index > 0);
+    choice->setCurrentIndex(index);
+    // Both measurements are plotted (filled), nothing estimated.
+    QCOMPARE(page.sizeQualityChart()->pointCount(), 2);
+    QCOMPARE(page.metricChart()->pointCount(), 2);
 }
 
 QTEST_MAIN(TestUiCharts)

@@ -24,6 +24,7 @@ ChartsPage::ChartsPage(ResultsModel *results, QWidget *parent)
     , m_sizeQuality(new SizeQualityChart(this))
     , m_memory(new MemoryBreakdownChart(this))
     , m_metric(new MetricChart(this))
+    , m_modelChoice(new QComboBox(this))
     , m_metricChoice(new QComboBox(this))
     , m_exportChoice(new QComboBox(this))
 {
@@ -34,7 +35,13 @@ ChartsPage::ChartsPage(ResultsModel *results, QWidget *parent)
     m_exportChoice->addItem(tr("Memory breakdown"));
     m_exportChoice->addItem(tr("Quality vs bits"));
 
+    m_modelChoice->setToolTip(tr("Whose quant levels the size/quality chart shows: the Advise page's model "
+                                 "(estimates and matching measurements), or a measured model"));
     auto *bar = new QHBoxLayout;
+    auto *modelLabel = new QLabel(tr("M&odel:"), this);
+    modelLabel->setBuddy(m_modelChoice);
+    bar->addWidget(modelLabel);
+    bar->addWidget(m_modelChoice);
     auto *metricLabel = new QLabel(tr("&Quality metric:"), this);
     metricLabel->setBuddy(m_metricChoice);
     bar->addWidget(metricLabel);
@@ -64,8 +71,28 @@ ChartsPage::ChartsPage(ResultsModel *results, QWidget *parent)
 
     connect(exportButton, &QPushButton::clicked, this, &ChartsPage::exportChart);
     connect(m_metricChoice, &QComboBox::currentIndexChanged, this, &ChartsPage::refresh);
-    connect(m_results, &ResultsModel::resultsChanged, this, &ChartsPage::refresh);
+    connect(m_modelChoice, &QComboBox::currentIndexChanged, this, &ChartsPage::refresh);
+    connect(m_results, &ResultsModel::resultsChanged, this, [this] {
+        refreshModelChoice();
+        refresh();
+    });
+    refreshModelChoice();
     refresh();
+}
+
+void ChartsPage::refreshModelChoice()
+{
+    const QSignalBlocker block(m_modelChoice);
+    const QString current = m_modelChoice->currentData().toString();
+    m_modelChoice->clear();
+    m_modelChoice->addItem(tr("As on the Advise page"), QString());
+    QStringList names;
+    for (const auto &r : m_results->records())
+        if (!r.modelName.isEmpty() && !names.contains(r.modelName))
+            names << r.modelName;
+    for (const QString &n : names)
+        m_modelChoice->addItem(tr("Measured: %1").arg(n), n);
+    m_modelChoice->setCurrentIndex(std::max(0, m_modelChoice->findData(current)));
 }
 
 void ChartsPage::setAdviceData(const AdviceChartData &data)
@@ -87,12 +114,15 @@ static QList<MeasurementRecord> relevant(const QList<MeasurementRecord> &all, co
 
 void ChartsPage::refresh()
 {
-    const QList<MeasurementRecord> records = relevant(m_results->records(), m_advice.modelName);
+    // A measured model chosen explicitly: its measurements only, without the Advise estimates.
+    const QString chosen = m_modelChoice->currentData().toString();
+    const QString modelName = chosen.isEmpty() ? m_advice.modelName : chosen;
+    const QList<MeasurementRecord> records = relevant(m_results->records(), modelName);
 
     // Measured quality loss needs a full-precision run of the same model, text and context.
-    QList<ChartQuantPoint> points = m_advice.quants;
+    QList<ChartQuantPoint> points = chosen.isEmpty() ? m_advice.quants : QList<ChartQuantPoint>{};
     for (const auto &r : records) {
-        if (r.modelName != m_advice.modelName || m_advice.modelName.isEmpty())
+        if (r.modelName != modelName || modelName.isEmpty())
             continue;
         std::optional<double> ratio = r.pplRatio;
         if (!ratio) {
@@ -121,7 +151,10 @@ void ChartsPage::refresh()
                         .arg(QuantFit::formatBytes(std::uint64_t(r.fileBytes)));
         points.append(p);
     }
-    m_sizeQuality->setData(m_advice.modelTitle, points, m_advice.sizeLimitBytes, m_advice.limitLabel);
+    if (chosen.isEmpty())
+        m_sizeQuality->setData(m_advice.modelTitle, points, m_advice.sizeLimitBytes, m_advice.limitLabel);
+    else
+        m_sizeQuality->setData(tr("%1 — measured").arg(chosen), points, 0, {});
     m_memory->setData(m_advice.memory, m_advice.ramBytes);
 
     const bool kld = m_metricChoice->currentIndex() == 1;

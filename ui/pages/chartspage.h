@@ -27,6 +27,7 @@ public:
 
 private:
     void refresh();
+    void refreshModelChoice();
     void exportChart();
 
     ResultsModel *m_results;
@@ -34,6 +35,7 @@ private:
     SizeQualityChart *m_sizeQuality;
     MemoryBreakdownChart *m_memory;
     MetricChart *m_metric;
+    QComboBox *m_modelChoice;
     QComboBox *m_metricChoice;
     QComboBox *m_exportChoice;
 };
