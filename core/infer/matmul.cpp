@@ -230,8 +230,9 @@ void matmul(const WeightMatrix &w, const float *x, int nTokens, float *y,
     const ActivationType actType = activationTypeFor(w.type);
     if (options.roundActivations && actType != ActivationType::F32) {
         rounded.resize(std::size_t(nTokens) * std::size_t(n));
-        for (int t = 0; t < nTokens; ++t)
+        parallelFor(std::uint64_t(nTokens), nTokens >= 16 ? nThreads : 1, [&](std::uint64_t t) {
             roundActivations(actType, x + std::int64_t(t) * n, rounded.data() + std::int64_t(t) * n, n);
+        });
         x = rounded.data();
     }
 

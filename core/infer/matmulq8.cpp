@@ -29,6 +29,14 @@ bool haveVnni()
     return have;
 }
 
+// Round half to even for |v| < 2^22 (what nearbyint does in the default rounding mode), without
+// a libm call: adding and subtracting 1.5 * 2^23 leaves the rounded value.
+inline float nearestEven(float v)
+{
+    constexpr float kMagic = 12582912.0f;
+    return (v + kMagic) - kMagic;
+}
+
 // Activations quantized exactly as roundActivations() rounds them, kept as int8 codes with a
 // scale and a code sum per block of the weight's block size (16 or 32); the scale is the Q8_0
 // block's own or that of the Q8_K 256-element super-block.
@@ -40,7 +48,7 @@ struct QuantizedRows {
 };
 
 void quantizeActivations(const float *x, int nTokens, std::int64_t n, bool q8k, int blk,
-                         QuantizedRows &out)
+                         int nThreads, QuantizedRows &out)
 {
     const std::int64_t nb = n / blk;
     out.q.resize(std::size_t(nTokens) * std::size_t(n));
@@ -48,7 +56,14 @@ void quantizeActivations(const float *x, int nTokens, std::int64_t n, bool q8k, 
     out.sum.resize(out.d.size());
     out.dsum.resize(out.d.size());
     const int group = q8k ? 256 : kBlock;
-    for (int t = 0; t < nTokens; ++t) {
+    // Tokens are independent: spread them over the threads (a serial pass here would cost a
+    // sixth of the product's time at two threads).
+    const int tokensPerChunk = std::max(1, nTokens / (4 * std::max(1, nThreads)));
+    const int nChunks = (nTokens + tokensPerChunk - 1) / tokensPerChunk;
+    parallelFor(std::uint64_t(nChunks), nThreads, [&](std::uint64_t chunk) {
+    const int tBegin = int(chunk) * tokensPerChunk;
+    const int tEnd = std::min(nTokens, tBegin + tokensPerChunk);
+    for (int t = tBegin; t < tEnd; ++t) {
         for (std::int64_t g0 = 0; g0 < n; g0 += group) {
             const float *xg = x + std::int64_t(t) * n + g0;
             std::int8_t *qg = out.q.data() + std::int64_t(t) * n + g0;
@@ -66,7 +81,7 @@ void quantizeActivations(const float *x, int nTokens, std::int64_t n, bool q8k, 
                     const float iscale = -127.0f / m;
                     d = 1.0f / iscale;
                     for (int j = 0; j < group; ++j)
-                        qg[j] = std::int8_t(std::min(127.0f, std::nearbyint(iscale * xg[j])));
+                        qg[j] = std::int8_t(std::min(127.0f, nearestEven(iscale * xg[j])));
                 } else {
                     std::fill(qg, qg + group, std::int8_t(0));
                 }
@@ -74,7 +89,7 @@ void quantizeActivations(const float *x, int nTokens, std::int64_t n, bool q8k, 
                 // the x86 AVX2 Q8_0 quantizer: id = 127/amax, round half to even, d = fp16(amax/127)
                 const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
                 for (int j = 0; j < group; ++j)
-                    qg[j] = std::int8_t(std::nearbyint(xg[j] * id));
+                    qg[j] = std::int8_t(nearestEven(xg[j] * id));
                 d = roundFp16(amax / 127.0f);
             }
             for (int b = 0; b < group / blk; ++b) {
@@ -88,11 +103,25 @@ void quantizeActivations(const float *x, int nTokens, std::int64_t n, bool q8k, 
             }
         }
     }
+    });
 }
 
 // Panel of 8 rows: per 32-element block, bytes [4-column group g][row r][4] of unsigned codes
 // u, and per row the scale s and offset m with value = s*u - m: for Q8_0, u = q + 128 (the
 // offset 128*d is applied exactly through `sum`), for Q4_K, u = q and m = dmin*mn.
+inline std::uint32_t load4(const std::uint8_t *p)
+{
+    std::uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+
+// Stores the 4 codes of column group g of row r (the layout the kernel reads).
+inline void store4(std::uint8_t *blockBytes, int g, int r, std::uint32_t codes)
+{
+    std::memcpy(blockBytes + g * (kRows * 4) + r * 4, &codes, 4);
+}
+
 void packQ8_0(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
               float *mins)
 {
@@ -105,9 +134,8 @@ void packQ8_0(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *byte
         scales[b * kRows + r] = fp16ToFp32(dh);
         mins[b * kRows + r] = 0.0f;
         std::uint8_t *dst = bytes + b * (kBlock * kRows);
-        for (int j = 0; j < kBlock; ++j)
-            dst[(j / 4) * (kRows * 4) + r * 4 + (j % 4)] =
-                std::uint8_t(int(std::int8_t(blk[2 + j])) + 128);
+        for (int g = 0; g < kBlock / 4; ++g) // q + 128 (mod 256) flips the sign bit
+            store4(dst, g, r, load4(blk + 2 + 4 * g) ^ 0x80808080u);
     }
 }
 
@@ -125,9 +153,10 @@ void packQ4_0(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *byte
         scales[b * kRows + r] = fp16ToFp32(dh);
         mins[b * kRows + r] = 0.0f;
         std::uint8_t *dst = bytes + b * (kBlock * kRows);
-        for (int j = 0; j < kBlock; ++j) {
-            const std::uint8_t q = j < 16 ? (blk[2 + j] & 15) : (blk[2 + j - 16] >> 4);
-            dst[(j / 4) * (kRows * 4) + r * 4 + (j % 4)] = q;
+        for (int g = 0; g < 4; ++g) {
+            const std::uint32_t v = load4(blk + 2 + 4 * g);
+            store4(dst, g, r, v & 0x0F0F0F0Fu);             // elements 4g..4g+3
+            store4(dst, g + 4, r, (v >> 4) & 0x0F0F0F0Fu);  // elements 16+4g..
         }
     }
 }
@@ -166,11 +195,11 @@ void packQ4_K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *byte
             std::uint8_t *dst = bytes + b * (kBlock * kRows);
             const std::uint8_t *q = qs + 32 * (j / 2);
             const int shift = (j % 2) * 4;
-            for (int l = 0; l < kBlock; ++l) {
-                int code = (q[l] >> shift) & 15;
+            for (int g = 0; g < kBlock / 4; ++g) {
+                std::uint32_t codes = (load4(q + 4 * g) >> shift) & 0x0F0F0F0Fu;
                 if (q5)
-                    code |= ((qh[l] >> j) & 1) << 4;
-                dst[(l / 4) * (kRows * 4) + r * 4 + (l % 4)] = std::uint8_t(code);
+                    codes |= ((load4(qh + 4 * g) >> j) & 0x01010101u) << 4;
+                store4(dst, g, r, codes);
             }
         }
     }
@@ -197,13 +226,15 @@ void packQ6_K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *byte
             scales[b * kRows + r] = d * float(sc[g]);
             mins[b * kRows + r] = 0.0f;
             std::uint8_t *dst = bytes + b * (kBlk * kRows);
-            for (int j = 0; j < kBlk; ++j) {
-                const int e = g * kBlk + j;
-                const int h = e / 128, quarter = (e % 128) / 32, l = e % 32;
-                const std::uint8_t lowByte = ql[64 * h + (quarter % 2) * 32 + l];
-                const int low = quarter < 2 ? (lowByte & 15) : (lowByte >> 4);
-                const int high = (qh[32 * h + l] >> (2 * quarter)) & 3;
-                dst[(j / 4) * (kRows * 4) + r * 4 + (j % 4)] = std::uint8_t(low | (high << 4));
+            // The 16 elements share h and quarter; l runs over 16 consecutive positions.
+            const int e0 = g * kBlk;
+            const int h = e0 / 128, quarter = (e0 % 128) / 32, l0 = e0 % 32;
+            const std::uint8_t *low = ql + 64 * h + (quarter % 2) * 32 + l0;
+            const std::uint8_t *high = qh + 32 * h + l0;
+            for (int c = 0; c < kBlk / 4; ++c) {
+                const std::uint32_t lo = (load4(low + 4 * c) >> (quarter < 2 ? 0 : 4)) & 0x0F0F0F0Fu;
+                const std::uint32_t hi = (load4(high + 4 * c) >> (2 * quarter)) & 0x03030303u;
+                store4(dst, c, r, lo | (hi << 4));
             }
         }
     }
@@ -329,7 +360,7 @@ void matmulInt8(const WeightMatrix &w, const float *x, int nTokens, float *y, in
     const int blk = blockSizeFor(w.type);
     const Kernel *kernels = blk == 16 ? kKernels16 : kKernels32;
     QuantizedRows a;
-    quantizeActivations(x, nTokens, w.nIn, q8k, blk, a);
+    quantizeActivations(x, nTokens, w.nIn, q8k, blk, nTokens >= 16 ? nThreads : 1, a);
     const std::int64_t nb = w.nIn / blk;
     const std::int64_t nOut = w.nOut;
     const std::int64_t nPanels = (nOut + kRows - 1) / kRows;
