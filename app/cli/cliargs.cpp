@@ -4,6 +4,8 @@
 
 #include "util/error.h"
 
+#include <QCoreApplication>
+
 namespace QuantFit::Cli {
 
 bool parseArgs(QCommandLineParser &parser, const QString &command, const QStringList &args,
@@ -18,9 +20,12 @@ bool parseArgs(QCommandLineParser &parser, const QString &command, const QString
     if (!parser.parse(full))
         throw Error(QStringLiteral("%1: %2").arg(command, parser.errorText()));
     if (parser.isSet(help)) {
+        // Qt names the program by its path; show the command as the user types it.
         QString text = parser.helpText();
-        text.replace(QStringLiteral("quantfit-cli %1").arg(command),
-                     QStringLiteral("quantfit-cli %1").arg(command));
+        const QString program = QCoreApplication::arguments().value(0);
+        if (!program.isEmpty())
+            text.replace(QStringLiteral("Usage: ") + program,
+                         QStringLiteral("Usage: quantfit-cli ") + command);
         out(text);
         return false;
     }
