@@ -10,6 +10,7 @@
 #include "util/units.h"
 #include "widgets/memorybar.h"
 #include "widgets/modelshapedialog.h"
+#include "widgets/prioritypanel.h"
 
 #include <QApplication>
 #include <QBoxLayout>
@@ -22,7 +23,6 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
-#include <QFutureWatcher>
 #include <QGroupBox>
 #include <QHeaderView>
 #include <QLabel>
@@ -32,8 +32,6 @@
 #include <QSlider>
 #include <QSplitter>
 #include <QTableView>
-#include <QTreeWidget>
-#include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
 
@@ -41,13 +39,6 @@ using namespace QuantFit;
 
 static constexpr int kContextStep = 256;
 static constexpr int kMinContextTokens = 512;
-
-namespace {
-struct SystemResult {
-    SystemAdvice advice;
-    QString error;
-};
-} // namespace
 
 AdvisePage::AdvisePage(QWidget *parent)
     : QWidget(parent)
@@ -67,9 +58,6 @@ AdvisePage::AdvisePage(QWidget *parent)
     , m_tableModel(new AdviceTableModel(this))
     , m_table(new QTableView(this))
     , m_convertButton(new QPushButton(tr("Convert &with this quant…"), this))
-    , m_priorities(new QTreeWidget(this))
-    , m_priorityTitle(new QLabel(this))
-    , m_priorityExplanation(new QLabel(this))
 {
     try {
         m_advisor = std::make_shared<Advisor>();
@@ -184,22 +172,7 @@ AdvisePage::AdvisePage(QWidget *parent)
     tableRow->addWidget(m_alternative, 1);
     tableRow->addWidget(m_convertButton);
 
-    m_priorities->setHeaderLabels({tr("Priority"), tr("Model + quant"), tr("Size"), tr("Longest context"), tr("Notes")});
-    m_priorities->setRootIsDecorated(false);
-    m_priorities->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    m_priorities->header()->setStretchLastSection(true);
-    m_priorityTitle->setWordWrap(true);
-    auto *priorityBox = new QWidget(this);
-    auto *priorityLayout = new QVBoxLayout(priorityBox);
-    priorityLayout->setContentsMargins(0, 0, 0, 0);
-    priorityLayout->addWidget(m_priorityTitle);
-    priorityLayout->addWidget(m_priorities, 1);
-    m_priorityExplanation->setWordWrap(true);
-    m_priorityExplanation->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    priorityLayout->addWidget(m_priorityExplanation);
-    connect(m_priorities, &QTreeWidget::currentItemChanged, this, [this](QTreeWidgetItem *item) {
-        m_priorityExplanation->setText(item ? item->toolTip(0) : QString());
-    });
+    m_priorities = new PriorityPanel(m_advisor, this);
 
     auto *tableBox = new QWidget(this);
     auto *tableLayout = new QVBoxLayout(tableBox);
@@ -208,7 +181,7 @@ AdvisePage::AdvisePage(QWidget *parent)
     tableLayout->addLayout(tableRow);
     auto *vsplit = new QSplitter(Qt::Vertical, this);
     vsplit->addWidget(tableBox);
-    vsplit->addWidget(priorityBox);
+    vsplit->addWidget(m_priorities);
     vsplit->setStretchFactor(0, 3);
     vsplit->setStretchFactor(1, 2);
 
@@ -637,70 +610,20 @@ void AdvisePage::publishChartData()
 
 void AdvisePage::recomputeSystem()
 {
-    if (!m_advisor)
-        return;
     AdviceOptions options;
     options.ramBytes = ramBytes();
     if (m_reserve->value() > 0)
         options.reserveBytes = std::uint64_t(m_reserve->value() * GB);
     options.kvType = KvCacheType(m_kvType->currentData().toInt());
     options.flashAttention = m_flash->isChecked();
-    const int generation = ++m_systemGeneration;
-    m_priorityTitle->setText(tr("<b>Priorities for %1</b> (the brief's table, computed)…").arg(formatGB(options.ramBytes, 0)));
-    ++m_pending;
-    auto *watcher = new QFutureWatcher<SystemResult>(this);
-    connect(watcher, &QFutureWatcher<SystemResult>::finished, this, [this, watcher, generation] {
-        --m_pending;
-        watcher->deleteLater();
-        if (generation != m_systemGeneration)
-            return; // a newer request is on its way
-        const SystemResult result = watcher->result();
-        m_priorities->clear();
-        if (!result.error.isEmpty()) {
-            m_priorityTitle->setText(tr("<b>Priorities:</b> %1").arg(result.error.toHtmlEscaped()));
-            m_system.reset();
-            return;
-        }
-        m_system = std::make_unique<SystemAdvice>(result.advice);
-        const SystemAdvice &s = *m_system;
-        m_priorityTitle->setText(tr("<b>Recommendations for a %1 system</b> (the brief's priority rows, computed; select a row for its reasoning)")
-                                     .arg(formatGB(s.options.ramBytes, 0)));
-        for (const PriorityRow &p : s.rows) {
-            auto *item = new QTreeWidgetItem(m_priorities);
-            item->setText(0, priorityName(p.priority));
-            item->setText(1, QStringLiteral("%1 %2").arg(p.modelName, p.quant.name));
-            item->setText(2, formatGB(p.quant.fileBytes, 1));
-            item->setText(3, p.quant.longestContextTokens ? QLocale().toString(p.quant.longestContextTokens) : tr("—"));
-            item->setText(4, p.note.isEmpty() ? AdviceTableModel::badgeText(p.quant.badge) : p.note);
-            item->setData(0, Qt::UserRole, QStringLiteral("%1 %2").arg(p.modelId, p.quant.name));
-            item->setData(1, Qt::UserRole, p.modelId);
-            for (int c = 0; c < 5; ++c)
-                item->setToolTip(c, p.explanation);
-        }
-        if (!s.notes.isEmpty())
-            m_priorities->setToolTip(s.notes.join(u'\n'));
-        if (m_priorities->topLevelItemCount() > 0)
-            m_priorities->setCurrentItem(m_priorities->topLevelItem(0)); // shows its reasoning
-    });
-    const std::shared_ptr<Advisor> advisor = m_advisor;
-    watcher->setFuture(QtConcurrent::run([advisor, options] {
-        SystemResult r;
-        try {
-            r.advice = advisor->adviseSystem(options);
-        } catch (const Error &e) {
-            r.error = e.message();
-        } catch (const std::exception &e) {
-            r.error = QString::fromLocal8Bit(e.what());
-        }
-        return r;
-    }));
+    m_priorities->request(options);
 }
 
 void AdvisePage::waitUntilIdle()
 {
     QElapsedTimer timer;
     timer.start();
-    while (m_pending > 0 && timer.elapsed() < 20000)
+    while ((m_pending > 0 || m_priorities->isBusy()) && timer.elapsed() < 20000)
         QApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 50);
     QApplication::processEvents();
 }
@@ -713,12 +636,7 @@ QString AdvisePage::recommendedQuant() const
 
 QString AdvisePage::priorityRowText(int priority) const
 {
-    if (!m_system)
-        return {};
-    for (const PriorityRow &p : m_system->rows)
-        if (int(p.priority) == priority)
-            return QStringLiteral("%1 %2").arg(p.modelId, p.quant.name);
-    return {};
+    return m_priorities->rowText(priority);
 }
 
 QString AdvisePage::explanationText() const

@@ -11,12 +11,12 @@ namespace QuantFit {
 class Advisor;
 struct ModelShape;
 struct ModelAdvice;
-struct SystemAdvice;
 class GgufFile;
 }
 
 class AdviceTableModel;
 class MemoryBar;
+class PriorityPanel;
 class QAbstractButton;
 class QButtonGroup;
 class QCheckBox;
@@ -26,7 +26,6 @@ class QLabel;
 class QPushButton;
 class QSlider;
 class QTableView;
-class QTreeWidget;
 
 /// Advise: the machine (RAM presets, detected, custom; OS reserve), the model (catalog search or
 /// an opened GGUF), context, KV type and flash attention; then every quant level in a table with
@@ -85,8 +84,6 @@ private:
     std::unique_ptr<QuantFit::ModelShape> m_custom;    ///< when an entered shape is the current model
     QString m_ggufPath;
     std::unique_ptr<QuantFit::ModelAdvice> m_advice;
-    std::unique_ptr<QuantFit::SystemAdvice> m_system;
-    int m_systemGeneration = 0;
     int m_pending = 0;
     std::uint64_t m_detectedRamBytes = 0;
 
@@ -106,7 +103,5 @@ private:
     AdviceTableModel *m_tableModel;
     QTableView *m_table;
     QPushButton *m_convertButton;
-    QTreeWidget *m_priorities;
-    QLabel *m_priorityTitle;
-    QLabel *m_priorityExplanation;
+    PriorityPanel *m_priorities;
 };

@@ -1,0 +1,115 @@
+#include "prioritypanel.h"
+
+#include "advisor/advisor.h"
+#include "models/advicetablemodel.h"
+#include "util/error.h"
+#include "util/units.h"
+
+#include <QBoxLayout>
+#include <QFutureWatcher>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLocale>
+#include <QTreeWidget>
+#include <QtConcurrent/QtConcurrentRun>
+
+using namespace QuantFit;
+
+namespace {
+struct SystemResult {
+    SystemAdvice advice;
+    QString error;
+};
+} // namespace
+
+PriorityPanel::PriorityPanel(std::shared_ptr<Advisor> advisor, QWidget *parent)
+    : QWidget(parent)
+    , m_advisor(std::move(advisor))
+    , m_title(new QLabel(this))
+    , m_rows(new QTreeWidget(this))
+    , m_explanation(new QLabel(this))
+{
+    m_rows->setHeaderLabels({tr("Priority"), tr("Model + quant"), tr("Size"), tr("Longest context"), tr("Notes")});
+    m_rows->setRootIsDecorated(false);
+    m_rows->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_rows->header()->setStretchLastSection(true);
+    m_title->setWordWrap(true);
+    m_explanation->setWordWrap(true);
+    m_explanation->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_title);
+    layout->addWidget(m_rows, 1);
+    layout->addWidget(m_explanation);
+    connect(m_rows, &QTreeWidget::currentItemChanged, this, [this](QTreeWidgetItem *item) {
+        m_explanation->setText(item ? item->toolTip(0) : QString());
+    });
+}
+
+PriorityPanel::~PriorityPanel() = default;
+
+void PriorityPanel::request(const AdviceOptions &options)
+{
+    if (!m_advisor)
+        return;
+    const int generation = ++m_generation;
+    m_title->setText(tr("<b>Priorities for %1</b> (the brief's table, computed)…").arg(formatGB(options.ramBytes, 0)));
+    ++m_pending;
+    auto *watcher = new QFutureWatcher<SystemResult>(this);
+    connect(watcher, &QFutureWatcher<SystemResult>::finished, this, [this, watcher, generation] {
+        --m_pending;
+        watcher->deleteLater();
+        if (generation != m_generation)
+            return; // a newer request is on its way
+        const SystemResult result = watcher->result();
+        m_rows->clear();
+        m_explanation->clear();
+        if (!result.error.isEmpty()) {
+            m_title->setText(tr("<b>Priorities:</b> %1").arg(result.error.toHtmlEscaped()));
+            m_system.reset();
+            emit finished();
+            return;
+        }
+        m_system = std::make_unique<SystemAdvice>(result.advice);
+        const SystemAdvice &s = *m_system;
+        m_title->setText(tr("<b>Recommendations for a %1 system</b> (the brief's priority rows, computed; "
+                            "select a row for its reasoning)").arg(formatGB(s.options.ramBytes, 0)));
+        for (const PriorityRow &p : s.rows) {
+            auto *item = new QTreeWidgetItem(m_rows);
+            item->setText(0, priorityName(p.priority));
+            item->setText(1, QStringLiteral("%1 %2").arg(p.modelName, p.quant.name));
+            item->setText(2, formatGB(p.quant.fileBytes, 1));
+            item->setText(3, p.quant.longestContextTokens ? QLocale().toString(p.quant.longestContextTokens) : tr("—"));
+            item->setText(4, p.note.isEmpty() ? AdviceTableModel::badgeText(p.quant.badge) : p.note);
+            for (int c = 0; c < 5; ++c)
+                item->setToolTip(c, p.explanation);
+        }
+        if (!s.notes.isEmpty())
+            m_rows->setToolTip(s.notes.join(u'\n'));
+        if (m_rows->topLevelItemCount() > 0)
+            m_rows->setCurrentItem(m_rows->topLevelItem(0)); // shows its reasoning
+        emit finished();
+    });
+    const std::shared_ptr<Advisor> advisor = m_advisor;
+    watcher->setFuture(QtConcurrent::run([advisor, options] {
+        SystemResult r;
+        try {
+            r.advice = advisor->adviseSystem(options);
+        } catch (const Error &e) {
+            r.error = e.message();
+        } catch (const std::exception &e) {
+            r.error = QString::fromLocal8Bit(e.what());
+        }
+        return r;
+    }));
+}
+
+QString PriorityPanel::rowText(int priority) const
+{
+    if (!m_system)
+        return {};
+    for (const PriorityRow &p : m_system->rows)
+        if (int(p.priority) == priority)
+            return QStringLiteral("%1 %2").arg(p.modelId, p.quant.name);
+    return {};
+}
