@@ -240,9 +240,60 @@ void packQ6_K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *byte
     }
 }
 
+// Q2_K (§3.1, 84 bytes) and Q3_K (§3.2, 110 bytes): 16 groups of 16 with 2-bit codes in the
+// 2-bit packing (byte 32h + l, bits 2g); Q2_K is affine (d*sc*q - dmin*mn, q in 0..3), Q3_K
+// adds a third bit from hmask (byte e%32, bit e/32) and is symmetric: d*(c - 32)*(u - 4).
+void packQ2_3K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
+               float *mins)
+{
+    constexpr int kBlk = 16;
+    const bool q3 = w.type == GgmlType::Q3_K;
+    const std::int64_t nSuper = w.nIn / 256;
+    const std::uint8_t *src = w.data + std::uint64_t(row) * w.rowBytes;
+    for (std::int64_t i = 0; i < nSuper; ++i) {
+        const std::uint8_t *blk = src + i * (q3 ? 110 : 84);
+        const std::uint8_t *qs = blk + (q3 ? 32 : 16);
+        const std::uint8_t *hmask = blk;
+        std::uint16_t dh, mh = 0;
+        std::memcpy(&dh, blk + (q3 ? 108 : 80), 2);
+        if (!q3)
+            std::memcpy(&mh, blk + 82, 2);
+        const float d = fp16ToFp32(dh);
+        const float dmin = fp16ToFp32(mh);
+        for (int g = 0; g < 16; ++g) {
+            const std::int64_t b = i * 16 + g;
+            if (q3) {
+                const int low = g < 8 ? (blk[96 + g] & 15) : (blk[96 + g - 8] >> 4);
+                const int high = (blk[96 + 8 + g % 4] >> (2 * (g / 4))) & 3;
+                scales[b * kRows + r] = d * float((low | (high << 4)) - 32);
+                mins[b * kRows + r] = 0.0f;
+            } else {
+                scales[b * kRows + r] = d * float(blk[g] & 15);
+                mins[b * kRows + r] = dmin * float(blk[g] >> 4);
+            }
+            const int e0 = g * kBlk;
+            const int h = e0 / 128, pair = (e0 % 128) / 32, l0 = e0 % 32;
+            std::uint8_t *dst = bytes + b * (kBlk * kRows);
+            for (int c = 0; c < kBlk / 4; ++c) {
+                std::uint32_t codes = (load4(qs + 32 * h + l0 + 4 * c) >> (2 * pair)) & 0x03030303u;
+                if (q3)
+                    codes |= ((load4(hmask + l0 + 4 * c) >> (e0 / 32)) & 0x01010101u) << 2;
+                store4(dst, c, r, codes);
+            }
+        }
+    }
+}
+
 int blockSizeFor(GgmlType type)
 {
-    return type == GgmlType::Q6_K ? 16 : kBlock;
+    switch (type) {
+    case GgmlType::Q2_K:
+    case GgmlType::Q3_K:
+    case GgmlType::Q6_K:
+        return 16;
+    default:
+        return kBlock;
+    }
 }
 
 void packPanel(const WeightMatrix &w, std::int64_t row0, std::uint8_t *bytes, float *scales,
@@ -258,6 +309,8 @@ void packPanel(const WeightMatrix &w, std::int64_t row0, std::uint8_t *bytes, fl
             packQ4_0(w, row, r, bytes, scales, mins);
         else if (w.type == GgmlType::Q6_K)
             packQ6_K(w, row, r, bytes, scales, mins);
+        else if (w.type == GgmlType::Q2_K || w.type == GgmlType::Q3_K)
+            packQ2_3K(w, row, r, bytes, scales, mins);
         else
             packQ4_K(w, row, r, bytes, scales, mins);
     }
@@ -337,6 +390,8 @@ bool canMatmulInt8(const WeightMatrix &w)
     case GgmlType::Q8_0:
     case GgmlType::Q4_0:
         return w.nIn % kBlock == 0;
+    case GgmlType::Q2_K:
+    case GgmlType::Q3_K:
     case GgmlType::Q4_K:
     case GgmlType::Q5_K:
     case GgmlType::Q6_K:
@@ -352,10 +407,12 @@ void matmulInt8(const WeightMatrix &w, const float *x, int nTokens, float *y, in
     // K-quants pair with Q8_K activations and have a float min term; the legacy types pair
     // with Q8_0 and store codes with a fixed offset, removed exactly in integers.
     const bool q8k = activationTypeFor(w.type) == ActivationType::Q8_K;
-    const bool affine = w.type == GgmlType::Q4_K || w.type == GgmlType::Q5_K;
+    const bool affine =
+        w.type == GgmlType::Q2_K || w.type == GgmlType::Q4_K || w.type == GgmlType::Q5_K;
     const int offset = w.type == GgmlType::Q8_0 ? 128
         : w.type == GgmlType::Q4_0              ? 8
         : w.type == GgmlType::Q6_K              ? 32
+        : w.type == GgmlType::Q3_K              ? 4
                                                 : 0;
     const int blk = blockSizeFor(w.type);
     const Kernel *kernels = blk == 16 ? kKernels16 : kKernels32;
