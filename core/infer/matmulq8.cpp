@@ -284,6 +284,52 @@ void packQ2_3K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *byt
     }
 }
 
+// IQ4_NL (§4.1, 18-byte blocks of 32, Q4_0 nibble layout) and IQ4_XS (§4.2, 136-byte
+// super-blocks of 8 x 32 with 6-bit scale codes): each nibble indexes the int8 codebook;
+// stored as codebook value + 128 (unsigned), the offset removed exactly in integers.
+constexpr std::int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                          1,    13,   25,  38,  53,  69,  89,  113};
+
+void packIq4Codes(const std::uint8_t *qs, int r, std::uint8_t *dst)
+{
+    for (int j = 0; j < 16; ++j) {
+        const int g = j / 4, k = j % 4;
+        dst[g * (kRows * 4) + r * 4 + k] = std::uint8_t(kIq4nlValues[qs[j] & 15] + 128);
+        dst[(g + 4) * (kRows * 4) + r * 4 + k] = std::uint8_t(kIq4nlValues[qs[j] >> 4] + 128);
+    }
+}
+
+void packIq4(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
+             float *mins)
+{
+    const std::uint8_t *src = w.data + std::uint64_t(row) * w.rowBytes;
+    if (w.type == GgmlType::IQ4_NL) {
+        for (std::int64_t b = 0; b < w.nIn / kBlock; ++b) {
+            const std::uint8_t *blk = src + b * 18;
+            std::uint16_t dh;
+            std::memcpy(&dh, blk, 2);
+            scales[b * kRows + r] = fp16ToFp32(dh);
+            mins[b * kRows + r] = 0.0f;
+            packIq4Codes(blk + 2, r, bytes + b * (kBlock * kRows));
+        }
+        return;
+    }
+    for (std::int64_t i = 0; i < w.nIn / 256; ++i) {
+        const std::uint8_t *blk = src + i * 136;
+        std::uint16_t dh, sh;
+        std::memcpy(&dh, blk, 2);
+        std::memcpy(&sh, blk + 2, 2);
+        const float d = fp16ToFp32(dh);
+        for (int ib = 0; ib < 8; ++ib) {
+            const int code = ((blk[4 + ib / 2] >> (4 * (ib % 2))) & 15) | (((sh >> (2 * ib)) & 3) << 4);
+            const std::int64_t b = i * 8 + ib;
+            scales[b * kRows + r] = d * float(code - 32);
+            mins[b * kRows + r] = 0.0f;
+            packIq4Codes(blk + 8 + 16 * ib, r, bytes + b * (kBlock * kRows));
+        }
+    }
+}
+
 int blockSizeFor(GgmlType type)
 {
     switch (type) {
@@ -311,6 +357,8 @@ void packPanel(const WeightMatrix &w, std::int64_t row0, std::uint8_t *bytes, fl
             packQ6_K(w, row, r, bytes, scales, mins);
         else if (w.type == GgmlType::Q2_K || w.type == GgmlType::Q3_K)
             packQ2_3K(w, row, r, bytes, scales, mins);
+        else if (w.type == GgmlType::IQ4_NL || w.type == GgmlType::IQ4_XS)
+            packIq4(w, row, r, bytes, scales, mins);
         else
             packQ4_K(w, row, r, bytes, scales, mins);
     }
@@ -389,7 +437,9 @@ bool canMatmulInt8(const WeightMatrix &w)
     switch (w.type) {
     case GgmlType::Q8_0:
     case GgmlType::Q4_0:
+    case GgmlType::IQ4_NL:
         return w.nIn % kBlock == 0;
+    case GgmlType::IQ4_XS:
     case GgmlType::Q2_K:
     case GgmlType::Q3_K:
     case GgmlType::Q4_K:
@@ -409,7 +459,9 @@ void matmulInt8(const WeightMatrix &w, const float *x, int nTokens, float *y, in
     const bool q8k = activationTypeFor(w.type) == ActivationType::Q8_K;
     const bool affine =
         w.type == GgmlType::Q2_K || w.type == GgmlType::Q4_K || w.type == GgmlType::Q5_K;
-    const int offset = w.type == GgmlType::Q8_0 ? 128
+    const int offset = w.type == GgmlType::Q8_0 || w.type == GgmlType::IQ4_NL
+            || w.type == GgmlType::IQ4_XS
+        ? 128
         : w.type == GgmlType::Q4_0              ? 8
         : w.type == GgmlType::Q6_K              ? 32
         : w.type == GgmlType::Q3_K              ? 4

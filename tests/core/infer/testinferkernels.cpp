@@ -194,8 +194,9 @@ private slots:
         QTest::addColumn<int>("type");
         QTest::addColumn<int>("nOut");
         QTest::addColumn<int>("nTokens");
-        for (GgmlType type : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q2_K, GgmlType::Q3_K,
-                              GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+        for (GgmlType type : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::IQ4_NL, GgmlType::IQ4_XS,
+                              GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K,
+                              GgmlType::Q6_K})
             for (int nOut : {1, 7, 8, 9, 40})
                 for (int nTokens : {4, 7, 13})
                     QTest::addRow("%s out=%d tokens=%d", qPrintable(ggmlTypeName(type)), nOut,
