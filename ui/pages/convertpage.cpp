@@ -64,6 +64,7 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     , m_advanced(new QGroupBox(tr("Adva&nced"), this))
     , m_imatrixEdit(new QLineEdit(this))
     , m_pure(new QCheckBox(tr("&Pure: every quantizable tensor at the mix's bulk type"), this))
+    , m_requantize(new QCheckBox(tr("Allow re-quanti&zing an already quantized source"), this))
     , m_outputType(new QComboBox(this))
     , m_embdType(new QComboBox(this))
     , m_threads(new QSpinBox(this))
@@ -138,6 +139,8 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
                                  "each column matters; it improves low-bit quants, I-quants most."));
     adv->addRow(tr("&Importance matrix:"), imRow);
     adv->addRow(m_pure);
+    m_requantize->setToolTip(tr("Quantizing a quantized file compounds the error; prefer the F16/BF16 original"));
+    adv->addRow(m_requantize);
     fillTypeCombo(m_outputType);
     fillTypeCombo(m_embdType);
     adv->addRow(tr("Output tensor t&ype:"), m_outputType);
@@ -238,6 +241,7 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     connect(m_targets, &QListWidget::itemChanged, this, &ConvertPage::updatePreview);
     connect(m_outputEdit, &QLineEdit::textChanged, this, &ConvertPage::updatePreview);
     connect(m_pure, &QCheckBox::toggled, this, &ConvertPage::updatePreview);
+    connect(m_requantize, &QCheckBox::toggled, this, &ConvertPage::updatePreview);
     connect(m_imatrixEdit, &QLineEdit::textChanged, this, &ConvertPage::updatePreview);
     connect(m_outputType, &QComboBox::currentIndexChanged, this, &ConvertPage::updatePreview);
     connect(m_embdType, &QComboBox::currentIndexChanged, this, &ConvertPage::updatePreview);
@@ -375,6 +379,7 @@ QuantOptions ConvertPage::quantOptions() const
     if (!m_advanced->isChecked())
         return o;
     o.pure = m_pure->isChecked();
+    o.allowRequantize = m_requantize->isChecked();
     if (m_outputType->currentIndex() > 0)
         o.outputTensorType = GgmlType(m_outputType->currentData().toInt());
     if (m_embdType->currentIndex() > 0)

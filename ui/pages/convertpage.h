@@ -92,6 +92,7 @@ private:
     QGroupBox *m_advanced;
     QLineEdit *m_imatrixEdit;
     QCheckBox *m_pure;
+    QCheckBox *m_requantize;
     QComboBox *m_outputType;
     QComboBox *m_embdType;
     QSpinBox *m_threads;
