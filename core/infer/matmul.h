@@ -8,6 +8,9 @@
 // 6-token x 16-row register-blocked kernel, so the cost of decoding is shared by the whole batch
 // and the weights are read from memory once per product. Small batches (generation) decode a
 // row and dot it with each token. Panels are spread over threads with parallelFor.
+// With activation rounding on (the default) and an AVX-VNNI CPU, batches over Q8_0, Q4_0,
+// IQ4_NL, IQ4_XS and Q2_K..Q6_K weights take the integer path of matmulq8.h instead: the same
+// numbers up to summation order, about twice as fast.
 
 #include "llamamodel.h"
 
