@@ -8,9 +8,14 @@ MemoryBreakdownChart::MemoryBreakdownChart(QWidget *parent)
     : ChartView(parent)
 {
     plot()->yAxis->setLabel(tr("Memory (GB)"));
-    plot()->legend->setVisible(true);
-    plot()->legend->setFillOrder(QCPLegend::foColumnsFirst);
-    plot()->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+    // The legend goes in its own row under the axes: inside, it would cover bars or the RAM line.
+    QCustomPlot *p = plot();
+    p->legend->setVisible(true);
+    p->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    p->axisRect()->insetLayout()->take(p->legend);
+    p->plotLayout()->addElement(1, 0, p->legend);
+    p->plotLayout()->setRowStretchFactor(1, 0.001);
+    p->legend->setMargins(QMargins(4, 2, 4, 2));
     plot()->setInteractions({});
     setData({}, 0);
 }

@@ -56,9 +56,12 @@ ChartsPage::ChartsPage(ResultsModel *results, QWidget *parent)
                                  .arg(ChartView::svgSupported() ? tr(" or SVG") : QString()));
     bar->addWidget(exportButton);
 
-    auto *bottom = new QSplitter(Qt::Horizontal, this);
-    bottom->addWidget(m_memory);
-    bottom->addWidget(m_metric);
+    // Two equal halves (a splitter would size them by the charts' differing size hints).
+    auto *bottom = new QWidget(this);
+    auto *bottomLayout = new QHBoxLayout(bottom);
+    bottomLayout->setContentsMargins(0, 0, 0, 0);
+    bottomLayout->addWidget(m_memory, 1);
+    bottomLayout->addWidget(m_metric, 1);
     auto *split = new QSplitter(Qt::Vertical, this);
     split->addWidget(m_sizeQuality);
     split->addWidget(bottom);
