@@ -2,17 +2,16 @@
 
 #include "apppaths.h"
 #include "charts/liveperplexitychart.h"
+#include "comparepanel.h"
 #include "eval/baselogits.h"
 #include "eval/evalresult.h"
 #include "eval/evaltext.h"
 #include "eval/perplexity.h"
 #include "gguf/ggufreader.h"
-#include "infer/generator.h"
 #include "infer/llamamodel.h"
 #include "jobs/job.h"
 #include "jobs/jobrunner.h"
 #include "models/resultsmodel.h"
-#include "tokenize/tokenizer.h"
 #include "util/error.h"
 #include "util/units.h"
 #include "widgets/jobprogresswidget.h"
@@ -28,10 +27,8 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
-#include <QPlainTextEdit>
 #include <QPushButton>
 #include <QRadioButton>
-#include <QScrollArea>
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
@@ -59,11 +56,7 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     , m_live(new QLabel(this))
     , m_summary(new QLabel(this))
     , m_resultsView(new QTableView(this))
-    , m_prompt(new QLineEdit(this))
-    , m_nPredict(new QSpinBox(this))
-    , m_compareButton(new QPushButton(tr("&Generate and compare"), this))
-    , m_compareStatus(new QLabel(this))
-    , m_compareColumns(new QWidget(this))
+    , m_compare(new ComparePanel(runner, this))
 {
     // Models
     auto *modelBox = new QGroupBox(tr("Models to measure"), this);
@@ -164,37 +157,11 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     resultsButtons->addWidget(deleteResult);
     resultsLayout->addLayout(resultsButtons);
 
-    // Compare outputs
-    auto *compareBox = new QWidget(this);
-    auto *compareLayout = new QVBoxLayout(compareBox);
-    compareLayout->setContentsMargins(0, 0, 0, 0);
-    auto *promptRow = new QHBoxLayout;
-    auto *promptLabel = new QLabel(tr("&Prompt:"), this);
-    promptLabel->setBuddy(m_prompt);
-    m_prompt->setText(tr("Write a Python sorting algorithm"));
-    m_nPredict->setRange(1, 2048);
-    m_nPredict->setValue(48);
-    m_nPredict->setSuffix(tr(" tokens"));
-    promptRow->addWidget(promptLabel);
-    promptRow->addWidget(m_prompt, 1);
-    promptRow->addWidget(m_nPredict);
-    promptRow->addWidget(m_compareButton);
-    m_compareButton->setToolTip(tr("Run the prompt on every checked model (greedy) and show the outputs side by side"));
-    m_compareStatus->setWordWrap(true);
-    m_compareStatus->setText(tr("The same prompt on every checked model, greedy decoding, outputs side by side."));
-    new QHBoxLayout(m_compareColumns);
-    auto *compareScroll = new QScrollArea(this);
-    compareScroll->setWidgetResizable(true);
-    compareScroll->setWidget(m_compareColumns);
-    compareLayout->addLayout(promptRow);
-    compareLayout->addWidget(m_compareStatus);
-    compareLayout->addWidget(compareScroll, 1);
-
     auto *tabs = new QTabWidget(this);
     m_tabs = tabs;
     tabs->addTab(liveBox, tr("Live ru&n"));
     tabs->addTab(resultsBox, tr("&Saved results"));
-    tabs->addTab(compareBox, tr("Compare o&utputs"));
+    tabs->addTab(m_compare, tr("Compare o&utputs"));
     if (m_results->rowCount() > 0)
         tabs->setCurrentIndex(1); // nothing live yet: show what was measured before
 
@@ -242,7 +209,8 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     });
     connect(m_textPath, &QLineEdit::textEdited, this, [this] { m_fileText->setChecked(true); });
     connect(m_runButton, &QPushButton::clicked, this, &MeasurePage::startMeasurement);
-    connect(m_compareButton, &QPushButton::clicked, this, &MeasurePage::startCompare);
+    connect(m_compare, &ComparePanel::startRequested, this, &MeasurePage::startCompare);
+    connect(m_compare, &ComparePanel::finished, this, &MeasurePage::compareFinished);
     connect(deleteResult, &QPushButton::clicked, this, [this] {
         const QModelIndex i = m_resultsView->currentIndex();
         if (i.isValid())
@@ -317,13 +285,7 @@ QString MeasurePage::summaryText() const
 
 QString MeasurePage::compareText() const
 {
-    QStringList parts{m_compareStatus->text()};
-    for (const QGroupBox *box : m_compareColumns->findChildren<QGroupBox *>()) {
-        parts << box->title();
-        if (const auto *edit = box->findChild<QPlainTextEdit *>())
-            parts << edit->toPlainText();
-    }
-    return parts.join(u'\n');
+    return m_compare->text();
 }
 
 QString MeasurePage::textSourceLabel() const
@@ -342,7 +304,7 @@ void MeasurePage::setRunning(bool running)
 {
     m_running = running;
     m_runButton->setEnabled(!running);
-    m_compareButton->setEnabled(!running);
+    m_compare->setStartEnabled(!running);
 }
 
 void MeasurePage::startMeasurement()
@@ -539,67 +501,12 @@ void MeasurePage::startCompare()
 {
     if (m_running)
         return;
-    const QStringList paths = models();
-    const QString prompt = m_prompt->text();
-    if (paths.isEmpty() || prompt.trimmed().isEmpty()) {
-        m_compareStatus->setText(tr("Check at least one model and enter a prompt."));
-        return;
-    }
-    const int nPredict = m_nPredict->value();
-    auto outputs = std::make_shared<QStringList>();
-    auto *job = new Job(tr("Comparing outputs"), [=](JobContext &ctx) {
-        int index = 0;
-        for (const QString &path : paths) {
-            ctx.setStage(tr("Generating with %1 (%2/%3)").arg(QFileInfo(path).fileName()).arg(++index).arg(paths.size()),
-                         std::uint64_t(paths.size()) * std::uint64_t(nPredict));
-            auto model = LlamaModel::open(path);
-            const Tokenizer tokenizer = Tokenizer::fromMetadata(model->file().metadata(), path);
-            const std::vector<std::int32_t> ids = tokenizer.encode(QStringView(prompt), true);
-            InferenceSession session(model, SessionOptions{.nCtx = std::min(2048, int(ids.size()) + nPredict + 8)});
-            GenerationOptions options;
-            options.nPredict = nPredict;
-            if (tokenizer.eosId() >= 0)
-                options.stopTokens.push_back(tokenizer.eosId());
-            const GenerationResult g = generate(session, ids, options, [&ctx](std::int32_t) {
-                ctx.advance(1);
-                return true;
-            }, ctx);
-            const QString text = QString::fromUtf8(tokenizer.decode(g.tokens));
-            *outputs << tr("%1 — %2 tokens, %3 tokens/s")
-                            .arg(QFileInfo(path).fileName()).arg(g.tokens.size())
-                            .arg(g.generatedTokensPerSecond(), 0, 'f', 1)
-                     << prompt + text;
-        }
-    });
-    m_compareStatus->setText(tr("Running the prompt on %n model(s)…", nullptr, int(paths.size())));
+    Job *job = m_compare->start(models());
     m_tabs->setCurrentIndex(2);
+    if (!job)
+        return;
     m_progress->attach(job);
     m_progress->setVisible(true);
     setRunning(true);
-    connect(job, &Job::succeeded, this, [this, outputs] {
-        // Replace the previous columns with one per model.
-        for (QWidget *old : m_compareColumns->findChildren<QWidget *>(QString(), Qt::FindDirectChildrenOnly))
-            old->deleteLater();
-        for (int i = 0; i + 1 < outputs->size(); i += 2) {
-            auto *box = new QGroupBox(outputs->at(i), m_compareColumns);
-            auto *edit = new QPlainTextEdit(outputs->at(i + 1), box);
-            edit->setReadOnly(true);
-            edit->setMinimumWidth(260);
-            auto *boxLayout = new QVBoxLayout(box);
-            boxLayout->addWidget(edit);
-            m_compareColumns->layout()->addWidget(box);
-        }
-        m_compareStatus->setText(tr("Prompt: %1").arg(m_prompt->text()));
-        emit compareFinished(true);
-    });
-    connect(job, &Job::failed, this, [this](const QString &message) {
-        m_compareStatus->setText(tr("Failed: %1").arg(message));
-        emit compareFinished(false);
-    });
-    connect(job, &Job::cancelled, this, [this] {
-        m_compareStatus->setText(tr("Cancelled."));
-        emit compareFinished(false);
-    });
     connect(job, &Job::finished, this, [this] { setRunning(false); });
-    m_runner->start(job);
 }

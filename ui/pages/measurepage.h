@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 
+class ComparePanel;
 class JobProgressWidget;
 class JobRunner;
 class LivePerplexityChart;
@@ -85,9 +86,5 @@ private:
     QLabel *m_live;
     QLabel *m_summary;
     QTableView *m_resultsView;
-    QLineEdit *m_prompt;
-    QSpinBox *m_nPredict;
-    QPushButton *m_compareButton;
-    QLabel *m_compareStatus;
-    QWidget *m_compareColumns; ///< one column per model, side by side
+    ComparePanel *m_compare;
 };
