@@ -9,6 +9,7 @@
 #include "util/error.h"
 #include "util/units.h"
 #include "widgets/jobprogresswidget.h"
+#include "widgets/planpreview.h"
 #include "widgets/quanttips.h"
 
 #include <QBoxLayout>
@@ -29,12 +30,10 @@
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
-#include <QStorageInfo>
 #include <QTime>
 #include <QTreeWidget>
 #include <QUrl>
 
-#include <map>
 
 using namespace QuantFit;
 
@@ -68,8 +67,7 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     , m_outputType(new QComboBox(this))
     , m_embdType(new QComboBox(this))
     , m_threads(new QSpinBox(this))
-    , m_preview(new QTreeWidget(this))
-    , m_diskInfo(new QLabel(this))
+    , m_preview(new PlanPreview(this))
     , m_convertButton(new QPushButton(tr("Conve&rt"), this))
     , m_progress(new JobProgressWidget(false, this))
     , m_log(new QPlainTextEdit(this))
@@ -164,13 +162,8 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
 
     // Preview
     auto *previewBox = new QGroupBox(tr("Preview (dry run)"), this);
-    m_preview->setHeaderLabels({tr("Output"), tr("Exact size"), tr("Bits/weight"), tr("Tensors")});
-    m_preview->setRootIsDecorated(true);
-    m_preview->header()->setSectionResizeMode(0, QHeaderView::Stretch);
     auto *previewLayout = new QVBoxLayout(previewBox);
     previewLayout->addWidget(m_preview);
-    m_diskInfo->setWordWrap(true);
-    previewLayout->addWidget(m_diskInfo);
 
     auto *left = new QWidget(this);
     auto *leftLayout = new QVBoxLayout(left);
@@ -424,79 +417,22 @@ QStringList ConvertPage::outputPaths() const
 
 void ConvertPage::updatePreview()
 {
-    m_preview->clear();
+    // Plans are pure and take milliseconds, so the preview follows every change directly.
     const std::vector<Target> targets = currentTargets();
-    std::uint64_t totalBytes = 0;
-    bool ok = m_source.file && !targets.empty();
+    QList<PlanPreview::Entry> entries;
     for (const Target &t : targets) {
-        auto *row = new QTreeWidgetItem(m_preview);
-        row->setText(0, t.outputPath.isEmpty() ? fileTypeName(t.fileType)
-                                               : QFileInfo(t.outputPath).fileName());
-        row->setToolTip(0, t.outputPath);
-        if (!t.error.isEmpty()) {
-            row->setText(1, tr("cannot convert"));
-            row->setToolTip(1, t.error);
-            auto *why = new QTreeWidgetItem(row, {t.error});
-            why->setFirstColumnSpanned(true);
-            row->setExpanded(true);
-            ok = false;
-            continue;
-        }
-        if (!t.plan)
-            continue;
-        const QuantPlan &plan = *t.plan;
-        totalBytes += plan.outputFileBytes;
-        std::uint64_t nParams = 0;
-        std::map<int, std::pair<int, std::uint64_t>> byType; // type -> (tensors, bytes)
-        for (const PlannedTensor &pt : plan.tensors) {
-            nParams += pt.source.nElements();
-            auto &slot = byType[int(pt.targetType)];
-            slot.first += 1;
-            slot.second += pt.targetBytes;
-        }
-        row->setText(1, QStringLiteral("%1 (%2 bytes)").arg(formatBytes(plan.outputFileBytes),
-                                                            QLocale().toString(qulonglong(plan.outputFileBytes))));
-        row->setText(2, QString::number(nParams ? 8.0 * double(plan.targetTensorBytes) / double(nParams) : 0, 'f', 2));
-        row->setText(3, QString::number(plan.tensors.size()));
-        for (const auto &[type, slot] : byType) {
-            auto *child = new QTreeWidgetItem(row);
-            child->setText(0, tr("%1 tensors").arg(latin(typeFacts(GgmlType(type)).name)));
-            child->setText(1, formatBytes(slot.second));
-            child->setText(3, QString::number(slot.first));
-        }
-        for (const QString &w : plan.warnings) {
-            auto *warn = new QTreeWidgetItem(row, {tr("note: %1").arg(w)});
-            warn->setFirstColumnSpanned(true);
-        }
+        const QString title = t.outputPath.isEmpty() ? fileTypeName(t.fileType) : QFileInfo(t.outputPath).fileName();
+        entries.append({title, t.outputPath, t.plan ? &*t.plan : nullptr, t.error});
     }
-    m_preview->expandAll(); // the per-type breakdown is the point of the preview
-    for (int c = 1; c < 4; ++c)
-        m_preview->resizeColumnToContents(c);
-
-    if (!m_source.file) {
-        m_diskInfo->setText(m_source.path.isEmpty() ? tr("Choose a source model.") : QString());
-    } else if (targets.empty()) {
-        m_diskInfo->setText(tr("Check at least one target quant."));
-    } else {
-        QString dir = m_outputEdit->text().trimmed();
-        if (dir.isEmpty())
-            dir = QFileInfo(m_source.path).absolutePath();
-        const QStorageInfo storage(dir);
-        const qint64 freeBytes = storage.isValid() ? storage.bytesAvailable() : -1;
-        QString text = tr("Total to write: <b>%1</b>").arg(formatBytes(totalBytes));
-        if (freeBytes >= 0) {
-            text += tr(" · free on %1: %2").arg(QDir::toNativeSeparators(storage.rootPath()),
-                                                formatBytes(std::uint64_t(freeBytes)));
-            if (std::uint64_t(freeBytes) < totalBytes) {
-                text += tr(" — <b>not enough free space</b>");
-                ok = false;
-            }
-        } else {
-            text += tr(" · the output folder does not exist");
-            ok = false;
-        }
-        m_diskInfo->setText(text);
-    }
+    QString message;
+    if (!m_source.file)
+        message = m_source.path.isEmpty() ? tr("Choose a source model.") : tr("Reading the source…");
+    else if (targets.empty())
+        message = tr("Check at least one target quant.");
+    QString dir = m_outputEdit->text().trimmed();
+    if (dir.isEmpty() && !m_source.path.isEmpty())
+        dir = QFileInfo(m_source.path).absolutePath();
+    const bool ok = m_preview->setEntries(entries, dir, message);
     m_convertButton->setEnabled(ok && !m_busy);
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 class JobProgressWidget;
+class PlanPreview;
 class JobRunner;
 class QCheckBox;
 class QComboBox;
@@ -96,8 +97,7 @@ private:
     QComboBox *m_outputType;
     QComboBox *m_embdType;
     QSpinBox *m_threads;
-    QTreeWidget *m_preview;
-    QLabel *m_diskInfo;
+    PlanPreview *m_preview;
     QPushButton *m_convertButton;
     JobProgressWidget *m_progress;
     QPlainTextEdit *m_log;
