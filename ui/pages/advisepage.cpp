@@ -4,6 +4,7 @@
 #include "catalog/catalog.h"
 #include "gguf/ggufreader.h"
 #include "jobs/modelloader.h"
+#include "models/advicechartdata.h"
 #include "models/advicetablemodel.h"
 #include "system/systeminfo.h"
 #include "util/error.h"
@@ -566,46 +567,11 @@ void AdvisePage::updateMemoryBar()
 
 void AdvisePage::publishChartData()
 {
-    AdviceChartData data;
-    if (m_advice) {
-        const ModelAdvice &a = *m_advice;
-        data.modelTitle = tr("%1 — %2 RAM, %3 tokens").arg(a.model.name, formatGB(a.options.ramBytes, 0),
-                                                            QLocale().toString(a.options.contextTokens));
-        if (m_gguf)
-            data.modelName = m_gguf->metadata().stringOr("general.name");
-        data.ramBytes = double(a.options.ramBytes);
-        for (const QuantRow &r : a.rows) {
-            ChartQuantPoint p;
-            p.name = r.name;
-            p.sizeBytes = double(r.fileBytes);
-            p.bitsPerWeight = r.bitsPerWeight;
-            p.qualityLossPct = r.pplIncreasePercent;
-            p.recommended = r.recommended;
-            p.tooltip = tr("%1 (estimate)\nSize %2 · %3 bits/weight\nPerplexity +%4% · %5\nTotal %6 at %7 tokens · %8")
-                            .arg(r.name, formatGB(r.fileBytes, 2))
-                            .arg(r.bitsPerWeight, 0, 'f', 2)
-                            .arg(r.pplIncreasePercent, 0, 'f', 1)
-                            .arg(r.qualityLabel, formatGB(r.memory.totalBytes(), 1),
-                                 QLocale().toString(r.contextTokens), fitBadgeName(r.badge));
-            data.quants.append(p);
-            ChartMemoryColumn c;
-            c.name = r.name;
-            c.weightsBytes = double(r.memory.weightsBytes);
-            c.kvBytes = double(r.memory.kvCacheBytes);
-            c.computeBytes = double(r.memory.computeBytes + r.memory.overheadBytes);
-            c.reserveBytes = double(r.memory.reserveBytes);
-            c.recommended = r.recommended;
-            data.memory.append(c);
-        }
-        if (!a.rows.empty()) {
-            const MemoryBreakdown &m = a.rows.front().memory;
-            const double others = double(m.kvCacheBytes + m.computeBytes + m.overheadBytes + m.reserveBytes);
-            data.sizeLimitBytes = std::max(0.0, double(a.options.ramBytes) - others);
-            data.limitLabel = tr("largest file that fits %1 at %2 tokens")
-                                  .arg(formatGB(a.options.ramBytes, 0), QLocale().toString(a.options.contextTokens));
-        }
+    if (!m_advice) {
+        emit chartDataChanged(AdviceChartData{});
+        return;
     }
-    emit chartDataChanged(data);
+    emit chartDataChanged(adviceChartData(*m_advice, m_gguf ? m_gguf->metadata().stringOr("general.name") : QString()));
 }
 
 void AdvisePage::recomputeSystem()
