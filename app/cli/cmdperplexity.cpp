@@ -188,9 +188,9 @@ int runPerplexity(const QStringList &args)
     if (parser.isSet(QStringLiteral("kv-type"))) {
         const QString t = parser.value(QStringLiteral("kv-type")).toLower();
         if (t == QLatin1String("f16"))
-            o.kvType = KvCacheType::F16;
+            o.kvType = KvStorageType::F16;
         else if (t == QLatin1String("f32"))
-            o.kvType = KvCacheType::F32;
+            o.kvType = KvStorageType::F32;
         else
             throw Error(QStringLiteral("option --kv-type: expected f16 or f32, got '%1'").arg(t));
     }

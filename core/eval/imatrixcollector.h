@@ -57,7 +57,7 @@ struct ImatrixOptions {
     int nBatch = 2048;
     int nThreads = 0;
     bool processOutput = false;
-    KvCacheType kvType = KvCacheType::F16;
+    KvStorageType kvType = KvStorageType::F16;
     /// Matrices to start from (--in-file): their sums, counts, chunks and datasets add up.
     std::vector<ImportanceMatrix> inputs;
     std::function<void(const ChunkReport &)> onChunk;

@@ -47,7 +47,7 @@ struct PerplexityOptions {
     int nChunks = -1;         ///< -1: every whole chunk of the text
     int nBatch = 2048;        ///< tokens per forward step (a chunk longer than this takes steps)
     int nThreads = 0;         ///< 0: all cores
-    KvCacheType kvType = KvCacheType::F16; ///< llama.cpp's default
+    KvStorageType kvType = KvStorageType::F16; ///< llama.cpp's default
     /// When set, the base model's scored logits are saved there (baselogits.h).
     QString saveBasePath;
     BaseRecordLimits baseLimits;

@@ -128,7 +128,7 @@ InferenceSession::InferenceSession(std::shared_ptr<const LlamaModel> model,
     const std::size_t kvElements = std::size_t(hp.nLayers) * 2 * std::size_t(m_nCtx) * kvDim;
     m_kvElements = kvElements;
     try {
-        if (m_kvType == KvCacheType::F16)
+        if (m_kvType == KvStorageType::F16)
             m_kv16.reset(new std::uint16_t[kvElements]);
         else
             m_kv32.reset(new float[kvElements]);
@@ -159,7 +159,7 @@ InferenceSession::~InferenceSession() = default;
 
 std::uint64_t InferenceSession::kvCacheBytes() const
 {
-    return m_kvElements * (m_kvType == KvCacheType::F16 ? sizeof(std::uint16_t) : sizeof(float));
+    return m_kvElements * (m_kvType == KvStorageType::F16 ? sizeof(std::uint16_t) : sizeof(float));
 }
 
 void InferenceSession::reset()
@@ -339,7 +339,7 @@ void InferenceSession::storeKv(int layer, int nTokens, int pos0)
     const std::size_t vBase = std::size_t(layer) * layerStride + nCtx * kvDim;
     const std::size_t count = std::size_t(nTokens) * kvDim;
     const Buffers &b = *m_buf;
-    if (m_kvType == KvCacheType::F16) {
+    if (m_kvType == KvStorageType::F16) {
         for (std::size_t i = 0; i < count; ++i)
             m_kv16[kOff + i] = fp32ToFp16(b.k[i]);
         for (int t = 0; t < nTokens; ++t)
@@ -373,7 +373,7 @@ void InferenceSession::attention(int layer, int nTokens, int pos0, JobContext *c
     const std::size_t vBase = kBase + nCtx * kvDim;
     const int nGqa = hp.nHeads / hp.nHeadsKv;
     const float scale = 1.0f / std::sqrt(float(headDim));
-    const bool f16 = m_kvType == KvCacheType::F16;
+    const bool f16 = m_kvType == KvStorageType::F16;
     const std::size_t elementBytes = f16 ? 2 : 4;
     const auto *cache = f16 ? reinterpret_cast<const std::uint8_t *>(m_kv16.get())
                             : reinterpret_cast<const std::uint8_t *>(m_kv32.get());

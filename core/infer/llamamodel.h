@@ -115,7 +115,7 @@ private:
 };
 
 /// Element type of the KV cache. llama.cpp's default is F16 (llama-forward.md §5).
-enum class KvCacheType {
+enum class KvStorageType {
     F16,
     F32,
 };
@@ -124,7 +124,7 @@ struct SessionOptions {
     int nCtx = 0;      ///< KV-cache length in tokens; 0 = the trained context, at most 4096
     int nThreads = 0;  ///< 0 = all cores
     int nBatch = 512;  ///< tokens per internal forward step (bounds the batch buffers)
-    KvCacheType kvType = KvCacheType::F16;
+    KvStorageType kvType = KvStorageType::F16;
     /// Round each product's input through the weight type's dot type (F16, BF16, Q8_0, Q8_1,
     /// Q8_K) as llama.cpp's CPU backend does (llama-forward.md §5), so results match its
     /// numbers; false keeps the activations exact F32. The observer sees unrounded values.
@@ -189,7 +189,7 @@ private:
     int m_nCtx = 0;
     int m_nThreads = 1;
     int m_nBatch = 512;
-    KvCacheType m_kvType = KvCacheType::F16;
+    KvStorageType m_kvType = KvStorageType::F16;
     bool m_roundActivations = true;
     int m_nPast = 0;
     // Per layer: K [nCtx][kvDim], then V transposed [kvDim][nCtx]. Allocated without zeroing,

@@ -121,7 +121,7 @@ private slots:
         const auto ref = referenceForward(tiny, tokens);
 
         InferenceSession session(model, {.nCtx = 32, .nThreads = nThreads,
-                                         .kvType = KvCacheType::F32, .roundActivations = false});
+                                         .kvType = KvStorageType::F32, .roundActivations = false});
         const auto logits = session.evaluate(tokens, true);
         QCOMPARE(logits.size(), std::size_t(nTokens) * std::size_t(cfg.nVocab));
         QCOMPARE(session.nPast(), nTokens);
@@ -154,7 +154,7 @@ private slots:
         auto [tiny, model] = build(cfg);
         const auto tokens = someTokens(6, cfg.nVocab);
         const auto ref = referenceForward(tiny, tokens);
-        InferenceSession session(model, {.nCtx = 8, .nThreads = 2, .kvType = KvCacheType::F32});
+        InferenceSession session(model, {.nCtx = 8, .nThreads = 2, .kvType = KvStorageType::F32});
         const auto logits = session.evaluate(tokens, true);
         double worst = 0;
         for (int t = 0; t < 6; ++t)
@@ -173,10 +173,10 @@ private slots:
         const auto tokens = someTokens(13, cfg.nVocab, 5);
         // F32 cache: with an F16 cache, the last-bit differences between the batched and the
         // single-token products can round K/V to neighbouring halves.
-        InferenceSession batched(model, {.nCtx = 32, .nThreads = 2, .kvType = KvCacheType::F32});
+        InferenceSession batched(model, {.nCtx = 32, .nThreads = 2, .kvType = KvStorageType::F32});
         const auto all = batched.evaluate(tokens, true);
 
-        InferenceSession single(model, {.nCtx = 32, .nThreads = 2, .kvType = KvCacheType::F32});
+        InferenceSession single(model, {.nCtx = 32, .nThreads = 2, .kvType = KvStorageType::F32});
         for (std::size_t t = 0; t < tokens.size(); ++t) {
             const auto row = single.evaluate(std::span(tokens).subspan(t, 1), false);
             const std::vector<float> expected(all.begin() + std::ptrdiff_t(t * cfg.nVocab),
@@ -186,7 +186,7 @@ private slots:
 
         // Internal steps of 4 tokens, and last-token-only output, give the same numbers.
         InferenceSession stepped(model, {.nCtx = 32, .nThreads = 1, .nBatch = 4,
-                                         .kvType = KvCacheType::F32});
+                                         .kvType = KvStorageType::F32});
         const auto steppedAll = stepped.evaluate(tokens, true);
         QVERIFY(maxRelDiff(steppedAll, all) < 1e-5);
         stepped.reset();

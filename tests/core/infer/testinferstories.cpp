@@ -92,9 +92,9 @@ private slots:
         std::vector<std::int32_t> tokens = {1};
         for (int i = 0; i < 19; ++i)
             tokens.push_back(259 + (i * 37) % 200);
-        InferenceSession batched(model, {.nCtx = 32, .nThreads = 2, .kvType = KvCacheType::F32});
+        InferenceSession batched(model, {.nCtx = 32, .nThreads = 2, .kvType = KvStorageType::F32});
         const auto all = batched.evaluate(tokens, true);
-        InferenceSession single(model, {.nCtx = 32, .nThreads = 1, .kvType = KvCacheType::F32});
+        InferenceSession single(model, {.nCtx = 32, .nThreads = 1, .kvType = KvStorageType::F32});
         const std::size_t nVocab = std::size_t(model->nVocab());
         for (std::size_t t = 0; t < tokens.size(); ++t) {
             const auto row = single.evaluate(std::span(tokens).subspan(t, 1));
