@@ -6,6 +6,7 @@
 
 #include "cliargs.h"
 #include "command.h"
+#include "generationargs.h"
 
 #include "gguf/ggufreader.h"
 #include "infer/generator.h"
@@ -71,35 +72,13 @@ int runCompare(const QStringList &args)
         "prints the outputs side by side with tokens/s."));
     parser.addPositionalArgument(QStringLiteral("MODEL"), QStringLiteral("GGUF model files."),
                                  QStringLiteral("MODEL_A MODEL_B [...]"));
-    parser.addOption({{QStringLiteral("p"), QStringLiteral("prompt")},
-                      QStringLiteral("Prompt text (required)."), QStringLiteral("TEXT")});
-    parser.addOption({{QStringLiteral("n"), QStringLiteral("n-predict")},
-                      QStringLiteral("Tokens to generate (default 48)."), QStringLiteral("N")});
-    parser.addOption({QStringLiteral("seed"), QStringLiteral("Sampling seed (default 0)."),
-                      QStringLiteral("S")});
-    parser.addOption({QStringLiteral("temp"),
-                      QStringLiteral("Temperature; 0 = greedy (default 0)."), QStringLiteral("T")});
-    parser.addOption({QStringLiteral("top-k"), QStringLiteral("Top-k cut (default 40)."),
-                      QStringLiteral("K")});
-    parser.addOption({QStringLiteral("top-p"), QStringLiteral("Top-p cut (default 0.95)."),
-                      QStringLiteral("P")});
-    parser.addOption({QStringLiteral("threads"), QStringLiteral("Threads (default: all cores)."),
-                      QStringLiteral("N")});
+    addGenerationOptions(parser, 48);
     parser.addOption({QStringLiteral("width"),
                       QStringLiteral("Total output width in characters (default 120)."),
                       QStringLiteral("W")});
     if (!parseArgs(parser, QStringLiteral("compare"), args, 1, -1))
         return 0;
-    if (!parser.isSet(QStringLiteral("p")))
-        throw Error(QStringLiteral("compare: a prompt is required (-p TEXT)"));
-
-    GenerationOptions gen;
-    gen.nPredict = int(intOption(parser, QStringLiteral("n"), 48, 1, 1 << 20));
-    gen.sampler.seed = std::uint64_t(intOption(parser, QStringLiteral("seed"), 0, 0,
-                                               std::numeric_limits<qint64>::max()));
-    gen.sampler.temperature = doubleOption(parser, QStringLiteral("temp"), 0.0, 0.0, 100.0);
-    gen.sampler.topK = int(intOption(parser, QStringLiteral("top-k"), 40, 0, 1 << 24));
-    gen.sampler.topP = doubleOption(parser, QStringLiteral("top-p"), 0.95, 0.0, 1.0);
+    const GenerationOptions gen = generationOptionsFrom(parser, QStringLiteral("compare"), 48, 1);
     const int nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 0, 1024));
     const int totalWidth = int(intOption(parser, QStringLiteral("width"), 120, 20, 10000));
     const QString promptText = parser.value(QStringLiteral("p"));

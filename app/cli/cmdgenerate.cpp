@@ -5,6 +5,7 @@
 
 #include "cliargs.h"
 #include "command.h"
+#include "generationargs.h"
 
 #include "gguf/ggufreader.h"
 #include "infer/generator.h"
@@ -48,36 +49,14 @@ int runGenerate(const QStringList &args)
     parser.setApplicationDescription(QStringLiteral(
         "Generates a continuation of PROMPT with MODEL (greedy unless --temp is above 0)."));
     parser.addPositionalArgument(QStringLiteral("MODEL"), QStringLiteral("GGUF model file."));
-    parser.addOption({{QStringLiteral("p"), QStringLiteral("prompt")},
-                      QStringLiteral("Prompt text (required)."), QStringLiteral("TEXT")});
-    parser.addOption({{QStringLiteral("n"), QStringLiteral("n-predict")},
-                      QStringLiteral("Tokens to generate (default 64)."), QStringLiteral("N")});
-    parser.addOption({QStringLiteral("seed"), QStringLiteral("Sampling seed (default 0)."),
-                      QStringLiteral("S")});
-    parser.addOption({QStringLiteral("temp"),
-                      QStringLiteral("Temperature; 0 = greedy (default 0)."), QStringLiteral("T")});
-    parser.addOption({QStringLiteral("top-k"), QStringLiteral("Top-k cut; 0 = off (default 40)."),
-                      QStringLiteral("K")});
-    parser.addOption({QStringLiteral("top-p"), QStringLiteral("Top-p cut; 1 = off (default 0.95)."),
-                      QStringLiteral("P")});
+    addGenerationOptions(parser, 64);
     parser.addOption({QStringLiteral("ctx"),
                       QStringLiteral("Context length (default: prompt + N, at most the trained "
                                      "context)."),
                       QStringLiteral("N")});
-    parser.addOption({QStringLiteral("threads"), QStringLiteral("Threads (default: all cores)."),
-                      QStringLiteral("N")});
     if (!parseArgs(parser, QStringLiteral("generate"), args, 1, 1))
         return 0;
-    if (!parser.isSet(QStringLiteral("p")))
-        throw Error(QStringLiteral("generate: a prompt is required (-p TEXT)"));
-
-    GenerationOptions gen;
-    gen.nPredict = int(intOption(parser, QStringLiteral("n"), 64, 0, 1 << 20));
-    gen.sampler.seed = std::uint64_t(intOption(parser, QStringLiteral("seed"), 0, 0,
-                                               std::numeric_limits<qint64>::max()));
-    gen.sampler.temperature = doubleOption(parser, QStringLiteral("temp"), 0.0, 0.0, 100.0);
-    gen.sampler.topK = int(intOption(parser, QStringLiteral("top-k"), 40, 0, 1 << 24));
-    gen.sampler.topP = doubleOption(parser, QStringLiteral("top-p"), 0.95, 0.0, 1.0);
+    GenerationOptions gen = generationOptionsFrom(parser, QStringLiteral("generate"), 64, 0);
     const int nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 0, 1024));
 
     const QString path = parser.positionalArguments().at(0);
