@@ -11,6 +11,9 @@
 #include <QFile>
 #include <QTest>
 
+#include <array>
+#include <cstring>
+
 using namespace QuantFit;
 
 class TestGgufShared : public QObject
@@ -30,11 +33,13 @@ private slots:
             ++n;
             QFile raw(path);
             QVERIFY(raw.open(QIODevice::ReadOnly));
-            const QByteArray head = raw.read(24);
-            QCOMPARE(head.left(4), QByteArray("GGUF"));
+            // magic, version, tensor count, key/value count: the first 24 bytes (spec §1.1)
+            std::array<char, 24> head{};
+            QCOMPARE(raw.read(head.data(), qint64(head.size())), qint64(head.size()));
+            QCOMPARE(QByteArray(head.data(), 4), QByteArray("GGUF"));
             std::uint64_t nTensors = 0, nKv = 0;
-            std::memcpy(&nTensors, head.constData() + 8, 8);
-            std::memcpy(&nKv, head.constData() + 16, 8);
+            std::memcpy(&nTensors, head.data() + 8, 8);
+            std::memcpy(&nKv, head.data() + 16, 8);
 
             const GgufFile f = GgufFile::open(path, GgufFile::Mode::MetadataOnly);
             QCOMPARE(std::uint64_t(f.tensors().size()), nTensors);
