@@ -148,6 +148,59 @@ void weightedGroup8(const float *x, const float *qw, float sigma2, int nmax, boo
     }
 }
 
+// Packs 32 codes into a block: 4-bit nibbles, plus the fifth bits for the 5-bit types.
+void packCodes(const std::uint8_t *L, BlockQ4_0 &b) { packNibbles(L, b.qs); }
+void packCodes(const std::uint8_t *L, BlockQ5_0 &b) { packNibblesHigh(L, b.qs, b.qh); }
+void packCodes(const std::uint8_t *L, BlockQ4_1 &b) { packNibbles(L, b.qs); }
+void packCodes(const std::uint8_t *L, BlockQ5_1 &b) { packNibblesHigh(L, b.qs, b.qh); }
+
+/// The four legacy 32-element quantizers differ only in their code range and packing.
+/// Symmetric (Q4_0, Q5_0): codes around `levels` (8 or 16), reference range 0..`top`.
+/// Asymmetric (Q4_1, Q5_1): codes 0..`levels` (15 or 31) above a minimum; `clampTop` as the
+/// reference quantizer of that type (quant-types.md §2).
+template <typename Block, bool Asymmetric>
+void quantizeRowLegacy(const float *x, std::uint8_t *dst, std::int64_t n, const float *importance,
+                       int levels, int top, bool clampTop)
+{
+    auto *y = reinterpret_cast<Block *>(dst);
+    const float sigma2 = importance ? rowSigma2(x, n) : 0.f;
+    std::uint8_t L[kQk32];
+    std::int64_t i = 0;
+    if (importance && quantSimdEnabled()) {
+        std::uint8_t L8[256];
+        float d8[8];
+        float m8[8];
+        for (; i + 8 <= n / kQk32; i += 8, x += 8 * kQk32) {
+            weightedGroup8(x, importance + kQk32 * i, sigma2, levels, Asymmetric, L8, d8,
+                           Asymmetric ? m8 : nullptr);
+            for (int b = 0; b < 8; ++b) {
+                y[i + b].d = fp32ToFp16(d8[b]);
+                if constexpr (Asymmetric)
+                    y[i + b].m = fp32ToFp16(m8[b]);
+                packCodes(L8 + 32 * b, y[i + b]);
+            }
+        }
+    }
+    for (; i < n / kQk32; ++i, x += kQk32) {
+        float d;
+        if constexpr (Asymmetric) {
+            float min;
+            if (importance)
+                d = asymmetricWeighted(x, importance + kQk32 * i, sigma2, levels, min, L);
+            else
+                asymmetricReference(x, levels, clampTop, d, min, L);
+            y[i].m = fp32ToFp16(min);
+        } else {
+            if (importance)
+                d = symmetricWeighted(x, importance + kQk32 * i, sigma2, levels, L);
+            else
+                symmetricReference(x, levels, top, d, L);
+        }
+        y[i].d = fp32ToFp16(d);
+        packCodes(L, y[i]);
+    }
+}
+
 } // namespace
 
 //
@@ -189,30 +242,7 @@ void dequantizeRowQ8_0(const std::uint8_t *src, float *y, std::int64_t n)
 
 void quantizeRowQ4_0(const float *x, std::uint8_t *dst, std::int64_t n, const float *importance)
 {
-    auto *y = reinterpret_cast<BlockQ4_0 *>(dst);
-    const float sigma2 = importance ? rowSigma2(x, n) : 0.f;
-    std::uint8_t L[kQk32];
-    std::int64_t i = 0;
-    if (importance && quantSimdEnabled()) {
-        std::uint8_t L8[256];
-        float d8[8];
-        for (; i + 8 <= n / kQk32; i += 8, x += 8 * kQk32) {
-            weightedGroup8(x, importance + kQk32 * i, sigma2, 8, false, L8, d8, nullptr);
-            for (int b = 0; b < 8; ++b) {
-                y[i + b].d = fp32ToFp16(d8[b]);
-                packNibbles(L8 + 32 * b, y[i + b].qs);
-            }
-        }
-    }
-    for (; i < n / kQk32; ++i, x += kQk32) {
-        float d;
-        if (importance)
-            d = symmetricWeighted(x, importance + kQk32 * i, sigma2, 8, L);
-        else
-            symmetricReference(x, 8, 15, d, L);
-        y[i].d = fp32ToFp16(d);
-        packNibbles(L, y[i].qs);
-    }
+    quantizeRowLegacy<BlockQ4_0, false>(x, dst, n, importance, 8, 15, false);
 }
 
 void dequantizeRowQ4_0(const std::uint8_t *src, float *y, std::int64_t n)
@@ -231,30 +261,7 @@ void dequantizeRowQ4_0(const std::uint8_t *src, float *y, std::int64_t n)
 
 void quantizeRowQ5_0(const float *x, std::uint8_t *dst, std::int64_t n, const float *importance)
 {
-    auto *y = reinterpret_cast<BlockQ5_0 *>(dst);
-    const float sigma2 = importance ? rowSigma2(x, n) : 0.f;
-    std::uint8_t L[kQk32];
-    std::int64_t i = 0;
-    if (importance && quantSimdEnabled()) {
-        std::uint8_t L8[256];
-        float d8[8];
-        for (; i + 8 <= n / kQk32; i += 8, x += 8 * kQk32) {
-            weightedGroup8(x, importance + kQk32 * i, sigma2, 16, false, L8, d8, nullptr);
-            for (int b = 0; b < 8; ++b) {
-                y[i + b].d = fp32ToFp16(d8[b]);
-                packNibblesHigh(L8 + 32 * b, y[i + b].qs, y[i + b].qh);
-            }
-        }
-    }
-    for (; i < n / kQk32; ++i, x += kQk32) {
-        float d;
-        if (importance)
-            d = symmetricWeighted(x, importance + kQk32 * i, sigma2, 16, L);
-        else
-            symmetricReference(x, 16, 31, d, L);
-        y[i].d = fp32ToFp16(d);
-        packNibblesHigh(L, y[i].qs, y[i].qh);
-    }
+    quantizeRowLegacy<BlockQ5_0, false>(x, dst, n, importance, 16, 31, false);
 }
 
 void dequantizeRowQ5_0(const std::uint8_t *src, float *y, std::int64_t n)
@@ -280,34 +287,7 @@ void dequantizeRowQ5_0(const std::uint8_t *src, float *y, std::int64_t n)
 
 void quantizeRowQ4_1(const float *x, std::uint8_t *dst, std::int64_t n, const float *importance)
 {
-    auto *y = reinterpret_cast<BlockQ4_1 *>(dst);
-    const float sigma2 = importance ? rowSigma2(x, n) : 0.f;
-    std::uint8_t L[kQk32];
-    std::int64_t i = 0;
-    if (importance && quantSimdEnabled()) {
-        std::uint8_t L8[256];
-        float d8[8];
-        float m8[8];
-        for (; i + 8 <= n / kQk32; i += 8, x += 8 * kQk32) {
-            weightedGroup8(x, importance + kQk32 * i, sigma2, 15, true, L8, d8, m8);
-            for (int b = 0; b < 8; ++b) {
-                y[i + b].d = fp32ToFp16(d8[b]);
-                y[i + b].m = fp32ToFp16(m8[b]);
-                packNibbles(L8 + 32 * b, y[i + b].qs);
-            }
-        }
-    }
-    for (; i < n / kQk32; ++i, x += kQk32) {
-        float d;
-        float min;
-        if (importance)
-            d = asymmetricWeighted(x, importance + kQk32 * i, sigma2, 15, min, L);
-        else
-            asymmetricReference(x, 15, true, d, min, L);
-        y[i].d = fp32ToFp16(d);
-        y[i].m = fp32ToFp16(min);
-        packNibbles(L, y[i].qs);
-    }
+    quantizeRowLegacy<BlockQ4_1, true>(x, dst, n, importance, 15, 0, true);
 }
 
 void dequantizeRowQ4_1(const std::uint8_t *src, float *y, std::int64_t n)
@@ -327,34 +307,7 @@ void dequantizeRowQ4_1(const std::uint8_t *src, float *y, std::int64_t n)
 
 void quantizeRowQ5_1(const float *x, std::uint8_t *dst, std::int64_t n, const float *importance)
 {
-    auto *y = reinterpret_cast<BlockQ5_1 *>(dst);
-    const float sigma2 = importance ? rowSigma2(x, n) : 0.f;
-    std::uint8_t L[kQk32];
-    std::int64_t i = 0;
-    if (importance && quantSimdEnabled()) {
-        std::uint8_t L8[256];
-        float d8[8];
-        float m8[8];
-        for (; i + 8 <= n / kQk32; i += 8, x += 8 * kQk32) {
-            weightedGroup8(x, importance + kQk32 * i, sigma2, 31, true, L8, d8, m8);
-            for (int b = 0; b < 8; ++b) {
-                y[i + b].d = fp32ToFp16(d8[b]);
-                y[i + b].m = fp32ToFp16(m8[b]);
-                packNibblesHigh(L8 + 32 * b, y[i + b].qs, y[i + b].qh);
-            }
-        }
-    }
-    for (; i < n / kQk32; ++i, x += kQk32) {
-        float d;
-        float min;
-        if (importance)
-            d = asymmetricWeighted(x, importance + kQk32 * i, sigma2, 31, min, L);
-        else
-            asymmetricReference(x, 31, false, d, min, L);
-        y[i].d = fp32ToFp16(d);
-        y[i].m = fp32ToFp16(min);
-        packNibblesHigh(L, y[i].qs, y[i].qh);
-    }
+    quantizeRowLegacy<BlockQ5_1, true>(x, dst, n, importance, 31, 0, false);
 }
 
 void dequantizeRowQ5_1(const std::uint8_t *src, float *y, std::int64_t n)
