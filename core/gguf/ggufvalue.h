@@ -102,6 +102,7 @@ public:
     struct Entry {
         QByteArray key;
         GgufValue value;
+        bool operator==(const Entry &other) const { return key == other.key && value == other.value; }
     };
 
     const std::vector<Entry> &entries() const { return m_entries; }
@@ -123,10 +124,5 @@ public:
 private:
     std::vector<Entry> m_entries;
 };
-
-inline bool operator==(const GgufMetadata::Entry &a, const GgufMetadata::Entry &b)
-{
-    return a.key == b.key && a.value == b.value;
-}
 
 } // namespace QuantFit

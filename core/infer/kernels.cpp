@@ -1,5 +1,6 @@
 #include "kernels.h"
 
+#include "util/cpufeatures.h"
 #include "util/fp16.h"
 
 #include <immintrin.h>
@@ -257,9 +258,7 @@ const Kernels kAvx2{dotF32Avx2, dotF16Avx2, axpyF32Avx2, axpyF16Avx2,
 
 bool haveAvx2()
 {
-    static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
-        && __builtin_cpu_supports("f16c");
-    return have;
+    return cpuFeatures().avx2Fma();
 }
 
 const Kernels &Kernels::best()

@@ -4,6 +4,7 @@
 #include "kernels.h"
 
 #include "jobs/parallel.h"
+#include "util/cpufeatures.h"
 #include "util/fp16.h"
 
 #include <immintrin.h>
@@ -25,7 +26,7 @@ constexpr int kTokenBlock = 6;
 
 bool haveVnni()
 {
-    static const bool have = haveAvx2() && __builtin_cpu_supports("avxvnni");
+    static const bool have = haveAvx2() && cpuFeatures().avxVnni;
     return have;
 }
 

@@ -189,8 +189,7 @@ public:
     Converter(const GgufFile &input, const std::vector<QuantizeTarget> &targets,
               const QuantizeOptions &options, JobContext &ctx,
               std::vector<std::unique_ptr<GgufWriter>> &writers)
-        : m_input(input)
-        , m_targets(targets)
+        : m_targets(targets)
         , m_options(options)
         , m_ctx(ctx)
         , m_writers(writers)
@@ -206,7 +205,6 @@ private:
     void convertChunk(const TensorWork &w, std::uint64_t firstRow, std::uint64_t nRows,
                       std::uint64_t batchFirstRow, std::vector<float> &scratch);
 
-    const GgufFile &m_input;
     const std::vector<QuantizeTarget> &m_targets;
     const QuantizeOptions &m_options;
     JobContext &m_ctx;

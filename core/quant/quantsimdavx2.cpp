@@ -3,6 +3,7 @@
 #include "quanthelpers.h"
 #include "quantkernels.h"
 
+#include "util/cpufeatures.h"
 #include "util/fp16.h"
 
 #include <atomic>
@@ -35,7 +36,7 @@ namespace QuantFit::Codec {
 bool quantSimdEnabled()
 {
     // F16C for the F16 dequantizer (dequantavx2.cpp); every AVX2 CPU has it in practice.
-    static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+    static const bool has = cpuFeatures().avx2 && cpuFeatures().f16c;
     return has && !g_portableOnly.load(std::memory_order_relaxed);
 }
 

@@ -7,6 +7,7 @@
 #include "blockslegacy.h"
 
 #include "util/error.h"
+#include "util/cpufeatures.h"
 #include "util/fp16.h"
 
 #include <algorithm>
@@ -333,9 +334,7 @@ void dotRowsQ8(GgmlType type, const std::uint8_t *rows, std::size_t rowStrideByt
 bool cpuHasAvx2Fma()
 {
 #if defined(__x86_64__) || defined(__i386__)
-    static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
-        && __builtin_cpu_supports("f16c");
-    return has;
+    return cpuFeatures().avx2Fma();
 #else
     return false;
 #endif
