@@ -6,6 +6,8 @@
 #include "cliargs.h"
 #include "command.h"
 
+#include "io/archivetext.h"
+#include "io/regularfile.h"
 #include "tokenize/tokenizer.h"
 #include "util/error.h"
 
@@ -74,11 +76,7 @@ int runTokenize(const QStringList &args)
     if (parser.isSet(file)) {
         if (positional.size() != 1)
             throw Error(QStringLiteral("tokenize: give either TEXT or -f FILE, not both"));
-        const QString path = parser.value(file);
-        QFile f(path);
-        if (!f.open(QIODevice::ReadOnly))
-            throw IoError(path, QStringLiteral("open"), f.errorString());
-        text = f.readAll();
+        text = readRegularFile(parser.value(file), kMaxTextBytes, QStringLiteral("a text"));
     } else {
         if (positional.size() != 2)
             throw Error(QStringLiteral("tokenize: missing TEXT (or -f FILE)"));

@@ -1,5 +1,6 @@
 #include "archivetext.h"
 
+#include "regularfile.h"
 #include "util/error.h"
 
 #include <QFile>
@@ -127,18 +128,7 @@ QByteArray readArchiveMember(const QString &path, const QString &member, std::ui
 
 QByteArray readPlainFile(const QString &path, std::uint64_t maxBytes)
 {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        throw IoError(path, QStringLiteral("open"), f.errorString());
-    if (std::uint64_t(f.size()) > maxBytes)
-        throw Error(QStringLiteral("'%1' is %2 bytes, more than the %3 bytes allowed for a text")
-                        .arg(path)
-                        .arg(f.size())
-                        .arg(maxBytes));
-    QByteArray data = f.readAll();
-    if (f.error() != QFileDevice::NoError)
-        throw IoError(path, QStringLiteral("read"), f.errorString());
-    return data;
+    return readRegularFile(path, maxBytes, QStringLiteral("a text"));
 }
 
 } // namespace
@@ -184,6 +174,8 @@ QByteArray readTextSource(const QString &source, std::uint64_t maxBytes)
     QString archivePath;
     QString member;
     QByteArray data;
+    if (QFileInfo::exists(source) && !QFileInfo(source).isFile())
+        requireRegularFile(source); // names what it is instead (directory, pipe, device)
     if (QFileInfo(source).isFile()) {
         if (looksLikeArchive(source))
             archivePath = source;

@@ -1,5 +1,7 @@
 #include "mappedfile.h"
 
+#include "regularfile.h"
+
 #include "util/error.h"
 
 namespace QuantFit {
@@ -8,6 +10,7 @@ MappedFile::MappedFile(const QString &path)
     : m_path(path)
     , m_file(path)
 {
+    requireRegularFile(path);
     if (!m_file.open(QIODevice::ReadOnly))
         throw IoError(path, QStringLiteral("open"), m_file.errorString());
     m_size = std::uint64_t(m_file.size());

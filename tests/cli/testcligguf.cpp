@@ -7,12 +7,15 @@
 #include "model/modelinfo.h"
 
 #include <QDir>
+#include <QFileInfo>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <sys/stat.h>
 
 using namespace QuantFit;
 using namespace QuantFit::Test;
@@ -150,6 +153,67 @@ private slots:
         const auto r = runCli({QStringLiteral("inspect"), m_dir.filePath(QStringLiteral("nope.gguf"))});
         QCOMPARE(r.exitCode, 1);
         QVERIFY(r.err.startsWith("error: cannot open"));
+    }
+
+    void specialFilesAreRefusedWithoutBlocking_data()
+    {
+        QTest::addColumn<QStringList>("command"); // "%1" is replaced by the special file
+        QTest::addColumn<QByteArray>("expected");
+        const QString model = m_model;
+        const QString text = m_dir.filePath(QStringLiteral("text.txt"));
+        const struct {
+            const char *name;
+            QStringList command;
+        } commands[] = {
+            {"inspect", {QStringLiteral("inspect"), QStringLiteral("%1")}},
+            {"tokenize -f", {QStringLiteral("tokenize"), model, QStringLiteral("-f"), QStringLiteral("%1")}},
+            {"perplexity -f", {QStringLiteral("perplexity"), model, QStringLiteral("-f"), QStringLiteral("%1")}},
+            {"perplexity --kl-base", {QStringLiteral("perplexity"), model, QStringLiteral("-f"), text,
+                                      QStringLiteral("--kl-base"), QStringLiteral("%1")}},
+            {"quantize --imatrix", {QStringLiteral("quantize"), model, m_dir.filePath(QStringLiteral("o.gguf")),
+                                    QStringLiteral("Q8_0"), QStringLiteral("--imatrix"), QStringLiteral("%1")}},
+        };
+        for (const auto &c : commands) {
+            // A named pipe with no writer: opening it for reading would wait forever.
+            QTest::addRow("%s: fifo", c.name) << c.command << QByteArray("named pipe");
+            // A character device: size 0, and reading never ends.
+            QTest::addRow("%s: /dev/zero", c.name) << c.command << QByteArray("device");
+            QTest::addRow("%s: directory", c.name) << c.command << QByteArray("directory");
+        }
+    }
+
+    void specialFilesAreRefusedWithoutBlocking()
+    {
+        QFETCH(QStringList, command);
+        QFETCH(QByteArray, expected);
+        QString special;
+        if (expected == "named pipe") {
+            special = m_dir.filePath(QStringLiteral("pipe"));
+            if (!QFileInfo::exists(special)
+                && ::mkfifo(QFile::encodeName(special).constData(), 0600) != 0)
+                QSKIP("cannot create a named pipe here");
+        } else if (expected == "device") {
+            special = QStringLiteral("/dev/zero");
+            if (!QFileInfo::exists(special))
+                QSKIP("no /dev/zero here");
+        } else {
+            special = m_dir.path();
+        }
+        if (!QFileInfo::exists(m_dir.filePath(QStringLiteral("text.txt")))) {
+            QFile t(m_dir.filePath(QStringLiteral("text.txt")));
+            QVERIFY(t.open(QIODevice::WriteOnly));
+            t.write(QByteArray("Once upon a time there was a small model.\n").repeated(40));
+        }
+        for (QString &arg : command)
+            arg.replace(QStringLiteral("%1"), special);
+        const auto r = runCli(command, 20000);
+        QVERIFY2(!r.crashed, r.err.constData()); // a hang is killed after 20 s and counts as crashed
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.startsWith("error: cannot open"), r.err.constData());
+        QVERIFY2(r.err.contains(expected), r.err.constData());
+        QVERIFY2(r.err.contains(QFile::encodeName(special)), r.err.constData());
+        QCOMPARE(r.err.count('\n'), 1);
+        QVERIFY(!QFileInfo::exists(m_dir.filePath(QStringLiteral("o.gguf"))));
     }
 
     void badOptionsLeaveNoFile()
