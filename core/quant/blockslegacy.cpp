@@ -66,7 +66,7 @@ void symmetricReference(const float *x, int half, int top, float &d, std::uint8_
     const float id = d != 0 ? 1.0f / d : 0.0f;
     const float offset = float(half) + 0.5f;
     for (int j = 0; j < kQk32; ++j) {
-        const int q = std::int8_t(x[j] * id + offset);
+        const int q = truncToInt8(x[j] * id + offset);
         L[j] = std::uint8_t(q < top ? q : top);
     }
 }
@@ -88,10 +88,10 @@ void asymmetricReference(const float *x, int top, bool clampTop, float &d, float
     for (int j = 0; j < kQk32; ++j) {
         const float v = (x[j] - min) * id + 0.5f;
         if (clampTop) {
-            const int q = std::int8_t(v);
+            const int q = truncToInt8(v);
             L[j] = std::uint8_t(q < top ? q : top);
         } else {
-            L[j] = std::uint8_t(v);
+            L[j] = truncToUint8(v);
         }
     }
 }
@@ -220,7 +220,7 @@ void quantizeRowQ8_0(const float *x, std::uint8_t *dst, std::int64_t n, const fl
         const float id = d != 0 ? 1.0f / d : 0.0f;
         y[i].d = fp32ToFp16(d);
         for (int j = 0; j < kQk32; ++j)
-            y[i].qs[j] = std::int8_t(std::roundf(x[j] * id));
+            y[i].qs[j] = truncToInt8(std::roundf(x[j] * id));
     }
 }
 

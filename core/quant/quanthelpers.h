@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 namespace QuantFit::Codec {
 
@@ -21,6 +22,26 @@ inline int nearestInt(float v)
     std::int32_t i;
     std::memcpy(&i, &t, sizeof i);
     return (i & 0x007fffff) - 0x00400000;
+}
+
+/// `(int8_t)v` / `(uint8_t)v` as C compilers build them for x86 (cvttss2si to int32, which gives
+/// INT32_MIN for NaN and for values outside the int32 range, then the low byte), defined for every
+/// input. The reference quantizers cast `x * (1/d)` this way; for ordinary blocks the value is in
+/// range and this is the plain cast, but a block whose scale is subnormal has 1/d = inf, and
+/// there the C cast is undefined behaviour. These give the codes llama.cpp's x86 build writes.
+inline std::int32_t truncToInt32X86(float v)
+{
+    if (!(v >= -2147483648.0f && v < 2147483648.0f))
+        return std::numeric_limits<std::int32_t>::min();
+    return std::int32_t(v);
+}
+inline std::int8_t truncToInt8(float v)
+{
+    return std::int8_t(std::uint8_t(std::uint32_t(truncToInt32X86(v))));
+}
+inline std::uint8_t truncToUint8(float v)
+{
+    return std::uint8_t(std::uint32_t(truncToInt32X86(v)));
 }
 
 /// Signed max: the element with the largest |x| (first on ties); amax gets |that|.

@@ -13,6 +13,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <random>
 #include <vector>
@@ -115,6 +116,8 @@ private slots:
     void simdMatchesPortable();
     void simdDequantizeMatchesPortable_data();
     void simdDequantizeMatchesPortable();
+    void degenerateRows_data();
+    void degenerateRows();
     void badArguments();
 };
 
@@ -476,6 +479,68 @@ void TestQuantCodecs::simdMatchesPortable()
         kernelsFor(type).quantizeRow(x.data(), simd.data(), n, w);
         QVERIFY2(portable == simd, qPrintable(QStringLiteral("trial %1").arg(trial)));
     }
+}
+
+void TestQuantCodecs::degenerateRows_data()
+{
+    QTest::addColumn<GgmlType>("type");
+    QTest::addColumn<bool>("portable");
+    for (const TypeFacts &f : allTypeFacts()) {
+        if (!kernelsFor(f.type).quantizeRow)
+            continue;
+        QTest::addRow("%s simd", f.name.data()) << f.type << false;
+        QTest::addRow("%s portable", f.name.data()) << f.type << true;
+    }
+}
+
+// Finite rows that real files do contain now and then (found by fuzzing): blocks of subnormal
+// values, where the scale d is non-zero but 1/d overflows to infinity, so x * (1/d) is inf or
+// NaN (0 * inf) before the cast to a code; tiny normals; one outlier among subnormals; values
+// near the largest finite float. Under the sanitizer build every cast must be defined. Where
+// the scale fits fp16, the round trip stays finite and within the row's largest magnitude (a
+// scale that underflows fp16 dequantizes to zero, an error of |x|); beyond fp16's range the
+// stored scale is inf, as in llama.cpp, and only the absence of undefined behaviour is checked.
+void TestQuantCodecs::degenerateRows()
+{
+    QFETCH(GgmlType, type);
+    QFETCH(bool, portable);
+    const std::int64_t n = 512;
+    const float sub = std::numeric_limits<float>::denorm_min();
+    struct Case {
+        const char *name;
+        std::vector<float> x;
+        bool fp16Range;
+    };
+    std::vector<Case> cases;
+    auto fill = [](auto f) {
+        std::vector<float> x(std::size_t(n), 0.f);
+        for (std::int64_t i = 0; i < n; ++i)
+            x[std::size_t(i)] = f(i);
+        return x;
+    };
+    cases.push_back({"subnormal", fill([&](std::int64_t i) { return float(i % 7 + 1) * sub * 1000.f; }), true});
+    cases.push_back({"subnormal + zeros", fill([&](std::int64_t i) { return i % 5 == 0 ? 1e-40f : 0.f; }), true});
+    cases.push_back({"signed subnormal", fill([&](std::int64_t i) { return (i % 2 ? -1.f : 1.f) * float(i + 1) * sub; }), true});
+    cases.push_back({"tiny normal", fill([&](std::int64_t i) { return (i % 3 - 1) * 1.5e-38f; }), true});
+    cases.push_back({"outlier among subnormals", fill([&](std::int64_t i) { return i == 77 ? 3.f : 1e-41f; }), true});
+    cases.push_back({"beyond fp16", fill([&](std::int64_t i) { return (i % 2 ? -3e38f : 1e30f); }), false});
+
+    setQuantizePath(portable ? QuantizePath::Portable : QuantizePath::Auto);
+    for (const Case &c : cases) {
+        const RoundTrip r = roundTrip(type, c.x);
+        if (!c.fp16Range)
+            continue;
+        float amax = 0;
+        for (float v : c.x)
+            amax = std::max(amax, std::fabs(v));
+        for (std::int64_t i = 0; i < n; ++i) {
+            const float y = r.y[std::size_t(i)];
+            QVERIFY2(std::isfinite(y), qPrintable(QStringLiteral("%1: y[%2] = %3").arg(c.name).arg(i).arg(y)));
+            QVERIFY2(std::fabs(y - c.x[std::size_t(i)]) <= 2 * amax,
+                     qPrintable(QStringLiteral("%1: x[%2] = %3, y = %4").arg(c.name).arg(i).arg(c.x[std::size_t(i)]).arg(y)));
+        }
+    }
+    setQuantizePath(QuantizePath::Auto);
 }
 
 void TestQuantCodecs::simdDequantizeMatchesPortable_data()
