@@ -8,8 +8,8 @@
 //  2. every id is inside the vocabulary, with and without special-token parsing;
 //  3. decoding the tokens of plain text gives the text back, except where the vocabulary's
 //     own detokenizer rewrites it (SPM's U+2581, the clean-up of spaces before punctuation) or
-//     has no token for one of its characters (llama.cpp drops such a character too), and the
-//     prefix space SPM adds after a user-defined token.
+//     has no token for one of its characters (llama.cpp drops such a character too), and
+//     whitespace beside user-defined tokens (SPM's prefix space after them, lstrip/rstrip).
 
 #include <cstddef>
 #include <cstdint>

@@ -7,6 +7,7 @@
 #include "pages/chartspage.h"
 
 #include <QComboBox>
+#include <qcustomplot.h>
 
 #include <QFile>
 #include <QImage>
@@ -19,6 +20,7 @@ class TestUiCharts : public QObject
 private slots:
     void initTestCase();
     void sizeQualityPlotsEstimatesAndMeasurements();
+    void crowdedLabelsDoNotOverlap();
     void exportWritesEveryFormat_data();
     void exportWritesEveryFormat();
     void exportRejectsUnknownFormat();
@@ -49,6 +51,63 @@ void TestUiCharts::sizeQualityPlotsEstimatesAndMeasurements()
     chart.setData(QStringLiteral("Llama 3.1 70B"), samplePoints(), 50e9, QStringLiteral("64 GB"));
     // 2 estimates + 1 measurement + 1 recommendation ring.
     QCOMPARE(chart.pointCount(), 4);
+}
+
+// The Qwen2.5 14B cluster at 32 GB: Q4_K_S .. Q5_K_M within 2 GB and 3 points of quality, the
+// recommended Q6_K beside them, a measured point in the middle and the RAM limit caption. At
+// two widget sizes, no two texts may overlap and no label may cover another point's marker.
+void TestUiCharts::crowdedLabelsDoNotOverlap()
+{
+    QList<ChartQuantPoint> points;
+    const struct {
+        const char *name;
+        double gb, loss;
+        bool recommended;
+    } levels[] = {{"Q2_K", 5.8, 43.8, false}, {"Q3_K_S", 6.7, 16.0, false}, {"Q3_K_M", 7.3, 8.6, false},
+                  {"Q4_K_S", 8.6, 3.0, false}, {"Q4_K_M", 9.0, 2.4, false}, {"Q5_K_S", 10.3, 1.0, false},
+                  {"Q5_K_M", 10.5, 0.8, false}, {"Q6_K", 12.1, 0.3, true}, {"Q8_0", 15.7, 0.1, false},
+                  {"F16", 29.5, 0.0, false}};
+    for (const auto &l : levels)
+        points.append({QString::fromLatin1(l.name), l.gb * 1e9, 0, l.loss, false, l.recommended, {}});
+    points.append({QStringLiteral("Q4_K_M"), 9.05e9, 0, 2.0, true, false, {}});
+    SizeQualityChart chart;
+    chart.setData(QStringLiteral("Qwen2.5 14B"), points, 25.4e9, QStringLiteral("largest file that fits"));
+    chart.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&chart));
+    for (const QSize size : {QSize(1200, 420), QSize(800, 360)}) {
+        chart.resize(size);
+        QTRY_COMPARE(chart.plot()->size(), size);
+        chart.plot()->replot();
+        QList<QRectF> texts;
+        QStringList names;
+        for (int i = 0; i < chart.plot()->itemCount(); ++i) {
+            auto *t = qobject_cast<QCPItemText *>(chart.plot()->item(i));
+            if (!t || t->text().isEmpty())
+                continue;
+            // The text's own box, without the padding that holds it off its point, less the
+            // pixel of line spacing above and below the glyphs (the font's leading).
+            QRectF box = QRectF(t->topLeft->pixelPosition(), t->bottomRight->pixelPosition()).normalized();
+            const QMargins pad = t->padding();
+            box = box.adjusted(pad.left(), pad.top() + 1, -pad.right(), -pad.bottom() - 1);
+            texts.append(box);
+            names.append(t->text());
+        }
+        QCOMPARE(texts.size(), 11); // ten level labels + the limit caption
+        for (int i = 0; i < texts.size(); ++i)
+            for (int j = i + 1; j < texts.size(); ++j)
+                QVERIFY2(!texts[i].intersects(texts[j]),
+                         qPrintable(QStringLiteral("%1 overlaps %2 at %3x%4").arg(names[i], names[j])
+                                        .arg(size.width()).arg(size.height())));
+        for (const ChartQuantPoint &p : points) {
+            const QPointF c(chart.plot()->xAxis->coordToPixel(p.sizeBytes / 1e9),
+                            chart.plot()->yAxis->coordToPixel(p.qualityLossPct));
+            const QRectF marker(c.x() - 4, c.y() - 4, 8, 8);
+            for (int i = 0; i < texts.size(); ++i)
+                QVERIFY2(!texts[i].intersects(marker),
+                         qPrintable(QStringLiteral("%1 covers the %2 marker at %3x%4").arg(names[i], p.name)
+                                        .arg(size.width()).arg(size.height())));
+        }
+    }
 }
 
 void TestUiCharts::exportWritesEveryFormat_data()

@@ -72,6 +72,11 @@ void MemoryBreakdownChart::setData(const QList<ChartMemoryColumn> &columns, doub
         label->setPositionAlignment(Qt::AlignRight | Qt::AlignBottom);
         label->setText(tr("RAM %1 GB").arg(ramBytes / 1e9, 0, 'f', 0));
         label->setColor(QColor(0xd0, 0x30, 0x30));
+        // Stays readable where it crosses a bar.
+        QColor back = palette().color(QPalette::Base);
+        back.setAlpha(220);
+        label->setBrush(back);
+        label->setPadding(QMargins(3, 1, 3, 1));
         maxTotal = std::max(maxTotal, ramBytes);
     }
     if (columns.isEmpty())

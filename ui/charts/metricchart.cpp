@@ -14,11 +14,20 @@ MetricChart::MetricChart(QWidget *parent)
     setData(tr("Perplexity"), {});
 }
 
-void MetricChart::setData(const QString &metricName, const QList<ChartMetricPoint> &input)
+void MetricChart::setData(const QString &metricName, const QList<ChartMetricPoint> &input,
+                          const QString &title)
 {
     QCustomPlot *p = plot();
     p->clearPlottables();
     p->clearItems();
+    if (p->plotLayout()->rowCount() > 1)
+        p->plotLayout()->removeAt(0), p->plotLayout()->simplify();
+    if (!title.isEmpty()) {
+        p->plotLayout()->insertRow(0);
+        auto *t = new QCPTextElement(p, title, QFont(font().family(), font().pointSize(), QFont::Bold));
+        t->setTextColor(palette().color(QPalette::WindowText));
+        p->plotLayout()->addElement(0, 0, t);
+    }
     p->yAxis->setLabel(metricName);
     const QColor color = MemoryBar::kvColor();
 
@@ -43,6 +52,7 @@ void MetricChart::setData(const QString &metricName, const QList<ChartMetricPoin
     QVector<double> err;
     double minX = 1e9, maxX = 0, minY = 1e300, maxY = -1e300;
     const QColor fg = palette().color(QPalette::WindowText);
+    QList<PointLabel> labels;
     for (const auto &pt : points) {
         (pt.measured ? measured : estimated)->addData(pt.bitsPerWeight, pt.value);
         (pt.measured ? measTips : estTips) << pt.tooltip;
@@ -53,12 +63,11 @@ void MetricChart::setData(const QString &metricName, const QList<ChartMetricPoin
         minY = std::min(minY, pt.value - pt.error);
         maxY = std::max(maxY, pt.value + pt.error);
         auto *label = new QCPItemText(p);
-        label->position->setCoords(pt.bitsPerWeight, pt.value);
-        label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
-        label->setPadding(QMargins(6, 0, 0, 4));
         label->setText(pt.name);
         label->setColor(fg);
+        labels.append({label, pt.bitsPerWeight, pt.value, 5});
     }
+    setPointLabels(labels);
     errors->setData(err);
     setHoverTargets({{measured, measTips}, {estimated, estTips}});
     if (points.isEmpty()) {

@@ -12,5 +12,7 @@ class MetricChart : public ChartView
 public:
     explicit MetricChart(QWidget *parent = nullptr);
 
-    void setData(const QString &metricName, const QList<ChartMetricPoint> &points);
+    /// `title` says whose measurements these are (empty: no title).
+    void setData(const QString &metricName, const QList<ChartMetricPoint> &points,
+                 const QString &title = {});
 };

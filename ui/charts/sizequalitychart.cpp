@@ -59,7 +59,8 @@ void SizeQualityChart::setData(const QString &title, const QList<ChartQuantPoint
     QStringList estTips, measTips, recTips;
     double maxX = 0, maxY = 0;
     const QColor fg = palette().color(QPalette::WindowText);
-    int labelIndex = 0;
+    QList<PointLabel> labels;
+    QList<QPointF> unlabelled;
     for (const ChartQuantPoint &pt : points) {
         const double x = pt.sizeBytes / unit;
         if (pt.measured) {
@@ -75,19 +76,22 @@ void SizeQualityChart::setData(const QString &title, const QList<ChartQuantPoint
         }
         maxX = std::max(maxX, x);
         maxY = std::max(maxY, pt.qualityLossPct);
-        if (!pt.measured) {
+        if (pt.measured) {
+            unlabelled.append(QPointF(x, pt.qualityLossPct));
+        } else {
+            // Neighbouring levels (Q4_K_S/Q4_K_M) sit close together: ChartView places each
+            // label on a free side of its point, the recommended one first.
             auto *label = new QCPItemText(p);
-            label->position->setCoords(x, pt.qualityLossPct);
-            // Neighbouring levels (Q5_K_S/Q5_K_M) sit close together: alternate above/below.
-            const bool below = (labelIndex++ % 2) == 1 && !pt.recommended;
-            label->setPositionAlignment(Qt::AlignLeft | (below ? Qt::AlignTop : Qt::AlignBottom));
-            label->setPadding(below ? QMargins(6, 4, 0, 0) : QMargins(6, 0, 0, 4));
             label->setText(pt.recommended ? pt.name + tr(" (recommended)") : pt.name);
             label->setColor(fg);
+            const PointLabel placed{label, x, pt.qualityLossPct, pt.recommended ? 10 : 5};
             if (pt.recommended) {
                 QFont f = font();
                 f.setBold(true);
                 label->setFont(f);
+                labels.prepend(placed);
+            } else {
+                labels.append(placed);
             }
         }
     }
@@ -99,6 +103,7 @@ void SizeQualityChart::setData(const QString &title, const QList<ChartQuantPoint
         rec->removeFromLegend();
     setHoverTargets({{measured, measTips}, {estimates, estTips}});
 
+    QCPItemText *limitCaption = nullptr;
     const double lx = limitBytes / unit;
     if (limitBytes > 0 && !points.isEmpty() && lx > 3 * maxX) {
         // The limit is far off to the right: every level fits. Say so instead of squashing
@@ -122,8 +127,14 @@ void SizeQualityChart::setData(const QString &title, const QList<ChartQuantPoint
         label->setPadding(QMargins(0, 0, 6, 0));
         label->setText(limitLabel);
         label->setColor(QColor(0xd0, 0x30, 0x30));
+        limitCaption = label;
+        QColor back = palette().color(QPalette::Base);
+        back.setAlpha(220);
+        label->setBrush(back);
         maxX = std::max(maxX, lx);
     }
+    setPointLabels(labels, unlabelled,
+                   limitCaption ? QList<QCPItemText *>{limitCaption} : QList<QCPItemText *>{});
     if (points.isEmpty())
         showEmptyMessage(tr("Choose a model on the Advise page"));
     p->xAxis->setRange(0, std::max(maxX * 1.15, 1e-3));

@@ -183,7 +183,20 @@ void ChartsPage::refresh()
     QList<ChartMetricPoint> metricPoints;
     for (auto &[key, p] : latest)
         metricPoints.append(p);
-    m_metric->setData(kld ? tr("Mean KL divergence") : tr("Perplexity"), metricPoints);
+    // Say whose measurements these are: the chosen model's, or all of them when it has none.
+    QStringList measuredNames;
+    bool ofThisModel = false;
+    for (const auto &r : records) {
+        if (!measuredNames.contains(r.modelName))
+            measuredNames.append(r.modelName);
+        ofThisModel = ofThisModel || (!modelName.isEmpty() && r.modelName == modelName);
+    }
+    QString metricTitle;
+    if (!metricPoints.isEmpty())
+        metricTitle = ofThisModel || modelName.isEmpty()
+            ? tr("Measured: %1").arg(measuredNames.join(QStringLiteral(", ")))
+            : tr("Measured: %1 (none of %2 yet)").arg(measuredNames.join(QStringLiteral(", ")), modelName);
+    m_metric->setData(kld ? tr("Mean KL divergence") : tr("Perplexity"), metricPoints, metricTitle);
 }
 
 void ChartsPage::exportChart()
