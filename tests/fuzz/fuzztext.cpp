@@ -105,7 +105,7 @@ bool onlyWhitespaceChangedAroundUserTokens(const Vocabulary &v, const std::vecto
     const auto squeeze = [](const QByteArray &s) {
         QByteArray out;
         for (char c : s)
-            if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            if (c != ' ' && c != '\t' && c != '\n' && c != '\v' && c != '\f' && c != '\r') // isspace
                 out.append(c);
         return out;
     };
