@@ -5,6 +5,7 @@
 #include "gguf/filetype.h"
 #include "gguf/ggufreader.h"
 #include "infer/llamamodel.h"
+#include "io/archivetext.h"
 #include "jobs/jobcontext.h"
 #include "model/modelinfo.h"
 #include "quant/imatrixfile.h"
@@ -147,6 +148,16 @@ int runOne(const std::uint8_t *data, std::size_t size)
             return accepted;
     }
     accepted += accepts([&] { (void)GgufFile::open(path, GgufFile::Mode::MetadataOnly); });
+    // Evaluation texts: plain, the only member of an archive, a named member (libarchive picks
+    // the format from the content; the name's suffix only makes us treat it as an archive).
+    constexpr std::uint64_t kTextLimit = 1u << 20;
+    accepted += accepts([&] { (void)readTextSource(path, kTextLimit); });
+    const QString archive = dir.filePath(QStringLiteral("input.tar.gz"));
+    QFile::remove(archive);
+    if (QFile::copy(path, archive)) {
+        accepted += accepts([&] { (void)readTextSource(archive, kTextLimit); });
+        accepted += accepts([&] { (void)readTextSource(archive + QStringLiteral(":a.txt"), kTextLimit); });
+    }
     accepted += accepts([&] { (void)readImportanceMatrix(path); });
     exerciseBaseLogits(path, accepted);
     return accepted;
