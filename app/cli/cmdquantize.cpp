@@ -167,6 +167,9 @@ int runQuantize(const QStringList &args)
                              "(repeatable).", "S");
     value("exclude-weights", "Do not use the imatrix for tensors whose name contains S "
                              "(repeatable).", "S");
+    value("override-kv", "Set KEY in the output metadata: TYPE is int, float, bool or str "
+                         "(repeatable), e.g. tokenizer.ggml.add_bos_token=bool:false.",
+          "KEY=TYPE:VALUE");
     flag("dry-run", "Print the plan (type and bytes per tensor, totals) and the exact output "
                     "size; write nothing.");
     flag("no-verify", "Do not re-open and check the written file.");
@@ -191,6 +194,8 @@ int runQuantize(const QStringList &args)
     if (!options.includeWeights.isEmpty() && !options.excludeWeights.isEmpty())
         throw Error(QStringLiteral("quantize: --include-weights and --exclude-weights cannot be "
                                    "combined"));
+    for (const QString &o : parser.values(QStringLiteral("override-kv")))
+        options.metadataOverrides.push_back(parseMetadataOverride(o));
     const bool dryRun = parser.isSet(QStringLiteral("dry-run"));
     const int nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 0, 4096));
 

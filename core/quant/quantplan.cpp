@@ -8,7 +8,9 @@
 #include "util/error.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace QuantFit {
 
@@ -80,6 +82,63 @@ void setAtEnd(GgufMetadata &metadata, const QByteArray &key, GgufValue value)
 }
 
 } // namespace
+
+MetadataOverride parseMetadataOverride(const QString &text)
+{
+    const auto fail = [&](const QString &why) {
+        return Error(QStringLiteral("--override-kv '%1': %2 (expected KEY=TYPE:VALUE with TYPE "
+                                    "int, float, bool or str, e.g. "
+                                    "tokenizer.ggml.add_bos_token=bool:false)")
+                         .arg(text, why));
+    };
+    const qsizetype eq = text.indexOf(u'=');
+    if (eq < 0)
+        throw fail(QStringLiteral("no '=' after the key"));
+    const QByteArray key = text.left(eq).toUtf8();
+    if (key.isEmpty())
+        throw fail(QStringLiteral("the key is empty"));
+    if (key.size() > 127)
+        throw fail(QStringLiteral("the key is %1 bytes long; at most 127 are allowed").arg(key.size()));
+    if (key == "general.alignment")
+        throw fail(QStringLiteral("general.alignment sets the file layout and cannot be overridden"));
+    const QString rest = text.mid(eq + 1);
+    const qsizetype colon = rest.indexOf(u':');
+    if (colon < 0)
+        throw fail(QStringLiteral("no ':' between TYPE and VALUE"));
+    const QString type = rest.left(colon);
+    const QString value = rest.mid(colon + 1);
+    if (type == u"int") {
+        bool ok = false;
+        const qlonglong v = value.toLongLong(&ok);
+        if (!ok)
+            throw fail(QStringLiteral("'%1' is not an integer").arg(value));
+        if (v < std::numeric_limits<std::int32_t>::min() || v > std::numeric_limits<std::int32_t>::max())
+            throw fail(QStringLiteral("%1 does not fit the INT32 the value is stored as").arg(v));
+        return {key, GgufValue::i32(std::int32_t(v))};
+    }
+    if (type == u"float") {
+        bool ok = false;
+        const double v = value.toDouble(&ok);
+        if (!ok || !std::isfinite(float(v)))
+            throw fail(QStringLiteral("'%1' is not a finite float").arg(value));
+        return {key, GgufValue::f32(float(v))};
+    }
+    if (type == u"bool") {
+        if (value == u"true")
+            return {key, GgufValue::fromBool(true)};
+        if (value == u"false")
+            return {key, GgufValue::fromBool(false)};
+        throw fail(QStringLiteral("'%1' is not true or false").arg(value));
+    }
+    if (type == u"str") {
+        const QByteArray utf8 = value.toUtf8();
+        if (utf8.size() > 127)
+            throw fail(QStringLiteral("the string is %1 bytes long; at most 127 are allowed")
+                           .arg(utf8.size()));
+        return {key, GgufValue::fromString(utf8)};
+    }
+    throw fail(QStringLiteral("unknown TYPE '%1'").arg(type));
+}
 
 std::vector<std::size_t> outputTensorOrder(const std::vector<GgufTensorInfo> &tensors)
 {
@@ -181,6 +240,8 @@ QuantPlan makeQuantPlan(const GgufMetadata &metadata, const std::vector<GgufTens
     md.remove("split.no");
     md.remove("split.count");
     md.remove("split.tensors.count");
+    for (const MetadataOverride &o : options.metadataOverrides)
+        setAtEnd(md, o.key, o.value);
     if (options.imatrix) {
         const ImatrixSummary &im = *options.imatrix;
         QByteArray file = im.fileName.toUtf8();

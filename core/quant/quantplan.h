@@ -24,6 +24,19 @@ struct ImatrixSummary {
     std::int32_t chunks = 0;  ///< quantize.imatrix.chunks_count (written when > 0)
 };
 
+/// One --override-kv value: set (or replace) `key` in the output metadata.
+struct MetadataOverride {
+    QByteArray key;
+    GgufValue value;
+};
+
+/// Parses llama-quantize's `KEY=TYPE:VALUE` (quant-mixes.md §8): TYPE int (stored as INT32,
+/// as baseline llama-quantize does; the value must fit), float (FLOAT32), bool (true/false) or
+/// str. Throws Error naming what is wrong: no '=', an empty or over-long key (at most 127
+/// bytes), an unknown TYPE, a VALUE that is not of its type, or a key the file format reserves
+/// (general.alignment decides the layout and must stay UINT32).
+MetadataOverride parseMetadataOverride(const QString &text);
+
 /// Options of a conversion that change the plan (names as llama-quantize's flags).
 struct QuantOptions {
     bool pure = false;                   ///< --pure: every quantizable tensor gets the default type
@@ -37,6 +50,9 @@ struct QuantOptions {
     /// When set, the quantize.imatrix.* keys are added to the output metadata (and counted in
     /// outputFileBytes). The quantizer fills it from the loaded imatrix.
     std::optional<ImatrixSummary> imatrix;
+    /// --override-kv, in the order given; applied after general.file_type and before the
+    /// quantize.imatrix.* keys, each replacing an existing key (moved to the end) or adding it.
+    std::vector<MetadataOverride> metadataOverrides;
 };
 
 /// One tensor of a plan.

@@ -100,6 +100,27 @@ private slots:
         QFile::remove(out);
     }
 
+    void overrideKv()
+    {
+        const QString out = path("renamed.gguf");
+        auto r = runCli(QStringList{QStringLiteral("quantize"), m_model, out}
+                        + args({"Q8_0", "--override-kv", "general.name=str:Renamed model",
+                                "--override-kv", "tokenizer.ggml.add_bos_token=bool:false",
+                                "--override-kv", "my.count=int:-3", "--quiet"}));
+        QVERIFY2(r.exitCode == 0, r.err.constData()); // includes the re-open and check
+        const GgufFile f = GgufFile::open(out, GgufFile::Mode::MetadataOnly);
+        QCOMPARE(f.metadata().stringOr("general.name"), QStringLiteral("Renamed model"));
+        QCOMPARE(f.metadata().find("tokenizer.ggml.add_bos_token")->toBool(), false);
+        QCOMPARE(f.metadata().find("my.count")->type(), GgufValueType::INT32);
+        QCOMPARE(f.metadata().find("my.count")->toInt64(), -3);
+        QFile::remove(out);
+        r = runCli(QStringList{QStringLiteral("quantize"), m_model, out}
+                   + args({"Q8_0", "--override-kv", "my.count=int:lots", "--quiet"}));
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.startsWith("error: --override-kv 'my.count=int:lots'"), r.err.constData());
+        QVERIFY(!QFileInfo::exists(out));
+    }
+
     void refusals()
     {
         const QStringList before = filesIn(m_dir.path());

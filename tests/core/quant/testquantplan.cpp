@@ -150,6 +150,9 @@ private slots:
     void requantizeNeedsPermission();
     void mixtureOfExperts();
     void metadataKeys();
+    void overrideKv_data();
+    void overrideKv();
+    void overrideKvOrder();
     void sizeMatchesWriterLayout();
     void matchesLlamaQuantize_data();
     void matchesLlamaQuantize();
@@ -424,6 +427,87 @@ void TestQuantPlan::metadataKeys()
     for (const auto &e : layout.metadata.entries())
         QVERIFY2(md.contains(e.key) || e.key.startsWith("split."), e.key.constData());
     QCOMPARE(md.entries().back().key, QByteArray("quantize.imatrix.chunks_count"));
+}
+
+void TestQuantPlan::overrideKv_data()
+{
+    // Text, then the expected type and value, or an empty type and a word of the error.
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<int>("type"); // GgufValueType, -1 for an error
+    QTest::addColumn<QVariant>("value");
+    const int err = -1;
+    QTest::newRow("int") << "a.b=int:-7" << int(GgufValueType::INT32) << QVariant(-7);
+    QTest::newRow("int max") << "a=int:2147483647" << int(GgufValueType::INT32) << QVariant(2147483647);
+    QTest::newRow("float") << "a=float:0.25" << int(GgufValueType::FLOAT32) << QVariant(0.25);
+    QTest::newRow("bool") << "tokenizer.ggml.add_bos_token=bool:false" << int(GgufValueType::BOOL) << QVariant(false);
+    QTest::newRow("str with = and :") << "general.name=str:a=b:c" << int(GgufValueType::STRING) << QVariant("a=b:c");
+    QTest::newRow("empty str") << "general.name=str:" << int(GgufValueType::STRING) << QVariant("");
+    QTest::newRow("no =") << "a.b" << err << QVariant("no '='");
+    QTest::newRow("empty key") << "=int:1" << err << QVariant("key is empty");
+    QTest::newRow("long key") << QString(128, u'k') + "=int:1" << err << QVariant("at most 127");
+    QTest::newRow("no :") << "a=int" << err << QVariant("no ':'");
+    QTest::newRow("not int") << "a=int:1.5" << err << QVariant("not an integer");
+    QTest::newRow("int range") << "a=int:2147483648" << err << QVariant("INT32");
+    QTest::newRow("not float") << "a=float:abc" << err << QVariant("not a finite float");
+    QTest::newRow("inf float") << "a=float:1e39" << err << QVariant("not a finite float");
+    QTest::newRow("not bool") << "a=bool:1" << err << QVariant("true or false");
+    QTest::newRow("long str") << "a=str:" + QString(128, u's') << err << QVariant("at most 127");
+    QTest::newRow("type") << "a=u32:1" << err << QVariant("unknown TYPE 'u32'");
+    QTest::newRow("alignment") << "general.alignment=int:64" << err << QVariant("cannot be overridden");
+}
+
+void TestQuantPlan::overrideKv()
+{
+    QFETCH(QString, text);
+    QFETCH(int, type);
+    QFETCH(QVariant, value);
+    if (type < 0) {
+        try {
+            (void)parseMetadataOverride(text);
+            QFAIL("accepted");
+        } catch (const Error &e) {
+            QVERIFY2(e.message().contains(value.toString()), qPrintable(e.message()));
+            QVERIFY2(e.message().contains(text.left(40)), qPrintable(e.message()));
+        }
+        return;
+    }
+    const MetadataOverride o = parseMetadataOverride(text);
+    QCOMPARE(o.key, text.left(text.indexOf(u'=')).toUtf8());
+    QCOMPARE(int(o.value.type()), type);
+    switch (GgufValueType(type)) {
+    case GgufValueType::INT32: QCOMPARE(o.value.toInt64(), value.toLongLong()); break;
+    case GgufValueType::FLOAT32: QCOMPARE(o.value.toDouble(), value.toDouble()); break;
+    case GgufValueType::BOOL: QCOMPARE(o.value.toBool(), value.toBool()); break;
+    default: QCOMPARE(QString::fromUtf8(o.value.rawString()), value.toString());
+    }
+}
+
+// llama-quantize: the input keys, then quantization_version and file_type, then the overrides in
+// the order given (an existing key is removed and appended), then the quantize.imatrix.* keys.
+// The exact size still follows the metadata.
+void TestQuantPlan::overrideKvOrder()
+{
+    const GgufLayout layout = layoutFor({2, 256, 512, 8, 8});
+    QuantOptions o;
+    o.metadataOverrides.push_back(parseMetadataOverride(QStringLiteral("general.name=str:Renamed")));
+    o.metadataOverrides.push_back(parseMetadataOverride(QStringLiteral("x.new=int:3")));
+    o.metadataOverrides.push_back(parseMetadataOverride(QStringLiteral("general.file_type=int:99")));
+    o.hasImatrix = true;
+    o.imatrix = ImatrixSummary{QStringLiteral("im.dat"), {}, 7, 0};
+    const QuantPlan plan = makeQuantPlan(layout.metadata, layout.tensors, F::Q4_K_M, o);
+    QList<QByteArray> tail;
+    for (const auto &e : plan.outputMetadata.entries())
+        tail.append(e.key);
+    tail = tail.mid(tail.size() - 6);
+    QCOMPARE(tail, (QList<QByteArray>{"general.quantization_version", "general.name", "x.new",
+                                      "general.file_type", "quantize.imatrix.file",
+                                      "quantize.imatrix.entries_count"}));
+    QCOMPARE(plan.outputMetadata.find("general.file_type")->type(), GgufValueType::INT32);
+    QCOMPARE(plan.outputMetadata.find("general.file_type")->toInt64(), 99);
+    QCOMPARE(plan.outputMetadata.stringOr("general.name"), QStringLiteral("Renamed"));
+    QCOMPARE(plan.outputFileBytes, plan.outputLayout().fileBytes());
+    const QuantPlan plain = makeQuantPlan(layout.metadata, layout.tensors, F::Q4_K_M);
+    QVERIFY(plan.outputFileBytes > plain.outputFileBytes); // "x.new" and the imatrix keys added
 }
 
 void TestQuantPlan::sizeMatchesWriterLayout()
