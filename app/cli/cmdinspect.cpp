@@ -100,6 +100,8 @@ int runInspect(const QStringList &args)
         QJsonObject o;
         o[QStringLiteral("file")] = path;
         o[QStringLiteral("fileSize")] = double(file.fileSize());
+        o[QStringLiteral("files")] = QJsonArray::fromStringList(file.filePaths());
+        o[QStringLiteral("totalFileSize")] = double(file.totalFileSize());
         o[QStringLiteral("version")] = int(file.version());
         o[QStringLiteral("alignment")] = int(file.alignment());
         o[QStringLiteral("dataOffset")] = double(file.dataOffset());
@@ -146,7 +148,8 @@ int runInspect(const QStringList &args)
                                       {QStringLiteral("type"), ggmlTypeName(t.type)},
                                       {QStringLiteral("shape"), shape},
                                       {QStringLiteral("bytes"), double(t.nBytes)},
-                                      {QStringLiteral("offset"), double(file.dataOffset() + t.offset)}});
+                                      {QStringLiteral("offset"), double(file.fileOffset(t))},
+                                      {QStringLiteral("fileIndex"), int(t.shard)}});
             }
             o[QStringLiteral("tensors")] = ts;
         }
@@ -159,7 +162,13 @@ int runInspect(const QStringList &args)
         s += QStringLiteral("%1 %2\n").arg(k + QLatin1Char(':'), -18).arg(v);
     };
     line(QStringLiteral("file"), path);
-    line(QStringLiteral("size"), QStringLiteral("%1 (%2 bytes)").arg(formatBytes(file.fileSize())).arg(file.fileSize()));
+    if (file.shardCount() > 1)
+        line(QStringLiteral("size"), QStringLiteral("%1 (%2 bytes) in %3 files of a split model")
+                                         .arg(formatBytes(file.totalFileSize()))
+                                         .arg(file.totalFileSize())
+                                         .arg(file.shardCount()));
+    else
+        line(QStringLiteral("size"), QStringLiteral("%1 (%2 bytes)").arg(formatBytes(file.fileSize())).arg(file.fileSize()));
     line(QStringLiteral("gguf"), QStringLiteral("version %1, alignment %2, data at %3")
                                      .arg(file.version()).arg(file.alignment()).arg(file.dataOffset()));
     line(QStringLiteral("architecture"), m.architecture.isEmpty() ? QStringLiteral("-") : m.architecture);

@@ -349,7 +349,7 @@ ModelAdvice Advisor::adviseGguf(const GgufFile &file, const AdviceOptions &optio
     // whole vocabulary for the header size.
     const QString key = QStringLiteral("gguf|%1|%2|%3|%4")
                             .arg(file.path())
-                            .arg(file.fileSize())
+                            .arg(file.totalFileSize())
                             .arg(file.dataOffset())
                             .arg(file.tensors().size());
     std::shared_ptr<const SizedModel> sized;

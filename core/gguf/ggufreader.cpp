@@ -6,6 +6,7 @@
 
 #include <QFileInfo>
 #include <QHash>
+#include <QRegularExpression>
 #include <QSet>
 
 #include <limits>
@@ -138,6 +139,120 @@ private:
 } // namespace
 
 GgufFile GgufFile::open(const QString &path, Mode mode)
+{
+    GgufFile f = openOne(path, mode);
+    f.attachShards(mode);
+    return f;
+}
+
+namespace {
+
+std::uint64_t splitKey(const GgufMetadata &md, const QByteArray &key, const QString &path)
+{
+    const GgufValue *v = md.find(key);
+    if (!v)
+        throw Error(QStringLiteral("%1: metadata key '%2' is missing: a split model's files all "
+                                   "carry split.no and split.count").arg(path, QString::fromLatin1(key)));
+    if (!v->isInteger() || v->toInt64() < 0)
+        throw Error(QStringLiteral("%1: metadata key '%2' must be a non-negative integer (found %3)")
+                        .arg(path, QString::fromLatin1(key), v->display()));
+    return v->toUInt64();
+}
+
+} // namespace
+
+void GgufFile::attachShards(Mode mode)
+{
+    if (!m_metadata.contains("split.count"))
+        return;
+    const std::uint64_t count = splitKey(m_metadata, "split.count", m_path);
+    const std::uint64_t no = splitKey(m_metadata, "split.no", m_path);
+    if (count > 65535)
+        throw Error(QStringLiteral("%1: split.count is %2; a split model has at most 65535 files")
+                        .arg(m_path).arg(count));
+    if (count <= 1)
+        return;
+    // llama.cpp names the files PREFIX-%05d-of-%05d.gguf (llama_split_path).
+    static const QRegularExpression pattern(QStringLiteral("^(.*)-(\\d{5})-of-(\\d{5})\\.gguf$"));
+    const QRegularExpressionMatch m = pattern.match(m_path);
+    const auto nameOf = [&](const QString &prefix, std::uint64_t i) {
+        return QStringLiteral("%1-%2-of-%3.gguf")
+            .arg(prefix)
+            .arg(i, 5, 10, QLatin1Char('0'))
+            .arg(count, 5, 10, QLatin1Char('0'));
+    };
+    if (no != 0) {
+        const QString first = m.hasMatch() ? nameOf(m.captured(1), 1) : QStringLiteral("the file numbered 00001");
+        throw Error(QStringLiteral("%1 is file %2 of %3 of a split model: open the first file, %4")
+                        .arg(m_path).arg(no + 1).arg(count).arg(first));
+    }
+    if (!m.hasMatch() || m.captured(2).toULongLong() != 1 || m.captured(3).toULongLong() != count)
+        throw Error(QStringLiteral("%1 is the first of %2 files of a split model, but its name does "
+                                   "not follow llama.cpp's NAME-00001-of-%3.gguf, so the other files "
+                                   "cannot be found")
+                        .arg(m_path)
+                        .arg(count)
+                        .arg(count, 5, 10, QLatin1Char('0')));
+    QSet<QByteArray> names;
+    for (const auto &t : m_tensors)
+        names.insert(t.name);
+    for (std::uint64_t i = 1; i < count; ++i) {
+        const QString path = nameOf(m.captured(1), i + 1);
+        auto shard = std::make_shared<GgufFile>(openOne(path, mode));
+        if (splitKey(shard->m_metadata, "split.no", path) != i
+            || splitKey(shard->m_metadata, "split.count", path) != count)
+            throw Error(QStringLiteral("%1: split.no %2 of split.count %3 does not make it file %4 "
+                                       "of %5 of %6")
+                            .arg(path)
+                            .arg(shard->m_metadata.uintOr("split.no", 0))
+                            .arg(shard->m_metadata.uintOr("split.count", 0))
+                            .arg(i + 1)
+                            .arg(count)
+                            .arg(m_path));
+        for (GgufTensorInfo t : shard->m_tensors) {
+            if (names.contains(t.name))
+                throw Error(QStringLiteral("%1: tensor '%2' is also in an earlier file of the split "
+                                           "model").arg(path, QString::fromUtf8(t.name)));
+            names.insert(t.name);
+            t.shard = std::uint32_t(i);
+            m_index.insert(t.name, m_tensors.size());
+            m_tensors.push_back(std::move(t));
+        }
+        m_shards.push_back(std::move(shard));
+    }
+    if (const GgufValue *total = m_metadata.find("split.tensors.count");
+        total && total->isInteger() && total->toUInt64() != m_tensors.size())
+        throw Error(QStringLiteral("%1: split.tensors.count says %2 tensors, the %3 files hold %4")
+                        .arg(m_path)
+                        .arg(total->toUInt64())
+                        .arg(count)
+                        .arg(m_tensors.size()));
+}
+
+QStringList GgufFile::filePaths() const
+{
+    QStringList paths{m_path};
+    for (const auto &s : m_shards)
+        paths << s->m_path;
+    return paths;
+}
+
+std::uint64_t GgufFile::fileOffset(const GgufTensorInfo &info) const
+{
+    if (info.shard == 0 || info.shard > m_shards.size())
+        return m_dataOffset + info.offset;
+    return m_shards[info.shard - 1]->m_dataOffset + info.offset;
+}
+
+std::uint64_t GgufFile::totalFileSize() const
+{
+    std::uint64_t total = m_fileSize;
+    for (const auto &s : m_shards)
+        total += s->m_fileSize;
+    return total;
+}
+
+GgufFile GgufFile::openOne(const QString &path, Mode mode)
 {
     GgufFile f;
     f.m_path = path;
@@ -377,6 +492,16 @@ std::span<const std::uint8_t> GgufFile::tensorData(const GgufTensorInfo &info) c
     if (!m_hasData)
         throw Error(QStringLiteral("%1: opened for metadata only; tensor data of '%2' is not "
                                    "available").arg(m_path, QString::fromUtf8(info.name)));
+    if (info.shard > 0) {
+        if (info.shard > m_shards.size())
+            throw Error(QStringLiteral("%1: tensor '%2' names file %3 of a model of %4 file(s)")
+                            .arg(m_path, QString::fromUtf8(info.name))
+                            .arg(info.shard + 1)
+                            .arg(shardCount()));
+        GgufTensorInfo local = info;
+        local.shard = 0;
+        return m_shards[info.shard - 1]->tensorData(local);
+    }
     const std::uint8_t *base = m_map ? m_map->bytes().data()
                                      : reinterpret_cast<const std::uint8_t *>(m_buffer.constData());
     return {base + m_dataOffset + info.offset, std::size_t(info.nBytes)};

@@ -19,6 +19,7 @@
 #include <QByteArray>
 #include <QHash>
 #include <QString>
+#include <QStringList>
 
 #include <cstdint>
 #include <memory>
@@ -46,11 +47,29 @@ public:
     };
 
     /// Opens and validates `path`. Throws IoError (cannot open/map) or FormatError.
+    ///
+    /// A split model (llama.cpp's gguf-split: `NAME-00001-of-00003.gguf`, metadata split.no /
+    /// split.count / split.tensors.count) opened by its first file is opened whole: the other
+    /// files are found by their names, validated the same way and checked to belong (split.no
+    /// in order, the same split.count, no tensor twice, split.tensors.count matches), and
+    /// tensors() lists the tensors of every file (GgufTensorInfo::shard says which) while
+    /// metadata() is the first file's, as llama.cpp reads it. Opening a later file is an Error
+    /// naming the first one; a missing file is an IoError naming it.
     static GgufFile open(const QString &path, Mode mode = Mode::Full);
     /// Parses a complete file held in memory (tests, embedded data). `name` is used in messages.
     static GgufFile fromBuffer(QByteArray bytes, const QString &name = QStringLiteral("<buffer>"));
 
     const QString &path() const { return m_path; }
+    /// Every file of the model: path() alone, or all files of a split model in order.
+    QStringList filePaths() const;
+    std::uint32_t shardCount() const { return std::uint32_t(1 + m_shards.size()); }
+    /// Bytes of all files (fileSize() is the first file's).
+    std::uint64_t totalFileSize() const;
+    /// Byte offset of the tensor's data in its own file (the file filePaths()[info.shard]).
+    std::uint64_t fileOffset(const GgufTensorInfo &info) const;
+    /// Tensor data lives in read-only memory maps of the files (open() in full mode), not in a
+    /// heap buffer (fromBuffer()): pages may be dropped and re-read.
+    bool isMapped() const { return m_hasData && m_map != nullptr; }
     std::uint32_t version() const { return m_version; }
     std::uint32_t alignment() const { return m_alignment; }
     std::uint64_t dataOffset() const { return m_dataOffset; }
@@ -68,6 +87,8 @@ public:
     std::uint64_t totalTensorBytes() const;
 
 private:
+    static GgufFile openOne(const QString &path, Mode mode);
+    void attachShards(Mode mode);
     void parse(std::span<const std::uint8_t> bytes, std::uint64_t fileSize, bool headerOnly);
 
     QString m_path;
@@ -81,6 +102,7 @@ private:
     std::shared_ptr<MappedFile> m_map;
     QByteArray m_buffer;
     bool m_hasData = false;
+    std::vector<std::shared_ptr<const GgufFile>> m_shards; ///< files 2..N of a split model
 };
 
 } // namespace QuantFit

@@ -18,6 +18,7 @@ struct GgufTensorInfo {
     GgmlType type = GgmlType::F32;
     std::uint64_t offset = 0; ///< relative to the data section
     std::uint64_t nBytes = 0; ///< exact bytes of the data, without padding
+    std::uint32_t shard = 0;  ///< file of a split model holding the data (0: the first/only)
 
     std::uint64_t nElements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
     std::uint64_t rowElements() const { return ne[0]; }

@@ -87,17 +87,11 @@ void prefetchInput(std::span<const std::uint8_t> bytes, bool mapped)
     ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_WILLNEED);
 }
 
-// Whether `input` is a memory map of its file (GgufFile::open) rather than a heap buffer
-// (GgufFile::fromBuffer): a map starts on a page boundary and covers the whole file.
+// Whether `input` is a memory map of its file(s) (GgufFile::open) rather than a heap buffer
+// (GgufFile::fromBuffer), whose pages must not be dropped.
 bool isMappedFile(const GgufFile &input)
 {
-    if (input.tensors().empty() || !QFileInfo(input.path()).isFile()
-        || std::uint64_t(QFileInfo(input.path()).size()) != input.fileSize())
-        return false;
-    const GgufTensorInfo &t = input.tensors().front();
-    const std::uintptr_t base = std::uintptr_t(input.tensorData(t).data()) - input.dataOffset()
-                                - t.offset;
-    return base % std::uintptr_t(::sysconf(_SC_PAGESIZE)) == 0;
+    return input.isMapped();
 }
 
 struct TensorWork {
@@ -116,7 +110,8 @@ void checkTargets(const GgufFile &input, const std::vector<QuantizeTarget> &targ
     QMap<QString, std::uint64_t> bytesPerFolder;
     QStringList seen;
     for (const auto &t : targets) {
-        ensureDistinctOutput(input.path(), t.outputPath);
+        for (const QString &inputFile : input.filePaths())
+            ensureDistinctOutput(inputFile, t.outputPath);
         const QString abs = QFileInfo(t.outputPath).absoluteFilePath();
         if (seen.contains(abs))
             throw Error(QStringLiteral("output '%1' is given twice").arg(t.outputPath));
