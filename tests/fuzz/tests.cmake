@@ -5,7 +5,8 @@
 # - quantfit-fuzz, quantfit-fuzz-text (QUANTFIT_BUILD_FUZZ=ON with clang): libFuzzer targets.
 add_library(quantfit_fuzztarget STATIC
     ${CMAKE_CURRENT_LIST_DIR}/fuzztarget.h ${CMAKE_CURRENT_LIST_DIR}/fuzztarget.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/fuzztext.h ${CMAKE_CURRENT_LIST_DIR}/fuzztext.cpp)
+    ${CMAKE_CURRENT_LIST_DIR}/fuzztext.h ${CMAKE_CURRENT_LIST_DIR}/fuzztext.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/corpusreplay.h ${CMAKE_CURRENT_LIST_DIR}/corpusreplay.cpp)
 target_link_libraries(quantfit_fuzztarget PUBLIC quantfit_core)
 target_compile_definitions(quantfit_fuzztarget PRIVATE
     QUANTFIT_TESTDATA_DIR="${QUANTFIT_SHARED_TESTDATA}")

@@ -1,5 +1,7 @@
 #include "testsupport.h"
 
+#include <QFile>
+
 #include <QDir>
 #include <QFileInfo>
 #include <QProcess>
@@ -45,6 +47,12 @@ CliResult runCli(const QStringList &args, int timeoutMs, const QByteArray &stdin
 QStringList filesIn(const QString &dir)
 {
     return QDir(dir).entryList(QDir::Files | QDir::Hidden | QDir::NoDotAndDotDot, QDir::Name);
+}
+
+QByteArray fileContent(const QString &path)
+{
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
 }
 
 } // namespace QuantFit::Test

@@ -27,4 +27,7 @@ CliResult runCli(const QStringList &args, int timeoutMs = 120000, const QByteArr
 /// Files in `dir` (names only), to check that nothing was left behind.
 QStringList filesIn(const QString &dir);
 
+/// The whole content of `path`, empty when it cannot be read (tests compare outputs byte for byte).
+QByteArray fileContent(const QString &path);
+
 } // namespace QuantFit::Test

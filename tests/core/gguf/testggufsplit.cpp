@@ -5,6 +5,8 @@
 // same logits, the same advice; and every way a set of files can fail to belong together is one
 // clear error.
 
+#include "testsupport.h"
+
 #include "advisor/advisor.h"
 #include "gguf/ggufreader.h"
 #include "gguf/ggufwriter.h"
@@ -23,6 +25,7 @@
 #include <functional>
 
 using namespace QuantFit;
+using QuantFit::Test::fileContent;
 
 namespace {
 
@@ -66,12 +69,6 @@ QStringList writeSplit(const GgufFile &source, const QString &prefix, int n, con
         paths << path;
     }
     return paths;
-}
-
-QByteArray fileBytes(const QString &path)
-{
-    QFile f(path);
-    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
 }
 
 } // namespace
@@ -135,7 +132,7 @@ private slots:
             const auto db = split.tensorData(b);
             QVERIFY(std::equal(da.begin(), da.end(), db.begin(), db.end()));
             // fileOffset points at the same bytes inside its own file.
-            const QByteArray raw = fileBytes(split.filePaths()[int(b.shard)]);
+            const QByteArray raw = fileContent(split.filePaths()[int(b.shard)]);
             QCOMPARE(raw.mid(qsizetype(split.fileOffset(b)), qsizetype(b.nBytes)),
                      QByteArray(reinterpret_cast<const char *>(db.data()), qsizetype(db.size())));
         }
@@ -155,7 +152,7 @@ private slots:
             quantize(whole, {QuantizeTarget{makeQuantPlan(whole.metadata(), whole.tensors(), type), a}}, {}, ctx);
             quantize(split, {QuantizeTarget{makeQuantPlan(split.metadata(), split.tensors(), type), b}}, {}, ctx);
             // The split keys are dropped, so the two outputs are the same bytes.
-            QVERIFY(fileBytes(a) == fileBytes(b));
+            QVERIFY(fileContent(a) == fileContent(b));
             QFile::remove(a);
             QFile::remove(b);
         }

@@ -23,6 +23,7 @@
 #include <limits>
 
 using namespace QuantFit;
+using QuantFit::Test::fileContent;
 
 namespace {
 
@@ -69,12 +70,6 @@ QuantizeTarget targetFor(const GgufFile &in, FileType ft, const QString &out,
                          const QuantOptions &o = {})
 {
     return {makeQuantPlan(in.metadata(), in.tensors(), ft, o), out};
-}
-
-QByteArray readAll(const QString &path)
-{
-    QFile f(path);
-    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
 }
 
 } // namespace
@@ -158,9 +153,9 @@ void TestQuantizer::severalTypesInOnePass()
     options.nThreads = 1;
     quantize(input, {targetFor(input, FileType::Q4_K_M, a1)}, options, ctx);
     quantize(input, {targetFor(input, FileType::Q8_0, b1)}, options, ctx);
-    QVERIFY(readAll(a) == readAll(a1));
-    QVERIFY(readAll(b) == readAll(b1));
-    QVERIFY(readAll(a) != readAll(b));
+    QVERIFY(fileContent(a) == fileContent(a1));
+    QVERIFY(fileContent(b) == fileContent(b1));
+    QVERIFY(fileContent(a) != fileContent(b));
 }
 
 void TestQuantizer::cancelLeavesNothing()
@@ -240,14 +235,14 @@ void TestQuantizer::nanRowIsAnError()
 void TestQuantizer::outputEqualsInputRefused()
 {
     const QString in = m_model;
-    const QByteArray before = readAll(in);
+    const QByteArray before = fileContent(in);
     const GgufFile input = GgufFile::open(in);
     NullJobContext ctx;
     QVERIFY_THROWS_EXCEPTION(Error, quantize(input, {targetFor(input, FileType::Q8_0, in)}, {}, ctx));
     const QString alias = m_dir.path() + QStringLiteral("/./model.gguf");
     QVERIFY_THROWS_EXCEPTION(Error,
                              quantize(input, {targetFor(input, FileType::Q8_0, alias)}, {}, ctx));
-    QVERIFY(readAll(in) == before);
+    QVERIFY(fileContent(in) == before);
 }
 
 void TestQuantizer::unsupportedTypeRefused()
@@ -420,8 +415,8 @@ void TestQuantizer::identicalToLlamaQuantize()
     NullJobContext ctx;
     quantize(input, targets, {}, ctx);
     for (int i = 0; i < names.size(); ++i) {
-        const QByteArray ours = readAll(targets[std::size_t(i)].outputPath);
-        const QByteArray theirs = readAll(ref + QStringLiteral("/synth-a-%1.gguf").arg(names[i]));
+        const QByteArray ours = fileContent(targets[std::size_t(i)].outputPath);
+        const QByteArray theirs = fileContent(ref + QStringLiteral("/synth-a-%1.gguf").arg(names[i]));
         QCOMPARE(ours.size(), theirs.size());
         if (ours != theirs) {
             qsizetype at = 0;
