@@ -15,6 +15,7 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QMap>
+#include <QRegularExpression>
 #include <QStorageInfo>
 
 #include <algorithm>
@@ -451,6 +452,9 @@ QString defaultOutputPath(const QString &inputPath, FileType fileType)
     QString base = info.completeBaseName();
     if (info.suffix().compare(QLatin1String("gguf"), Qt::CaseInsensitive) != 0)
         base = info.fileName();
+    // The first file of a split model: the output is one whole file, not a shard.
+    static const QRegularExpression shard(QStringLiteral("-\\d{5}-of-\\d{5}$"));
+    base.remove(shard);
     const qsizetype dash = base.lastIndexOf(QLatin1Char('-'));
     if (dash > 0 && fileTypeFromName(QStringView(base).mid(dash + 1))
         && !base.mid(dash + 1).front().isDigit())

@@ -57,7 +57,8 @@ QuantizeResult quantize(const GgufFile &input, const std::vector<QuantizeTarget>
 void verifyQuantizedFile(const QString &path, const QuantPlan &plan);
 
 /// `dir/model-Q4_K_M.gguf` for `dir/model.gguf` (a trailing "-F16"/"-F32"/... type suffix of the
-/// input name is replaced rather than extended).
+/// input name is replaced rather than extended; the "-00001-of-00003" of a split model's first
+/// file is dropped, as the output is one file).
 QString defaultOutputPath(const QString &inputPath, FileType fileType);
 
 } // namespace QuantFit

@@ -359,6 +359,9 @@ void TestQuantizer::defaultOutputName()
              QStringLiteral("/m/model-IQ4_XS.gguf"));
     QCOMPARE(defaultOutputPath(QStringLiteral("/m/qwen-1.5b.gguf"), FileType::Q6_K),
              QStringLiteral("/m/qwen-1.5b-Q6_K.gguf"));
+    // The first file of a split model converts to one whole file.
+    QCOMPARE(defaultOutputPath(QStringLiteral("/m/Llama-70B-F16-00001-of-00004.gguf"), FileType::Q4_K_M),
+             QStringLiteral("/m/Llama-70B-Q4_K_M.gguf"));
 }
 
 void TestQuantizer::storiesEveryFileType()
