@@ -171,9 +171,9 @@ int runInspect(const QStringList &args)
         line(QStringLiteral("size"), QStringLiteral("%1 (%2 bytes)").arg(formatBytes(file.fileSize())).arg(file.fileSize()));
     line(QStringLiteral("gguf"), QStringLiteral("version %1, alignment %2, data at %3")
                                      .arg(file.version()).arg(file.alignment()).arg(file.dataOffset()));
-    line(QStringLiteral("architecture"), m.architecture.isEmpty() ? QStringLiteral("-") : m.architecture);
+    line(QStringLiteral("architecture"), m.architecture.isEmpty() ? QStringLiteral("-") : escapeControlCharacters(m.architecture));
     if (!m.name.isEmpty())
-        line(QStringLiteral("name"), m.name);
+        line(QStringLiteral("name"), escapeControlCharacters(m.name));
     line(QStringLiteral("parameters"), QStringLiteral("%1 (%2)").arg(formatCount(m.nParams)).arg(m.nParams));
     line(QStringLiteral("file type"), fileTypeText(m));
     line(QStringLiteral("bits per weight"), QString::number(m.bitsPerWeight(), 'f', 2));
@@ -195,7 +195,7 @@ int runInspect(const QStringList &args)
     s += QStringLiteral("\nmetadata (%1 keys):\n").arg(file.metadata().size());
     for (const auto &e : file.metadata().entries())
         s += QStringLiteral("  %1 %2 = %3\n")
-                 .arg(QString::fromUtf8(e.key), -44)
+                 .arg(escapeControlCharacters(QString::fromUtf8(e.key)), -44)
                  .arg(ggufValueTypeName(e.value.type()), -8)
                  .arg(e.value.display(6));
     if (parser.isSet(tensors)) {
@@ -203,7 +203,7 @@ int runInspect(const QStringList &args)
         s += QStringLiteral("  %1 %2 %3 %4\n").arg(QStringLiteral("name"), -40).arg(QStringLiteral("type"), -8).arg(QStringLiteral("shape"), -20).arg(QStringLiteral("bytes"));
         for (const auto &t : file.tensors())
             s += QStringLiteral("  %1 %2 %3 %4\n")
-                     .arg(QString::fromUtf8(t.name), -40)
+                     .arg(escapeControlCharacters(QString::fromUtf8(t.name)), -40)
                      .arg(ggmlTypeName(t.type), -8)
                      .arg(shapeText(t), -20)
                      .arg(t.nBytes);

@@ -4,6 +4,7 @@
 #include "command.h"
 
 #include "util/error.h"
+#include "util/units.h"
 
 #include <QCoreApplication>
 
@@ -64,7 +65,8 @@ int main(int argc, char **argv)
         err(QStringLiteral("\ncancelled\n"));
         return 130;
     } catch (const Error &e) {
-        err(QStringLiteral("error: %1\n").arg(e.message()));
+        // Messages quote names and values from files: nothing in them may act on the terminal.
+        err(QStringLiteral("error: %1\n").arg(escapeControlCharacters(e.message(), true)));
     } catch (const std::bad_alloc &) {
         err(QStringLiteral("error: out of memory\n"));
     } catch (const std::exception &e) {

@@ -1,5 +1,7 @@
 #include "ggufvalue.h"
 
+#include "util/units.h"
+
 #include <bit>
 #include <stdexcept>
 
@@ -227,8 +229,7 @@ QString GgufValue::display(int maxItems) const
         QString s = toString();
         if (s.size() > 200)
             s = s.left(200) + QStringLiteral("... (%1 chars)").arg(s.size());
-        s.replace(QLatin1Char('\n'), QLatin1String("\\n"));
-        return QLatin1Char('"') + s + QLatin1Char('"');
+        return QLatin1Char('"') + escapeControlCharacters(s) + QLatin1Char('"');
     }
     case GgufValueType::BOOL:
         return toBool() ? QStringLiteral("true") : QStringLiteral("false");

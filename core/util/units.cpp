@@ -47,4 +47,30 @@ QString formatDuration(double seconds)
     return QStringLiteral("%1s").arg(s);
 }
 
+QString escapeControlCharacters(QStringView text, bool keepNewlines)
+{
+    QString out;
+    out.reserve(text.size());
+    for (const QChar c : text) {
+        const char16_t u = c.unicode();
+        if (u == u'\n' && keepNewlines) {
+            out += c;
+        } else if (u == u'\n') {
+            out += QLatin1String("\\n");
+        } else if (u == u'\r') {
+            out += QLatin1String("\\r");
+        } else if (u == u'\t') {
+            out += QLatin1String("\\t");
+        } else if (u < 0x20 || u == 0x7f) {
+            out += QStringLiteral("\\x%1").arg(unsigned(u), 2, 16, QLatin1Char('0'));
+        } else if ((u >= 0x80 && u <= 0x9f) || (u >= 0x202a && u <= 0x202e)
+                   || (u >= 0x2066 && u <= 0x2069)) {
+            out += QStringLiteral("\\u%1").arg(unsigned(u), 4, 16, QLatin1Char('0'));
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
 } // namespace QuantFit

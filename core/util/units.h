@@ -17,6 +17,13 @@ QString formatBytes(std::uint64_t bytes);
 QString formatGB(std::uint64_t bytes, int decimals = 2);
 /// "8.03 B", "405 M": parameter counts.
 QString formatCount(std::uint64_t n);
+/// `text` with every character that could act on a terminal written as an escape: C0 controls
+/// ("\n", "\r", "\t", others "\x1b"), DEL and C1 controls ("\x7f", "\u0085"), and the bidi
+/// embedding/override/isolate marks ("\u202e") that can make a line read differently than it
+/// is. Strings taken from files (metadata, tensor names, error messages quoting them) go
+/// through it before they are printed; `keepNewlines` leaves '\n' as it is (multi-line messages).
+QString escapeControlCharacters(QStringView text, bool keepNewlines = false);
+
 /// "1h 02m", "3m 05s", "12s".
 QString formatDuration(double seconds);
 

@@ -216,6 +216,46 @@ private slots:
         QVERIFY(!QFileInfo::exists(m_dir.filePath(QStringLiteral("o.gguf"))));
     }
 
+    // Names and values from a file never reach the terminal as control sequences: not in the
+    // listing, not in an error message quoting them.
+    void terminalEscapesAreNeutralised()
+    {
+        auto str = [](const QByteArray &s) -> QByteArray {
+            QByteArray b;
+            const quint64 n = quint64(s.size());
+            b.append(reinterpret_cast<const char *>(&n), 8);
+            return b + s;
+        };
+        auto u32 = [](quint32 v) { return QByteArray(reinterpret_cast<const char *>(&v), 4); };
+        auto u64 = [](quint64 v) { return QByteArray(reinterpret_cast<const char *>(&v), 8); };
+        const QByteArray evil("\x1b[2J\x1b[31mred\x07\r");
+        QByteArray kv = str("general.architecture") + u32(8) + str("llama");
+        kv += str("general.name") + u32(8) + str(evil);
+        kv += str("x." + evil) + u32(4) + u32(1);
+        const QByteArray listing = "GGUF" + u32(3) + u64(0) + u64(3) + kv;
+        const QString file = m_dir.filePath(QStringLiteral("evil.gguf"));
+        QFile f(file);
+        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        f.write(listing);
+        f.close();
+        auto r = runCli({QStringLiteral("inspect"), file});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(!r.out.contains('\x1b') && !r.out.contains('\x07') && !r.out.contains('\r'));
+        QVERIFY2(r.out.contains("\\x1b[31mred\\x07\\r"), r.out.constData());
+
+        // The same key twice: the error quotes it, escaped.
+        const QByteArray dup = "GGUF" + u32(3) + u64(0) + u64(2) + str("x." + evil) + u32(4) + u32(1)
+                               + str("x." + evil) + u32(4) + u32(2);
+        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        f.write(dup);
+        f.close();
+        r = runCli({QStringLiteral("inspect"), file});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("\\x1b[2J"), r.err.constData());
+        QVERIFY(!r.err.contains('\x1b') && !r.err.contains('\x07') && !r.err.contains('\r'));
+        QCOMPARE(r.err.count('\n'), 1);
+    }
+
     void badOptionsLeaveNoFile()
     {
         QTemporaryDir dir;
