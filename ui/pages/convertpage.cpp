@@ -352,11 +352,15 @@ void ConvertPage::onSourceLoaded(const LoadedModel &model)
     } else {
         const ModelInfo &i = model.info;
         const QString type = i.fileType ? fileTypeName(*i.fileType) : fileTypeName(i.guessedFileType);
+        // The label also shows rich-text errors: names from the file are escaped.
+        const QString size = model.file->shardCount() > 1
+            ? tr("%1 in %2 files").arg(formatBytes(model.file->totalFileSize())).arg(model.file->shardCount())
+            : formatBytes(model.file->fileSize());
         m_sourceInfo->setText(tr("%1 · %2 · %3 parameters · %4 layers · %5 · %6 (%7 bits/weight)")
-                                  .arg(i.name.isEmpty() ? QFileInfo(model.path).fileName() : i.name,
-                                       i.architecture, formatCount(i.nParams))
+                                  .arg((i.name.isEmpty() ? QFileInfo(model.path).fileName() : i.name).toHtmlEscaped(),
+                                       i.architecture.toHtmlEscaped(), formatCount(i.nParams))
                                   .arg(i.nLayers)
-                                  .arg(type, formatBytes(model.file->fileSize()))
+                                  .arg(type, size)
                                   .arg(i.bitsPerWeight(), 0, 'f', 2));
         if (m_outputEdit->text().isEmpty())
             m_outputEdit->setText(QFileInfo(model.path).absolutePath());

@@ -393,7 +393,7 @@ void MeasurePage::runNext()
                 *baseResult = computePerplexity(baseModel, tokens, baseOptions, ctx);
                 const ModelInfo &info = baseModel->info();
                 baseFacts->modelName = info.name;
-                baseFacts->fileBytes = double(baseModel->file().fileSize());
+                baseFacts->fileBytes = double(baseModel->file().totalFileSize());
                 baseFacts->nParams = double(info.nParams);
                 baseFacts->bitsPerWeight = info.bitsPerWeight();
                 baseReady->store(true);
@@ -421,7 +421,7 @@ void MeasurePage::runNext()
         // Facts of the file for the record, read in the GUI thread after finished().
         result->basePath = basePath;
         facts->modelName = info.name;
-        facts->fileBytes = double(file.fileSize());
+        facts->fileBytes = double(file.totalFileSize());
         facts->nParams = double(info.nParams);
         facts->bitsPerWeight = info.bitsPerWeight();
     });
