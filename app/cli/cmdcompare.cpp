@@ -121,7 +121,7 @@ int runCompare(const QStringList &args)
             if (ch.category() == QChar::Other_Control && ch != QLatin1Char('\n'))
                 ch = QChar(0xB7);
         }
-        col.header << QStringLiteral("%1, %2 bpw").arg(formatBytes(file->fileSize()))
+        col.header << QStringLiteral("%1, %2 bpw").arg(formatBytes(file->totalFileSize()))
                           .arg(info.bitsPerWeight(), 0, 'f', 2);
         col.header << QStringLiteral("prompt %1 tok/s").arg(r.promptTokensPerSecond(), 0, 'f', 1);
         col.header << QStringLiteral("gen %1 tok/s (%2 tok)")
