@@ -7,6 +7,7 @@
 #include "gguf/filetype.h"
 #include "gguf/ggufreader.h"
 #include "model/modelinfo.h"
+#include "util/error.h"
 #include "util/units.h"
 
 #include <QCommandLineParser>
@@ -87,7 +88,17 @@ int runInspect(const QStringList &args)
         return 0;
 
     const QString path = parser.positionalArguments().at(0);
-    const GgufFile file = GgufFile::open(path, GgufFile::Mode::MetadataOnly);
+    // A file of a split model shows the whole model; when that cannot be opened (a later file
+    // given, another file missing) it shows this file alone, with a note, as a GGUF dump would.
+    GgufFile file = GgufFile::open(path, GgufFile::Mode::MetadataOnly, GgufFile::Split::ThisFile);
+    if (file.metadata().uintOr("split.count", 0) > 1) {
+        try {
+            file = GgufFile::open(path, GgufFile::Mode::MetadataOnly);
+        } catch (const Error &e) {
+            err(QStringLiteral("note: showing this file only: %1\n")
+                    .arg(escapeControlCharacters(e.message(), true)));
+        }
+    }
     const ModelInfo m = modelInfoFrom(file);
 
     std::map<GgmlType, std::pair<std::uint64_t, std::uint64_t>> perType; // count, bytes

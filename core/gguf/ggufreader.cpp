@@ -138,10 +138,11 @@ private:
 
 } // namespace
 
-GgufFile GgufFile::open(const QString &path, Mode mode)
+GgufFile GgufFile::open(const QString &path, Mode mode, Split split)
 {
     GgufFile f = openOne(path, mode);
-    f.attachShards(mode);
+    if (split == Split::WholeModel)
+        f.attachShards(mode);
     return f;
 }
 

@@ -46,6 +46,12 @@ public:
         MetadataOnly, ///< read headers only; tensorData() throws
     };
 
+    /// How open() treats a file that belongs to a split model.
+    enum class Split {
+        WholeModel, ///< open every file of the model (below)
+        ThisFile,   ///< this file alone, as it is (its own tensors and metadata)
+    };
+
     /// Opens and validates `path`. Throws IoError (cannot open/map) or FormatError.
     ///
     /// A split model (llama.cpp's gguf-split: `NAME-00001-of-00003.gguf`, metadata split.no /
@@ -55,7 +61,8 @@ public:
     /// tensors() lists the tensors of every file (GgufTensorInfo::shard says which) while
     /// metadata() is the first file's, as llama.cpp reads it. Opening a later file is an Error
     /// naming the first one; a missing file is an IoError naming it.
-    static GgufFile open(const QString &path, Mode mode = Mode::Full);
+    static GgufFile open(const QString &path, Mode mode = Mode::Full,
+                         Split split = Split::WholeModel);
     /// Parses a complete file held in memory (tests, embedded data). `name` is used in messages.
     static GgufFile fromBuffer(QByteArray bytes, const QString &name = QStringLiteral("<buffer>"));
 

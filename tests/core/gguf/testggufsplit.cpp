@@ -19,6 +19,9 @@
 
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -184,6 +187,38 @@ private slots:
         QCOMPARE(sa.rows.size(), wa.rows.size());
         for (std::size_t i = 0; i < wa.rows.size(); ++i)
             QCOMPARE(sa.rows[i].fileBytes, wa.rows[i].fileBytes);
+    }
+
+    // inspect shows the whole model from its first file, and a later file (or a first file whose
+    // partners are missing) on its own, with a note, instead of refusing.
+    void inspectWholeOrOneFile()
+    {
+        const GgufFile whole = GgufFile::open(m_whole);
+        const QStringList files = writeSplit(whole, path(QStringLiteral("i")), 3);
+        auto r = Test::runCli({QStringLiteral("inspect"), files[0], QStringLiteral("--json")});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QJsonObject o = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(o.value(QStringLiteral("files")).toArray().size(), 3);
+        QCOMPARE(o.value(QStringLiteral("tensorCount")).toInt(), int(whole.tensors().size()));
+        QVERIFY(r.err.isEmpty());
+
+        r = Test::runCli({QStringLiteral("inspect"), files[1], QStringLiteral("--json")});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY2(r.err.startsWith("note: showing this file only: ") && r.err.contains("open the first file"),
+                 r.err.constData());
+        o = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(o.value(QStringLiteral("files")).toArray().size(), 1);
+        QCOMPARE(o.value(QStringLiteral("tensorCount")).toInt(),
+                 int(GgufFile::open(files[1], GgufFile::Mode::MetadataOnly, GgufFile::Split::ThisFile).tensors().size()));
+
+        QFile::remove(files[2]);
+        r = Test::runCli({QStringLiteral("inspect"), files[0]});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY2(r.err.contains(QByteArray(QByteArray("cannot open '") + files[2].toUtf8())), r.err.constData());
+        // Commands that need the whole model still refuse.
+        r = Test::runCli({QStringLiteral("quantize"), files[0], path(QStringLiteral("x.gguf")), QStringLiteral("Q8_0")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(!QFileInfo::exists(path(QStringLiteral("x.gguf"))));
     }
 
     void filesThatDoNotBelongTogether()
