@@ -91,9 +91,9 @@ int runInspect(const QStringList &args)
     // A file of a split model shows the whole model; when that cannot be opened (a later file
     // given, another file missing) it shows this file alone, with a note, as a GGUF dump would.
     GgufFile file = GgufFile::open(path, GgufFile::Mode::MetadataOnly, GgufFile::Split::ThisFile);
-    if (file.metadata().uintOr("split.count", 0) > 1) {
+    if (file.isSplitPart()) {
         try {
-            file = GgufFile::open(path, GgufFile::Mode::MetadataOnly);
+            file.openOtherFiles();
         } catch (const Error &e) {
             err(QStringLiteral("note: showing this file only: %1\n")
                     .arg(escapeControlCharacters(e.message(), true)));

@@ -142,8 +142,25 @@ GgufFile GgufFile::open(const QString &path, Mode mode, Split split)
 {
     GgufFile f = openOne(path, mode);
     if (split == Split::WholeModel)
-        f.attachShards(mode);
+        f.openOtherFiles();
     return f;
+}
+
+std::optional<SplitFileName> SplitFileName::parse(const QString &path)
+{
+    static const QRegularExpression pattern(QStringLiteral("^(.*)-(\\d{5})-of-(\\d{5})\\.gguf$"));
+    const QRegularExpressionMatch m = pattern.match(path);
+    if (!m.hasMatch())
+        return std::nullopt;
+    return SplitFileName{m.captured(1), m.captured(2).toUInt(), m.captured(3).toUInt()};
+}
+
+QString SplitFileName::pathOf(std::uint64_t n) const
+{
+    return QStringLiteral("%1-%2-of-%3.gguf")
+        .arg(prefix)
+        .arg(n, 5, 10, QLatin1Char('0'))
+        .arg(count, 5, 10, QLatin1Char('0'));
 }
 
 namespace {
@@ -162,9 +179,15 @@ std::uint64_t splitKey(const GgufMetadata &md, const QByteArray &key, const QStr
 
 } // namespace
 
-void GgufFile::attachShards(Mode mode)
+bool GgufFile::isSplitPart() const
 {
-    if (!m_metadata.contains("split.count"))
+    const GgufValue *count = m_metadata.find("split.count");
+    return count && count->isInteger() && count->toInt64() > 1;
+}
+
+void GgufFile::openOtherFiles()
+{
+    if (!m_metadata.contains("split.count") || !m_shards.empty())
         return;
     const std::uint64_t count = splitKey(m_metadata, "split.count", m_path);
     const std::uint64_t no = splitKey(m_metadata, "split.no", m_path);
@@ -173,32 +196,29 @@ void GgufFile::attachShards(Mode mode)
                         .arg(m_path).arg(count));
     if (count <= 1)
         return;
-    // llama.cpp names the files PREFIX-%05d-of-%05d.gguf (llama_split_path).
-    static const QRegularExpression pattern(QStringLiteral("^(.*)-(\\d{5})-of-(\\d{5})\\.gguf$"));
-    const QRegularExpressionMatch m = pattern.match(m_path);
-    const auto nameOf = [&](const QString &prefix, std::uint64_t i) {
-        return QStringLiteral("%1-%2-of-%3.gguf")
-            .arg(prefix)
-            .arg(i, 5, 10, QLatin1Char('0'))
-            .arg(count, 5, 10, QLatin1Char('0'));
-    };
+    const std::optional<SplitFileName> name = SplitFileName::parse(m_path);
     if (no != 0) {
-        const QString first = m.hasMatch() ? nameOf(m.captured(1), 1) : QStringLiteral("the file numbered 00001");
+        const QString first = name ? SplitFileName{name->prefix, 1, std::uint32_t(count)}.pathOf(1)
+                                   : QStringLiteral("the file numbered 00001");
         throw Error(QStringLiteral("%1 is file %2 of %3 of a split model: open the first file, %4")
                         .arg(m_path).arg(no + 1).arg(count).arg(first));
     }
-    if (!m.hasMatch() || m.captured(2).toULongLong() != 1 || m.captured(3).toULongLong() != count)
+    if (!name || name->number != 1 || name->count != count)
         throw Error(QStringLiteral("%1 is the first of %2 files of a split model, but its name does "
                                    "not follow llama.cpp's NAME-00001-of-%3.gguf, so the other files "
                                    "cannot be found")
                         .arg(m_path)
                         .arg(count)
                         .arg(count, 5, 10, QLatin1Char('0')));
+    // Everything is collected first and committed at the end: on an error this file is unchanged.
+    const Mode mode = m_hasData ? Mode::Full : Mode::MetadataOnly;
+    std::vector<GgufTensorInfo> tensors = m_tensors;
+    std::vector<std::shared_ptr<const GgufFile>> shards;
     QSet<QByteArray> names;
-    for (const auto &t : m_tensors)
+    for (const auto &t : tensors)
         names.insert(t.name);
     for (std::uint64_t i = 1; i < count; ++i) {
-        const QString path = nameOf(m.captured(1), i + 1);
+        const QString path = name->pathOf(i + 1);
         auto shard = std::make_shared<GgufFile>(openOne(path, mode));
         if (splitKey(shard->m_metadata, "split.no", path) != i
             || splitKey(shard->m_metadata, "split.count", path) != count)
@@ -216,18 +236,21 @@ void GgufFile::attachShards(Mode mode)
                                            "model").arg(path, QString::fromUtf8(t.name)));
             names.insert(t.name);
             t.shard = std::uint32_t(i);
-            m_index.insert(t.name, m_tensors.size());
-            m_tensors.push_back(std::move(t));
+            tensors.push_back(std::move(t));
         }
-        m_shards.push_back(std::move(shard));
+        shards.push_back(std::move(shard));
     }
     if (const GgufValue *total = m_metadata.find("split.tensors.count");
-        total && total->isInteger() && total->toUInt64() != m_tensors.size())
+        total && total->isInteger() && total->toUInt64() != tensors.size())
         throw Error(QStringLiteral("%1: split.tensors.count says %2 tensors, the %3 files hold %4")
                         .arg(m_path)
                         .arg(total->toUInt64())
                         .arg(count)
-                        .arg(m_tensors.size()));
+                        .arg(tensors.size()));
+    for (std::size_t k = m_tensors.size(); k < tensors.size(); ++k)
+        m_index.insert(tensors[k].name, k);
+    m_tensors = std::move(tensors);
+    m_shards = std::move(shards);
 }
 
 QStringList GgufFile::filePaths() const

@@ -38,6 +38,18 @@ constexpr std::uint32_t kGgufMaxTensorName = 63; ///< bytes; ggml's GGML_MAX_NAM
 /// A validated GGUF file: header, metadata, tensor infos and (in full mode) the mapped bytes.
 /// Thread-safe for concurrent reads once constructed. Tensor data spans stay valid for the
 /// lifetime of the GgufFile.
+/// llama.cpp's names for the files of a split model (llama_split_path):
+/// `PREFIX-00001-of-00003.gguf` is file 1 of 3.
+struct SplitFileName {
+    QString prefix;            ///< path without "-00001-of-00003.gguf"
+    std::uint32_t number = 0;  ///< 1-based
+    std::uint32_t count = 0;
+    /// nullopt when `path` does not follow the pattern.
+    static std::optional<SplitFileName> parse(const QString &path);
+    /// The path of file `n` (1-based) of the same model.
+    QString pathOf(std::uint64_t n) const;
+};
+
 class GgufFile
 {
 public:
@@ -51,6 +63,12 @@ public:
         WholeModel, ///< open every file of the model (below)
         ThisFile,   ///< this file alone, as it is (its own tensors and metadata)
     };
+
+    /// Whether the metadata says this file is one of several of a split model.
+    bool isSplitPart() const;
+    /// For a file opened with Split::ThisFile: opens the other files of its split model, as
+    /// open() does (same checks and errors, same mode). On an error this file stays as it was.
+    void openOtherFiles();
 
     /// Opens and validates `path`. Throws IoError (cannot open/map) or FormatError.
     ///
@@ -95,7 +113,6 @@ public:
 
 private:
     static GgufFile openOne(const QString &path, Mode mode);
-    void attachShards(Mode mode);
     void parse(std::span<const std::uint8_t> bytes, std::uint64_t fileSize, bool headerOnly);
 
     QString m_path;

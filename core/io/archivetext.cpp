@@ -126,11 +126,6 @@ QByteArray readArchiveMember(const QString &path, const QString &member, std::ui
     throw Error(QStringLiteral("archive '%1' has no member '%2' (%3)").arg(path, wanted, list));
 }
 
-QByteArray readPlainFile(const QString &path, std::uint64_t maxBytes)
-{
-    return readRegularFile(path, maxBytes, QStringLiteral("a text"));
-}
-
 } // namespace
 
 std::optional<std::uint64_t> findInvalidUtf8(std::span<const std::uint8_t> bytes)
@@ -174,9 +169,10 @@ QByteArray readTextSource(const QString &source, std::uint64_t maxBytes)
     QString archivePath;
     QString member;
     QByteArray data;
-    if (QFileInfo::exists(source) && !QFileInfo(source).isFile())
+    const QFileInfo info(source);
+    if (info.exists() && !info.isFile())
         requireRegularFile(source); // names what it is instead (directory, pipe, device)
-    if (QFileInfo(source).isFile()) {
+    if (info.isFile()) {
         if (looksLikeArchive(source))
             archivePath = source;
     } else {
@@ -197,7 +193,7 @@ QByteArray readTextSource(const QString &source, std::uint64_t maxBytes)
         if (member.isEmpty())
             throw Error(QStringLiteral("'%1': the member name after ':' is empty").arg(source));
     }
-    data = archivePath.isEmpty() ? readPlainFile(source, maxBytes)
+    data = archivePath.isEmpty() ? readRegularFile(source, maxBytes, QStringLiteral("a text"))
                                  : readArchiveMember(archivePath, member, maxBytes);
     const auto bytes = std::span<const std::uint8_t>(
         reinterpret_cast<const std::uint8_t *>(data.constData()), std::size_t(data.size()));

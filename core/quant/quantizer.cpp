@@ -15,7 +15,6 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QMap>
-#include <QRegularExpression>
 #include <QStorageInfo>
 
 #include <algorithm>
@@ -86,13 +85,6 @@ void prefetchInput(std::span<const std::uint8_t> bytes, bool mapped)
     const std::uintptr_t begin = std::uintptr_t(bytes.data()) / page * page;
     const std::uintptr_t end = std::uintptr_t(bytes.data()) + bytes.size();
     ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_WILLNEED);
-}
-
-// Whether `input` is a memory map of its file(s) (GgufFile::open) rather than a heap buffer
-// (GgufFile::fromBuffer), whose pages must not be dropped.
-bool isMappedFile(const GgufFile &input)
-{
-    return input.isMapped();
 }
 
 struct TensorWork {
@@ -190,7 +182,7 @@ public:
         , m_ctx(ctx)
         , m_writers(writers)
         , m_buffers(targets.size())
-        , m_inputMapped(isMappedFile(input))
+        , m_inputMapped(input.isMapped())
     {
     }
 
@@ -379,7 +371,7 @@ QuantizeResult quantize(const GgufFile &input, const std::vector<QuantizeTarget>
                  total);
     const double start = ctx.elapsedSeconds();
     Converter converter(input, targets, options, ctx, writers);
-    const bool mapped = isMappedFile(input);
+    const bool mapped = input.isMapped();
     for (std::size_t i = 0; i < nTensors; ++i) {
         work[i].sourceBytes = input.tensorData(*work[i].source);
         if (i + 1 < nTensors) {
@@ -448,13 +440,12 @@ void verifyQuantizedFile(const QString &path, const QuantPlan &plan)
 
 QString defaultOutputPath(const QString &inputPath, FileType fileType)
 {
-    const QFileInfo info(inputPath);
+    // A file of a split model: the output is one whole file, named after the model.
+    const std::optional<SplitFileName> split = SplitFileName::parse(inputPath);
+    const QFileInfo info(split ? split->prefix + QStringLiteral(".gguf") : inputPath);
     QString base = info.completeBaseName();
     if (info.suffix().compare(QLatin1String("gguf"), Qt::CaseInsensitive) != 0)
         base = info.fileName();
-    // The first file of a split model: the output is one whole file, not a shard.
-    static const QRegularExpression shard(QStringLiteral("-\\d{5}-of-\\d{5}$"));
-    base.remove(shard);
     const qsizetype dash = base.lastIndexOf(QLatin1Char('-'));
     if (dash > 0 && fileTypeFromName(QStringView(base).mid(dash + 1))
         && !base.mid(dash + 1).front().isDigit())

@@ -63,6 +63,22 @@ void ChartView::changeEvent(QEvent *event)
     QWidget::changeEvent(event);
 }
 
+void ChartView::setTitle(const QString &title, int sizeDelta)
+{
+    QCPLayoutGrid *layout = m_plot->plotLayout();
+    if (layout->rowCount() > 1) {
+        layout->removeAt(0);
+        layout->simplify();
+    }
+    if (title.isEmpty())
+        return;
+    layout->insertRow(0);
+    auto *t = new QCPTextElement(m_plot, title,
+                                 QFont(font().family(), font().pointSize() + sizeDelta, QFont::Bold));
+    t->setTextColor(palette().color(QPalette::WindowText));
+    layout->addElement(0, 0, t);
+}
+
 void ChartView::setPointLabels(const QList<PointLabel> &labels, const QList<QPointF> &obstacles,
                                const QList<QCPItemText *> &fixedTexts)
 {
@@ -89,6 +105,8 @@ void ChartView::placePointLabels()
         if (!l.item) {
             m_labels.clear();
             m_obstacles.clear();
+            m_leaders.clear();
+            m_fixedTexts.clear();
             return;
         }
     }

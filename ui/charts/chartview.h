@@ -55,6 +55,9 @@ protected:
     /// must not cover either. Forgotten when the items are cleared.
     void setPointLabels(const QList<PointLabel> &labels, const QList<QPointF> &obstacles = {},
                         const QList<QCPItemText *> &fixedTexts = {});
+    /// A bold title row above the plot (replacing any earlier one); empty removes it.
+    /// `sizeDelta` points are added to the widget's font size.
+    void setTitle(const QString &title, int sizeDelta = 0);
     void applyPalette();
     void changeEvent(QEvent *event) override;
     void showEmptyMessage(const QString &text);

@@ -20,14 +20,7 @@ void MetricChart::setData(const QString &metricName, const QList<ChartMetricPoin
     QCustomPlot *p = plot();
     p->clearPlottables();
     p->clearItems();
-    if (p->plotLayout()->rowCount() > 1)
-        p->plotLayout()->removeAt(0), p->plotLayout()->simplify();
-    if (!title.isEmpty()) {
-        p->plotLayout()->insertRow(0);
-        auto *t = new QCPTextElement(p, title, QFont(font().family(), font().pointSize(), QFont::Bold));
-        t->setTextColor(palette().color(QPalette::WindowText));
-        p->plotLayout()->addElement(0, 0, t);
-    }
+    setTitle(title);
     p->yAxis->setLabel(metricName);
     const QColor color = MemoryBar::kvColor();
 

@@ -22,14 +22,7 @@ void SizeQualityChart::setData(const QString &title, const QList<ChartQuantPoint
     QCustomPlot *p = plot();
     p->clearGraphs();
     p->clearItems();
-    if (p->plotLayout()->rowCount() > 1)
-        p->plotLayout()->removeAt(0), p->plotLayout()->simplify();
-    if (!title.isEmpty()) {
-        p->plotLayout()->insertRow(0);
-        auto *t = new QCPTextElement(p, title, QFont(font().family(), font().pointSize() + 1, QFont::Bold));
-        t->setTextColor(palette().color(QPalette::WindowText));
-        p->plotLayout()->addElement(0, 0, t);
-    }
+    setTitle(title, 1);
     const QColor accent = MemoryBar::weightsColor();
 
     QCPGraph *estimates = p->addGraph();
