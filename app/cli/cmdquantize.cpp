@@ -207,8 +207,8 @@ int runQuantize(const QStringList &args)
         options.hasImatrix = !imatrix->entries.empty();
         if (options.hasImatrix)
             options.imatrix = ImatrixSummary{file, imatrix->datasets.value(0),
-                                             std::int32_t(imatrix->entries.size()),
-                                             std::int32_t(imatrix->chunkCount)};
+                                             std::uint32_t(imatrix->entries.size()),
+                                             std::uint32_t(imatrix->chunkCount)};
         else
             err(QStringLiteral("warning: no imatrix entries left after --include/--exclude-weights\n"));
     } else if (!options.includeWeights.isEmpty() || !options.excludeWeights.isEmpty()) {

@@ -191,9 +191,12 @@ SizedModel sizeFromPlans(const ModelShape &shape, const GgufMetadata &metadata,
     for (FileType ft : listed)
         sized.levels.push_back(plan(ft));
     for (const FileTypeFacts &f : allFileTypes()) {
-        // Ternary types are for ternary-trained models only.
+        // Ternary types are for ternary-trained models only; the newest file types (MXFP4_MOE,
+        // NVFP4, Q1_0, Q2_0) have no mix rules in the planner yet, so their sizes would be guesses.
+        const bool noRules = f.fileType == FileType::MXFP4_MOE || f.fileType == FileType::NVFP4
+            || f.fileType == FileType::Q1_0 || f.fileType == FileType::Q2_0;
         if (std::find(listed.begin(), listed.end(), f.fileType) != listed.end()
-            || f.fileType == FileType::TQ1_0 || f.fileType == FileType::TQ2_0)
+            || f.fileType == FileType::TQ1_0 || f.fileType == FileType::TQ2_0 || noRules)
             continue;
         try {
             sized.otherLevels.push_back(plan(f.fileType));

@@ -42,6 +42,10 @@ constexpr std::array kFileTypes = {
     FileTypeFacts{F::IQ1_M, "IQ1_M", "MOSTLY_IQ1_M", G::IQ1_M, false, "1.75 bpw, experimental"},
     FileTypeFacts{F::TQ1_0, "TQ1_0", "MOSTLY_TQ1_0", G::TQ1_0, false, "ternary, for ternary models"},
     FileTypeFacts{F::TQ2_0, "TQ2_0", "MOSTLY_TQ2_0", G::TQ2_0, false, "ternary, for ternary models"},
+    FileTypeFacts{F::MXFP4_MOE, "MXFP4_MOE", "MOSTLY_MXFP4_MOE", G::MXFP4, false, "MXFP4 experts, Q8_0 elsewhere"},
+    FileTypeFacts{F::NVFP4, "NVFP4", "MOSTLY_NVFP4", G::NVFP4, false, "NVFP4 (not a llama-quantize target)"},
+    FileTypeFacts{F::Q1_0, "Q1_0", "MOSTLY_Q1_0", G::Q1_0, false, "1.125 bpw sign bits"},
+    FileTypeFacts{F::Q2_0, "Q2_0", "MOSTLY_Q2_0", G::Q2_0, false, "2.25 bpw 2-bit codes"},
 };
 
 } // namespace

@@ -45,6 +45,10 @@ enum class FileType : std::uint32_t {
     BF16 = 32,
     TQ1_0 = 36,
     TQ2_0 = 37,
+    MXFP4_MOE = 38,
+    NVFP4 = 39,
+    Q1_0 = 40,
+    Q2_0 = 41,
     Guessed = 1024,
 };
 

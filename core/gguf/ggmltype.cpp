@@ -43,9 +43,13 @@ constexpr std::array kTypes = {
     TypeFacts{GgmlType::TQ1_0,   "tq1_0",   256,  54,   true,  false, false, false},
     TypeFacts{GgmlType::TQ2_0,   "tq2_0",   256,  66,   true,  false, false, false},
     TypeFacts{GgmlType::MXFP4,   "mxfp4",   32,   17,   true,  false, false, false},
+    TypeFacts{GgmlType::NVFP4,   "nvfp4",   64,   36,   true,  false, false, false},
+    TypeFacts{GgmlType::Q1_0,    "q1_0",    128,  18,   true,  false, false, false},
+    TypeFacts{GgmlType::Q2_0,    "q2_0",    64,   18,   true,  false, false, false},
 };
 
-constexpr std::uint32_t kMaxId = 40;
+// GGML_TYPE_COUNT of the current ggml (gguf-format.md §3): ids at or above it are unknown.
+constexpr std::uint32_t kMaxId = 43;
 
 constexpr auto kById = [] {
     std::array<int, kMaxId> index{};

@@ -44,6 +44,9 @@ enum class GgmlType : std::uint32_t {
     TQ1_0 = 34,
     TQ2_0 = 35,
     MXFP4 = 39,
+    NVFP4 = 40,
+    Q1_0 = 41,
+    Q2_0 = 42,
 };
 
 /// One row of the type-facts table: everything the container, planner, advisor and tests need to
@@ -63,7 +66,7 @@ struct TypeFacts {
 
 /// The whole table, in id order.
 std::span<const TypeFacts> allTypeFacts();
-/// Facts for a known id; nullopt for removed or unknown ids (4, 5, 31-33, 36-38, >= 40).
+/// Facts for a known id; nullopt for removed or unknown ids (4, 5, 31-33, 36-38, >= 43).
 const TypeFacts *typeFactsFor(std::uint32_t id);
 const TypeFacts &typeFacts(GgmlType type);
 /// Case-insensitive lookup by ggml name ("q4_k", "Q4_K", "f16").

@@ -112,9 +112,12 @@ MetadataOverride parseMetadataOverride(const QString &text)
         const qlonglong v = value.toLongLong(&ok);
         if (!ok)
             throw fail(QStringLiteral("'%1' is not an integer").arg(value));
-        if (v < std::numeric_limits<std::int32_t>::min() || v > std::numeric_limits<std::int32_t>::max())
-            throw fail(QStringLiteral("%1 does not fit the INT32 the value is stored as").arg(v));
-        return {key, GgufValue::i32(std::int32_t(v))};
+        // Current llama-quantize stores the absolute value as UINT32 (quant-mixes.md §8); a
+        // negative number therefore loses its sign, as it does there.
+        const qulonglong magnitude = v < 0 ? qulonglong(-(v + 1)) + 1 : qulonglong(v);
+        if (magnitude > std::numeric_limits<std::uint32_t>::max())
+            throw fail(QStringLiteral("%1 does not fit the UINT32 the value is stored as").arg(v));
+        return {key, GgufValue::u32(std::uint32_t(magnitude))};
     }
     if (type == u"float") {
         bool ok = false;
@@ -250,9 +253,9 @@ QuantPlan makeQuantPlan(const GgufMetadata &metadata, const std::vector<GgufTens
         setAtEnd(md, "quantize.imatrix.file", GgufValue::fromString(file));
         if (!im.dataset.isEmpty())
             setAtEnd(md, "quantize.imatrix.dataset", GgufValue::fromString(im.dataset));
-        setAtEnd(md, "quantize.imatrix.entries_count", GgufValue::i32(im.entries));
+        setAtEnd(md, "quantize.imatrix.entries_count", GgufValue::u32(im.entries));
         if (im.chunks > 0)
-            setAtEnd(md, "quantize.imatrix.chunks_count", GgufValue::i32(im.chunks));
+            setAtEnd(md, "quantize.imatrix.chunks_count", GgufValue::u32(im.chunks));
     }
     plan.outputMetadata = std::move(md);
 

@@ -20,8 +20,8 @@ class GgufLayout;
 struct ImatrixSummary {
     QString fileName;         ///< quantize.imatrix.file (truncated to 127 bytes)
     QString dataset;          ///< quantize.imatrix.dataset, when known
-    std::int32_t entries = 0; ///< quantize.imatrix.entries_count
-    std::int32_t chunks = 0;  ///< quantize.imatrix.chunks_count (written when > 0)
+    std::uint32_t entries = 0; ///< quantize.imatrix.entries_count (UINT32, as current llama-quantize)
+    std::uint32_t chunks = 0;  ///< quantize.imatrix.chunks_count (UINT32; written when > 0)
 };
 
 /// One --override-kv value: set (or replace) `key` in the output metadata.
@@ -30,8 +30,8 @@ struct MetadataOverride {
     GgufValue value;
 };
 
-/// Parses llama-quantize's `KEY=TYPE:VALUE` (quant-mixes.md §8): TYPE int (stored as INT32,
-/// as baseline llama-quantize does; the value must fit), float (FLOAT32), bool (true/false) or
+/// Parses llama-quantize's `KEY=TYPE:VALUE` (quant-mixes.md §8): TYPE int (stored as UINT32
+/// of its absolute value, as current llama-quantize does; the magnitude must fit), float (FLOAT32), bool (true/false) or
 /// str. Throws Error naming what is wrong: no '=', an empty or over-long key (at most 127
 /// bytes), an unknown TYPE, a VALUE that is not of its type, or a key the file format reserves
 /// (general.alignment decides the layout and must stay UINT32).

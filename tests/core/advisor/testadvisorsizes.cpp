@@ -29,6 +29,22 @@ AdviceOptions ram(double gb)
     return o;
 }
 
+// Bytes the quantize.imatrix.* keys take in a header (GGUF: u64 key length, key, u32 value type,
+// value — strings as u64 length + bytes, UINT32 as 4 bytes). The advisor sizes a file written
+// without an importance matrix, so these keys come off a reference written with one.
+std::uint64_t imatrixKeyBytes(const GgufFile &file)
+{
+    std::uint64_t bytes = 0;
+    for (const auto &e : file.metadata().entries()) {
+        if (!e.key.startsWith("quantize.imatrix."))
+            continue;
+        bytes += 8 + std::uint64_t(e.key.size()) + 4;
+        bytes += e.value.type() == GgufValueType::STRING ? 8 + std::uint64_t(e.value.rawString().size())
+                                                         : 4;
+    }
+    return bytes;
+}
+
 SyntheticModelOptions smallModel()
 {
     SyntheticModelOptions s;
@@ -184,13 +200,32 @@ private slots:
         }
         QCOMPARE(compared, 10);
         // The mixes outside the brief's table, too (F32 is the source itself, not an output).
+        QStringList skipped;
+        for (auto it = reference.cbegin(); it != reference.cend(); ++it) {
+            const auto ft = fileTypeFromName(it.key());
+            QVERIFY2(ft, qPrintable(it.key()));
+            if (!fileTypeFacts(*ft).supported)
+                skipped << it.key();
+        }
         for (const MixSize &mix : fromFile.otherMixes) {
             if (!reference.contains(mix.name) || mix.fileType == FileType::F32)
                 continue;
-            QCOMPARE(qint64(mix.fileBytes), reference.value(mix.name));
+            if (!fileTypeFacts(mix.fileType).supported)
+                continue;
+            const GgufFile written = GgufFile::open(
+                dir + QStringLiteral("synth-a-%1.gguf").arg(mix.name), GgufFile::Mode::MetadataOnly);
+            const std::uint64_t keys = imatrixKeyBytes(written);
+            // Only then does removing the keys leave the header padding unchanged.
+            QCOMPARE(keys % written.alignment(), 0u);
+            QCOMPARE(qint64(mix.fileBytes), reference.value(mix.name) - qint64(keys));
             ++compared;
         }
-        QCOMPARE(compared, 18); // + Q3_K_L, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS, BF16
+        skipped.sort();
+        if (!skipped.isEmpty())
+            qInfo("not compared, QuantFit cannot write these mixes yet: %s",
+                  qPrintable(skipped.join(QStringLiteral(", "))));
+        QCOMPARE(compared + skipped.size(), reference.size() - 1); // every row but the F32 source
+        QVERIFY(compared >= 18); // + Q3_K_L, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS, BF16
     }
 };
 

@@ -129,6 +129,9 @@ private slots:
         };
         QTest::newRow("unknown tensor type")
             << oneTensor([](Handcraft &h) { h.tensor2d("t", 32, 2, 99, 0); }) << "tensor 't'.type" << "unknown or removed";
+        // GGML_TYPE_COUNT is 43 in the current ggml: 43 is the first id no build knows.
+        QTest::newRow("tensor type 43")
+            << oneTensor([](Handcraft &h) { h.tensor2d("t", 128, 2, 43, 0); }) << "tensor 't'.type" << "unknown or removed";
         QTest::newRow("removed tensor type 4")
             << oneTensor([](Handcraft &h) { h.tensor2d("t", 32, 2, 4, 0); }) << "tensor 't'.type" << "unknown or removed";
         QTest::newRow("five dimensions")

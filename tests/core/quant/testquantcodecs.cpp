@@ -33,6 +33,8 @@ const std::map<std::string_view, std::pair<int, int>> kSpecBlocks = {
     {"q2_K", {256, 84}},  {"iq2_s", {256, 82}}, {"iq2_xs", {256, 74}}, {"iq2_xxs", {256, 66}},
     {"tq2_0", {256, 66}}, {"iq1_m", {256, 56}}, {"tq1_0", {256, 54}}, {"iq1_s", {256, 50}},
     {"mxfp4", {32, 17}},  {"q8_k", {256, 292}},
+    // quant-types.md §5.2-§5.4 (the newest ggml types)
+    {"nvfp4", {64, 36}},  {"q1_0", {128, 18}},  {"q2_0", {64, 18}},
 };
 
 std::vector<float> randomRow(std::mt19937 &rng, std::int64_t n, bool heavyTailed)

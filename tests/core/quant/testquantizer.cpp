@@ -276,7 +276,7 @@ void TestQuantizer::imatrixIsRecordedAndChecked()
     QuantOptions o;
     o.hasImatrix = true;
     o.imatrix = ImatrixSummary{QStringLiteral("im.dat"), QStringLiteral("wiki.test.raw"),
-                               std::int32_t(m.entries.size()), 7};
+                               std::uint32_t(m.entries.size()), 7};
     const QString out = dir.filePath(QStringLiteral("o.gguf"));
     QuantizeOptions qo;
     qo.imatrix = &m;
