@@ -5,8 +5,8 @@
 #include "matmulq8.h"
 
 #include "jobs/parallel.h"
-#include "quant/quantkernels.h"
-#include "quant/vecdot.h"
+#include "codecs/quantkernels.h"
+#include "codecs/vecdot.h"
 #include "util/error.h"
 #include "util/fp16.h"
 

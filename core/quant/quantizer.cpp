@@ -1,7 +1,7 @@
 #include "quantizer.h"
 
 #include "imatrixfile.h"
-#include "quantkernels.h"
+#include "codecs/quantkernels.h"
 
 #include "gguf/ggufreader.h"
 #include "gguf/ggufwriter.h"

@@ -13,7 +13,7 @@
 #include "gguf/ggufwriter.h"
 #include "infer/llamamodel.h"
 #include "model/syntheticmodel.h"
-#include "quant/quantkernels.h"
+#include "codecs/quantkernels.h"
 #include "util/error.h"
 #include "util/units.h"
 

@@ -7,7 +7,7 @@
 #include "infer/matmulq8.h"
 #include "infer/sampler.h"
 
-#include "quant/quantkernels.h"
+#include "codecs/quantkernels.h"
 #include "util/fp16.h"
 
 #include <QTest>

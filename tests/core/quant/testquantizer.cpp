@@ -8,7 +8,7 @@
 #include "jobs/jobcontext.h"
 #include "model/syntheticmodel.h"
 #include "quant/imatrixfile.h"
-#include "quant/quantkernels.h"
+#include "codecs/quantkernels.h"
 #include "quant/quantizer.h"
 #include "quant/quantplan.h"
 #include "util/error.h"

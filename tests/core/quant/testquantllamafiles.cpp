@@ -3,11 +3,11 @@
 // our own quantization of the same source rows must not be worse (1e-6 relative slack), and
 // our blocks must be byte-identical to llama.cpp's (the share is reported per tensor type).
 
-#include "quantbounds.h"
+#include "codecbounds.h"
 #include "testsupport.h"
 
 #include "gguf/ggufreader.h"
-#include "quant/quantkernels.h"
+#include "codecs/quantkernels.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -114,7 +114,7 @@ void TestQuantLlamaFiles::compareWithLlama()
             }
         }
         // Dequantizing llama.cpp's blocks must give errors of the size the type implies
-        // (heavy-tailed weights: the Student-t bound derived in quantbounds.h).
+        // (heavy-tailed weights: the Student-t bound derived in codecbounds.h).
         const double relTheirs = std::sqrt(errTheirs / sumX2);
         const double bound = QuantFit::Test::relRmseBound(facts, true);
         QVERIFY2(relTheirs <= bound,

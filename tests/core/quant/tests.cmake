@@ -1,5 +1,10 @@
-foreach(part codecs plan)
-    if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${part}.cmake)
-        include(${CMAKE_CURRENT_LIST_DIR}/${part}.cmake)
-    endif()
+# One ctest entry per llama.cpp-written file (skips with a message when the data is absent).
+foreach(mix F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S
+        Q5_K_M Q6_K IQ4_NL IQ4_XS)
+    quantfit_add_test(test_quant_llamafiles
+                      SOURCES ${CMAKE_CURRENT_LIST_DIR}/testquantllamafiles.cpp
+                      ARGS compareWithLlama:${mix})
 endforeach()
+quantfit_add_test(test_quantplan SOURCES ${CMAKE_CURRENT_LIST_DIR}/testquantplan.cpp)
+quantfit_add_test(test_quantizer SOURCES ${CMAKE_CURRENT_LIST_DIR}/testquantizer.cpp)
+quantfit_add_test(test_imatrixfile SOURCES ${CMAKE_CURRENT_LIST_DIR}/testimatrixfile.cpp)

@@ -1,10 +1,10 @@
 // Block codecs (quant-types.md), table-driven over allTypeFacts(): every type with kernels gets a
 // row, so a new type is tested the day it is added to the table.
 
-#include "quantbounds.h"
+#include "codecbounds.h"
 
 #include "gguf/ggmltype.h"
-#include "quant/quantkernels.h"
+#include "codecs/quantkernels.h"
 #include "util/error.h"
 #include "util/fp16.h"
 
@@ -90,7 +90,7 @@ const float kIq4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
 
 } // namespace
 
-class TestQuantCodecs : public QObject
+class TestCodecs : public QObject
 {
     Q_OBJECT
 
@@ -123,7 +123,7 @@ private slots:
     void badArguments();
 };
 
-void TestQuantCodecs::bytesPerBlock_data()
+void TestCodecs::bytesPerBlock_data()
 {
     QTest::addColumn<GgmlType>("type");
     for (const TypeFacts &f : allTypeFacts()) {
@@ -132,7 +132,7 @@ void TestQuantCodecs::bytesPerBlock_data()
     }
 }
 
-void TestQuantCodecs::bytesPerBlock()
+void TestCodecs::bytesPerBlock()
 {
     QFETCH(GgmlType, type);
     const TypeFacts &f = typeFacts(type);
@@ -142,7 +142,7 @@ void TestQuantCodecs::bytesPerBlock()
 }
 
 // The facts table must be honest: canQuantize / canDequantize exactly where kernels exist.
-void TestQuantCodecs::factsAgreeWithKernels()
+void TestCodecs::factsAgreeWithKernels()
 {
     int nImplemented = 0;
     for (const TypeFacts &f : allTypeFacts()) {
@@ -155,7 +155,7 @@ void TestQuantCodecs::factsAgreeWithKernels()
 }
 
 // d = 0.5 (fp16 0x3800), q_j = j - 16: x_j = 0.5 * (j - 16).
-void TestQuantCodecs::handBuiltQ8_0()
+void TestCodecs::handBuiltQ8_0()
 {
     std::vector<std::uint8_t> b(34);
     putHalf(b, 0, 0x3800);
@@ -168,7 +168,7 @@ void TestQuantCodecs::handBuiltQ8_0()
 
 // d = 2 (0x4000); byte j: low nibble j, high nibble 15 - j. Element j = 2 (j - 8),
 // element j + 16 = 2 (15 - j - 8).
-void TestQuantCodecs::handBuiltQ4_0()
+void TestCodecs::handBuiltQ4_0()
 {
     std::vector<std::uint8_t> b(18);
     putHalf(b, 0, 0x4000);
@@ -182,7 +182,7 @@ void TestQuantCodecs::handBuiltQ4_0()
 }
 
 // d = 0.25 (0x3400), m = -1 (0xBC00); byte j = j | (j << 4): x_j = x_{j+16} = 0.25 j - 1.
-void TestQuantCodecs::handBuiltQ4_1()
+void TestCodecs::handBuiltQ4_1()
 {
     std::vector<std::uint8_t> b(20);
     putHalf(b, 0, 0x3400);
@@ -198,7 +198,7 @@ void TestQuantCodecs::handBuiltQ4_1()
 
 // d = 1 (0x3C00); qh = 0xAAAAAAAA (odd elements have bit 4); nibbles all 3:
 // even j -> 3 - 16 = -13, odd j -> 19 - 16 = 3.
-void TestQuantCodecs::handBuiltQ5_0()
+void TestCodecs::handBuiltQ5_0()
 {
     std::vector<std::uint8_t> b(22);
     putHalf(b, 0, 0x3C00);
@@ -218,7 +218,7 @@ void TestQuantCodecs::handBuiltQ5_0()
 //   S[8..11] = low4(sc4..7) | low4(mn4..7) << 4 = {10|1<<4, 4|8<<4, 15|2<<4, 1|1<<4}
 //            = {26, 132, 47, 17}
 // qs bytes all 0x53: sub-blocks j even read the low nibble (3), odd the high nibble (5).
-void TestQuantCodecs::handBuiltQ4_K()
+void TestCodecs::handBuiltQ4_K()
 {
     std::vector<std::uint8_t> b(144, 0x53);
     putHalf(b, 0, 0x3C00);
@@ -238,7 +238,7 @@ void TestQuantCodecs::handBuiltQ4_K()
 // d = 0.25; scales[s] = s - 8; ql bytes 0x21 (low 1, high 2); qh bytes 0xE4 (2-bit fields
 // 0, 1, 2, 3). In each half: elements +0..31 -> u = 1 -> q = -31; +32..63 -> u = 1 + 16 -> -15;
 // +64..95 -> u = 2 + 32 -> 2; +96..127 -> u = 2 + 48 -> 18.
-void TestQuantCodecs::handBuiltQ6_K()
+void TestCodecs::handBuiltQ6_K()
 {
     std::vector<std::uint8_t> b(210);
     std::fill(b.begin(), b.begin() + 128, 0x21);
@@ -253,7 +253,7 @@ void TestQuantCodecs::handBuiltQ6_K()
 }
 
 // d = 0.5; byte j = j | (15 - j) << 4: element j = 0.5 kv[j], element j + 16 = 0.5 kv[15 - j].
-void TestQuantCodecs::handBuiltIq4Nl()
+void TestCodecs::handBuiltIq4Nl()
 {
     std::vector<std::uint8_t> b(18);
     putHalf(b, 0, 0x3800);
@@ -271,7 +271,7 @@ void TestQuantCodecs::handBuiltIq4Nl()
 //   scales_l = {12 | 13 << 4, 14 | 15 << 4, 0 | 1 << 4, 2 | 3 << 4} = {220, 254, 16, 50}
 //   scales_h = 0b10'10'10'10'01'01'01'01 = 0xAA55
 // qs all 0x9F: element j of a sub-block -> kv[15] = 113, element j + 16 -> kv[9] = 13.
-void TestQuantCodecs::handBuiltIq4Xs()
+void TestCodecs::handBuiltIq4Xs()
 {
     std::vector<std::uint8_t> b(136, 0x9F);
     putHalf(b, 0, 0x3C00);
@@ -285,7 +285,7 @@ void TestQuantCodecs::handBuiltIq4Xs()
     }
 }
 
-void TestQuantCodecs::allZero_data()
+void TestCodecs::allZero_data()
 {
     QTest::addColumn<GgmlType>("type");
     for (const TypeFacts &f : allTypeFacts()) {
@@ -296,7 +296,7 @@ void TestQuantCodecs::allZero_data()
 
 // quant-types.md §8: an all-zero block gives d = 0 (or -0) and dequantizes to zeros; Q4_0 codes
 // are 8 (0x88), IQ4_NL indices 8 (0x88), Q6_K all bytes zero.
-void TestQuantCodecs::allZero()
+void TestCodecs::allZero()
 {
     QFETCH(GgmlType, type);
     const std::vector<float> x(512, 0.f);
@@ -317,7 +317,7 @@ void TestQuantCodecs::allZero()
     }
 }
 
-void TestQuantCodecs::roundTripError_data()
+void TestCodecs::roundTripError_data()
 {
     QTest::addColumn<GgmlType>("type");
     QTest::addColumn<bool>("heavyTailed");
@@ -329,7 +329,7 @@ void TestQuantCodecs::roundTripError_data()
     }
 }
 
-void TestQuantCodecs::roundTripError()
+void TestCodecs::roundTripError()
 {
     QFETCH(GgmlType, type);
     QFETCH(bool, heavyTailed);
@@ -351,7 +351,7 @@ void TestQuantCodecs::roundTripError()
     QVERIFY2(rel <= bound, qPrintable(QStringLiteral("relative RMSE %1 > %2").arg(rel).arg(bound)));
 }
 
-void TestQuantCodecs::importanceLowersWeightedError_data()
+void TestCodecs::importanceLowersWeightedError_data()
 {
     QTest::addColumn<GgmlType>("type");
     for (const TypeFacts &f : allTypeFacts()) {
@@ -362,7 +362,7 @@ void TestQuantCodecs::importanceLowersWeightedError_data()
 
 // With per-column importance spread over two orders of magnitude (the shape of real imatrix
 // data), the importance-aware quantizer must lower sum_i imp_i (x_i - y_i)^2.
-void TestQuantCodecs::importanceLowersWeightedError()
+void TestCodecs::importanceLowersWeightedError()
 {
     QFETCH(GgmlType, type);
     std::mt19937 rng(99);
@@ -388,7 +388,7 @@ void TestQuantCodecs::importanceLowersWeightedError()
     QVERIFY(weighted < plain);
 }
 
-void TestQuantCodecs::requantizeStable_data()
+void TestCodecs::requantizeStable_data()
 {
     QTest::addColumn<GgmlType>("type");
     for (const TypeFacts &f : allTypeFacts()) {
@@ -402,7 +402,7 @@ void TestQuantCodecs::requantizeStable_data()
 // dequantized block reproduces), so their bytes must not change. The searching quantizers may
 // pick another grid, but the second generation must stay close: its change must be no larger
 // than the first generation's error.
-void TestQuantCodecs::requantizeStable()
+void TestCodecs::requantizeStable()
 {
     QFETCH(GgmlType, type);
     std::mt19937 rng(7);
@@ -424,7 +424,7 @@ void TestQuantCodecs::requantizeStable()
     QVERIFY2(err2 <= err1, qPrintable(QStringLiteral("%1 > %2").arg(err2).arg(err1)));
 }
 
-void TestQuantCodecs::simdMatchesPortable_data()
+void TestCodecs::simdMatchesPortable_data()
 {
     QTest::addColumn<GgmlType>("type");
     QTest::addColumn<bool>("withImportance");
@@ -442,7 +442,7 @@ void TestQuantCodecs::simdMatchesPortable_data()
 // operations; they must write exactly the bytes of the portable path, on awkward data too:
 // tiny scales, sparse rows, all-zero super-blocks, constant blocks, all-positive rows, ties,
 // zero importance.
-void TestQuantCodecs::simdMatchesPortable()
+void TestCodecs::simdMatchesPortable()
 {
     QFETCH(GgmlType, type);
     QFETCH(bool, withImportance);
@@ -483,7 +483,7 @@ void TestQuantCodecs::simdMatchesPortable()
     }
 }
 
-void TestQuantCodecs::degenerateRows_data()
+void TestCodecs::degenerateRows_data()
 {
     QTest::addColumn<GgmlType>("type");
     QTest::addColumn<bool>("portable");
@@ -502,7 +502,7 @@ void TestQuantCodecs::degenerateRows_data()
 // the scale fits fp16, the round trip stays finite and within the row's largest magnitude (a
 // scale that underflows fp16 dequantizes to zero, an error of |x|); beyond fp16's range the
 // stored scale is inf, as in llama.cpp, and only the absence of undefined behaviour is checked.
-void TestQuantCodecs::degenerateRows()
+void TestCodecs::degenerateRows()
 {
     QFETCH(GgmlType, type);
     QFETCH(bool, portable);
@@ -545,7 +545,7 @@ void TestQuantCodecs::degenerateRows()
     setQuantizePath(QuantizePath::Auto);
 }
 
-void TestQuantCodecs::simdDequantizeMatchesPortable_data()
+void TestCodecs::simdDequantizeMatchesPortable_data()
 {
     QTest::addColumn<GgmlType>("type");
     for (const TypeFacts &f : allTypeFacts()) {
@@ -556,7 +556,7 @@ void TestQuantCodecs::simdDequantizeMatchesPortable_data()
 
 // Dequantization must be bit-identical on both paths for any bytes (random blocks reach every
 // code, scale and sign); NaN scales only need to give NaN on both.
-void TestQuantCodecs::simdDequantizeMatchesPortable()
+void TestCodecs::simdDequantizeMatchesPortable()
 {
     QFETCH(GgmlType, type);
     const TypeFacts &f = typeFacts(type);
@@ -582,7 +582,7 @@ void TestQuantCodecs::simdDequantizeMatchesPortable()
     }
 }
 
-void TestQuantCodecs::badArguments()
+void TestCodecs::badArguments()
 {
     std::vector<float> x(48, 1.f);
     std::vector<std::uint8_t> q(1000);
@@ -600,5 +600,5 @@ void TestQuantCodecs::badArguments()
                                                 imp));
 }
 
-QTEST_APPLESS_MAIN(TestQuantCodecs)
-#include "testquantcodecs.moc"
+QTEST_APPLESS_MAIN(TestCodecs)
+#include "testcodecs.moc"

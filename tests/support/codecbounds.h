@@ -1,6 +1,6 @@
 #pragma once
 
-// Error bounds shared by the codec tests (testquantcodecs.cpp, testquantllamafiles.cpp).
+// Error bounds shared by the codec tests (core/codecs/testcodecs.cpp, core/quant/testquantllamafiles.cpp).
 
 #include "gguf/ggmltype.h"
 

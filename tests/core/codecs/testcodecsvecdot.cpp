@@ -2,8 +2,8 @@
 // tolerance) and both against dequantize-then-dot in double, for every type we can read.
 
 #include "gguf/ggmltype.h"
-#include "quant/quantkernels.h"
-#include "quant/vecdot.h"
+#include "codecs/quantkernels.h"
+#include "codecs/vecdot.h"
 #include "util/error.h"
 
 #include <QTest>
@@ -17,7 +17,7 @@ using namespace QuantFit;
 
 Q_DECLARE_METATYPE(QuantFit::GgmlType)
 
-class TestQuantVecDot : public QObject
+class TestCodecsVecDot : public QObject
 {
     Q_OBJECT
 
@@ -32,7 +32,7 @@ private slots:
     void unsupportedTypeThrows();
 };
 
-void TestQuantVecDot::matchesReference_data()
+void TestCodecsVecDot::matchesReference_data()
 {
     QTest::addColumn<GgmlType>("type");
     for (const TypeFacts &f : allTypeFacts()) {
@@ -50,7 +50,7 @@ void TestQuantVecDot::matchesReference_data()
 // each partial sum carries a relative error of about n_terms * 2^-24 of the sum of |products|.
 // With n = 4096 that bound is 2.4e-4 * sum|w x|; we check against 1e-4 * sum|w x| + tiny,
 // which real kernels meet by far (blocked sums keep the chains short).
-void TestQuantVecDot::matchesReference()
+void TestCodecsVecDot::matchesReference()
 {
     QFETCH(GgmlType, type);
     const TypeFacts &f = typeFacts(type);
@@ -91,7 +91,7 @@ void TestQuantVecDot::matchesReference()
         qInfo("CPU without AVX2/FMA/F16C: only the portable path was exercised");
 }
 
-void TestQuantVecDot::dotRowsMatchesDotRow()
+void TestCodecsVecDot::dotRowsMatchesDotRow()
 {
     const GgmlType type = GgmlType::Q4_K;
     const std::int64_t n = 512;
@@ -115,7 +115,7 @@ void TestQuantVecDot::dotRowsMatchesDotRow()
         QCOMPARE(out[r], dotRow(type, rows.data() + r * stride, x.data(), n));
 }
 
-void TestQuantVecDot::q8Activations_data()
+void TestCodecsVecDot::q8Activations_data()
 {
     QTest::addColumn<GgmlType>("type");
     for (const TypeFacts &f : allTypeFacts()) {
@@ -130,7 +130,7 @@ void TestQuantVecDot::q8Activations_data()
 // sum dequant(w) * dequant(xq) in double (same tolerance as above), and against the float
 // reference dotRow(x): rounding x to 8 bits per block (relative step <= 1/127 of the block
 // maximum) moves the sum by at most 0.5/127 * max|x| * sum|w|; we allow that bound.
-void TestQuantVecDot::q8Activations()
+void TestCodecsVecDot::q8Activations()
 {
     QFETCH(GgmlType, type);
     const TypeFacts &f = typeFacts(type);
@@ -181,7 +181,7 @@ void TestQuantVecDot::q8Activations()
     }
 }
 
-void TestQuantVecDot::misalignedRows_data()
+void TestCodecsVecDot::misalignedRows_data()
 {
     QTest::addColumn<GgmlType>("type");
     for (const TypeFacts &f : allTypeFacts()) {
@@ -192,7 +192,7 @@ void TestQuantVecDot::misalignedRows_data()
 
 // A hostile file may place a tensor at any byte offset (general.alignment = 1): kernels must
 // read such rows (no misaligned loads, which UBSan reports) with the same results.
-void TestQuantVecDot::misalignedRows()
+void TestCodecsVecDot::misalignedRows()
 {
     QFETCH(GgmlType, type);
     const TypeFacts &f = typeFacts(type);
@@ -221,7 +221,7 @@ void TestQuantVecDot::misalignedRows()
              dotRowWith(DotPath::Portable, type, aligned.data(), x.data(), n));
 }
 
-void TestQuantVecDot::unsupportedTypeThrows()
+void TestCodecsVecDot::unsupportedTypeThrows()
 {
     std::vector<std::uint8_t> q(256);
     std::vector<float> x(256);
@@ -233,5 +233,5 @@ void TestQuantVecDot::unsupportedTypeThrows()
     QVERIFY_THROWS_EXCEPTION(Error, dotRowQ8(GgmlType::Q4_K, q.data(), q.data(), 128));
 }
 
-QTEST_APPLESS_MAIN(TestQuantVecDot)
-#include "testquantvecdot.moc"
+QTEST_APPLESS_MAIN(TestCodecsVecDot)
+#include "testcodecsvecdot.moc"

@@ -1,2 +1,0 @@
-target_sources(quantfit_core PRIVATE
-    system/systeminfo.h system/systeminfo.cpp)

@@ -1,0 +1,3 @@
+# Block codec and dot-product tests (quant-types.md).
+quantfit_add_test(test_codecs SOURCES ${CMAKE_CURRENT_LIST_DIR}/testcodecs.cpp)
+quantfit_add_test(test_codecs_vecdot SOURCES ${CMAKE_CURRENT_LIST_DIR}/testcodecsvecdot.cpp)
