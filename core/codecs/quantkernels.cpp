@@ -1,9 +1,14 @@
 #include "quantkernels.h"
 
 #include "blocksfloat.h"
+#include "blocksfp4.h"
+#include "blocksiq1.h"
+#include "blocksiq2.h"
+#include "blocksiq3.h"
 #include "blocksiq4.h"
 #include "blockskquants.h"
 #include "blockslegacy.h"
+#include "blockslowbit.h"
 
 #include "util/error.h"
 
@@ -32,6 +37,19 @@ constexpr std::array kKernels = {
     TypeKernels{GgmlType::Q8_K, quantizeRowQ8_K, dequantizeRowQ8_K, false},
     TypeKernels{GgmlType::IQ4_NL, quantizeRowIq4Nl, dequantizeRowIq4Nl, true},
     TypeKernels{GgmlType::IQ4_XS, quantizeRowIq4Xs, dequantizeRowIq4Xs, true},
+    TypeKernels{GgmlType::IQ2_XXS, quantizeRowIq2Xxs, dequantizeRowIq2Xxs, true},
+    TypeKernels{GgmlType::IQ2_XS, quantizeRowIq2Xs, dequantizeRowIq2Xs, true},
+    TypeKernels{GgmlType::IQ2_S, quantizeRowIq2S, dequantizeRowIq2S, true},
+    TypeKernels{GgmlType::IQ3_XXS, quantizeRowIq3Xxs, dequantizeRowIq3Xxs, true},
+    TypeKernels{GgmlType::IQ3_S, quantizeRowIq3S, dequantizeRowIq3S, true},
+    TypeKernels{GgmlType::IQ1_S, quantizeRowIq1S, dequantizeRowIq1S, true},
+    TypeKernels{GgmlType::IQ1_M, quantizeRowIq1M, dequantizeRowIq1M, true},
+    TypeKernels{GgmlType::TQ1_0, quantizeRowTq1_0, dequantizeRowTq1_0, false},
+    TypeKernels{GgmlType::TQ2_0, quantizeRowTq2_0, dequantizeRowTq2_0, false},
+    TypeKernels{GgmlType::MXFP4, quantizeRowMxfp4, dequantizeRowMxfp4, false},
+    TypeKernels{GgmlType::NVFP4, quantizeRowNvfp4, dequantizeRowNvfp4, false},
+    TypeKernels{GgmlType::Q1_0, quantizeRowQ1_0, dequantizeRowQ1_0, false},
+    TypeKernels{GgmlType::Q2_0, quantizeRowQ2_0, dequantizeRowQ2_0, false},
 };
 
 constexpr std::uint32_t kMaxId = 64;

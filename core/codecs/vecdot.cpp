@@ -230,6 +230,19 @@ DotQ8Fn portableQ8Kernel(GgmlType type)
     case GgmlType::Q3_K: return dotQ8ViaBlocks<GgmlType::Q3_K, GgmlType::Q8_K>;
     case GgmlType::Q4_1: return dotQ8ViaBlocks<GgmlType::Q4_1, GgmlType::Q8_0>;
     case GgmlType::Q5_1: return dotQ8ViaBlocks<GgmlType::Q5_1, GgmlType::Q8_0>;
+    case GgmlType::IQ2_XXS: return dotQ8ViaBlocks<GgmlType::IQ2_XXS, GgmlType::Q8_K>;
+    case GgmlType::IQ2_XS: return dotQ8ViaBlocks<GgmlType::IQ2_XS, GgmlType::Q8_K>;
+    case GgmlType::IQ2_S: return dotQ8ViaBlocks<GgmlType::IQ2_S, GgmlType::Q8_K>;
+    case GgmlType::IQ3_XXS: return dotQ8ViaBlocks<GgmlType::IQ3_XXS, GgmlType::Q8_K>;
+    case GgmlType::IQ3_S: return dotQ8ViaBlocks<GgmlType::IQ3_S, GgmlType::Q8_K>;
+    case GgmlType::IQ1_S: return dotQ8ViaBlocks<GgmlType::IQ1_S, GgmlType::Q8_K>;
+    case GgmlType::IQ1_M: return dotQ8ViaBlocks<GgmlType::IQ1_M, GgmlType::Q8_K>;
+    case GgmlType::TQ1_0: return dotQ8ViaBlocks<GgmlType::TQ1_0, GgmlType::Q8_K>;
+    case GgmlType::TQ2_0: return dotQ8ViaBlocks<GgmlType::TQ2_0, GgmlType::Q8_K>;
+    case GgmlType::MXFP4: return dotQ8ViaBlocks<GgmlType::MXFP4, GgmlType::Q8_0>;
+    case GgmlType::NVFP4: return dotQ8ViaBlocks<GgmlType::NVFP4, GgmlType::Q8_0>;
+    case GgmlType::Q1_0: return dotQ8ViaBlocks<GgmlType::Q1_0, GgmlType::Q8_0>;
+    case GgmlType::Q2_0: return dotQ8ViaBlocks<GgmlType::Q2_0, GgmlType::Q8_0>;
     default: return nullptr;
     }
 }
@@ -253,6 +266,19 @@ DotFn portableKernel(GgmlType type)
     case GgmlType::Q8_K: return dotViaBlocks<GgmlType::Q8_K>;
     case GgmlType::IQ4_NL: return dotViaBlocks<GgmlType::IQ4_NL>;
     case GgmlType::IQ4_XS: return dotViaBlocks<GgmlType::IQ4_XS>;
+    case GgmlType::IQ2_XXS: return dotViaBlocks<GgmlType::IQ2_XXS>;
+    case GgmlType::IQ2_XS: return dotViaBlocks<GgmlType::IQ2_XS>;
+    case GgmlType::IQ2_S: return dotViaBlocks<GgmlType::IQ2_S>;
+    case GgmlType::IQ3_XXS: return dotViaBlocks<GgmlType::IQ3_XXS>;
+    case GgmlType::IQ3_S: return dotViaBlocks<GgmlType::IQ3_S>;
+    case GgmlType::IQ1_S: return dotViaBlocks<GgmlType::IQ1_S>;
+    case GgmlType::IQ1_M: return dotViaBlocks<GgmlType::IQ1_M>;
+    case GgmlType::TQ1_0: return dotViaBlocks<GgmlType::TQ1_0>;
+    case GgmlType::TQ2_0: return dotViaBlocks<GgmlType::TQ2_0>;
+    case GgmlType::MXFP4: return dotViaBlocks<GgmlType::MXFP4>;
+    case GgmlType::NVFP4: return dotViaBlocks<GgmlType::NVFP4>;
+    case GgmlType::Q1_0: return dotViaBlocks<GgmlType::Q1_0>;
+    case GgmlType::Q2_0: return dotViaBlocks<GgmlType::Q2_0>;
     default: return nullptr;
     }
 }
@@ -290,7 +316,8 @@ std::optional<GgmlType> q8ActivationType(GgmlType weightType)
 {
     if (!VecDot::portableQ8Kernel(weightType))
         return std::nullopt;
-    return typeFacts(weightType).blockSize == 32 ? GgmlType::Q8_0 : GgmlType::Q8_K;
+    // Block sizes below 256 (32, 64, 128) pair with Q8_0, the super-block types with Q8_K.
+    return typeFacts(weightType).blockSize < 256 ? GgmlType::Q8_0 : GgmlType::Q8_K;
 }
 
 namespace {

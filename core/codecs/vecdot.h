@@ -28,9 +28,10 @@ void dotRows(GgmlType type, const std::uint8_t *rows, std::size_t rowStrideBytes
              std::int64_t nRows, const float *x, std::int64_t n, float *out);
 
 /// The activation type llama.cpp quantizes x to for an integer dot with `weightType` (its
-/// vec_dot_type): Q8_0 for the 32-element types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL; llama.cpp
-/// uses Q8_1 for Q4_1/Q5_1, whose codes are the same), Q8_K for Q2_K..Q6_K and IQ4_XS; nullopt
-/// for the float types and Q8_K (use dotRow()).
+/// vec_dot_type): Q8_0 for the types with blocks of 32-128 (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
+/// IQ4_NL, MXFP4, NVFP4, Q1_0, Q2_0; llama.cpp uses Q8_1 for Q4_1/Q5_1, whose codes are the
+/// same), Q8_K for Q2_K..Q6_K, IQ4_XS, the other I-quants and TQ1_0/TQ2_0; nullopt for the
+/// float types and Q8_K (use dotRow()).
 std::optional<GgmlType> q8ActivationType(GgmlType weightType);
 
 /// sum_i dequant(row)[i] * dequant(xq)[i], where `xq` is x quantized with

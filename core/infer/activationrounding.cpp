@@ -26,6 +26,9 @@ ActivationType activationTypeFor(GgmlType weightType)
     case GgmlType::Q8_0:
     case GgmlType::IQ4_NL:
     case GgmlType::MXFP4:
+    case GgmlType::NVFP4:
+    case GgmlType::Q1_0:
+    case GgmlType::Q2_0:
         return ActivationType::Q8_0;
     case GgmlType::Q4_1:
     case GgmlType::Q5_1:

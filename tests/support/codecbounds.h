@@ -4,6 +4,7 @@
 
 #include "gguf/ggmltype.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace QuantFit::Test {
@@ -20,6 +21,12 @@ namespace QuantFit::Test {
 // Student-t(3) rows have larger block extremes relative to their RMS (about 2x), so their
 // bound is twice that: 13 * 2^-bpw. The non-linear IQ4 codebook and the least-squares scale
 // searches only lower the error below the plain uniform grid.
+// Below about 2.7 bits per weight that estimate passes 1 (a decoder returning zeros would meet
+// it), so it is capped. A sign with the least-squares scale (the best 1-bit code) leaves
+// sqrt(1 - 2/pi) = 0.60 of a Gaussian's RMS: 0.65 for Gaussian rows, 0.85 for Student-t(3) rows,
+// whose block scales are set by rarer, larger extremes. The ternary types that take the block
+// maximum as scale and switch at half of it (TQ1_0, TQ2_0, Q2_0; made for weights that are
+// ternary already) round most Gaussian values to 0 and keep about 0.8: they get 0.9.
 inline double relRmseBound(const TypeFacts &f, bool heavyTailed)
 {
     switch (f.type) {
@@ -28,7 +35,10 @@ inline double relRmseBound(const TypeFacts &f, bool heavyTailed)
     case GgmlType::BF16: return std::ldexp(1.0, -7);
     default: break;
     }
-    return (heavyTailed ? 13.0 : 6.5) * std::pow(2.0, -f.bitsPerWeight());
+    const bool maxScaledTernary =
+        f.type == GgmlType::TQ1_0 || f.type == GgmlType::TQ2_0 || f.type == GgmlType::Q2_0;
+    const double cap = maxScaledTernary ? 0.9 : (heavyTailed ? 0.85 : 0.65);
+    return std::min(cap, (heavyTailed ? 13.0 : 6.5) * std::pow(2.0, -f.bitsPerWeight()));
 }
 
 } // namespace QuantFit::Test

@@ -32,13 +32,41 @@ private slots:
     void unsupportedTypeThrows();
 };
 
+namespace {
+
+// Types whose dot products are portable only so far (AVX2 kernels come later): dotRowWith(Avx2)
+// falls back to the portable kernel for them. Every other readable type has an AVX2 kernel.
+bool portableDotOnly(GgmlType type)
+{
+    switch (type) {
+    case GgmlType::IQ2_XXS:
+    case GgmlType::IQ2_XS:
+    case GgmlType::IQ2_S:
+    case GgmlType::IQ3_XXS:
+    case GgmlType::IQ3_S:
+    case GgmlType::IQ1_S:
+    case GgmlType::IQ1_M:
+    case GgmlType::TQ1_0:
+    case GgmlType::TQ2_0:
+    case GgmlType::MXFP4:
+    case GgmlType::NVFP4:
+    case GgmlType::Q1_0:
+    case GgmlType::Q2_0:
+        return true;
+    default:
+        return false;
+    }
+}
+
+} // namespace
+
 void TestCodecsVecDot::matchesReference_data()
 {
     QTest::addColumn<GgmlType>("type");
     for (const TypeFacts &f : allTypeFacts()) {
         if (kernelsFor(f.type).dequantizeRow) {
             QVERIFY(canDot(f.type));
-            QVERIFY2(hasAvx2Dot(f.type), f.name.data());
+            QVERIFY2(hasAvx2Dot(f.type) != portableDotOnly(f.type), f.name.data());
             QTest::newRow(f.name.data()) << f.type;
         } else {
             QVERIFY(!canDot(f.type));
@@ -120,7 +148,7 @@ void TestCodecsVecDot::q8Activations_data()
     QTest::addColumn<GgmlType>("type");
     for (const TypeFacts &f : allTypeFacts()) {
         if (q8ActivationType(f.type)) {
-            QVERIFY2(hasAvx2DotQ8(f.type), f.name.data());
+            QVERIFY2(hasAvx2DotQ8(f.type) != portableDotOnly(f.type), f.name.data());
             QTest::newRow(f.name.data()) << f.type;
         }
     }
@@ -225,7 +253,7 @@ void TestCodecsVecDot::unsupportedTypeThrows()
 {
     std::vector<std::uint8_t> q(256);
     std::vector<float> x(256);
-    QVERIFY_THROWS_EXCEPTION(Error, dotRow(GgmlType::IQ2_XXS, q.data(), x.data(), 256));
+    QVERIFY_THROWS_EXCEPTION(Error, dotRow(GgmlType::Q8_1, q.data(), x.data(), 256));
     QVERIFY_THROWS_EXCEPTION(Error, dotRow(GgmlType::Q4_0, q.data(), x.data(), 48));
     QVERIFY(!q8ActivationType(GgmlType::F16));
     QVERIFY_THROWS_EXCEPTION(Error, dotRowQ8(GgmlType::F16, q.data(), q.data(), 128));

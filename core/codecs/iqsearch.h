@@ -1,0 +1,75 @@
+#pragma once
+
+// The grid search shared by the IQ2 and IQ3 quantizers (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS,
+// IQ3_S; ggml-org/ggml: src/ggml-quants.c, quantize_row_iq2_xxs_impl ... quantize_row_iq3_s_impl).
+// Per 256-value super-block:
+//  1. sigma2 = c * (sum of x^2) / 256 (c = 1 or 2 by type); per element a weight
+//     imp * sqrt(sigma2 + x^2) with an importance vector, else the type's default, and its root;
+//  2. signs per 8 values: bit i set iff x_i < 0, target t_i = |x_i|; the 7-bit types (parity)
+//     flip the sign of the element with the smallest w x^2 when the count of set bits is odd,
+//     and negate its target, so the mask has even parity;
+//  3. per sub-block (the values sharing one 4-bit scale code), m = max t; below the type's
+//     threshold the sub-block is skipped (scale 0, nothing written);
+//  4. trial scales id = (P + k step) / m, levels l = clamp(round(0.5 (id t - 1)), 0, lmax) per
+//     group (8 or 4 values); a group whose level vector is not a grid entry takes the entry of its
+//     neighbour list with the least error sum r (s p - t)^2 (p = 2l + 1, r = sqrt(weight)); the
+//     trial with the largest A^2/Q (A = sum w t p, Q = sum w p^2) wins with s = A / Q;
+//  5. a final re-fit at id = 1/s (every group, or only those that were off the grid), s = A/Q
+//     again; a negative s is negated with every sign of the sub-block inverted;
+//  6. the super-block scale is max s / 31 and each sub-block gets the code
+//     clamp(round(0.5 (s / d - 1)), 0, 15) (the packing is the type's, in blocksiq2/3.cpp).
+// All arithmetic is float32 in this order, without contraction (byte identity with ggml).
+
+#include "iqtables.h"
+
+#include <cstdint>
+
+namespace QuantFit::Codec {
+
+/// What a type uses as element weight when no importance vector is given.
+enum class IqDefaultWeight {
+    Ones,         ///< importance 1 (ggml refuses these types without an imatrix; our choice)
+    QuarterSigma, ///< 0.25 sigma2 + x^2 (IQ2_S)
+    Square,       ///< x^2 (IQ3_XXS, IQ3_S)
+};
+
+struct IqTypeSpec {
+    IqGrid grid;
+    int subBlock;                  ///< values per scale code: 16 or 32
+    int lmax;                      ///< top level: 2 (IQ2) or 7 (IQ3)
+    int sigmaMul;                  ///< c in sigma2 = c * sum(x^2) / 256
+    IqDefaultWeight defaultWeight; ///< weights without an importance vector
+    bool parity;                   ///< 7-bit sign indices with the parity fix-up
+    float skipBelow;               ///< skip a sub-block when m < skipBelow (0: only when m == 0)
+    bool qpStart;                  ///< IQ2_XXS: starting scale from make_qp_quants
+    int kMax;                      ///< trials k = -kMax..kMax
+    float step;                    ///< trial step: 0.1 or 0.2
+    bool refitAll;                 ///< final re-fit of every group (else only off-grid ones)
+    bool refitAlways;              ///< IQ2_XXS: re-fit whenever s > 0
+    bool onGridStart;              ///< on-grid flags before the first accepted trial
+};
+
+/// The search's result for one super-block; the type packs it.
+struct IqSuperBlock {
+    float scale[16];         ///< per sub-block s (0 when skipped)
+    bool skipped[16];        ///< sub-blocks below the threshold: nothing to write
+    std::uint8_t levels[256];
+    std::uint8_t signs[32];  ///< 8-bit sign mask per 8 values (even parity for parity types)
+    float maxScale;          ///< max over the sub-blocks, 0 when all were skipped
+};
+
+/// Runs steps 1-5 on 256 values `x` with `importance` (256 values) or null.
+void iqSearchSuperBlock(const IqTypeSpec &spec, const float *x, const float *importance,
+                        IqSuperBlock &out);
+
+/// Grid index of a group's final levels (always on the grid after the search).
+int iqGridIndex(const IqGridMaps &maps, const std::uint8_t *levels);
+
+/// Step 6: the 4-bit code of scale `s` for the inverse super-block scale `id`.
+int iqScaleCode(float id, float s);
+
+/// The neighbour of `key` with the least sum (r (s p - t)) (s p - t) over the group (p = 2l + 1),
+/// first on ties. Falls back to the whole grid, then to entry 0, when no error is finite.
+int iqBestNeighbour(const IqGridMaps &maps, int key, const float *t, const float *r, float s);
+
+} // namespace QuantFit::Codec

@@ -1,0 +1,372 @@
+// The I-quants' tables and codecs beyond the table-driven tests of testcodecs.cpp: the grids
+// against their published checksums, the neighbour maps against a brute-force construction and
+// their published sizes, hand-built blocks, and the degenerate cases whose bytes are defined.
+
+#include "codecs/blocksiq1.h"
+#include "codecs/blocksiq2.h"
+#include "codecs/blocksiq3.h"
+#include "codecs/iqgrids.h"
+#include "codecs/iqtables.h"
+#include "codecs/quantkernels.h"
+#include "gguf/ggmltype.h"
+
+#include <QCryptographicHash>
+#include <QElapsedTimer>
+#include <QTest>
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <vector>
+
+using namespace QuantFit;
+using namespace QuantFit::Codec;
+
+Q_DECLARE_METATYPE(QuantFit::Codec::IqGrid)
+
+namespace {
+
+// The published checksums cover a text rendering of each table: one header line, then one
+// lowercase hex value per line, zero-padded to the element width.
+template<typename T>
+QByteArray tableText(const char *name, const char *type, const T *values, int n)
+{
+    QByteArray text = QByteArray("# ") + name + ": " + type + ", " + QByteArray::number(n)
+        + " entries, in index order (llama.cpp c392e5094, ggml/src/ggml-common.h)\n";
+    for (int i = 0; i < n; ++i)
+        text += "0x" + QByteArray::number(quint64(values[i]), 16).rightJustified(2 * sizeof(T), '0')
+            + '\n';
+    return text;
+}
+
+QByteArray sha256(const QByteArray &text)
+{
+    return QCryptographicHash::hash(text, QCryptographicHash::Sha256).toHex();
+}
+
+std::vector<std::uint8_t> halfBytes(std::uint16_t h)
+{
+    return {std::uint8_t(h & 0xFF), std::uint8_t(h >> 8)};
+}
+
+std::vector<float> decode(GgmlType type, const std::vector<std::uint8_t> &block)
+{
+    std::vector<float> y(256);
+    dequantizeRow(type, block, y);
+    return y;
+}
+
+std::vector<std::uint8_t> encode(GgmlType type, const std::vector<float> &x,
+                                 const std::vector<float> &imp = {})
+{
+    std::vector<std::uint8_t> q(rowBytes(typeFacts(type), x.size()));
+    quantizeRow(type, x, q, imp);
+    return q;
+}
+
+} // namespace
+
+class TestCodecsIq : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void gridChecksums();
+    void signTables();
+    void neighbourMaps_data();
+    void neighbourMaps();
+    void neighbourMapsBuildTime();
+    void handBuiltIq2Xxs();
+    void handBuiltIq3S();
+    void handBuiltIq1S();
+    void handBuiltIq1M();
+    void zeroSuperBlocks_data();
+    void zeroSuperBlocks();
+    void iq3sCursorQuirk();
+    void zeroImportance_data();
+    void zeroImportance();
+};
+
+void TestCodecsIq::gridChecksums()
+{
+    QCOMPARE(sha256(tableText("iq2xxs_grid", "uint64", kIq2xxsGrid, 256)),
+             QByteArray("3ce820fa8cde95d7725b6b1f759bb5bb67c850850f115e390b74608ed2c0d861"));
+    QCOMPARE(sha256(tableText("iq2xs_grid", "uint64", kIq2xsGrid, 512)),
+             QByteArray("02ed89b76f7bfc196d347b8423a5b61062faa020f3f6a49fd1110c73df0cbfc5"));
+    QCOMPARE(sha256(tableText("iq2s_grid", "uint64", kIq2sGrid, 1024)),
+             QByteArray("b988c6061e2ba049ca447ff6c5e22c34e581ae21c53bed39859db98cce2a5dd4"));
+    QCOMPARE(sha256(tableText("iq3xxs_grid", "uint32", kIq3xxsGrid, 256)),
+             QByteArray("c3eb56cd27781782fe9010cb70a9ddfc26fa9806eda33335851646ec0d2b3810"));
+    QCOMPARE(sha256(tableText("iq3s_grid", "uint32", kIq3sGrid, 512)),
+             QByteArray("9dac95f3b00a9eb59b46e7ef70101eb4a575b407740a8eaf210715d44424da21"));
+    QCOMPARE(sha256(tableText("iq1s_grid", "uint64", kIq1sGrid, 2048)),
+             QByteArray("fe2848b3337f520051d7e7c0426d7691d5c422a33415c05e8faf092d34623e21"));
+    QCOMPARE(sha256(tableText("ksigns_iq2xs", "uint8", kSignsIq2xs.data(), 128)),
+             QByteArray("ce34452f4a919c3c83e7fce9b58c0c8665da0fb42d5e7583b96ef55b6d4b25ab"));
+    QCOMPARE(sha256(tableText("kmask_iq2xs", "uint8", kMaskIq2xs.data(), 8)),
+             QByteArray("8e769531a56566f8cc9f661ef0f845f4a4668683dd418cfabf45515b3fab5529"));
+}
+
+// A 7-bit sign index expands to a mask of even parity whose low bits are the index.
+void TestCodecsIq::signTables()
+{
+    for (int i = 0; i < 128; ++i) {
+        QCOMPARE(kSignsIq2xs[std::size_t(i)] & 127, i);
+        QCOMPARE(std::popcount(unsigned(kSignsIq2xs[std::size_t(i)])) % 2, 0);
+    }
+}
+
+void TestCodecsIq::neighbourMaps_data()
+{
+    // Off-grid keys with digits in range and the total length of their lists (ggml's tables,
+    // counted over the same keys).
+    QTest::addColumn<IqGrid>("grid");
+    QTest::addColumn<int>("nOffGrid");
+    QTest::addColumn<int>("nListEntries");
+    QTest::newRow("iq2xxs") << IqGrid::Iq2xxs << 6305 << 113157;
+    QTest::newRow("iq2xs") << IqGrid::Iq2xs << 6049 << 181721;
+    QTest::newRow("iq2s") << IqGrid::Iq2s << 5537 << 44716;
+    QTest::newRow("iq1s") << IqGrid::Iq1s << 4513 << 327721;
+    QTest::newRow("iq3xxs") << IqGrid::Iq3xxs << 3840 << 18985;
+    QTest::newRow("iq3s") << IqGrid::Iq3s << 3584 << 24733;
+}
+
+// Sizes, the on-grid map, and the lists against a plain construction: all entries stably
+// sorted by squared level distance, cut after the first n_want distinct distances (every key
+// of the smaller grids, every third key of iq2s and iq1s).
+void TestCodecsIq::neighbourMaps()
+{
+    QFETCH(IqGrid, grid);
+    QFETCH(int, nOffGrid);
+    QFETCH(int, nListEntries);
+    const IqGridMaps &m = iqGridMaps(grid);
+    QCOMPARE(m.nOffGridKeys, nOffGrid);
+    QCOMPARE(int(m.nbList.size()), nListEntries);
+    for (int j = 0; j < m.nEntries; ++j)
+        QCOMPARE(int(m.onGrid[std::size_t(m.keyOf(m.levelsOf(j)))]), j);
+
+    const int nLevels = m.keyBits == 2 ? 3 : 8;
+    int nKeys = 1;
+    for (int i = 0; i < m.groupSize; ++i)
+        nKeys *= nLevels;
+    const int stride = m.nEntries >= 1024 ? 3 : 1;
+    std::vector<int> order(std::size_t(m.nEntries));
+    std::vector<int> dist(std::size_t(m.nEntries));
+    std::uint8_t digits[8];
+    for (int n = 0; n < nKeys; n += stride) {
+        for (int i = 0, v = n; i < m.groupSize; ++i, v /= nLevels)
+            digits[i] = std::uint8_t(v % nLevels);
+        const int key = m.keyOf(digits);
+        if (m.onGrid[std::size_t(key)] >= 0) {
+            QCOMPARE(int(m.nbCount[std::size_t(key)]), 0);
+            continue;
+        }
+        for (int j = 0; j < m.nEntries; ++j) {
+            int d = 0;
+            for (int i = 0; i < m.groupSize; ++i)
+                d += (m.levelsOf(j)[i] - digits[i]) * (m.levelsOf(j)[i] - digits[i]);
+            dist[std::size_t(j)] = d;
+        }
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(),
+                         [&](int a, int b) { return dist[std::size_t(a)] < dist[std::size_t(b)]; });
+        std::vector<std::uint16_t> expected;
+        int distinct = 0;
+        for (std::size_t k = 0; k < order.size(); ++k) {
+            if (k == 0 || dist[std::size_t(order[k])] != dist[std::size_t(order[k - 1])])
+                ++distinct;
+            if (distinct > m.nWant)
+                break;
+            expected.push_back(std::uint16_t(order[k]));
+        }
+        const auto got = m.neighbours(key);
+        QVERIFY2(std::equal(got.begin(), got.end(), expected.begin(), expected.end()),
+                 qPrintable(QStringLiteral("key %1").arg(key)));
+    }
+}
+
+// ggml builds the IQ1 tables in about 10 s; ours must be well under a second for all six.
+void TestCodecsIq::neighbourMapsBuildTime()
+{
+    QElapsedTimer timer;
+    timer.start();
+    std::size_t nEntries = 0;
+    for (IqGrid g : {IqGrid::Iq2xxs, IqGrid::Iq2xs, IqGrid::Iq2s, IqGrid::Iq3xxs, IqGrid::Iq3s,
+                     IqGrid::Iq1s})
+        nEntries += makeIqGridMaps(g).nbList.size();
+    const double ms = double(timer.nsecsElapsed()) / 1e6;
+    qInfo("all six neighbour maps (%zu list entries) built in %.1f ms", nEntries, ms);
+    QCOMPARE(nEntries, std::size_t(113157 + 181721 + 44716 + 327721 + 18985 + 24733));
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
+    QVERIFY2(ms < 1000, qPrintable(QStringLiteral("%1 ms").arg(ms)));
+#endif
+}
+
+// d = 1; sub-block 0: W0 = grid indices 0, 1, 2, 3; W1 = sign index 1 for group 0 (mask 0x81:
+// values 0 and 7 negative) and code 3, so db = (0.5 + 3) * 0.25 = 0.875. Entry 0 is all 8s,
+// entry 1 has 43 (0x2b) in byte 0. Every other sub-block is zero: db = 0.125, entry 0.
+void TestCodecsIq::handBuiltIq2Xxs()
+{
+    std::vector<std::uint8_t> b(66, 0);
+    const auto d = halfBytes(0x3C00);
+    std::copy(d.begin(), d.end(), b.begin());
+    const std::uint32_t w0 = 0x03020100u;
+    const std::uint32_t w1 = 1u | (3u << 28);
+    std::memcpy(b.data() + 2, &w0, 4);
+    std::memcpy(b.data() + 6, &w1, 4);
+    const auto y = decode(GgmlType::IQ2_XXS, b);
+    for (int j = 0; j < 8; ++j)
+        QCOMPARE(y[std::size_t(j)], (j == 0 || j == 7) ? -7.f : 7.f);
+    QCOMPARE(y[8], 0.875f * 43);
+    QCOMPARE(y[9], 7.f);
+    for (int j = 32; j < 256; ++j)
+        QCOMPARE(y[std::size_t(j)], 1.f);
+}
+
+// d = 0.5; sub-block 0 code 2 -> db = 0.5 * 5 = 2.5; qs[0] = 2 (entry 0x01010105: byte 0 = 5),
+// qs[1..] = 0 (entry of 1s); sign byte 0 = 0x0F: values 0..3 negative. Sub-block 1: qh[1] bit 0
+// sets bit 8 of group 0's index: entry 256.
+void TestCodecsIq::handBuiltIq3S()
+{
+    std::vector<std::uint8_t> b(110, 0);
+    const auto d = halfBytes(0x3800);
+    std::copy(d.begin(), d.end(), b.begin());
+    b[2] = 2;          // qs[0]
+    b[66 + 1] = 1;     // qh[1]
+    b[74] = 0x0F;      // signs[0]
+    b[106] = 2;        // scales[0]: sub-block 0 code 2, sub-block 1 code 0
+    const auto y = decode(GgmlType::IQ3_S, b);
+    QCOMPARE(y[0], -2.5f * 5);
+    for (int j = 1; j < 4; ++j)
+        QCOMPARE(y[std::size_t(j)], -2.5f);
+    for (int j = 4; j < 32; ++j)
+        QCOMPARE(y[std::size_t(j)], 2.5f);
+    for (int j = 0; j < 4; ++j)
+        QCOMPARE(y[std::size_t(32 + j)], 0.5f * float(gridByte(kIq3sGrid[256], j)));
+}
+
+// d = 1; sub-block 0: code 2 (dl = 5) with the minus shift, group 0 entry 0 (all -1), group 1
+// entry 1 (+1 in byte 0): 5 * (-1 - 0.125) and 5 * (1 - 0.125). Other sub-blocks: code 0, plus
+// shift, entry 0: -1 + 0.125.
+void TestCodecsIq::handBuiltIq1S()
+{
+    std::vector<std::uint8_t> b(50, 0);
+    const auto d = halfBytes(0x3C00);
+    std::copy(d.begin(), d.end(), b.begin());
+    b[2 + 1] = 1; // qs[1]
+    const std::uint16_t qh = std::uint16_t((2 << 12) | 0x8000);
+    std::memcpy(b.data() + 34, &qh, 2);
+    const auto y = decode(GgmlType::IQ1_S, b);
+    for (int j = 0; j < 8; ++j)
+        QCOMPARE(y[std::size_t(j)], -5.625f);
+    QCOMPARE(y[8], 4.375f);
+    QCOMPARE(y[9], -5.625f);
+    for (int j = 32; j < 256; ++j)
+        QCOMPARE(y[std::size_t(j)], -0.875f);
+}
+
+// The fp16 scale 0x3C00 (1.0) is spread over the top nibbles of the four scale words
+// (0, 0, 0xC, 0x3); sub-block 0 has code 1 (dl = 3), group 0 the minus shift (qh[0] = 0x08)
+// with entry 0, group 1 the plus shift with entry 1.
+void TestCodecsIq::handBuiltIq1M()
+{
+    std::vector<std::uint8_t> b(56, 0);
+    b[1] = 1;        // qs[1]
+    b[32] = 0x08;    // qh[0]
+    const std::uint16_t s[4] = {1, 0, 0xC000, 0x3000};
+    std::memcpy(b.data() + 48, s, 8);
+    const auto y = decode(GgmlType::IQ1_M, b);
+    for (int j = 0; j < 8; ++j)
+        QCOMPARE(y[std::size_t(j)], -3.375f);
+    QCOMPARE(y[8], 3.375f);
+    QCOMPARE(y[9], -2.625f);
+    for (int j = 16; j < 256; ++j)
+        QCOMPARE(y[std::size_t(j)], -0.875f);
+}
+
+void TestCodecsIq::zeroSuperBlocks_data()
+{
+    QTest::addColumn<GgmlType>("type");
+    for (GgmlType t : {GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S, GgmlType::IQ3_XXS,
+                       GgmlType::IQ3_S, GgmlType::IQ1_S, GgmlType::IQ1_M})
+        QTest::newRow(typeFacts(t).name.data()) << t;
+}
+
+// An all-zero super-block is all zero bytes for every I-quant, with or without importance.
+void TestCodecsIq::zeroSuperBlocks()
+{
+    QFETCH(GgmlType, type);
+    std::vector<float> x(512, 0.f);
+    std::mt19937 rng(3);
+    std::normal_distribution<float> g;
+    for (int i = 256; i < 512; ++i)
+        x[std::size_t(i)] = g(rng);
+    const std::vector<float> imp(512, 1.f);
+    for (const auto &q : {encode(type, x), encode(type, x, imp)}) {
+        const std::size_t half = q.size() / 2;
+        QVERIFY(std::all_of(q.begin(), q.begin() + std::ptrdiff_t(half),
+                            [](std::uint8_t v) { return v == 0; }));
+        QVERIFY(std::any_of(q.begin() + std::ptrdiff_t(half), q.end(),
+                            [](std::uint8_t v) { return v != 0; }));
+    }
+}
+
+// IQ3_S writes the qs and sign bytes of a sub-block at the count of sub-blocks encoded before
+// it: with sub-block 1 all zero, sub-block 2's bytes land where sub-block 1's belong and the
+// last 8 qs / 4 sign bytes stay 0, while qh and the scale nibbles keep their places.
+void TestCodecsIq::iq3sCursorQuirk()
+{
+    std::mt19937 rng(9);
+    std::normal_distribution<float> g;
+    std::vector<float> x(256);
+    for (auto &v : x)
+        v = g(rng);
+    std::vector<float> z = x;
+    std::fill(z.begin() + 32, z.begin() + 64, 0.f);
+    const auto a = encode(GgmlType::IQ3_S, x);
+    const auto b = encode(GgmlType::IQ3_S, z);
+    const BlockIq3S &ba = *reinterpret_cast<const BlockIq3S *>(a.data());
+    const BlockIq3S &bb = *reinterpret_cast<const BlockIq3S *>(b.data());
+    QCOMPARE(bb.qh[1], std::uint8_t(0));
+    QCOMPARE(bb.scales[0] >> 4, 0);
+    for (int j = 0; j < 8; ++j)
+        QCOMPARE(bb.qs[56 + j], std::uint8_t(0));
+    for (int j = 0; j < 4; ++j)
+        QCOMPARE(bb.signs[28 + j], std::uint8_t(0));
+    // Without importance the weights are x^2, so the other sub-blocks encode as before: slot 0
+    // is unchanged and slots 1..6 hold what sub-blocks 2..7 wrote at slots 2..7.
+    QVERIFY(std::memcmp(ba.qs, bb.qs, 8) == 0);
+    QVERIFY(std::memcmp(ba.qs + 16, bb.qs + 8, 48) == 0);
+    QVERIFY(std::memcmp(ba.signs, bb.signs, 4) == 0);
+    QVERIFY(std::memcmp(ba.signs + 8, bb.signs + 4, 24) == 0);
+}
+
+void TestCodecsIq::zeroImportance_data()
+{
+    zeroSuperBlocks_data();
+}
+
+// Importances that are zero for one sub-block or a whole super-block (an imatrix column range
+// that never saw activations) are defined since llama.cpp b10472: the sub-block counts as
+// skipped or keeps level 0; the output decodes to finite values.
+void TestCodecsIq::zeroImportance()
+{
+    QFETCH(GgmlType, type);
+    std::mt19937 rng(21);
+    std::normal_distribution<float> g;
+    std::vector<float> x(512);
+    for (auto &v : x)
+        v = g(rng);
+    std::vector<float> imp(512, 1.f);
+    std::fill(imp.begin(), imp.begin() + 32, 0.f);
+    std::fill(imp.begin() + 256, imp.end(), 0.f);
+    const auto q = encode(type, x, imp);
+    std::vector<float> y(512);
+    dequantizeRow(type, q, y);
+    for (float v : y)
+        QVERIFY(std::isfinite(v));
+}
+
+QTEST_APPLESS_MAIN(TestCodecsIq)
+#include "testcodecsiq.moc"
