@@ -2,19 +2,26 @@
 // for every synth-a-TYPE.gguf, each tensor dequantized by us is compared with the F32 source;
 // our own quantization of the same source rows must not be worse (1e-6 relative slack), and
 // our blocks must be byte-identical to llama.cpp's (the share is reported per tensor type).
+// Files made with an importance matrix (they name it in quantize.imatrix.file) are re-quantized
+// with the same legacy imatrix, entry by entry; tensors it has no entry for (token_embd,
+// output) without one, as llama-quantize did. Our decoding of llama.cpp's blocks must equal our
+// decoding of ours bit for bit.
 
 #include "codecbounds.h"
 #include "testsupport.h"
 
 #include "gguf/ggufreader.h"
 #include "codecs/quantkernels.h"
+#include "quant/imatrixfile.h"
 
 #include <QDir>
 #include <QFileInfo>
 #include <QTest>
 
+#include <bit>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <vector>
 
 using namespace QuantFit;
@@ -28,14 +35,17 @@ private slots:
     void compareWithLlama();
 };
 
-// One row per file llama-quantize wrote (README: every mix but Q2_K_S). Rows exist even when the
-// folder is absent, so ctest can name them; the test then skips with a message.
+// One row per file llama-quantize wrote (README: every mix but Q2_K_S; MXFP4_MOE only with
+// --pure, where every weight is MXFP4). Rows exist even when the folder is absent, so ctest can
+// name them; the test then skips with a message.
 void TestQuantLlamaFiles::compareWithLlama_data()
 {
     QTest::addColumn<QString>("mix");
     for (const char *mix : {"F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K",
                             "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M",
-                            "Q6_K", "IQ4_NL", "IQ4_XS"})
+                            "Q6_K", "IQ4_NL", "IQ4_XS", "IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS",
+                            "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "IQ3_S", "IQ3_M", "Q1_0", "Q2_0",
+                            "MXFP4_MOE-pure"})
         QTest::newRow(mix) << QString::fromLatin1(mix);
 }
 
@@ -54,6 +64,12 @@ void TestQuantLlamaFiles::compareWithLlama()
     const GgufFile src = GgufFile::open(srcPath);
     const GgufFile llama = GgufFile::open(llamaPath);
     QCOMPARE(llama.tensors().size(), src.tensors().size());
+    std::optional<ImportanceMatrix> imatrix;
+    if (const GgufValue *v = llama.metadata().find("quantize.imatrix.file")) {
+        const QString imatrixPath = dir.filePath(v->toString());
+        QVERIFY2(QFileInfo::exists(imatrixPath), qPrintable(imatrixPath));
+        imatrix = readImportanceMatrix(imatrixPath);
+    }
 
     struct Identity {
         std::uint64_t nBlocks = 0;
@@ -81,6 +97,12 @@ void TestQuantLlamaFiles::compareWithLlama()
         const auto *x = reinterpret_cast<const float *>(source.data());
         std::vector<std::uint8_t> ours(rowBytesQ);
         std::vector<float> y(std::size_t(ne0), 0.f);
+        std::vector<float> yTheirs(std::size_t(ne0), 0.f);
+        std::vector<float> importance;
+        if (const ImportanceEntry *e = imatrix ? imatrix->find(info.name) : nullptr)
+            importance = e->importance();
+        QVERIFY(importance.empty() || importance.size() == std::size_t(ne0));
+        std::uint64_t nDecodeDiffers = 0;
         double errTheirs = 0;
         double errOurs = 0;
         double sumX2 = 0;
@@ -88,15 +110,18 @@ void TestQuantLlamaFiles::compareWithLlama()
         for (std::uint64_t r = 0; r < info.nRows(); ++r) {
             const float *xr = x + r * std::uint64_t(ne0);
             const std::uint8_t *qr = theirs.data() + r * rowBytesQ;
-            k.dequantizeRow(qr, y.data(), ne0);
+            k.dequantizeRow(qr, yTheirs.data(), ne0);
             for (std::int64_t i = 0; i < ne0; ++i) {
-                errTheirs += (double(y[i]) - xr[i]) * (double(y[i]) - xr[i]);
+                errTheirs += (double(yTheirs[i]) - xr[i]) * (double(yTheirs[i]) - xr[i]);
                 sumX2 += double(xr[i]) * xr[i];
             }
-            k.quantizeRow(xr, ours.data(), ne0, nullptr);
+            k.quantizeRow(xr, ours.data(), ne0, importance.empty() ? nullptr : importance.data());
             k.dequantizeRow(ours.data(), y.data(), ne0);
-            for (std::int64_t i = 0; i < ne0; ++i)
+            for (std::int64_t i = 0; i < ne0; ++i) {
                 errOurs += (double(y[i]) - xr[i]) * (double(y[i]) - xr[i]);
+                nDecodeDiffers += std::bit_cast<std::uint32_t>(y[i])
+                    != std::bit_cast<std::uint32_t>(yTheirs[i]);
+            }
             if (info.type != GgmlType::F32) {
                 Identity &id = identity[info.type];
                 for (std::uint64_t b = 0; b < rowBytesQ / facts.blockBytes; ++b) {
@@ -122,6 +147,10 @@ void TestQuantLlamaFiles::compareWithLlama()
                                 .arg(QString::fromLatin1(info.name), ggmlTypeName(info.type))
                                 .arg(relTheirs)
                                 .arg(bound)));
+        QVERIFY2(nDecodeDiffers == 0,
+                 qPrintable(QStringLiteral("%1 (%2): %3 values decode differently from llama.cpp's")
+                                .arg(QString::fromLatin1(info.name), ggmlTypeName(info.type))
+                                .arg(nDecodeDiffers)));
         QVERIFY2(errOurs <= errTheirs * (1 + 1e-6) + 1e-30,
                  qPrintable(QStringLiteral("%1 (%2): our squared error %3 > llama.cpp's %4")
                                 .arg(QString::fromLatin1(info.name), ggmlTypeName(info.type))
