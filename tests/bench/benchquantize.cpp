@@ -1,9 +1,12 @@
 // quantfit-bench quantize: conversion throughput (MB/s of F32 input) per file type with one
 // thread and with all threads, and the peak resident memory while converting a synthetic model
 // of at least 2 GB (generated in a temporary folder and deleted afterwards).
+// With --block-types: the row quantizers alone, one thread, per ggml type (also types no file
+// type writes yet), on heavy-tailed rows, with and without an importance vector.
 
 #include "bench.h"
 
+#include "codecs/quantkernels.h"
 #include "gguf/ggufreader.h"
 #include "gguf/ggufwriter.h"
 #include "jobs/jobcontext.h"
@@ -22,6 +25,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 #include <sys/resource.h>
 
@@ -56,6 +60,61 @@ SyntheticModelOptions modelForSize(double gigabytes)
     return o;
 }
 
+// Row quantizer throughput per ggml type: rows of 4096 Student-t(5) values, importance from a
+// log-normal spread (the shape of real imatrix data); each type runs for at least a second.
+int runBlockTypes(const QString &list)
+{
+    std::vector<GgmlType> types;
+    if (list == QLatin1String("all")) {
+        for (const TypeFacts &f : allTypeFacts()) {
+            if (f.isQuantized && !f.runtimeOnly && kernelsFor(f.type).quantizeRow)
+                types.push_back(f.type);
+        }
+    } else {
+        for (const QString &name : list.split(QLatin1Char(','))) {
+            const auto t = ggmlTypeFromName(name);
+            if (!t || !kernelsFor(*t).quantizeRow)
+                throw Error(QStringLiteral("no row quantizer for type '%1'").arg(name));
+            types.push_back(*t);
+        }
+    }
+    constexpr std::int64_t kRow = 4096;
+    constexpr int kRows = 64;
+    std::mt19937 rng(1);
+    std::student_t_distribution<float> student(5.f);
+    std::lognormal_distribution<float> spread(0.f, 1.5f);
+    std::vector<float> x(std::size_t(kRow) * kRows);
+    for (auto &v : x)
+        v = student(rng);
+    std::vector<float> imp(kRow);
+    for (auto &v : imp)
+        v = spread(rng);
+    std::vector<std::uint8_t> out(std::size_t(kRow) * 8);
+    print(QStringLiteral("%1 %2 %3").arg(QStringLiteral("type"), -8).arg(QStringLiteral("imatrix"), 8)
+              .arg(QStringLiteral("MB/s"), 8));
+    for (GgmlType type : types) {
+        const TypeKernels &k = kernelsFor(type);
+        for (bool withImp : {false, true}) {
+            if (withImp && !k.usesImportance)
+                continue;
+            QElapsedTimer t;
+            t.start();
+            std::uint64_t bytes = 0;
+            do {
+                for (int r = 0; r < kRows; ++r)
+                    k.quantizeRow(x.data() + std::size_t(r) * kRow, out.data(), kRow,
+                                  withImp ? imp.data() : nullptr);
+                bytes += std::uint64_t(kRow) * kRows * 4;
+            } while (t.elapsed() < 1000);
+            print(QStringLiteral("%1 %2 %3")
+                      .arg(ggmlTypeName(type), -8)
+                      .arg(withImp ? QStringLiteral("yes") : QStringLiteral("no"), 8)
+                      .arg(double(bytes) / 1e6 / (double(t.nsecsElapsed()) / 1e9), 8, 'f', 2));
+        }
+    }
+    return 0;
+}
+
 int runQuantizeBench(const QStringList &args)
 {
     QCommandLineParser parser;
@@ -76,10 +135,16 @@ int runQuantizeBench(const QStringList &args)
                       QStringLiteral("N")});
     parser.addOption({QStringLiteral("single-only"), QStringLiteral("Only the one-thread runs.")});
     parser.addOption({QStringLiteral("multi-only"), QStringLiteral("Only the all-threads runs.")});
+    parser.addOption({QStringLiteral("block-types"), QStringLiteral("Only the row quantizers of "
+                                                                    "these ggml types, one thread "
+                                                                    "('all' for every one)."),
+                      QStringLiteral("T,T")});
     QStringList full = args;
     full.prepend(QStringLiteral("quantfit-bench quantize"));
     if (!parser.parse(full))
         throw Error(parser.errorText());
+    if (parser.isSet(QStringLiteral("block-types")))
+        return runBlockTypes(parser.value(QStringLiteral("block-types")));
 
     const QString dirBase = parser.isSet(QStringLiteral("dir")) ? parser.value(QStringLiteral("dir"))
                                                                 : QStringLiteral("/tmp");
