@@ -1,8 +1,10 @@
 #include "blocksiq1.h"
 
 #include "iqgrids.h"
+#include "iqsearch.h"
 #include "iqtables.h"
 #include "quanthelpers.h"
+#include "quantsimd.h"
 
 #include "util/fp16.h"
 
@@ -21,9 +23,8 @@ using namespace Codec;
 
 namespace {
 
-// Reconstruction values of levels 0, 1, 2 for the two shifts (exact in float).
-constexpr float kPlus[3] = {-0.875f, 0.125f, 1.125f};
-constexpr float kMinus[3] = {-1.125f, -0.125f, 0.875f};
+const float *const kPlus = kIq1Plus;
+const float *const kMinus = kIq1Minus;
 
 // Super-block weights: imp * sqrt(sigma2 + x^2) with sigma2 = 2 * sum(x^2) / 256, or x^2.
 void superBlockWeights(const float *x, const float *importance, bool squareDefault, float *w)
@@ -64,39 +65,6 @@ void sortedPositions(const float *x, int n, int *order)
     }
 }
 
-// The neighbour of `key` with the least sum (w (s V[l] - x)) (s V[l] - x), first on ties; the
-// whole grid when no error is below FLT_MAX (as ggml), entry 0 for non-finite data.
-int bestNeighbour1(const IqGridMaps &maps, int key, const float *x, const float *w, float s,
-                   const float *v)
-{
-    auto errorOf = [&](int j) {
-        const std::uint8_t *lev = maps.levelsOf(j);
-        float err = 0;
-        for (int i = 0; i < 8; ++i) {
-            const float diff = s * v[lev[i]] - x[i];
-            err += w[i] * diff * diff;
-        }
-        return err;
-    };
-    float best = FLT_MAX;
-    int bestJ = -1;
-    for (const std::uint16_t j : maps.neighbours(key)) {
-        const float err = errorOf(j);
-        if (err < best) {
-            best = err;
-            bestJ = j;
-        }
-    }
-    for (int j = 0; bestJ < 0 && j < maps.nEntries; ++j) {
-        const float err = errorOf(j);
-        if (err < best) {
-            best = err;
-            bestJ = j;
-        }
-    }
-    return bestJ < 0 ? 0 : bestJ;
-}
-
 // Grid index of group levels l[8] under the value table v: on the grid as is, else the best
 // neighbour (l then takes its levels). Sets `off` when the group was off the grid.
 int groupIndex(const IqGridMaps &maps, std::uint8_t *l, const float *x, const float *w, float s,
@@ -107,7 +75,7 @@ int groupIndex(const IqGridMaps &maps, std::uint8_t *l, const float *x, const fl
     if (j >= 0)
         return j;
     off = true;
-    const int nb = bestNeighbour1(maps, key, x, w, s, v);
+    const int nb = iq1BestNeighbour(maps, key, x, w, s, v);
     std::memcpy(l, maps.levelsOf(nb), 8);
     return nb;
 }
@@ -125,6 +93,38 @@ int scaleCode3(float id, float s)
 }
 
 } // namespace
+
+namespace Codec {
+
+Iq1mSplit iq1mBestSplitPortable(const float *x, const float *w, const int *order)
+{
+    Iq1mSplit best{0, -1, 0, 0};
+    float bestScore = -FLT_MAX;
+    for (int i1 = 0; i1 <= 16; ++i1) {
+        for (int i2 = i1; i2 <= 16; ++i2) {
+            float num[4] = {0, 0, 0, 0};
+            float den[4] = {0, 0, 0, 0};
+            for (int j = 0; j < 16; ++j) {
+                const int e = order[j];
+                const int l = j < i1 ? 0 : (j < i2 ? 1 : 2);
+                for (int k = 0; k < 4; ++k) {
+                    const float v = iq1mTable(k, e >= 8)[l];
+                    num[k] += w[e] * v * x[e];
+                    den[k] += w[e] * v * v;
+                }
+            }
+            for (int k = 0; k < 4; ++k) {
+                if (den[k] > 0 && num[k] * num[k] > bestScore * den[k]) {
+                    best = {num[k] / den[k], i1, i2, k};
+                    bestScore = best.s * num[k];
+                }
+            }
+        }
+    }
+    return best;
+}
+
+} // namespace Codec
 
 void quantizeRowIq1S(const float *x, std::uint8_t *dst, std::int64_t n, const float *importance)
 {
@@ -230,7 +230,7 @@ void quantizeRowIq1M(const float *x, std::uint8_t *dst, std::int64_t n, const fl
     const IqGridMaps &maps = iqGridMaps(IqGrid::Iq1s);
     // Shift pattern k: group 0 takes the minus table when k >= 2, group 1 when k is odd.
     static constexpr std::uint8_t kShiftMask[4] = {0x00, 0x80, 0x08, 0x88};
-    auto table = [](int k, int group) { return (group ? (k & 1) : (k >= 2)) ? kMinus : kPlus; };
+    auto table = iq1mTable;
     float weights[256];
     for (std::int64_t ibl = 0; ibl < n / 256; ++ibl, x += 256, dst += sizeof(BlockIq1M)) {
         BlockIq1M blk{};
@@ -245,37 +245,14 @@ void quantizeRowIq1M(const float *x, std::uint8_t *dst, std::int64_t n, const fl
                 continue;
             int order[16];
             sortedPositions(xb, 16, order);
-            float best = -FLT_MAX;
-            float s = 0;
-            int bestI1 = -1;
-            int bestI2 = 0;
-            int bestK = 0;
-            for (int i1 = 0; i1 <= 16; ++i1) {
-                for (int i2 = i1; i2 <= 16; ++i2) {
-                    float num[4] = {0, 0, 0, 0};
-                    float den[4] = {0, 0, 0, 0};
-                    for (int j = 0; j < 16; ++j) {
-                        const int e = order[j];
-                        const int l = j < i1 ? 0 : (j < i2 ? 1 : 2);
-                        for (int k = 0; k < 4; ++k) {
-                            const float v = table(k, e >= 8)[l];
-                            num[k] += w[e] * v * xb[e];
-                            den[k] += w[e] * v * v;
-                        }
-                    }
-                    for (int k = 0; k < 4; ++k) {
-                        if (den[k] > 0 && num[k] * num[k] > best * den[k]) {
-                            s = num[k] / den[k];
-                            best = s * num[k];
-                            bestI1 = i1;
-                            bestI2 = i2;
-                            bestK = k;
-                        }
-                    }
-                }
-            }
-            if (bestI1 < 0) // all weights zero: skipped
+            const Iq1mSplit split = quantSimdEnabled() ? iq1mBestSplitAvx2(xb, w, order)
+                                                       : iq1mBestSplitPortable(xb, w, order);
+            if (split.i1 < 0) // all weights zero: skipped
                 continue;
+            float s = split.s;
+            const int bestI1 = split.i1;
+            const int bestI2 = split.i2;
+            int bestK = split.k;
             std::uint8_t l[16];
             splitLevels(order, 16, bestI1, bestI2, l);
             if (s < 0) {

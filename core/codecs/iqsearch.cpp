@@ -1,6 +1,7 @@
 #include "iqsearch.h"
 
 #include "quanthelpers.h"
+#include "quantsimd.h"
 
 #include <cfloat>
 #include <cmath>
@@ -106,6 +107,13 @@ float searchSubBlock(const IqTypeSpec &spec, const IqGridMaps &maps, int n, cons
 
 int iqBestNeighbour(const IqGridMaps &maps, int key, const float *t, const float *r, float s)
 {
+    return quantSimdEnabled() ? iqBestNeighbourAvx2(maps, key, t, r, s)
+                              : iqBestNeighbourPortable(maps, key, t, r, s);
+}
+
+int iqBestNeighbourPortable(const IqGridMaps &maps, int key, const float *t, const float *r,
+                            float s)
+{
     float best = FLT_MAX;
     int bestJ = -1;
     for (const std::uint16_t j : maps.neighbours(key)) {
@@ -118,6 +126,45 @@ int iqBestNeighbour(const IqGridMaps &maps, int key, const float *t, const float
     // Only non-finite data gets here (every error NaN or huge): any entry will do.
     for (int j = 0; bestJ < 0 && j < maps.nEntries; ++j) {
         const float err = errorOf(maps, j, t, r, s);
+        if (err < best) {
+            best = err;
+            bestJ = j;
+        }
+    }
+    return bestJ < 0 ? 0 : bestJ;
+}
+
+int iq1BestNeighbour(const IqGridMaps &maps, int key, const float *x, const float *w, float s,
+                     const float *v)
+{
+    return quantSimdEnabled() ? iq1BestNeighbourAvx2(maps, key, x, w, s, v)
+                              : iq1BestNeighbourPortable(maps, key, x, w, s, v);
+}
+
+int iq1BestNeighbourPortable(const IqGridMaps &maps, int key, const float *x, const float *w,
+                             float s, const float *v)
+{
+    auto errorOf = [&](int j) {
+        const std::uint8_t *lev = maps.levelsOf(j);
+        float err = 0;
+        for (int i = 0; i < 8; ++i) {
+            const float diff = s * v[lev[i]] - x[i];
+            err += w[i] * diff * diff;
+        }
+        return err;
+    };
+    float best = FLT_MAX;
+    int bestJ = -1;
+    for (const std::uint16_t j : maps.neighbours(key)) {
+        const float err = errorOf(j);
+        if (err < best) {
+            best = err;
+            bestJ = j;
+        }
+    }
+    // As ggml: when no candidate's error is below FLT_MAX, the whole grid; entry 0 for NaNs.
+    for (int j = 0; bestJ < 0 && j < maps.nEntries; ++j) {
+        const float err = errorOf(j);
         if (err < best) {
             best = err;
             bestJ = j;

@@ -72,4 +72,50 @@ int iqScaleCode(float id, float s);
 /// first on ties. Falls back to the whole grid, then to entry 0, when no error is finite.
 int iqBestNeighbour(const IqGridMaps &maps, int key, const float *t, const float *r, float s);
 
+/// The IQ1 flavour: least sum (w (s v[l] - x)) (s v[l] - x) over the 8 values of a group, v the
+/// reconstruction value of each level (one of the two shift tables), first on ties; the whole
+/// grid, then entry 0, when no error is below FLT_MAX.
+int iq1BestNeighbour(const IqGridMaps &maps, int key, const float *x, const float *w, float s,
+                     const float *v);
+
+/// The scalar code of the two searches (the entries above run it, or the AVX2 versions when
+/// quantSimdEnabled()).
+int iqBestNeighbourPortable(const IqGridMaps &maps, int key, const float *t, const float *r,
+                            float s);
+int iq1BestNeighbourPortable(const IqGridMaps &maps, int key, const float *x, const float *w,
+                             float s, const float *v);
+
+/// AVX2 versions of the two searches (iqsearchavx2.cpp): eight candidates side by side, each
+/// with the scalar code's float operations in its order, so the choice is bit-identical. Call
+/// only when quantSimdEnabled().
+int iqBestNeighbourAvx2(const IqGridMaps &maps, int key, const float *t, const float *r, float s);
+int iq1BestNeighbourAvx2(const IqGridMaps &maps, int key, const float *x, const float *w, float s,
+                         const float *v);
+
+/// Reconstruction values of the IQ1 levels 0, 1, 2 for the shifts +0.125 and -0.125 (exact).
+inline constexpr float kIq1Plus[3] = {-0.875f, 0.125f, 1.125f};
+inline constexpr float kIq1Minus[3] = {-1.125f, -0.125f, 0.875f};
+
+/// IQ1_M shift pattern k (0..3) for group 0 or 1 of a 16-value sub-block: group 0 takes the
+/// minus table when k >= 2, group 1 when k is odd.
+inline const float *iq1mTable(int k, int group)
+{
+    return (group ? (k & 1) : (k >= 2)) ? kIq1Minus : kIq1Plus;
+}
+
+/// IQ1_M's search over every split 0 <= i1 <= i2 <= 16 of a sub-block's sorted values (order:
+/// positions by value, stable) into levels 0 / 1 / 2 and every shift pattern k: per split the
+/// sums N[k] = sum (w v) x and D[k] = sum (w v) v walk the sorted positions; candidates in the
+/// order (i1, i2, k) replace the best when D > 0 and N^2 > best D, then s = N / D and
+/// best = s N (best starts at -FLT_MAX). i1 = -1 when no candidate had D > 0.
+struct Iq1mSplit {
+    float s;
+    int i1;
+    int i2;
+    int k;
+};
+Iq1mSplit iq1mBestSplitPortable(const float *x, const float *w, const int *order);
+/// The same on AVX2, eight i2 at a time (bit-identical); call only when quantSimdEnabled().
+Iq1mSplit iq1mBestSplitAvx2(const float *x, const float *w, const int *order);
+
 } // namespace QuantFit::Codec

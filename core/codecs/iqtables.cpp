@@ -155,6 +155,28 @@ IqGridMaps makeIqGridMaps(IqGrid grid)
         ++m.nOffGridKeys;
     }
     m.nbList.shrink_to_fit();
+
+    // Transposed copies of the lists' levels, 8 candidates per run.
+    m.nbLevelsStart.assign(nKeys, 0);
+    std::size_t nRuns = 0;
+    for (std::size_t key = 0; key < nKeys; ++key)
+        nRuns += (m.nbCount[key] + 7) / 8;
+    m.nbLevels.resize(nRuns * 8 * std::size_t(src.groupSize));
+    std::size_t at = 0;
+    for (std::size_t key = 0; key < nKeys; ++key) {
+        const int count = m.nbCount[key];
+        if (!count)
+            continue;
+        m.nbLevelsStart[key] = std::uint32_t(at);
+        const std::uint16_t *list = m.nbList.data() + m.nbStart[key];
+        for (int c = 0; c < count; c += 8, at += 8 * std::size_t(src.groupSize)) {
+            for (int l = 0; l < 8; ++l) {
+                const std::uint8_t *lev = m.levelsOf(list[c + l < count ? c + l : 0]);
+                for (int i = 0; i < src.groupSize; ++i)
+                    m.nbLevels[at + 8 * std::size_t(i) + std::size_t(l)] = lev[i];
+            }
+        }
+    }
     return m;
 }
 

@@ -40,12 +40,22 @@ struct IqGridMaps {
     std::vector<std::uint32_t> nbStart; ///< key -> first list entry (off-grid in-range keys)
     std::vector<std::uint16_t> nbCount; ///< key -> list length (0 for on-grid keys)
     std::vector<std::uint16_t> nbList;  ///< all lists back to back
+    /// The levels of every list for the SIMD searches, transposed: per run of 8 candidates
+    /// (the last run padded with the list's first candidate), groupSize x 8 bytes, element i of
+    /// the run's candidates at bytes 8i..8i+7.
+    std::vector<std::uint8_t> nbLevels;
+    std::vector<std::uint32_t> nbLevelsStart; ///< key -> first byte of its runs in nbLevels
     int nOffGridKeys = 0;               ///< in-range keys with a list
 
     const std::uint8_t *levelsOf(int entry) const { return levels.data() + entry * groupSize; }
     std::span<const std::uint16_t> neighbours(int key) const
     {
         return {nbList.data() + nbStart[std::size_t(key)], nbCount[std::size_t(key)]};
+    }
+    /// The transposed levels of neighbours(key), ceil(count / 8) runs of groupSize x 8 bytes.
+    const std::uint8_t *neighbourLevels(int key) const
+    {
+        return nbLevels.data() + nbLevelsStart[std::size_t(key)];
     }
     /// Key of `groupSize` levels (each within range).
     int keyOf(const std::uint8_t *l) const

@@ -15,6 +15,7 @@
 #include <QTest>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 #include <random>
@@ -86,6 +87,8 @@ private slots:
     void iq3sCursorQuirk();
     void zeroImportance_data();
     void zeroImportance();
+    void simdSearchesMatchPortable_data();
+    void simdSearchesMatchPortable();
 };
 
 void TestCodecsIq::gridChecksums()
@@ -366,6 +369,47 @@ void TestCodecsIq::zeroImportance()
     dequantizeRow(type, q, y);
     for (float v : y)
         QVERIFY(std::isfinite(v));
+}
+
+void TestCodecsIq::simdSearchesMatchPortable_data()
+{
+    zeroSuperBlocks_data();
+}
+
+// The AVX2 neighbour and split searches must choose exactly what the scalar ones choose: 80
+// super-blocks from five distributions (Gaussian, Student-t(2), log-normal row scales, sparse,
+// values on a 1/3 lattice with many ties), with and without importance.
+void TestCodecsIq::simdSearchesMatchPortable()
+{
+    QFETCH(GgmlType, type);
+    std::mt19937 rng(77);
+    std::normal_distribution<float> gauss;
+    std::student_t_distribution<float> student(2.f);
+    std::lognormal_distribution<float> spread(0.f, 1.5f);
+    std::uniform_int_distribution<int> lattice(-6, 6);
+    const std::int64_t n = 16 * 256;
+    std::vector<float> x(n);
+    std::vector<float> imp(n);
+    for (int dist = 0; dist < 5; ++dist) {
+        for (std::int64_t i = 0; i < n; ++i) {
+            const float scale = dist == 2 ? std::exp(float(i / 256) - 8.f) : 1.f;
+            float v = dist == 1 ? student(rng) : dist == 4 ? float(lattice(rng)) / 3 : gauss(rng);
+            if (dist == 3 && rng() % 5 != 0)
+                v = 0;
+            x[std::size_t(i)] = v * scale;
+            imp[std::size_t(i)] = spread(rng);
+        }
+        for (bool withImp : {false, true}) {
+            const std::vector<float> &w = withImp ? imp : std::vector<float>{};
+            setQuantizePath(QuantizePath::Portable);
+            const auto portable = encode(type, x, w);
+            setQuantizePath(QuantizePath::Auto);
+            const auto simd = encode(type, x, w);
+            QVERIFY2(portable == simd, qPrintable(QStringLiteral("distribution %1, importance %2")
+                                                      .arg(dist)
+                                                      .arg(withImp)));
+        }
+    }
 }
 
 QTEST_APPLESS_MAIN(TestCodecsIq)
