@@ -8,12 +8,8 @@
 #include "command.h"
 #include "generationargs.h"
 
-#include "gguf/ggufreader.h"
-#include "infer/generator.h"
-#include "infer/llamamodel.h"
 #include "jobs/consolecontext.h"
-#include "model/modelinfo.h"
-#include "tokenize/tokenizer.h"
+#include "tasks/generationtask.h"
 #include "util/error.h"
 #include "util/units.h"
 
@@ -78,57 +74,34 @@ int runCompare(const QStringList &args)
                       QStringLiteral("W")});
     if (!parseArgs(parser, QStringLiteral("compare"), args, 1, -1))
         return 0;
-    const GenerationOptions gen = generationOptionsFrom(parser, QStringLiteral("compare"), 48, 1);
-    const int nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 0, 1024));
+    TextGenerationRequest request;
+    request.options = generationOptionsFrom(parser, QStringLiteral("compare"), 48, 1);
+    request.nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 0, 1024));
     const int totalWidth = int(intOption(parser, QStringLiteral("width"), 120, 20, 10000));
-    const QString promptText = parser.value(QStringLiteral("p"));
-    const QStringList paths = parser.positionalArguments();
+    request.prompt = parser.value(QStringLiteral("p"));
+    request.modelPaths = parser.positionalArguments();
 
-    std::vector<Column> columns;
     ConsoleContext ctx(true);
-    for (qsizetype i = 0; i < paths.size(); ++i) {
-        const QString &path = paths[i];
-        Cli::err(QStringLiteral("[%1/%2] %3\n").arg(i + 1).arg(paths.size()).arg(path));
+    const TextGenerationResult result = runTextGeneration(request, ctx);
+    std::vector<Column> columns;
+    for (const GeneratedText &g : result.outputs) {
         Column col;
-        col.title = QFileInfo(path).fileName();
-        auto file = std::make_shared<const GgufFile>(GgufFile::open(path));
-        const ModelInfo info = modelInfoFrom(*file);
-        auto model = std::make_shared<const LlamaModel>(file);
-        const Tokenizer tokenizer = Tokenizer::fromMetadata(file->metadata(), path);
-        const auto prompt = tokenizer.encode(promptText, true);
-        if (prompt.empty())
-            throw Error(QStringLiteral("compare: the prompt produced no tokens"));
-        const int nCtx = int(std::min<qint64>(qint64(prompt.size()) + gen.nPredict + 1,
-                                              model->nCtxTrain()));
-        InferenceSession session(model, {.nCtx = nCtx, .nThreads = nThreads});
-        std::vector<std::int32_t> generated;
-        const GenerationResult r = generate(
-            session, prompt, gen,
-            [&](std::int32_t token) {
-                if (tokenizer.isEndOfGeneration(token))
-                    return false;
-                generated.push_back(token);
-                return true;
-            },
-            ctx);
-        std::vector<std::int32_t> all = prompt;
-        all.insert(all.end(), generated.begin(), generated.end());
-        const QByteArray full = tokenizer.decode(all, true);
-        const QByteArray head = tokenizer.decode(prompt, true);
-        col.text = QString::fromUtf8(full.startsWith(head) ? full.mid(head.size()) : full);
+        col.title = QFileInfo(g.modelPath).fileName();
+        col.text = QString::fromUtf8(g.continuation);
         for (QChar &ch : col.text) {
             // Control characters would break the columns (random models emit them).
             if (ch.category() == QChar::Other_Control && ch != QLatin1Char('\n'))
                 ch = QChar(0xB7);
         }
-        col.header << QStringLiteral("%1, %2 bpw").arg(formatBytes(file->totalFileSize()))
-                          .arg(info.bitsPerWeight(), 0, 'f', 2);
-        col.header << QStringLiteral("prompt %1 tok/s").arg(r.promptTokensPerSecond(), 0, 'f', 1);
+        col.header << QStringLiteral("%1, %2 bpw").arg(formatBytes(g.fileBytes))
+                          .arg(g.bitsPerWeight, 0, 'f', 2);
+        col.header << QStringLiteral("prompt %1 tok/s").arg(g.promptTokensPerSecond, 0, 'f', 1);
         col.header << QStringLiteral("gen %1 tok/s (%2 tok)")
-                          .arg(r.generatedTokensPerSecond(), 0, 'f', 1)
-                          .arg(r.tokens.size());
+                          .arg(g.generatedTokensPerSecond, 0, 'f', 1)
+                          .arg(g.nGenerated);
         columns.push_back(std::move(col));
     }
+    const QString promptText = request.prompt;
 
     const int nCols = int(columns.size());
     const QString sep = QStringLiteral(" | ");

@@ -4,12 +4,8 @@
 #include "cliargs.h"
 #include "command.h"
 
-#include "eval/evaltext.h"
-#include "eval/imatrixcollector.h"
-#include "infer/llamamodel.h"
-#include "io/atomicoutput.h"
 #include "jobs/consolecontext.h"
-#include "quant/imatrixfile.h"
+#include "tasks/imatrixtask.h"
 #include "util/error.h"
 
 #include <QCommandLineParser>
@@ -61,53 +57,44 @@ int runImatrix(const QStringList &args)
     if (!parser.isSet(QStringLiteral("output")))
         throw Error(QStringLiteral("imatrix: an output file is needed (-o OUT)"));
 
-    const QString modelPath = parser.positionalArguments().at(0);
-    const QString outPath = parser.value(QStringLiteral("output"));
-    ImatrixFormat format = outPath.endsWith(QLatin1String(".dat"), Qt::CaseInsensitive)
-                               ? ImatrixFormat::Legacy
-                               : ImatrixFormat::Gguf;
+    ImatrixRequest request;
+    request.modelPath = parser.positionalArguments().at(0);
+    request.textSource = parser.value(QStringLiteral("file"));
+    request.outputPath = parser.value(QStringLiteral("output"));
     if (parser.isSet(QStringLiteral("format"))) {
         const QString f = parser.value(QStringLiteral("format")).toLower();
         if (f == QLatin1String("gguf"))
-            format = ImatrixFormat::Gguf;
+            request.format = ImatrixFormat::Gguf;
         else if (f == QLatin1String("dat"))
-            format = ImatrixFormat::Legacy;
+            request.format = ImatrixFormat::Legacy;
         else
             throw Error(QStringLiteral("option --format: expected gguf or dat, got '%1'").arg(f));
     }
-    ensureDistinctOutput(modelPath, outPath);
+    request.nCtx = int(intOption(parser, QStringLiteral("ctx"), 512, 4, 1 << 20));
+    request.nChunks = int(intOption(parser, QStringLiteral("chunks"), -1, 1, INT32_MAX));
+    request.nBatch = int(intOption(parser, QStringLiteral("batch"), 2048, 1, 1 << 20));
+    request.nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 1, 4096));
+    request.processOutput = parser.isSet(QStringLiteral("process-output"));
+    request.inputPaths = parser.values(QStringLiteral("in-file"));
+    if (!parser.isSet(QStringLiteral("quiet"))) {
+        request.onChunk = [](const ChunkReport &r) {
+            err(QStringLiteral("[%1]%2,").arg(r.chunk).arg(r.ppl, 0, 'f', 4));
+            if (r.chunk == r.nChunks)
+                err(QStringLiteral("\n"));
+        };
+    }
 
-    ImatrixOptions o;
-    o.nCtx = int(intOption(parser, QStringLiteral("ctx"), 512, 4, 1 << 20));
-    o.nChunks = int(intOption(parser, QStringLiteral("chunks"), -1, 1, INT32_MAX));
-    o.nBatch = int(intOption(parser, QStringLiteral("batch"), 2048, 1, 1 << 20));
-    o.nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 1, 4096));
-    o.processOutput = parser.isSet(QStringLiteral("process-output"));
-    for (const QString &in : parser.values(QStringLiteral("in-file")))
-        o.inputs.push_back(readImportanceMatrix(in));
-    const bool quiet = parser.isSet(QStringLiteral("quiet"));
-    o.onChunk = [quiet](const ChunkReport &r) {
-        if (quiet)
-            return;
-        err(QStringLiteral("[%1]%2,").arg(r.chunk).arg(r.ppl, 0, 'f', 4));
-        if (r.chunk == r.nChunks)
-            err(QStringLiteral("\n"));
-    };
-
-    const std::shared_ptr<const LlamaModel> model = LlamaModel::open(modelPath);
-    const EvalTokens text = loadEvalTokens(model->file(), parser.value(QStringLiteral("file")));
     ConsoleContext ctx(true);
-    const ImatrixRunResult r = collectImatrix(model, text, o, ctx);
-    writeImportanceMatrix(outPath, r.matrix, format);
+    const ImatrixResult r = runImatrix(request, ctx);
     out(QStringLiteral("wrote %1: %2 tensors from %3 chunks of %4 tokens (%5 format); "
                        "PPL = %6 +/- %7\n")
-            .arg(outPath)
-            .arg(r.matrix.entries.size())
-            .arg(r.matrix.chunkCount)
-            .arg(o.nCtx)
-            .arg(format == ImatrixFormat::Gguf ? QStringLiteral("GGUF") : QStringLiteral("legacy .dat"))
-            .arg(r.perplexity.ppl, 0, 'f', 4)
-            .arg(r.perplexity.pplError, 0, 'f', 5));
+            .arg(r.path)
+            .arg(r.nEntries)
+            .arg(r.nChunks)
+            .arg(r.nCtx)
+            .arg(r.format == ImatrixFormat::Gguf ? QStringLiteral("GGUF") : QStringLiteral("legacy .dat"))
+            .arg(r.ppl, 0, 'f', 4)
+            .arg(r.pplError, 0, 'f', 5));
     return 0;
 }
 

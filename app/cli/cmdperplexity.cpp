@@ -4,19 +4,16 @@
 #include "cliargs.h"
 #include "command.h"
 
-#include "eval/baselogits.h"
-#include "eval/evalresult.h"
-#include "eval/evaltext.h"
-#include "eval/perplexity.h"
-#include "gguf/ggufreader.h"
-#include "infer/llamamodel.h"
-#include "io/atomicoutput.h"
+#include "eval/resultsstore.h"
 #include "jobs/consolecontext.h"
+#include "tasks/measurementtask.h"
 #include "util/error.h"
 #include "util/units.h"
 
 #include <QCommandLineParser>
 #include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
 
 #include <cstdio>
 
@@ -137,12 +134,16 @@ int runPerplexity(const QStringList &args)
     parser.setApplicationDescription(QStringLiteral(
         "Measures perplexity by llama-perplexity's method: chunks of --ctx tokens, each from an "
         "empty cache, the second half of each chunk scored. --save-base writes the scored "
-        "logits in a compact file; --kl-base compares this model against such a file (KL "
-        "divergence, ΔPPL, same top token, Δp). TEXT is a file or ARCHIVE:MEMBER of a "
-        ".zip/.tar.* archive."));
-    parser.addPositionalArgument(QStringLiteral("MODEL"), QStringLiteral("GGUF model."));
+        "logits in a compact file; --kl-base compares against such a file, and --base MODEL "
+        "computes the base's logits first and compares every MODEL with them (KL divergence, "
+        "ΔPPL, same top token, Δp). TEXT is a file or ARCHIVE:MEMBER of a .zip/.tar.* archive."));
+    parser.addPositionalArgument(QStringLiteral("MODEL"), QStringLiteral("GGUF model(s)."),
+                                 QStringLiteral("MODEL [MODEL...]"));
     addOption(parser, {QStringLiteral("f"), QStringLiteral("file")},
               QStringLiteral("Evaluation text (not needed with --kl-base)."), QStringLiteral("TEXT"));
+    addOption(parser, {QStringLiteral("sample")},
+              QStringLiteral("Use the built-in sample text (a short English text, as the app's "
+                             "Measure page)."));
     addOption(parser, {QStringLiteral("c"), QStringLiteral("ctx")},
               QStringLiteral("Context per chunk (default 512)."), QStringLiteral("N"));
     addOption(parser, {QStringLiteral("chunks")},
@@ -151,8 +152,13 @@ int runPerplexity(const QStringList &args)
               QStringLiteral("Tokens per forward step (default 2048)."), QStringLiteral("N"));
     addOption(parser, {QStringLiteral("t"), QStringLiteral("threads")},
               QStringLiteral("Threads (default all cores)."), QStringLiteral("N"));
+    addOption(parser, {QStringLiteral("base")},
+              QStringLiteral("Full-precision model: measured first, then every MODEL is compared "
+                             "with its logits."),
+              QStringLiteral("MODEL"));
     addOption(parser, {QStringLiteral("save-base")},
-              QStringLiteral("Save this (base) model's scored logits to FILE."), QStringLiteral("FILE"));
+              QStringLiteral("Save the scored logits (of --base, else of the one MODEL) to FILE."),
+              QStringLiteral("FILE"));
     addOption(parser, {QStringLiteral("base-entries")},
               QStringLiteral("With --save-base: list at most N most likely tokens per position "
                              "(default 512; the rest is kept as one exact mass, or as 16-bit log-probs when it "
@@ -168,85 +174,109 @@ int runPerplexity(const QStringList &args)
               QStringLiteral("FILE"));
     addOption(parser, {QStringLiteral("kv-type")},
               QStringLiteral("KV cache type: f16 (default, as llama.cpp) or f32."), QStringLiteral("TYPE"));
-    addOption(parser, {QStringLiteral("json")}, QStringLiteral("Print the result as JSON on stdout."));
-    if (!parseArgs(parser, QStringLiteral("perplexity"), args, 1, 1))
+    addOption(parser, {QStringLiteral("json")},
+              QStringLiteral("Print the result record(s) as JSON on stdout (an object, or an "
+                             "array with several records)."));
+    addOption(parser, {QStringLiteral("save")},
+              QStringLiteral("Save the result record(s) in the results folder the app lists "
+                             "(see `quantfit-cli results`)."));
+    addOption(parser, {QStringLiteral("results-dir")},
+              QStringLiteral("With --save: this folder instead of the app's."), QStringLiteral("DIR"));
+    if (!parseArgs(parser, QStringLiteral("perplexity"), args, 1, -1))
         return 0;
 
-    const QString modelPath = parser.positionalArguments().at(0);
+    MeasurementRequest request;
+    request.modelPaths = parser.positionalArguments();
+    request.basePath = parser.value(QStringLiteral("base"));
+    request.baseLogitsPath = parser.value(QStringLiteral("kl-base"));
     const bool json = parser.isSet(QStringLiteral("json"));
-    const bool kl = parser.isSet(QStringLiteral("kl-base"));
+    const bool kl = !request.baseLogitsPath.isEmpty();
     if (kl && parser.isSet(QStringLiteral("save-base")))
         throw Error(QStringLiteral("perplexity: --save-base and --kl-base cannot be combined"));
-    if (!kl && !parser.isSet(QStringLiteral("file")))
-        throw Error(QStringLiteral("perplexity: an evaluation text is needed (-f TEXT)"));
-
-    PerplexityOptions o;
-    o.nCtx = int(intOption(parser, QStringLiteral("ctx"), 512, 4, 1 << 20));
-    o.nChunks = int(intOption(parser, QStringLiteral("chunks"), -1, 1, INT32_MAX));
-    o.nBatch = int(intOption(parser, QStringLiteral("batch"), 2048, 1, 1 << 20));
-    o.nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 1, 4096));
+    if (parser.isSet(QStringLiteral("file")) && parser.isSet(QStringLiteral("sample")))
+        throw Error(QStringLiteral("perplexity: -f TEXT and --sample cannot be combined"));
+    if (!kl && !parser.isSet(QStringLiteral("file")) && !parser.isSet(QStringLiteral("sample")))
+        throw Error(QStringLiteral("perplexity: an evaluation text is needed (-f TEXT, or --sample)"));
+    request.textSource = parser.value(QStringLiteral("file"));
+    request.nCtx = int(intOption(parser, QStringLiteral("ctx"), 512, 4, 1 << 20));
+    request.nChunks = int(intOption(parser, QStringLiteral("chunks"), -1, 1, INT32_MAX));
+    request.nBatch = int(intOption(parser, QStringLiteral("batch"), 2048, 1, 1 << 20));
+    request.nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 1, 4096));
     if (parser.isSet(QStringLiteral("kv-type"))) {
         const QString t = parser.value(QStringLiteral("kv-type")).toLower();
         if (t == QLatin1String("f16"))
-            o.kvType = KvStorageType::F16;
+            request.kvType = KvStorageType::F16;
         else if (t == QLatin1String("f32"))
-            o.kvType = KvStorageType::F32;
+            request.kvType = KvStorageType::F32;
         else
             throw Error(QStringLiteral("option --kv-type: expected f16 or f32, got '%1'").arg(t));
     }
-    o.saveBasePath = parser.value(QStringLiteral("save-base"));
+    request.saveBaseLogitsPath = parser.value(QStringLiteral("save-base"));
     if (parser.isSet(QStringLiteral("base-format"))) {
         const QString f = parser.value(QStringLiteral("base-format")).toLower();
         if (f == QLatin1String("llama"))
-            o.baseLlamaCppFormat = true;
+            request.baseLlamaCppFormat = true;
         else if (f != QLatin1String("qf"))
             throw Error(QStringLiteral("option --base-format: expected qf or llama, got '%1'").arg(f));
     }
-    o.baseLimits.maxEntries = std::uint32_t(intOption(parser, QStringLiteral("base-entries"),
-                                                      o.baseLimits.maxEntries, 1, 1 << 24));
+    request.baseLimits.maxEntries = std::uint32_t(intOption(
+        parser, QStringLiteral("base-entries"), request.baseLimits.maxEntries, 1, 1 << 24));
+    request.producer = QStringLiteral("quantfit-cli %1").arg(QStringLiteral(QUANTFIT_VERSION));
+    if (parser.isSet(QStringLiteral("results-dir")) && !parser.isSet(QStringLiteral("save")))
+        throw Error(QStringLiteral("perplexity: --results-dir goes with --save"));
+    const bool save = parser.isSet(QStringLiteral("save"));
+    const ResultsStore store(parser.value(QStringLiteral("results-dir")));
 
-    const std::shared_ptr<const LlamaModel> model = LlamaModel::open(modelPath);
     RunningPrinter printer(json);
-    o.onChunk = [&printer](const ChunkReport &r) { printer(r); };
+    printer.setContext(request.nCtx);
+    const bool several = request.modelPaths.size() > 1 || !request.basePath.isEmpty();
+    request.onChunk = [&](int model, const ChunkReport &r) {
+        if (several && r.chunk == 1) {
+            const QString name = model < 0 ? request.basePath : request.modelPaths[model];
+            printer.print(QStringLiteral("%1%2:\n").arg(model < 0 ? QStringLiteral("base ") : QString(), name));
+        }
+        printer(r);
+    };
+    QStringList saved;
+    request.onRecord = [&](const MeasurementRecord &r) {
+        if (save)
+            saved << store.save(r); // at once: a later cancel keeps what was measured
+    };
     ConsoleContext ctx(true); // the running values are the progress display; Ctrl+C cancels
-
-    PerplexityResult result;
-    if (kl) {
-        const BaseLogitsFile base = BaseLogitsFile::open(parser.value(QStringLiteral("kl-base")));
-        if (parser.isSet(QStringLiteral("ctx")) && std::uint32_t(o.nCtx) != base.header().nCtx)
-            err(QStringLiteral("note: using the base file's context of %1 tokens\n")
-                    .arg(base.header().nCtx));
-        bool addBos = false;
-        std::int32_t bosId = -1;
-        vocabularyBos(model->file(), addBos, bosId);
-        printer.setContext(int(base.header().nCtx));
-        result = computeKld(model, base, addBos, bosId, o, ctx);
-    } else {
-        if (!o.saveBasePath.isEmpty())
-            ensureDistinctOutput(modelPath, o.saveBasePath);
-        const EvalTokens text = loadEvalTokens(model->file(), parser.value(QStringLiteral("file")));
-        printer.setContext(o.nCtx);
-        result = computePerplexity(model, text, o, ctx);
-    }
+    const MeasurementResult result = runMeasurement(request, ctx);
+    for (const QString &n : result.notes)
+        err(QStringLiteral("note: %1\n").arg(n));
 
     if (json) {
-        out(QString::fromUtf8(perplexityResultJsonText(result)));
-        return 0;
+        if (result.records.size() == 1) {
+            out(QString::fromUtf8(measurementRecordJsonText(result.records.front())));
+        } else {
+            QJsonArray all;
+            for (const MeasurementRecord &r : result.records)
+                all.append(measurementRecordToJson(r));
+            out(QString::fromUtf8(QJsonDocument(all).toJson(QJsonDocument::Indented)));
+        }
+    } else {
+        for (const MeasurementRecord &r : result.records) {
+            if (several)
+                printer.print(QStringLiteral("%1%2:\n").arg(r.isBase ? QStringLiteral("base ") : QString(), r.modelPath));
+            if (r.kld)
+                printKldReport(*r.kld, printer);
+            printer.print(QStringLiteral("Final estimate: PPL = %1 +/- %2\n")
+                              .arg(r.ppl, 0, 'f', 4)
+                              .arg(r.pplError, 0, 'f', 5));
+            err(QStringLiteral("%1 tokens scored in %2 s (%3 tokens/s)\n")
+                    .arg(r.nTokensScored)
+                    .arg(r.seconds, 0, 'f', 2)
+                    .arg(r.tokensPerSecond, 0, 'f', 1));
+        }
+        if (!request.saveBaseLogitsPath.isEmpty())
+            err(QStringLiteral("base logits saved to %1 (%2)\n")
+                    .arg(request.saveBaseLogitsPath,
+                         formatBytes(std::uint64_t(QFileInfo(request.saveBaseLogitsPath).size()))));
     }
-    if (result.kld)
-        printKldReport(*result.kld, printer);
-    printer.print(QStringLiteral("Final estimate: PPL = %1 +/- %2\n")
-                     .arg(result.ppl, 0, 'f', 4)
-                     .arg(result.pplError, 0, 'f', 5));
-    err(QStringLiteral("%1 tokens scored in %2 s (%3 tokens/s)%4\n")
-            .arg(result.nTokensScored)
-            .arg(result.seconds, 0, 'f', 2)
-            .arg(result.tokensPerSecond, 0, 'f', 1)
-            .arg(result.basePath.isEmpty() || kl
-                     ? QString()
-                     : QStringLiteral("; base logits saved to %1 (%2)")
-                           .arg(result.basePath,
-                                formatBytes(std::uint64_t(QFileInfo(result.basePath).size())))));
+    for (const QString &p : saved)
+        err(QStringLiteral("result saved to %1\n").arg(p));
     return 0;
 }
 

@@ -6,16 +6,12 @@
 #include "command.h"
 
 #include "gguf/ggufreader.h"
-#include "io/atomicoutput.h"
 #include "jobs/consolecontext.h"
-#include "quant/imatrixfile.h"
-#include "quant/quantizer.h"
-#include "quant/quantplan.h"
+#include "tasks/conversiontask.h"
 #include "util/error.h"
 #include "util/units.h"
 
 #include <QCommandLineParser>
-#include <QDir>
 #include <QFileInfo>
 #include <QMap>
 
@@ -124,20 +120,6 @@ void printPlan(const QuantPlan &plan, const QString &inputPath, const QString &o
     out(text);
 }
 
-QString outputPathFor(const QString &input, const QString &given, FileType ft, bool several)
-{
-    if (given.isEmpty())
-        return defaultOutputPath(input, ft);
-    const QFileInfo info(given);
-    if (info.isDir())
-        return QDir(given).filePath(QFileInfo(defaultOutputPath(input, ft)).fileName());
-    if (several)
-        throw Error(QStringLiteral("with several types, OUT must be an existing folder ('%1' is "
-                                   "not); or leave it out to write next to the input")
-                        .arg(given));
-    return given;
-}
-
 int runQuantize(const QStringList &args)
 {
     QCommandLineParser parser;
@@ -179,11 +161,15 @@ int runQuantize(const QStringList &args)
         return 0;
 
     const QStringList pos = parser.positionalArguments();
-    const QString inputPath = pos.at(0);
-    const QString givenOutput = pos.size() == 3 ? pos.at(1) : QString();
-    const std::vector<FileType> types = parseFileTypes(pos.last());
-
-    QuantOptions options;
+    ConversionRequest request;
+    request.sourcePath = pos.at(0);
+    request.fileTypes = parseFileTypes(pos.last());
+    if (pos.size() == 3) {
+        // OUT is a folder when it is one, else the output file (one type only).
+        const QString given = pos.at(1);
+        (QFileInfo(given).isDir() ? request.outputFolder : request.outputFile) = given;
+    }
+    QuantOptions &options = request.options;
     options.pure = parser.isSet(QStringLiteral("pure"));
     options.leaveOutputTensor = parser.isSet(QStringLiteral("leave-output-tensor"));
     options.allowRequantize = parser.isSet(QStringLiteral("allow-requantize"));
@@ -191,68 +177,35 @@ int runQuantize(const QStringList &args)
     options.tokenEmbeddingType = typeOption(parser, QStringLiteral("token-embedding-type"));
     options.includeWeights = parser.values(QStringLiteral("include-weights"));
     options.excludeWeights = parser.values(QStringLiteral("exclude-weights"));
-    if (!options.includeWeights.isEmpty() && !options.excludeWeights.isEmpty())
-        throw Error(QStringLiteral("quantize: --include-weights and --exclude-weights cannot be "
-                                   "combined"));
     for (const QString &o : parser.values(QStringLiteral("override-kv")))
         options.metadataOverrides.push_back(parseMetadataOverride(o));
-    const bool dryRun = parser.isSet(QStringLiteral("dry-run"));
-    const int nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 0, 4096));
+    request.imatrixPath = parser.value(QStringLiteral("imatrix"));
+    request.nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 0, 4096));
+    request.verify = !parser.isSet(QStringLiteral("no-verify"));
 
-    std::optional<ImportanceMatrix> imatrix;
-    if (parser.isSet(QStringLiteral("imatrix"))) {
-        const QString file = parser.value(QStringLiteral("imatrix"));
-        imatrix = readImportanceMatrix(file);
-        imatrix->filter(options.includeWeights, options.excludeWeights);
-        options.hasImatrix = !imatrix->entries.empty();
-        if (options.hasImatrix)
-            options.imatrix = ImatrixSummary{file, imatrix->datasets.value(0),
-                                             std::uint32_t(imatrix->entries.size()),
-                                             std::uint32_t(imatrix->chunkCount)};
-        else
-            err(QStringLiteral("warning: no imatrix entries left after --include/--exclude-weights\n"));
-    } else if (!options.includeWeights.isEmpty() || !options.excludeWeights.isEmpty()) {
-        throw Error(QStringLiteral("quantize: --include-weights/--exclude-weights need --imatrix"));
-    }
-
-    const GgufFile input =
-        GgufFile::open(inputPath, dryRun ? GgufFile::Mode::MetadataOnly : GgufFile::Mode::Full);
-    std::vector<QuantizeTarget> targets;
-    for (FileType ft : types) {
-        QuantizeTarget t{makeQuantPlan(input.metadata(), input.tensors(), ft, options),
-                         outputPathFor(inputPath, givenOutput, ft, types.size() > 1)};
-        ensureDistinctOutput(inputPath, t.outputPath);
-        targets.push_back(std::move(t));
-    }
-
-    for (const auto &t : targets) {
-        for (const auto &w : t.plan.warnings)
-            err(QStringLiteral("warning: %1: %2\n").arg(fileTypeName(t.plan.fileType), w));
-    }
-    if (dryRun) {
-        for (const auto &t : targets)
-            printPlan(t.plan, inputPath, t.outputPath);
+    if (parser.isSet(QStringLiteral("dry-run"))) {
+        const GgufFile source = GgufFile::open(request.sourcePath, GgufFile::Mode::MetadataOnly);
+        const std::optional<ImportanceMatrix> imatrix = loadConversionImatrix(request);
+        const ConversionPreparation prep =
+            prepareConversion(request, source, imatrix ? &*imatrix : nullptr);
+        for (const QString &w : prep.warnings)
+            err(QStringLiteral("warning: %1\n").arg(w));
+        prep.throwIfNotReady();
+        for (const ConversionTarget &t : prep.targets)
+            printPlan(*t.plan, request.sourcePath, t.outputPath);
         return 0;
     }
 
-    QuantizeOptions qo;
-    qo.nThreads = nThreads;
-    qo.verify = !parser.isSet(QStringLiteral("no-verify"));
-    qo.imatrix = imatrix ? &*imatrix : nullptr;
     ConsoleContext ctx(parser.isSet(QStringLiteral("quiet")));
-    const QuantizeResult result = quantize(input, targets, qo, ctx);
+    const ConversionResult result = runConversion(request, ctx);
     ctx.finishLine();
-    for (const auto &w : result.warnings)
+    for (const QString &w : result.warnings)
         err(QStringLiteral("warning: %1\n").arg(w));
-    for (std::size_t i = 0; i < targets.size(); ++i) {
-        const auto &plan = targets[i].plan;
-        const std::uint64_t n = plan.nElements();
+    for (const ConversionOutput &o : result.outputs)
         out(QStringLiteral("wrote %1 (%2, %3, %4 bytes, %5 bpw)\n")
-                .arg(result.outputs[i].path, fileTypeName(plan.fileType),
-                     formatBytes(result.outputs[i].fileBytes))
-                .arg(result.outputs[i].fileBytes)
-                .arg(n ? 8.0 * double(plan.targetTensorBytes) / double(n) : 0.0, 0, 'f', 2));
-    }
+                .arg(o.path, fileTypeName(o.fileType), formatBytes(o.actualBytes))
+                .arg(o.actualBytes)
+                .arg(o.bitsPerWeight, 0, 'f', 2));
     const double mbps = result.seconds > 0 ? double(result.inputBytes) / 1e6 / result.seconds : 0;
     out(QStringLiteral("converted %1 of tensors in %2 s (%3 MB/s)\n")
             .arg(formatBytes(result.inputBytes))

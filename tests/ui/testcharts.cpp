@@ -13,6 +13,8 @@
 #include <QImage>
 #include <QTest>
 
+using QuantFit::MeasurementRecord;
+
 class TestUiCharts : public QObject
 {
     Q_OBJECT
@@ -152,18 +154,18 @@ void TestUiCharts::chartsPageShowsMeasuredModel()
     base.modelPath = QStringLiteral("/m/demo-F32.gguf");
     base.modelName = QStringLiteral("demo");
     base.fileType = QStringLiteral("F32");
-    base.fileBytes = 56e6;
+    base.fileBytes = 56000000;
     base.bitsPerWeight = 32;
     base.textSource = QStringLiteral("built-in sample");
-    base.context = 128;
-    base.chunks = 6;
+    base.nCtx = 128;
+    base.nChunks = 6;
     base.ppl = 10.0;
     base.pplError = 0.5;
     QVERIFY(!results.save(base).isEmpty());
     MeasurementRecord q4 = base;
     q4.modelPath = QStringLiteral("/m/demo-Q4_K_M.gguf");
     q4.fileType = QStringLiteral("Q4_K_M");
-    q4.fileBytes = 9e6;
+    q4.fileBytes = 9000000;
     q4.bitsPerWeight = 4.9;
     q4.ppl = 10.5; // +5 % over the base
     QVERIFY(!results.save(q4).isEmpty());

@@ -2,13 +2,21 @@
 #include "uitestsupport.h"
 
 #include "gguf/ggufreader.h"
+#include "jobs/jobcontext.h"
 #include "jobs/jobrunner.h"
 #include "pages/convertpage.h"
 #include "quant/quantizer.h"
+#include "tasks/imatrixtask.h"
+#include "tasks/measurementtask.h"
 #include "widgets/jobprogresswidget.h"
 
+#include <QFile>
+#include <QGroupBox>
+#include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QTreeWidget>
 #include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QTimer>
@@ -23,6 +31,7 @@ class TestUiConvert : public QObject
 private slots:
     void initTestCase();
     void convertDemoModelByClicking();
+    void sameRequestAsTheCliWithAnImatrix();
     void cancelLeavesNothing();
 
 private:
@@ -60,11 +69,14 @@ void TestUiConvert::convertDemoModelByClicking()
     QVERIFY(QDir().mkpath(outDir));
     page.setOutputDir(outDir);
     page.setTargets({QStringLiteral("Q4_K_M")});
-    QTRY_VERIFY(page.convertButton()->isEnabled());
-    QCOMPARE(page.outputPaths(), QStringList{QDir(outDir).filePath(QStringLiteral("tiny-Q4_K_M.gguf"))});
+    auto *convert = page.findChild<QPushButton *>(QStringLiteral("convert"));
+    auto *bar = page.findChild<JobProgressWidget *>(QStringLiteral("progress"))->findChild<QProgressBar *>();
+    QVERIFY(convert && bar);
+    QTRY_VERIFY(convert->isEnabled());
+    QCOMPARE(page.request().outputFolder, outDir);
 
     int maxBar = 0;
-    connect(page.progressWidget()->bar(), &QProgressBar::valueChanged, this,
+    connect(bar, &QProgressBar::valueChanged, this,
             [&maxBar](int v) { maxBar = std::max(maxBar, v); });
     QSignalSpy finished(&page, &ConvertPage::conversionFinished);
     // The GUI thread keeps turning while the worker converts: the longest gap between ticks of
@@ -80,7 +92,7 @@ void TestUiConvert::convertDemoModelByClicking()
     });
     clock.start();
     ticker.start(5);
-    QTest::mouseClick(page.convertButton(), Qt::LeftButton);
+    QTest::mouseClick(convert, Qt::LeftButton);
     QVERIFY(finished.wait(120000));
     ticker.stop();
     const qint64 totalMs = clock.elapsed();
@@ -92,11 +104,12 @@ void TestUiConvert::convertDemoModelByClicking()
     QVERIFY2(longestGapMs < 250 || longestGapMs < totalMs * 9 / 10,
              qPrintable(QStringLiteral("%1 ms of %2 ms").arg(longestGapMs).arg(totalMs)));
     QCOMPARE(finished.at(0).at(0).toBool(), true);
-    QCOMPARE(page.progressWidget()->bar()->value(), page.progressWidget()->bar()->maximum()); // 100%
+    QCOMPARE(bar->value(), bar->maximum()); // 100%
     QCOMPARE(maxBar, 1000);
 
     // The file verifies against an independently computed plan of the same source.
-    const QString out = page.finishedOutputs().value(0);
+    const QString out = finished.at(0).at(1).toStringList().value(0);
+    QCOMPARE(out, QDir(outDir).filePath(QStringLiteral("tiny-Q4_K_M.gguf")));
     QVERIFY(QFileInfo::exists(out));
     const GgufFile source = GgufFile::open(demoPath, GgufFile::Mode::MetadataOnly);
     const QuantPlan plan = makeQuantPlan(source.metadata(), source.tensors(), FileType::Q4_K_M);
@@ -104,7 +117,77 @@ void TestUiConvert::convertDemoModelByClicking()
     QCOMPARE(std::uint64_t(QFileInfo(out).size()), plan.outputFileBytes);
     const GgufFile written = GgufFile::open(out, GgufFile::Mode::MetadataOnly);
     QCOMPARE(written.metadata().uintOr("general.file_type", 0), std::uint64_t(FileType::Q4_K_M)); // 15
-    QVERIFY(page.logText().contains(QStringLiteral("tiny-Q4_K_M.gguf")));
+    QVERIFY(page.findChild<QPlainTextEdit *>(QStringLiteral("log"))->toPlainText().contains(
+        QStringLiteral("tiny-Q4_K_M.gguf")));
+}
+
+// The same conversion asked of the app and of quantfit-cli, with an importance matrix, gives
+// byte-identical files: same quantize.imatrix.* keys, same data.
+void TestUiConvert::sameRequestAsTheCliWithAnImatrix()
+{
+    SyntheticModelOptions tiny;
+    tiny.nLayers = 2;
+    tiny.nEmbd = 256;
+    tiny.nFf = 512;
+    tiny.nHeads = 4;
+    tiny.nHeadsKv = 2;
+    tiny.nVocab = 512;
+    tiny.nCtx = 256;
+    const QString source = m_dir.filePath(QStringLiteral("im/src-F32.gguf"));
+    QVERIFY(QDir().mkpath(QFileInfo(source).absolutePath()));
+    NullJobContext ctx;
+    writeSyntheticModel(source, tiny, ctx);
+    const QString text = m_dir.filePath(QStringLiteral("im/sample.txt"));
+    {
+        QFile f(text);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(builtInSampleText());
+    }
+    ImatrixRequest im;
+    im.modelPath = source;
+    im.textSource = text;
+    im.outputPath = m_dir.filePath(QStringLiteral("im/src.imatrix.gguf"));
+    im.nCtx = 64;
+    im.nChunks = 3;
+    runImatrix(im, ctx);
+
+    // The app: source, one target, the advanced options with the imatrix.
+    JobRunner runner;
+    ConvertPage page(&runner);
+    page.show();
+    QSignalSpy ready(&page, &ConvertPage::sourceReady);
+    page.setSource(source);
+    QVERIFY(ready.wait(30000));
+    const QString appDir = m_dir.filePath(QStringLiteral("im/app"));
+    const QString cliDir = m_dir.filePath(QStringLiteral("im/cli"));
+    QVERIFY(QDir().mkpath(appDir) && QDir().mkpath(cliDir));
+    page.setOutputDir(appDir);
+    page.setTargets({QStringLiteral("IQ4_XS")});
+    page.findChild<QGroupBox *>(QStringLiteral("advanced"))->setChecked(true);
+    page.findChild<QLineEdit *>(QStringLiteral("imatrix"))->setText(im.outputPath);
+    auto *convert = page.findChild<QPushButton *>(QStringLiteral("convert"));
+    QTRY_VERIFY(convert->isEnabled()); // after the imatrix was read
+    QCOMPARE(page.request().imatrixPath, im.outputPath);
+    QSignalSpy finished(&page, &ConvertPage::conversionFinished);
+    QTest::mouseClick(convert, Qt::LeftButton);
+    QVERIFY(finished.wait(120000));
+    QCOMPARE(finished.at(0).at(0).toBool(), true);
+    const QString appFile = finished.at(0).at(1).toStringList().value(0);
+
+    // The CLI, the same request in its words.
+    const auto cli = Test::runCli({QStringLiteral("quantize"), source, cliDir, QStringLiteral("IQ4_XS"),
+                                   QStringLiteral("--imatrix"), im.outputPath, QStringLiteral("--quiet")});
+    QVERIFY2(cli.exitCode == 0, cli.err.constData());
+    const QString cliFile = QDir(cliDir).filePath(QStringLiteral("src-IQ4_XS.gguf"));
+
+    const GgufFile written = GgufFile::open(appFile, GgufFile::Mode::MetadataOnly);
+    QCOMPARE(written.metadata().stringOr("quantize.imatrix.file"), im.outputPath);
+    QCOMPARE(written.metadata().stringOr("quantize.imatrix.dataset"), QStringLiteral("sample.txt"));
+    QCOMPARE(written.metadata().uintOr("quantize.imatrix.entries_count", 0), 14u);
+    QCOMPARE(written.metadata().uintOr("quantize.imatrix.chunks_count", 0), 3u);
+    const QByteArray app = Test::fileContent(appFile);
+    QVERIFY(!app.isEmpty());
+    QVERIFY(app == Test::fileContent(cliFile));
 }
 
 void TestUiConvert::cancelLeavesNothing()
@@ -125,19 +208,22 @@ void TestUiConvert::cancelLeavesNothing()
     page.setOutputDir(outDir);
     page.setTargets({QStringLiteral("Q2_K"), QStringLiteral("Q3_K_M"), QStringLiteral("Q4_K_M"),
                      QStringLiteral("Q5_K_M"), QStringLiteral("Q6_K"), QStringLiteral("IQ4_XS")});
-    QTRY_VERIFY(page.convertButton()->isEnabled());
+    auto *convert = page.findChild<QPushButton *>(QStringLiteral("convert"));
+    auto *progress = page.findChild<JobProgressWidget *>(QStringLiteral("progress"));
+    auto *bar = progress->findChild<QProgressBar *>();
+    QTRY_VERIFY(convert->isEnabled());
 
     QSignalSpy finished(&page, &ConvertPage::conversionFinished);
-    QTest::mouseClick(page.convertButton(), Qt::LeftButton);
+    QTest::mouseClick(convert, Qt::LeftButton);
     // Cancel once the bar has moved, i.e. in the middle of writing.
-    QTRY_VERIFY_WITH_TIMEOUT(page.progressWidget()->bar()->value() > 0 || !finished.isEmpty(), 60000);
+    QTRY_VERIFY_WITH_TIMEOUT(bar->value() > 0 || !finished.isEmpty(), 60000);
     if (!finished.isEmpty())
         QSKIP("conversion finished before it could be cancelled");
-    QTest::mouseClick(page.progressWidget()->cancelButton(), Qt::LeftButton);
+    QTest::mouseClick(progress->findChild<QPushButton *>(QStringLiteral("cancel")), Qt::LeftButton);
     QVERIFY(finished.wait(30000));
     QCOMPARE(finished.at(0).at(0).toBool(), false);
-    QVERIFY(page.logText().contains(QStringLiteral("Cancelled")));
-    QVERIFY(page.finishedOutputs().isEmpty());
+    QVERIFY(page.findChild<QPlainTextEdit *>(QStringLiteral("log"))->toPlainText().contains(QStringLiteral("Cancelled")));
+    QVERIFY(finished.at(0).at(1).toStringList().isEmpty());
     QCOMPARE(QuantFit::Test::filesIn(outDir), QStringList()); // no output, no temporary
 }
 

@@ -1,6 +1,6 @@
 #include "liveperplexitychart.h"
 
-#include "widgets/memorybar.h"
+#include "common/palette.h"
 
 #include <qcustomplot.h>
 
@@ -10,7 +10,7 @@ LivePerplexityChart::LivePerplexityChart(QWidget *parent)
     QCustomPlot *p = plot();
     p->xAxis->setLabel(tr("Chunk"));
     p->yAxis->setLabel(tr("Perplexity (running)"));
-    const QColor color = MemoryBar::weightsColor();
+    const QColor color = Palette::weights();
     QColor band = color;
     band.setAlpha(60);
     m_upper = p->addGraph();

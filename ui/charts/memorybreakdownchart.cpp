@@ -1,6 +1,6 @@
 #include "memorybreakdownchart.h"
 
-#include "widgets/memorybar.h"
+#include "common/palette.h"
 
 #include <qcustomplot.h>
 
@@ -33,10 +33,10 @@ void MemoryBreakdownChart::setData(const QList<ChartMemoryColumn> &columns, doub
         double ChartMemoryColumn::*field;
     };
     const Layer layers[] = {
-        {tr("Weights"), MemoryBar::weightsColor(), &ChartMemoryColumn::weightsBytes},
-        {tr("KV cache"), MemoryBar::kvColor(), &ChartMemoryColumn::kvBytes},
-        {tr("Compute"), MemoryBar::computeColor(), &ChartMemoryColumn::computeBytes},
-        {tr("Reserve"), MemoryBar::reserveColor(), &ChartMemoryColumn::reserveBytes},
+        {tr("Weights"), Palette::weights(), &ChartMemoryColumn::weightsBytes},
+        {tr("KV cache"), Palette::kvCache(), &ChartMemoryColumn::kvBytes},
+        {tr("Compute"), Palette::compute(), &ChartMemoryColumn::computeBytes},
+        {tr("Reserve"), Palette::reserve(), &ChartMemoryColumn::reserveBytes},
     };
     QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
     QCPBars *below = nullptr;

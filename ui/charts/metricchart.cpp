@@ -1,6 +1,6 @@
 #include "metricchart.h"
 
-#include "widgets/memorybar.h"
+#include "common/palette.h"
 
 #include <qcustomplot.h>
 
@@ -22,7 +22,7 @@ void MetricChart::setData(const QString &metricName, const QList<ChartMetricPoin
     p->clearItems();
     setTitle(title);
     p->yAxis->setLabel(metricName);
-    const QColor color = MemoryBar::kvColor();
+    const QColor color = Palette::kvCache();
 
     QList<ChartMetricPoint> points = input;
     std::sort(points.begin(), points.end(),

@@ -1,6 +1,6 @@
 #include "sizequalitychart.h"
 
-#include "widgets/memorybar.h"
+#include "common/palette.h"
 
 #include <qcustomplot.h>
 
@@ -23,7 +23,7 @@ void SizeQualityChart::setData(const QString &title, const QList<ChartQuantPoint
     p->clearGraphs();
     p->clearItems();
     setTitle(title, 1);
-    const QColor accent = MemoryBar::weightsColor();
+    const QColor accent = Palette::weights();
 
     QCPGraph *estimates = p->addGraph();
     estimates->setName(tr("Estimate"));

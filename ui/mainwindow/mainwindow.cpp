@@ -39,7 +39,7 @@ static QString droppedGguf(const QMimeData *mime)
 MainWindow::MainWindow(QWidget *parent)
     : QMainWindow(parent)
     , m_runner(new JobRunner(this))
-    , m_results(new ResultsModel(this))
+    , m_results(new ResultsModel({}, this))
     , m_tabs(new QTabWidget(this))
 {
     setWindowTitle(tr("QuantFit"));

@@ -1,37 +1,13 @@
 #pragma once
 
+#include "eval/resultsstore.h"
+
 #include <QAbstractTableModel>
-#include <QDateTime>
-#include <QJsonObject>
 #include <QList>
 #include <QString>
 
-#include <optional>
-
-/// One saved measurement (one JSON file in the app's results folder).
-struct MeasurementRecord {
-    QString id;               ///< file name stem in the results folder
-    QString modelPath;
-    QString modelName;        ///< general.name or the file name
-    QString fileType;         ///< "Q4_K_M", "F32"
-    double fileBytes = 0;
-    double nParams = 0;
-    double bitsPerWeight = 0;
-    QString textSource;       ///< file, archive member or "built-in sample"
-    int context = 0;
-    int chunks = 0;
-    double ppl = 0;
-    double pplError = 0;
-    double tokensPerSecond = 0;
-    QString basePath;         ///< base model for KLD, empty when none
-    std::optional<double> kldMean, kldMeanError, kldMedian, kldP99, pplRatio, sameTopPercent;
-    QDateTime when;
-
-    QJsonObject toJson() const;
-    static MeasurementRecord fromJson(const QJsonObject &o);
-};
-
-/// The saved measurements, listed newest first; loads from and saves to AppPaths::resultsDir().
+/// The saved measurements of a ResultsStore (the folder the CLI's `perplexity --save` and
+/// `results` use too), newest first.
 class ResultsModel : public QAbstractTableModel
 {
     Q_OBJECT
@@ -39,13 +15,22 @@ class ResultsModel : public QAbstractTableModel
 public:
     enum Column { Model, Type, Bits, Size, Ppl, Kld, Speed, Text, When, ColumnCount };
 
-    explicit ResultsModel(QObject *parent = nullptr);
+    /// `folder` empty: ResultsStore::defaultFolder().
+    explicit ResultsModel(const QString &folder = {}, QObject *parent = nullptr);
 
+    QString folder() const { return m_store.folder(); }
     void reload();
-    /// Writes `record` as JSON (atomically) and adds it; returns the file path or empty on error.
-    QString save(MeasurementRecord record, QString *error = nullptr);
-    bool remove(int row);
-    const QList<MeasurementRecord> &records() const { return m_records; }
+    /// Saves `record` in the folder and lists it; returns the file path. Throws
+    /// QuantFit::IoError.
+    QString save(const QuantFit::MeasurementRecord &record);
+    /// Copies a record file from elsewhere (e.g. `quantfit-cli perplexity --json` output) into
+    /// the folder. Throws QuantFit::Error naming the file.
+    QString importFile(const QString &path);
+    /// Deletes the record of `row`. Throws QuantFit::IoError.
+    void remove(int row);
+    const QList<QuantFit::MeasurementRecord> &records() const { return m_records; }
+    /// Files in the folder that are not readable records, one line each.
+    const QStringList &problems() const { return m_problems; }
 
     int rowCount(const QModelIndex &parent = {}) const override;
     int columnCount(const QModelIndex &parent = {}) const override;
@@ -56,5 +41,7 @@ signals:
     void resultsChanged();
 
 private:
-    QList<MeasurementRecord> m_records;
+    QuantFit::ResultsStore m_store;
+    QList<QuantFit::MeasurementRecord> m_records;
+    QStringList m_problems;
 };

@@ -1,5 +1,6 @@
 #include "advisepage.h"
 
+#include "common/palette.h"
 #include "advisor/advisor.h"
 #include "catalog/catalog.h"
 #include "gguf/ggufreader.h"
@@ -555,10 +556,10 @@ void AdvisePage::updateMemoryBar()
     }
     const QuantRow &r = rows[std::size_t(row)];
     m_memoryBar->setParts({
-        {tr("Weights (%1)").arg(r.name), r.memory.weightsBytes, MemoryBar::weightsColor()},
-        {tr("KV cache"), r.memory.kvCacheBytes, MemoryBar::kvColor()},
-        {tr("Compute + runtime"), r.memory.computeBytes + r.memory.overheadBytes, MemoryBar::computeColor()},
-        {tr("OS reserve"), r.memory.reserveBytes, MemoryBar::reserveColor()},
+        {tr("Weights (%1)").arg(r.name), r.memory.weightsBytes, Palette::weights()},
+        {tr("KV cache"), r.memory.kvCacheBytes, Palette::kvCache()},
+        {tr("Compute + runtime"), r.memory.computeBytes + r.memory.overheadBytes, Palette::compute()},
+        {tr("OS reserve"), r.memory.reserveBytes, Palette::reserve()},
     });
     m_memoryBar->setCapacity(m_advice->options.ramBytes, tr("RAM"));
     m_convertButton->setEnabled(true);

@@ -106,9 +106,10 @@ void ChartsPage::setAdviceData(const AdviceChartData &data)
 
 // Measurements of the model the Advise page shows (by general.name); when none match, all of
 // them, so a measurement is never hidden.
-static QList<MeasurementRecord> relevant(const QList<MeasurementRecord> &all, const QString &name)
+static QList<QuantFit::MeasurementRecord> relevant(const QList<QuantFit::MeasurementRecord> &all,
+                                                  const QString &name)
 {
-    QList<MeasurementRecord> out;
+    QList<QuantFit::MeasurementRecord> out;
     for (const auto &r : all)
         if (!name.isEmpty() && r.modelName == name)
             out.append(r);
@@ -120,19 +121,21 @@ void ChartsPage::refresh()
     // A measured model chosen explicitly: its measurements only, without the Advise estimates.
     const QString chosen = m_modelChoice->currentData().toString();
     const QString modelName = chosen.isEmpty() ? m_advice.modelName : chosen;
-    const QList<MeasurementRecord> records = relevant(m_results->records(), modelName);
+    const QList<QuantFit::MeasurementRecord> records = relevant(m_results->records(), modelName);
 
     // Measured quality loss needs a full-precision run of the same model, text and context.
     QList<ChartQuantPoint> points = chosen.isEmpty() ? m_advice.quants : QList<ChartQuantPoint>{};
     for (const auto &r : records) {
         if (r.modelName != modelName || modelName.isEmpty())
             continue;
-        std::optional<double> ratio = r.pplRatio;
+        std::optional<double> ratio;
+        if (r.kld && r.kld->pplRatio > 0)
+            ratio = r.kld->pplRatio;
         if (!ratio) {
             for (const auto &b : records) {
                 if ((b.fileType == u"F32" || b.fileType == u"F16" || b.fileType == u"BF16")
                     && b.modelName == r.modelName && b.textSource == r.textSource
-                    && b.context == r.context && b.chunks == r.chunks && b.ppl > 0) {
+                    && b.nCtx == r.nCtx && b.nChunks == r.nChunks && b.ppl > 0) {
                     ratio = r.ppl / b.ppl;
                     break;
                 }
@@ -164,7 +167,7 @@ void ChartsPage::refresh()
     // Newest result per file and type (records are newest first).
     std::map<QString, ChartMetricPoint> latest;
     for (const auto &r : records) {
-        if (kld && !r.kldMean)
+        if (kld && !r.kld)
             continue;
         const QString key = r.modelPath;
         if (latest.count(key))
@@ -172,8 +175,8 @@ void ChartsPage::refresh()
         ChartMetricPoint p;
         p.name = r.fileType;
         p.bitsPerWeight = r.bitsPerWeight;
-        p.value = kld ? *r.kldMean : r.ppl;
-        p.error = kld ? r.kldMeanError.value_or(0) : r.pplError;
+        p.value = kld ? r.kld->kldMean : r.ppl;
+        p.error = kld ? r.kld->kldMeanError : r.pplError;
         p.tooltip = tr("%1: %2 %3 ± %4\n%5 bits per weight\n%6")
                         .arg(r.fileType, kld ? tr("mean KLD") : tr("PPL"))
                         .arg(p.value, 0, 'f', kld ? 5 : 4).arg(p.error, 0, 'f', kld ? 5 : 4)

@@ -1,11 +1,8 @@
 #include "comparepanel.h"
 
-#include "gguf/ggufreader.h"
-#include "infer/generator.h"
-#include "infer/llamamodel.h"
-#include "jobs/job.h"
 #include "jobs/jobrunner.h"
-#include "tokenize/tokenizer.h"
+#include "jobs/taskjobs.h"
+#include "util/units.h"
 
 #include <QBoxLayout>
 #include <QFileInfo>
@@ -28,6 +25,10 @@ ComparePanel::ComparePanel(JobRunner *runner, QWidget *parent)
     , m_status(new QLabel(this))
     , m_columns(new QWidget(this))
 {
+    m_prompt->setObjectName(QStringLiteral("prompt"));
+    m_nPredict->setObjectName(QStringLiteral("tokens"));
+    m_status->setObjectName(QStringLiteral("status"));
+    m_columns->setObjectName(QStringLiteral("outputs"));
     auto *promptLabel = new QLabel(tr("&Prompt:"), this);
     promptLabel->setBuddy(m_prompt);
     m_prompt->setText(tr("Write a Python sorting algorithm"));
@@ -59,17 +60,6 @@ void ComparePanel::setStartEnabled(bool enabled)
     m_button->setEnabled(enabled);
 }
 
-QString ComparePanel::text() const
-{
-    QStringList parts{m_status->text()};
-    for (const QGroupBox *box : m_columns->findChildren<QGroupBox *>()) {
-        parts << box->title();
-        if (const auto *edit = box->findChild<QPlainTextEdit *>())
-            parts << edit->toPlainText();
-    }
-    return parts.join(u'\n');
-}
-
 Job *ComparePanel::start(const QStringList &paths)
 {
     const QString prompt = m_prompt->text();
@@ -77,40 +67,23 @@ Job *ComparePanel::start(const QStringList &paths)
         m_status->setText(tr("Check at least one model and enter a prompt."));
         return nullptr;
     }
-    const int nPredict = m_nPredict->value();
-    auto outputs = std::make_shared<QStringList>(); // title, text, title, text, ...
-    auto *job = new Job(tr("Comparing outputs"), [=](JobContext &ctx) {
-        int index = 0;
-        for (const QString &path : paths) {
-            ctx.setStage(tr("Generating with %1 (%2/%3)").arg(QFileInfo(path).fileName()).arg(++index).arg(paths.size()),
-                         std::uint64_t(paths.size()) * std::uint64_t(nPredict));
-            auto model = LlamaModel::open(path);
-            const Tokenizer tokenizer = Tokenizer::fromMetadata(model->file().metadata(), path);
-            const std::vector<std::int32_t> ids = tokenizer.encode(QStringView(prompt), true);
-            InferenceSession session(model, SessionOptions{.nCtx = std::min(2048, int(ids.size()) + nPredict + 8)});
-            GenerationOptions options;
-            options.nPredict = nPredict;
-            if (tokenizer.eosId() >= 0)
-                options.stopTokens.push_back(tokenizer.eosId());
-            const GenerationResult g = generate(session, ids, options, [&ctx](std::int32_t) {
-                ctx.advance(1);
-                return true;
-            }, ctx);
-            const QString text = QString::fromUtf8(tokenizer.decode(g.tokens));
-            *outputs << tr("%1 — %2 tokens, %3 tokens/s")
-                            .arg(QFileInfo(path).fileName()).arg(g.tokens.size())
-                            .arg(g.generatedTokensPerSecond(), 0, 'f', 1)
-                     << prompt + text;
-        }
-    });
+    TextGenerationRequest request;
+    request.modelPaths = paths;
+    request.prompt = prompt;
+    request.options.nPredict = m_nPredict->value(); // greedy: the default sampler at temperature 0
+    auto *job = new TextGenerationJob(request);
     m_status->setText(tr("Running the prompt on %n model(s)…", nullptr, int(paths.size())));
-    connect(job, &Job::succeeded, this, [this, outputs, prompt] {
+    connect(job, &Job::succeeded, this, [this, job, prompt] {
         // Replace the previous columns with one per model.
         for (QWidget *old : m_columns->findChildren<QWidget *>(QString(), Qt::FindDirectChildrenOnly))
             old->deleteLater();
-        for (int i = 0; i + 1 < outputs->size(); i += 2) {
-            auto *box = new QGroupBox(outputs->at(i), m_columns);
-            auto *edit = new QPlainTextEdit(outputs->at(i + 1), box);
+        for (const GeneratedText &g : job->result().outputs) {
+            const QString title = tr("%1 — %2, %3 tokens, %4 tokens/s")
+                                      .arg(QFileInfo(g.modelPath).fileName(), formatBytes(g.fileBytes))
+                                      .arg(g.nGenerated)
+                                      .arg(g.generatedTokensPerSecond, 0, 'f', 1);
+            auto *box = new QGroupBox(title, m_columns);
+            auto *edit = new QPlainTextEdit(prompt + QString::fromUtf8(g.continuation), box);
             edit->setReadOnly(true);
             edit->setMinimumWidth(260);
             auto *boxLayout = new QVBoxLayout(box);

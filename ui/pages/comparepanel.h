@@ -24,8 +24,6 @@ public:
     /// when there is nothing to run (no model or an empty prompt; the panel says so).
     Job *start(const QStringList &paths);
     void setStartEnabled(bool enabled);
-    /// Status line, column titles and outputs as plain text (tests, copying).
-    QString text() const;
 
 signals:
     void startRequested();

@@ -1,11 +1,9 @@
 #include "convertpage.h"
 
-#include "apppaths.h"
+#include "common/apppaths.h"
 #include "gguf/ggmltype.h"
-#include "jobs/job.h"
 #include "jobs/jobrunner.h"
-#include "quant/imatrixfile.h"
-#include "quant/quantizer.h"
+#include "jobs/taskjobs.h"
 #include "util/error.h"
 #include "util/units.h"
 #include "widgets/jobprogresswidget.h"
@@ -33,6 +31,8 @@
 #include <QTime>
 #include <QTreeWidget>
 #include <QUrl>
+#include <QFutureWatcher>
+#include <QtConcurrent/QtConcurrentRun>
 
 
 using namespace QuantFit;
@@ -76,6 +76,17 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     , m_showButton(new QPushButton(tr("Sho&w in folder"), this))
 {
     m_demoOptions.name = QStringLiteral("QuantFit demo");
+    // Names for tests and accessibility tools, which find the widgets by them.
+    m_sourceEdit->setObjectName(QStringLiteral("source"));
+    m_targets->setObjectName(QStringLiteral("targets"));
+    m_outputEdit->setObjectName(QStringLiteral("outputFolder"));
+    m_advanced->setObjectName(QStringLiteral("advanced"));
+    m_imatrixEdit->setObjectName(QStringLiteral("imatrix"));
+    m_preview->setObjectName(QStringLiteral("preview"));
+    m_convertButton->setObjectName(QStringLiteral("convert"));
+    m_progress->setObjectName(QStringLiteral("progress"));
+    m_log->setObjectName(QStringLiteral("log"));
+    m_outcome->setObjectName(QStringLiteral("outcome"));
     m_demoPath = AppPaths::demoModelPath();
 
     // Source
@@ -235,9 +246,10 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     connect(m_outputEdit, &QLineEdit::textChanged, this, &ConvertPage::updatePreview);
     connect(m_pure, &QCheckBox::toggled, this, &ConvertPage::updatePreview);
     connect(m_requantize, &QCheckBox::toggled, this, &ConvertPage::updatePreview);
-    connect(m_imatrixEdit, &QLineEdit::textChanged, this, &ConvertPage::updatePreview);
+    connect(m_imatrixEdit, &QLineEdit::textChanged, this, &ConvertPage::loadImatrix);
     connect(m_outputType, &QComboBox::currentIndexChanged, this, &ConvertPage::updatePreview);
     connect(m_embdType, &QComboBox::currentIndexChanged, this, &ConvertPage::updatePreview);
+    connect(m_advanced, &QGroupBox::toggled, this, &ConvertPage::loadImatrix);
     connect(m_advanced, &QGroupBox::toggled, this, &ConvertPage::updatePreview);
     connect(m_convertButton, &QPushButton::clicked, this, &ConvertPage::startConversion);
     connect(m_measureButton, &QPushButton::clicked, this,
@@ -263,11 +275,6 @@ void ConvertPage::saveSettings() const
 QString ConvertPage::sourcePath() const
 {
     return m_source.path;
-}
-
-QString ConvertPage::logText() const
-{
-    return m_log->toPlainText();
 }
 
 void ConvertPage::log(const QString &line)
@@ -370,74 +377,99 @@ void ConvertPage::onSourceLoaded(const LoadedModel &model)
     updatePreview();
 }
 
-QuantOptions ConvertPage::quantOptions() const
+ConversionRequest ConvertPage::request() const
 {
-    QuantOptions o;
+    ConversionRequest r;
+    r.sourcePath = m_source.path;
+    for (int i = 0; i < m_targets->count(); ++i) {
+        const QListWidgetItem *item = m_targets->item(i);
+        if (item->checkState() == Qt::Checked)
+            r.fileTypes.push_back(FileType(item->data(Qt::UserRole).toInt()));
+    }
+    const QString dir = m_outputEdit->text().trimmed();
+    r.outputFolder = dir.isEmpty() && !m_source.path.isEmpty() ? QFileInfo(m_source.path).absolutePath() : dir;
+    r.nThreads = m_threads->value();
+    r.verify = true;
     if (!m_advanced->isChecked())
-        return o;
+        return r;
+    QuantOptions &o = r.options;
     o.pure = m_pure->isChecked();
     o.allowRequantize = m_requantize->isChecked();
     if (m_outputType->currentIndex() > 0)
         o.outputTensorType = GgmlType(m_outputType->currentData().toInt());
     if (m_embdType->currentIndex() > 0)
         o.tokenEmbeddingType = GgmlType(m_embdType->currentData().toInt());
-    o.hasImatrix = !m_imatrixEdit->text().trimmed().isEmpty();
-    return o;
+    r.imatrixPath = m_imatrixEdit->text().trimmed();
+    return r;
 }
 
-std::vector<ConvertPage::Target> ConvertPage::currentTargets() const
+void ConvertPage::loadImatrix()
 {
-    std::vector<Target> out;
-    const QString dir = m_outputEdit->text().trimmed();
-    for (int i = 0; i < m_targets->count(); ++i) {
-        const QListWidgetItem *item = m_targets->item(i);
-        if (item->checkState() != Qt::Checked)
-            continue;
-        Target t{FileType(item->data(Qt::UserRole).toInt()), {}, std::nullopt, {}};
-        if (!m_source.path.isEmpty()) {
-            const QString name = QFileInfo(defaultOutputPath(m_source.path, t.fileType)).fileName();
-            t.outputPath = QDir(dir.isEmpty() ? QFileInfo(m_source.path).absolutePath() : dir).filePath(name);
-        }
-        if (m_source.file) {
-            try {
-                t.plan = makeQuantPlan(m_source.file->metadata(), m_source.file->tensors(), t.fileType,
-                                       quantOptions());
-            } catch (const Error &e) {
-                t.error = e.message();
-            }
-        }
-        out.push_back(std::move(t));
+    const ConversionRequest r = request();
+    if (r.imatrixPath == m_imatrixPath)
+        return;
+    m_imatrixPath = r.imatrixPath;
+    m_imatrix.reset();
+    m_imatrixError.clear();
+    if (r.imatrixPath.isEmpty()) {
+        updatePreview();
+        return;
     }
-    return out;
+    using Loaded = std::pair<std::shared_ptr<const ImportanceMatrix>, QString>;
+    auto *watcher = new QFutureWatcher<Loaded>(this);
+    connect(watcher, &QFutureWatcher<Loaded>::finished, this, [this, watcher, path = r.imatrixPath] {
+        watcher->deleteLater();
+        if (path != m_imatrixPath)
+            return; // another file was chosen meanwhile
+        std::tie(m_imatrix, m_imatrixError) = watcher->result();
+        updatePreview();
+    });
+    watcher->setFuture(QtConcurrent::run([r]() -> Loaded {
+        try {
+            const std::optional<ImportanceMatrix> m = loadConversionImatrix(r);
+            return {m ? std::make_shared<const ImportanceMatrix>(*m) : nullptr, QString()};
+        } catch (const Error &e) {
+            return {nullptr, e.message()};
+        }
+    }));
+    updatePreview();
 }
 
-QStringList ConvertPage::outputPaths() const
+ConversionPreparation ConvertPage::preparation(QString *error) const
 {
-    QStringList out;
-    for (const Target &t : currentTargets())
-        out << t.outputPath;
-    return out;
+    const ConversionRequest r = request();
+    if (!m_imatrixError.isEmpty()) {
+        *error = tr("Importance matrix: %1").arg(m_imatrixError);
+        return {};
+    }
+    if (!r.imatrixPath.isEmpty() && !m_imatrix) {
+        *error = tr("Reading the importance matrix…");
+        return {};
+    }
+    try {
+        return prepareConversion(r, *m_source.file, m_imatrix.get());
+    } catch (const Error &e) {
+        *error = e.message();
+        return {};
+    }
 }
 
 void ConvertPage::updatePreview()
 {
     // Plans are pure and take milliseconds, so the preview follows every change directly.
-    const std::vector<Target> targets = currentTargets();
-    QList<PlanPreview::Entry> entries;
-    for (const Target &t : targets) {
-        const QString title = t.outputPath.isEmpty() ? fileTypeName(t.fileType) : QFileInfo(t.outputPath).fileName();
-        entries.append({title, t.outputPath, t.plan ? &*t.plan : nullptr, t.error});
-    }
     QString message;
+    ConversionPreparation prep;
     if (!m_source.file)
         message = m_source.path.isEmpty() ? tr("Choose a source model.") : tr("Reading the source…");
-    else if (targets.empty())
+    else if (request().fileTypes.empty())
         message = tr("Check at least one target quant.");
-    QString dir = m_outputEdit->text().trimmed();
-    if (dir.isEmpty() && !m_source.path.isEmpty())
-        dir = QFileInfo(m_source.path).absolutePath();
-    const bool ok = m_preview->setEntries(entries, dir, message);
-    m_convertButton->setEnabled(ok && !m_busy);
+    else
+        prep = preparation(&message);
+    QList<PlanPreview::Entry> entries;
+    for (const ConversionTarget &t : prep.targets)
+        entries.append({QFileInfo(t.outputPath).fileName(), t.outputPath, t.plan ? &*t.plan : nullptr, t.error});
+    const bool ok = m_preview->setEntries(entries, request().outputFolder, message);
+    m_convertButton->setEnabled(ok && prep.isReady() && !m_busy);
 }
 
 void ConvertPage::setBusy(bool busy)
@@ -479,86 +511,68 @@ void ConvertPage::startConversion()
 {
     if (m_busy || !m_source.file)
         return;
-    std::vector<Target> targets = currentTargets();
-    auto work = std::make_shared<std::vector<QuantizeTarget>>();
-    for (Target &t : targets) {
-        if (!t.plan) {
-            log(tr("Error: %1: %2").arg(fileTypeName(t.fileType), t.error));
-            return;
+    QString error;
+    const ConversionPreparation prep = preparation(&error);
+    if (!error.isEmpty() || !prep.isReady()) {
+        try {
+            prep.throwIfNotReady();
+        } catch (const Error &e) {
+            error = e.message();
         }
-        work->push_back({*t.plan, t.outputPath});
-    }
-    if (work->empty())
-        return;
-    const QString dir = QFileInfo(work->front().outputPath).absolutePath();
-    if (!QDir().mkpath(dir)) {
-        log(tr("Error: cannot create the output folder %1").arg(dir));
+        log(tr("Error: %1").arg(error));
         return;
     }
 
-    const QString sourcePath = m_source.path;
-    const QString imatrixPath = m_advanced->isChecked() ? m_imatrixEdit->text().trimmed() : QString();
-    const int threads = m_threads->value();
-    auto result = std::make_shared<QuantizeResult>();
-    auto *job = new Job(tr("Converting"), [=](JobContext &ctx) {
-        const GgufFile input = GgufFile::open(sourcePath);
-        std::optional<ImportanceMatrix> imatrix;
-        if (!imatrixPath.isEmpty())
-            imatrix = readImportanceMatrix(imatrixPath);
-        QuantizeOptions options;
-        options.nThreads = threads;
-        options.verify = true;
-        options.imatrix = imatrix ? &*imatrix : nullptr;
-        *result = quantize(input, *work, options, ctx);
-    });
-
+    auto *job = new ConversionJob(request());
     m_finished.clear();
     m_outcome->clear();
     m_measureButton->setEnabled(false);
     m_showButton->setEnabled(false);
-    for (const auto &t : *work)
+    for (const ConversionTarget &t : prep.targets)
         log(tr("Converting %1 → %2 (planned %3)")
-                .arg(QFileInfo(sourcePath).fileName(), QFileInfo(t.outputPath).fileName(),
-                     formatBytes(t.plan.outputFileBytes)));
+                .arg(QFileInfo(m_source.path).fileName(), QFileInfo(t.outputPath).fileName(),
+                     formatBytes(t.plan->outputFileBytes)));
+    if (prep.imatrix)
+        log(tr("Importance matrix %1: %2 entries from %3 chunks")
+                .arg(prep.imatrix->fileName).arg(prep.imatrix->entries).arg(prep.imatrix->chunks));
     m_progress->attach(job);
     m_progress->setVisible(true);
     setBusy(true);
 
-    connect(job, &Job::succeeded, this, [this, result, work] {
-        for (const auto &w : result->warnings)
+    connect(job, &Job::succeeded, this, [this, job] {
+        const ConversionResult &result = job->result();
+        for (const QString &w : result.warnings)
             log(tr("Note: %1").arg(w));
-        for (std::size_t i = 0; i < work->size(); ++i) {
-            const QuantizeTarget &t = (*work)[i];
-            const qint64 actual = QFileInfo(t.outputPath).size();
-            const bool same = actual >= 0 && std::uint64_t(actual) == t.plan.outputFileBytes;
+        for (const ConversionOutput &o : result.outputs) {
+            const bool same = o.actualBytes == o.predictedBytes;
             auto *row = new QTreeWidgetItem(m_outcome);
-            row->setText(0, QFileInfo(t.outputPath).fileName());
-            row->setToolTip(0, t.outputPath);
-            row->setText(1, formatBytes(t.plan.outputFileBytes));
-            row->setText(2, actual >= 0 ? formatBytes(std::uint64_t(actual)) : tr("missing"));
-            // quantize() re-opened every output and checked it against its plan (verify=true):
-            // success means the tensor count, names, types, offsets and size all matched.
-            row->setText(3, same ? tr("✔ verified, size exact") : tr("✘ size differs"));
+            row->setText(0, QFileInfo(o.path).fileName());
+            row->setToolTip(0, o.path);
+            row->setText(1, formatBytes(o.predictedBytes));
+            row->setText(2, formatBytes(o.actualBytes));
+            // The task re-opened every output and checked it against its plan: success means
+            // the tensor count, names, types, offsets and size all matched.
+            row->setText(3, o.verified && same ? tr("✔ verified, size exact") : tr("✘ size differs"));
             row->setToolTip(3, tr("Re-opened and checked against the plan: tensor count, names, "
                                   "shapes, types, offsets, metadata and file size."));
-            m_finished << t.outputPath;
+            m_finished << o.path;
             log(tr("Wrote %1: %2 (predicted %3 bytes, actual %4 bytes)")
-                    .arg(QDir::toNativeSeparators(t.outputPath), formatBytes(std::uint64_t(actual)),
-                         QLocale().toString(qulonglong(t.plan.outputFileBytes)),
-                         QLocale().toString(qlonglong(actual))));
+                    .arg(QDir::toNativeSeparators(o.path), formatBytes(o.actualBytes),
+                         QLocale().toString(qulonglong(o.predictedBytes)),
+                         QLocale().toString(qulonglong(o.actualBytes))));
         }
-        log(tr("Done in %1 (%2 read)").arg(formatDuration(result->seconds), formatBytes(result->inputBytes)));
+        log(tr("Done in %1 (%2 read)").arg(formatDuration(result.seconds), formatBytes(result.inputBytes)));
         m_measureButton->setEnabled(true);
         m_showButton->setEnabled(true);
-        emit conversionFinished(true);
+        emit conversionFinished(true, m_finished);
     });
     connect(job, &Job::failed, this, [this](const QString &message) {
         log(tr("Error: %1").arg(message));
-        emit conversionFinished(false);
+        emit conversionFinished(false, {});
     });
     connect(job, &Job::cancelled, this, [this] {
         log(tr("Cancelled; no file was left behind."));
-        emit conversionFinished(false);
+        emit conversionFinished(false, {});
     });
     connect(job, &Job::finished, this, [this] { setBusy(false); });
     m_runner->start(job);

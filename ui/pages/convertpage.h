@@ -2,7 +2,7 @@
 
 #include "jobs/modelloader.h"
 #include "model/syntheticmodel.h"
-#include "quant/quantplan.h"
+#include "tasks/conversiontask.h"
 
 #include <QStringList>
 #include <QWidget>
@@ -45,42 +45,37 @@ public:
     void useDemoModel();
     void startConversion();
     void saveSettings() const;
+    /// The request the widgets describe (what Convert starts and the preview plans).
+    QuantFit::ConversionRequest request() const;
 
     QString sourcePath() const;
-    bool isSourceReady() const { return bool(m_source.file); }
     /// A source is being read (opened but neither loaded nor failed yet).
     bool isLoading() const { return !m_source.path.isEmpty() && !m_source.file && m_source.error.isEmpty(); }
-    QStringList outputPaths() const;    ///< the planned outputs of the checked targets
-    QStringList finishedOutputs() const { return m_finished; }
-    JobProgressWidget *progressWidget() const { return m_progress; }
-    QPushButton *convertButton() const { return m_convertButton; }
-    QString logText() const;
 
 signals:
     void sourceReady();
-    void conversionFinished(bool success);
+    /// `outputs`: the files written (empty unless success).
+    void conversionFinished(bool success, const QStringList &outputs);
     void measureRequested(const QStringList &paths, const QString &basePath);
     void fileOpened(const QString &path);
 
 private:
-    struct Target {
-        QuantFit::FileType fileType;
-        QString outputPath;
-        std::optional<QuantFit::QuantPlan> plan;
-        QString error;
-    };
-
     void browseSource();
     void browseOutput();
     void onSourceLoaded(const LoadedModel &model);
-    QuantFit::QuantOptions quantOptions() const;
-    std::vector<Target> currentTargets() const;
+    /// Reads the importance matrix named in the advanced options off the GUI thread; the preview
+    /// then plans with it (its quantize.imatrix.* keys count in the sizes).
+    void loadImatrix();
+    QuantFit::ConversionPreparation preparation(QString *error) const;
     void updatePreview();
     void log(const QString &line);
     void setBusy(bool busy);
 
     JobRunner *m_runner;
     LoadedModel m_source;
+    QString m_imatrixPath;     ///< the file m_imatrix (or m_imatrixError) comes from
+    std::shared_ptr<const QuantFit::ImportanceMatrix> m_imatrix;
+    QString m_imatrixError;
     QuantFit::SyntheticModelOptions m_demoOptions;
     QString m_demoPath;
     QStringList m_finished;

@@ -1,16 +1,9 @@
 #include "measurepage.h"
 
-#include "apppaths.h"
 #include "charts/liveperplexitychart.h"
 #include "comparepanel.h"
-#include "eval/baselogits.h"
-#include "eval/evalresult.h"
-#include "eval/evaltext.h"
-#include "eval/perplexity.h"
-#include "gguf/ggufreader.h"
-#include "infer/llamamodel.h"
-#include "jobs/job.h"
 #include "jobs/jobrunner.h"
+#include "jobs/taskjobs.h"
 #include "models/resultsmodel.h"
 #include "util/error.h"
 #include "util/units.h"
@@ -27,6 +20,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
+#include <QMessageBox>
 #include <QPushButton>
 #include <QRadioButton>
 #include <QSettings>
@@ -36,8 +30,6 @@
 #include <QTableView>
 
 using namespace QuantFit;
-
-static const QString kSampleResource = QStringLiteral(":/text/sample-evaluation.txt");
 
 MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *parent)
     : QWidget(parent)
@@ -58,6 +50,18 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     , m_resultsView(new QTableView(this))
     , m_compare(new ComparePanel(runner, this))
 {
+    // Names for tests and accessibility tools, which find the widgets by them.
+    m_models->setObjectName(QStringLiteral("models"));
+    m_base->setObjectName(QStringLiteral("base"));
+    m_textPath->setObjectName(QStringLiteral("textFile"));
+    m_runButton->setObjectName(QStringLiteral("run"));
+    m_progress->setObjectName(QStringLiteral("progress"));
+    m_chart->setObjectName(QStringLiteral("liveChart"));
+    m_live->setObjectName(QStringLiteral("liveValue"));
+    m_summary->setObjectName(QStringLiteral("summary"));
+    m_resultsView->setObjectName(QStringLiteral("results"));
+    m_compare->setObjectName(QStringLiteral("compare"));
+
     // Models
     auto *modelBox = new QGroupBox(tr("Models to measure"), this);
     m_models->setToolTip(tr("Checked models are measured one after another, and used by Compare outputs"));
@@ -144,16 +148,22 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     m_resultsView->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_resultsView->horizontalHeader()->setStretchLastSection(true);
     auto *deleteResult = new QPushButton(tr("De&lete result"), this);
-    auto *openFolder = new QPushButton(tr("Results folder: %1").arg(QDir::toNativeSeparators(AppPaths::resultsDir())), this);
-    openFolder->setFlat(true);
-    openFolder->setEnabled(false);
+    auto *addResult = new QPushButton(tr("Add result &file…"), this);
+    addResult->setToolTip(tr("Add a measurement saved elsewhere, e.g. the output of "
+                             "quantfit-cli perplexity --json"));
+    // The folder is shared with `quantfit-cli results`; the label may be cut short, the tooltip
+    // holds the whole path.
+    auto *openFolder = new QLabel(tr("Results folder: %1").arg(QDir::toNativeSeparators(m_results->folder())), this);
+    openFolder->setToolTip(QDir::toNativeSeparators(m_results->folder()));
+    openFolder->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    openFolder->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     auto *resultsBox = new QWidget(this);
     auto *resultsLayout = new QVBoxLayout(resultsBox);
     resultsLayout->setContentsMargins(0, 0, 0, 0);
     resultsLayout->addWidget(m_resultsView, 1);
     auto *resultsButtons = new QHBoxLayout;
-    resultsButtons->addWidget(openFolder);
-    resultsButtons->addStretch();
+    resultsButtons->addWidget(openFolder, 1);
+    resultsButtons->addWidget(addResult);
     resultsButtons->addWidget(deleteResult);
     resultsLayout->addLayout(resultsButtons);
 
@@ -213,9 +223,15 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     connect(m_compare, &ComparePanel::finished, this, &MeasurePage::compareFinished);
     connect(deleteResult, &QPushButton::clicked, this, [this] {
         const QModelIndex i = m_resultsView->currentIndex();
-        if (i.isValid())
+        if (!i.isValid())
+            return;
+        try {
             m_results->remove(i.row());
+        } catch (const Error &e) {
+            QMessageBox::warning(this, tr("Delete result"), e.message());
+        }
     });
+    connect(addResult, &QPushButton::clicked, this, &MeasurePage::importResultFile);
 }
 
 void MeasurePage::saveSettings() const
@@ -273,28 +289,6 @@ QStringList MeasurePage::models() const
     return out;
 }
 
-QString MeasurePage::liveValueText() const
-{
-    return m_live->text();
-}
-
-QString MeasurePage::summaryText() const
-{
-    return m_summary->text();
-}
-
-QString MeasurePage::compareText() const
-{
-    return m_compare->text();
-}
-
-QString MeasurePage::textSourceLabel() const
-{
-    return m_fileText->isChecked() && !m_textPath->text().trimmed().isEmpty()
-               ? QFileInfo(m_textPath->text().trimmed()).fileName()
-               : tr("built-in sample");
-}
-
 void MeasurePage::log(const QString &line)
 {
     m_summary->setText(line);
@@ -307,194 +301,123 @@ void MeasurePage::setRunning(bool running)
     m_compare->setStartEnabled(!running);
 }
 
+MeasurementRequest MeasurePage::request() const
+{
+    MeasurementRequest r;
+    r.modelPaths = models();
+    r.basePath = m_base->text().trimmed();
+    r.textSource = m_fileText->isChecked() ? m_textPath->text().trimmed() : QString();
+    r.nCtx = m_context->value();
+    r.nChunks = m_chunks->value() == 0 ? -1 : m_chunks->value();
+    r.producer = QStringLiteral("quantfit %1").arg(QStringLiteral(QUANTFIT_VERSION));
+    return r;
+}
+
 void MeasurePage::startMeasurement()
 {
     if (m_running)
         return;
-    m_queue = models();
-    if (m_queue.isEmpty()) {
+    const MeasurementRequest r = request();
+    if (r.modelPaths.isEmpty()) {
         log(tr("Add at least one model (checked) to measure."));
         return;
     }
-    if (m_fileText->isChecked() && m_textPath->text().trimmed().isEmpty()) {
+    if (m_fileText->isChecked() && r.textSource.isEmpty()) {
         log(tr("Choose a text file, or use the built-in sample text."));
         return;
     }
-    m_failed = false;
-    m_stopAll = false;
-    m_baseReady = std::make_shared<std::atomic<bool>>(false);
     m_tabs->setCurrentIndex(0);
-    setRunning(true);
-    runNext();
-}
-
-// The job of one model: load, tokenize, perplexity (or KLD against a base computed first).
-void MeasurePage::runNext()
-{
-    if (m_queue.isEmpty() || m_stopAll) {
-        setRunning(false);
-        emit measurementFinished(!m_failed && !m_stopAll);
-        return;
-    }
-    const QString path = m_queue.takeFirst();
-    const QString basePath = m_base->text().trimmed();
-    const bool useFile = m_fileText->isChecked();
-    const QString textSource = m_textPath->text().trimmed();
-    const QString textLabel = textSourceLabel();
-    const int nCtx = m_context->value();
-    const int nChunks = m_chunks->value() == 0 ? -1 : m_chunks->value();
-    QByteArray sample;
-    if (!useFile) {
-        QFile f(kSampleResource);
-        if (f.open(QIODevice::ReadOnly))
-            sample = f.readAll();
-    }
-    const QString baseLogits = AppPaths::dataDir() + QStringLiteral("/base-logits.qfbl");
-
     m_chart->clear();
-    m_live->setText(tr("Perplexity of %1: starting…").arg(QFileInfo(path).fileName()));
-    auto result = std::make_shared<PerplexityResult>();
-    auto baseResult = std::make_shared<std::optional<PerplexityResult>>();
-    auto facts = std::make_shared<MeasurementRecord>(); // filled by the worker, read after finished
-    auto baseFacts = std::make_shared<MeasurementRecord>();
-    const auto baseReady = m_baseReady;
-    QPointer<MeasurePage> self(this);
-    auto onChunk = [self](const ChunkReport &r) {
-        // Called on the worker; hand a copy to the GUI thread.
-        QMetaObject::invokeMethod(self.data(), [self, r] {
-            if (!self)
-                return;
-            self->m_chart->addPoint(r.chunk, r.ppl, r.pplError);
-            QString text = tr("[%1/%2]  PPL %3 ± %4").arg(r.chunk).arg(r.nChunks)
-                               .arg(r.ppl, 0, 'f', 4).arg(r.pplError, 0, 'f', 4);
-            if (r.kld)
-                text += tr("   KLD %1 ± %2").arg(r.kld->kldMean, 0, 'f', 5).arg(r.kld->kldMeanError, 0, 'f', 5);
-            text += tr("   %1 tok/s").arg(r.tokensPerSecond, 0, 'f', 1);
-            if (r.etaSeconds >= 0)
-                text += tr("   ETA %1").arg(formatDuration(r.etaSeconds));
-            self->m_live->setText(text);
-        }, Qt::QueuedConnection);
-    };
+    m_summaryText.clear();
+    m_live->setText(tr("Perplexity: starting…"));
+    setRunning(true);
 
-    auto *job = new Job(tr("Measuring %1").arg(QFileInfo(path).fileName()), [=](JobContext &ctx) {
-        PerplexityOptions options;
-        options.nCtx = nCtx;
-        options.nChunks = nChunks;
-        if (!basePath.isEmpty()) {
-            // The base run writes its scored logits once per Run (the first model's job); every
-            // quantized model is then compared with them.
-            if (!baseReady->load()) {
-                auto baseModel = LlamaModel::open(basePath);
-                const EvalTokens tokens = useFile ? loadEvalTokens(baseModel->file(), textSource)
-                                                  : tokenizeEvalText(baseModel->file(), sample, textLabel);
-                PerplexityOptions baseOptions = options;
-                baseOptions.saveBasePath = baseLogits;
-                ctx.setStage(tr("Base model %1").arg(QFileInfo(basePath).fileName()));
-                *baseResult = computePerplexity(baseModel, tokens, baseOptions, ctx);
-                const ModelInfo &info = baseModel->info();
-                baseFacts->modelName = info.name;
-                baseFacts->fileBytes = double(baseModel->file().totalFileSize());
-                baseFacts->nParams = double(info.nParams);
-                baseFacts->bitsPerWeight = info.bitsPerWeight();
-                baseReady->store(true);
-            }
-            auto model = LlamaModel::open(path);
-            const BaseLogitsFile base = BaseLogitsFile::open(baseLogits);
-            bool addBos = false;
-            std::int32_t bosId = -1;
-            vocabularyBos(model->file(), addBos, bosId);
-            options.onChunk = onChunk;
-            *result = computeKld(model, base, addBos, bosId, options, ctx);
-        } else {
-            auto model = LlamaModel::open(path);
-            const EvalTokens tokens = useFile ? loadEvalTokens(model->file(), textSource)
-                                              : tokenizeEvalText(model->file(), sample, textLabel);
-            options.onChunk = onChunk;
-            *result = computePerplexity(model, tokens, options, ctx);
-        }
-        // Facts of the measured file for the result list and the charts.
-        const GgufFile file = GgufFile::open(path, GgufFile::Mode::MetadataOnly);
-        const ModelInfo info = modelInfoFrom(file);
-        result->modelPath = path;
-        if (result->fileType.isEmpty())
-            result->fileType = fileTypeName(info.fileType.value_or(info.guessedFileType));
-        // Facts of the file for the record, read in the GUI thread after finished().
-        result->basePath = basePath;
-        facts->modelName = info.name;
-        facts->fileBytes = double(file.totalFileSize());
-        facts->nParams = double(info.nParams);
-        facts->bitsPerWeight = info.bitsPerWeight();
-    });
-    m_progress->attach(job);
-    m_progress->setVisible(true);
-
-    connect(job, &Job::succeeded, this, [this, baseFacts, baseResult, textLabel, basePath] {
-        // The base's own perplexity is a result too (the full-precision point of the charts).
-        if (!baseResult->has_value())
-            return;
-        const PerplexityResult &b = **baseResult;
-        MeasurementRecord r = *baseFacts;
-        r.modelPath = basePath;
-        r.fileType = b.fileType;
-        r.textSource = textLabel;
-        r.context = b.nCtx;
-        r.chunks = b.nChunks;
-        r.ppl = b.ppl;
-        r.pplError = b.pplError;
-        r.tokensPerSecond = b.tokensPerSecond;
-        m_results->save(r);
-    });
-    connect(job, &Job::succeeded, this, [this, facts, result, textLabel, path] {
-        MeasurementRecord r = *facts;
-        r.modelPath = path;
-        r.fileType = result->fileType;
-        r.textSource = textLabel;
-        r.context = result->nCtx;
-        r.chunks = result->nChunks;
-        r.ppl = result->ppl;
-        r.pplError = result->pplError;
-        r.tokensPerSecond = result->tokensPerSecond;
-        r.basePath = result->basePath;
-        if (result->kld) {
-            r.kldMean = result->kld->kldMean;
-            r.kldMeanError = result->kld->kldMeanError;
-            r.kldMedian = result->kld->kldMedian;
-            r.kldP99 = result->kld->kldP99;
-            r.pplRatio = result->kld->pplRatio;
-            r.sameTopPercent = result->kld->sameTopPercent;
-        }
-        QString error;
-        const QString saved = m_results->save(r, &error);
-        m_live->setText(tr("%1: PPL %2 ± %3").arg(QFileInfo(path).fileName())
-                            .arg(r.ppl, 0, 'f', 4).arg(r.pplError, 0, 'f', 4));
-        QString summary = tr("<b>%1</b> (%2, %3 bits/weight): perplexity <b>%4 ± %5</b> over %6 "
-                             "chunks of %7 tokens, %8 tokens/s.")
-                              .arg(QFileInfo(path).fileName(), r.fileType)
-                              .arg(r.bitsPerWeight, 0, 'f', 2).arg(r.ppl, 0, 'f', 4).arg(r.pplError, 0, 'f', 4)
-                              .arg(r.chunks).arg(r.context).arg(r.tokensPerSecond, 0, 'f', 1);
-        if (result->kld) {
-            const KldSummary &k = *result->kld;
-            summary += tr("<br>Against the base: mean KLD <b>%1 ± %2</b>, median %3, 99th percentile %4; "
-                          "PPL ratio %5; same top token %6%.")
-                           .arg(k.kldMean, 0, 'f', 5).arg(k.kldMeanError, 0, 'f', 5)
-                           .arg(k.kldMedian, 0, 'f', 5).arg(k.kldP99, 0, 'f', 5)
-                           .arg(k.pplRatio, 0, 'f', 4).arg(k.sameTopPercent, 0, 'f', 2);
-        }
-        summary += saved.isEmpty() ? tr("<br>Could not save the result: %1").arg(error.toHtmlEscaped())
-                                   : tr("<br>Saved to %1").arg(QDir::toNativeSeparators(saved).toHtmlEscaped());
-        m_summary->setText(summary);
-    });
-    connect(job, &Job::failed, this, [this, path](const QString &message) {
-        m_failed = true;
-        m_summary->setText(tr("<b>%1 failed:</b> %2").arg(QFileInfo(path).fileName().toHtmlEscaped(),
-                                                           message.toHtmlEscaped()));
+    auto *job = new MeasurementJob(r);
+    connect(job, &MeasurementJob::chunkMeasured, this, &MeasurePage::showChunk);
+    connect(job, &MeasurementJob::recordReady, this, &MeasurePage::keepRecord);
+    connect(job, &Job::failed, this, [this](const QString &message) {
+        m_summaryText += tr("<b>Failed:</b> %1").arg(message.toHtmlEscaped());
+        m_summary->setText(m_summaryText);
+        emit measurementFinished(false);
     });
     connect(job, &Job::cancelled, this, [this] {
-        m_stopAll = true;
-        m_summary->setText(tr("Cancelled."));
+        m_summaryText += tr("Cancelled.");
+        m_summary->setText(m_summaryText);
+        emit measurementFinished(false);
     });
-    connect(job, &Job::finished, this, [this] { runNext(); });
+    connect(job, &Job::succeeded, this, [this] { emit measurementFinished(true); });
+    connect(job, &Job::finished, this, [this] { setRunning(false); });
+    m_progress->attach(job);
+    m_progress->setVisible(true);
     m_runner->start(job);
+}
+
+void MeasurePage::showChunk(int model, const ChunkReport &r)
+{
+    if (r.chunk == 1)
+        m_chart->clear(); // a new model starts its curve
+    m_chart->addPoint(r.chunk, r.ppl, r.pplError);
+    const QStringList paths = models();
+    const QString name = model < 0 ? QFileInfo(m_base->text().trimmed()).fileName()
+                                   : QFileInfo(paths.value(model)).fileName();
+    QString text = tr("%1 [%2/%3]  PPL %4 ± %5").arg(name).arg(r.chunk).arg(r.nChunks)
+                       .arg(r.ppl, 0, 'f', 4).arg(r.pplError, 0, 'f', 4);
+    if (r.kld)
+        text += tr("   KLD %1 ± %2").arg(r.kld->kldMean, 0, 'f', 5).arg(r.kld->kldMeanError, 0, 'f', 5);
+    text += tr("   %1 tok/s").arg(r.tokensPerSecond, 0, 'f', 1);
+    if (r.etaSeconds >= 0)
+        text += tr("   ETA %1").arg(formatDuration(r.etaSeconds));
+    m_live->setText(text);
+}
+
+// Each finished model: saved at once (a later cancel keeps it) and summarised.
+void MeasurePage::keepRecord(const MeasurementRecord &r)
+{
+    QString saved;
+    QString error;
+    try {
+        saved = m_results->save(r);
+    } catch (const Error &e) {
+        error = e.message();
+    }
+    const QString file = QFileInfo(r.modelPath).fileName();
+    m_live->setText(tr("%1: PPL %2 ± %3").arg(file).arg(r.ppl, 0, 'f', 4).arg(r.pplError, 0, 'f', 4));
+    QString summary = tr("<b>%1</b>%2 (%3, %4 bits/weight): perplexity <b>%5 ± %6</b> over %7 "
+                         "chunks of %8 tokens, %9 tokens/s.")
+                          .arg(file.toHtmlEscaped(), r.isBase ? tr(" (base)") : QString(), r.fileType)
+                          .arg(r.bitsPerWeight, 0, 'f', 2).arg(r.ppl, 0, 'f', 4).arg(r.pplError, 0, 'f', 4)
+                          .arg(r.nChunks).arg(r.nCtx).arg(r.tokensPerSecond, 0, 'f', 1);
+    if (r.kld) {
+        const KldSummary &k = *r.kld;
+        summary += tr("<br>Against the base: mean KLD <b>%1 ± %2</b>, median %3, 99th percentile %4; "
+                      "PPL ratio %5; same top token %6%.")
+                       .arg(k.kldMean, 0, 'f', 5).arg(k.kldMeanError, 0, 'f', 5)
+                       .arg(k.kldMedian, 0, 'f', 5).arg(k.kldP99, 0, 'f', 5)
+                       .arg(k.pplRatio, 0, 'f', 4).arg(k.sameTopPercent, 0, 'f', 2);
+    }
+    summary += saved.isEmpty() ? tr("<br>Could not save the result: %1").arg(error.toHtmlEscaped())
+                               : tr("<br>Saved to %1").arg(QDir::toNativeSeparators(saved).toHtmlEscaped());
+    m_summaryText += summary + QStringLiteral("<br>");
+    m_summary->setText(m_summaryText);
+}
+
+void MeasurePage::importResultFile()
+{
+    QSettings s;
+    const QStringList paths = QFileDialog::getOpenFileNames(this, tr("Add measurement results"),
+        s.value(QStringLiteral("folders/results")).toString(), tr("Measurement records (*.json);;All files (*)"));
+    QStringList failed;
+    for (const QString &p : paths) {
+        try {
+            m_results->importFile(p);
+        } catch (const Error &e) {
+            failed << e.message();
+        }
+    }
+    if (!paths.isEmpty())
+        s.setValue(QStringLiteral("folders/results"), QFileInfo(paths.first()).absolutePath());
+    if (!failed.isEmpty())
+        QMessageBox::warning(this, tr("Add measurement results"), failed.join(u'\n'));
 }
 
 void MeasurePage::startCompare()

@@ -1,10 +1,9 @@
 #pragma once
 
+#include "tasks/measurementtask.h"
+
 #include <QStringList>
 #include <QWidget>
-
-#include <atomic>
-#include <memory>
 
 class ComparePanel;
 class JobProgressWidget;
@@ -41,17 +40,13 @@ public:
     void setChunks(int chunks);
     /// Empty: the built-in sample text.
     void setTextSource(const QString &source);
+    /// The request the widgets describe (what Run starts).
+    QuantFit::MeasurementRequest request() const;
     void startMeasurement();
     void startCompare();
     void saveSettings() const;
 
     QStringList models() const;
-    JobProgressWidget *progressWidget() const { return m_progress; }
-    LivePerplexityChart *liveChart() const { return m_chart; }
-    QString liveValueText() const;
-    QString summaryText() const;
-    QString compareText() const;
-    bool isRunning() const { return m_running; }
 
 signals:
     void measurementFinished(bool success);
@@ -59,18 +54,16 @@ signals:
     void fileOpened(const QString &path);
 
 private:
-    void runNext();
     void setRunning(bool running);
     void log(const QString &line);
-    QString textSourceLabel() const;
+    void showChunk(int model, const QuantFit::ChunkReport &report);
+    void keepRecord(const QuantFit::MeasurementRecord &record);
+    void importResultFile();
 
     JobRunner *m_runner;
     ResultsModel *m_results;
-    QStringList m_queue;
-    std::shared_ptr<std::atomic<bool>> m_baseReady; ///< base logits written in this Run
     bool m_running = false;
-    bool m_stopAll = false;
-    bool m_failed = false;
+    QString m_summaryText; ///< one paragraph per finished record of the current run
 
     QTabWidget *m_tabs = nullptr;
     QListWidget *m_models;

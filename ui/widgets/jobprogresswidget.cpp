@@ -22,6 +22,8 @@ JobProgressWidget::JobProgressWidget(bool compact, QWidget *parent)
     , m_eta(new QLabel(this))
     , m_cancel(new QPushButton(compact ? tr("Cancel") : tr("&Cancel"), this))
 {
+    m_bar->setObjectName(QStringLiteral("bar"));
+    m_cancel->setObjectName(QStringLiteral("cancel"));
     m_bar->setRange(0, kBarScale);
     m_bar->setValue(0);
     m_bar->setFormat(QStringLiteral("%p%"));

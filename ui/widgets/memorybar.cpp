@@ -36,12 +36,6 @@ std::uint64_t MemoryBar::totalBytes() const
     return sum;
 }
 
-// Mid-saturation hues readable on light and dark palettes alike.
-QColor MemoryBar::weightsColor() { return QColor(0x3b, 0x82, 0xc4); }
-QColor MemoryBar::kvColor() { return QColor(0xe0, 0x8a, 0x2c); }
-QColor MemoryBar::computeColor() { return QColor(0x8e, 0x6c, 0xc0); }
-QColor MemoryBar::reserveColor() { return QColor(0x8a, 0x8a, 0x8a); }
-
 QSize MemoryBar::sizeHint() const
 {
     const int line = fontMetrics().height();

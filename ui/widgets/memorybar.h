@@ -29,12 +29,6 @@ public:
     std::uint64_t capacityBytes() const { return m_capacityBytes; }
     std::uint64_t totalBytes() const;
 
-    /// The colours the app uses for the memory parts everywhere (bar, charts).
-    static QColor weightsColor();
-    static QColor kvColor();
-    static QColor computeColor();
-    static QColor reserveColor();
-
     QSize sizeHint() const override;
     QSize minimumSizeHint() const override;
 

@@ -1,0 +1,101 @@
+#pragma once
+
+// Conversion as one request: what `quantfit-cli quantize` and the app's Convert page both run.
+// The shells translate their arguments or widgets into a ConversionRequest; everything after
+// that (reading the importance matrix, naming outputs, planning, the disk check, writing,
+// verifying) happens here, once.
+
+#include "gguf/filetype.h"
+#include "quant/imatrixfile.h"
+#include "quant/quantplan.h"
+
+#include <QString>
+#include <QStringList>
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace QuantFit {
+
+class GgufFile;
+class JobContext;
+
+/// Everything a conversion needs, as llama-quantize's options plus where to write.
+struct ConversionRequest {
+    QString sourcePath;
+    std::vector<FileType> fileTypes;  ///< one output per type, from one pass over the source
+    /// Exactly one of these or neither: an output file (one type only), or a folder that gets
+    /// NAME-TYPE.gguf per type (created when missing). Neither: next to the source.
+    QString outputFile;
+    QString outputFolder;
+    /// Plan options (--pure, --output-tensor-type, --include-weights, --override-kv ...).
+    /// `hasImatrix` and `imatrix` are filled in from imatrixPath, whatever they hold here.
+    QuantOptions options;
+    QString imatrixPath;              ///< llama.cpp .dat or GGUF imatrix; empty: none
+    int nThreads = 0;                 ///< 0: all cores
+    bool verify = true;               ///< re-open each output and check it against its plan
+};
+
+/// One output of a prepared conversion.
+struct ConversionTarget {
+    FileType fileType = FileType::F32;
+    QString outputPath;
+    std::optional<QuantPlan> plan;    ///< absent when planning failed (see error)
+    QString error;
+};
+
+/// The result of prepareConversion: plans, sizes and warnings, nothing written.
+struct ConversionPreparation {
+    std::vector<ConversionTarget> targets;
+    std::optional<ImatrixSummary> imatrix;  ///< what the outputs will record about the imatrix
+    QStringList warnings;                   ///< "Q4_K_M: ..." and imatrix notes
+    std::uint64_t totalOutputBytes = 0;     ///< of the targets that have a plan
+    std::optional<std::uint64_t> freeBytes; ///< of the output folder; nullopt: unknown
+
+    /// Every target planned and writable by this build.
+    bool isReady() const;
+    /// The first target error as an Error (named by file type), or none.
+    void throwIfNotReady() const;
+};
+
+/// The importance matrix of a request, read and filtered by --include/--exclude-weights.
+/// nullopt when the request names none. Throws Error for include/exclude without an imatrix or
+/// both together; IoError / FormatError from reading the file.
+std::optional<ImportanceMatrix> loadConversionImatrix(const ConversionRequest &request);
+
+/// Plans every target against `source` (metadata suffices) and `imatrix` (from
+/// loadConversionImatrix). Pure apart from asking the free disk space; fast (milliseconds), so
+/// the app calls it on every change for its preview and the CLI for --dry-run. Per-target
+/// planning errors are returned in the targets; request errors (no types, an output file with
+/// several types) are thrown as Error.
+ConversionPreparation prepareConversion(const ConversionRequest &request, const GgufFile &source,
+                                        const ImportanceMatrix *imatrix);
+
+/// One written file.
+struct ConversionOutput {
+    FileType fileType = FileType::F32;
+    QString path;
+    std::uint64_t predictedBytes = 0; ///< from the plan
+    std::uint64_t actualBytes = 0;    ///< on disk after writing
+    double bitsPerWeight = 0;         ///< of the tensor data
+    bool verified = false;            ///< re-opened and matched the plan
+};
+
+struct ConversionResult {
+    std::vector<ConversionOutput> outputs;
+    std::optional<ImatrixSummary> imatrix;
+    QStringList warnings;
+    std::uint64_t inputBytes = 0;     ///< tensor bytes read from the source
+    double seconds = 0;
+};
+
+/// Runs the whole conversion: opens the source, reads the imatrix, prepares (throwing the first
+/// target error), refuses an output equal to the source or to another output, creates the
+/// output folder, writes every target in one streaming pass through atomic outputs (the disk is
+/// checked against the exact planned size first) and verifies them. Progress: stage
+/// "Quantizing", bytes of source tensors. Throws Error / IoError / FormatError; Cancelled leaves
+/// no output behind.
+ConversionResult runConversion(const ConversionRequest &request, JobContext &ctx);
+
+} // namespace QuantFit
