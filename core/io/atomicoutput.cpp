@@ -1,25 +1,16 @@
 #include "atomicoutput.h"
 
+#include "diskspace.h"
+
 #include "util/error.h"
 #include "util/units.h"
 
 #include <QDir>
 #include <QFileInfo>
-#include <QStorageInfo>
 
 #include <array>
 
 namespace QuantFit {
-
-std::uint64_t freeDiskBytes(const QString &path)
-{
-    QFileInfo info(path);
-    QString probe = info.exists() ? info.absoluteFilePath() : info.absolutePath();
-    QStorageInfo storage(probe);
-    if (!storage.isValid())
-        return 0;
-    return std::uint64_t(storage.bytesAvailable());
-}
 
 void ensureDistinctOutput(const QString &inputPath, const QString &outputPath)
 {
@@ -41,11 +32,11 @@ AtomicOutput::AtomicOutput(const QString &path, std::uint64_t expectedBytes)
         throw IoError(path, QStringLiteral("create"),
                       QStringLiteral("folder '%1' does not exist").arg(info.absolutePath()));
     if (expectedBytes) {
-        const std::uint64_t free = freeDiskBytes(info.absolutePath());
-        if (free && free < expectedBytes)
+        const auto free = availableDiskBytes(info.absolutePath());
+        if (free && *free < expectedBytes)
             throw IoError(path, QStringLiteral("write"),
                           QStringLiteral("not enough disk space: %1 needed, %2 free")
-                              .arg(formatBytes(expectedBytes), formatBytes(free)));
+                              .arg(formatBytes(expectedBytes), formatBytes(*free)));
     }
     if (!m_file.open(QIODevice::WriteOnly))
         throw IoError(path, QStringLiteral("create"), m_file.errorString());

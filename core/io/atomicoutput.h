@@ -14,7 +14,8 @@ namespace QuantFit {
 class AtomicOutput
 {
 public:
-    /// `expectedBytes` (if non-zero) is checked against the free space of the target's folder.
+    /// `expectedBytes` (if non-zero) is checked against the free space of the target's folder
+    /// (skipped when the free space is unknown).
     explicit AtomicOutput(const QString &path, std::uint64_t expectedBytes = 0);
     ~AtomicOutput();
 
@@ -34,7 +35,5 @@ private:
 
 /// Refuses an output path that is (or resolves to) the input file. Throws Error.
 void ensureDistinctOutput(const QString &inputPath, const QString &outputPath);
-/// Free bytes of the volume holding `path` (or its folder when it does not exist yet).
-std::uint64_t freeDiskBytes(const QString &path);
 
 } // namespace QuantFit

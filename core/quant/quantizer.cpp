@@ -6,6 +6,7 @@
 #include "gguf/ggufreader.h"
 #include "gguf/ggufwriter.h"
 #include "io/atomicoutput.h"
+#include "io/diskspace.h"
 #include "jobs/jobcontext.h"
 #include "jobs/parallel.h"
 #include "util/error.h"
@@ -15,7 +16,6 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QMap>
-#include <QStorageInfo>
 
 #include <algorithm>
 #include <bit>
@@ -129,15 +129,14 @@ void checkTargets(const GgufFile &input, const std::vector<QuantizeTarget> &targ
         bytesPerFolder[QFileInfo(t.outputPath).absolutePath()] += t.plan.outputFileBytes;
     }
     for (auto it = bytesPerFolder.cbegin(); it != bytesPerFolder.cend(); ++it) {
-        const QStorageInfo storage(it.key());
-        const std::uint64_t free = storage.isValid() ? std::uint64_t(storage.bytesAvailable()) : 0;
-        if (free && free < it.value())
+        const auto free = availableDiskBytes(it.key());
+        if (free && *free < it.value())
             throw IoError(it.key(), QStringLiteral("write"),
                           QStringLiteral("not enough disk space: the output needs %1 (%2 bytes), "
                                          "%3 are free")
                               .arg(formatBytes(it.value()))
                               .arg(it.value())
-                              .arg(formatBytes(free)));
+                              .arg(formatBytes(*free)));
     }
 }
 

@@ -1,10 +1,7 @@
 #include "systeminfo.h"
 
-#include <QDir>
 #include <QFile>
-#include <QFileInfo>
 #include <QList>
-#include <QStorageInfo>
 #include <QThread>
 
 #include <unistd.h>
@@ -62,24 +59,6 @@ SystemInfo SystemInfo::current()
     }
     info.cpuThreads = QThread::idealThreadCount();
     return info;
-}
-
-std::optional<std::uint64_t> availableDiskBytes(const QString &path)
-{
-    if (path.isEmpty())
-        return std::nullopt;
-    // Walk up to the closest existing folder: an output file usually does not exist yet.
-    QFileInfo fi(QDir::cleanPath(QFileInfo(path).absoluteFilePath()));
-    while (!fi.exists()) {
-        const QString parent = fi.absolutePath();
-        if (parent == fi.absoluteFilePath())
-            return std::nullopt;
-        fi = QFileInfo(parent);
-    }
-    const QStorageInfo storage(fi.isDir() ? fi.absoluteFilePath() : fi.absolutePath());
-    if (!storage.isValid() || !storage.isReady() || storage.bytesAvailable() < 0)
-        return std::nullopt;
-    return std::uint64_t(storage.bytesAvailable());
 }
 
 } // namespace QuantFit

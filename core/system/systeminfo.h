@@ -1,14 +1,13 @@
 #pragma once
 
 #include <QByteArray>
-#include <QString>
 
 #include <cstdint>
-#include <optional>
 
 namespace QuantFit {
 
-/// Facts about this machine. Values the system cannot tell are 0 / nullopt.
+/// Facts about this machine. Values the system cannot tell are 0. Free disk space is a fact of
+/// a path, not of the machine: io/diskspace.h.
 struct SystemInfo {
     std::uint64_t totalRamBytes = 0;
     std::uint64_t availableRamBytes = 0; ///< MemAvailable: free without swapping
@@ -20,9 +19,5 @@ struct SystemInfo {
 
 /// Parses /proc/meminfo text ("MemTotal:  16314588 kB" lines). Missing keys give 0.
 SystemInfo parseMeminfo(const QByteArray &text);
-
-/// Free bytes available to the user on the file system holding `path` (which need not exist yet:
-/// its closest existing parent is used). nullopt when it cannot be determined.
-std::optional<std::uint64_t> availableDiskBytes(const QString &path);
 
 } // namespace QuantFit

@@ -1,6 +1,7 @@
 #include "planpreview.h"
 
 #include "gguf/ggmltype.h"
+#include "io/diskspace.h"
 #include "quant/quantplan.h"
 #include "util/units.h"
 
@@ -9,7 +10,6 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLocale>
-#include <QStorageInfo>
 #include <QTreeWidget>
 
 #include <map>
@@ -82,19 +82,18 @@ bool PlanPreview::setEntries(const QList<Entry> &entries, const QString &outputD
     for (int c = 1; c < 4; ++c)
         m_tree->resizeColumnToContents(c);
 
-    const QStorageInfo storage(outputDir);
-    const qint64 freeBytes = storage.isValid() && QDir(outputDir).exists() ? storage.bytesAvailable() : -1;
     QString text = tr("Total to write: <b>%1</b>").arg(formatBytes(totalBytes));
-    if (freeBytes >= 0) {
-        text += tr(" · free on %1: %2").arg(QDir::toNativeSeparators(storage.rootPath()),
-                                            formatBytes(std::uint64_t(freeBytes)));
-        if (std::uint64_t(freeBytes) < totalBytes) {
+    if (!QDir(outputDir).exists()) {
+        text += tr(" · the output folder does not exist");
+        ok = false;
+    } else if (const auto freeBytes = availableDiskBytes(outputDir)) {
+        text += tr(" · free on that disk: %1").arg(formatBytes(*freeBytes));
+        if (*freeBytes < totalBytes) {
             text += tr(" — <b>not enough free space</b>");
             ok = false;
         }
     } else {
-        text += tr(" · the output folder does not exist");
-        ok = false;
+        text += tr(" · free space unknown");
     }
     m_disk->setText(text);
     return ok;
