@@ -19,7 +19,7 @@ public:
         GgufTensorInfo t;
         t.name = name;
         t.ne = {ne0, ne1, ne2, 1};
-        t.nDims = ne2 > 1 ? 3 : (ne1 > 1 ? 2 : 1);
+        t.nDims = t.effectiveDims();
         t.type = type;
         t.nBytes = tensorBytes(type, t.ne);
         m_out.nParams += t.nElements();

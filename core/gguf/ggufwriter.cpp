@@ -117,13 +117,11 @@ void GgufLayout::finalize()
                             .arg(t.ne[0])
                             .arg(ggmlTypeName(t.type))
                             .arg(facts.blockSize));
-        t.nDims = 1;
-        for (std::uint32_t d = 0; d < 4; ++d) {
+        for (std::uint32_t d = 0; d < t.ne.size(); ++d) {
             if (t.ne[d] == 0)
                 throw Error(QStringLiteral("tensor '%1': dimension %2 is zero").arg(tn).arg(d));
-            if (t.ne[d] > 1)
-                t.nDims = d + 1;
         }
+        t.nDims = t.effectiveDims();
         t.nBytes = tensorBytes(t.type, t.ne);
         t.offset = offset;
         offset = alignUp(offset + t.nBytes, align);

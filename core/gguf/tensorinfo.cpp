@@ -13,4 +13,14 @@ std::uint64_t GgufTensorInfo::rowBytes() const
     return QuantFit::rowBytes(typeFacts(type), ne[0]);
 }
 
+std::uint32_t GgufTensorInfo::effectiveDims() const
+{
+    std::uint32_t n = 1;
+    for (std::uint32_t d = 1; d < ne.size(); ++d) {
+        if (ne[d] > 1)
+            n = d + 1;
+    }
+    return n;
+}
+
 } // namespace QuantFit

@@ -24,6 +24,10 @@ struct GgufTensorInfo {
     std::uint64_t rowElements() const { return ne[0]; }
     std::uint64_t nRows() const { return ne[1] * ne[2] * ne[3]; }
     std::uint64_t rowBytes() const;
+    /// Dimensions up to the last one larger than 1 (at least 1), as ggml's `ggml_n_dims` counts
+    /// them: [4096, 1, 1, 1] has 1, [4096, 32000, 1, 1] has 2, [128, 1, 8, 1] has 3. Writers
+    /// store this as n_dims; the mix rules quantize only tensors with 2 or more.
+    std::uint32_t effectiveDims() const;
 };
 
 /// Bytes of a tensor of `type` with dims `ne` (no overflow checks: shapes must be validated).

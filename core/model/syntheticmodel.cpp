@@ -252,7 +252,7 @@ GgufLayout syntheticModelLayout(const SyntheticModelOptions &o)
         GgufTensorInfo t;
         t.name = name;
         t.ne = {ne0, ne1, 1, 1};
-        t.nDims = ne1 > 1 ? 2 : 1;
+        t.nDims = t.effectiveDims();
         t.type = type;
         layout.tensors.push_back(t);
     };

@@ -103,12 +103,7 @@ bool isQuantizableTensor(const GgufTensorInfo &t, const MixModelFacts &facts,
     const QByteArray &name = t.name;
     if (!name.endsWith("weight"))
         return false;
-    int nDims = 1;
-    for (int d = 0; d < 4; ++d) {
-        if (t.ne[std::size_t(d)] > 1)
-            nDims = d + 1;
-    }
-    if (nDims < 2)
+    if (t.effectiveDims() < 2)
         return false;
     if (contains(name, "_norm.weight"))
         return false;

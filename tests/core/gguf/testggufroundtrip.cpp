@@ -121,6 +121,35 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, meta.tensorData(0));
     }
 
+    void effectiveDims_data()
+    {
+        using U = std::uint64_t;
+        QTest::addColumn<std::uint64_t>("ne0");
+        QTest::addColumn<std::uint64_t>("ne1");
+        QTest::addColumn<std::uint64_t>("ne2");
+        QTest::addColumn<std::uint64_t>("ne3");
+        QTest::addColumn<std::uint32_t>("dims");
+        QTest::newRow("norm [4096]") << U(4096) << U(1) << U(1) << U(1) << 1u;
+        QTest::newRow("scalar [1]") << U(1) << U(1) << U(1) << U(1) << 1u;
+        QTest::newRow("matrix [4096, 32000]") << U(4096) << U(32000) << U(1) << U(1) << 2u;
+        QTest::newRow("column [1, 8]") << U(1) << U(8) << U(1) << U(1) << 2u;
+        QTest::newRow("experts [64, 1, 8]") << U(64) << U(1) << U(8) << U(1) << 3u;
+        QTest::newRow("4-D [2, 3, 4, 5]") << U(2) << U(3) << U(4) << U(5) << 4u;
+    }
+
+    void effectiveDims()
+    {
+        QFETCH(std::uint64_t, ne0);
+        QFETCH(std::uint64_t, ne1);
+        QFETCH(std::uint64_t, ne2);
+        QFETCH(std::uint64_t, ne3);
+        QFETCH(std::uint32_t, dims);
+        GgufTensorInfo t;
+        t.ne = {ne0, ne1, ne2, ne3};
+        t.nDims = 4; // the stored count does not matter
+        QCOMPARE(t.effectiveDims(), dims);
+    }
+
     void incompleteWriteLeavesNothing()
     {
         QTemporaryDir dir;
