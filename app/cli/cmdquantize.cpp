@@ -1,5 +1,5 @@
 // quantfit-cli quantize IN.gguf [OUT.gguf] TYPE[,TYPE...] [options]
-// Argument order and options as llama-quantize (quant-mixes.md §8); several types in one call
+// Argument order and options as llama-quantize (tools/quantize/quantize.cpp); several types in one call
 // write several files from one pass over the input.
 
 #include "cliargs.h"
