@@ -262,8 +262,7 @@ ModelAdvice buildAdvice(const ModelShape &s, const SizedModel &sized,
         row.fileType = level.fileType;
         row.name = fileTypeName(level.fileType);
         row.nominalBits = facts ? facts->nominalBits : 0;
-        row.bitsPerWeight = sized.nParams ? 8.0 * double(level.weightsBytes) / double(sized.nParams)
-                                          : 0;
+        row.bitsPerWeight = bitsPerWeight(level.weightsBytes, sized.nParams);
         row.fileBytes = level.fileBytes;
         row.simpleFormulaBytes = simpleFormulaBytes(sized.nParams, row.nominalBits);
         row.contextTokens = options.contextTokens;
@@ -294,9 +293,7 @@ ModelAdvice buildAdvice(const ModelShape &s, const SizedModel &sized,
         mix.fileType = level.fileType;
         mix.name = fileTypeName(level.fileType);
         mix.summary = QString::fromLatin1(facts.summary.data(), qsizetype(facts.summary.size()));
-        mix.bitsPerWeight = sized.nParams
-                                ? 8.0 * double(level.weightsBytes) / double(sized.nParams)
-                                : 0;
+        mix.bitsPerWeight = bitsPerWeight(level.weightsBytes, sized.nParams);
         mix.fileBytes = level.fileBytes;
         const MemoryBreakdown m =
             memoryAt(s, level.weightsBytes, options.contextTokens, options, reserve);

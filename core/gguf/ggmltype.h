@@ -1,5 +1,7 @@
 #pragma once
 
+#include "util/units.h"
+
 #include <QString>
 
 #include <cstdint>
@@ -61,7 +63,7 @@ struct TypeFacts {
     bool canDequantize;      ///< we can read its values
     bool runtimeOnly;        ///< activation type, never expected in model files (Q8_1, Q8_K)
 
-    double bitsPerWeight() const { return 8.0 * blockBytes / blockSize; }
+    double bitsPerWeight() const { return QuantFit::bitsPerWeight(blockBytes, blockSize); }
 };
 
 /// The whole table, in id order.

@@ -3,6 +3,7 @@
 #include "gguf/filetype.h"
 #include "gguf/ggufvalue.h"
 #include "gguf/tensorinfo.h"
+#include "util/units.h"
 
 #include <QString>
 
@@ -81,7 +82,7 @@ struct ModelInfo {
     QString tokenizerModel;        ///< tokenizer.ggml.model
     QString tokenizerPre;
 
-    double bitsPerWeight() const { return nParams ? 8.0 * double(tensorBytes) / double(nParams) : 0; }
+    double bitsPerWeight() const { return QuantFit::bitsPerWeight(tensorBytes, nParams); }
     /// KV-cache bytes per token for an element size of `bytesPerElement` (f16 = 2).
     double kvBytesPerToken(double bytesPerElement = 2.0) const;
 };

@@ -6,6 +6,7 @@
 #include "gguf/ggufwriter.h"
 #include "util/checkedmath.h"
 #include "util/error.h"
+#include "util/units.h"
 
 #include <algorithm>
 #include <cmath>
@@ -296,6 +297,11 @@ std::uint64_t QuantPlan::nElements() const
     for (const auto &p : tensors)
         n += p.source.nElements();
     return n;
+}
+
+double QuantPlan::bitsPerWeight() const
+{
+    return QuantFit::bitsPerWeight(targetTensorBytes, nElements());
 }
 
 bool QuantPlan::isWritable() const

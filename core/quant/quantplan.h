@@ -78,8 +78,10 @@ struct QuantPlan {
 
     /// The output file's layout (metadata, tensor infos with final types, offsets assigned).
     GgufLayout outputLayout() const;
-    /// Number of elements over all planned tensors (for bits-per-weight figures).
+    /// Number of elements over all planned tensors.
     std::uint64_t nElements() const;
+    /// Bits per weight of the output's tensor data (targetTensorBytes over nElements()).
+    double bitsPerWeight() const;
     /// Whether every target type can be written by this build's codecs.
     bool isWritable() const;
 };

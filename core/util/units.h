@@ -17,6 +17,13 @@ QString formatBytes(std::uint64_t bytes);
 QString formatGB(std::uint64_t bytes, int decimals = 2);
 /// "8.03 B", "405 M": parameter counts.
 QString formatCount(std::uint64_t n);
+
+/// Bits per weight of `bytes` that hold `nElements` weights, 8 x bytes / elements: a 144-byte
+/// Q4_K block of 256 weights is 4.5. 0 when there are no elements.
+constexpr double bitsPerWeight(std::uint64_t bytes, std::uint64_t nElements)
+{
+    return nElements ? 8.0 * double(bytes) / double(nElements) : 0.0;
+}
 /// `text` with every character that could act on a terminal written as an escape: C0 controls
 /// ("\n", "\r", "\t", others "\x1b"), DEL and C1 controls ("\x7f", "\u0085"), and the bidi
 /// embedding/override/isolate marks ("\u202e") that can make a line read differently than it

@@ -54,17 +54,15 @@ bool PlanPreview::setEntries(const QList<Entry> &entries, const QString &outputD
         }
         const QuantPlan &plan = *e.plan;
         totalBytes += plan.outputFileBytes;
-        std::uint64_t nParams = 0;
         std::map<int, std::pair<int, std::uint64_t>> byType; // type -> (tensors, bytes)
         for (const PlannedTensor &pt : plan.tensors) {
-            nParams += pt.source.nElements();
             auto &slot = byType[int(pt.targetType)];
             slot.first += 1;
             slot.second += pt.targetBytes;
         }
         row->setText(1, QStringLiteral("%1 (%2 bytes)").arg(formatBytes(plan.outputFileBytes),
                                                             QLocale().toString(qulonglong(plan.outputFileBytes))));
-        row->setText(2, QString::number(nParams ? 8.0 * double(plan.targetTensorBytes) / double(nParams) : 0, 'f', 2));
+        row->setText(2, QString::number(plan.bitsPerWeight(), 'f', 2));
         row->setText(3, QString::number(plan.tensors.size()));
         for (const auto &[type, slot] : byType) {
             const auto name = typeFacts(GgmlType(type)).name;

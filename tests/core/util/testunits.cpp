@@ -1,5 +1,5 @@
-// The text helpers of util/units.h: sizes and counts as users read them, and the escaping of
-// characters that would act on a terminal when strings from files are printed.
+// The helpers of util/units.h: sizes and counts as users read them, bits per weight, and the
+// escaping of characters that would act on a terminal when strings from files are printed.
 
 #include "util/units.h"
 
@@ -17,6 +17,30 @@ private slots:
         QCOMPARE(formatBytes(96), QStringLiteral("96 B"));
         QCOMPARE(formatBytes(4ull * GiB + GiB / 2), QStringLiteral("4.50 GiB"));
         QCOMPARE(formatGB(4'370'000'000ull), QStringLiteral("4.37 GB"));
+    }
+
+    void bitsPerWeight_data()
+    {
+        QTest::addColumn<std::uint64_t>("bytes");
+        QTest::addColumn<std::uint64_t>("elements");
+        QTest::addColumn<double>("bits");
+        // One block of each kind: bytes x 8 / weights.
+        QTest::newRow("Q4_K block") << std::uint64_t(144) << std::uint64_t(256) << 4.5;
+        QTest::newRow("Q8_0 block") << std::uint64_t(34) << std::uint64_t(32) << 8.5;
+        QTest::newRow("Q6_K block") << std::uint64_t(210) << std::uint64_t(256) << 6.5625;
+        QTest::newRow("F16 value") << std::uint64_t(2) << std::uint64_t(1) << 16.0;
+        // A whole model: 4 GiB for 8 billion weights.
+        QTest::newRow("8e9 weights, 4 GiB") << 4 * GiB << std::uint64_t(8'000'000'000)
+                                            << 4.294967296;
+        QTest::newRow("no weights") << std::uint64_t(100) << std::uint64_t(0) << 0.0;
+    }
+
+    void bitsPerWeight()
+    {
+        QFETCH(std::uint64_t, bytes);
+        QFETCH(std::uint64_t, elements);
+        QFETCH(double, bits);
+        QCOMPARE(QuantFit::bitsPerWeight(bytes, elements), bits);
     }
 
     void escapes_data()
