@@ -87,8 +87,23 @@ GgufValue GgufValue::fromArray(GgufValueType elementType, std::vector<GgufValue>
 {
     GgufValue r;
     r.m_type = GgufValueType::ARRAY;
-    r.m_array = std::make_shared<const ArrayData>(ArrayData{elementType, std::move(items)});
+    std::uint64_t bytes = 4 + 8;
+    for (const GgufValue &item : items)
+        bytes += item.encodedBytes();
+    r.m_array = std::make_shared<const ArrayData>(ArrayData{elementType, std::move(items), bytes});
     return r;
+}
+
+std::uint64_t GgufValue::encodedBytes() const
+{
+    switch (m_type) {
+    case GgufValueType::STRING:
+        return 8 + std::uint64_t(m_string.size());
+    case GgufValueType::ARRAY:
+        return m_array ? m_array->encodedBytes : 4 + 8;
+    default:
+        return ggufScalarBytes(m_type);
+    }
 }
 
 GgufValue GgufValue::stringArray(const QList<QByteArray> &items)

@@ -69,6 +69,11 @@ public:
     const QByteArray &rawString() const { return m_string; }
     QString toString() const { return QString::fromUtf8(m_string); }
 
+    /// Bytes of the value as a GGUF file stores it, after its type field: a scalar's width,
+    /// 8 + length for a string, 4 (element type) + 8 (count) + the items for an array. Constant
+    /// time (an array's total is counted once, when it is made).
+    std::uint64_t encodedBytes() const;
+
     GgufValueType elementType() const;
     std::size_t arraySize() const;
     const GgufValue &at(std::size_t i) const;
@@ -87,6 +92,7 @@ private:
     struct ArrayData {
         GgufValueType elementType;
         std::vector<GgufValue> items;
+        std::uint64_t encodedBytes; ///< of the whole array value
     };
 
     GgufValueType m_type = GgufValueType::UINT8;

@@ -99,27 +99,28 @@ void GgufLayout::finalize()
         throw Error(QStringLiteral("general.alignment must be a uint32 power of two"));
     const std::uint64_t align = alignment();
     QSet<QByteArray> names;
+    names.reserve(qsizetype(tensors.size()));
     std::uint64_t offset = 0;
     for (auto &t : tensors) {
-        const QString tn = QString::fromUtf8(t.name);
+        const auto tn = [&t] { return QString::fromUtf8(t.name); }; // for messages only
         if (t.name.isEmpty() || std::uint64_t(t.name.size()) > kGgufMaxTensorName)
             throw Error(QStringLiteral("tensor name '%1' must be 1 to %2 bytes")
-                            .arg(tn)
+                            .arg(tn())
                             .arg(kGgufMaxTensorName));
         if (names.contains(t.name))
-            throw Error(QStringLiteral("duplicate tensor name '%1'").arg(tn));
+            throw Error(QStringLiteral("duplicate tensor name '%1'").arg(tn()));
         names.insert(t.name);
         const auto &facts = typeFacts(t.type);
         if (t.ne[0] % facts.blockSize != 0)
             throw Error(QStringLiteral("tensor '%1': row length %2 is not a multiple of the %3 "
                                        "block size %4")
-                            .arg(tn)
+                            .arg(tn())
                             .arg(t.ne[0])
                             .arg(ggmlTypeName(t.type))
                             .arg(facts.blockSize));
         for (std::uint32_t d = 0; d < t.ne.size(); ++d) {
             if (t.ne[d] == 0)
-                throw Error(QStringLiteral("tensor '%1': dimension %2 is zero").arg(tn).arg(d));
+                throw Error(QStringLiteral("tensor '%1': dimension %2 is zero").arg(tn()).arg(d));
         }
         t.nDims = t.effectiveDims();
         t.nBytes = tensorBytes(t.type, t.ne);
@@ -128,14 +129,17 @@ void GgufLayout::finalize()
     }
 }
 
-std::uint64_t GgufLayout::headerBytes() const
-{
-    return std::uint64_t(serializeHeader().size());
-}
-
 std::uint64_t GgufLayout::dataOffset() const
 {
-    return std::uint64_t(serializeHeader().size());
+    // What serializeHeader() writes, counted instead of written (plans ask for it often):
+    // magic, version, tensor count, key/value count; per entry the key, value type and value;
+    // per tensor info the name, n_dims, the dimensions, type and offset.
+    std::uint64_t bytes = 4 + 4 + 8 + 8;
+    for (const auto &entry : metadata.entries())
+        bytes += 8 + std::uint64_t(entry.key.size()) + 4 + entry.value.encodedBytes();
+    for (const auto &t : tensors)
+        bytes += 8 + std::uint64_t(t.name.size()) + 4 + 8 * std::uint64_t(t.nDims) + 4 + 8;
+    return alignUp(bytes, alignment());
 }
 
 std::uint64_t GgufLayout::fileBytes() const

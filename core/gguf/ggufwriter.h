@@ -29,10 +29,11 @@ public:
     /// Computes nBytes and offsets; validates names (unique, <= 63 bytes) and row/block sizes.
     /// Throws Error naming the tensor on a bad shape.
     void finalize();
-    /// Bytes of header + metadata + tensor infos, before padding.
-    std::uint64_t headerBytes() const;
+    /// Bytes of header, metadata and tensor infos, padded to the alignment: where data begins.
+    /// Computed without serializing; equal to serializeHeader().size().
     std::uint64_t dataOffset() const;
-    /// Exact size of the file: data offset + every tensor padded to the alignment.
+    /// Exact size of the file: data offset + every tensor padded to the alignment. Needs
+    /// finalize() first (tensor sizes).
     std::uint64_t fileBytes() const;
     /// The serialized header (magic .. tensor infos, padded to the data offset).
     QByteArray serializeHeader() const;

@@ -35,45 +35,6 @@ int layerOf(const QByteArray &name)
     return any ? v : -1;
 }
 
-std::uint32_t nDimsOf(const GgufTensorInfo &t)
-{
-    std::uint32_t n = 1;
-    for (std::uint32_t d = 0; d < 4; ++d) {
-        if (t.ne[d] > 1)
-            n = d + 1;
-    }
-    return n;
-}
-
-// Encoded size of a metadata value, as GgufWriter serializes it (gguf-format.md §1.3). Computed
-// without serializing so that a plan over a 150k-token vocabulary stays fast.
-std::uint64_t encodedBytes(const GgufValue &v)
-{
-    switch (v.type()) {
-    case GgufValueType::STRING:
-        return 8 + std::uint64_t(v.rawString().size());
-    case GgufValueType::ARRAY: {
-        std::uint64_t n = 4 + 8;
-        const std::uint32_t scalar = ggufScalarBytes(v.elementType());
-        if (scalar)
-            return n + scalar * std::uint64_t(v.arraySize());
-        for (const auto &item : v.items())
-            n += encodedBytes(item);
-        return n;
-    }
-    default:
-        return ggufScalarBytes(v.type());
-    }
-}
-
-std::uint32_t alignmentOf(const GgufMetadata &metadata)
-{
-    const auto *v = metadata.find("general.alignment");
-    if (v && v->type() == GgufValueType::UINT32 && isPowerOfTwo(v->toUInt64()))
-        return std::uint32_t(v->toUInt64());
-    return kGgufDefaultAlignment;
-}
-
 // llama-quantize removes a key and appends it again, so the position of the updated keys (and
 // hence the header bytes) matches its files.
 void setAtEnd(GgufMetadata &metadata, const QByteArray &key, GgufValue value)
@@ -260,17 +221,8 @@ QuantPlan makeQuantPlan(const GgufMetadata &metadata, const std::vector<GgufTens
     }
     plan.outputMetadata = std::move(md);
 
-    // Exact file size: header, padding to the alignment, then every tensor padded.
-    std::uint64_t header = 4 + 4 + 8 + 8;
-    for (const auto &e : plan.outputMetadata.entries())
-        header += 8 + std::uint64_t(e.key.size()) + 4 + encodedBytes(e.value);
-    for (const auto &p : plan.tensors)
-        header += 8 + std::uint64_t(p.source.name.size()) + 4 + 8 * nDimsOf(p.source) + 4 + 8;
-    const std::uint32_t align = alignmentOf(plan.outputMetadata);
-    std::uint64_t total = alignUp(header, align);
-    for (const auto &p : plan.tensors)
-        total += alignUp(p.targetBytes, align);
-    plan.outputFileBytes = total;
+    // Exact file size: the writer's own formula over the layout it will be given.
+    plan.outputFileBytes = plan.outputLayout().fileBytes();
     return plan;
 }
 

@@ -1,6 +1,6 @@
 // Write-read-compare: every metadata value type, nested arrays, tensors of several types and an
 // explicit alignment survive a round trip with identical metadata and bytes, and the layout
-// predicts the file size exactly.
+// predicts the file size exactly. Value sizes, a header and tensor dimensions counted by hand.
 
 #include "gguf/ggufreader.h"
 #include "gguf/ggufwriter.h"
@@ -95,6 +95,8 @@ private slots:
                 b[i] = char((i * 31 + t.name.size()) & 0xFF);
             data.push_back(b);
         }
+        // The counted header equals the written one, whatever the value types.
+        QCOMPARE(layout.dataOffset(), std::uint64_t(layout.serializeHeader().size()));
         writeGgufFile(path, layout, data);
         QCOMPARE(std::uint64_t(QFileInfo(path).size()), layout.fileBytes());
 
@@ -102,6 +104,7 @@ private slots:
         QCOMPARE(f.version(), 3u);
         QCOMPARE(f.alignment(), alignment);
         QCOMPARE(f.dataOffset() % alignment, std::uint64_t(0));
+        QCOMPARE(f.dataOffset(), layout.dataOffset());
         QVERIFY(f.metadata() == layout.metadata);
         QCOMPARE(f.metadata().find("t.i64")->toInt64(), std::numeric_limits<std::int64_t>::min());
         QCOMPARE(f.metadata().find("t.u64")->toUInt64(), std::numeric_limits<std::uint64_t>::max());
@@ -119,6 +122,58 @@ private slots:
         const GgufFile meta = GgufFile::open(path, GgufFile::Mode::MetadataOnly);
         QVERIFY(meta.metadata() == f.metadata());
         QVERIFY_THROWS_EXCEPTION(Error, meta.tensorData(0));
+    }
+
+    void valueSizes_data()
+    {
+        using T = GgufValueType;
+        using U = std::uint64_t;
+        QTest::addColumn<GgufValue>("value");
+        QTest::addColumn<std::uint64_t>("bytes");
+        QTest::newRow("u8") << GgufValue::fromUInt(T::UINT8, 7) << U(1);
+        QTest::newRow("bool") << GgufValue::fromBool(false) << U(1);
+        QTest::newRow("i16") << GgufValue::fromInt(T::INT16, -2) << U(2);
+        QTest::newRow("f32") << GgufValue::f32(0.5f) << U(4);
+        QTest::newRow("u64") << GgufValue::fromUInt(T::UINT64, 1) << U(8);
+        // A string: 8-byte length, then the bytes.
+        QTest::newRow("string abc") << GgufValue::fromString(QByteArray("abc")) << U(8 + 3);
+        QTest::newRow("empty string") << GgufValue::fromString(QByteArray()) << U(8);
+        // An array: 4-byte element type, 8-byte count, then the items.
+        QTest::newRow("3 x i32") << GgufValue::int32Array({1, 2, 3}) << U(4 + 8 + 3 * 4);
+        QTest::newRow("empty array") << GgufValue::fromArray(T::INT32, {}) << U(4 + 8);
+        QTest::newRow("strings a, bc") << GgufValue::stringArray({"a", "bc"})
+                                       << U(4 + 8 + (8 + 1) + (8 + 2));
+        const GgufValue bytes = GgufValue::fromArray(
+            T::UINT8, {GgufValue::fromUInt(T::UINT8, 1), GgufValue::fromUInt(T::UINT8, 2)});
+        QTest::newRow("[[u8, u8]]") << GgufValue::fromArray(T::ARRAY, {bytes})
+                                    << U(4 + 8 + (4 + 8 + 2));
+    }
+
+    void valueSizes()
+    {
+        QFETCH(GgufValue, value);
+        QFETCH(std::uint64_t, bytes);
+        QCOMPARE(value.encodedBytes(), bytes);
+    }
+
+    void sizesByHand()
+    {
+        // Header: magic 4 + version 4 + tensor count 8 + key count 8 = 24; the key "a" (8 + 1),
+        // its type 4 and a UINT32 4 = 17; the tensor info "t" (8 + 1), n_dims 4, two
+        // dimensions 16, type 4, offset 8 = 41. 82 bytes, padded to 96 by the default alignment
+        // of 32; then 32 x 2 F32 = 256 bytes of data.
+        GgufLayout l;
+        l.metadata.set("a", GgufValue::u32(7));
+        GgufTensorInfo t;
+        t.name = "t";
+        t.ne = {32, 2, 1, 1};
+        t.type = GgmlType::F32;
+        l.tensors.push_back(t);
+        l.finalize();
+        QCOMPARE(l.tensors[0].nDims, 2u);
+        QCOMPARE(l.dataOffset(), std::uint64_t(96));
+        QCOMPARE(l.fileBytes(), std::uint64_t(96 + 256));
+        QCOMPARE(l.serializeHeader().size(), qsizetype(96));
     }
 
     void effectiveDims_data()
