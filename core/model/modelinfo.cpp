@@ -3,105 +3,9 @@
 #include "gguf/ggufreader.h"
 #include "util/error.h"
 
-
-#include <array>
 #include <map>
 
 namespace QuantFit {
-
-namespace {
-
-struct RoleName {
-    const char *suffix;
-    TensorRole role;
-};
-
-// Per-layer tensor names (after "blk.N.") and their roles, gguf-format.md §5.
-constexpr std::array kLayerRoles = {
-    RoleName{"attn_norm", TensorRole::AttnNorm},
-    RoleName{"attn_norm_2", TensorRole::OtherNorm},
-    RoleName{"attn_q", TensorRole::AttnQ},
-    RoleName{"attn_k", TensorRole::AttnK},
-    RoleName{"attn_v", TensorRole::AttnV},
-    RoleName{"attn_qkv", TensorRole::AttnQkv},
-    RoleName{"attn_output", TensorRole::AttnOutput},
-    RoleName{"attn_kv_b", TensorRole::AttnKvB},
-    RoleName{"ffn_norm", TensorRole::FfnNorm},
-    RoleName{"ffn_gate", TensorRole::FfnGate},
-    RoleName{"ffn_up", TensorRole::FfnUp},
-    RoleName{"ffn_down", TensorRole::FfnDown},
-    RoleName{"ffn_gate_inp", TensorRole::FfnGateInp},
-    RoleName{"ffn_gate_exps", TensorRole::FfnGateExps},
-    RoleName{"ffn_up_exps", TensorRole::FfnUpExps},
-    RoleName{"ffn_down_exps", TensorRole::FfnDownExps},
-    RoleName{"ffn_gate_shexp", TensorRole::FfnGateShexp},
-    RoleName{"ffn_up_shexp", TensorRole::FfnUpShexp},
-    RoleName{"ffn_down_shexp", TensorRole::FfnDownShexp},
-};
-
-constexpr std::array kGlobalRoles = {
-    RoleName{"token_embd", TensorRole::TokenEmbedding},
-    RoleName{"output", TensorRole::Output},
-    RoleName{"output_norm", TensorRole::OutputNorm},
-    RoleName{"rope_freqs", TensorRole::RopeFreqs},
-};
-
-} // namespace
-
-template <std::size_t N>
-TensorRole roleOf(const std::array<RoleName, N> &table, const QByteArray &base, bool isBias)
-{
-    if (isBias)
-        return TensorRole::Bias;
-    for (const auto &rn : table) {
-        if (base == rn.suffix)
-            return rn.role;
-    }
-    return base.endsWith("_norm") ? TensorRole::OtherNorm : TensorRole::Other;
-}
-
-TensorName classifyTensor(const QByteArray &name)
-{
-    TensorName r;
-    QByteArray base = name;
-    const bool isBias = base.endsWith(".bias");
-    if (base.endsWith(".weight"))
-        base.chop(7);
-    else if (isBias)
-        base.chop(5);
-    if (base.startsWith("blk.")) {
-        const qsizetype dot = base.indexOf('.', 4);
-        bool ok = false;
-        const int layer = dot > 4 ? base.mid(4, dot - 4).toInt(&ok) : -1;
-        if (ok && layer >= 0) {
-            r.layer = layer;
-            r.role = roleOf(kLayerRoles, base.mid(dot + 1), isBias);
-            return r;
-        }
-    }
-    r.role = roleOf(kGlobalRoles, base, isBias);
-    return r;
-}
-
-QString tensorRoleName(TensorRole role)
-{
-    for (const auto &rn : kLayerRoles) {
-        if (rn.role == role)
-            return QString::fromLatin1(rn.suffix);
-    }
-    for (const auto &rn : kGlobalRoles) {
-        if (rn.role == role)
-            return QString::fromLatin1(rn.suffix);
-    }
-    switch (role) {
-    case TensorRole::Bias:
-        return QStringLiteral("bias");
-    case TensorRole::OtherNorm:
-        return QStringLiteral("norm");
-    default:
-        return QStringLiteral("other");
-    }
-}
 
 double ModelInfo::kvBytesPerToken(double bytesPerElement) const
 {
@@ -176,10 +80,9 @@ ModelInfo modelInfoFrom(const GgufMetadata &md, const std::vector<GgufTensorInfo
     for (const auto &t : tensors) {
         m.nParams += t.nElements();
         m.tensorBytes += t.nBytes;
-        const auto role = classifyTensor(t.name).role;
-        if (role == TensorRole::Output)
+        if (t.name == "output.weight")
             hasOutput = true;
-        if (role == TensorRole::TokenEmbedding) {
+        if (t.name == "token_embd.weight") {
             hasTokenEmbd = true;
             if (!vocab)
                 vocab = std::uint32_t(t.ne[1]);

@@ -15,44 +15,6 @@ namespace QuantFit {
 
 class GgufFile;
 
-/// What a tensor is for, from its name (gguf-format.md §5). Drives the mix rules and the advisor.
-enum class TensorRole {
-    TokenEmbedding,
-    Output,
-    OutputNorm,
-    RopeFreqs,
-    AttnNorm,
-    AttnQ,
-    AttnK,
-    AttnV,
-    AttnQkv,
-    AttnOutput,
-    AttnKvB,
-    FfnNorm,
-    FfnGate,
-    FfnUp,
-    FfnDown,
-    FfnGateInp,   ///< MoE router
-    FfnGateExps,
-    FfnUpExps,
-    FfnDownExps,
-    FfnGateShexp,
-    FfnUpShexp,
-    FfnDownShexp,
-    Bias,         ///< any *.bias
-    OtherNorm,
-    Other,
-};
-
-struct TensorName {
-    TensorRole role = TensorRole::Other;
-    int layer = -1; ///< blk.N, or -1 for tensors outside the blocks
-};
-
-/// Classifies a tensor name ("blk.12.ffn_down.weight" -> FfnDown, layer 12).
-TensorName classifyTensor(const QByteArray &name);
-QString tensorRoleName(TensorRole role);
-
 /// Shape and facts of a model from GGUF metadata and tensor infos. Missing optional keys take
 /// llama.cpp's defaults (gguf-format.md §2.2).
 struct ModelInfo {

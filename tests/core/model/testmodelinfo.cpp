@@ -1,4 +1,4 @@
-// Tensor roles from names, and ModelInfo of a synthetic model whose counts are worked out by hand.
+// ModelInfo of a synthetic model whose counts are worked out by hand.
 
 #include "gguf/ggufwriter.h"
 #include "model/modelinfo.h"
@@ -14,33 +14,6 @@ class TestModelInfo : public QObject
     Q_OBJECT
 
 private slots:
-    void classify_data()
-    {
-        QTest::addColumn<QByteArray>("name");
-        QTest::addColumn<int>("role");
-        QTest::addColumn<int>("layer");
-        QTest::newRow("embd") << QByteArray("token_embd.weight") << int(TensorRole::TokenEmbedding) << -1;
-        QTest::newRow("output") << QByteArray("output.weight") << int(TensorRole::Output) << -1;
-        QTest::newRow("output_norm") << QByteArray("output_norm.weight") << int(TensorRole::OutputNorm) << -1;
-        QTest::newRow("v") << QByteArray("blk.12.attn_v.weight") << int(TensorRole::AttnV) << 12;
-        QTest::newRow("down") << QByteArray("blk.0.ffn_down.weight") << int(TensorRole::FfnDown) << 0;
-        QTest::newRow("experts") << QByteArray("blk.3.ffn_down_exps.weight") << int(TensorRole::FfnDownExps) << 3;
-        QTest::newRow("bias") << QByteArray("blk.1.attn_q.bias") << int(TensorRole::Bias) << 1;
-        QTest::newRow("norm") << QByteArray("blk.7.attn_norm.weight") << int(TensorRole::AttnNorm) << 7;
-        QTest::newRow("qk norm") << QByteArray("blk.7.attn_q_norm.weight") << int(TensorRole::OtherNorm) << 7;
-        QTest::newRow("bad layer") << QByteArray("blk.x.attn_v.weight") << int(TensorRole::Other) << -1;
-    }
-
-    void classify()
-    {
-        QFETCH(QByteArray, name);
-        QFETCH(int, role);
-        QFETCH(int, layer);
-        const auto n = classifyTensor(name);
-        QCOMPARE(int(n.role), role);
-        QCOMPARE(n.layer, layer);
-    }
-
     void syntheticShape()
     {
         SyntheticModelOptions o;
