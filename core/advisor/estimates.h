@@ -20,8 +20,6 @@
 
 #include "gguf/filetype.h"
 
-#include <QString>
-
 namespace QuantFit {
 
 struct LevelFacts {

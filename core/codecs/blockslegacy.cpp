@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 // quant-types.md §2. The reference quantizers (no importance) compute codes with the float d and
 // store h(d); the importance variants run the §0 searches with w = imp * sqrt(sigma2 + x^2),

@@ -11,7 +11,6 @@
 #include <QElapsedTimer>
 
 #include <algorithm>
-#include <cmath>
 
 namespace QuantFit {
 

@@ -4,8 +4,6 @@
 #include "util/checkedmath.h"
 #include "util/error.h"
 
-#include <QFileInfo>
-#include <QHash>
 #include <QRegularExpression>
 #include <QSet>
 

@@ -3,7 +3,6 @@
 #include "util/units.h"
 
 #include <bit>
-#include <stdexcept>
 
 namespace QuantFit {
 

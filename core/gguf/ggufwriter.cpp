@@ -9,7 +9,6 @@
 #include <QSet>
 
 #include <bit>
-#include <cstring>
 
 namespace QuantFit {
 

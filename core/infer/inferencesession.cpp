@@ -22,7 +22,6 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
-#include <new>
 
 namespace QuantFit {
 

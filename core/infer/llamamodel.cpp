@@ -4,10 +4,6 @@
 
 #include "gguf/ggufreader.h"
 #include "util/error.h"
-#include "util/fp16.h"
-
-#include <cmath>
-#include <cstring>
 
 namespace QuantFit {
 

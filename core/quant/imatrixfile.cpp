@@ -7,8 +7,6 @@
 #include "util/bytereader.h"
 #include "util/error.h"
 
-#include <QFileInfo>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>

@@ -5,7 +5,6 @@
 #include "util/error.h"
 
 #include <algorithm>
-#include <string_view>
 
 namespace QuantFit {
 

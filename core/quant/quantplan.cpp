@@ -2,15 +2,11 @@
 
 #include "quantmix.h"
 
-#include "gguf/ggufreader.h"
 #include "gguf/ggufwriter.h"
-#include "util/checkedmath.h"
 #include "util/error.h"
 #include "util/units.h"
 
 #include <algorithm>
-#include <cmath>
-#include <cstring>
 #include <limits>
 
 namespace QuantFit {

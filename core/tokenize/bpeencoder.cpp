@@ -9,8 +9,6 @@
 
 #include "unicodeclass.h"
 
-#include <algorithm>
-
 namespace QuantFit {
 
 namespace {

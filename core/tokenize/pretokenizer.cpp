@@ -3,7 +3,6 @@
 #include "unicodeclass.h"
 
 #include <algorithm>
-#include <array>
 
 namespace QuantFit {
 
