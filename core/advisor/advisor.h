@@ -5,7 +5,7 @@
 // facts from the catalog (core/catalog) or an opened GGUF. Sizes come from the same QuantPlan the
 // quantizer executes, so a predicted file size is the size of the file we would write.
 //
-// Memory model (details and sources in memorymodel.h and README-advisor.md):
+// Memory model (details and sources in memorymodel.h and the README's "Memory" section):
 //   total = weights + KV cache + compute buffers + runtime overhead + OS/desktop reserve
 // Fit badge at the requested context, with usable = RAM - reserve:
 //   Comfortable: total - reserve <= 75 % of usable   (a quarter stays free for context and apps)

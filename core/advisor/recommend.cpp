@@ -7,7 +7,8 @@
 
 #include <algorithm>
 
-// The brief's guidance, as implemented here (README-advisor.md has the long form):
+// The brief's guidance, as implemented here (the README's "Recommendation" section has the long
+// form):
 //
 // Decision flow for one model ("Choosing Quantization"):
 //   1. Start with Q4_K_M (guideline 1).

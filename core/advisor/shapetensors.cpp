@@ -107,7 +107,8 @@ ShapeTensors buildShapeTensors(const ModelShape &s)
             b.vector(blk(i, "post_ffw_norm.weight"), s.nEmbd);
     }
 
-    // The keys the mix rules read (quant-mixes.md §3), under the architecture's prefix.
+    // The keys the mix rules read (docs/quantization.md, "What the rules look at"), under the
+    // architecture's prefix.
     const QByteArray a = arch.toUtf8();
     GgufMetadata &md = out.metadata;
     md.set("general.architecture", GgufValue::fromString(a));

@@ -2,8 +2,8 @@
 
 // The tensor list of a model as a llama.cpp conversion writes it (F16 weights, F32 norms, biases,
 // routers and rope factors), built from its shape so that QuantPlan can size any mix exactly.
-// Names follow gguf-format.md §5; only names and shapes matter for sizing, and the names drive
-// the mix rules (attn_v, ffn_down, output, token_embd ...).
+// Names follow llama.cpp's (docs/formats.md, "Tensor names"); only names and shapes matter for
+// sizing, and the names drive the mix rules (attn_v, ffn_down, output, token_embd ...).
 
 #include "catalog/modelshape.h"
 #include "gguf/ggufvalue.h"

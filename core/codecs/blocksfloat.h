@@ -1,6 +1,6 @@
 #pragma once
 
-// Non-quantized element types (quant-types.md §1, gguf-format.md §6): F32 (4 bytes), F16 and
+// Non-quantized element types (docs/formats.md, "16-bit floats"): F32 (4 bytes), F16 and
 // BF16 (2 bytes, little-endian). "Quantizing" is a per-element conversion with round to nearest
 // even; importance weights do not apply.
 

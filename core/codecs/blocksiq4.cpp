@@ -8,8 +8,9 @@
 #include <cmath>
 #include <cstring>
 
-// quant-types.md §4: the search llama-quantize runs (ntry = 7) for both types, with weights
-// x^2 or imp * sqrt(sigma2 + x^2), sigma2 = 2 * (sum of x^2 over the (super-)block) / size.
+// ggml's quantize_row_iq4_nl_impl (src/ggml-quants.c): the search llama-quantize runs (ntry = 7)
+// for both types, with weights x^2 or imp * sqrt(sigma2 + x^2), sigma2 = 2 * (sum of x^2 over the
+// (super-)block) / size.
 
 namespace QuantFit {
 

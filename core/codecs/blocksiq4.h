@@ -1,8 +1,8 @@
 #pragma once
 
-// Non-linear 4-bit codebook types (quant-types.md §4): IQ4_NL (32-element blocks) and IQ4_XS
-// (256-element super-blocks of 8 x 32 with 6-bit sub-block scales). Each 4-bit index selects
-// one of the 16 kValuesIq4nl entries (quanthelpers.h).
+// Non-linear 4-bit codebook types (ggml's block_iq4_nl, block_iq4_xs): IQ4_NL (32-element blocks)
+// and IQ4_XS (256-element super-blocks of 8 x 32 with 6-bit sub-block scales). Each 4-bit index
+// selects one of the 16 kValuesIq4nl entries (quanthelpers.h).
 
 #include "blockslegacy.h" // QF_BLOCK
 

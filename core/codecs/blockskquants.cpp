@@ -8,7 +8,7 @@
 #include <cmath>
 #include <cstring>
 
-// quant-types.md §3.1 (Q2_K), §3.2 (Q3_K) and §3.6 (Q8_K): the types with 16-element
+// Q2_K, Q3_K and Q8_K as ggml's src/ggml-quants.c quantizes them: the types with 16-element
 // sub-blocks and 2-bit packing. Q4_K, Q5_K and Q6_K are in blockskquants456.cpp.
 
 namespace QuantFit {

@@ -1,7 +1,8 @@
 #pragma once
 
-// K-quant super-blocks of 256 elements (quant-types.md §3): Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and the
-// activation type Q8_K. Position rules shared by several types (e = element 0..255):
+// K-quant super-blocks of 256 elements (ggml's src/ggml-common.h, block_q2_K ... block_q8_K): Q2_K,
+// Q3_K, Q4_K, Q5_K, Q6_K and the activation type Q8_K.
+// Position rules shared by several types (e = element 0..255):
 //  1. 2-bit packing (Q2_K, Q3_K qs): byte 32*(e/128) + e%32, bits 2*((e%128)/32) and up.
 //  2. high-bit mask (Q3_K hmask, Q5_K qh): byte e%32, bit e/32.
 //  3. 4-bit packing (Q4_K qs, Q5_K low bits): byte 32*(e/64) + e%32, high nibble if e%64 >= 32.

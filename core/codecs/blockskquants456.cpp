@@ -8,7 +8,8 @@
 #include <cmath>
 #include <cstring>
 
-// quant-types.md §3.3 (Q4_K), §3.4 (Q5_K) and §3.5 (Q6_K). Q4_K and Q5_K share everything but
+// Q4_K, Q5_K and Q6_K as ggml's src/ggml-quants.c quantizes them (quantize_row_q4_K_ref and
+// quantize_row_q4_K_impl, and the same for q5_K and q6_K). Q4_K and Q5_K share everything but
 // the code width, the search grid of the reference and the packing of the fifth bit.
 
 namespace QuantFit {
@@ -309,7 +310,7 @@ void quantizeRowQ6_K(const float *x, std::uint8_t *dst, std::int64_t n, const fl
                 L[16 * j + ii] = std::int8_t((l < -32 ? -32 : (l > 31 ? 31 : l)) + 32);
             }
         }
-        // Step 5: pack (quant-types.md §3.5 bit placement).
+        // Step 5: pack (the Q6_K bit placement of blockskquants.h).
         for (int h = 0; h < 2; ++h) {
             std::uint8_t *ql = b.ql + 64 * h;
             std::uint8_t *qh = b.qh + 32 * h;

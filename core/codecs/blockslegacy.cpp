@@ -8,9 +8,10 @@
 #include <algorithm>
 #include <cmath>
 
-// quant-types.md §2. The reference quantizers (no importance) compute codes with the float d and
-// store h(d); the importance variants run the §0 searches with w = imp * sqrt(sigma2 + x^2),
-// sigma2 = (sum of x^2 over the whole row) / n.
+// As ggml's src/ggml-quants.c (quantize_row_q4_0_ref ... and the importance variants
+// quantize_row_q4_0_impl ...). The reference quantizers (no importance) compute codes with the
+// float d and store h(d) = roundFp16(d); the importance variants run the searches of quanthelpers.h
+// with w = imp * sqrt(sigma2 + x^2), sigma2 = (sum of x^2 over the whole row) / n.
 
 namespace QuantFit {
 
@@ -156,7 +157,7 @@ void packCodes(const std::uint8_t *L, BlockQ5_1 &b) { packNibblesHigh(L, b.qs, b
 /// The four legacy 32-element quantizers differ only in their code range and packing.
 /// Symmetric (Q4_0, Q5_0): codes around `levels` (8 or 16), reference range 0..`top`.
 /// Asymmetric (Q4_1, Q5_1): codes 0..`levels` (15 or 31) above a minimum; `clampTop` as the
-/// reference quantizer of that type (quant-types.md §2).
+/// reference quantizer of that type (quantize_row_q4_1_ref, quantize_row_q5_1_ref).
 template <typename Block, bool Asymmetric>
 void quantizeRowLegacy(const float *x, std::uint8_t *dst, std::int64_t n, const float *importance,
                        int levels, int top, bool clampTop)

@@ -1,6 +1,7 @@
 #pragma once
 
-// Legacy 32-element block types (quant-types.md §2): Q8_0, Q4_0, Q4_1, Q5_0, Q5_1.
+// Legacy 32-element block types (ggml's src/ggml-common.h, block_q8_0 ... block_q5_1): Q8_0, Q4_0,
+// Q4_1, Q5_0, Q5_1.
 // Nibble layout shared by the 4/5-bit types: byte qs[j] holds element j in its low nibble and
 // element j + 16 in its high nibble; the 5-bit types keep bit 4 of code j in bit j of qh
 // (little-endian uint32).

@@ -2,7 +2,8 @@
 
 #include <cmath>
 
-// Restatements of quant-types.md §0.1-§0.5; comments name the spec step, names follow it.
+// The scale searches of ggml's src/ggml-quants.c, restated; names follow ggml's, comments number
+// the steps.
 // Compiled with -ffp-contract=off (codecs.cmake): a fused multiply-add would change rare ties.
 
 namespace QuantFit::Codec {
@@ -106,7 +107,7 @@ float makeQ3Quants(int n, int nmax, const float *x, std::int8_t *L)
 float makeQkxQuants(int n, int nmax, const float *x, const float *w, std::uint8_t *L,
                     float &theMin, float rmin, float rdelta, int nstep, bool useMad, bool qkx3)
 {
-    // Step 1: range and weighted sums (starting from the first term, as the spec says).
+    // Step 1: range and weighted sums (starting from the first term, as ggml does).
     float min = x[0];
     float max = x[0];
     float sumW = w ? w[0] : x[0] * x[0];

@@ -1,8 +1,8 @@
 #pragma once
 
-// Shared helpers of the reference quantizers (quant-types.md §0): rounding, the scale searches
-// make_qx / make_q3 / make_qkx2 / make_qkx3 / make_qp, and the IQ4 codebook lookup.
-// Float arithmetic follows the spec's evaluation order exactly (sequential float sums, products
+// Shared helpers of the reference quantizers (ggml's src/ggml-quants.c): rounding, the scale
+// searches make_qx / make_q3 / make_qkx2 / make_qkx3 / make_qp, and the IQ4 codebook lookup.
+// Float arithmetic follows ggml's evaluation order exactly (sequential float sums, products
 // left to right); the .cpp files using these are compiled with -ffp-contract=off so that the
 // output is byte-identical to ggml's reference quantizers.
 
@@ -59,26 +59,26 @@ inline float signedMax(const float *x, int n, float &amax)
     return max;
 }
 
-/// §0.1 make_qx_quants with rmse_type 1: codes L = q + nmax in [0, 2 nmax). `w` null means x².
+/// make_qx_quants with rmse_type 1: codes L = q + nmax in [0, 2 nmax). `w` null means x².
 float makeQxQuants(int n, int nmax, const float *x, std::int8_t *L, const float *w);
 
-/// §0.2 make_q3_quants with do_rmse (Q3_K reference).
+/// make_q3_quants with do_rmse (Q3_K reference).
 float makeQ3Quants(int n, int nmax, const float *x, std::int8_t *L);
 
-/// §0.3 / §0.4 make_qkx2_quants and make_qkx3_quants: x ~ scale * L + min, L in [0, nmax].
+/// make_qkx2_quants and make_qkx3_quants: x ~ scale * L + min, L in [0, nmax].
 /// Returns the scale; `theMin` receives -min (>= 0). `w` null means x² (qkx3 only).
 /// `qkx3` selects the `max <= min` degenerate test of make_qkx3_quants.
 float makeQkxQuants(int n, int nmax, const float *x, const float *w, std::uint8_t *L,
                     float &theMin, float rmin, float rdelta, int nstep, bool useMad, bool qkx3);
 
-/// §0.5 make_qp_quants: non-negative values (scales, mins) to codes in [0, nmax].
+/// make_qp_quants: non-negative values (scales, mins) to codes in [0, nmax].
 float makeQpQuants(int n, int nmax, const float *x, std::uint8_t *L, const float *w);
 
-/// The IQ4_NL codebook (quant-types.md §4), ascending.
+/// The IQ4_NL codebook (ggml's kvalues_iq4nl), ascending.
 inline constexpr std::int8_t kValuesIq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                                  1,    13,   25,  38,  53,  69,  89,  113};
 
-/// §0.6 best_index over kValuesIq4nl: nearest entry, ties to the upper index.
+/// best_index_int8 over kValuesIq4nl: nearest entry, ties to the upper index.
 inline int bestIndexIq4(float x)
 {
     const std::int8_t *v = kValuesIq4nl;

@@ -1,6 +1,6 @@
 #pragma once
 
-// Lane-parallel versions of the §0 searches (quanthelpers.h) for the AVX2 path of the
+// Lane-parallel versions of the scale searches (quanthelpers.h) for the AVX2 path of the
 // quantizers. Lane k of an 8-wide vector runs the scalar algorithm for group k (a sub-block or
 // a block) with the very same float operations in the very same order, so the results are
 // bit-identical to the scalar reference; only independent groups run side by side. Inputs and

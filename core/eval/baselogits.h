@@ -1,7 +1,7 @@
 #pragma once
 
 // QuantFit base-logits file (written by `perplexity --save-base`, read by `--kl-base`).
-// Our own compact format, not llama.cpp's `_logits_` file (perplexity-and-kld.md §2.1), which
+// Our own compact format (docs/formats.md, "Base logits"), not llama.cpp's `_logits_` file, which
 // keeps a uint16 for every vocabulary entry of every scored token (tens of GB for a 128k vocab).
 // We keep, per scored token, the head of the base distribution exactly and the rest either as
 // one exact mass (when it is small, the usual case for a trained model) or, when it is not, as
@@ -95,7 +95,7 @@ struct BaseLogitsRecord {
 void encodeBaseRecord(std::span<const float> logits, std::uint32_t next,
                       const BaseRecordLimits &limits, std::vector<std::uint8_t> &out);
 
-/// Encodes one position as llama.cpp's `_logits_` file does (perplexity-and-kld.md §2.1):
+/// Encodes one position as llama.cpp's `_logits_` file does (tools/perplexity/perplexity.cpp):
 /// scale and min_lp as two float32, then a uint16 code per vocabulary entry (padded to even).
 void encodeLlamaRecord(std::span<const float> logits, std::vector<std::uint8_t> &out);
 
@@ -129,7 +129,7 @@ class BaseLogitsFile
 public:
     enum class Format {
         QuantFit, ///< ours (this file's layout)
-        LlamaCpp, ///< llama-perplexity --kl-divergence-base (perplexity-and-kld.md §2.1)
+        LlamaCpp, ///< llama-perplexity --kl-divergence-base (docs/formats.md, "Base logits")
     };
 
     /// Opens either format (told apart by the magic).
@@ -155,9 +155,9 @@ private:
     std::shared_ptr<MappedFile> m_map;
 };
 
-/// Per-token comparison of a current model's logits with the base record (§3 of the spec, with
-/// the exact KLD described above in place of llama.cpp's "skip log-probs ≤ −16" for our files,
-/// and llama.cpp's own sum for its files).
+/// Per-token comparison of a current model's logits with the base record (as llama-perplexity's
+/// `kl_divergence` in tools/perplexity/perplexity.cpp, with the exact KLD described above in place
+/// of llama.cpp's "skip log-probs ≤ −16" for our files, and llama.cpp's own sum for its files).
 struct TokenComparison {
     double nll = 0;       ///< current model, as for perplexity
     double nllBase = 0;

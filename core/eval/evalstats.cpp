@@ -64,7 +64,7 @@ double PerplexityAccumulator::perplexityError() const
 }
 
 //
-// helpers of §3
+// helpers of the KLD report
 //
 
 double meanUncertainty(double sum1, double sum2, std::uint64_t n)

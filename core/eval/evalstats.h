@@ -1,8 +1,8 @@
 #pragma once
 
-// Statistics of perplexity and KL-divergence runs, as llama-perplexity computes them
-// (perplexity-and-kld.md §2 steps 4-6 and the helper definitions of §3). Plain C++ over spans;
-// no Qt. Not thread-safe: each accumulator belongs to one thread (merge() joins per-thread ones).
+// Statistics of perplexity and KL-divergence runs, as llama-perplexity computes them (`perplexity`
+// and `kl_divergence` in llama.cpp's tools/perplexity/perplexity.cpp). Plain C++ over spans; no Qt.
+// Not thread-safe: each accumulator belongs to one thread (merge() joins per-thread ones).
 
 #include <cstdint>
 #include <span>
@@ -51,17 +51,19 @@ private:
     std::uint64_t m_count = 0;
 };
 
-/// mean_unc of §3: sqrt(v/(N−1)) with v = S2/N − (S1/N)², if v > 0 and N > 10; else 0.
+/// Uncertainty of a mean as llama-perplexity computes it: sqrt(v/(N−1)) with v = S2/N − (S1/N)², if
+/// v > 0 and N > 10; else 0.
 double meanUncertainty(double sum1, double sum2, std::uint64_t n);
-/// cov of §3: 0 if N < 10, else (Sab/N − (Sa/N)(Sb/N)) / (N−1).
+/// Covariance as llama-perplexity computes it: 0 if N < 10, else (Sab/N − (Sa/N)(Sb/N)) / (N−1).
 double covariance(double sumA, double sumB, double sumAB, std::uint64_t n);
-/// percentile of §3 over an ascending vector: linear interpolation at f·(N−1) (float math).
-/// f ≤ 0 gives the first, f ≥ 1 the last element; 0 for an empty vector.
+/// Percentile as llama-perplexity computes it, over an ascending vector: linear interpolation at
+/// f·(N−1) (float math). f ≤ 0 gives the first, f ≥ 1 the last element; 0 for an empty vector.
 float percentile(std::span<const float> sorted, double fraction);
 /// Middle element, or the mean of the two middle ones for even N; 0 for an empty vector.
 float median(std::span<const float> sorted);
 
-/// Everything reported for one quantized model against its base (§3 final report).
+/// Everything reported for one quantized model against its base (llama-perplexity's final KLD
+/// report).
 struct KldSummary {
     std::uint64_t nTokens = 0;
     double pplQ = 0, pplQError = 0;
@@ -79,7 +81,7 @@ struct KldSummary {
     double maxAbsDpPercent = 0;
 };
 
-/// Accumulates the per-token quantities of §3 (nll, base nll, KLD, Δp, same top).
+/// Accumulates the per-token quantities of a KLD run (nll, base nll, KLD, Δp, same top).
 class KldAccumulator
 {
 public:
@@ -92,8 +94,8 @@ public:
     double kldMean() const { return m_count ? m_kld / double(m_count) : 0.0; }
     double kldMeanError() const { return meanUncertainty(m_kld, m_kld2, m_count); }
     double sameTopPercent() const { return m_count ? 100.0 * double(m_sameTop) / double(m_count) : 0.0; }
-    /// Everything of §3. `withPercentiles` sorts copies of the kept values (median, p90 ...,
-    /// min, max): O(N log N), for the end of a run; without, the running figures are O(1).
+    /// Everything of the final report. `withPercentiles` sorts copies of the kept values (median,
+    /// p90 ..., min, max): O(N log N), for the end of a run; without, the running figures are O(1).
     KldSummary summary(bool withPercentiles = true) const;
 
 private:

@@ -23,7 +23,7 @@ EvalTokens tokenizeEvalText(const GgufFile &model, QByteArray text, const QStrin
         throw Error(QStringLiteral("'%1': the vocabulary adds EOS to every text, which perplexity "
                                    "measurement does not support")
                         .arg(model.path()));
-    // llama-perplexity drops exactly one trailing newline of the file (§1).
+    // llama-perplexity drops exactly one trailing newline of the file.
     if (text.endsWith('\n'))
         text.chop(1);
     EvalTokens t;

@@ -1,11 +1,11 @@
 #pragma once
 
-// Importance-matrix collection as llama-imatrix does it (perplexity-and-kld.md §4.1-4.2): the
-// text is evaluated in chunks exactly as for perplexity (§2: empty cache, BOS replacement, all
-// positions of every chunk evaluated), and for every matrix product whose weight is named
-// "blk.*" (plus output.weight with processOutput) the squares of the input activations are
-// summed per input column. Steps of fewer than 16 tokens are skipped, as llama.cpp skips small
-// ubatches. The perplexity of the second half of each chunk is computed along the way.
+// Importance-matrix collection as llama-imatrix does it (tools/imatrix/imatrix.cpp): the text is
+// evaluated in chunks exactly as for perplexity (perplexity.h: empty cache, BOS replacement, all
+// positions of every chunk evaluated), and for every matrix product whose weight is named "blk.*"
+// (plus output.weight with processOutput) the squares of the input activations are summed per input
+// column. Steps of fewer than 16 tokens are skipped, as llama.cpp skips small ubatches. The
+// perplexity of the second half of each chunk is computed along the way.
 
 #include "perplexity.h"
 

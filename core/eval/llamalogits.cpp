@@ -1,5 +1,5 @@
 // Reading llama.cpp's base-logits file (llama-perplexity --kl-divergence-base), so a KLD run can
-// compare against a base that llama.cpp saved (perplexity-and-kld.md §2.1). Layout, native
+// compare against a base that llama.cpp saved (docs/formats.md, "Base logits"). Layout, native
 // little-endian:
 //  1. magic "_logits_", int32 n_ctx, int32 n_vocab, int32 n_chunk
 //  2. int32 tokens[n_chunk · n_ctx]

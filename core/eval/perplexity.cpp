@@ -183,7 +183,7 @@ std::vector<std::int32_t> chunkInput(std::span<const std::int32_t> tokens, int c
 }
 
 //
-// perplexity (§2), optionally saving base logits (§2.1 in our own format)
+// perplexity, optionally saving base logits (in either format of docs/formats.md, "Base logits")
 //
 
 PerplexityResult computePerplexity(std::shared_ptr<const LlamaModel> model, const EvalTokens &text,
@@ -272,7 +272,7 @@ PerplexityResult computePerplexity(std::shared_ptr<const LlamaModel> model, cons
 }
 
 //
-// KL divergence against saved base logits (§3)
+// KL divergence against saved base logits
 //
 
 PerplexityResult computeKld(std::shared_ptr<const LlamaModel> model, const BaseLogitsFile &base,

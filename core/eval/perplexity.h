@@ -1,9 +1,10 @@
 #pragma once
 
-// Perplexity and KL divergence exactly by llama-perplexity's method (perplexity-and-kld.md §2,
-// §3): non-overlapping chunks of nCtx tokens, each evaluated from an empty KV cache with its
-// first token replaced by BOS when the vocabulary adds BOS, and only the predictions of positions
-// nCtx/2 .. nCtx−2 scored (nCtx − 1 − nCtx/2 tokens per chunk).
+// Perplexity and KL divergence exactly by llama-perplexity's method (`perplexity` and
+// `kl_divergence` in tools/perplexity/perplexity.cpp): non-overlapping chunks of nCtx tokens, each
+// evaluated from an empty KV cache with its first token replaced by BOS when the vocabulary adds
+// BOS, and only the predictions of positions nCtx/2 .. nCtx−2 scored (nCtx − 1 − nCtx/2 tokens per
+// chunk).
 
 #include "baselogits.h"
 #include "evalstats.h"

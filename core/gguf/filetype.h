@@ -11,7 +11,8 @@
 
 namespace QuantFit {
 
-/// llama_ftype values (general.file_type), gguf-format.md §4.
+/// llama_ftype values (general.file_type): llama.cpp's `enum llama_ftype` in include/llama.h;
+/// docs/formats.md, "File types".
 enum class FileType : std::uint32_t {
     F32 = 0,
     F16 = 1,

@@ -11,8 +11,9 @@
 
 namespace QuantFit {
 
-/// ggml tensor type ids as stored in GGUF tensor infos (gguf-format.md §3). Names keep the
-/// canonical spelling so they can be searched against the spec.
+/// ggml tensor type ids as stored in GGUF tensor infos (ggml's `enum ggml_type` in
+/// include/ggml.h; docs/formats.md, "Tensor types"). Names keep ggml's spelling so they can be
+/// searched for upstream.
 enum class GgmlType : std::uint32_t {
     F32 = 0,
     F16 = 1,

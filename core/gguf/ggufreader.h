@@ -1,6 +1,7 @@
 #pragma once
 
-// GGUF container layout (gguf-format.md §1), read in this order:
+// GGUF container layout (docs/formats.md, "GGUF"; the GGUF specification is docs/gguf.md in the
+// ggml repository), read in this order:
 //  1. magic "GGUF", uint32 version (2 or 3), uint64 tensor count, uint64 key/value count
 //  2. key/value records: string key, uint32 value type, value (arrays: uint32 element type,
 //     uint64 count, elements)

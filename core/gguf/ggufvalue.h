@@ -10,7 +10,8 @@
 
 namespace QuantFit {
 
-/// GGUF metadata value types (gguf-format.md §1.3).
+/// GGUF metadata value types (docs/formats.md, "Layout"; the GGUF specification's
+/// `gguf_metadata_value_type`).
 enum class GgufValueType : std::uint32_t {
     UINT8 = 0,
     INT8 = 1,
@@ -48,7 +49,8 @@ public:
     static GgufValue fromString(const QString &s) { return fromString(s.toUtf8()); }
     static GgufValue fromArray(GgufValueType elementType, std::vector<GgufValue> items);
 
-    // Convenience constructors with the types llama.cpp expects (gguf-format.md §2).
+    // Convenience constructors with the types llama.cpp expects for its keys (UINT32 counts,
+    // FLOAT32 parameters; src/llama-arch.cpp in llama.cpp names the keys).
     static GgufValue u32(std::uint32_t v) { return fromUInt(GgufValueType::UINT32, v); }
     static GgufValue i32(std::int32_t v) { return fromInt(GgufValueType::INT32, v); }
     static GgufValue f32(float v) { return fromFloat(GgufValueType::FLOAT32, v); }

@@ -16,8 +16,8 @@ namespace QuantFit {
 class AtomicOutput;
 
 /// Layout of a GGUF file to be written: metadata and tensor infos with their final types and
-/// shapes. `finalize()` assigns sequential aligned offsets (gguf-format.md §1.4-1.5), after which
-/// the exact file size is known before any byte is written.
+/// shapes. `finalize()` assigns sequential aligned offsets (docs/formats.md, "What the writer
+/// does"), after which the exact file size is known before any byte is written.
 class GgufLayout
 {
 public:

@@ -9,8 +9,8 @@
 
 namespace QuantFit {
 
-/// One tensor-info record (gguf-format.md §1.4) plus the derived sizes. `ne[0]` is the row length
-/// (innermost dimension); unused trailing dimensions are 1.
+/// One tensor-info record (docs/formats.md, "Layout") plus the derived sizes. `ne[0]` is the
+/// row length (innermost dimension); unused trailing dimensions are 1.
 struct GgufTensorInfo {
     QByteArray name;
     std::uint32_t nDims = 1;

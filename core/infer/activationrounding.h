@@ -1,12 +1,14 @@
 #pragma once
 
 // llama.cpp's CPU backend does not multiply a weight by the F32 activation directly: it first
-// converts the activation row to the weight type's "vec_dot" type (llama-forward.md §5) —
+// converts the activation row to the weight type's "vec_dot" type (ggml's
+// src/ggml-cpu/ggml-cpu.c, `vec_dot_type` in `type_traits_cpu`) —
 // F16 for F16 weights, BF16 for BF16, Q8_0 for Q4_0/Q5_0/Q8_0/IQ4_NL/MXFP4, Q8_1 for Q4_1/Q5_1,
 // Q8_K for the K-quants and the other IQ types. Rounding our F32 activations through that type
 // (quantize, then dequantize back to F32) before the product reproduces its numbers up to float
 // summation order, at a cost linear in the activations (negligible next to the product).
-// Quantization details follow the x86 build (quant-types.md §2.1, §2.2, §3.6):
+// Quantization details follow the x86 build (quantize_row_q8_0, quantize_row_q8_1 and
+// quantize_row_q8_K of ggml's CPU backend):
 //  - Q8_0/Q8_1: per 32 values, d = amax/127 stored as fp16, q = round-half-even(x * 127/amax)
 //    (the AVX2 quantizer); dequantized value = fp16(d) * q.
 //  - Q8_K: per 256 values, m = the value of largest magnitude, iscale = -127/m,

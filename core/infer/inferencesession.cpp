@@ -1,11 +1,13 @@
-// The per-token computation of llama-forward.md §3 over a batch of tokens:
+// The per-token computation of llama.cpp's LLaMA graph (`llm_build_llama`, src/models/llama.cpp)
+// over a batch of tokens:
 //  1. embed each token (decode its token_embd row)
 //  2. per layer: RMSNorm -> Q, K, V products (+ biases) -> RoPE on Q and K -> K, V into the
 //     cache -> causal attention per query head over the cached positions -> output product ->
 //     residual; RMSNorm -> gate and up products -> SiLU(gate) * up -> down product -> residual
 //  3. final RMSNorm and the LM head for the tokens whose logits are wanted
 // With an F16 cache, q and the attention probabilities are rounded to F16 before they meet
-// the cache, as llama.cpp's CPU backend converts them to the cache's dot type (§5).
+// the cache, as llama.cpp's CPU backend converts them to the cache's dot type
+// (activationrounding.h).
 
 #include "llamamodel.h"
 
@@ -36,7 +38,7 @@ float yarnRamp(float lo, float hi, int i)
     return 1.0f - std::min(1.0f, std::max(0.0f, y));
 }
 
-// cos/sin of every rotated pair for one position (llama-forward.md §4).
+// cos/sin of every rotated pair for one position (as ggml's rope in src/ggml-cpu/ops.cpp).
 void ropeTable(const LlamaHParams &hp, const float *freqFactors, int pos, float *cosOut,
                float *sinOut)
 {
@@ -357,7 +359,7 @@ void InferenceSession::storeKv(int layer, int nTokens, int pos0)
 // nGqa heads sharing the KV head are gathered into rows, scores = K·q for all cached positions
 // up to the block's last token, masked and soft-maxed per row, then output = Vᵀ·p. Both
 // products run through Infer::matmul on one thread each (the blocks are spread over threads);
-// with an F16 cache, matmul rounds q and p to F16 first, as llama.cpp does (§5).
+// with an F16 cache, matmul rounds q and p to F16 first, as llama.cpp does.
 void InferenceSession::attention(int layer, int nTokens, int pos0, JobContext *ctx)
 {
     const LlamaHParams &hp = m_model->hparams();

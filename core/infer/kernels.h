@@ -1,9 +1,9 @@
 #pragma once
 
-// Element-wise and reduction kernels of the forward pass (llama-forward.md §3): RMSNorm, SiLU
-// gating, softmax, dot products and AXPY over F32 and F16 vectors. Each has an AVX2/FMA path
-// chosen at run time and a portable path; `Kernels::portable()` forces the portable one so
-// tests can compare the two.
+// Element-wise and reduction kernels of the forward pass (inferencesession.cpp lists the steps):
+// RMSNorm, SiLU gating, softmax, dot products and AXPY over F32 and F16 vectors. Each has an
+// AVX2/FMA path chosen at run time and a portable path; `Kernels::portable()` forces the portable
+// one so tests can compare the two.
 
 #include <cstdint>
 

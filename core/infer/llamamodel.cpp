@@ -9,8 +9,9 @@ namespace QuantFit {
 
 namespace {
 
-// The architectures whose forward pass is the LLaMA graph of llama-forward.md §3, with their
-// RoPE mode (§4). qwen2 adds Q/K/V biases, which are optional for all of them.
+// The architectures whose forward pass is the LLaMA graph (inferencesession.cpp), with their RoPE
+// mode (normal or NeoX, as llama.cpp's `llama_model_rope_type` assigns it). qwen2 adds Q/K/V
+// biases, which are optional for all of them.
 struct ArchEntry {
     const char *name;
     RopeType rope;
@@ -180,7 +181,7 @@ LlamaModel::LlamaModel(std::shared_ptr<const GgufFile> file) : m_file(std::move(
     m_hp.ropeFreqBase = float(m_info.ropeFreqBase);
     m_hp.ropeType = entry->rope;
 
-    // RoPE scaling (llama-forward.md §1, §4).
+    // RoPE scaling (the rope.scaling.* keys and rope_freqs, as llama.cpp reads them).
     double factor = md.floatOr(a + ".rope.scaling.factor", 0.0);
     if (factor == 0.0)
         factor = md.floatOr(a + ".rope.scale_linear", 0.0);

@@ -1,10 +1,11 @@
 #pragma once
 
-// CPU forward pass of LLaMA-architecture models (llama-forward.md §1-§4): llama, mistral and
-// qwen2 (QKV biases, NeoX RoPE); GQA; tied output; rope_freqs; RMSNorm eps from metadata.
-// Weights stay in the memory-mapped GgufFile in their stored type: every matrix product reads
-// the quantized rows directly (no dequantized copy of the model). Activations are F32. Memory is
-// the mapped model + the KV cache + buffers proportional to the batch.
+// CPU forward pass of LLaMA-architecture models (llama.cpp's graph is `llm_build_llama` in
+// src/models/llama.cpp): llama, mistral and qwen2 (QKV biases, NeoX RoPE); GQA; tied output;
+// rope_freqs; RMSNorm eps from metadata. Weights stay in the memory-mapped GgufFile in their stored
+// type: every matrix product reads the quantized rows directly (no dequantized copy of the model).
+// Activations are F32. Memory is the mapped model + the KV cache + buffers proportional to the
+// batch.
 
 #include "gguf/ggmltype.h"
 #include "model/modelinfo.h"
@@ -114,7 +115,8 @@ private:
     std::vector<std::vector<float>> m_owned; // decoded non-F32 vectors (norms, biases)
 };
 
-/// Element type of the KV cache. llama.cpp's default is F16 (llama-forward.md §5).
+/// Element type of the KV cache. llama.cpp's default is F16 (`type_k`, `type_v` of
+/// llama_context_default_params).
 enum class KvStorageType {
     F16,
     F32,
@@ -126,7 +128,7 @@ struct SessionOptions {
     int nBatch = 512;  ///< tokens per internal forward step (bounds the batch buffers)
     KvStorageType kvType = KvStorageType::F16;
     /// Round each product's input through the weight type's dot type (F16, BF16, Q8_0, Q8_1,
-    /// Q8_K) as llama.cpp's CPU backend does (llama-forward.md §5), so results match its
+    /// Q8_K) as llama.cpp's CPU backend does (activationrounding.h), so results match its
     /// numbers; false keeps the activations exact F32. The observer sees unrounded values.
     bool roundActivations = true;
 };

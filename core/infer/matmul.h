@@ -1,7 +1,8 @@
 #pragma once
 
 // Matrix products of a weight matrix (any readable type, read in place from the mapped file)
-// with a batch of F32 activation rows (llama-forward.md §2: y[o] = sum_i W[o][i] x[i] + b[o]).
+// with a batch of F32 activation rows: y[o] = sum_i W[o][i] x[i] + b[o], W[o] being row o of the
+// weight (ne[0] = input width), as ggml's mul_mat computes it.
 //
 // Batched path (4+ tokens): the rows are processed in panels of 16. Each panel is decoded once
 // into F32, stored transposed ([nIn][16]) and multiplied against every token of the batch with a

@@ -77,7 +77,8 @@ void quantizeActivations(const float *x, int nTokens, std::int64_t n, bool q8k, 
             }
             float d = 0.0f;
             if (q8k) {
-                // quant-types.md §3.6: iscale = -127/m, q = min(127, nearest(iscale x)), d = 1/iscale
+                // As ggml's quantize_row_q8_K: iscale = -127/m, q = min(127, nearest(iscale x)),
+                // d = 1/iscale
                 if (amax != 0.0f) {
                     const float iscale = -127.0f / m;
                     d = 1.0f / iscale;
@@ -140,7 +141,7 @@ void packQ8_0(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *byte
     }
 }
 
-// Q4_0 (quant-types.md §2.3): value = d*(q - 8), q in 0..15; element j in the low nibble of
+// Q4_0 (blockslegacy.h): value = d*(q - 8), q in 0..15; element j in the low nibble of
 // qs[j], element j+16 in the high nibble.
 void packQ4_0(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
               float *mins)
@@ -162,9 +163,9 @@ void packQ4_0(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *byte
     }
 }
 
-// Q4_K (quant-types.md §3.3): 144-byte super-blocks of 256 values, 8 sub-blocks of 32 with
+// Q4_K (blockskquants.h): 144-byte super-blocks of 256 values, 8 sub-blocks of 32 with
 // 6-bit scale and min codes; value = d*sc*q - dmin*mn.
-// Q5_K (§3.4) is Q4_K plus a fifth bit per code (qh: byte e%32, bit e/32), 176-byte blocks.
+// Q5_K is Q4_K plus a fifth bit per code (qh: byte e%32, bit e/32), 176-byte blocks.
 void packQ4_K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
               float *mins)
 {
@@ -206,7 +207,7 @@ void packQ4_K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *byte
     }
 }
 
-// Q6_K (§3.5): 210-byte super-blocks, 16 groups of 16 with int8 scales; value = d*sc*(u - 32),
+// Q6_K: 210-byte super-blocks, 16 groups of 16 with int8 scales; value = d*sc*(u - 32),
 // u = low4 | high2 << 4. Packed in 16-element blocks.
 void packQ6_K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
               float *mins)
@@ -241,7 +242,7 @@ void packQ6_K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *byte
     }
 }
 
-// Q2_K (§3.1, 84 bytes) and Q3_K (§3.2, 110 bytes): 16 groups of 16 with 2-bit codes in the
+// Q2_K (84 bytes) and Q3_K (110 bytes): 16 groups of 16 with 2-bit codes in the
 // 2-bit packing (byte 32h + l, bits 2g); Q2_K is affine (d*sc*q - dmin*mn, q in 0..3), Q3_K
 // adds a third bit from hmask (byte e%32, bit e/32) and is symmetric: d*(c - 32)*(u - 4).
 void packQ2_3K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
@@ -285,7 +286,7 @@ void packQ2_3K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *byt
     }
 }
 
-// IQ4_NL (§4.1, 18-byte blocks of 32, Q4_0 nibble layout) and IQ4_XS (§4.2, 136-byte
+// IQ4_NL (blocksiq4.h; 18-byte blocks of 32, Q4_0 nibble layout) and IQ4_XS (136-byte
 // super-blocks of 8 x 32 with 6-bit scale codes): each nibble indexes the int8 codebook;
 // stored as codebook value + 128 (unsigned), the offset removed exactly in integers.
 constexpr std::int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,

@@ -16,7 +16,7 @@ namespace QuantFit {
 class GgufFile;
 
 /// Shape and facts of a model from GGUF metadata and tensor infos. Missing optional keys take
-/// llama.cpp's defaults (gguf-format.md §2.2).
+/// llama.cpp's defaults (docs/formats.md, "Metadata keys QuantFit reads").
 struct ModelInfo {
     QString architecture;
     QString name;

@@ -39,7 +39,7 @@ std::vector<float> floatsOf(std::span<const std::uint8_t> bytes)
     return v;
 }
 
-// GGUF imatrix (perplexity-and-kld.md §4.4).
+// GGUF imatrix (docs/formats.md, "Importance matrices").
 ImportanceMatrix readGgufImatrix(const QString &path)
 {
     const GgufFile file = GgufFile::open(path);
@@ -138,7 +138,7 @@ void ImportanceMatrix::filter(const QStringList &include, const QStringList &exc
 }
 
 //
-// legacy .dat (perplexity-and-kld.md §4.3)
+// legacy .dat (docs/formats.md, "Importance matrices")
 //
 
 ImportanceMatrix parseLegacyImatrix(const QByteArray &bytes, const QString &name)

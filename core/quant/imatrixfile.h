@@ -1,6 +1,7 @@
 #pragma once
 
-// Importance matrices (imatrix) as llama.cpp stores them (perplexity-and-kld.md §4.3-4.4).
+// Importance matrices (imatrix) as llama.cpp stores them (tools/imatrix/imatrix.cpp writes them;
+// docs/formats.md, "Importance matrices").
 //
 // Legacy binary `.dat` (all little-endian int32 / float32):
 //  1. int32 n_entries
@@ -33,7 +34,7 @@ struct ImportanceEntry {
     std::vector<float> counts;      ///< nMatrices activation counts
 
     /// Mean of squares per column (sumSquares / count; 1 where the count is 0), the values the
-    /// codecs weight with (quant-types.md §0.7). nColumns * nMatrices values.
+    /// codecs weight with (docs/formats.md, "Block layouts"). nColumns * nMatrices values.
     std::vector<float> importance() const;
 };
 

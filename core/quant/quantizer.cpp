@@ -140,7 +140,8 @@ void checkTargets(const GgufFile &input, const std::vector<QuantizeTarget> &targ
     }
 }
 
-// The imatrix values for one tensor (quant-mixes.md §7): exact name, length ne[0] * ne[2].
+// The imatrix values for one tensor (docs/quantization.md, "Importance matrix"): exact name,
+// length ne[0] * ne[2].
 std::vector<float> importanceFor(const ImportanceMatrix *imatrix, const GgufTensorInfo &t,
                                  QStringList &warnings)
 {

@@ -25,7 +25,7 @@ std::uint32_t firstLayerValue(const GgufMetadata &metadata, const QByteArray &ke
     if (!v)
         return fallback;
     if (v->isArray()) {
-        // Per-layer arrays: the rules read layer 0 (quant-mixes.md §3).
+        // Per-layer arrays: the rules read layer 0, as llama-quantize does.
         if (v->arraySize() == 0 || !v->at(0).isInteger())
             return fallback;
         return std::uint32_t(v->at(0).toUInt64());
@@ -43,7 +43,7 @@ bool isAnyOf(F ft, std::initializer_list<F> list)
     return std::find(list.begin(), list.end(), ft) != list.end();
 }
 
-// "IQlow" file types of §3.
+// The very low-bit file types (docs/quantization.md, "What the rules look at").
 bool isVeryLowBit(F ft)
 {
     return isAnyOf(ft, {F::IQ2_XXS, F::IQ2_XS, F::IQ1_S, F::IQ2_S, F::IQ2_M, F::IQ1_M});
@@ -126,7 +126,7 @@ bool isQuantizableTensor(const GgufTensorInfo &t, const MixModelFacts &facts,
 }
 
 //
-// the rules of §4, evaluated top-down
+// the rules of docs/quantization.md, "Per-tensor rules", evaluated top-down
 //
 
 MixRules::MixRules(FileType fileType, const MixModelFacts &facts, const QuantOptions &options)
@@ -377,7 +377,7 @@ GgmlType MixRules::applyRules(const GgufTensorInfo &t, GgmlType type, QString &n
 }
 
 //
-// §5: rows that do not fit the chosen block size
+// rows that do not fit the chosen block size (docs/quantization.md, "Row-size fallback")
 //
 
 GgmlType MixRules::applyFallback(const GgufTensorInfo &t, GgmlType type, QString &note)

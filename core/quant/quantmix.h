@@ -1,8 +1,9 @@
 #pragma once
 
-// llama-quantize's per-tensor type selection ("mixes"), quant-mixes.md §1-§5 (baseline
-// llama.cpp c392e50). The rules are stateful: counters advance as tensors are visited in output
-// order, so a MixRules object is fed every tensor exactly once, in that order.
+// llama-quantize's per-tensor type selection ("mixes"): llama.cpp's `llama_tensor_get_type` in
+// src/llama-quant.cpp, as of build 4748 (c392e50); docs/quantization.md describes the rules. The
+// rules are stateful: counters advance as tensors are visited in output order, so a MixRules object
+// is fed every tensor exactly once, in that order.
 
 #include "gguf/filetype.h"
 #include "gguf/ggufvalue.h"
@@ -17,7 +18,7 @@ namespace QuantFit {
 
 struct QuantOptions;
 
-/// The model quantities the rules read (quant-mixes.md §3).
+/// The model quantities the rules read (docs/quantization.md, "What the rules look at").
 struct MixModelFacts {
     QString architecture;
     std::uint32_t nLayer = 0;
@@ -35,14 +36,15 @@ struct MixModelFacts {
 MixModelFacts mixModelFacts(const GgufMetadata &metadata,
                             const std::vector<GgufTensorInfo> &tensors);
 
-/// §1: whether a tensor is a candidate for quantization at all.
+/// Whether a tensor is a candidate for quantization at all (docs/quantization.md, "Which
+/// tensors are converted").
 bool isQuantizableTensor(const GgufTensorInfo &tensor, const MixModelFacts &facts,
                          const QuantOptions &options, FileType fileType);
 
 /// `more(i, n)` ("use_more_bits"): i < n/8, i >= 7n/8, or (i - n/8) % 3 == 2.
 bool useMoreBits(std::int64_t i, std::int64_t n);
 
-/// §2: the bulk tensor type of a file type.
+/// The bulk tensor type of a file type (docs/quantization.md, "Bulk type per file type").
 GgmlType defaultTypeFor(FileType fileType);
 
 /// Stateful selector for the candidates of one file. choose() is called for every candidate in

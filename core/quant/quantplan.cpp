@@ -13,7 +13,7 @@ namespace QuantFit {
 
 namespace {
 
-// Layer number from a "blk.N." prefix, -1 for tensors outside the blocks (quant-mixes.md §1).
+// Layer number from a "blk.N." prefix, -1 for tensors outside the blocks.
 int layerOf(const QByteArray &name)
 {
     if (!name.startsWith("blk."))
@@ -70,8 +70,8 @@ MetadataOverride parseMetadataOverride(const QString &text)
         const qlonglong v = value.toLongLong(&ok);
         if (!ok)
             throw fail(QStringLiteral("'%1' is not an integer").arg(value));
-        // Current llama-quantize stores the absolute value as UINT32 (quant-mixes.md §8); a
-        // negative number therefore loses its sign, as it does there.
+        // Current llama-quantize stores the absolute value as UINT32 (tools/quantize/quantize.cpp);
+        // a negative number therefore loses its sign, as it does there.
         const qulonglong magnitude = v < 0 ? qulonglong(-(v + 1)) + 1 : qulonglong(v);
         if (magnitude > std::numeric_limits<std::uint32_t>::max())
             throw fail(QStringLiteral("%1 does not fit the UINT32 the value is stored as").arg(v));
@@ -194,7 +194,7 @@ QuantPlan makeQuantPlan(const GgufMetadata &metadata, const std::vector<GgufTens
         plan.warnings << QStringLiteral("Q2_K_S without an importance matrix: llama-quantize "
                                         "refuses this; expect poor quality");
 
-    // Metadata: every input key, then the quantization keys (quant-mixes.md §1, §7).
+    // Metadata: every input key, then the quantization keys (docs/quantization.md, "Output file").
     GgufMetadata md = metadata;
     setAtEnd(md, "general.quantization_version", GgufValue::u32(2));
     setAtEnd(md, "general.file_type", GgufValue::u32(static_cast<std::uint32_t>(fileType)));

@@ -16,7 +16,8 @@ namespace QuantFit {
 
 class GgufLayout;
 
-/// What the output metadata records about an importance matrix (quant-mixes.md §7).
+/// What the output metadata records about an importance matrix (docs/quantization.md,
+/// "Importance matrix").
 struct ImatrixSummary {
     QString fileName;         ///< quantize.imatrix.file (truncated to 127 bytes)
     QString dataset;          ///< quantize.imatrix.dataset, when known
@@ -30,11 +31,11 @@ struct MetadataOverride {
     GgufValue value;
 };
 
-/// Parses llama-quantize's `KEY=TYPE:VALUE` (quant-mixes.md §8): TYPE int (stored as UINT32
-/// of its absolute value, as current llama-quantize does; the magnitude must fit), float (FLOAT32), bool (true/false) or
-/// str. Throws Error naming what is wrong: no '=', an empty or over-long key (at most 127
-/// bytes), an unknown TYPE, a VALUE that is not of its type, or a key the file format reserves
-/// (general.alignment decides the layout and must stay UINT32).
+/// Parses llama-quantize's `KEY=TYPE:VALUE` (docs/quantization.md, "Command line"): TYPE int
+/// (stored as UINT32 of its absolute value, as current llama-quantize does; the magnitude must
+/// fit), float (FLOAT32), bool (true/false) or str. Throws Error naming what is wrong: no '=', an
+/// empty or over-long key (at most 127 bytes), an unknown TYPE, a VALUE that is not of its type, or
+/// a key the file format reserves (general.alignment decides the layout and must stay UINT32).
 MetadataOverride parseMetadataOverride(const QString &text);
 
 /// Options of a conversion that change the plan (names as llama-quantize's flags).
@@ -94,8 +95,8 @@ struct QuantPlan {
 QuantPlan makeQuantPlan(const GgufMetadata &metadata, const std::vector<GgufTensorInfo> &tensors,
                         FileType fileType, const QuantOptions &options = {});
 
-/// Output tensor order (quant-mixes.md §1): by layer number from `blk.N.` (others first), then
-/// byte-wise by name. Returns indices into `tensors`.
+/// Output tensor order (docs/quantization.md, "Output file"): by layer number from `blk.N.` (others
+/// first), then byte-wise by name. Returns indices into `tensors`.
 std::vector<std::size_t> outputTensorOrder(const std::vector<GgufTensorInfo> &tensors);
 
 } // namespace QuantFit

@@ -1,4 +1,5 @@
-// Byte-level BPE over ranked merges (tokenizers.md §5), per text fragment:
+// Byte-level BPE over ranked merges (`llm_tokenizer_bpe_session` in llama.cpp's
+// src/llama-vocab.cpp), per text fragment:
 //  1. pre-tokenize with the patterns of tokenizer.ggml.pre
 //  2. map every byte of a piece through the GPT-2 byte -> character table
 //  3. ignore_merges models emit a piece that is a whole token directly

@@ -38,7 +38,7 @@ constexpr Range kDsv3Cjk[] = {{0x3040, 0x309F}, {0x30A0, 0x30FF}, {0x4E00, 0x9FA
 // DSL_P: [!-/:-~\uFF01-\uFF0F\uFF1A-\uFF5E\u2018-\u201F\u3000-\u3002]
 constexpr Range kDslPunct[] = {{0x21, 0x2F},     {0x3A, 0x7E},     {0x2018, 0x201F},
                                {0x3000, 0x3002}, {0xFF01, 0xFF0F}, {0xFF1A, 0xFF5E}};
-// DSL_L: the explicit letter list of deepseek-llm, in the spec's (ascending) order.
+// DSL_L: the explicit letter list of deepseek-llm's regex, in ascending order.
 constexpr Range kDslLetters[] = {
     {0x41, 0x5A}, {0x61, 0x7A}, {0xB5, 0xB5}, {0xC0, 0xD6}, {0xD8, 0xF6}, {0xF8, 0x1BA},
     {0x1BC, 0x1BF}, {0x1C4, 0x293}, {0x295, 0x2AF}, {0x370, 0x373}, {0x376, 0x377},
@@ -268,7 +268,7 @@ std::size_t matchDsv3(const Piece &s, std::size_t p)
 {
     const char32_t c = s.cp[p];
     // llama.cpp runs this pattern on category placeholders in which ASCII '~' is neither
-    // punctuation nor symbol (tokenizers.md §6 notes); keep that so ids match.
+    // punctuation nor symbol (src/unicode.cpp); keep that so ids match.
     const auto punctSym = [&](std::size_t i) {
         return i < s.end && (s.fl[i] & (Punctuation | Symbol)) && s.cp[i] != '~';
     };

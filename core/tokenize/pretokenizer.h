@@ -1,10 +1,11 @@
 #pragma once
 
-// Byte-level BPE pre-tokenizers (tokenizers.md §6). Each regex of the spec is implemented as a
-// hand-written matcher with the same leftmost-first, greedy-with-backtracking result, so no
-// regex engine is needed and every matcher runs in time linear in its match. A pre-tokenizer is
-// a list of patterns applied in order: each current piece is replaced by its matches and the
-// unmatched gaps between them (nothing is dropped).
+// Byte-level BPE pre-tokenizers (the regex lists of `llm_tokenizer_bpe` in llama.cpp's
+// src/llama-vocab.cpp, split as `unicode_regex_split` in src/unicode.cpp does). Each regex is
+// implemented as a hand-written matcher with the same leftmost-first, greedy-with-backtracking
+// result, so no regex engine is needed and every matcher runs in time linear in its match. A
+// pre-tokenizer is a list of patterns applied in order: each current piece is replaced by its
+// matches and the unmatched gaps between them (nothing is dropped).
 
 #include <QString>
 
@@ -15,7 +16,7 @@
 
 namespace QuantFit {
 
-/// The patterns of tokenizers.md §6, by the names used there.
+/// The pre-tokenizer patterns, named after the llama.cpp pre-tokenizer that introduced them.
 enum class PrePattern {
     Llama3,     ///< LLAMA3
     Qwen2,      ///< QWEN2 (LLAMA3 with single digits)
@@ -42,7 +43,8 @@ enum class PrePattern {
     ChPunct,    ///< CH_PUNCT
 };
 
-/// What a tokenizer.ggml.pre name selects (tokenizers.md §1 flags table and §6 table).
+/// What a tokenizer.ggml.pre name selects (the flags and pattern list llama.cpp's
+/// `llama_vocab::impl::load` and `llm_tokenizer_bpe` give it).
 struct PreTokenizerInfo {
     QString name;
     std::vector<PrePattern> patterns;

@@ -1,4 +1,5 @@
-// SentencePiece-style BPE over token scores (tokenizers.md §4):
+// SentencePiece-style BPE over token scores (`llm_tokenizer_spm_session` in llama.cpp's
+// src/llama-vocab.cpp):
 //  1. split the fragment into UTF-8 characters (symbols, a doubly linked list)
 //  2. queue every adjacent pair whose concatenation is a token, best score first, ties to the
 //     leftmost pair

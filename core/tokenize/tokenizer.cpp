@@ -15,7 +15,7 @@ namespace QuantFit {
 namespace {
 
 //
-// special-token splitting (tokenizers.md §3)
+// special-token splitting (`tokenizer_st_partition` in llama.cpp's src/llama-vocab.cpp)
 //
 
 struct Fragment {
@@ -120,7 +120,7 @@ Tokenizer Tokenizer::fromMetadata(const GgufMetadata &md, const QString &fileNam
 }
 
 //
-// encoding (tokenizers.md §2)
+// encoding (`llama_vocab::impl::tokenize`)
 //
 
 std::vector<std::int32_t> Tokenizer::encode(QByteArrayView utf8, bool addSpecial,
@@ -175,7 +175,7 @@ std::vector<std::int32_t> Tokenizer::encode(QStringView text, bool addSpecial,
 }
 
 //
-// decoding (tokenizers.md §7)
+// decoding (`llama_vocab::impl::token_to_piece` and `detokenize`)
 //
 
 QByteArray Tokenizer::tokenToPiece(std::int32_t id, bool renderSpecial) const

@@ -1,6 +1,7 @@
 #pragma once
 
-// Tokenizers stored in GGUF metadata (tokenizers.md; keys in gguf-format.md §2.3):
+// Tokenizers stored in GGUF metadata (llama.cpp's src/llama-vocab.cpp; keys in docs/formats.md,
+// "Metadata keys QuantFit reads"):
 //  1. tokenizer.ggml.model selects the algorithm: "llama" = SentencePiece-style BPE over
 //     scores with byte fallback (SPM), "gpt2" = byte-level BPE over ranked merges.
 //  2. The text is first split on special tokens (longest first); USER_DEFINED tokens always,
@@ -28,7 +29,7 @@ namespace QuantFit {
 class GgufMetadata;
 struct TokenizerData;
 
-/// Token types as stored in tokenizer.ggml.token_type (gguf-format.md §2.3).
+/// Token types as stored in tokenizer.ggml.token_type (llama.cpp's `enum llama_token_type`).
 enum class TokenType : std::int32_t {
     Undefined = 0,
     Normal = 1,

@@ -1,4 +1,5 @@
-// Loading a vocabulary from GGUF metadata (tokenizers.md §1, gguf-format.md §2.3):
+// Loading a vocabulary from GGUF metadata (`llama_vocab::impl::load` in llama.cpp's
+// src/llama-vocab.cpp; docs/formats.md, "Metadata keys QuantFit reads"):
 //  1. tokenizer.ggml.model picks SPM ("llama") or BPE ("gpt2"); others are refused by name
 //  2. tokens, scores and types (one per token); text -> id with the later id winning
 //  3. BPE: merges ("left right", rank = index) and the pre-tokenizer of tokenizer.ggml.pre

@@ -133,15 +133,15 @@ private:
 std::shared_ptr<const TokenizerData> loadTokenizerData(const GgufMetadata &md,
                                                        const QString &fileName);
 
-/// GPT-2 byte <-> character table (tokenizers.md §5 step 2).
+/// GPT-2 byte <-> character table (`unicode_byte_to_utf8` in llama.cpp's src/unicode.cpp).
 const std::array<std::string, 256> &byteToBpeChar();
 /// Inverse of byteToBpeChar; -1 for code points that stand for no byte.
 int bpeCharToByte(char32_t cp);
 
-/// Appends the SPM tokens of one text fragment (already space-escaped), tokenizers.md §4.
+/// Appends the SPM tokens of one text fragment (already space-escaped); spmencoder.cpp.
 void encodeSpmFragment(const TokenizerData &d, std::string_view text,
                        std::vector<std::int32_t> &out);
-/// Appends the BPE tokens of one text fragment (pre-tokenized here), tokenizers.md §5.
+/// Appends the BPE tokens of one text fragment (pre-tokenized here); bpeencoder.cpp.
 void encodeBpeFragment(const TokenizerData &d, std::string_view text,
                        std::vector<std::int32_t> &out);
 

@@ -1,7 +1,7 @@
 #pragma once
 
-// Unicode facts the tokenizers need (tokenizers.md §5-§6): the general-category classes used by
-// the pre-tokenizer patterns (\p{L} \p{N} \p{P} \p{S} \p{M}), the \s set, and strict UTF-8
+// Unicode facts the tokenizers need (as llama.cpp's src/unicode.cpp): the general-category classes
+// used by the pre-tokenizer patterns (\p{L} \p{N} \p{P} \p{S} \p{M}), the \s set, and strict UTF-8
 // decoding. Categories come from Qt's Unicode tables (QChar::category), cached for the BMP.
 
 #include <cstddef>

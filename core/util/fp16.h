@@ -5,8 +5,9 @@
 
 namespace QuantFit {
 
-// IEEE binary16 and bfloat16 conversions (gguf-format.md §6). float -> half rounds to nearest
-// even with subnormals; overflow gives infinity; NaN stays NaN. half -> float is exact.
+// IEEE binary16 and bfloat16 conversions (docs/formats.md, "16-bit floats"). float -> half
+// rounds to nearest even with subnormals; overflow gives infinity; NaN stays NaN. half -> float
+// is exact.
 
 inline float fp16ToFp32(std::uint16_t h)
 {
@@ -62,7 +63,8 @@ inline std::uint16_t fp32ToBf16(float f)
     return std::uint16_t((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16);
 }
 
-/// Round through half precision and back: the h(v) of quant-types.md.
+/// Round through half precision and back: what a block scale becomes once stored as F16 (the
+/// reference quantizers of ggml's src/ggml-quants.c compute with this rounded value).
 inline float roundFp16(float f)
 {
     return fp16ToFp32(fp32ToFp16(f));

@@ -172,7 +172,7 @@ private slots:
                    + args({"Q4_0", "--quiet", "--imatrix"}) + QStringList{dat});
         QVERIFY2(r.exitCode == 0, r.err.constData());
         const GgufFile f = GgufFile::open(out, GgufFile::Mode::MetadataOnly);
-        // quant-mixes.md §4 D: with an imatrix, Q4_0 uses Q4_1 for ffn_down of layers < n/8.
+        // With an imatrix, Q4_0 uses Q4_1 for ffn_down of layers < n/8 (docs/quantization.md).
         QCOMPARE(f.findTensor("blk.0.ffn_down.weight")->type, GgmlType::Q4_1);
         QCOMPARE(f.findTensor("blk.1.ffn_down.weight")->type, GgmlType::Q4_0);
         QCOMPARE(f.metadata().stringOr("quantize.imatrix.file"), dat);

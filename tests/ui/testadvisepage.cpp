@@ -9,7 +9,7 @@
 #include <QTest>
 
 // Expected values are the product brief's "Recommendations by System" tables
-// (../shared/seed/quantization.md): the "Best balance"/"Best fit" row per RAM size.
+// (restated in the README, "Recommendation"): the "Best balance"/"Best fit" row per RAM size.
 class TestUiAdvise : public QObject
 {
     Q_OBJECT

@@ -195,9 +195,9 @@ private slots:
 
     void readsLlamaCppBaseFiles()
     {
-        // A llama-perplexity --kl-divergence-base file built by hand from §2.1: n_ctx 4 (one
-        // scored position per chunk: position 2 predicts token 3), vocabulary 5 (odd: one
-        // padding slot), 2 chunks.
+        // A llama-perplexity --kl-divergence-base file built by hand from its layout
+        // (docs/formats.md, "Base logits"): n_ctx 4 (one scored position per chunk: position 2
+        // predicts token 3), vocabulary 5 (odd: one padding slot), 2 chunks.
         const std::vector<std::int32_t> tokens{1, 4, 2, 0, 1, 3, 3, 2};
         const std::vector<std::vector<float>> rows{{0.5f, 2.0f, -1.0f, 1.0f, 0.0f},
                                                    {3.0f, -30.0f, 1.0f, 1.0f, 2.5f}};
@@ -213,7 +213,7 @@ private slots:
             const float min = std::max(*std::min_element(z.begin(), z.end()), max - 16);
             double sum = 0;
             for (const float v : z)
-                sum += double(std::exp(v - max)); // expf, summed in double (§2.1)
+                sum += double(std::exp(v - max)); // expf, summed in double, as llama.cpp does
             const float logSum = float(std::log(sum));
             const float scale = (max - min) / 65535.0f;
             const float minLp = min - max - logSum;

@@ -275,8 +275,9 @@ private slots:
 
     void imatrixSeesTheNormedEmbeddings()
     {
-        // blk.0.attn_q's input is RMSNorm(embedding) · attn_norm (spec §4.1): recompute its
-        // per-column sums of squares in double from the file and compare.
+        // blk.0.attn_q's input is RMSNorm(embedding) · attn_norm (what llama-imatrix records for
+        // attn_q, tools/imatrix/imatrix.cpp): recompute its per-column sums of squares in double
+        // from the file and compare.
         const EvalTokens tokens = randomTokens(kCtx * 2, 21);
         ImatrixOptions io;
         io.nCtx = kCtx;

@@ -89,10 +89,10 @@ private slots:
         QVERIFY2(relErr(r.pplError, 0.12473) < 1e-3, qPrintable(QString::number(r.pplError)));
     }
 
-    // reference.csv column ppl_4x128: llama-perplexity -c 128 -b 128 --chunks 4. llama.cpp
-    // rounds activations before dot products with quantized weights (llama-quantized/README.md);
-    // this random model (PPL ~1e5 over a 512-token vocabulary: confidently wrong logits)
-    // amplifies any rounding difference. Measured relative PPL differences (infer as of
+    // reference.csv column ppl_4x128: llama-perplexity -c 128 -b 128 --chunks 4. llama.cpp rounds
+    // activations before dot products with quantized weights (core/infer/activationrounding.h);
+    // this random model (PPL ~1e5 over a 512-token vocabulary: confidently wrong logits) amplifies
+    // any rounding difference. Measured relative PPL differences (infer as of
     // commit dd4b8e5): F32 0.010%, F16 0.000%, BF16 0.013%; Q8_0 0.42%, Q4_0 0.42%, Q4_1 0.08%,
     // Q5_0 0.45%, Q5_1 0.13%, Q2_K 0.01%, Q3_K_S 0.73%, Q3_K_M 0.10%, Q3_K_L 0.22%, Q4_K_S
     // 0.26%, Q4_K_M 0.70%, Q5_K_S 0.20%, Q5_K_M 0.49%, Q6_K 0.58%, IQ4_NL 0.01%, IQ4_XS 0.23%.

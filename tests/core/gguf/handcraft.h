@@ -1,7 +1,8 @@
 #pragma once
 
 // Builds GGUF bytes field by field, independently of core/gguf's writer, so the reader is tested
-// against the layout of the spec (gguf-format.md §1) rather than against our own writer.
+// against the GGUF specification's layout (docs/gguf.md in the ggml repository; docs/formats.md,
+// "Layout") rather than against our own writer.
 
 #include <QByteArray>
 

@@ -79,7 +79,7 @@ private slots:
         GgufLayout layout = sampleLayout(alignment);
         layout.finalize();
 
-        // Sizes from the spec: rows of whole blocks.
+        // Sizes from the type table (docs/formats.md, "Tensor types"): rows of whole blocks.
         QCOMPARE(layout.tensors[0].nBytes, std::uint64_t(12));
         QCOMPARE(layout.tensors[1].nBytes, std::uint64_t(2 * 34 * 3));
         QCOMPARE(layout.tensors[2].nBytes, std::uint64_t(144 * 4));

@@ -33,7 +33,8 @@ private slots:
             ++n;
             QFile raw(path);
             QVERIFY(raw.open(QIODevice::ReadOnly));
-            // magic, version, tensor count, key/value count: the first 24 bytes (spec §1.1)
+            // magic, version, tensor count, key/value count: the first 24 bytes
+            // (docs/formats.md, "Layout")
             std::array<char, 24> head{};
             QCOMPARE(raw.read(head.data(), qint64(head.size())), qint64(head.size()));
             QCOMPARE(QByteArray(head.data(), 4), QByteArray("GGUF"));
@@ -65,7 +66,7 @@ private slots:
         const QString root = Test::sharedTestData();
         if (root.isEmpty())
             QSKIP("../shared/testdata not found");
-        // Facts from testdata/SOURCES.md (read from the header by the data's curator).
+        // Facts recorded with the shared test data (read from the header by the data's curator).
         const GgufFile f = GgufFile::open(root + QStringLiteral("/models/stories260K.gguf"));
         QCOMPARE(f.version(), 3u);
         QCOMPARE(f.alignment(), 32u);

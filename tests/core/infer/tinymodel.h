@@ -1,7 +1,8 @@
 #pragma once
 
 // Tiny LLaMA-family models built in memory for the inference tests, and a plain double-precision
-// forward pass written from llama-forward.md independently of core/infer.
+// forward pass (RMSNorm, RoPE, grouped-query attention, SwiGLU feed-forward) written
+// independently of core/infer.
 
 #include "gguf/ggmltype.h"
 

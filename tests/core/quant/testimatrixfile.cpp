@@ -1,5 +1,5 @@
-// llama.cpp importance-matrix files (perplexity-and-kld.md §4.3-4.4): hand-built legacy bytes,
-// round trips through both formats, filtering, and hostile input.
+// llama.cpp importance-matrix files (docs/formats.md, "Importance matrices"): hand-built legacy
+// bytes, round trips through both formats, filtering, and hostile input.
 
 #include "testsupport.h"
 
@@ -102,7 +102,7 @@ void TestImatrixFile::importanceIsMeanOfSquares()
 {
     const ImportanceMatrix m = sample();
     QCOMPARE(m.find("blk.0.attn_q.weight")->importance(), std::vector<float>({1, 2, 3, 4}));
-    // Expert 2 never saw a token: importance 1 (§4.4).
+    // Expert 2 never saw a token: importance 1 (docs/formats.md, "Importance matrices").
     QCOMPARE(m.find("blk.0.ffn_up_exps.weight")->importance(),
              std::vector<float>({1, 2, 3, 4, 1, 1}));
     QVERIFY(!m.find("nope"));

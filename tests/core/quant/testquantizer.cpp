@@ -300,7 +300,7 @@ void TestQuantizer::imatrixIsRecordedAndChecked()
 void TestQuantizer::expertStacksUseTheirImatrixSlice()
 {
     // A merged-expert tensor [64, 4, 3]: 3 experts of 4 rows; rows of expert e must be quantized
-    // with imatrix values e*64 .. e*64+63 (quant-types.md §0.7).
+    // with imatrix values e*64 .. e*64+63 (docs/formats.md, "Importance matrices").
     QTemporaryDir dir;
     GgufLayout layout;
     layout.metadata.set("general.architecture", GgufValue::fromString(QByteArray("llama")));

@@ -1,4 +1,4 @@
-// Conformance against files llama.cpp wrote (../shared/testdata/llama-quantized, see its README):
+// Conformance against files llama.cpp wrote (llama-quantized in the shared test data folder):
 // for every synth-a-TYPE.gguf, each tensor dequantized by us is compared with the F32 source;
 // our own quantization of the same source rows must not be worse (1e-6 relative slack), and
 // our blocks must be byte-identical to llama.cpp's (the share is reported per tensor type).
@@ -166,8 +166,8 @@ void TestQuantLlamaFiles::compareWithLlama()
               100.0 * double(id.nSameBlocks) / double(id.nBlocks),
               100.0 * double(id.nSameBytes) / double(id.nBytes));
     }
-    // We claim byte identity for every type (quant-types.md: the reference algorithms without
-    // FP contraction), so every block must match.
+    // We claim byte identity for every type (ggml's reference algorithms of src/ggml-quants.c,
+    // without FP contraction), so every block must match.
     for (const auto &[type, id] : identity)
         QVERIFY2(id.nSameBlocks == id.nBlocks, qPrintable(ggmlTypeName(type)));
 }

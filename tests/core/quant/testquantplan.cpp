@@ -1,5 +1,6 @@
-// QuantPlan and the mix rules against quant-mixes.md §6 (dense LLaMA table), and against the
-// files llama.cpp itself wrote (../shared/testdata/llama-quantized).
+// QuantPlan and the mix rules against the dense LLaMA table of docs/quantization.md ("Resulting
+// mixes"), and against the files llama.cpp itself wrote (llama-quantized in the shared test data
+// folder).
 
 #include "testsupport.h"
 
@@ -24,7 +25,8 @@ namespace {
 using G = GgmlType;
 using F = FileType;
 
-// Layers that get "more bits", as listed in quant-mixes.md §3 (written out, not computed).
+// Layers that get "more bits" (docs/quantization.md, "What the rules look at"), written out, not
+// computed.
 std::set<int> moreBitsLayers(int n)
 {
     std::set<int> s;
@@ -62,7 +64,8 @@ GgufLayout layoutFor(const Shape &s, bool tied = false)
     return syntheticModelLayout(o);
 }
 
-// Expected type per tensor from the table of quant-mixes.md §6 (no imatrix, dense, not falcon).
+// Expected type per tensor from the table of docs/quantization.md, "Resulting mixes" (no imatrix,
+// dense, not falcon).
 struct Row {
     G tokenEmbd, output;
     std::function<G(int i, int n, int gqa)> attnV;
@@ -238,7 +241,8 @@ void TestQuantPlan::tensorOrder()
 {
     const GgufLayout layout = layoutFor({12, 256, 512, 8, 4});
     const QuantPlan plan = makeQuantPlan(layout.metadata, layout.tensors, F::Q4_K_M);
-    // gguf-format.md §5: non-layer tensors first, then by layer number (2 before 10), byte-wise.
+    // docs/quantization.md, "Output file": non-layer tensors first, then by layer number (2
+    // before 10), byte-wise.
     QStringList names;
     for (const auto &p : plan.tensors)
         names << QString::fromUtf8(p.source.name);
@@ -269,7 +273,8 @@ void TestQuantPlan::tiedEmbeddingsUseOutputRule()
 
 void TestQuantPlan::fallbackForOddWidths()
 {
-    // n_embd 2880 (2880 % 256 = 64, 2880 % 32 = 0): Q4_K -> Q5_0, Q6_K -> Q8_0 (§5, §6).
+    // n_embd 2880 (2880 % 256 = 64, 2880 % 32 = 0): Q4_K -> Q5_0, Q6_K -> Q8_0 (row-size
+    // fallback).
     const GgufLayout wide = layoutFor({8, 2880, 512, 8, 8});
     const QuantPlan plan = makeQuantPlan(wide.metadata, wide.tensors, F::Q4_K_M);
     QCOMPARE(find(plan, "blk.3.attn_q.weight").targetType, G::Q5_0);
@@ -326,7 +331,7 @@ void TestQuantPlan::imatrixRules()
     const GgufLayout layout = layoutFor({32, 4096, 11008, 32, 32});
     QuantOptions o;
     o.hasImatrix = true;
-    // §4 D: Q4_0/Q5_0 with an imatrix bump the first n/8 ffn_down to Q4_1/Q5_1; IQ4 loses the
+    // ffn_down rule: Q4_0/Q5_0 with an imatrix bump the first n/8 ffn_down to Q4_1/Q5_1; IQ4 loses the
     // Q5_K bump.
     const QuantPlan q4 = makeQuantPlan(layout.metadata, layout.tensors, F::Q4_0, o);
     QCOMPARE(find(q4, "blk.3.ffn_down.weight").targetType, G::Q4_1);
@@ -390,7 +395,7 @@ void TestQuantPlan::mixtureOfExperts()
     }
     layout.finalize();
     const QuantPlan plan = makeQuantPlan(layout.metadata, layout.tensors, F::Q4_K_M);
-    // §4: 8 experts send attn_v and attn_k to Q8_0 and attn_output to Q5_K; the router stays.
+    // Per-tensor rules: 8 experts send attn_v and attn_k to Q8_0 and attn_output to Q5_K; the router stays.
     for (int i = 0; i < 8; ++i) {
         const QByteArray p = "blk." + QByteArray::number(i) + '.';
         QCOMPARE(find(plan, p + "attn_v.weight").targetType, G::Q8_0);
@@ -399,7 +404,7 @@ void TestQuantPlan::mixtureOfExperts()
         QCOMPARE(find(plan, p + "attn_output.weight").targetType, G::Q5_K);
         QCOMPARE(find(plan, p + "ffn_gate_inp.weight").targetType, G::F32);
         QCOMPARE(find(plan, p + "ffn_up_exps.weight").targetType, G::Q4_K);
-        // more(i, 8) = {0, 3, 6, 7} (§3), layer taken from the name for MoE.
+        // more(i, 8) = {0, 3, 6, 7}, layer taken from the name for MoE.
         const bool more = i == 0 || i == 3 || i == 6 || i == 7;
         QCOMPARE(find(plan, p + "ffn_down_exps.weight").targetType, more ? G::Q6_K : G::Q4_K);
         QCOMPARE(find(plan, p + "ffn_down_exps.weight").targetBytes,

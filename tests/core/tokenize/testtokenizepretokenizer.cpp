@@ -1,5 +1,6 @@
-// Pre-tokenizer splits, expected pieces derived by hand from the regexes of tokenizers.md §6
-// (leftmost-first alternation, greedy quantifiers that give back characters, unmatched gaps kept).
+// Pre-tokenizer splits, expected pieces derived by hand from the regexes of llama.cpp's
+// `llm_tokenizer_bpe` in src/llama-vocab.cpp (leftmost-first alternation, greedy quantifiers that
+// give back characters, unmatched gaps kept).
 
 #include "tokenize/pretokenizer.h"
 
@@ -109,7 +110,7 @@ void TestTokenizePreTokenizer::split()
 
 void TestTokenizePreTokenizer::regexReference_data()
 {
-    // Random strings split by a real regex engine running the spec's patterns
+    // Random strings split by a real regex engine running llama.cpp's patterns
     // (genpretokenizercases.py, Python 'regex' with Unicode classes): an independent reference
     // for the hand-written matchers, including the pre-tokenizers no test vocabulary covers.
     struct Case {

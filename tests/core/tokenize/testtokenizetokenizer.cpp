@@ -1,5 +1,6 @@
 // Tokenizer behaviour on tiny hand-built vocabularies, with expected ids derived by hand from
-// tokenizers.md (the derivations are in the comments), plus stories260K.gguf's vocabulary.
+// llama.cpp's tokenizer rules (src/llama-vocab.cpp; the derivations are in the comments), plus
+// stories260K.gguf's vocabulary.
 
 #include "tokenize/tokenizer.h"
 
@@ -378,7 +379,7 @@ void TestTokenizeTokenizer::malformedVocabulary()
 
 void TestTokenizeTokenizer::bpeCleanSpaces()
 {
-    // llama_detokenize's clean-up for gpt-2 (tokenizers.md §7): no space before ? ! . ,;
+    // llama_detokenize's clean-up for gpt-2 (src/llama-vocab.cpp): no space before ? ! . ,;
     // " ' " -> "'"; no space before 's 'm 're 've, kept before 't 'd 'll.
     const QString data = QuantFit::Test::sharedTestData();
     if (data.isEmpty())
