@@ -117,7 +117,8 @@ void quantizeRowNvfp4(const float *x, std::uint8_t *dst, std::int64_t n, const f
             const float dh = nvfp4HalfScale(u);
             y[i].d[s] = u;
             for (int j = 0; j < 8; ++j)
-                y[i].qs[8 * s + j] = std::uint8_t(fp4Index(x[j], dh) | (fp4Index(x[j + 8], dh) << 4));
+                y[i].qs[8 * s + j] =
+                    std::uint8_t(fp4Index(x[j], dh) | (fp4Index(x[j + 8], dh) << 4));
         }
     }
 }

@@ -44,7 +44,8 @@ void dequantizeRowNvfp4(const std::uint8_t *src, float *y, std::int64_t n);
 namespace Codec {
 
 /// The doubled E2M1 values by code.
-inline constexpr std::int8_t kValuesFp4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+inline constexpr std::int8_t kValuesFp4[16] = {0,  1,  2,  3,  4,  6,  8,  12,
+                                               0, -1, -2, -3, -4, -6, -8, -12};
 
 /// Half scale of an E8M0 byte: 2^(e - 128), exact for every byte (subnormal for e < 2).
 float mxfp4HalfScale(std::uint8_t e);

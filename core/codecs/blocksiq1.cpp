@@ -331,7 +331,8 @@ void dequantizeRowIq1S(const std::uint8_t *src, float *y, std::int64_t n)
             const float dl = d * float(2 * ((qh >> 12) & 7) + 1);
             const float delta = qh & 0x8000 ? -0.125f : 0.125f;
             for (int g = 0; g < 4; ++g, y += 8) {
-                const std::uint64_t entry = kIq1sGrid[blk.qs[4 * b + g] | (((qh >> (3 * g)) & 7) << 8)];
+                const int index = blk.qs[4 * b + g] | (((qh >> (3 * g)) & 7) << 8);
+                const std::uint64_t entry = kIq1sGrid[index];
                 for (int j = 0; j < 8; ++j)
                     y[j] = dl * (float(std::int8_t(gridByte(entry, j))) + delta);
             }
@@ -344,9 +345,9 @@ void dequantizeRowIq1M(const std::uint8_t *src, float *y, std::int64_t n)
     const auto *blocks = reinterpret_cast<const BlockIq1M *>(src);
     for (std::int64_t i = 0; i < n / 256; ++i) {
         const BlockIq1M &blk = blocks[i];
-        const std::uint16_t u = std::uint16_t((blk.scales[0] >> 12) | ((blk.scales[1] >> 8) & 0x00F0)
-                                              | ((blk.scales[2] >> 4) & 0x0F00)
-                                              | (blk.scales[3] & 0xF000));
+        const std::uint16_t u =
+            std::uint16_t((blk.scales[0] >> 12) | ((blk.scales[1] >> 8) & 0x00F0)
+                          | ((blk.scales[2] >> 4) & 0x0F00) | (blk.scales[3] & 0xF000));
         const float d = fp16ToFp32(u);
         for (int b = 0; b < 16; ++b) {
             const int code = (blk.scales[b / 4] >> (3 * (b % 4))) & 7;

@@ -106,7 +106,8 @@ void dequantizeRowIq3Xxs(const std::uint8_t *src, float *y, std::int64_t n)
                 const std::uint32_t g1 = kIq3xxsGrid[blk.qs[8 * b + 2 * k]];
                 const std::uint32_t g2 = kIq3xxsGrid[blk.qs[8 * b + 2 * k + 1]];
                 for (int j = 0; j < 4; ++j) {
-                    y[j] = db * float(gridByte(g1, j)) * (signs & kMaskIq2xs[std::size_t(j)] ? -1.f : 1.f);
+                    y[j] = db * float(gridByte(g1, j))
+                        * (signs & kMaskIq2xs[std::size_t(j)] ? -1.f : 1.f);
                     y[j + 4] = db * float(gridByte(g2, j))
                         * (signs & kMaskIq2xs[std::size_t(j + 4)] ? -1.f : 1.f);
                 }

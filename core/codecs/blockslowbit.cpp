@@ -124,8 +124,10 @@ void quantizeRowTq2_0(const float *x, std::uint8_t *dst, std::int64_t n, const f
         for (int g = 0; g < 2; ++g) {
             for (int m = 0; m < 32; ++m) {
                 std::uint8_t q = 0;
-                for (int k = 0; k < 4; ++k)
-                    q = std::uint8_t(q + ((ternaryDigit(x[128 * g + 32 * k + m] * id) & 3) << (2 * k)));
+                for (int k = 0; k < 4; ++k) {
+                    const int digit = ternaryDigit(x[128 * g + 32 * k + m] * id);
+                    q = std::uint8_t(q + ((digit & 3) << (2 * k)));
+                }
                 y[i].qs[32 * g + m] = q;
             }
         }
@@ -178,7 +180,8 @@ void dequantizeRowTq2_0(const std::uint8_t *src, float *y, std::int64_t n)
         for (int g = 0; g < 2; ++g)
             for (int k = 0; k < 4; ++k)
                 for (int m = 0; m < 32; ++m)
-                    y[128 * g + 32 * k + m] = float(((blocks[i].qs[32 * g + m] >> (2 * k)) & 3) - 1) * d;
+                    y[128 * g + 32 * k + m] =
+                        float(((blocks[i].qs[32 * g + m] >> (2 * k)) & 3) - 1) * d;
     }
 }
 

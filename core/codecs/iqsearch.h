@@ -19,6 +19,7 @@
 //  6. the super-block scale is max s / 31 and each sub-block gets the code
 //     clamp(round(0.5 (s / d - 1)), 0, 15) (the packing is the type's, in blocksiq2/3.cpp).
 // All arithmetic is float32 in this order, without contraction (byte identity with ggml).
+// The IQ1 quantizers (blocksiq1.cpp) share the neighbour search and the AVX2 dispatch from here.
 
 #include "iqtables.h"
 

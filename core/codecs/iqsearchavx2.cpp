@@ -51,7 +51,8 @@ QF_AVX2 int iqBestNeighbourAvx2(const IqGridMaps &maps, int key, const float *t,
                 _mm_loadl_epi64(reinterpret_cast<const __m128i *>(levels + 8 * i)));
             const __m256 p = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_add_epi32(lev, lev), one));
             const __m256 diff = _mm256_sub_ps(_mm256_mul_ps(vs, p), _mm256_set1_ps(t[i]));
-            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(r[i]), diff), diff));
+            const __m256 rd = _mm256_mul_ps(_mm256_set1_ps(r[i]), diff);
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(rd, diff));
         }
         _mm256_store_ps(err, acc);
         scanLanes(err, list.data(), k, count, best, bestJ);
@@ -79,7 +80,8 @@ QF_AVX2 int iq1BestNeighbourAvx2(const IqGridMaps &maps, int key, const float *x
                 _mm_loadl_epi64(reinterpret_cast<const __m128i *>(levels + 8 * i)));
             const __m256 value = _mm256_permutevar8x32_ps(table, lev);
             const __m256 diff = _mm256_sub_ps(_mm256_mul_ps(vs, value), _mm256_set1_ps(x[i]));
-            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(w[i]), diff), diff));
+            const __m256 wd = _mm256_mul_ps(_mm256_set1_ps(w[i]), diff);
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(wd, diff));
         }
         _mm256_store_ps(err, acc);
         scanLanes(err, list.data(), k, count, best, bestJ);
@@ -116,11 +118,10 @@ QF_AVX2 Iq1mSplit iq1mBestSplitAvx2(const float *x, const float *w, const int *o
             for (int j = 0; j < 16; ++j) {
                 const int e = order[j];
                 // 1 where j < i2 (lane), else 2; 0 for every lane before i1.
-                const __m256i beforeI2 = _mm256_cmpgt_epi32(i2, _mm256_set1_epi32(j));
+                const __m256i beforeI2 = _mm256_and_si256(
+                    _mm256_cmpgt_epi32(i2, _mm256_set1_epi32(j)), _mm256_set1_epi32(1));
                 const __m256i lev = j < i1 ? _mm256_setzero_si256()
-                                           : _mm256_sub_epi32(_mm256_set1_epi32(2),
-                                                              _mm256_and_si256(beforeI2,
-                                                                               _mm256_set1_epi32(1)));
+                                           : _mm256_sub_epi32(_mm256_set1_epi32(2), beforeI2);
                 const __m256 we = _mm256_set1_ps(w[e]);
                 const __m256 xe = _mm256_set1_ps(x[e]);
                 for (int k = 0; k < 4; ++k) {
