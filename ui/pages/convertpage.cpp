@@ -1,23 +1,21 @@
 #include "convertpage.h"
 
 #include "common/apppaths.h"
-#include "gguf/ggmltype.h"
+#include "gguf/filetype.h"
 #include "jobs/jobrunner.h"
 #include "jobs/taskjobs.h"
 #include "util/error.h"
 #include "util/units.h"
+#include "widgets/conversionoptionsbox.h"
 #include "widgets/jobprogresswidget.h"
 #include "widgets/planpreview.h"
 #include "widgets/quanttips.h"
 
 #include <QBoxLayout>
-#include <QCheckBox>
-#include <QComboBox>
 #include <QDesktopServices>
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QFormLayout>
 #include <QGroupBox>
 #include <QHeaderView>
 #include <QLabel>
@@ -26,14 +24,12 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSettings>
-#include <QSpinBox>
 #include <QSplitter>
 #include <QTime>
 #include <QTreeWidget>
 #include <QUrl>
 #include <QFutureWatcher>
 #include <QtConcurrent/QtConcurrentRun>
-
 
 using namespace QuantFit;
 
@@ -42,31 +38,17 @@ static QString latin(std::string_view s)
     return QString::fromLatin1(s.data(), qsizetype(s.size()));
 }
 
-// Tensor types offered for --output-tensor-type / --token-embedding-type: everything we can
-// write, floats included.
-static void fillTypeCombo(QComboBox *combo)
-{
-    combo->addItem(QObject::tr("(as the mix decides)"));
-    for (const TypeFacts &t : allTypeFacts()) {
-        if (t.canQuantize && !t.runtimeOnly)
-            combo->addItem(latin(t.name), int(t.type));
-    }
-}
-
 ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     : QWidget(parent)
     , m_runner(runner)
     , m_sourceEdit(new QLineEdit(this))
+    , m_browseSource(new QPushButton(tr("&Browse…"), this))
+    , m_useDemo(new QPushButton(tr("Use &demo model"), this))
     , m_sourceInfo(new QLabel(this))
     , m_targets(new QListWidget(this))
     , m_outputEdit(new QLineEdit(this))
-    , m_advanced(new QGroupBox(tr("Adva&nced"), this))
-    , m_imatrixEdit(new QLineEdit(this))
-    , m_pure(new QCheckBox(tr("&Pure: every quantizable tensor at the mix's bulk type"), this))
-    , m_requantize(new QCheckBox(tr("Allow re-quanti&zing an already quantized source"), this))
-    , m_outputType(new QComboBox(this))
-    , m_embdType(new QComboBox(this))
-    , m_threads(new QSpinBox(this))
+    , m_browseOutput(new QPushButton(tr("Choose…"), this))
+    , m_options(new ConversionOptionsBox(this))
     , m_preview(new PlanPreview(this))
     , m_convertButton(new QPushButton(tr("Conve&rt"), this))
     , m_progress(new JobProgressWidget(false, this))
@@ -76,38 +58,69 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     , m_showButton(new QPushButton(tr("Sho&w in folder"), this))
 {
     m_demoOptions.name = QStringLiteral("QuantFit demo");
+    m_demoPath = AppPaths::demoModelPath();
     // Names for tests and accessibility tools, which find the widgets by them.
     m_sourceEdit->setObjectName(QStringLiteral("source"));
     m_targets->setObjectName(QStringLiteral("targets"));
     m_outputEdit->setObjectName(QStringLiteral("outputFolder"));
-    m_advanced->setObjectName(QStringLiteral("advanced"));
-    m_imatrixEdit->setObjectName(QStringLiteral("imatrix"));
+    m_options->setObjectName(QStringLiteral("advanced"));
     m_preview->setObjectName(QStringLiteral("preview"));
     m_convertButton->setObjectName(QStringLiteral("convert"));
     m_progress->setObjectName(QStringLiteral("progress"));
     m_log->setObjectName(QStringLiteral("log"));
     m_outcome->setObjectName(QStringLiteral("outcome"));
-    m_demoPath = AppPaths::demoModelPath();
 
-    // Source
-    auto *sourceBox = new QGroupBox(tr("Source model"), this);
-    auto *sourceRow = new QHBoxLayout;
+    auto *previewBox = new QGroupBox(tr("Preview (dry run)"), this);
+    auto *previewLayout = new QVBoxLayout(previewBox);
+    previewLayout->addWidget(m_preview);
+
+    auto *left = new QWidget(this);
+    auto *leftLayout = new QVBoxLayout(left);
+    leftLayout->setContentsMargins(0, 0, 0, 0);
+    leftLayout->addWidget(createSourceBox());
+    leftLayout->addWidget(createTargetBox());
+    leftLayout->addWidget(m_options);
+    leftLayout->addWidget(previewBox, 1);
+
+    auto *split = new QSplitter(Qt::Horizontal, this);
+    split->addWidget(left);
+    split->addWidget(createRunPanel());
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
+    auto *layout = new QVBoxLayout(this);
+    layout->addWidget(split);
+    m_progress->setVisible(false);
+
+    restoreSettings();
+    connectControls();
+    updatePreview();
+}
+
+//
+// layout
+//
+
+QGroupBox *ConvertPage::createSourceBox()
+{
+    auto *box = new QGroupBox(tr("Source model"), this);
     m_sourceEdit->setPlaceholderText(tr("A GGUF file (F32, F16 or BF16) — browse, drop it here, or use the demo model"));
-    auto *browse = new QPushButton(tr("&Browse…"), this);
-    auto *demo = new QPushButton(tr("Use &demo model"), this);
-    demo->setToolTip(tr("Generate a small synthetic LLaMA-style model (about 15 M parameters, "
-                        "F32) in %1 and use it as the source").arg(QDir::toNativeSeparators(AppPaths::modelsDir())));
-    sourceRow->addWidget(m_sourceEdit, 1);
-    sourceRow->addWidget(browse);
-    sourceRow->addWidget(demo);
-    auto *sourceLayout = new QVBoxLayout(sourceBox);
-    sourceLayout->addLayout(sourceRow);
+    m_useDemo->setToolTip(tr("Generate a small synthetic LLaMA-style model (about 15 M parameters, "
+                             "F32) in %1 and use it as the source").arg(QDir::toNativeSeparators(AppPaths::modelsDir())));
+    auto *row = new QHBoxLayout;
+    row->addWidget(m_sourceEdit, 1);
+    row->addWidget(m_browseSource);
+    row->addWidget(m_useDemo);
     m_sourceInfo->setWordWrap(true);
     m_sourceInfo->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    sourceLayout->addWidget(m_sourceInfo);
+    auto *layout = new QVBoxLayout(box);
+    layout->addLayout(row);
+    layout->addWidget(m_sourceInfo);
+    return box;
+}
 
-    // Targets
-    auto *targetBox = new QGroupBox(tr("Tar&get quants"), this);
+QGroupBox *ConvertPage::createTargetBox()
+{
+    auto *box = new QGroupBox(tr("Tar&get quants"), this);
     for (const FileTypeFacts &f : allFileTypes()) {
         if (!f.supported || f.fileType == FileType::Guessed)
             continue;
@@ -123,142 +136,58 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     m_targets->setGridSize(QSize(fontMetrics().horizontalAdvance(QStringLiteral("Q3_K_M")) + 44,
                                  fontMetrics().height() + 8));
     m_targets->setMaximumHeight(6 * fontMetrics().height());
-    auto *targetLayout = new QVBoxLayout(targetBox);
-    targetLayout->addWidget(m_targets);
+    auto *layout = new QVBoxLayout(box);
+    layout->addWidget(m_targets);
     auto *outRow = new QHBoxLayout;
     auto *outLabel = new QLabel(tr("O&utput folder:"), this);
     outLabel->setBuddy(m_outputEdit);
-    auto *outBrowse = new QPushButton(tr("Choose…"), this);
     outRow->addWidget(outLabel);
     outRow->addWidget(m_outputEdit, 1);
-    outRow->addWidget(outBrowse);
-    targetLayout->addLayout(outRow);
+    outRow->addWidget(m_browseOutput);
+    layout->addLayout(outRow);
     m_outputEdit->setToolTip(tr("Files are named after the source and the quant: model-Q4_K_M.gguf"));
+    return box;
+}
 
-    // Advanced
-    m_advanced->setCheckable(true);
-    m_advanced->setChecked(false);
-    auto *adv = new QFormLayout;
-    auto *imRow = new QHBoxLayout;
-    auto *imBrowse = new QPushButton(tr("Choose…"), this);
-    imRow->addWidget(m_imatrixEdit, 1);
-    imRow->addWidget(imBrowse);
-    m_imatrixEdit->setPlaceholderText(tr("optional: imatrix.gguf or legacy .dat"));
-    m_imatrixEdit->setToolTip(tr("An importance matrix weights the quantization error by how much "
-                                 "each column matters; it improves low-bit quants, I-quants most."));
-    adv->addRow(tr("&Importance matrix:"), imRow);
-    adv->addRow(m_pure);
-    m_requantize->setToolTip(tr("Quantizing a quantized file compounds the error; prefer the F16/BF16 original"));
-    adv->addRow(m_requantize);
-    fillTypeCombo(m_outputType);
-    fillTypeCombo(m_embdType);
-    adv->addRow(tr("Output tensor t&ype:"), m_outputType);
-    adv->addRow(tr("Token &embedding type:"), m_embdType);
-    m_threads->setRange(0, 256);
-    m_threads->setSpecialValueText(tr("all cores (%1)").arg(QThread::idealThreadCount()));
-    adv->addRow(tr("Thread&s:"), m_threads);
-    auto *advHolder = new QWidget(this);
-    advHolder->setLayout(adv);
-    advHolder->setVisible(false);
-    auto *advLayout = new QVBoxLayout(m_advanced);
-    advLayout->addWidget(advHolder);
-    connect(m_advanced, &QGroupBox::toggled, advHolder, &QWidget::setVisible);
-    // Collapsed, only the check box title shows.
-    const auto collapse = [this](bool on) {
-        m_advanced->setFlat(!on);
-        m_advanced->setMaximumHeight(on ? QWIDGETSIZE_MAX : fontMetrics().height() + 4);
-    };
-    collapse(false);
-    connect(m_advanced, &QGroupBox::toggled, this, collapse);
-
-    // Preview
-    auto *previewBox = new QGroupBox(tr("Preview (dry run)"), this);
-    auto *previewLayout = new QVBoxLayout(previewBox);
-    previewLayout->addWidget(m_preview);
-
-    auto *left = new QWidget(this);
-    auto *leftLayout = new QVBoxLayout(left);
-    leftLayout->setContentsMargins(0, 0, 0, 0);
-    leftLayout->addWidget(sourceBox);
-    leftLayout->addWidget(targetBox);
-    leftLayout->addWidget(m_advanced);
-    leftLayout->addWidget(previewBox, 1);
-
-    // Run and outcome
-    auto *right = new QWidget(this);
-    auto *rightLayout = new QVBoxLayout(right);
-    rightLayout->setContentsMargins(0, 0, 0, 0);
+// Convert button, progress, log, the outcome table and what to do with the written files.
+QWidget *ConvertPage::createRunPanel()
+{
+    auto *panel = new QWidget(this);
+    auto *layout = new QVBoxLayout(panel);
+    layout->setContentsMargins(0, 0, 0, 0);
     m_convertButton->setDefault(true);
     m_convertButton->setMinimumHeight(m_convertButton->sizeHint().height() * 3 / 2);
     QFont big = m_convertButton->font();
     big.setBold(true);
     m_convertButton->setFont(big);
-    rightLayout->addWidget(m_convertButton);
-    rightLayout->addWidget(m_progress);
+    layout->addWidget(m_convertButton);
+    layout->addWidget(m_progress);
     m_log->setReadOnly(true);
     m_log->setMaximumBlockCount(2000);
     m_log->setPlaceholderText(tr("Log"));
-    rightLayout->addWidget(m_log, 1);
+    layout->addWidget(m_log, 1);
     m_outcome->setHeaderLabels({tr("Written file"), tr("Predicted"), tr("Actual"), tr("Verified")});
     m_outcome->setRootIsDecorated(false);
     m_outcome->header()->setSectionResizeMode(0, QHeaderView::Stretch);
     m_outcome->setMaximumHeight(8 * fontMetrics().height());
-    rightLayout->addWidget(m_outcome);
+    layout->addWidget(m_outcome);
     auto *after = new QHBoxLayout;
     after->addStretch();
     after->addWidget(m_measureButton);
     after->addWidget(m_showButton);
-    rightLayout->addLayout(after);
+    layout->addLayout(after);
     m_measureButton->setEnabled(false);
     m_showButton->setEnabled(false);
     m_measureButton->setToolTip(tr("Open the written files on the Measure page, with the source as the base for KL divergence"));
+    return panel;
+}
 
-    auto *split = new QSplitter(Qt::Horizontal, this);
-    split->addWidget(left);
-    split->addWidget(right);
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 2);
-    auto *layout = new QVBoxLayout(this);
-    layout->addWidget(split);
-    m_progress->setVisible(false);
-
-    // Settings
+void ConvertPage::restoreSettings()
+{
     QSettings settings;
     m_outputEdit->setText(settings.value(QStringLiteral("convert/outputDir")).toString());
-    const QStringList checked = settings.value(QStringLiteral("convert/targets"),
-                                               QStringList{QStringLiteral("Q4_K_M")}).toStringList();
-    setTargets(checked);
-
-    connect(browse, &QPushButton::clicked, this, &ConvertPage::browseSource);
-    connect(demo, &QPushButton::clicked, this, &ConvertPage::useDemoModel);
-    connect(outBrowse, &QPushButton::clicked, this, &ConvertPage::browseOutput);
-    connect(imBrowse, &QPushButton::clicked, this, [this] {
-        const QString p = QFileDialog::getOpenFileName(this, tr("Importance matrix"), {},
-                                                       tr("Importance matrix (*.gguf *.dat);;All files (*)"));
-        if (!p.isEmpty())
-            m_imatrixEdit->setText(p);
-    });
-    connect(m_sourceEdit, &QLineEdit::editingFinished, this, [this] {
-        if (m_sourceEdit->text() != m_source.path)
-            setSource(m_sourceEdit->text());
-    });
-    connect(m_targets, &QListWidget::itemChanged, this, &ConvertPage::updatePreview);
-    connect(m_outputEdit, &QLineEdit::textChanged, this, &ConvertPage::updatePreview);
-    connect(m_pure, &QCheckBox::toggled, this, &ConvertPage::updatePreview);
-    connect(m_requantize, &QCheckBox::toggled, this, &ConvertPage::updatePreview);
-    connect(m_imatrixEdit, &QLineEdit::textChanged, this, &ConvertPage::loadImatrix);
-    connect(m_outputType, &QComboBox::currentIndexChanged, this, &ConvertPage::updatePreview);
-    connect(m_embdType, &QComboBox::currentIndexChanged, this, &ConvertPage::updatePreview);
-    connect(m_advanced, &QGroupBox::toggled, this, &ConvertPage::loadImatrix);
-    connect(m_advanced, &QGroupBox::toggled, this, &ConvertPage::updatePreview);
-    connect(m_convertButton, &QPushButton::clicked, this, &ConvertPage::startConversion);
-    connect(m_measureButton, &QPushButton::clicked, this,
-            [this] { emit measureRequested(m_finished, m_source.path); });
-    connect(m_showButton, &QPushButton::clicked, this, [this] {
-        if (!m_finished.isEmpty())
-            QDesktopServices::openUrl(QUrl::fromLocalFile(QFileInfo(m_finished.first()).absolutePath()));
-    });
-    updatePreview();
+    setTargets(settings.value(QStringLiteral("convert/targets"), QStringList{QStringLiteral("Q4_K_M")})
+                   .toStringList());
 }
 
 void ConvertPage::saveSettings() const
@@ -270,6 +199,32 @@ void ConvertPage::saveSettings() const
         if (m_targets->item(i)->checkState() == Qt::Checked)
             checked << m_targets->item(i)->text();
     settings.setValue(QStringLiteral("convert/targets"), checked);
+}
+
+//
+// controller
+//
+
+void ConvertPage::connectControls()
+{
+    connect(m_browseSource, &QPushButton::clicked, this, &ConvertPage::browseSource);
+    connect(m_useDemo, &QPushButton::clicked, this, &ConvertPage::useDemoModel);
+    connect(m_browseOutput, &QPushButton::clicked, this, &ConvertPage::browseOutput);
+    connect(m_sourceEdit, &QLineEdit::editingFinished, this, [this] {
+        if (m_sourceEdit->text() != m_source.path)
+            setSource(m_sourceEdit->text());
+    });
+    connect(m_targets, &QListWidget::itemChanged, this, &ConvertPage::updatePreview);
+    connect(m_outputEdit, &QLineEdit::textChanged, this, &ConvertPage::updatePreview);
+    connect(m_options, &ConversionOptionsBox::imatrixChanged, this, &ConvertPage::loadImatrix);
+    connect(m_options, &ConversionOptionsBox::optionsChanged, this, &ConvertPage::updatePreview);
+    connect(m_convertButton, &QPushButton::clicked, this, &ConvertPage::startConversion);
+    connect(m_measureButton, &QPushButton::clicked, this,
+            [this] { emit measureRequested(m_finished, m_source.path); });
+    connect(m_showButton, &QPushButton::clicked, this, [this] {
+        if (!m_finished.isEmpty())
+            QDesktopServices::openUrl(QUrl::fromLocalFile(QFileInfo(m_finished.first()).absolutePath()));
+    });
 }
 
 QString ConvertPage::sourcePath() const
@@ -347,6 +302,7 @@ void ConvertPage::setSource(const QString &path)
     loadModelAsync(path, this, [this](const LoadedModel &m) {
         if (m.path == m_sourceEdit->text())
             onSourceLoaded(m);
+        emit loadingFinished();
     });
 }
 
@@ -388,18 +344,8 @@ ConversionRequest ConvertPage::request() const
     }
     const QString dir = m_outputEdit->text().trimmed();
     r.outputFolder = dir.isEmpty() && !m_source.path.isEmpty() ? QFileInfo(m_source.path).absolutePath() : dir;
-    r.nThreads = m_threads->value();
     r.verify = true;
-    if (!m_advanced->isChecked())
-        return r;
-    QuantOptions &o = r.options;
-    o.pure = m_pure->isChecked();
-    o.allowRequantize = m_requantize->isChecked();
-    if (m_outputType->currentIndex() > 0)
-        o.outputTensorType = GgmlType(m_outputType->currentData().toInt());
-    if (m_embdType->currentIndex() > 0)
-        o.tokenEmbeddingType = GgmlType(m_embdType->currentData().toInt());
-    r.imatrixPath = m_imatrixEdit->text().trimmed();
+    m_options->applyTo(r);
     return r;
 }
 
@@ -476,7 +422,7 @@ void ConvertPage::setBusy(bool busy)
 {
     m_busy = busy;
     m_targets->setEnabled(!busy);
-    m_advanced->setEnabled(!busy);
+    m_options->setEnabled(!busy);
     m_sourceEdit->setEnabled(!busy);
     updatePreview();
 }

@@ -10,18 +10,16 @@
 #include <optional>
 #include <vector>
 
+class ConversionOptionsBox;
 class JobProgressWidget;
 class PlanPreview;
 class JobRunner;
-class QCheckBox;
-class QComboBox;
 class QGroupBox;
 class QLabel;
 class QLineEdit;
 class QListWidget;
 class QPlainTextEdit;
 class QPushButton;
-class QSpinBox;
 class QTreeWidget;
 
 /// Convert: source GGUF (picker, drop, or the built-in demo model), target quants, output
@@ -58,8 +56,19 @@ signals:
     void conversionFinished(bool success, const QStringList &outputs);
     void measureRequested(const QStringList &paths, const QString &basePath);
     void fileOpened(const QString &path);
+    /// Reading a source ended, successfully (after sourceReady()) or not; isLoading() may still
+    /// be true when another file was chosen meanwhile.
+    void loadingFinished();
 
 private:
+    // Layout: one function per group of controls.
+    QGroupBox *createSourceBox();
+    QGroupBox *createTargetBox();
+    QWidget *createRunPanel();
+    void restoreSettings();
+    void connectControls();
+
+    // Controller.
     void browseSource();
     void browseOutput();
     void onSourceLoaded(const LoadedModel &model);
@@ -82,16 +91,13 @@ private:
     bool m_busy = false;
 
     QLineEdit *m_sourceEdit;
+    QPushButton *m_browseSource;
+    QPushButton *m_useDemo;
     QLabel *m_sourceInfo;
     QListWidget *m_targets;
     QLineEdit *m_outputEdit;
-    QGroupBox *m_advanced;
-    QLineEdit *m_imatrixEdit;
-    QCheckBox *m_pure;
-    QCheckBox *m_requantize;
-    QComboBox *m_outputType;
-    QComboBox *m_embdType;
-    QSpinBox *m_threads;
+    QPushButton *m_browseOutput;
+    ConversionOptionsBox *m_options;
     PlanPreview *m_preview;
     QPushButton *m_convertButton;
     JobProgressWidget *m_progress;
