@@ -36,10 +36,14 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     , m_runner(runner)
     , m_results(results)
     , m_models(new QListWidget(this))
+    , m_addModels(new QPushButton(tr("A&dd…"), this))
+    , m_removeModels(new QPushButton(tr("R&emove"), this))
     , m_base(new QLineEdit(this))
+    , m_browseBase(new QPushButton(tr("Choose…"), this))
     , m_sampleText(new QRadioButton(tr("Built-&in sample text"), this))
     , m_fileText(new QRadioButton(tr("Te&xt file or archive member:"), this))
     , m_textPath(new QLineEdit(this))
+    , m_browseText(new QPushButton(tr("Choose…"), this))
     , m_context(new QSpinBox(this))
     , m_chunks(new QSpinBox(this))
     , m_runButton(new QPushButton(tr("&Run"), this))
@@ -48,6 +52,8 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     , m_live(new QLabel(this))
     , m_summary(new QLabel(this))
     , m_resultsView(new QTableView(this))
+    , m_addResult(new QPushButton(tr("Add result &file…"), this))
+    , m_deleteResult(new QPushButton(tr("De&lete result"), this))
     , m_compare(new ComparePanel(runner, this))
 {
     // Names for tests and accessibility tools, which find the widgets by them.
@@ -62,44 +68,81 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     m_resultsView->setObjectName(QStringLiteral("results"));
     m_compare->setObjectName(QStringLiteral("compare"));
 
-    // Models
-    auto *modelBox = new QGroupBox(tr("Models to measure"), this);
+    QFont big = m_runButton->font();
+    big.setBold(true);
+    m_runButton->setFont(big);
+    m_runButton->setMinimumHeight(m_runButton->sizeHint().height() * 3 / 2);
+    auto *left = new QWidget(this);
+    auto *leftLayout = new QVBoxLayout(left);
+    leftLayout->setContentsMargins(0, 0, 0, 0);
+    leftLayout->addWidget(createModelBox(), 1);
+    leftLayout->addWidget(createEvaluationBox());
+    leftLayout->addWidget(m_runButton);
+    leftLayout->addWidget(m_progress);
+    left->setMinimumWidth(360);
+    left->setMaximumWidth(460);
+
+    m_tabs = new QTabWidget(this);
+    m_tabs->addTab(createLiveTab(), tr("Live ru&n"));
+    m_tabs->addTab(createResultsTab(), tr("&Saved results"));
+    m_tabs->addTab(m_compare, tr("Compare o&utputs"));
+    if (m_results->rowCount() > 0)
+        m_tabs->setCurrentIndex(1); // nothing live yet: show what was measured before
+
+    auto *split = new QSplitter(Qt::Horizontal, this);
+    split->addWidget(left);
+    split->addWidget(m_tabs);
+    split->setStretchFactor(1, 1);
+    auto *layout = new QVBoxLayout(this);
+    layout->addWidget(split);
+    m_progress->setVisible(false);
+
+    restoreSettings();
+    connectControls();
+}
+
+//
+// layout
+//
+
+QGroupBox *MeasurePage::createModelBox()
+{
+    auto *box = new QGroupBox(tr("Models to measure"), this);
     m_models->setToolTip(tr("Checked models are measured one after another, and used by Compare outputs"));
-    auto *add = new QPushButton(tr("A&dd…"), this);
-    auto *remove = new QPushButton(tr("R&emove"), this);
     auto *modelButtons = new QHBoxLayout;
-    modelButtons->addWidget(add);
-    modelButtons->addWidget(remove);
+    modelButtons->addWidget(m_addModels);
+    modelButtons->addWidget(m_removeModels);
     modelButtons->addStretch();
-    auto *modelLayout = new QVBoxLayout(modelBox);
-    modelLayout->addWidget(m_models);
-    modelLayout->addLayout(modelButtons);
+    auto *layout = new QVBoxLayout(box);
+    layout->addWidget(m_models);
+    layout->addLayout(modelButtons);
     auto *baseRow = new QHBoxLayout;
-    auto *baseBrowse = new QPushButton(tr("Choose…"), this);
     m_base->setPlaceholderText(tr("optional: full-precision model for KL divergence"));
     m_base->setToolTip(tr("With a base model, its logits are saved once and every model is compared "
                           "with them: mean/median/99th-percentile KLD, same-top-token rate, PPL ratio"));
     baseRow->addWidget(m_base, 1);
-    baseRow->addWidget(baseBrowse);
+    baseRow->addWidget(m_browseBase);
     auto *baseLabel = new QLabel(tr("&Base model:"), this);
     baseLabel->setBuddy(m_base);
-    modelLayout->addWidget(baseLabel);
-    modelLayout->addLayout(baseRow);
+    layout->addWidget(baseLabel);
+    layout->addLayout(baseRow);
+    return box;
+}
 
-    // Text and settings
-    auto *textBox = new QGroupBox(tr("Evaluation"), this);
-    auto *textLayout = new QFormLayout(textBox);
+QGroupBox *MeasurePage::createEvaluationBox()
+{
+    auto *box = new QGroupBox(tr("Evaluation"), this);
+    auto *form = new QFormLayout(box);
     m_sampleText->setChecked(true);
     m_sampleText->setToolTip(tr("A short English text written for QuantFit and built into the app"));
-    textLayout->addRow(m_sampleText);
+    form->addRow(m_sampleText);
     auto *textRow = new QHBoxLayout;
-    auto *textBrowse = new QPushButton(tr("Choose…"), this);
     m_textPath->setPlaceholderText(tr("wiki.test.raw, or wikitext-2-raw-v1.zip:wikitext-2-raw/wiki.test.raw"));
     m_textPath->setToolTip(tr("A UTF-8 text file, or ARCHIVE:MEMBER for a file inside a .zip or .tar.* archive"));
     textRow->addWidget(m_textPath, 1);
-    textRow->addWidget(textBrowse);
-    textLayout->addRow(m_fileText);
-    textLayout->addRow(textRow);
+    textRow->addWidget(m_browseText);
+    form->addRow(m_fileText);
+    form->addRow(textRow);
     m_context->setRange(16, 32768);
     m_context->setSingleStep(64);
     m_context->setValue(256);
@@ -108,24 +151,14 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     m_chunks->setRange(0, 100000);
     m_chunks->setValue(0);
     m_chunks->setSpecialValueText(tr("all"));
-    textLayout->addRow(tr("&Context:"), m_context);
-    textLayout->addRow(tr("Chun&ks:"), m_chunks);
-    QFont big = m_runButton->font();
-    big.setBold(true);
-    m_runButton->setFont(big);
-    m_runButton->setMinimumHeight(m_runButton->sizeHint().height() * 3 / 2);
+    form->addRow(tr("&Context:"), m_context);
+    form->addRow(tr("Chun&ks:"), m_chunks);
+    return box;
+}
 
-    auto *left = new QWidget(this);
-    auto *leftLayout = new QVBoxLayout(left);
-    leftLayout->setContentsMargins(0, 0, 0, 0);
-    leftLayout->addWidget(modelBox, 1);
-    leftLayout->addWidget(textBox);
-    leftLayout->addWidget(m_runButton);
-    leftLayout->addWidget(m_progress);
-    left->setMinimumWidth(360);
-    left->setMaximumWidth(460);
-
-    // Live run
+// The running value over the live curve, and the summary of each finished model.
+QWidget *MeasurePage::createLiveTab()
+{
     QFont liveFont = m_live->font();
     liveFont.setPointSizeF(liveFont.pointSizeF() * 1.4);
     liveFont.setBold(true);
@@ -133,56 +166,45 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
     m_live->setText(tr("Perplexity: —"));
     m_summary->setWordWrap(true);
     m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    auto *liveBox = new QWidget(this);
-    auto *liveLayout = new QVBoxLayout(liveBox);
-    liveLayout->setContentsMargins(0, 0, 0, 0);
-    liveLayout->addWidget(m_live);
-    liveLayout->addWidget(m_chart, 1);
-    liveLayout->addWidget(m_summary);
+    auto *tab = new QWidget(this);
+    auto *layout = new QVBoxLayout(tab);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_live);
+    layout->addWidget(m_chart, 1);
+    layout->addWidget(m_summary);
+    return tab;
+}
 
-    // Saved results
+QWidget *MeasurePage::createResultsTab()
+{
     m_resultsView->setModel(m_results);
     m_resultsView->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_resultsView->verticalHeader()->setVisible(false);
     m_resultsView->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 8);
     m_resultsView->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_resultsView->horizontalHeader()->setStretchLastSection(true);
-    auto *deleteResult = new QPushButton(tr("De&lete result"), this);
-    auto *addResult = new QPushButton(tr("Add result &file…"), this);
-    addResult->setToolTip(tr("Add a measurement saved elsewhere, e.g. the output of "
-                             "quantfit-cli perplexity --json"));
+    m_addResult->setToolTip(tr("Add a measurement saved elsewhere, e.g. the output of "
+                               "quantfit-cli perplexity --json"));
     // The folder is shared with `quantfit-cli results`; the label may be cut short, the tooltip
     // holds the whole path.
-    auto *openFolder = new QLabel(tr("Results folder: %1").arg(QDir::toNativeSeparators(m_results->folder())), this);
-    openFolder->setToolTip(QDir::toNativeSeparators(m_results->folder()));
-    openFolder->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    openFolder->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
-    auto *resultsBox = new QWidget(this);
-    auto *resultsLayout = new QVBoxLayout(resultsBox);
-    resultsLayout->setContentsMargins(0, 0, 0, 0);
-    resultsLayout->addWidget(m_resultsView, 1);
-    auto *resultsButtons = new QHBoxLayout;
-    resultsButtons->addWidget(openFolder, 1);
-    resultsButtons->addWidget(addResult);
-    resultsButtons->addWidget(deleteResult);
-    resultsLayout->addLayout(resultsButtons);
+    auto *folder = new QLabel(tr("Results folder: %1").arg(QDir::toNativeSeparators(m_results->folder())), this);
+    folder->setToolTip(QDir::toNativeSeparators(m_results->folder()));
+    folder->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    folder->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    auto *tab = new QWidget(this);
+    auto *layout = new QVBoxLayout(tab);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_resultsView, 1);
+    auto *buttons = new QHBoxLayout;
+    buttons->addWidget(folder, 1);
+    buttons->addWidget(m_addResult);
+    buttons->addWidget(m_deleteResult);
+    layout->addLayout(buttons);
+    return tab;
+}
 
-    auto *tabs = new QTabWidget(this);
-    m_tabs = tabs;
-    tabs->addTab(liveBox, tr("Live ru&n"));
-    tabs->addTab(resultsBox, tr("&Saved results"));
-    tabs->addTab(m_compare, tr("Compare o&utputs"));
-    if (m_results->rowCount() > 0)
-        tabs->setCurrentIndex(1); // nothing live yet: show what was measured before
-
-    auto *split = new QSplitter(Qt::Horizontal, this);
-    split->addWidget(left);
-    split->addWidget(tabs);
-    split->setStretchFactor(1, 1);
-    auto *layout = new QVBoxLayout(this);
-    layout->addWidget(split);
-    m_progress->setVisible(false);
-
+void MeasurePage::restoreSettings()
+{
     QSettings settings;
     m_context->setValue(settings.value(QStringLiteral("measure/context"), 256).toInt());
     m_chunks->setValue(settings.value(QStringLiteral("measure/chunks"), 0).toInt());
@@ -191,47 +213,6 @@ MeasurePage::MeasurePage(JobRunner *runner, ResultsModel *results, QWidget *pare
         m_textPath->setText(text);
         m_fileText->setChecked(settings.value(QStringLiteral("measure/useFile"), false).toBool());
     }
-
-    connect(add, &QPushButton::clicked, this, [this] {
-        QSettings s;
-        const QStringList paths = QFileDialog::getOpenFileNames(this, tr("Models to measure"),
-            s.value(QStringLiteral("folders/open")).toString(), tr("GGUF models (*.gguf);;All files (*)"));
-        for (const QString &p : paths)
-            addModel(p);
-        if (!paths.isEmpty())
-            s.setValue(QStringLiteral("folders/open"), QFileInfo(paths.first()).absolutePath());
-    });
-    connect(remove, &QPushButton::clicked, this, [this] { qDeleteAll(m_models->selectedItems()); });
-    connect(baseBrowse, &QPushButton::clicked, this, [this] {
-        const QString p = QFileDialog::getOpenFileName(this, tr("Base model"), {}, tr("GGUF models (*.gguf)"));
-        if (!p.isEmpty())
-            setBaseModel(p);
-    });
-    connect(textBrowse, &QPushButton::clicked, this, [this] {
-        QSettings s;
-        const QString p = QFileDialog::getOpenFileName(this, tr("Evaluation text"),
-            s.value(QStringLiteral("folders/text")).toString(),
-            tr("Text or archive (*.txt *.raw *.zip *.tar *.tar.gz *.tgz *.tar.xz *.tar.bz2);;All files (*)"));
-        if (p.isEmpty())
-            return;
-        s.setValue(QStringLiteral("folders/text"), QFileInfo(p).absolutePath());
-        setTextSource(p);
-    });
-    connect(m_textPath, &QLineEdit::textEdited, this, [this] { m_fileText->setChecked(true); });
-    connect(m_runButton, &QPushButton::clicked, this, &MeasurePage::startMeasurement);
-    connect(m_compare, &ComparePanel::startRequested, this, &MeasurePage::startCompare);
-    connect(m_compare, &ComparePanel::finished, this, &MeasurePage::compareFinished);
-    connect(deleteResult, &QPushButton::clicked, this, [this] {
-        const QModelIndex i = m_resultsView->currentIndex();
-        if (!i.isValid())
-            return;
-        try {
-            m_results->remove(i.row());
-        } catch (const Error &e) {
-            QMessageBox::warning(this, tr("Delete result"), e.message());
-        }
-    });
-    connect(addResult, &QPushButton::clicked, this, &MeasurePage::importResultFile);
 }
 
 void MeasurePage::saveSettings() const
@@ -241,6 +222,63 @@ void MeasurePage::saveSettings() const
     settings.setValue(QStringLiteral("measure/chunks"), m_chunks->value());
     settings.setValue(QStringLiteral("measure/text"), m_textPath->text());
     settings.setValue(QStringLiteral("measure/useFile"), m_fileText->isChecked());
+}
+
+//
+// controller
+//
+
+void MeasurePage::connectControls()
+{
+    connect(m_addModels, &QPushButton::clicked, this, &MeasurePage::browseModels);
+    connect(m_removeModels, &QPushButton::clicked, this, [this] { qDeleteAll(m_models->selectedItems()); });
+    connect(m_browseBase, &QPushButton::clicked, this, [this] {
+        const QString p = QFileDialog::getOpenFileName(this, tr("Base model"), {}, tr("GGUF models (*.gguf)"));
+        if (!p.isEmpty())
+            setBaseModel(p);
+    });
+    connect(m_browseText, &QPushButton::clicked, this, &MeasurePage::browseText);
+    connect(m_textPath, &QLineEdit::textEdited, this, [this] { m_fileText->setChecked(true); });
+    connect(m_runButton, &QPushButton::clicked, this, &MeasurePage::startMeasurement);
+    connect(m_compare, &ComparePanel::startRequested, this, &MeasurePage::startCompare);
+    connect(m_compare, &ComparePanel::finished, this, &MeasurePage::compareFinished);
+    connect(m_deleteResult, &QPushButton::clicked, this, &MeasurePage::deleteResult);
+    connect(m_addResult, &QPushButton::clicked, this, &MeasurePage::importResultFile);
+}
+
+void MeasurePage::browseModels()
+{
+    QSettings s;
+    const QStringList paths = QFileDialog::getOpenFileNames(this, tr("Models to measure"),
+        s.value(QStringLiteral("folders/open")).toString(), tr("GGUF models (*.gguf);;All files (*)"));
+    for (const QString &p : paths)
+        addModel(p);
+    if (!paths.isEmpty())
+        s.setValue(QStringLiteral("folders/open"), QFileInfo(paths.first()).absolutePath());
+}
+
+void MeasurePage::browseText()
+{
+    QSettings s;
+    const QString p = QFileDialog::getOpenFileName(this, tr("Evaluation text"),
+        s.value(QStringLiteral("folders/text")).toString(),
+        tr("Text or archive (*.txt *.raw *.zip *.tar *.tar.gz *.tgz *.tar.xz *.tar.bz2);;All files (*)"));
+    if (p.isEmpty())
+        return;
+    s.setValue(QStringLiteral("folders/text"), QFileInfo(p).absolutePath());
+    setTextSource(p);
+}
+
+void MeasurePage::deleteResult()
+{
+    const QModelIndex i = m_resultsView->currentIndex();
+    if (!i.isValid())
+        return;
+    try {
+        m_results->remove(i.row());
+    } catch (const Error &e) {
+        QMessageBox::warning(this, tr("Delete result"), e.message());
+    }
 }
 
 void MeasurePage::addModel(const QString &path)

@@ -11,6 +11,7 @@ class JobRunner;
 class LivePerplexityChart;
 class QCheckBox;
 class QComboBox;
+class QGroupBox;
 class QLabel;
 class QLineEdit;
 class QListWidget;
@@ -54,6 +55,18 @@ signals:
     void fileOpened(const QString &path);
 
 private:
+    // Layout: one function per group of controls.
+    QGroupBox *createModelBox();
+    QGroupBox *createEvaluationBox();
+    QWidget *createLiveTab();
+    QWidget *createResultsTab();
+    void restoreSettings();
+    void connectControls();
+
+    // Controller.
+    void browseModels();
+    void browseText();
+    void deleteResult();
     void setRunning(bool running);
     void log(const QString &line);
     void showChunk(int model, const QuantFit::ChunkReport &report);
@@ -67,10 +80,14 @@ private:
 
     QTabWidget *m_tabs = nullptr;
     QListWidget *m_models;
+    QPushButton *m_addModels;
+    QPushButton *m_removeModels;
     QLineEdit *m_base;
+    QPushButton *m_browseBase;
     QRadioButton *m_sampleText;
     QRadioButton *m_fileText;
     QLineEdit *m_textPath;
+    QPushButton *m_browseText;
     QSpinBox *m_context;
     QSpinBox *m_chunks;
     QPushButton *m_runButton;
@@ -79,5 +96,7 @@ private:
     QLabel *m_live;
     QLabel *m_summary;
     QTableView *m_resultsView;
+    QPushButton *m_addResult;
+    QPushButton *m_deleteResult;
     ComparePanel *m_compare;
 };
