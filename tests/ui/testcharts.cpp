@@ -171,14 +171,14 @@ void TestUiCharts::chartsPageShowsMeasuredModel()
     QVERIFY(!results.save(q4).isEmpty());
 
     ChartsPage page(&results);
-    auto *choice = page.findChild<QComboBox *>();
+    auto *choice = page.findChild<QComboBox *>(QStringLiteral("model"));
     QVERIFY(choice);
     const int index = choice->findData(QStringLiteral("demo"));
     QVERIFY(index > 0);
     choice->setCurrentIndex(index);
     // Both measurements are plotted (filled), nothing estimated.
-    QCOMPARE(page.sizeQualityChart()->pointCount(), 2);
-    QCOMPARE(page.metricChart()->pointCount(), 2);
+    QCOMPARE(page.findChild<SizeQualityChart *>(QStringLiteral("sizeQuality"))->pointCount(), 2);
+    QCOMPARE(page.findChild<MetricChart *>(QStringLiteral("metric"))->pointCount(), 2);
 }
 
 QTEST_MAIN(TestUiCharts)

@@ -258,12 +258,13 @@ void TestUiMeasure::cliResultAppearsOnTheChart()
     results.importFile(file);
     QCOMPARE(results.records().size(), 1);
     ChartsPage page(&results);
-    auto *choice = page.findChild<QComboBox *>();
+    auto *choice = page.findChild<QComboBox *>(QStringLiteral("model"));
+    QVERIFY(choice);
     const int index = choice->findData(QStringLiteral("tiny test model"));
     QVERIFY(index > 0);
     choice->setCurrentIndex(index);
     // Perplexity over bits per weight shows the CLI's measurement.
-    QCOMPARE(page.metricChart()->pointCount(), 1);
+    QCOMPARE(page.findChild<MetricChart *>(QStringLiteral("metric"))->pointCount(), 1);
 }
 
 QTEST_MAIN(TestUiMeasure)

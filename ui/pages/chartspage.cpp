@@ -28,6 +28,12 @@ ChartsPage::ChartsPage(ResultsModel *results, QWidget *parent)
     , m_metricChoice(new QComboBox(this))
     , m_exportChoice(new QComboBox(this))
 {
+    // Names for tests and accessibility tools, which find the widgets by them.
+    m_sizeQuality->setObjectName(QStringLiteral("sizeQuality"));
+    m_memory->setObjectName(QStringLiteral("memory"));
+    m_metric->setObjectName(QStringLiteral("metric"));
+    m_modelChoice->setObjectName(QStringLiteral("model"));
+    m_metricChoice->setObjectName(QStringLiteral("metricChoice"));
     m_metricChoice->addItem(tr("Perplexity"));
     m_metricChoice->addItem(tr("Mean KL divergence"));
     m_metricChoice->setToolTip(tr("Quality metric to plot against bits per weight"));

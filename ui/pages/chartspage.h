@@ -21,9 +21,6 @@ public:
     ChartsPage(ResultsModel *results, QWidget *parent = nullptr);
 
     void setAdviceData(const AdviceChartData &data);
-    SizeQualityChart *sizeQualityChart() const { return m_sizeQuality; }
-    MemoryBreakdownChart *memoryChart() const { return m_memory; }
-    MetricChart *metricChart() const { return m_metric; }
 
 private:
     void refresh();
