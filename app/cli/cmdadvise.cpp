@@ -91,6 +91,25 @@ QString header(const AdviceOptions &o, bool flashForced)
                                              : QStringLiteral("off")));
 }
 
+// The headline, then the reasons and the decision-flow steps as lists, then the alternative.
+QString recommendationText(const QuantRecommendation &r)
+{
+    QString text = QStringLiteral("Recommendation: %1\n%2.\n")
+                       .arg(r.fileType ? fileTypeName(*r.fileType) : QStringLiteral("none fits"),
+                            r.headline);
+    text += QStringLiteral("Why:\n");
+    for (const QString &reason : r.reasons)
+        text += QStringLiteral("  - %1\n").arg(reason);
+    text += QStringLiteral("Decision flow:\n");
+    for (qsizetype i = 0; i < r.steps.size(); ++i)
+        text += QStringLiteral("  %1. %2\n").arg(i + 1).arg(r.steps[i]);
+    if (!r.alternativeModelId.isEmpty())
+        text += QStringLiteral("Alternative: %1 (%2) at %3\n")
+                    .arg(r.alternativeModelName, r.alternativeModelId,
+                         fileTypeName(*r.alternativeFileType));
+    return text;
+}
+
 void printModel(const ModelAdvice &a, bool json)
 {
     if (json) {
@@ -98,14 +117,17 @@ void printModel(const ModelAdvice &a, bool json)
         for (const QuantRow &r : a.rows)
             rows.append(rowJson(r));
         const QuantRecommendation &r = a.recommendation;
-        QJsonObject rec{{QStringLiteral("explanation"), r.explanation},
+        QJsonObject rec{{QStringLiteral("headline"), r.headline},
+                        {QStringLiteral("fit"), fitBadgeName(r.fit)},
+                        {QStringLiteral("belowStart"), r.belowStart},
+                        {QStringLiteral("reasons"), QJsonArray::fromStringList(r.reasons)},
                         {QStringLiteral("steps"), QJsonArray::fromStringList(r.steps)}};
         rec.insert(QStringLiteral("quant"),
                    r.fileType ? QJsonValue(fileTypeName(*r.fileType)) : QJsonValue());
-        if (!a.recommendation.alternativeModelId.isEmpty()) {
-            rec.insert(QStringLiteral("alternativeModel"), a.recommendation.alternativeModelId);
-            rec.insert(QStringLiteral("alternativeQuant"),
-                       fileTypeName(*a.recommendation.alternativeFileType));
+        if (!r.alternativeModelId.isEmpty()) {
+            rec.insert(QStringLiteral("alternativeModel"), r.alternativeModelId);
+            rec.insert(QStringLiteral("alternativeName"), r.alternativeModelName);
+            rec.insert(QStringLiteral("alternativeQuant"), fileTypeName(*r.alternativeFileType));
         }
         QJsonArray others;
         for (const MixSize &m : a.otherMixes)
@@ -180,13 +202,7 @@ void printModel(const ModelAdvice &a, bool json)
                          .arg(fitBadgeName(m.badge));
         text += QStringLiteral("Other mixes: %1.\n\n").arg(parts.join(QStringLiteral("; ")));
     }
-    text += QStringLiteral("Recommendation: %1\n")
-                .arg(a.recommendation.fileType ? fileTypeName(*a.recommendation.fileType)
-                                               : QStringLiteral("none fits"));
-    for (const QString &step : a.recommendation.steps)
-        text += QStringLiteral("  - %1\n").arg(step);
-    text += a.recommendation.explanation + QLatin1Char('\n');
-    out(text);
+    out(text + recommendationText(a.recommendation));
 }
 
 void printSystem(const SystemAdvice &s, bool json)

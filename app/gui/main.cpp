@@ -1,6 +1,5 @@
 #include "mainwindow/mainwindow.h"
 #include "mainwindow/screenshot.h"
-#include "pages/advisepage.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -70,15 +69,9 @@ int main(int argc, char *argv[])
 
     MainWindow window;
     window.show();
-    if (ramGb)
-        window.advisePage()->setRamGb(*ramGb);
-    if (parser.isSet(model)) {
-        const QString m = parser.value(model);
-        if (m.endsWith(QStringLiteral(".gguf"), Qt::CaseInsensitive))
-            window.openModel(m);
-        else
-            window.advisePage()->selectCatalogModel(m);
-    }
+    const QString adviseError = window.adviseFor(ramGb, parser.value(model));
+    if (!adviseError.isEmpty())
+        std::fprintf(stderr, "warning: %s\n", qPrintable(adviseError));
     if (!parser.positionalArguments().isEmpty())
         window.openModel(parser.positionalArguments().first());
     return app.exec();

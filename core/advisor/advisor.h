@@ -109,14 +109,26 @@ struct MixSize {
     FitBadge badge = FitBadge::DoesNotFit;
 };
 
-/// The per-model recommendation of the brief's decision flow.
+/// The per-model recommendation of the brief's decision flow, as data: the GUI and the CLI lay
+/// it out and add nothing to its sentences. Every text is complete English, decimal GB.
 struct QuantRecommendation {
     std::optional<FileType> fileType; ///< nullopt: no level fits
-    QString explanation;              ///< one paragraph with the numbers
-    QStringList steps;                ///< decision-flow steps taken, in order
-    /// When quality is critical (or the start level does not fit comfortably): a smaller
-    /// catalog model at a higher quant, named.
+    /// Fit of the recommended level at the requested context; DoesNotFit when none fits.
+    FitBadge fit = FitBadge::DoesNotFit;
+    /// The level is below the brief's start (Q4_K_M) only because nothing higher fits
+    /// (guideline 4): expect noticeable quality loss.
+    bool belowStart = false;
+    /// One line, no final period: "Recommended for Llama 3.1 70B on 64 GB: Q4_K_M", or
+    /// "Llama 3.1 70B does not fit in 32 GB at any level with 8192 tokens of context".
+    QString headline;
+    /// Why, with the numbers: one sentence each, the deciding one first (fit and room, file
+    /// size, memory parts, estimates; when nothing fits, what the smallest level needs).
+    QStringList reasons;
+    QStringList steps; ///< decision-flow steps taken, in order, one sentence each
+    /// When quality is critical (or the start level does not fit): a smaller catalog model at a
+    /// higher quant, named; empty id when none is comfortable.
     QString alternativeModelId;
+    QString alternativeModelName;
     std::optional<FileType> alternativeFileType;
 };
 

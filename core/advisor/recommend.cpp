@@ -78,33 +78,51 @@ QString gb(std::uint64_t bytes)
     return formatGB(bytes, bytes >= 10'000'000'000ull ? 1 : (bytes >= 1'000'000'000ull ? 2 : 3));
 }
 
-QString gbSigned(std::int64_t bytes)
+// RAM as people name it: "64 GB", "25.3 GB".
+QString ramText(std::uint64_t bytes)
 {
-    return bytes < 0 ? QStringLiteral("-") + gb(std::uint64_t(-bytes)) : gb(std::uint64_t(bytes));
+    const bool whole = bytes % 1'000'000'000ull == 0;
+    return formatGB(bytes, whole ? 0 : 1);
 }
 
-
-/// One sentence of numbers for a row.
-QString rowFacts(const ModelAdvice &a, const QuantRow &r)
+/// The numbers of one level, one sentence each: file, memory parts, room left, estimates.
+QStringList levelReasons(const ModelAdvice &a, const QuantRow &r)
 {
     const MemoryBreakdown &m = r.memory;
-    return QStringLiteral("%1 is a %2 file (%3 bits per weight; the brief's formula %4 x %5 / 8 "
-                          "gives %6). At %7 tokens with a %8 KV cache the total is %9 (weights "
-                          "%10 + KV cache %11 + compute %12 + runtime %13 + reserve %14): %15 in "
-                          "%16 RAM, leaving %17; the longest context is %18 tokens. Estimates: "
-                          "perplexity +%19% over F16, %20x the speed of F16.")
-        .arg(r.name, gb(r.fileBytes))
-        .arg(r.bitsPerWeight, 0, 'f', 2)
-        .arg(double(a.nParams) / 1e9, 0, 'f', 1)
-        .arg(r.nominalBits)
-        .arg(gb(r.simpleFormulaBytes))
-        .arg(r.contextTokens)
-        .arg(kvCacheTypeName(a.options.kvType), gb(m.totalBytes()), gb(m.weightsBytes),
-             gb(m.kvCacheBytes), gb(m.computeBytes), gb(m.overheadBytes), gb(m.reserveBytes))
-        .arg(fitBadgeName(r.badge), gb(a.options.ramBytes), gbSigned(r.freeAtContextBytes))
-        .arg(r.longestContextTokens)
-        .arg(r.pplIncreasePercent, 0, 'f', r.pplIncreasePercent < 1 ? 2 : 1)
-        .arg(r.relativeSpeed, 0, 'f', 2);
+    QStringList facts;
+    facts << QStringLiteral("%1 is a %2 file, %3 bits per weight (the brief's formula %4 x %5 / 8 "
+                            "gives %6).")
+                 .arg(r.name, gb(r.fileBytes))
+                 .arg(r.bitsPerWeight, 0, 'f', 2)
+                 .arg(double(a.nParams) / 1e9, 0, 'f', 1)
+                 .arg(r.nominalBits)
+                 .arg(gb(r.simpleFormulaBytes));
+    facts << QStringLiteral("At %1 tokens with a %2 KV cache it needs %3: weights %4 + KV cache %5 "
+                            "+ compute %6 + runtime %7 + OS reserve %8.")
+                 .arg(r.contextTokens)
+                 .arg(kvCacheTypeName(a.options.kvType), gb(m.totalBytes()), gb(m.weightsBytes),
+                      gb(m.kvCacheBytes), gb(m.computeBytes), gb(m.overheadBytes),
+                      gb(m.reserveBytes));
+    const QString ram = ramText(a.options.ramBytes);
+    if (r.badge != FitBadge::DoesNotFit)
+        facts << QStringLiteral("That leaves %1 of the %2 RAM; the longest context that fits is "
+                                "%3 tokens.")
+                     .arg(gb(std::uint64_t(r.freeAtContextBytes)), ram)
+                     .arg(r.longestContextTokens);
+    else if (r.longestContextTokens > 0)
+        facts << QStringLiteral("That is %1 more than the %2 RAM; it fits with at most %3 tokens "
+                                "of context.")
+                     .arg(gb(std::uint64_t(-r.freeAtContextBytes)), ram)
+                     .arg(r.longestContextTokens);
+    else
+        facts << QStringLiteral("That is %1 more than the %2 RAM, and it does not fit even with "
+                                "256 tokens of context.")
+                     .arg(gb(std::uint64_t(-r.freeAtContextBytes)), ram);
+    facts << QStringLiteral("Estimates until measured: perplexity +%1% over F16, %2x the speed "
+                            "of F16.")
+                 .arg(r.pplIncreasePercent, 0, 'f', r.pplIncreasePercent < 1 ? 2 : 1)
+                 .arg(r.relativeSpeed, 0, 'f', 2);
+    return facts;
 }
 
 QString badgeWhy(const ModelAdvice &a, FileType ft)
@@ -159,18 +177,15 @@ std::optional<Alternative> findAlternative(const ModelAdvice &a, const Catalog &
     return std::nullopt;
 }
 
-QString nextName(FileType ft)
-{
-    return fileTypeName(ft);
-}
-
 } // namespace
 
 void recommendQuant(ModelAdvice &a, const Catalog &catalog, const Sizer &sizer)
 {
     QuantRecommendation rec;
     std::optional<FileType> chosen;
+    QString deciding; // the first reason: why this level and not the next
     bool wantAlternative = false;
+    const QString usable = gb(usableBytes(a));
 
     if (comfortable(a, FileType::Q4_K_M)) {
         rec.steps << QStringLiteral("Start with Q4_K_M: %1.").arg(badgeWhy(a, FileType::Q4_K_M));
@@ -178,20 +193,37 @@ void recommendQuant(ModelAdvice &a, const Catalog &catalog, const Sizer &sizer)
         for (FileType next : {FileType::Q5_K_M, FileType::Q6_K, FileType::Q8_0}) {
             if (comfortable(a, next)) {
                 rec.steps << QStringLiteral("Memory to spare: go up one level to %1 (%2).")
-                                 .arg(nextName(next), badgeWhy(a, next));
+                                 .arg(fileTypeName(next), badgeWhy(a, next));
                 chosen = next;
                 continue;
             }
             const QuantRow *nextRow = a.row(next);
-            if (next == FileType::Q8_0 && nextRow && nextRow->badge == FitBadge::Comfortable)
+            if (next == FileType::Q8_0 && nextRow && nextRow->badge == FitBadge::Comfortable) {
                 rec.steps << QStringLiteral("Stop before Q8_0: its weights (%1) take more than "
                                             "half of the usable %2, too little room for context.")
-                                 .arg(gb(a.row(next)->memory.weightsBytes), gb(usableBytes(a)));
-            else
+                                 .arg(gb(nextRow->memory.weightsBytes), usable);
+                deciding = QStringLiteral("%1 is the highest level that runs comfortably with "
+                                          "room for context: Q8_0's weights (%2) would take more "
+                                          "than half of the usable %3.")
+                               .arg(fileTypeName(*chosen), gb(nextRow->memory.weightsBytes), usable);
+            } else {
                 rec.steps << QStringLiteral("Stop: %1 would not be comfortable (%2).")
-                                 .arg(nextName(next), badgeWhy(a, next));
+                                 .arg(fileTypeName(next), badgeWhy(a, next));
+                deciding = nextRow ? QStringLiteral("%1 is the highest level that runs "
+                                                    "comfortably: %2 would be %3, %4 in total.")
+                                         .arg(fileTypeName(*chosen), fileTypeName(next),
+                                              fitBadgeName(nextRow->badge),
+                                              gb(nextRow->memory.totalBytes()))
+                                   : QStringLiteral("%1 is the highest level that runs "
+                                                    "comfortably.")
+                                         .arg(fileTypeName(*chosen));
+            }
             break;
         }
+        if (deciding.isEmpty()) // went all the way up
+            deciding = QStringLiteral("Q8_0 runs comfortably with room for context: its weights "
+                                      "(%1) take at most half of the usable %2.")
+                           .arg(gb(a.row(FileType::Q8_0)->memory.weightsBytes), usable);
     } else if (fits(a, FileType::Q4_K_M)) {
         rec.steps << QStringLiteral("Start with Q4_K_M: %1; no memory to spare.")
                          .arg(badgeWhy(a, FileType::Q4_K_M));
@@ -199,19 +231,32 @@ void recommendQuant(ModelAdvice &a, const Catalog &catalog, const Sizer &sizer)
         if (a.options.qualityCritical) {
             rec.steps << QStringLiteral("Quality is critical: prefer a smaller model at a higher "
                                         "quant.");
+            deciding = QStringLiteral("No memory to spare: Q4_K_M fits, but only tightly, and with "
+                                      "quality critical a smaller model at a higher quant is the "
+                                      "better choice.");
             wantAlternative = true;
         } else {
             rec.steps << QStringLiteral("Quality is not critical: stay at Q4_K_M.");
+            deciding = QStringLiteral("No memory to spare: Q4_K_M fits, but only tightly; with "
+                                      "quality not critical it stays at Q4_K_M, the brief's "
+                                      "balance.");
         }
     } else {
         rec.steps << QStringLiteral("Start with Q4_K_M: %1.").arg(badgeWhy(a, FileType::Q4_K_M));
         for (FileType lower : {FileType::Q3_K_M, FileType::Q2_K}) {
             if (fits(a, lower)) {
+                const double loss = a.row(lower)->pplIncreasePercent;
                 rec.steps << QStringLiteral("Go down to %1 because it is necessary (%2); expect "
                                             "noticeable quality loss (estimated +%3% perplexity).")
-                                 .arg(nextName(lower), badgeWhy(a, lower))
-                                 .arg(a.row(lower)->pplIncreasePercent, 0, 'f', 1);
+                                 .arg(fileTypeName(lower), badgeWhy(a, lower))
+                                 .arg(loss, 0, 'f', 1);
+                deciding = QStringLiteral("%1 is the highest level that fits, at a noticeable "
+                                          "quality loss (estimated +%2% perplexity): Q4_K_M does "
+                                          "not fit.")
+                               .arg(fileTypeName(lower))
+                               .arg(loss, 0, 'f', 1);
                 chosen = lower;
+                rec.belowStart = true;
                 break;
             }
         }
@@ -223,6 +268,7 @@ void recommendQuant(ModelAdvice &a, const Catalog &catalog, const Sizer &sizer)
     if (wantAlternative) {
         if (const auto alt = findAlternative(a, catalog, sizer)) {
             rec.alternativeModelId = alt->id;
+            rec.alternativeModelName = alt->name;
             rec.alternativeFileType = alt->fileType;
             rec.steps << QStringLiteral("Smaller model at a higher quant: %1 at %2 is comfortable.")
                              .arg(alt->name, fileTypeName(alt->fileType));
@@ -233,21 +279,27 @@ void recommendQuant(ModelAdvice &a, const Catalog &catalog, const Sizer &sizer)
     }
 
     rec.fileType = chosen;
+    const QString ram = ramText(a.options.ramBytes);
     if (chosen) {
+        const QuantRow &row = *a.row(*chosen);
         for (QuantRow &r : a.rows)
             r.recommended = r.fileType == *chosen;
-        rec.explanation = QStringLiteral("Recommended for %1: %2. %3")
-                              .arg(a.model.name, fileTypeName(*chosen),
-                                   rowFacts(a, *a.row(*chosen)));
+        rec.fit = row.badge;
+        rec.headline = QStringLiteral("Recommended for %1 on %2: %3")
+                           .arg(a.model.name, ram, fileTypeName(*chosen));
+        rec.reasons << deciding << levelReasons(a, row);
     } else {
-        rec.explanation = QStringLiteral("%1 does not fit in %2 RAM at any level with %3 tokens "
-                                         "of context.")
-                              .arg(a.model.name, gb(a.options.ramBytes))
-                              .arg(a.options.contextTokens);
+        rec.headline = QStringLiteral("%1 does not fit in %2 at any level with %3 tokens of "
+                                      "context")
+                           .arg(a.model.name, ram)
+                           .arg(a.options.contextTokens);
+        // What the smallest level would need: how far off the machine is.
+        if (const QuantRow *q2 = a.row(FileType::Q2_K)) {
+            const QStringList facts = levelReasons(a, *q2);
+            rec.reasons << QStringLiteral("Not even Q2_K, the smallest level, fits.")
+                        << facts.mid(0, 3);
+        }
     }
-    if (!rec.alternativeModelId.isEmpty())
-        rec.explanation += QStringLiteral(" Alternative: %1 at %2.")
-                               .arg(rec.alternativeModelId, fileTypeName(*rec.alternativeFileType));
     a.recommendation = rec;
 }
 
@@ -265,7 +317,7 @@ PriorityRow makeRow(Priority p, const ModelAdvice &a, FileType ft, const QString
     row.modelName = a.model.name;
     row.paramsBillions = a.model.paramsBillions;
     row.quant = *a.row(ft);
-    row.explanation = why + QLatin1Char(' ') + rowFacts(a, row.quant);
+    row.explanation = why + QLatin1Char(' ') + levelReasons(a, row.quant).join(QLatin1Char(' '));
     return row;
 }
 

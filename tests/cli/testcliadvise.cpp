@@ -77,6 +77,10 @@ private slots:
         QVERIFY2(r.exitCode == 0, r.err.constData());
         QVERIFY(r.out.contains("KV cache: 327680 bytes per token"));
         QVERIFY(hasLine(r.out, QStringLiteral("^Recommendation: Q6_K$")));
+        // The advisor's structure, laid out: headline, reasons, numbered decision-flow steps.
+        QVERIFY(hasLine(r.out, QStringLiteral("^Recommended for Llama 3\\.1 70B on 128 GB: Q6_K\\.$")));
+        QVERIFY(hasLine(r.out, QStringLiteral("^Why:\\n  - ")));
+        QVERIFY(hasLine(r.out, QStringLiteral("^Decision flow:\\n  1\\. Start with Q4_K_M")));
         for (const char *level : {"Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16"})
             QVERIFY(hasLine(r.out, QStringLiteral("^%1\\*? ").arg(QLatin1String(level))));
 
@@ -96,8 +100,12 @@ private slots:
                      .value(QStringLiteral("kvCacheBytes"))
                      .toDouble(),
             2.0 * 28 * 544 * 16384);
-        QVERIFY(
-            o.value(QStringLiteral("recommendation")).toObject().contains(QStringLiteral("quant")));
+        const QJsonObject rec = o.value(QStringLiteral("recommendation")).toObject();
+        QVERIFY(rec.contains(QStringLiteral("quant")));
+        QVERIFY(rec.value(QStringLiteral("headline")).toString().contains(rec.value(QStringLiteral("quant")).toString()));
+        QVERIFY(!rec.value(QStringLiteral("reasons")).toArray().isEmpty());
+        QVERIFY(rec.value(QStringLiteral("steps")).toArray().first().toString().startsWith(QStringLiteral("Start with Q4_K_M")));
+        QVERIFY(!rec.value(QStringLiteral("fit")).toString().isEmpty());
     }
 
     void catalogLists()

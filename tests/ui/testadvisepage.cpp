@@ -1,15 +1,66 @@
 #include "uitestsupport.h"
 
+#include "advisor/advisor.h"
 #include "catalog/modelshape.h"
 #include "pages/advisepage.h"
 #include "widgets/memorybar.h"
 
 #include <QAbstractItemModel>
+#include <QCheckBox>
+#include <QLabel>
+#include <QSignalSpy>
 #include <QTableView>
 #include <QTest>
+#include <QToolButton>
+#include <QTreeWidget>
+
+namespace {
+
+QAbstractItemModel *levels(const AdvisePage &page)
+{
+    return page.findChild<QTableView *>(QStringLiteral("levels"))->model();
+}
+
+// The quant of the table's starred row, empty when none is recommended.
+QString recommendedQuant(const AdvisePage &page)
+{
+    const QAbstractItemModel *model = levels(page);
+    for (int r = 0; r < model->rowCount(); ++r) {
+        const QString text = model->index(r, 0).data().toString();
+        if (text.endsWith(QStringLiteral(" ★")))
+            return text.chopped(2);
+    }
+    return {};
+}
+
+// "Llama 3.1 8B Q8_0": the model and quant of a priority row, empty when the row is absent.
+QString priorityRow(const AdvisePage &page, QuantFit::Priority priority)
+{
+    const auto *rows = page.findChild<QTreeWidget *>(QStringLiteral("rows"));
+    for (int i = 0; i < rows->topLevelItemCount(); ++i) {
+        if (rows->topLevelItem(i)->text(0) == QuantFit::priorityName(priority))
+            return rows->topLevelItem(i)->text(1);
+    }
+    return {};
+}
+
+QString labelText(const AdvisePage &page, const char *name)
+{
+    const auto *label = page.findChild<QLabel *>(QLatin1String(name));
+    return label ? label->text() : QString();
+}
+
+MemoryBar *memoryBar(const AdvisePage &page)
+{
+    return page.findChild<MemoryBar *>(QStringLiteral("memoryBar"));
+}
+
+} // namespace
 
 // Expected values are the product brief's "Recommendations by System" tables
-// (restated in the README, "Recommendation"): the "Best balance"/"Best fit" row per RAM size.
+// (restated in the README, "Recommendation"): the "Best balance"/"Best fit" row per RAM size;
+// and its decision flow for one model ("Start with Q4_K_M", "No memory to spare -> is quality
+// critical?").
 class TestUiAdvise : public QObject
 {
     Q_OBJECT
@@ -17,6 +68,7 @@ class TestUiAdvise : public QObject
 private slots:
     void initTestCase();
     void ramChangesTheRecommendation();
+    void recommendationIsLaidOutAsGiven();
     void memoryBarFollowsRamInstantly();
     void tableListsEveryLevelWithBadges();
     void enteredShapeIsAdvised();
@@ -33,52 +85,92 @@ void TestUiAdvise::initTestCase()
 
 void TestUiAdvise::ramChangesTheRecommendation()
 {
+    using QuantFit::Priority;
     AdvisePage page;
     page.show();
     QVERIFY(page.selectCatalogModel(QStringLiteral("llama-3.1-70b")));
 
-    // 32 GB: "Best balance | 8B Q8_0"
+    // 32 GB: "Best balance | 8B Q8_0". The page says when its background rows are done.
+    QSignalSpy idle(&page, &AdvisePage::idle);
     page.setRamGb(32);
-    page.waitUntilIdle();
-    const QString at32 = page.priorityRowText(0);
-    QVERIFY2(at32.contains(QStringLiteral("8b")) && at32.endsWith(QStringLiteral("Q8_0")), qPrintable(at32));
+    QVERIFY(idle.wait(20000));
+    QVERIFY(!page.isBusy());
+    const QString at32 = priorityRow(page, Priority::BestBalance);
+    QVERIFY2(at32.contains(QStringLiteral("8B")) && at32.endsWith(QStringLiteral("Q8_0")), qPrintable(at32));
 
-    const QString rec32 = page.recommendedQuant(); // 70B on 32 GB: at most a low level
+    const QString rec32 = recommendedQuant(page); // 70B on 32 GB: at most a low level
 
     // 64 GB: "Best fit | 70B Q3_K_M"
     page.setRamGb(64);
-    page.waitUntilIdle();
-    const QString at64 = page.priorityRowText(0);
-    QVERIFY2(at64.contains(QStringLiteral("70b")) && at64.endsWith(QStringLiteral("Q3_K_M")), qPrintable(at64));
-    const QString rec64 = page.recommendedQuant();
+    QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 20000);
+    const QString at64 = priorityRow(page, Priority::BestBalance);
+    QVERIFY2(at64.contains(QStringLiteral("70B")) && at64.endsWith(QStringLiteral("Q3_K_M")), qPrintable(at64));
+    const QString rec64 = recommendedQuant(page);
     QVERIFY(!rec64.isEmpty());
     QVERIFY(rec64 != rec32);
 
     // 128 GB: "Best balance | 70B Q4_K_M"
     page.setRamGb(128);
-    page.waitUntilIdle();
-    const QString at128 = page.priorityRowText(0);
-    QVERIFY2(at128.contains(QStringLiteral("70b")) && at128.endsWith(QStringLiteral("Q4_K_M")), qPrintable(at128));
-    QVERIFY(!page.recommendedQuant().isEmpty());
-    QVERIFY(page.recommendedQuant() != rec32);
-    QVERIFY(page.explanationText().contains(page.recommendedQuant()));
+    QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 20000);
+    const QString at128 = priorityRow(page, Priority::BestBalance);
+    QVERIFY2(at128.contains(QStringLiteral("70B")) && at128.endsWith(QStringLiteral("Q4_K_M")), qPrintable(at128));
+    QVERIFY(!recommendedQuant(page).isEmpty());
+    QVERIFY(recommendedQuant(page) != rec32);
+    QVERIFY(labelText(page, "headline").contains(recommendedQuant(page)));
+}
+
+// The advisor's recommendation shown as it is: headline, fit badge, reasons, steps, and the
+// smaller alternative as a link that selects it.
+void TestUiAdvise::recommendationIsLaidOutAsGiven()
+{
+    AdvisePage page;
+    QVERIFY(page.selectCatalogModel(QStringLiteral("llama-3.1-70b")));
+    page.setRamGb(64);
+    page.setContextTokens(8192);
+    // 70B on 64 GB: the brief's start, Q4_K_M, fits with no memory to spare.
+    QCOMPARE(recommendedQuant(page), QStringLiteral("Q4_K_M"));
+    const QString headline = labelText(page, "headline");
+    QVERIFY2(headline.contains(QStringLiteral("Llama 3.1 70B")) && headline.contains(QStringLiteral("64 GB"))
+                 && headline.contains(QStringLiteral("Q4_K_M")),
+             qPrintable(headline));
+    QVERIFY(labelText(page, "badge").contains(QStringLiteral("Tight")));
+    // The Q4_K_M file of Llama 3.1 70B is 42.5 GB (the usual Hugging Face GGUF pages).
+    QVERIFY2(labelText(page, "reasons").contains(QStringLiteral("42.5 GB")), qPrintable(labelText(page, "reasons")));
+    QVERIFY(labelText(page, "steps").contains(QStringLiteral("Start with Q4_K_M")));
+    // The steps fold away behind their toggle.
+    page.show();
+    auto *steps = page.findChild<QLabel *>(QStringLiteral("steps"));
+    QVERIFY(!steps->isVisible());
+    QTest::mouseClick(page.findChild<QToolButton *>(QStringLiteral("stepsToggle")), Qt::LeftButton);
+    QVERIFY(steps->isVisible());
+    QVERIFY(labelText(page, "alternative").isEmpty());
+
+    // Quality critical: "use a smaller model at a higher quant", named with a link.
+    page.findChild<QCheckBox *>(QStringLiteral("qualityCritical"))->setChecked(true);
+    auto *alternative = page.findChild<QLabel *>(QStringLiteral("alternative"));
+    QVERIFY2(alternative->text().contains(QStringLiteral("Llama 3.1 8B")), qPrintable(alternative->text()));
+    emit alternative->linkActivated(QStringLiteral("llama-3.1-8b"));
+    QCOMPARE(page.currentModelId(), QStringLiteral("llama-3.1-8b"));
+    QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 20000);
 }
 
 void TestUiAdvise::memoryBarFollowsRamInstantly()
 {
     AdvisePage page;
     QVERIFY(page.selectCatalogModel(QStringLiteral("llama-3.1-8b")));
+    MemoryBar *bar = memoryBar(page);
+    QVERIFY(bar);
     page.setRamGb(32);
     // No event loop turn in between: the bar is updated synchronously.
-    QCOMPARE(page.memoryBar()->capacityBytes(), std::uint64_t(32e9));
-    const std::uint64_t total32 = page.memoryBar()->totalBytes();
+    QCOMPARE(bar->capacityBytes(), std::uint64_t(32e9));
+    const std::uint64_t total32 = bar->totalBytes();
     QVERIFY(total32 > 0);
     page.setRamGb(64);
-    QCOMPARE(page.memoryBar()->capacityBytes(), std::uint64_t(64e9));
+    QCOMPARE(bar->capacityBytes(), std::uint64_t(64e9));
     page.setContextTokens(32768);
     // A longer context needs a larger KV cache (Llama 3.1 8B: 131072 bytes per token at f16).
-    QVERIFY(page.memoryBar()->totalBytes() > total32);
-    page.waitUntilIdle();
+    QVERIFY(bar->totalBytes() > total32);
+    QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 20000);
 }
 
 void TestUiAdvise::tableListsEveryLevelWithBadges()
@@ -86,7 +178,7 @@ void TestUiAdvise::tableListsEveryLevelWithBadges()
     AdvisePage page;
     QVERIFY(page.selectCatalogModel(QStringLiteral("llama-3.1-70b")));
     page.setRamGb(64);
-    QAbstractItemModel *model = page.table()->model();
+    QAbstractItemModel *model = levels(page);
     QCOMPARE(model->rowCount(), 10); // Q2_K .. F16, the brief's table
     bool sawFit = false, sawNoFit = false, sawRecommended = false;
     for (int r = 0; r < model->rowCount(); ++r) {
@@ -98,7 +190,7 @@ void TestUiAdvise::tableListsEveryLevelWithBadges()
     QVERIFY(sawFit);
     QVERIFY(sawNoFit); // F16 of a 70B model (141 GB) does not fit in 64 GB
     QVERIFY(sawRecommended);
-    page.waitUntilIdle();
+    QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 20000);
 }
 
 void TestUiAdvise::enteredShapeIsAdvised()
@@ -120,12 +212,12 @@ void TestUiAdvise::enteredShapeIsAdvised()
     page.setRamGb(32);
     page.setCustomShape(shape);
     QCOMPARE(page.currentModelId(), QStringLiteral("custom"));
-    QCOMPARE(page.table()->model()->rowCount(), 10);
-    QVERIFY(!page.recommendedQuant().isEmpty()); // an 8B model fits 32 GB
+    QCOMPARE(levels(page)->rowCount(), 10);
+    QVERIFY(!recommendedQuant(page).isEmpty()); // an 8B model fits 32 GB
     // Back to the catalog drops the entered shape.
     QVERIFY(page.selectCatalogModel(QStringLiteral("llama-3.1-70b")));
     QCOMPARE(page.currentModelId(), QStringLiteral("llama-3.1-70b"));
-    page.waitUntilIdle();
+    QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 20000);
 }
 
 QTEST_MAIN(TestUiAdvise)

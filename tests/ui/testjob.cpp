@@ -3,6 +3,7 @@
 #include "util/error.h"
 #include "widgets/jobprogresswidget.h"
 
+#include <QLabel>
 #include <QProgressBar>
 #include <QSignalSpy>
 #include <QTest>
@@ -108,8 +109,9 @@ void TestUiJob::progressWidgetShowsPercentAndEta()
     QCOMPARE(JobProgressWidget::rateText(p), QStringLiteral("25.0 MB/s"));
     JobProgressWidget w(false);
     w.setProgress(p);
-    QCOMPARE(w.bar()->value(), 250); // per-mille scale
-    QVERIFY(w.stageText().contains(QStringLiteral("blk.0.ffn_up.weight")));
+    QCOMPARE(w.findChild<QProgressBar *>(QStringLiteral("bar"))->value(), 250); // per-mille scale
+    QVERIFY(w.findChild<QLabel *>(QStringLiteral("stage"))->text().contains(QStringLiteral("blk.0.ffn_up.weight")));
+    QCOMPARE(w.findChild<QLabel *>(QStringLiteral("eta"))->text(), QStringLiteral("ETA 30s"));
 }
 
 QTEST_MAIN(TestUiJob)

@@ -10,6 +10,8 @@
 #include "widgets/jobprogresswidget.h"
 
 #include <QApplication>
+#include <QDoubleSpinBox>
+#include <QLabel>
 #include <QMenuBar>
 #include <QMimeData>
 #include <QSettings>
@@ -72,16 +74,22 @@ void TestUiMainWindow::droppingAGgufAnywhereOpensIt()
 {
     MainWindow window;
     window.show();
+    auto *advise = window.findChild<AdvisePage *>();
+    auto *convert = window.findChild<ConvertPage *>();
+    QVERIFY(advise && convert);
     // On the Advise page, on the results table (a widget that knows nothing of files).
     window.showPage(MainWindow::Page::Advise);
-    dropOn(window.advisePage()->table()->viewport(), m_model);
-    window.waitUntilIdle();
-    QCOMPARE(window.advisePage()->currentModelId(), m_model);
+    QSignalSpy idle(&window, &MainWindow::idle);
+    dropOn(advise->findChild<QTableView *>(QStringLiteral("levels"))->viewport(), m_model);
+    QVERIFY(idle.wait(30000));
+    QTRY_VERIFY_WITH_TIMEOUT(!window.isBusy(), 30000);
+    QCOMPARE(advise->currentModelId(), m_model);
     // On the Convert page it becomes the source.
     window.showPage(MainWindow::Page::Convert);
+    QSignalSpy ready(convert, &ConvertPage::sourceReady);
     dropOn(window.menuBar(), m_model);
-    window.waitUntilIdle();
-    QCOMPARE(window.convertPage()->sourcePath(), m_model);
+    QVERIFY(ready.wait(30000));
+    QCOMPARE(convert->sourcePath(), m_model);
     QCOMPARE(QSettings().value(QStringLiteral("recentFiles")).toStringList().value(0), m_model);
 }
 
@@ -91,17 +99,17 @@ void TestUiMainWindow::settingsAreRemembered()
         MainWindow window;
         window.show();
         window.resize(1111, 777);
-        window.advisePage()->setRamGb(128);
+        QVERIFY(window.adviseFor(128.0, {}).isEmpty());
         window.showPage(MainWindow::Page::Charts);
-        window.waitUntilIdle();
+        QTRY_VERIFY_WITH_TIMEOUT(!window.isBusy(), 30000);
         window.close();
     }
     MainWindow again;
     again.show();
-    QCOMPARE(again.advisePage()->ramGb(), 128.0);
+    QCOMPARE(again.findChild<QDoubleSpinBox *>(QStringLiteral("ram"))->value(), 128.0);
     QCOMPARE(again.currentPage(), MainWindow::Page::Charts);
     QCOMPARE(again.size(), QSize(1111, 777));
-    again.waitUntilIdle();
+    QTRY_VERIFY_WITH_TIMEOUT(!again.isBusy(), 30000);
 }
 
 void TestUiMainWindow::statusBarFollowsJobsAndQuitCancels()
@@ -123,10 +131,12 @@ void TestUiMainWindow::statusBarFollowsJobsAndQuitCancels()
         }
     });
     QSignalSpy progress(job, &Job::progressChanged);
-    window->jobRunner()->start(job);
+    window->findChild<JobRunner *>()->start(job);
     QVERIFY(progress.wait(5000));
-    QTRY_VERIFY(window->jobIndicator()->isVisible());
-    QTRY_VERIFY(window->jobIndicator()->stageText().contains(QStringLiteral("Spinning")));
+    auto *indicator = window->findChild<JobProgressWidget *>(QStringLiteral("jobIndicator"));
+    QVERIFY(indicator);
+    QTRY_VERIFY(indicator->isVisible());
+    QTRY_VERIFY(indicator->findChild<QLabel *>(QStringLiteral("stage"))->text().contains(QStringLiteral("Spinning")));
     // Destroying the window (quit) cancels the job and waits for it.
     window.reset();
     QVERIFY(stopped);

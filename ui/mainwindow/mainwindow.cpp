@@ -12,7 +12,6 @@
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDropEvent>
-#include <QElapsedTimer>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QMenuBar>
@@ -21,7 +20,6 @@
 #include <QSettings>
 #include <QStatusBar>
 #include <QTabWidget>
-#include <QTimer>
 
 static constexpr int kMaxRecent = 8;
 
@@ -60,6 +58,7 @@ MainWindow::MainWindow(QWidget *parent)
     setCentralWidget(m_tabs);
 
     m_indicator = new JobProgressWidget(true, this);
+    m_indicator->setObjectName(QStringLiteral("jobIndicator"));
     m_indicator->setVisible(false);
     statusBar()->addPermanentWidget(m_indicator, 1);
     connect(m_runner, &JobRunner::jobStarted, this, [this](Job *job) { m_indicator->attach(job); });
@@ -80,6 +79,9 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_convert, &ConvertPage::fileOpened, this, &MainWindow::addRecentFile);
     connect(m_measure, &MeasurePage::fileOpened, this, &MainWindow::addRecentFile);
     connect(m_advise, &AdvisePage::fileOpened, this, &MainWindow::addRecentFile);
+    connect(m_advise, &AdvisePage::idle, this, &MainWindow::emitIdleWhenDone);
+    connect(m_convert, &ConvertPage::loadingFinished, this, &MainWindow::emitIdleWhenDone);
+    connect(m_runner, &JobRunner::busyChanged, this, &MainWindow::emitIdleWhenDone);
 
     createMenus();
     setAcceptDrops(true);
@@ -207,23 +209,28 @@ std::optional<MainWindow::Page> MainWindow::pageFromName(const QString &name)
     return std::nullopt;
 }
 
-void MainWindow::waitUntilIdle()
+QString MainWindow::adviseFor(std::optional<double> ramGb, const QString &model)
 {
-    QElapsedTimer timer;
-    timer.start();
-    m_advise->waitUntilIdle();
-    while ((m_convert->isLoading() || m_runner->isBusy()) && timer.elapsed() < 30000)
-        QApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 50);
-    m_advise->waitUntilIdle();
+    if (ramGb)
+        m_advise->setRamGb(*ramGb);
+    if (model.isEmpty())
+        return {};
+    if (model.endsWith(QStringLiteral(".gguf"), Qt::CaseInsensitive))
+        openModel(model);
+    else if (!m_advise->selectCatalogModel(model))
+        return tr("unknown model id '%1'").arg(model);
+    return {};
 }
 
-bool MainWindow::saveScreenshot(const QString &file)
+bool MainWindow::isBusy() const
 {
-    // Let layouts settle and queued replots happen before grabbing.
-    for (int i = 0; i < 5; ++i)
-        QApplication::processEvents();
-    const QPixmap pixmap = grab();
-    return !pixmap.isNull() && pixmap.save(file, "PNG");
+    return m_advise->isBusy() || m_convert->isLoading() || m_runner->isBusy();
+}
+
+void MainWindow::emitIdleWhenDone()
+{
+    if (!isBusy())
+        emit idle();
 }
 
 void MainWindow::restoreSettings()

@@ -36,23 +36,25 @@ public:
     /// the Advise page's model. Adds it to the recent files.
     void openModel(const QString &path);
 
-    /// Renders the window offscreen into `file` (PNG). Returns false when it cannot be written.
-    bool saveScreenshot(const QString &file);
-    /// Processes events until files being opened are read and no job runs (max 30 s).
-    void waitUntilIdle();
+    /// The command line's --ram and --model: sets the Advise page's RAM and model, a catalog id
+    /// or a .gguf file (opened as openModel() does). Returns an error message for an unknown id,
+    /// else an empty string.
+    QString adviseFor(std::optional<double> ramGb, const QString &model);
 
-    AdvisePage *advisePage() const { return m_advise; }
-    ConvertPage *convertPage() const { return m_convert; }
-    MeasurePage *measurePage() const { return m_measure; }
-    ChartsPage *chartsPage() const { return m_charts; }
-    JobRunner *jobRunner() const { return m_runner; }
-    JobProgressWidget *jobIndicator() const { return m_indicator; }
+    /// Work runs whose result the window will show: a file being read, the Advise page's
+    /// priority rows, a job.
+    bool isBusy() const;
+
+signals:
+    /// isBusy() turned false.
+    void idle();
 
 protected:
     void closeEvent(QCloseEvent *event) override;
     bool eventFilter(QObject *watched, QEvent *event) override;
 
 private:
+    void emitIdleWhenDone();
     void createMenus();
     void openModelDialog();
     void addRecentFile(const QString &path);

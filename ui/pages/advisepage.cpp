@@ -1,8 +1,8 @@
 #include "advisepage.h"
 
-#include "common/palette.h"
 #include "advisor/advisor.h"
 #include "catalog/catalog.h"
+#include "common/palette.h"
 #include "gguf/ggufreader.h"
 #include "jobs/modelloader.h"
 #include "models/advicechartdata.h"
@@ -13,15 +13,14 @@
 #include "widgets/memorybar.h"
 #include "widgets/modelshapedialog.h"
 #include "widgets/prioritypanel.h"
+#include "widgets/recommendationpanel.h"
 
-#include <QApplication>
 #include <QBoxLayout>
 #include <QButtonGroup>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QCompleter>
 #include <QDoubleSpinBox>
-#include <QElapsedTimer>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -42,12 +41,23 @@ using namespace QuantFit;
 static constexpr int kContextStep = 256;
 static constexpr int kMinContextTokens = 512;
 
+// The model combo holds the catalog plus at most one opened GGUF ("gguf:PATH") and one entered
+// shape ("shape:"); removes the entry whose data starts with `prefix`.
+static void removeEntry(QComboBox *combo, const QString &prefix)
+{
+    const int index = combo->findData(prefix, Qt::UserRole, Qt::MatchStartsWith);
+    if (index >= 0)
+        combo->removeItem(index);
+}
+
 AdvisePage::AdvisePage(QWidget *parent)
     : QWidget(parent)
     , m_ramPresets(new QButtonGroup(this))
     , m_ram(new QDoubleSpinBox(this))
     , m_reserve(new QDoubleSpinBox(this))
     , m_model(new QComboBox(this))
+    , m_openGguf(new QPushButton(tr("Open &GGUF…"), this))
+    , m_enterShape(new QPushButton(tr("&Shape…"), this))
     , m_modelInfo(new QLabel(this))
     , m_context(new QSlider(Qt::Horizontal, this))
     , m_contextLabel(new QLabel(this))
@@ -55,8 +65,7 @@ AdvisePage::AdvisePage(QWidget *parent)
     , m_flash(new QCheckBox(tr("Fla&sh attention"), this))
     , m_qualityCritical(new QCheckBox(tr("&Quality is critical"), this))
     , m_memoryBar(new MemoryBar(this))
-    , m_recommendation(new QLabel(this))
-    , m_alternative(new QLabel(this))
+    , m_recommendation(new RecommendationPanel(this))
     , m_tableModel(new AdviceTableModel(this))
     , m_table(new QTableView(this))
     , m_convertButton(new QPushButton(tr("Convert &with this quant…"), this))
@@ -69,8 +78,48 @@ AdvisePage::AdvisePage(QWidget *parent)
     }
     m_detectedRamBytes = SystemInfo::current().totalRamBytes;
 
-    // Machine
-    auto *machine = new QGroupBox(tr("Your machine"), this);
+    // Names for tests and accessibility tools, which find the widgets by them.
+    m_ram->setObjectName(QStringLiteral("ram"));
+    m_reserve->setObjectName(QStringLiteral("reserve"));
+    m_model->setObjectName(QStringLiteral("model"));
+    m_context->setObjectName(QStringLiteral("context"));
+    m_kvType->setObjectName(QStringLiteral("kvType"));
+    m_flash->setObjectName(QStringLiteral("flash"));
+    m_qualityCritical->setObjectName(QStringLiteral("qualityCritical"));
+    m_memoryBar->setObjectName(QStringLiteral("memoryBar"));
+    m_recommendation->setObjectName(QStringLiteral("recommendation"));
+    m_table->setObjectName(QStringLiteral("levels"));
+    m_convertButton->setObjectName(QStringLiteral("convert"));
+
+    auto *left = new QWidget(this);
+    auto *leftLayout = new QVBoxLayout(left);
+    leftLayout->setContentsMargins(0, 0, 0, 0);
+    leftLayout->addWidget(createMachineBox());
+    leftLayout->addWidget(createModelBox());
+    leftLayout->addWidget(createRunBox());
+    leftLayout->addStretch();
+    left->setMaximumWidth(360);
+
+    auto *layout = new QHBoxLayout(this);
+    layout->addWidget(left);
+    layout->addWidget(createResults(), 1);
+
+    fillModelCombo();
+    restoreSettings(); // before the connections, so restoring does not recompute every step
+    connectControls();
+
+    syncRamControls();
+    recompute();
+    recomputeSystem();
+}
+
+//
+// layout
+//
+
+QGroupBox *AdvisePage::createMachineBox()
+{
+    auto *box = new QGroupBox(tr("Your machine"), this);
     auto *presetRow = new QHBoxLayout;
     const int presets[] = {32, 64, 128};
     const char *mnemonics[] = {"&32 GB", "&64 GB", "12&8 GB"};
@@ -93,14 +142,17 @@ AdvisePage::AdvisePage(QWidget *parent)
     m_reserve->setDecimals(1);
     m_reserve->setSuffix(tr(" GB"));
     m_reserve->setToolTip(tr("Memory kept for the operating system, desktop and other programs"));
-    auto *machineForm = new QFormLayout(machine);
-    machineForm->addRow(presetRow);
-    machineForm->addRow(detected);
-    machineForm->addRow(tr("&RAM:"), m_ram);
-    machineForm->addRow(tr("OS r&eserve:"), m_reserve);
+    auto *form = new QFormLayout(box);
+    form->addRow(presetRow);
+    form->addRow(detected);
+    form->addRow(tr("&RAM:"), m_ram);
+    form->addRow(tr("OS r&eserve:"), m_reserve);
+    return box;
+}
 
-    // Model
-    auto *modelBox = new QGroupBox(tr("Model"), this);
+QGroupBox *AdvisePage::createModelBox()
+{
+    auto *box = new QGroupBox(tr("Model"), this);
     m_model->setEditable(true);
     m_model->setInsertPolicy(QComboBox::NoInsert);
     m_model->completer()->setFilterMode(Qt::MatchContains);
@@ -108,24 +160,25 @@ AdvisePage::AdvisePage(QWidget *parent)
     m_model->setToolTip(tr("Type to search the built-in catalog of open-weight models"));
     m_model->lineEdit()->setPlaceholderText(tr("Search models…"));
     m_model->setMinimumContentsLength(18);
-    auto *openGgufButton = new QPushButton(tr("Open &GGUF…"), this);
-    openGgufButton->setToolTip(tr("Advise for a GGUF file: exact sizes from its real tensors"));
-    auto *customButton = new QPushButton(tr("&Shape…"), this);
-    customButton->setToolTip(tr("Enter a model's shape (layers, widths, heads, vocabulary) from its config.json"));
-    auto *modelRow = new QHBoxLayout;
-    modelRow->addWidget(m_model, 1);
-    modelRow->addWidget(openGgufButton);
-    modelRow->addWidget(customButton);
+    m_openGguf->setToolTip(tr("Advise for a GGUF file: exact sizes from its real tensors"));
+    m_enterShape->setToolTip(tr("Enter a model's shape (layers, widths, heads, vocabulary) from its config.json"));
+    auto *row = new QHBoxLayout;
+    row->addWidget(m_model, 1);
+    row->addWidget(m_openGguf);
+    row->addWidget(m_enterShape);
     m_modelInfo->setWordWrap(true);
-    auto *modelLayout = new QVBoxLayout(modelBox);
-    auto *modelLabel = new QLabel(tr("Mode&l:"), this);
-    modelLabel->setBuddy(m_model);
-    modelLayout->addWidget(modelLabel);
-    modelLayout->addLayout(modelRow);
-    modelLayout->addWidget(m_modelInfo);
+    auto *label = new QLabel(tr("Mode&l:"), this);
+    label->setBuddy(m_model);
+    auto *layout = new QVBoxLayout(box);
+    layout->addWidget(label);
+    layout->addLayout(row);
+    layout->addWidget(m_modelInfo);
+    return box;
+}
 
-    // Run options
-    auto *runBox = new QGroupBox(tr("How you run it"), this);
+QGroupBox *AdvisePage::createRunBox()
+{
+    auto *box = new QGroupBox(tr("How you run it"), this);
     m_context->setSingleStep(1);
     m_context->setPageStep(8);
     m_context->setToolTip(tr("Context length in tokens; the KV cache grows with it"));
@@ -136,30 +189,21 @@ AdvisePage::AdvisePage(QWidget *parent)
                             "bytes, q8_0 1.06 bytes, q4_0 0.56 bytes per element"));
     m_flash->setToolTip(tr("Flash attention needs smaller compute buffers and allows a quantized V cache"));
     m_qualityCritical->setToolTip(tr("Prefer a smaller model at a higher quant over a larger model at a low quant"));
-    auto *runForm = new QFormLayout(runBox);
-    auto *ctxLabel = new QLabel(tr("&Context:"), this);
-    ctxLabel->setBuddy(m_context);
-    runForm->addRow(ctxLabel, m_contextLabel);
-    runForm->addRow(m_context);
-    runForm->addRow(tr("&KV cache:"), m_kvType);
-    runForm->addRow(m_flash);
-    runForm->addRow(m_qualityCritical);
+    auto *form = new QFormLayout(box);
+    auto *contextLabel = new QLabel(tr("&Context:"), this);
+    contextLabel->setBuddy(m_context);
+    form->addRow(contextLabel, m_contextLabel);
+    form->addRow(m_context);
+    form->addRow(tr("&KV cache:"), m_kvType);
+    form->addRow(m_flash);
+    form->addRow(m_qualityCritical);
+    return box;
+}
 
-    auto *left = new QWidget(this);
-    auto *leftLayout = new QVBoxLayout(left);
-    leftLayout->setContentsMargins(0, 0, 0, 0);
-    leftLayout->addWidget(machine);
-    leftLayout->addWidget(modelBox);
-    leftLayout->addWidget(runBox);
-    leftLayout->addStretch();
-    left->setMaximumWidth(360);
-
-    // Results
-    m_recommendation->setWordWrap(true);
-    m_recommendation->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_recommendation->setMinimumHeight(3 * fontMetrics().height());
-    m_alternative->setWordWrap(true);
-    m_alternative->setTextFormat(Qt::RichText);
+// The recommendation and the memory bar over a splitter of the levels table and the priority
+// rows.
+QWidget *AdvisePage::createResults()
+{
     m_table->setModel(m_tableModel);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setSelectionMode(QAbstractItemView::SingleSelection);
@@ -171,107 +215,122 @@ AdvisePage::AdvisePage(QWidget *parent)
     m_table->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 8);
     m_convertButton->setToolTip(tr("Open the Convert page with this quant selected"));
     auto *tableRow = new QHBoxLayout;
-    tableRow->addWidget(m_alternative, 1);
+    tableRow->addStretch();
     tableRow->addWidget(m_convertButton);
 
     m_priorities = new PriorityPanel(m_advisor, this);
+    m_priorities->setObjectName(QStringLiteral("priorities"));
 
     auto *tableBox = new QWidget(this);
     auto *tableLayout = new QVBoxLayout(tableBox);
     tableLayout->setContentsMargins(0, 0, 0, 0);
     tableLayout->addWidget(m_table, 1);
     tableLayout->addLayout(tableRow);
-    auto *vsplit = new QSplitter(Qt::Vertical, this);
-    vsplit->addWidget(tableBox);
-    vsplit->addWidget(m_priorities);
-    vsplit->setStretchFactor(0, 3);
-    vsplit->setStretchFactor(1, 2);
+    auto *split = new QSplitter(Qt::Vertical, this);
+    split->addWidget(tableBox);
+    split->addWidget(m_priorities);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
 
-    auto *right = new QWidget(this);
-    auto *rightLayout = new QVBoxLayout(right);
-    rightLayout->setContentsMargins(0, 0, 0, 0);
-    rightLayout->addWidget(m_recommendation);
-    rightLayout->addWidget(m_memoryBar);
-    rightLayout->addWidget(vsplit, 1);
+    auto *results = new QWidget(this);
+    auto *layout = new QVBoxLayout(results);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_recommendation);
+    layout->addWidget(m_memoryBar);
+    layout->addWidget(split, 1);
+    return results;
+}
 
-    auto *layout = new QHBoxLayout(this);
-    layout->addWidget(left);
-    layout->addWidget(right, 1);
-
-    fillModelCombo();
-
-    // Settings (before the connections, so restoring does not recompute every step).
+void AdvisePage::restoreSettings()
+{
     QSettings settings;
-    const double ram = settings.value(QStringLiteral("advise/ramGb"), 64.0).toDouble();
-    m_ram->setValue(ram);
+    m_ram->setValue(settings.value(QStringLiteral("advise/ramGb"), 64.0).toDouble());
     m_reserve->setValue(settings.value(QStringLiteral("advise/reserveGb"), 0.0).toDouble());
     m_kvType->setCurrentIndex(std::clamp(settings.value(QStringLiteral("advise/kvType"), 0).toInt(), 0, 2));
     m_flash->setChecked(settings.value(QStringLiteral("advise/flash"), false).toBool());
     const QString modelId = settings.value(QStringLiteral("advise/model"), QStringLiteral("llama-3.1-70b")).toString();
-    const int modelIndex = std::max(0, m_model->findData(modelId));
-    m_model->setCurrentIndex(modelIndex);
+    m_model->setCurrentIndex(std::max(0, m_model->findData(modelId)));
     updateContextRange();
     if (settings.contains(QStringLiteral("advise/context")))
         setContextTokens(settings.value(QStringLiteral("advise/context")).toInt());
+}
 
+void AdvisePage::saveSettings() const
+{
+    QSettings settings;
+    settings.setValue(QStringLiteral("advise/ramGb"), m_ram->value());
+    settings.setValue(QStringLiteral("advise/reserveGb"), m_reserve->value());
+    settings.setValue(QStringLiteral("advise/kvType"), m_kvType->currentIndex());
+    settings.setValue(QStringLiteral("advise/flash"), m_flash->isChecked());
+    if (!m_gguf && !m_custom)
+        settings.setValue(QStringLiteral("advise/model"), currentModelId());
+    settings.setValue(QStringLiteral("advise/context"), m_context->value() * kContextStep);
+}
+
+//
+// controller
+//
+
+void AdvisePage::connectControls()
+{
+    // Machine-wide inputs change the priority rows too; per-model ones only the advice.
+    const auto recomputeAll = [this] {
+        recompute();
+        recomputeSystem();
+    };
     connect(m_ramPresets, &QButtonGroup::idClicked, this, [this](int id) {
         setRamGb(id == 0 ? double(m_detectedRamBytes) / GB : double(id));
     });
-    connect(m_ram, &QDoubleSpinBox::valueChanged, this, [this] {
+    connect(m_ram, &QDoubleSpinBox::valueChanged, this, [this, recomputeAll] {
         syncRamControls();
-        recompute();
-        recomputeSystem();
+        recomputeAll();
     });
-    connect(m_reserve, &QDoubleSpinBox::valueChanged, this, [this] {
-        recompute();
-        recomputeSystem();
-    });
+    connect(m_reserve, &QDoubleSpinBox::valueChanged, this, recomputeAll);
     connect(m_model, &QComboBox::activated, this, &AdvisePage::onModelChosen);
-    connect(m_context, &QSlider::valueChanged, this, [this] { recompute(); });
-    connect(m_kvType, &QComboBox::currentIndexChanged, this, [this] {
-        recompute();
-        recomputeSystem();
-    });
-    connect(m_flash, &QCheckBox::toggled, this, [this] {
-        recompute();
-        recomputeSystem();
-    });
-    connect(m_qualityCritical, &QCheckBox::toggled, this, [this] { recompute(); });
-    connect(openGgufButton, &QPushButton::clicked, this, [this] {
-        QSettings s;
-        const QString path = QFileDialog::getOpenFileName(this, tr("Open GGUF model"),
-            s.value(QStringLiteral("folders/open")).toString(), tr("GGUF models (*.gguf);;All files (*)"));
-        if (path.isEmpty())
-            return;
-        s.setValue(QStringLiteral("folders/open"), QFileInfo(path).absolutePath());
-        openGguf(path);
-    });
-    connect(customButton, &QPushButton::clicked, this, [this] {
-        ModelShape start;
-        if (m_custom)
-            start = *m_custom;
-        else if (m_advice)
-            start = m_advice->model;
-        ModelShapeDialog dialog(start, this);
-        if (dialog.exec() == QDialog::Accepted)
-            setCustomShape(dialog.shape());
-    });
+    connect(m_context, &QSlider::valueChanged, this, &AdvisePage::recompute);
+    connect(m_kvType, &QComboBox::currentIndexChanged, this, recomputeAll);
+    connect(m_flash, &QCheckBox::toggled, this, recomputeAll);
+    connect(m_qualityCritical, &QCheckBox::toggled, this, &AdvisePage::recompute);
+    connect(m_openGguf, &QPushButton::clicked, this, &AdvisePage::browseGguf);
+    connect(m_enterShape, &QPushButton::clicked, this, &AdvisePage::enterShape);
     connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
-            [this] { updateMemoryBar(); });
-    connect(m_convertButton, &QPushButton::clicked, this, [this] {
-        const QModelIndex current = m_table->currentIndex();
-        int row = current.isValid() ? current.row() : m_tableModel->recommendedRow();
-        if (row < 0 || row >= int(m_tableModel->rows().size()))
-            return;
-        emit convertRequested(m_tableModel->rows()[std::size_t(row)].name, m_ggufPath);
-    });
-    connect(m_alternative, &QLabel::linkActivated, this, [this](const QString &link) {
-        selectCatalogModel(link);
-    });
+            &AdvisePage::updateMemoryBar);
+    connect(m_convertButton, &QPushButton::clicked, this, &AdvisePage::requestConvert);
+    connect(m_recommendation, &RecommendationPanel::alternativeChosen, this,
+            &AdvisePage::selectCatalogModel);
+    connect(m_priorities, &PriorityPanel::idle, this, &AdvisePage::emitIdleWhenDone);
+}
 
-    syncRamControls();
-    recompute();
-    recomputeSystem();
+void AdvisePage::browseGguf()
+{
+    QSettings s;
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open GGUF model"),
+        s.value(QStringLiteral("folders/open")).toString(), tr("GGUF models (*.gguf);;All files (*)"));
+    if (path.isEmpty())
+        return;
+    s.setValue(QStringLiteral("folders/open"), QFileInfo(path).absolutePath());
+    openGguf(path);
+}
+
+void AdvisePage::enterShape()
+{
+    ModelShape start;
+    if (m_custom)
+        start = *m_custom;
+    else if (m_advice)
+        start = m_advice->model;
+    ModelShapeDialog dialog(start, this);
+    if (dialog.exec() == QDialog::Accepted)
+        setCustomShape(dialog.shape());
+}
+
+void AdvisePage::requestConvert()
+{
+    const QModelIndex current = m_table->currentIndex();
+    const int row = current.isValid() ? current.row() : m_tableModel->recommendedRow();
+    if (row < 0 || row >= int(m_tableModel->rows().size()))
+        return;
+    emit convertRequested(m_tableModel->rows()[std::size_t(row)].name, m_ggufPath);
 }
 
 void AdvisePage::syncRamControls()
@@ -293,18 +352,6 @@ void AdvisePage::syncRamControls()
 }
 
 AdvisePage::~AdvisePage() = default;
-
-void AdvisePage::saveSettings() const
-{
-    QSettings settings;
-    settings.setValue(QStringLiteral("advise/ramGb"), m_ram->value());
-    settings.setValue(QStringLiteral("advise/reserveGb"), m_reserve->value());
-    settings.setValue(QStringLiteral("advise/kvType"), m_kvType->currentIndex());
-    settings.setValue(QStringLiteral("advise/flash"), m_flash->isChecked());
-    if (!m_gguf && !m_custom)
-        settings.setValue(QStringLiteral("advise/model"), currentModelId());
-    settings.setValue(QStringLiteral("advise/context"), m_context->value() * kContextStep);
-}
 
 void AdvisePage::fillModelCombo()
 {
@@ -330,11 +377,6 @@ void AdvisePage::fillModelCombo()
 std::uint64_t AdvisePage::ramBytes() const
 {
     return std::uint64_t(m_ram->value() * GB);
-}
-
-double AdvisePage::ramGb() const
-{
-    return m_ram->value();
 }
 
 void AdvisePage::setRamGb(double gb)
@@ -364,17 +406,12 @@ void AdvisePage::onModelChosen(int index)
         recompute();
         return;
     }
+    // A catalog model: drop the entries of an entered shape and a previously opened GGUF.
     m_custom.reset();
-    const int shapeIndex = m_model->findData(QStringLiteral("shape:"));
-    if (shapeIndex >= 0)
-        m_model->removeItem(shapeIndex);
-    index = m_model->findData(data);
     m_gguf.reset();
     m_ggufPath.clear();
-    // Drop the entry of a previously opened GGUF.
-    const int gguf = m_model->findData(QStringLiteral("gguf:"), Qt::UserRole, Qt::MatchStartsWith);
-    if (gguf >= 0 && gguf != index)
-        m_model->removeItem(gguf);
+    removeEntry(m_model, QStringLiteral("shape:"));
+    removeEntry(m_model, QStringLiteral("gguf:"));
     m_model->setCurrentIndex(m_model->findData(data));
     updateContextRange();
     recompute();
@@ -384,11 +421,8 @@ void AdvisePage::setCustomShape(const ModelShape &shape)
 {
     m_gguf.reset();
     m_ggufPath.clear();
-    for (const QString &key : {QStringLiteral("gguf:"), QStringLiteral("shape:")}) {
-        const int old = m_model->findData(key, Qt::UserRole, Qt::MatchStartsWith);
-        if (old >= 0)
-            m_model->removeItem(old);
-    }
+    removeEntry(m_model, QStringLiteral("gguf:"));
+    removeEntry(m_model, QStringLiteral("shape:"));
     m_custom = std::make_unique<ModelShape>(shape);
     m_model->insertItem(0, tr("Shape: %1").arg(shape.name), QStringLiteral("shape:"));
     m_model->setCurrentIndex(0);
@@ -402,31 +436,44 @@ void AdvisePage::openGguf(const QString &path)
     m_modelInfo->setText(tr("Reading %1…").arg(QFileInfo(path).fileName()));
     loadModelAsync(path, this, [this](const LoadedModel &m) {
         --m_pending;
-        if (!m.file) {
-            showError(m.error);
-            return;
-        }
-        m_gguf = m.file;
-        m_ggufPath = m.path;
-        m_custom.reset();
-        const int shapeIndex = m_model->findData(QStringLiteral("shape:"));
-        if (shapeIndex >= 0)
-            m_model->removeItem(shapeIndex);
-        const QString key = QStringLiteral("gguf:") + m.path;
-        int index = m_model->findData(key);
-        if (index < 0) {
-            const int old = m_model->findData(QStringLiteral("gguf:"), Qt::UserRole, Qt::MatchStartsWith);
-            if (old >= 0)
-                m_model->removeItem(old);
-            m_model->insertItem(0, tr("File: %1").arg(QFileInfo(m.path).fileName()), key);
-            m_model->setItemData(0, m.path, Qt::ToolTipRole);
-            index = 0;
-        }
-        m_model->setCurrentIndex(index);
-        emit fileOpened(m.path);
-        updateContextRange();
-        recompute();
+        onGgufLoaded(m);
+        emitIdleWhenDone();
     });
+}
+
+void AdvisePage::onGgufLoaded(const LoadedModel &m)
+{
+    if (!m.file) {
+        showError(m.error);
+        return;
+    }
+    m_gguf = m.file;
+    m_ggufPath = m.path;
+    m_custom.reset();
+    removeEntry(m_model, QStringLiteral("shape:"));
+    const QString key = QStringLiteral("gguf:") + m.path;
+    int index = m_model->findData(key);
+    if (index < 0) {
+        removeEntry(m_model, QStringLiteral("gguf:"));
+        m_model->insertItem(0, tr("File: %1").arg(QFileInfo(m.path).fileName()), key);
+        m_model->setItemData(0, m.path, Qt::ToolTipRole);
+        index = 0;
+    }
+    m_model->setCurrentIndex(index);
+    emit fileOpened(m.path);
+    updateContextRange();
+    recompute();
+}
+
+bool AdvisePage::isBusy() const
+{
+    return m_pending > 0 || m_priorities->isBusy();
+}
+
+void AdvisePage::emitIdleWhenDone()
+{
+    if (!isBusy())
+        emit idle();
 }
 
 QString AdvisePage::currentModelId() const
@@ -467,8 +514,19 @@ void AdvisePage::setContextTokens(int tokens)
 
 void AdvisePage::showError(const QString &message)
 {
-    m_recommendation->setText(tr("<b>Cannot advise:</b> %1").arg(message.toHtmlEscaped()));
+    m_recommendation->showError(message);
     m_modelInfo->setText(QString());
+}
+
+AdviceOptions AdvisePage::machineOptions() const
+{
+    AdviceOptions options;
+    options.ramBytes = ramBytes();
+    if (m_reserve->value() > 0)
+        options.reserveBytes = std::uint64_t(m_reserve->value() * GB);
+    options.kvType = KvCacheType(m_kvType->currentData().toInt());
+    options.flashAttention = m_flash->isChecked();
+    return options;
 }
 
 void AdvisePage::recompute()
@@ -478,13 +536,8 @@ void AdvisePage::recompute()
     const int ctx = m_context->value() * kContextStep;
     m_contextLabel->setText(tr("%1 tokens (max %2)").arg(QLocale().toString(ctx),
                                                           QLocale().toString(m_context->maximum() * kContextStep)));
-    AdviceOptions options;
-    options.ramBytes = ramBytes();
-    if (m_reserve->value() > 0)
-        options.reserveBytes = std::uint64_t(m_reserve->value() * GB);
+    AdviceOptions options = machineOptions();
     options.contextTokens = std::uint32_t(ctx);
-    options.kvType = KvCacheType(m_kvType->currentData().toInt());
-    options.flashAttention = m_flash->isChecked();
     options.qualityCritical = m_qualityCritical->isChecked();
     try {
         ModelAdvice advice = m_gguf     ? m_advisor->adviseGguf(*m_gguf, options)
@@ -506,36 +559,7 @@ void AdvisePage::recompute()
                              .arg(a.model.nHeadsKv)
                              .arg(formatBytes(std::uint64_t(a.kvBytesPerToken))));
     m_tableModel->setAdvice(a);
-
-    const QuantRecommendation &rec = a.recommendation;
-    if (rec.fileType) {
-        // The advisor's paragraph opens with its own "Recommended for X: Q." sentence; the
-        // heading says that already.
-        QString explanation = rec.explanation;
-        if (explanation.startsWith(QStringLiteral("Recommended for"))) {
-            const qsizetype end = explanation.indexOf(QStringLiteral(". "));
-            if (end > 0)
-                explanation = explanation.mid(end + 2);
-        }
-        m_recommendation->setText(tr("<b>Recommended for %1 on %2: %3.</b> %4")
-                                      .arg(a.model.name.toHtmlEscaped(), formatGB(a.options.ramBytes, 0),
-                                           fileTypeName(*rec.fileType), explanation.toHtmlEscaped()));
-    } else {
-        m_recommendation->setText(tr("<b>%1 does not fit in %2.</b> %3")
-                                      .arg(a.model.name.toHtmlEscaped(), formatGB(a.options.ramBytes, 0),
-                                           rec.explanation.toHtmlEscaped()));
-    }
-    m_recommendation->setToolTip(rec.steps.join(u'\n'));
-    if (!rec.alternativeModelId.isEmpty() && rec.alternativeFileType) {
-        QString name = rec.alternativeModelId;
-        if (const ModelShape *m = m_advisor->catalog().find(rec.alternativeModelId))
-            name = m->name;
-        m_alternative->setText(tr("Smaller model, higher quant: <a href=\"%1\">%2 at %3</a>")
-                                   .arg(rec.alternativeModelId, name.toHtmlEscaped(),
-                                        fileTypeName(*rec.alternativeFileType)));
-    } else {
-        m_alternative->clear();
-    }
+    m_recommendation->setRecommendation(a.recommendation);
     updateMemoryBar();
     publishChartData();
 }
@@ -577,36 +601,5 @@ void AdvisePage::publishChartData()
 
 void AdvisePage::recomputeSystem()
 {
-    AdviceOptions options;
-    options.ramBytes = ramBytes();
-    if (m_reserve->value() > 0)
-        options.reserveBytes = std::uint64_t(m_reserve->value() * GB);
-    options.kvType = KvCacheType(m_kvType->currentData().toInt());
-    options.flashAttention = m_flash->isChecked();
-    m_priorities->request(options);
-}
-
-void AdvisePage::waitUntilIdle()
-{
-    QElapsedTimer timer;
-    timer.start();
-    while ((m_pending > 0 || m_priorities->isBusy()) && timer.elapsed() < 20000)
-        QApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 50);
-    QApplication::processEvents();
-}
-
-QString AdvisePage::recommendedQuant() const
-{
-    return m_advice && m_advice->recommendation.fileType ? fileTypeName(*m_advice->recommendation.fileType)
-                                                         : QString();
-}
-
-QString AdvisePage::priorityRowText(int priority) const
-{
-    return m_priorities->rowText(priority);
-}
-
-QString AdvisePage::explanationText() const
-{
-    return m_recommendation->text();
+    m_priorities->request(machineOptions());
 }

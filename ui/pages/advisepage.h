@@ -9,19 +9,23 @@
 
 namespace QuantFit {
 class Advisor;
+struct AdviceOptions;
 struct ModelShape;
 struct ModelAdvice;
 class GgufFile;
 }
 
+struct LoadedModel;
 class AdviceTableModel;
 class MemoryBar;
 class PriorityPanel;
+class RecommendationPanel;
 class QAbstractButton;
 class QButtonGroup;
 class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
+class QGroupBox;
 class QLabel;
 class QPushButton;
 class QSlider;
@@ -42,7 +46,6 @@ public:
     ~AdvisePage() override;
 
     void setRamGb(double gb);
-    double ramGb() const;
     /// Selects a catalog model by id; false when the id is unknown.
     bool selectCatalogModel(const QString &id);
     void openGguf(const QString &path);
@@ -52,23 +55,28 @@ public:
     void saveSettings() const;
     /// Sends the current advice to the charts (chartDataChanged).
     void publishChartData();
-    /// Processes events until background work (GGUF loading, priority rows) is done (max 20 s).
-    void waitUntilIdle();
-
-    /// For tests and the screenshot: what the page currently shows.
+    /// Background work is running: a GGUF being read, or the priority rows being computed.
+    bool isBusy() const;
+    /// The catalog id, the opened GGUF's path, or the entered shape's id.
     QString currentModelId() const;
-    QString recommendedQuant() const;          ///< "Q4_K_M", empty when nothing fits
-    QString priorityRowText(int priority) const; ///< "llama-3.1-70b Q4_K_M", empty when absent
-    QString explanationText() const;
-    MemoryBar *memoryBar() const { return m_memoryBar; }
-    QTableView *table() const { return m_table; }
 
 signals:
     void convertRequested(const QString &fileType, const QString &sourcePath);
     void chartDataChanged(const AdviceChartData &data);
     void fileOpened(const QString &path);
+    /// isBusy() turned false: everything the page shows is computed.
+    void idle();
 
 private:
+    // Layout: one function per group of controls.
+    QGroupBox *createMachineBox();
+    QGroupBox *createModelBox();
+    QGroupBox *createRunBox();
+    QWidget *createResults();
+    void restoreSettings();
+    void connectControls();
+
+    // Controller.
     void recompute();
     void syncRamControls();
     void recomputeSystem();
@@ -76,7 +84,14 @@ private:
     void updateContextRange();
     void fillModelCombo();
     void onModelChosen(int index);
+    void onGgufLoaded(const LoadedModel &model);
+    void browseGguf();
+    void enterShape();
+    void requestConvert();
+    void emitIdleWhenDone();
     void showError(const QString &message);
+    /// RAM, reserve, KV type and flash attention: what the priority rows depend on.
+    QuantFit::AdviceOptions machineOptions() const;
     std::uint64_t ramBytes() const;
 
     std::shared_ptr<QuantFit::Advisor> m_advisor;
@@ -91,6 +106,8 @@ private:
     QDoubleSpinBox *m_ram;
     QDoubleSpinBox *m_reserve;
     QComboBox *m_model;
+    QPushButton *m_openGguf;
+    QPushButton *m_enterShape;
     QLabel *m_modelInfo;
     QSlider *m_context;
     QLabel *m_contextLabel;
@@ -98,8 +115,7 @@ private:
     QCheckBox *m_flash;
     QCheckBox *m_qualityCritical;
     MemoryBar *m_memoryBar;
-    QLabel *m_recommendation;
-    QLabel *m_alternative;
+    RecommendationPanel *m_recommendation;
     AdviceTableModel *m_tableModel;
     QTableView *m_table;
     QPushButton *m_convertButton;

@@ -22,7 +22,10 @@ JobProgressWidget::JobProgressWidget(bool compact, QWidget *parent)
     , m_eta(new QLabel(this))
     , m_cancel(new QPushButton(compact ? tr("Cancel") : tr("&Cancel"), this))
 {
+    // Names for tests and accessibility tools, which find the widgets by them.
+    m_stage->setObjectName(QStringLiteral("stage"));
     m_bar->setObjectName(QStringLiteral("bar"));
+    m_eta->setObjectName(QStringLiteral("eta"));
     m_cancel->setObjectName(QStringLiteral("cancel"));
     m_bar->setRange(0, kBarScale);
     m_bar->setValue(0);
@@ -120,16 +123,6 @@ void JobProgressWidget::showOutcome(const QString &text)
     m_stage->setToolTip(text);
     m_eta->clear();
     m_cancel->setEnabled(false);
-}
-
-QString JobProgressWidget::stageText() const
-{
-    return m_stage->text();
-}
-
-QString JobProgressWidget::etaText() const
-{
-    return m_eta->text();
 }
 
 QString JobProgressWidget::percentText(const QuantFit::Progress &p)

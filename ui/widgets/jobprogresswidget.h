@@ -25,11 +25,6 @@ public:
     void setProgress(const QuantFit::Progress &progress);
     void showOutcome(const QString &text);
 
-    QProgressBar *bar() const { return m_bar; }
-    QPushButton *cancelButton() const { return m_cancel; }
-    QString stageText() const;
-    QString etaText() const;
-
     /// "42%  ·  85.3 MB/s  ·  ETA 12s" style parts, computed from a Progress record.
     static QString percentText(const QuantFit::Progress &progress);
     static QString rateText(const QuantFit::Progress &progress);

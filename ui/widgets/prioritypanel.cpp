@@ -29,6 +29,7 @@ PriorityPanel::PriorityPanel(std::shared_ptr<Advisor> advisor, QWidget *parent)
     , m_rows(new QTreeWidget(this))
     , m_explanation(new QLabel(this))
 {
+    m_rows->setObjectName(QStringLiteral("rows"));
     m_rows->setHeaderLabels({tr("Priority"), tr("Model + quant"), tr("Size"), tr("Longest context"), tr("Notes")});
     m_rows->setRootIsDecorated(false);
     m_rows->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
@@ -59,36 +60,16 @@ void PriorityPanel::request(const AdviceOptions &options)
     connect(watcher, &QFutureWatcher<SystemResult>::finished, this, [this, watcher, generation] {
         --m_pending;
         watcher->deleteLater();
-        if (generation != m_generation)
-            return; // a newer request is on its way
-        const SystemResult result = watcher->result();
-        m_rows->clear();
-        m_explanation->clear();
-        if (!result.error.isEmpty()) {
-            m_title->setText(tr("<b>Priorities:</b> %1").arg(result.error.toHtmlEscaped()));
-            m_system.reset();
-            emit finished();
-            return;
+        // Answers may arrive out of order: only the newest is shown, and idle() waits for all.
+        if (generation == m_generation) {
+            const SystemResult result = watcher->result();
+            if (result.error.isEmpty())
+                showRows(result.advice);
+            else
+                showError(result.error);
         }
-        m_system = std::make_unique<SystemAdvice>(result.advice);
-        const SystemAdvice &s = *m_system;
-        m_title->setText(tr("<b>Recommendations for a %1 system</b> (the brief's priority rows, computed; "
-                            "select a row for its reasoning)").arg(formatGB(s.options.ramBytes, 0)));
-        for (const PriorityRow &p : s.rows) {
-            auto *item = new QTreeWidgetItem(m_rows);
-            item->setText(0, priorityName(p.priority));
-            item->setText(1, QStringLiteral("%1 %2").arg(p.modelName, p.quant.name));
-            item->setText(2, formatGB(p.quant.fileBytes, 1));
-            item->setText(3, p.quant.longestContextTokens ? QLocale().toString(p.quant.longestContextTokens) : tr("—"));
-            item->setText(4, p.note.isEmpty() ? AdviceTableModel::badgeText(p.quant.badge) : p.note);
-            for (int c = 0; c < 5; ++c)
-                item->setToolTip(c, p.explanation);
-        }
-        if (!s.notes.isEmpty())
-            m_rows->setToolTip(s.notes.join(u'\n'));
-        if (m_rows->topLevelItemCount() > 0)
-            m_rows->setCurrentItem(m_rows->topLevelItem(0)); // shows its reasoning
-        emit finished();
+        if (m_pending == 0)
+            emit idle();
     });
     const std::shared_ptr<Advisor> advisor = m_advisor;
     watcher->setFuture(QtConcurrent::run([advisor, options] {
@@ -104,12 +85,31 @@ void PriorityPanel::request(const AdviceOptions &options)
     }));
 }
 
-QString PriorityPanel::rowText(int priority) const
+void PriorityPanel::showError(const QString &message)
 {
-    if (!m_system)
-        return {};
-    for (const PriorityRow &p : m_system->rows)
-        if (int(p.priority) == priority)
-            return QStringLiteral("%1 %2").arg(p.modelId, p.quant.name);
-    return {};
+    m_rows->clear();
+    m_explanation->clear();
+    m_title->setText(tr("<b>Priorities:</b> %1").arg(message.toHtmlEscaped()));
+}
+
+void PriorityPanel::showRows(const SystemAdvice &s)
+{
+    m_rows->clear();
+    m_explanation->clear();
+    m_title->setText(tr("<b>Recommendations for a %1 system</b> (the brief's priority rows, computed; "
+                        "select a row for its reasoning)").arg(formatGB(s.options.ramBytes, 0)));
+    for (const PriorityRow &p : s.rows) {
+        auto *item = new QTreeWidgetItem(m_rows);
+        item->setText(0, priorityName(p.priority));
+        item->setText(1, QStringLiteral("%1 %2").arg(p.modelName, p.quant.name));
+        item->setText(2, formatGB(p.quant.fileBytes, 1));
+        item->setText(3, p.quant.longestContextTokens ? QLocale().toString(p.quant.longestContextTokens) : tr("—"));
+        item->setText(4, p.note.isEmpty() ? AdviceTableModel::badgeText(p.quant.badge) : p.note);
+        for (int c = 0; c < 5; ++c)
+            item->setToolTip(c, p.explanation);
+    }
+    if (!s.notes.isEmpty())
+        m_rows->setToolTip(s.notes.join(u'\n'));
+    if (m_rows->topLevelItemCount() > 0)
+        m_rows->setCurrentItem(m_rows->topLevelItem(0)); // shows its reasoning
 }

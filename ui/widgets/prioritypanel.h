@@ -27,16 +27,18 @@ public:
 
     /// Starts computing the rows for `options` (ram, reserve, KV type, flash attention).
     void request(const QuantFit::AdviceOptions &options);
+    /// A request is still being computed.
     bool isBusy() const { return m_pending > 0; }
-    /// "llama-3.1-70b Q4_K_M" for a Priority value, empty when absent or not computed yet.
-    QString rowText(int priority) const;
 
 signals:
-    void finished();
+    /// isBusy() turned false: the newest request's rows (or its error) are shown.
+    void idle();
 
 private:
+    void showRows(const QuantFit::SystemAdvice &advice);
+    void showError(const QString &message);
+
     std::shared_ptr<QuantFit::Advisor> m_advisor;
-    std::unique_ptr<QuantFit::SystemAdvice> m_system;
     int m_generation = 0;
     int m_pending = 0;
     QLabel *m_title;

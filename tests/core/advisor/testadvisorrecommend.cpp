@@ -7,6 +7,8 @@
 
 #include <QTest>
 
+#include <algorithm>
+
 using namespace QuantFit;
 
 namespace {
@@ -119,43 +121,121 @@ private slots:
         }
     }
 
+    // The brief's decision flow: "Start with Q4_K_M"; memory to spare -> "go up one quant level
+    // (Q4->Q5 or Q5->Q6)"; "Use Q8_0 only if model comfortably fits with room for context".
     void decisionFlowGoesUp()
     {
         // 8B on 128 GB: everything is comfortable, Q8_0 leaves most memory for context.
         const ModelAdvice a = m_advisor.adviseModel(QStringLiteral("llama-3.1-8b"), ram(128));
-        QCOMPARE(a.recommendation.fileType, std::optional<FileType>(FileType::Q8_0));
+        const QuantRecommendation &r = a.recommendation;
+        QCOMPARE(r.fileType, std::optional<FileType>(FileType::Q8_0));
         QVERIFY(a.row(FileType::Q8_0)->recommended);
-        QVERIFY(a.recommendation.steps.first().startsWith(QStringLiteral("Start with Q4_K_M")));
+        QCOMPARE(r.fit, FitBadge::Comfortable);
+        QVERIFY(!r.belowStart);
+        QCOMPARE(r.steps.size(), 4);
+        QVERIFY(r.steps[0].startsWith(QStringLiteral("Start with Q4_K_M")));
+        QVERIFY2(r.steps[1].contains(QStringLiteral("up one level to Q5_K_M")), qPrintable(r.steps[1]));
+        QVERIFY2(r.steps[2].contains(QStringLiteral("up one level to Q6_K")), qPrintable(r.steps[2]));
+        QVERIFY2(r.steps[3].contains(QStringLiteral("up one level to Q8_0")), qPrintable(r.steps[3]));
+        QVERIFY(r.headline.contains(QStringLiteral("Llama 3.1 8B")));
+        QVERIFY(r.headline.contains(QStringLiteral("128 GB")));
+        QVERIFY(r.headline.endsWith(QStringLiteral("Q8_0")));
+        // The deciding reason comes first: room for context.
+        QVERIFY2(r.reasons.first().contains(QStringLiteral("room for context")), qPrintable(r.reasons.first()));
+        QVERIFY(r.alternativeModelId.isEmpty());
+
         // 70B on 128 GB stops at Q6_K: Q8_0's weights take more than half of the usable memory.
         const ModelAdvice b = m_advisor.adviseModel(QStringLiteral("llama-3.1-70b"), ram(128));
         QCOMPARE(b.recommendation.fileType, std::optional<FileType>(FileType::Q6_K));
+        QCOMPARE(b.recommendation.fit, FitBadge::Comfortable);
+        QVERIFY(b.recommendation.steps.last().contains(QStringLiteral("Q8_0")));
+        QVERIFY(b.recommendation.steps.last().contains(QStringLiteral("context")));
+        QVERIFY2(b.recommendation.reasons.first().contains(QStringLiteral("Q8_0")),
+                 qPrintable(b.recommendation.reasons.first()));
     }
 
+    // "Do you have memory to spare? No -> Is quality critical? Yes: smaller model at higher
+    // quant; No: use current quant level."
     void decisionFlowTight()
     {
         // 70B on 64 GB: Q4_K_M fits but is tight.
         AdviceOptions o = ram(64);
         const ModelAdvice a = m_advisor.adviseModel(QStringLiteral("llama-3.1-70b"), o);
+        const QuantRecommendation &r = a.recommendation;
         QCOMPARE(a.row(FileType::Q4_K_M)->badge, FitBadge::Tight);
-        QCOMPARE(a.recommendation.fileType, std::optional<FileType>(FileType::Q4_K_M));
-        QVERIFY(a.recommendation.alternativeModelId.isEmpty());
+        QCOMPARE(r.fileType, std::optional<FileType>(FileType::Q4_K_M));
+        QCOMPARE(r.fit, FitBadge::Tight);
+        QVERIFY(!r.belowStart);
+        QCOMPARE(r.steps.size(), 2);
+        QVERIFY(r.steps[0].contains(QStringLiteral("no memory to spare")));
+        QVERIFY(r.steps[1].contains(QStringLiteral("stay at Q4_K_M")));
+        QCOMPARE(r.headline, QStringLiteral("Recommended for Llama 3.1 70B on 64 GB: Q4_K_M"));
+        // Its file: 42.5 GB (the published Q4_K_M GGUF of Llama 3.1 70B, 42.52 GB).
+        QVERIFY(r.reasons.join(QLatin1Char(' ')).contains(QStringLiteral("42.5 GB")));
+        QVERIFY(r.alternativeModelId.isEmpty());
+        QVERIFY(r.alternativeModelName.isEmpty());
         // Quality critical: name a smaller model at a higher quant (same family first).
         o.qualityCritical = true;
         const ModelAdvice b = m_advisor.adviseModel(QStringLiteral("llama-3.1-70b"), o);
+        QCOMPARE(b.recommendation.fileType, std::optional<FileType>(FileType::Q4_K_M));
         QCOMPARE(b.recommendation.alternativeModelId, QStringLiteral("llama-3.1-8b"));
-        QVERIFY(b.recommendation.alternativeFileType >= FileType::Q5_K_M
-            || *b.recommendation.alternativeFileType == FileType::Q8_0);
+        QCOMPARE(b.recommendation.alternativeModelName, QStringLiteral("Llama 3.1 8B"));
+        QVERIFY(b.recommendation.alternativeFileType);
+        const FileType alt = *b.recommendation.alternativeFileType;
+        QVERIFY(alt == FileType::Q5_K_M || alt == FileType::Q6_K || alt == FileType::Q8_0);
+        QVERIFY(b.recommendation.steps.last().contains(QStringLiteral("Llama 3.1 8B")));
     }
 
+    // "Avoid Q2_K/Q3_K unless necessary - quality degradation noticeable."
     void decisionFlowDoesNotFit()
     {
         // 70B on 32 GB: not even Q2_K fits at 8192 tokens; the 8B is named instead.
         const ModelAdvice a = m_advisor.adviseModel(QStringLiteral("llama-3.1-70b"), ram(32));
-        QVERIFY(!a.recommendation.fileType);
-        QCOMPARE(a.recommendation.alternativeModelId, QStringLiteral("llama-3.1-8b"));
+        const QuantRecommendation &r = a.recommendation;
+        QVERIFY(!r.fileType);
+        QCOMPARE(r.fit, FitBadge::DoesNotFit);
+        QVERIFY(std::none_of(a.rows.begin(), a.rows.end(), [](const QuantRow &q) { return q.recommended; }));
+        QVERIFY2(r.headline.contains(QStringLiteral("does not fit")) && r.headline.contains(QStringLiteral("32 GB")),
+                 qPrintable(r.headline));
+        QVERIFY(!r.reasons.isEmpty());
+        QVERIFY(r.reasons.first().contains(QStringLiteral("Q2_K")));
+        QCOMPARE(r.alternativeModelId, QStringLiteral("llama-3.1-8b"));
         // 70B on 48 GB: Q4_K_M does not fit, Q3_K_M does, because it is necessary.
         const ModelAdvice b = m_advisor.adviseModel(QStringLiteral("llama-3.1-70b"), ram(48));
         QCOMPARE(b.recommendation.fileType, std::optional<FileType>(FileType::Q3_K_M));
+        QVERIFY(b.recommendation.belowStart);
+        QVERIFY2(b.recommendation.reasons.first().contains(QStringLiteral("quality loss")),
+                 qPrintable(b.recommendation.reasons.first()));
+    }
+
+    // Structured for layout: a one-line headline, and reasons and steps as whole sentences, so
+    // neither the app nor the CLI has to cut or join text.
+    void recommendationIsStructured_data()
+    {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<int>("ramGb");
+        QTest::newRow("8B on 128 GB") << QStringLiteral("llama-3.1-8b") << 128;
+        QTest::newRow("70B on 64 GB") << QStringLiteral("llama-3.1-70b") << 64;
+        QTest::newRow("70B on 48 GB") << QStringLiteral("llama-3.1-70b") << 48;
+        QTest::newRow("70B on 32 GB") << QStringLiteral("llama-3.1-70b") << 32;
+    }
+    void recommendationIsStructured()
+    {
+        QFETCH(QString, model);
+        QFETCH(int, ramGb);
+        const QuantRecommendation r = m_advisor.adviseModel(model, ram(ramGb)).recommendation;
+        QVERIFY(!r.headline.isEmpty());
+        QVERIFY(!r.headline.contains(QLatin1Char('\n')));
+        QVERIFY(!r.headline.endsWith(QLatin1Char('.')));
+        QVERIFY(!r.headline.contains(QStringLiteral(". ")));
+        QVERIFY(r.reasons.size() >= 3);
+        QVERIFY(!r.steps.isEmpty());
+        for (const QString &sentence : r.reasons + r.steps) {
+            QVERIFY2(sentence.endsWith(QLatin1Char('.')) && !sentence.contains(QLatin1Char('\n')),
+                     qPrintable(sentence));
+            QVERIFY2(!sentence.contains(QStringLiteral(". ")), qPrintable(sentence)); // one sentence
+            QVERIFY2(sentence.front().isUpper(), qPrintable(sentence));
+        }
     }
 
     void badInput()
