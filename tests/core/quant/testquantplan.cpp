@@ -158,6 +158,7 @@ private slots:
     void overrideKv();
     void overrideKvOrder();
     void sizeMatchesWriterLayout();
+    void bitsPerWeightOfAPlan();
     void matchesLlamaQuantize_data();
     void matchesLlamaQuantize();
 };
@@ -534,6 +535,20 @@ void TestQuantPlan::sizeMatchesWriterLayout()
             sum += t.nBytes;
         QCOMPARE(plan.targetTensorBytes, sum);
     }
+}
+
+void TestQuantPlan::bitsPerWeightOfAPlan()
+{
+    // 2 layers, n_embd 256, n_ff 512, 8 heads and 8 KV heads, vocabulary 512. Matrices:
+    // token_embd and output 256 x 512 each; per layer q, k, v, o 256 x 256, gate and up
+    // 256 x 512, down 512 x 256. Vectors: two norms of 256 per layer and the final norm.
+    const GgufLayout layout = layoutFor({2, 256, 512, 8, 8});
+    const double matrices = 2 * 256 * 512 + 2 * (4 * 256 * 256 + 3 * 256 * 512);
+    const double vectors = 2 * 2 * 256 + 256;
+    QCOMPARE(makeQuantPlan(layout.metadata, layout.tensors, F::F32).bitsPerWeight(), 32.0);
+    // F16 converts the matrices and keeps the norms in F32.
+    QCOMPARE(makeQuantPlan(layout.metadata, layout.tensors, F::F16).bitsPerWeight(),
+             (16 * matrices + 32 * vectors) / (matrices + vectors));
 }
 
 void TestQuantPlan::matchesLlamaQuantize_data()
