@@ -36,7 +36,14 @@ public:
     void flush();
 
     void requestCancel() { m_cancelled.store(true, std::memory_order_relaxed); }
-    bool isCancelled() const { return m_cancelled.load(std::memory_order_relaxed); }
+    /// Also cancelled when `parent` is: for a context that runs one stage of a larger job
+    /// (set before the work starts; `parent` must outlive this context).
+    void followCancel(const JobContext &parent) { m_cancelParent = &parent; }
+    bool isCancelled() const
+    {
+        return m_cancelled.load(std::memory_order_relaxed)
+            || (m_cancelParent && m_cancelParent->isCancelled());
+    }
     /// Throws Cancelled when a cancel was requested.
     void throwIfCancelled() const;
 
@@ -52,6 +59,7 @@ private:
     Sink m_sink;
     int m_minIntervalMs;
     std::atomic<bool> m_cancelled{false};
+    const JobContext *m_cancelParent = nullptr;
     std::atomic<std::uint64_t> m_done{0};
     std::atomic<qint64> m_lastReportMs{-1000000};
     mutable std::mutex m_mutex; // guards the fields below and serializes reports
