@@ -34,6 +34,10 @@ CpuFeatures detect()
     if (maxLeaf >= 7) {
         __cpuid_count(7, 0, eax, ebx, ecx, edx);
         f.avx2 = ebx & (1u << 5);
+        // F (bit 16), DQ (17), BW (30), VL (31); XCR0 bits 5..7: opmask and both ZMM halves.
+        const unsigned need = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
+        f.avx512 = f.avx2 && (ebx & need) == need && (xcr0Lo & 0xE0u) == 0xE0u;
+        f.avx512Vnni = f.avx512 && (ecx & (1u << 11));
         __cpuid_count(7, 1, eax, ebx, ecx, edx);
         f.avxVnni = f.avx2 && (eax & (1u << 4));
     }

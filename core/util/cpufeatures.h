@@ -12,6 +12,9 @@ struct CpuFeatures {
     bool fma = false;
     bool f16c = false;
     bool avxVnni = false; ///< AVX-VNNI (VEX-encoded vpdpbusd on 256-bit registers)
+    /// AVX-512 F, BW, VL and DQ, with the opmask and ZMM state saved by the OS.
+    bool avx512 = false;
+    bool avx512Vnni = false; ///< avx512 and AVX512_VNNI (EVEX vpdpbusd)
 
     /// AVX2 + FMA + F16C: what our AVX2 kernels assume together.
     bool avx2Fma() const { return avx2 && fma && f16c; }
