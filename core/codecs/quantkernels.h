@@ -1,8 +1,8 @@
 #pragma once
 
 // The codec table, parallel to the type-facts table in gguf/ggmltype.h (one row per GgmlType).
-// Reference codecs follow quant-types.md step by step and write the same bytes as ggml's
-// reference quantizers (tests compare with files llama-quantize wrote); their AVX2 paths are
+// Reference codecs follow ggml's reference quantizers (ggml-quants.c) step by step and write the
+// same bytes (tests compare with files llama-quantize wrote); their AVX2 paths are
 // chosen at run time and are bit-identical to them (no FMA; tests compare the two). All kernels
 // are stateless and thread-safe. Dot products with float vectors are in vecdot.h.
 
@@ -15,7 +15,7 @@ namespace QuantFit {
 
 /// Quantizes one row of `n` floats (n a multiple of the block size) into `dst`
 /// (rowBytes(type, n) bytes). `importance` is either empty or n per-column weights (imatrix,
-/// quant-types.md §0.7). Output does not depend on threading: rows are independent.
+/// docs/formats.md "Importance matrices"). Output does not depend on threading: rows are independent.
 using QuantizeRowFn = void (*)(const float *src, std::uint8_t *dst, std::int64_t n,
                                const float *importance);
 /// Dequantizes one row of `n` values.

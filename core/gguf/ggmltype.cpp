@@ -6,7 +6,7 @@ namespace QuantFit {
 
 namespace {
 
-// Block sizes and bytes per block from gguf-format.md §3 and quant-types.md. canQuantize and
+// Block sizes and bytes per block from docs/formats.md "Tensor types" (ggml's ggml.c type_traits). canQuantize and
 // canDequantize say what this build implements; the codec table in core/quant must agree
 // (a test checks it).
 constexpr std::array kTypes = {
@@ -48,7 +48,7 @@ constexpr std::array kTypes = {
     TypeFacts{GgmlType::Q2_0,    "q2_0",    64,   18,   true,  true,  true,  false},
 };
 
-// GGML_TYPE_COUNT of the current ggml (gguf-format.md §3): ids at or above it are unknown.
+// GGML_TYPE_COUNT of the current ggml (ggml.h enum ggml_type; docs/formats.md): ids at or above it are unknown.
 constexpr std::uint32_t kMaxId = 43;
 
 constexpr auto kById = [] {

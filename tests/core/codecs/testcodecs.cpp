@@ -1,4 +1,4 @@
-// Block codecs (quant-types.md), table-driven over allTypeFacts(): every type with kernels gets a
+// Block codecs (docs/formats.md "Tensor types"), table-driven over allTypeFacts(): every type with kernels gets a
 // row, so a new type is tested the day it is added to the table.
 
 #include "codecbounds.h"
@@ -24,7 +24,7 @@ Q_DECLARE_METATYPE(QuantFit::GgmlType)
 
 namespace {
 
-// Block size and bytes per block from quant-types.md §6 (and §1 for the float types).
+// Block size and bytes per block from ggml's type_traits in ggml.c (docs/formats.md "Tensor types").
 const std::map<std::string_view, std::pair<int, int>> kSpecBlocks = {
     {"f32", {1, 4}},      {"f16", {1, 2}},      {"bf16", {1, 2}},     {"q8_0", {32, 34}},
     {"q5_1", {32, 24}},   {"q5_0", {32, 22}},   {"q4_1", {32, 20}},   {"q4_0", {32, 18}},
@@ -33,7 +33,7 @@ const std::map<std::string_view, std::pair<int, int>> kSpecBlocks = {
     {"q2_K", {256, 84}},  {"iq2_s", {256, 82}}, {"iq2_xs", {256, 74}}, {"iq2_xxs", {256, 66}},
     {"tq2_0", {256, 66}}, {"iq1_m", {256, 56}}, {"tq1_0", {256, 54}}, {"iq1_s", {256, 50}},
     {"mxfp4", {32, 17}},  {"q8_k", {256, 292}},
-    // quant-types.md §5.2-§5.4 (the newest ggml types)
+    // the newest ggml types (MXFP4, NVFP4, Q1_0, Q2_0)
     {"nvfp4", {64, 36}},  {"q1_0", {128, 18}},  {"q2_0", {64, 18}},
 };
 
@@ -212,7 +212,7 @@ void TestCodecs::handBuiltQ5_0()
 }
 
 // d = 1, dmin = 0.5; scale codes sc = {1,2,3,4,10,20,63,33}, min codes mn = {0,5,7,63,1,40,2,17}
-// packed by hand (quant-types.md §3.3):
+// packed by hand (block_q3_K in ggml-common.h):
 //   S[0..3] = sc0..3 | high2(sc4..7) << 6 = {1, 2|1<<6, 3|3<<6, 4|2<<6} = {1, 66, 195, 132}
 //   S[4..7] = mn0..3 | high2(mn4..7) << 6 = {0, 5|2<<6, 7, 63|1<<6} = {0, 133, 7, 127}
 //   S[8..11] = low4(sc4..7) | low4(mn4..7) << 4 = {10|1<<4, 4|8<<4, 15|2<<4, 1|1<<4}
@@ -266,7 +266,7 @@ void TestCodecs::handBuiltIq4Nl()
     }
 }
 
-// d = 1; sub-block codes 28 + ib (values ib - 4), packed by hand (quant-types.md §4.2):
+// d = 1; sub-block codes 28 + ib (values ib - 4), packed by hand (docs/formats.md "Block layouts"):
 //   low4 = {12, 13, 14, 15, 0, 1, 2, 3}, high2 = {1, 1, 1, 1, 2, 2, 2, 2}
 //   scales_l = {12 | 13 << 4, 14 | 15 << 4, 0 | 1 << 4, 2 | 3 << 4} = {220, 254, 16, 50}
 //   scales_h = 0b10'10'10'10'01'01'01'01 = 0xAA55
@@ -294,7 +294,7 @@ void TestCodecs::allZero_data()
     }
 }
 
-// quant-types.md §8: an all-zero block gives d = 0 (or -0) and dequantizes to zeros; Q4_0 codes
+// ggml's reference quantizers: an all-zero block gives d = 0 (or -0) and dequantizes to zeros; Q4_0 codes
 // are 8 (0x88), IQ4_NL indices 8 (0x88), Q6_K all bytes zero.
 void TestCodecs::allZero()
 {
