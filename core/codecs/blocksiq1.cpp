@@ -51,18 +51,12 @@ float maxAbs(const float *x, int n)
     return m;
 }
 
-// Positions 0..n-1 ordered by value, equal values in position order (a stable sort, as glibc's
-// qsort merge sort is for arrays this small).
 void sortedPositions(const float *x, int n, int *order)
 {
-    for (int i = 0; i < n; ++i) {
-        int j = i;
-        while (j > 0 && x[order[j - 1]] > x[i]) {
-            order[j] = order[j - 1];
-            --j;
-        }
-        order[j] = i;
-    }
+    if (quantAvx512Enabled())
+        iq1SortedPositionsAvx512(x, n, order);
+    else
+        iq1SortedPositions(x, n, order);
 }
 
 // Grid index of group levels l[8] under the value table v: on the grid as is, else the best
@@ -95,6 +89,44 @@ int scaleCode3(float id, float s)
 } // namespace
 
 namespace Codec {
+
+void iq1SortedPositions(const float *x, int n, int *order)
+{
+    for (int i = 0; i < n; ++i) {
+        int j = i;
+        while (j > 0 && x[order[j - 1]] > x[i]) {
+            order[j] = order[j - 1];
+            --j;
+        }
+        order[j] = i;
+    }
+}
+
+Iq1mSplit iq1sBestSplitPortable(const float *sumX, const float *sumW)
+{
+    Iq1mSplit best{0, -1, 0, 0};
+    float bestScore = -FLT_MAX;
+    for (int i1 = 0; i1 <= 32; ++i1) {
+        for (int i2 = i1; i2 <= 32; ++i2) {
+            const float a = sumX[i1] - sumX[0];
+            const float bx = sumX[i2] - sumX[i1];
+            const float c = sumX[32] - sumX[i2];
+            const float wa = sumW[i1] - sumW[0];
+            const float wb = sumW[i2] - sumW[i1];
+            const float wc = sumW[32] - sumW[i2];
+            for (int shift = 0; shift < 2; ++shift) {
+                const float *v = shift ? kMinus : kPlus;
+                const float num = a * v[0] + bx * v[1] + c * v[2];
+                const float den = wa * v[0] * v[0] + wb * v[1] * v[1] + wc * v[2] * v[2];
+                if (den > 0 && num * num > bestScore * den) {
+                    best = {num / den, i1, i2, shift};
+                    bestScore = best.s * num;
+                }
+            }
+        }
+    }
+    return best;
+}
 
 Iq1mSplit iq1mBestSplitPortable(const float *x, const float *w, const int *order)
 {
@@ -152,37 +184,14 @@ void quantizeRowIq1S(const float *x, std::uint8_t *dst, std::int64_t n, const fl
                 sumW[j + 1] = sumW[j] + w[order[j]];
             }
             // Every three-way split of the sorted values, with each shift.
-            float best = -FLT_MAX;
-            float s = 0;
-            int bestI1 = -1;
-            int bestI2 = 0;
-            bool bestMinus = false;
-            for (int i1 = 0; i1 <= 32; ++i1) {
-                for (int i2 = i1; i2 <= 32; ++i2) {
-                    const float a = sumX[i1] - sumX[0];
-                    const float bx = sumX[i2] - sumX[i1];
-                    const float c = sumX[32] - sumX[i2];
-                    const float wa = sumW[i1] - sumW[0];
-                    const float wb = sumW[i2] - sumW[i1];
-                    const float wc = sumW[32] - sumW[i2];
-                    for (int shift = 0; shift < 2; ++shift) {
-                        const float *v = shift ? kMinus : kPlus;
-                        const float num = a * v[0] + bx * v[1] + c * v[2];
-                        const float den = wa * v[0] * v[0] + wb * v[1] * v[1] + wc * v[2] * v[2];
-                        if (den > 0 && num * num > best * den) {
-                            s = num / den;
-                            best = s * num;
-                            bestI1 = i1;
-                            bestI2 = i2;
-                            bestMinus = shift == 1;
-                        }
-                    }
-                }
-            }
-            if (bestI1 < 0) // all weights zero: skipped
+            const Iq1mSplit split = quantAvx512Enabled() ? iq1sBestSplitAvx512(sumX, sumW)
+                                                         : iq1sBestSplitPortable(sumX, sumW);
+            if (split.i1 < 0) // all weights zero: skipped
                 continue;
+            float s = split.s;
+            bool bestMinus = split.k == 1;
             std::uint8_t l[32];
-            splitLevels(order, 32, bestI1, bestI2, l);
+            splitLevels(order, 32, split.i1, split.i2, l);
             if (s < 0) {
                 for (auto &v : l)
                     v = std::uint8_t(2 - v);
@@ -245,8 +254,9 @@ void quantizeRowIq1M(const float *x, std::uint8_t *dst, std::int64_t n, const fl
                 continue;
             int order[16];
             sortedPositions(xb, 16, order);
-            const Iq1mSplit split = quantSimdEnabled() ? iq1mBestSplitAvx2(xb, w, order)
-                                                       : iq1mBestSplitPortable(xb, w, order);
+            const Iq1mSplit split = quantAvx512Enabled() ? iq1mBestSplitAvx512(xb, w, order)
+                : quantSimdEnabled()                       ? iq1mBestSplitAvx2(xb, w, order)
+                                                           : iq1mBestSplitPortable(xb, w, order);
             if (split.i1 < 0) // all weights zero: skipped
                 continue;
             float s = split.s;

@@ -57,34 +57,13 @@ void sums(int n, const float *w, const float *t, const std::uint8_t *l, float &a
     }
 }
 
-// Steps 4-5 for one sub-block of n values; returns s and leaves the final levels in L.
-float searchSubBlock(const IqTypeSpec &spec, const IqGridMaps &maps, int n, const float *t,
-                     const float *w, const float *r, float mPrime, float s, std::uint8_t *L)
+// Step 5 after the trials: the final re-fit of the best trial's groups (all, or the off-grid
+// ones) at id = 1/s, then s = A/Q once more.
+float refit(const IqTypeSpec &spec, const IqGridMaps &maps, int n, const float *t,
+            const float *w, const float *r, float s, std::uint8_t *L, const bool *bestOn)
 {
     const int e = maps.groupSize;
     const int nGroups = n / e;
-    const float p = float(2 * spec.lmax + 1);
-    std::uint8_t trial[32];
-    bool on[8];
-    bool bestOn[8];
-    for (int g = 0; g < nGroups; ++g)
-        bestOn[g] = spec.onGridStart;
-    float best = 0;
-    for (int k = -spec.kMax; k <= spec.kMax; ++k) {
-        const float id = (p + float(k) * spec.step) / mPrime;
-        const float ts = 1 / id;
-        for (int g = 0; g < nGroups; ++g)
-            on[g] = groupLevels(maps, spec.lmax, id, ts, t + g * e, r + g * e, trial + g * e);
-        float a;
-        float q2;
-        sums(n, w, t, trial, a, q2);
-        if (q2 > 0 && a * a > best * q2) {
-            s = a / q2;
-            best = s * a;
-            std::memcpy(L, trial, std::size_t(n));
-            std::memcpy(bestOn, on, sizeof(bool) * std::size_t(nGroups));
-        }
-    }
     bool anyOff = false;
     for (int g = 0; g < nGroups; ++g)
         anyOff = anyOff || !bestOn[g];
@@ -103,10 +82,47 @@ float searchSubBlock(const IqTypeSpec &spec, const IqGridMaps &maps, int n, cons
     return s;
 }
 
+// Steps 4-5 for one sub-block of n values; returns s and leaves the final levels in L.
+float searchSubBlock(const IqTypeSpec &spec, const IqGridMaps &maps, int n, const float *t,
+                     const float *w, const float *r, float mPrime, float s, std::uint8_t *L)
+{
+    const int e = maps.groupSize;
+    const int nGroups = n / e;
+    const float p = float(2 * spec.lmax + 1);
+    std::uint8_t trial[32];
+    bool on[8];
+    bool bestOn[8];
+    for (int g = 0; g < nGroups; ++g)
+        bestOn[g] = spec.onGridStart;
+    if (quantAvx512Enabled()) {
+        iqTrialsAvx512(spec, maps, n, t, w, r, mPrime, s, L, bestOn);
+        return refit(spec, maps, n, t, w, r, s, L, bestOn);
+    }
+    float best = 0;
+    for (int k = -spec.kMax; k <= spec.kMax; ++k) {
+        const float id = (p + float(k) * spec.step) / mPrime;
+        const float ts = 1 / id;
+        for (int g = 0; g < nGroups; ++g)
+            on[g] = groupLevels(maps, spec.lmax, id, ts, t + g * e, r + g * e, trial + g * e);
+        float a;
+        float q2;
+        sums(n, w, t, trial, a, q2);
+        if (q2 > 0 && a * a > best * q2) {
+            s = a / q2;
+            best = s * a;
+            std::memcpy(L, trial, std::size_t(n));
+            std::memcpy(bestOn, on, sizeof(bool) * std::size_t(nGroups));
+        }
+    }
+    return refit(spec, maps, n, t, w, r, s, L, bestOn);
+}
+
 } // namespace
 
 int iqBestNeighbour(const IqGridMaps &maps, int key, const float *t, const float *r, float s)
 {
+    if (quantAvx512Enabled())
+        return iqBestNeighbourAvx512(maps, key, t, r, s);
     return quantSimdEnabled() ? iqBestNeighbourAvx2(maps, key, t, r, s)
                               : iqBestNeighbourPortable(maps, key, t, r, s);
 }
@@ -137,6 +153,8 @@ int iqBestNeighbourPortable(const IqGridMaps &maps, int key, const float *t, con
 int iq1BestNeighbour(const IqGridMaps &maps, int key, const float *x, const float *w, float s,
                      const float *v)
 {
+    if (quantAvx512Enabled())
+        return iq1BestNeighbourAvx512(maps, key, x, w, s, v);
     return quantSimdEnabled() ? iq1BestNeighbourAvx2(maps, key, x, w, s, v)
                               : iq1BestNeighbourPortable(maps, key, x, w, s, v);
 }
@@ -254,7 +272,8 @@ void iqSearchSuperBlock(const IqTypeSpec &spec, const float *x, const float *imp
         float s = m / float(2 * spec.lmax + 1);
         float mPrime = m;
         if (spec.qpStart) {
-            s = makeQpQuants(n, 4, t, qpCodes, w);
+            s = quantAvx512Enabled() ? makeQpQuantsAvx512(n, 4, t, qpCodes, w)
+                                     : makeQpQuants(n, 4, t, qpCodes, w);
             mPrime = s * 3;
             if (mPrime <= 0) { // vanishing weighted sums (zero importances): treated as skipped
                 out.skipped[b] = true;

@@ -93,6 +93,24 @@ int iqBestNeighbourAvx2(const IqGridMaps &maps, int key, const float *t, const f
 int iq1BestNeighbourAvx2(const IqGridMaps &maps, int key, const float *x, const float *w, float s,
                          const float *v);
 
+/// AVX-512 versions (iqsearchavx512.cpp): per call a term table of every (element, level)
+/// error term, computed with the scalar code's operations, then 16 candidates side by side, each
+/// summing its terms in element order; the first strict minimum is found by lane-wise minima.
+/// Bit-identical to the scalar searches. Call only when quantAvx512Enabled().
+int iqBestNeighbourAvx512(const IqGridMaps &maps, int key, const float *t, const float *r,
+                          float s);
+int iq1BestNeighbourAvx512(const IqGridMaps &maps, int key, const float *x, const float *w,
+                           float s, const float *v);
+
+/// Step 4's trials of one sub-block of n values (iqsearch.cpp runs them one by one): lane j of
+/// a 16-wide vector runs trial k = -kMax + j (+16 for the next vector) with the scalar float
+/// operations, neighbour searches per off-grid lane, then the trials are accepted in k order by
+/// the scalar rule. On acceptance s, L (n levels) and on (per group) are replaced, as the scalar
+/// loop does. Returns best (0 when no trial was accepted). Call only when quantAvx512Enabled().
+float iqTrialsAvx512(const IqTypeSpec &spec, const IqGridMaps &maps, int n, const float *t,
+                     const float *w, const float *r, float mPrime, float &s, std::uint8_t *L,
+                     bool *on);
+
 /// Reconstruction values of the IQ1 levels 0, 1, 2 for the shifts +0.125 and -0.125 (exact).
 inline constexpr float kIq1Plus[3] = {-0.875f, 0.125f, 1.125f};
 inline constexpr float kIq1Minus[3] = {-1.125f, -0.125f, 0.875f};
@@ -118,5 +136,25 @@ struct Iq1mSplit {
 Iq1mSplit iq1mBestSplitPortable(const float *x, const float *w, const int *order);
 /// The same on AVX2, eight i2 at a time (bit-identical); call only when quantSimdEnabled().
 Iq1mSplit iq1mBestSplitAvx2(const float *x, const float *w, const int *order);
+/// The same on AVX-512: 16 splits (i1, i2) side by side, each summing precomputed terms in the
+/// scalar order; a vector of splits is tested against the running best and only one with a
+/// passing lane is accepted lane by lane (bit-identical). Call only when quantAvx512Enabled().
+Iq1mSplit iq1mBestSplitAvx512(const float *x, const float *w, const int *order);
+
+/// IQ1_S's search over every split 0 <= i1 <= i2 <= 32 of a sub-block's sorted values, from the
+/// prefix sums X (of w x) and W (of w) over the sorted order (33 values each): per split and
+/// shift (plus table first) N = (a v0 + b v1) + c v2 and D = ((wa v0) v0 + (wb v1) v1) +
+/// (wc v2) v2 from the three segments' sums; the candidate rule of Iq1mSplit. i1 = -1 when no
+/// candidate had D > 0; k is 1 for the minus table.
+Iq1mSplit iq1sBestSplitPortable(const float *sumX, const float *sumW);
+/// The same on AVX-512, 16 i2 at a time (bit-identical); call only when quantAvx512Enabled().
+Iq1mSplit iq1sBestSplitAvx512(const float *sumX, const float *sumW);
+
+/// Positions 0..n-1 (n = 16 or 32) ordered by value, equal values in position order: the
+/// stable sort glibc's qsort is for arrays this small. The AVX-512 version counts ranks
+/// (smaller values, then equal values before) and falls back to the scalar sort when a value is
+/// NaN; call it only when quantAvx512Enabled().
+void iq1SortedPositions(const float *x, int n, int *order);
+void iq1SortedPositionsAvx512(const float *x, int n, int *order);
 
 } // namespace QuantFit::Codec

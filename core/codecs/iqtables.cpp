@@ -63,12 +63,13 @@ IqGridMaps makeIqGridMaps(IqGrid grid)
     m.groupSize = src.groupSize;
     m.keyBits = src.keyBits;
     m.nWant = src.nWant;
+    m.nLevels = src.nLevels;
     m.levels.resize(std::size_t(src.nEntries * src.groupSize));
     for (int j = 0; j < src.nEntries; ++j)
         for (int i = 0; i < src.groupSize; ++i)
             m.levels[std::size_t(j * src.groupSize + i)] = std::uint8_t(levelOf(grid, j, i));
     const std::size_t nKeys = std::size_t(1) << (src.keyBits * src.groupSize);
-    m.onGrid.assign(nKeys, -1);
+    m.onGrid.assign(nKeys + 1, -1);
     for (int j = 0; j < src.nEntries; ++j)
         m.onGrid[std::size_t(m.keyOf(m.levelsOf(j)))] = std::int16_t(j);
     m.nbStart.assign(nKeys, 0);
@@ -174,6 +175,30 @@ IqGridMaps makeIqGridMaps(IqGrid grid)
                 const std::uint8_t *lev = m.levelsOf(list[c + l < count ? c + l : 0]);
                 for (int i = 0; i < src.groupSize; ++i)
                     m.nbLevels[at + 8 * std::size_t(i) + std::size_t(l)] = lev[i];
+            }
+        }
+    }
+
+    // The same lists as term-table slots, 16 candidates per run.
+    m.nbSlotsKey.assign(nKeys, 0);
+    nRuns = 0;
+    for (std::size_t key = 0; key < nKeys; ++key)
+        nRuns += (m.nbCount[key] + 15) / 16;
+    m.nbSlots.resize(nRuns * 16 * std::size_t(src.groupSize));
+    at = 0;
+    for (std::size_t key = 0; key < nKeys; ++key) {
+        const int count = m.nbCount[key];
+        if (!count)
+            continue;
+        m.nbSlotsKey[key] = std::uint32_t(at / (16 * std::size_t(src.groupSize))) << 12
+            | std::uint32_t(count);
+        const std::uint16_t *list = m.nbList.data() + m.nbStart[key];
+        for (int c = 0; c < count; c += 16, at += 16 * std::size_t(src.groupSize)) {
+            for (int l = 0; l < 16; ++l) {
+                const std::uint8_t *lev = m.levelsOf(list[c + l < count ? c + l : 0]);
+                for (int i = 0; i < src.groupSize; ++i)
+                    m.nbSlots[at + 16 * std::size_t(i) + std::size_t(l)] =
+                        std::uint8_t(lev[i] + src.nLevels * i);
             }
         }
     }

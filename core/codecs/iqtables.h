@@ -35,8 +35,11 @@ struct IqGridMaps {
     int groupSize = 0;   ///< elements per entry: 8 or 4
     int keyBits = 0;     ///< bits per element in a key: 2 or 3
     int nWant = 0;       ///< distinct distances kept per neighbour list
+    int nLevels = 0;     ///< levels 0..nLevels-1: 3 (IQ1, IQ2 grids) or 8 (IQ3 grids)
     std::vector<std::uint8_t> levels;   ///< nEntries * groupSize levels
-    std::vector<std::int16_t> onGrid;   ///< key -> entry index, -1 when off the grid
+    /// key -> entry index, -1 when off the grid; one extra -1 at the end, so that a 32-bit
+    /// gather of any key's slot stays inside the array.
+    std::vector<std::int16_t> onGrid;
     std::vector<std::uint32_t> nbStart; ///< key -> first list entry (off-grid in-range keys)
     std::vector<std::uint16_t> nbCount; ///< key -> list length (0 for on-grid keys)
     std::vector<std::uint16_t> nbList;  ///< all lists back to back
@@ -45,6 +48,13 @@ struct IqGridMaps {
     /// the run's candidates at bytes 8i..8i+7.
     std::vector<std::uint8_t> nbLevels;
     std::vector<std::uint32_t> nbLevelsStart; ///< key -> first byte of its runs in nbLevels
+    /// The lists once more for the AVX-512 searches: runs of 16 candidates, groupSize x 16
+    /// bytes, byte 16i + c = the term-table slot of element i of candidate c of the run,
+    /// i * nLevels + level (< 32); the last run is padded with the list's first candidate.
+    std::vector<std::uint8_t> nbSlots;
+    /// key -> (first run of its list in nbSlots) << 12 | list length (one load, or one gather,
+    /// per key); 0 for keys without a list.
+    std::vector<std::uint32_t> nbSlotsKey;
     int nOffGridKeys = 0;               ///< in-range keys with a list
 
     const std::uint8_t *levelsOf(int entry) const { return levels.data() + entry * groupSize; }
@@ -56,6 +66,12 @@ struct IqGridMaps {
     const std::uint8_t *neighbourLevels(int key) const
     {
         return nbLevels.data() + nbLevelsStart[std::size_t(key)];
+    }
+    /// The term-table slots of neighbours(key), ceil(count / 16) runs of groupSize x 16 bytes.
+    const std::uint8_t *neighbourSlots(int key) const
+    {
+        return nbSlots.data()
+            + std::size_t(nbSlotsKey[std::size_t(key)] >> 12) * 16 * std::size_t(groupSize);
     }
     /// Key of `groupSize` levels (each within range).
     int keyOf(const std::uint8_t *l) const

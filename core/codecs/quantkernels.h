@@ -32,11 +32,13 @@ struct TypeKernels {
 const TypeKernels &kernelsFor(GgmlType type);
 
 /// Codec implementation choice (quantizers and dequantizers), process-wide, for tests and
-/// benchmarks. Both paths give the same bytes and floats: the AVX2 path runs independent
-/// sub-blocks in SIMD lanes with the reference's float operations in the reference's order.
+/// benchmarks. Every path gives the same bytes and floats: the SIMD paths run independent
+/// sub-blocks, trials or candidates in SIMD lanes with the reference's float operations in the
+/// reference's order.
 enum class QuantizePath {
-    Auto,     ///< AVX2 when the CPU has it
+    Auto,     ///< the fastest the CPU has: AVX-512 (I-quant searches), else AVX2
     Portable, ///< scalar reference code only
+    Avx2,     ///< AVX2 even where AVX-512 is present (tests of the AVX2 path)
 };
 void setQuantizePath(QuantizePath path);
 

@@ -15,6 +15,15 @@ namespace QuantFit::Codec {
 /// did not select the portable path.
 bool quantSimdEnabled();
 
+/// Whether the AVX-512 I-quant searches (iqsearchavx512.cpp) are used: quantSimdEnabled(), the
+/// CPU has AVX-512 F, BW, VL and DQ, and setQuantizePath() selected Auto.
+bool quantAvx512Enabled();
+
+/// makeQpQuants() for n <= 32 on AVX-512 (quantsimdavx512.cpp), bit-identical: the first guess
+/// and the eight trial scales side by side, and the refinement passes evaluating all remaining
+/// elements at once. Call only when quantAvx512Enabled().
+float makeQpQuantsAvx512(int n, int nmax, const float *x, std::uint8_t *L, const float *w);
+
 /// Copies 8 groups of n values (group k starts at src + k * stride) into lane order.
 inline void toLanes(const float *src, int stride, int n, float *dst)
 {

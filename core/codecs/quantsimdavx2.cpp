@@ -15,12 +15,12 @@
 namespace QuantFit {
 
 namespace {
-std::atomic<bool> g_portableOnly{false};
+std::atomic<QuantizePath> g_path{QuantizePath::Auto};
 }
 
 void setQuantizePath(QuantizePath path)
 {
-    g_portableOnly.store(path == QuantizePath::Portable, std::memory_order_relaxed);
+    g_path.store(path, std::memory_order_relaxed);
 }
 
 } // namespace QuantFit
@@ -37,7 +37,13 @@ bool quantSimdEnabled()
 {
     // F16C for the F16 dequantizer (dequantavx2.cpp); every AVX2 CPU has it in practice.
     static const bool has = cpuFeatures().avx2 && cpuFeatures().f16c;
-    return has && !g_portableOnly.load(std::memory_order_relaxed);
+    return has && g_path.load(std::memory_order_relaxed) != QuantizePath::Portable;
+}
+
+bool quantAvx512Enabled()
+{
+    static const bool has = cpuFeatures().avx2 && cpuFeatures().f16c && cpuFeatures().avx512;
+    return has && g_path.load(std::memory_order_relaxed) == QuantizePath::Auto;
 }
 
 namespace {
@@ -472,6 +478,11 @@ QF_AVX2 void iq4Indices8(const float *xT, const float *id, std::uint8_t *LT)
 namespace QuantFit::Codec {
 
 bool quantSimdEnabled()
+{
+    return false;
+}
+
+bool quantAvx512Enabled()
 {
     return false;
 }

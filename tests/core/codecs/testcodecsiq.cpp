@@ -6,8 +6,11 @@
 #include "codecs/blocksiq2.h"
 #include "codecs/blocksiq3.h"
 #include "codecs/iqgrids.h"
+#include "codecs/iqsearch.h"
 #include "codecs/iqtables.h"
+#include "codecs/quanthelpers.h"
 #include "codecs/quantkernels.h"
+#include "codecs/quantsimd.h"
 #include "gguf/ggmltype.h"
 
 #include <QCryptographicHash>
@@ -89,6 +92,12 @@ private slots:
     void zeroImportance();
     void simdSearchesMatchPortable_data();
     void simdSearchesMatchPortable();
+    void pathsMatchPortableOnHardRows_data();
+    void pathsMatchPortableOnHardRows();
+    void neighbourSearchesMatch_data();
+    void neighbourSearchesMatch();
+    void splitSearchesMatch();
+    void qpQuantsMatch();
 };
 
 void TestCodecsIq::gridChecksums()
@@ -409,6 +418,270 @@ void TestCodecsIq::simdSearchesMatchPortable()
                                                       .arg(dist)
                                                       .arg(withImp)));
         }
+    }
+}
+
+namespace {
+
+// Every quantizer path this CPU can run, the reference first.
+std::vector<QuantizePath> availablePaths()
+{
+    std::vector<QuantizePath> paths{QuantizePath::Portable};
+    setQuantizePath(QuantizePath::Avx2);
+    if (quantSimdEnabled())
+        paths.push_back(QuantizePath::Avx2);
+    setQuantizePath(QuantizePath::Auto);
+    if (quantAvx512Enabled())
+        paths.push_back(QuantizePath::Auto);
+    return paths;
+}
+
+const char *pathName(QuantizePath p)
+{
+    return p == QuantizePath::Portable ? "portable" : p == QuantizePath::Avx2 ? "avx2" : "auto";
+}
+
+// Restores the automatic path when a test returns (also on failure).
+struct PathGuard {
+    ~PathGuard() { setQuantizePath(QuantizePath::Auto); }
+};
+
+} // namespace
+
+void TestCodecsIq::pathsMatchPortableOnHardRows_data()
+{
+    zeroSuperBlocks_data();
+}
+
+// Rows llama.cpp's own stress cases use (docs/quantization.md, "I-quants"), each two super-
+// blocks long, through every path with four kinds of importance (none, log-normal, all ones,
+// zero for a tenth of the columns and for one whole sub-block): the AVX2 and AVX-512 searches
+// must write exactly the portable reference's bytes. Zeros, constants, alternating signs,
+// magnitudes from 1e-30 to 1e15, single outliers, values on small lattices (exact ties in
+// every search), one-sided rows and zero runs inside non-zero super-blocks.
+void TestCodecsIq::pathsMatchPortableOnHardRows()
+{
+    QFETCH(GgmlType, type);
+    PathGuard guard;
+    const std::int64_t n = 512;
+    std::mt19937 rng(2024);
+    std::normal_distribution<float> gauss;
+    std::student_t_distribution<float> student(3.f);
+    std::lognormal_distribution<float> spread(0.f, 1.5f);
+    std::uniform_int_distribution<int> small(-3, 3);
+    struct Row {
+        QString name;
+        std::vector<float> x;
+    };
+    std::vector<Row> rows;
+    auto add = [&](const QString &name, auto f) {
+        std::vector<float> x(static_cast<std::size_t>(n));
+        for (std::int64_t i = 0; i < n; ++i)
+            x[std::size_t(i)] = f(i);
+        rows.push_back({name, std::move(x)});
+    };
+    add(QStringLiteral("zeros"), [](std::int64_t) { return 0.f; });
+    add(QStringLiteral("outlier in zeros"), [](std::int64_t i) { return i == 77 ? 3.f : 0.f; });
+    add(QStringLiteral("constant +0.5"), [](std::int64_t) { return 0.5f; });
+    add(QStringLiteral("constant -0.25"), [](std::int64_t) { return -0.25f; });
+    add(QStringLiteral("alternating"), [](std::int64_t i) { return i % 2 ? -1.f : 1.f; });
+    for (float scale : {1e-30f, 1e-20f, 1e-13f, 1e-10f, 1e-6f, 1.f, 1e4f, 1e15f})
+        add(QStringLiteral("gauss x %1").arg(double(scale)),
+            [&](std::int64_t) { return gauss(rng) * scale; });
+    add(QStringLiteral("student-t(3)"), [&](std::int64_t) { return student(rng); });
+    add(QStringLiteral("quarters"), [&](std::int64_t) { return float(small(rng)) / 4; });
+    add(QStringLiteral("small integers"), [&](std::int64_t) { return float(small(rng)); });
+    add(QStringLiteral("thirds"), [&](std::int64_t) { return float(small(rng)) / 3; });
+    add(QStringLiteral("all positive"), [&](std::int64_t) { return std::fabs(gauss(rng)); });
+    add(QStringLiteral("all negative"), [&](std::int64_t) { return -std::fabs(gauss(rng)); });
+    add(QStringLiteral("row scales"), [&](std::int64_t i) {
+        return gauss(rng) * std::exp(float(i / 64) - 4.f);
+    });
+    add(QStringLiteral("zero runs"), [&](std::int64_t i) {
+        const std::int64_t j = i % 256;
+        return (j < 16 || (j >= 96 && j < 128) || j >= 240) ? 0.f : gauss(rng);
+    });
+    add(QStringLiteral("outliers"), [&](std::int64_t i) {
+        return i % 97 == 5 ? 40.f * gauss(rng) : gauss(rng);
+    });
+
+    std::vector<std::vector<float>> importances(4);
+    importances[1].resize(std::size_t(n));
+    for (auto &v : importances[1])
+        v = spread(rng);
+    importances[2].assign(std::size_t(n), 1.f);
+    importances[3] = importances[1];
+    for (std::int64_t i = 0; i < n; ++i)
+        if (i % 10 == 3 || (i >= 288 && i < 320))
+            importances[3][std::size_t(i)] = 0.f;
+
+    const auto paths = availablePaths();
+    for (const Row &row : rows) {
+        for (std::size_t m = 0; m < importances.size(); ++m) {
+            std::vector<std::vector<std::uint8_t>> out;
+            for (QuantizePath path : paths) {
+                setQuantizePath(path);
+                out.push_back(encode(type, row.x, importances[m]));
+            }
+            for (std::size_t p = 1; p < paths.size(); ++p)
+                QVERIFY2(out[p] == out[0], qPrintable(QStringLiteral("%1, importance %2: %3 path")
+                                                          .arg(row.name)
+                                                          .arg(m)
+                                                          .arg(QLatin1String(pathName(paths[p])))));
+        }
+    }
+}
+
+void TestCodecsIq::neighbourSearchesMatch_data()
+{
+    QTest::addColumn<IqGrid>("grid");
+    QTest::newRow("iq2xxs") << IqGrid::Iq2xxs;
+    QTest::newRow("iq2xs") << IqGrid::Iq2xs;
+    QTest::newRow("iq2s") << IqGrid::Iq2s;
+    QTest::newRow("iq3xxs") << IqGrid::Iq3xxs;
+    QTest::newRow("iq3s") << IqGrid::Iq3s;
+    QTest::newRow("iq1s") << IqGrid::Iq1s;
+}
+
+// Both neighbour searches, on every off-grid key of the grid, with targets, weights and scales
+// drawn from small lattices so that equal errors (ties broken by list order) are common, and
+// with zero weights: the SIMD versions must pick the portable search's entry.
+void TestCodecsIq::neighbourSearchesMatch()
+{
+    QFETCH(IqGrid, grid);
+    PathGuard guard;
+    setQuantizePath(QuantizePath::Auto);
+    const bool avx2 = quantSimdEnabled();
+    const bool avx512 = quantAvx512Enabled();
+    if (!avx2)
+        QSKIP("this CPU runs only the portable searches");
+    const IqGridMaps &m = iqGridMaps(grid);
+    const int e = m.groupSize;
+    std::mt19937 rng(int(grid) + 11);
+    std::uniform_int_distribution<int> lattice(0, 8);
+    std::uniform_int_distribution<int> signs(-4, 4);
+    std::normal_distribution<float> gauss;
+    const float iq1Tables[2][3] = {{-0.875f, 0.125f, 1.125f}, {-1.125f, -0.125f, 0.875f}};
+    int nChecked = 0;
+    for (int key = 0; key < int(m.nbCount.size()); ++key) {
+        if (!m.nbCount[std::size_t(key)])
+            continue;
+        for (int trial = 0; trial < 3; ++trial) {
+            float t[8];
+            float r[8];
+            for (int i = 0; i < e; ++i) {
+                const bool ties = trial != 2;
+                t[i] = ties ? float(grid == IqGrid::Iq1s ? signs(rng) : lattice(rng)) / 2
+                            : std::fabs(gauss(rng)) * 3;
+                r[i] = ties ? float(lattice(rng) % 3) : std::fabs(gauss(rng));
+            }
+            const float s = trial == 0 ? 0.5f : trial == 1 ? 1.f : 0.3f + std::fabs(gauss(rng));
+            if (grid == IqGrid::Iq1s) {
+                for (const auto &v : iq1Tables) {
+                    const int ref = iq1BestNeighbourPortable(m, key, t, r, s, v);
+                    QCOMPARE(iq1BestNeighbourAvx2(m, key, t, r, s, v), ref);
+                    if (avx512)
+                        QCOMPARE(iq1BestNeighbourAvx512(m, key, t, r, s, v), ref);
+                }
+            } else {
+                const int ref = iqBestNeighbourPortable(m, key, t, r, s);
+                QCOMPARE(iqBestNeighbourAvx2(m, key, t, r, s), ref);
+                if (avx512)
+                    QCOMPARE(iqBestNeighbourAvx512(m, key, t, r, s), ref);
+            }
+            ++nChecked;
+        }
+    }
+    QVERIFY(nChecked >= 3 * m.nOffGridKeys);
+    // Runs of 16 pack each list's length into 12 bits.
+    QVERIFY(*std::max_element(m.nbCount.begin(), m.nbCount.end()) < 4096);
+}
+
+// The IQ1 split searches and the stable sort of the sub-block's values: random, tied (values on
+// a lattice of quarters, so that many splits give equal sums) and zero-weight sub-blocks.
+void TestCodecsIq::splitSearchesMatch()
+{
+    PathGuard guard;
+    setQuantizePath(QuantizePath::Auto);
+    if (!quantAvx512Enabled())
+        QSKIP("this CPU has no AVX-512: the AVX2 split search is covered by the row tests");
+    std::mt19937 rng(5);
+    std::normal_distribution<float> gauss;
+    std::uniform_int_distribution<int> quarter(-4, 4);
+    std::lognormal_distribution<float> spread(0.f, 1.f);
+    auto same = [](const Iq1mSplit &a, const Iq1mSplit &b) {
+        return std::memcmp(&a.s, &b.s, sizeof(float)) == 0 && a.i1 == b.i1 && a.i2 == b.i2
+            && a.k == b.k;
+    };
+    for (int trial = 0; trial < 3000; ++trial) {
+        const int kind = trial % 5;
+        float x[32];
+        float w[32];
+        for (int i = 0; i < 32; ++i) {
+            x[i] = kind == 1 || kind == 2 ? float(quarter(rng)) / 4 : gauss(rng);
+            w[i] = kind == 2 ? 1.f : kind == 3 ? 0.f : spread(rng);
+            if (kind == 4 && i % 3 == 0)
+                w[i] = 0.f;
+        }
+        for (int n : {16, 32}) {
+            int ref[32];
+            int fast[32];
+            iq1SortedPositions(x, n, ref);
+            iq1SortedPositionsAvx512(x, n, fast);
+            QVERIFY(std::equal(ref, ref + n, fast));
+        }
+        int order[32];
+        iq1SortedPositions(x, 16, order);
+        const Iq1mSplit m0 = iq1mBestSplitPortable(x, w, order);
+        QVERIFY2(same(m0, iq1mBestSplitAvx2(x, w, order)), qPrintable(QString::number(trial)));
+        QVERIFY2(same(m0, iq1mBestSplitAvx512(x, w, order)), qPrintable(QString::number(trial)));
+        iq1SortedPositions(x, 32, order);
+        float sumX[33] = {0};
+        float sumW[33] = {0};
+        for (int j = 0; j < 32; ++j) {
+            sumX[j + 1] = sumX[j] + w[order[j]] * x[order[j]];
+            sumW[j + 1] = sumW[j] + w[order[j]];
+        }
+        QVERIFY2(same(iq1sBestSplitPortable(sumX, sumW), iq1sBestSplitAvx512(sumX, sumW)),
+                 qPrintable(QString::number(trial)));
+    }
+}
+
+// make_qp_quants (IQ2_XXS's starting scale, the K-quants' scale codes) on AVX-512 against the
+// scalar version: lengths 8, 16, 32, negative inputs (IQ2_XXS's parity-flipped targets, whose
+// codes wrap in a byte), zeros, ties and zero weights.
+void TestCodecsIq::qpQuantsMatch()
+{
+    PathGuard guard;
+    setQuantizePath(QuantizePath::Auto);
+    if (!quantAvx512Enabled())
+        QSKIP("this CPU has no AVX-512");
+    std::mt19937 rng(8);
+    std::normal_distribution<float> gauss;
+    std::uniform_int_distribution<int> lattice(0, 6);
+    std::lognormal_distribution<float> spread(0.f, 1.f);
+    for (int trial = 0; trial < 6000; ++trial) {
+        const int n = trial % 3 == 0 ? 8 : trial % 3 == 1 ? 16 : 32;
+        const int nmax = trial % 4 == 0 ? 4 : trial % 4 == 1 ? 15 : trial % 4 == 2 ? 63 : 7;
+        const int kind = (trial / 3) % 6;
+        float x[32];
+        float w[32];
+        for (int i = 0; i < n; ++i) {
+            x[i] = kind == 1 ? float(lattice(rng)) / 3 : std::fabs(gauss(rng));
+            if (kind == 2 && i % 7 == 3)
+                x[i] = -x[i];
+            if (kind == 3 && i % 2)
+                x[i] = 0.f;
+            w[i] = kind == 4 ? 1.f : spread(rng);
+            if (kind == 5 && i % 4 == 0)
+                w[i] = 0.f;
+        }
+        std::uint8_t l0[32];
+        std::uint8_t l1[32];
+        const float s0 = makeQpQuants(n, nmax, x, l0, w);
+        const float s1 = makeQpQuantsAvx512(n, nmax, x, l1, w);
+        QVERIFY2(std::memcmp(&s0, &s1, sizeof s0) == 0, qPrintable(QString::number(trial)));
+        QVERIFY2(std::equal(l0, l0 + n, l1), qPrintable(QString::number(trial)));
     }
 }
 
