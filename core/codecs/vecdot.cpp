@@ -1,6 +1,7 @@
 #include "vecdot.h"
 
 #include "quantkernels.h"
+#include "vecdotint.h"
 #include "vecdotportable.h"
 
 #include "blockskquants.h"
@@ -13,9 +14,12 @@
 #include <algorithm>
 #include <cstring>
 
-// The portable path (the AVX2 kernels are in vecdotavx2.cpp). F32/F16/BF16, Q8_0, Q4_0, Q4_K,
-// Q5_K and Q6_K read their blocks directly; the remaining types dequantize one block at a time
-// into a stack buffer (at most 256 floats, never a row) with the reference dequantizer, then dot.
+// The portable path and the kernel selection (the AVX2 kernels are in vecdotavx2.cpp,
+// vecdotq8avx2.cpp and vecdotintavx2.cpp, the AVX-512 ones in vecdotavx512.cpp). Float
+// activations: F32/F16/BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K read their blocks directly; the
+// remaining types dequantize one block at a time into a stack buffer (at most 256 floats, never
+// a row) with the reference dequantizer, then dot. 8-bit activations: the integer-form
+// reference of vecdotint.cpp for every type.
 
 namespace QuantFit {
 
@@ -189,28 +193,12 @@ float dotViaBlocks(const std::uint8_t *row, const float *x, std::int64_t n)
     return sum;
 }
 
-// Portable 8-bit-activation dot: blocks of both operands dequantized into stack buffers (the
-// AVX2 kernels use integer products instead; both compute the same sum).
-template<GgmlType Type, GgmlType Act>
-float dotQ8ViaBlocks(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
+// The portable 8-bit-activation dot: the integer-form reference (vecdotint.cpp), with Q8_K
+// activations for the 256-element super-blocks and Q8_0 for the smaller blocks.
+template <GgmlType Type>
+float dotQ8Reference(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
 {
-    const TypeFacts &wf = typeFacts(Type);
-    const TypeFacts &af = typeFacts(Act);
-    const auto dequantW = kernelsFor(Type).dequantizeRow;
-    const auto dequantX = kernelsFor(Act).dequantizeRow;
-    const std::int64_t chunk = std::max(wf.blockSize, af.blockSize);
-    float wb[256];
-    float xb[256];
-    float sum = 0;
-    for (std::int64_t i = 0; i < n; i += chunk) {
-        dequantW(row + (i / wf.blockSize) * wf.blockBytes, wb, chunk);
-        dequantX(xq + (i / af.blockSize) * af.blockBytes, xb, chunk);
-        float s = 0;
-        for (std::int64_t j = 0; j < chunk; ++j)
-            s += wb[j] * xb[j];
-        sum += s;
-    }
-    return sum;
+    return dotQ8IntReference(Type, row, xq, n, typeFacts(Type).blockSize == 256);
 }
 
 } // namespace
@@ -218,31 +206,31 @@ float dotQ8ViaBlocks(const std::uint8_t *row, const std::uint8_t *xq, std::int64
 DotQ8Fn portableQ8Kernel(GgmlType type)
 {
     switch (type) {
-    case GgmlType::Q8_0: return dotQ8ViaBlocks<GgmlType::Q8_0, GgmlType::Q8_0>;
-    case GgmlType::Q4_0: return dotQ8ViaBlocks<GgmlType::Q4_0, GgmlType::Q8_0>;
-    case GgmlType::Q4_K: return dotQ8ViaBlocks<GgmlType::Q4_K, GgmlType::Q8_K>;
-    case GgmlType::Q5_K: return dotQ8ViaBlocks<GgmlType::Q5_K, GgmlType::Q8_K>;
-    case GgmlType::Q6_K: return dotQ8ViaBlocks<GgmlType::Q6_K, GgmlType::Q8_K>;
-    case GgmlType::Q5_0: return dotQ8ViaBlocks<GgmlType::Q5_0, GgmlType::Q8_0>;
-    case GgmlType::IQ4_NL: return dotQ8ViaBlocks<GgmlType::IQ4_NL, GgmlType::Q8_0>;
-    case GgmlType::IQ4_XS: return dotQ8ViaBlocks<GgmlType::IQ4_XS, GgmlType::Q8_K>;
-    case GgmlType::Q2_K: return dotQ8ViaBlocks<GgmlType::Q2_K, GgmlType::Q8_K>;
-    case GgmlType::Q3_K: return dotQ8ViaBlocks<GgmlType::Q3_K, GgmlType::Q8_K>;
-    case GgmlType::Q4_1: return dotQ8ViaBlocks<GgmlType::Q4_1, GgmlType::Q8_0>;
-    case GgmlType::Q5_1: return dotQ8ViaBlocks<GgmlType::Q5_1, GgmlType::Q8_0>;
-    case GgmlType::IQ2_XXS: return dotQ8ViaBlocks<GgmlType::IQ2_XXS, GgmlType::Q8_K>;
-    case GgmlType::IQ2_XS: return dotQ8ViaBlocks<GgmlType::IQ2_XS, GgmlType::Q8_K>;
-    case GgmlType::IQ2_S: return dotQ8ViaBlocks<GgmlType::IQ2_S, GgmlType::Q8_K>;
-    case GgmlType::IQ3_XXS: return dotQ8ViaBlocks<GgmlType::IQ3_XXS, GgmlType::Q8_K>;
-    case GgmlType::IQ3_S: return dotQ8ViaBlocks<GgmlType::IQ3_S, GgmlType::Q8_K>;
-    case GgmlType::IQ1_S: return dotQ8ViaBlocks<GgmlType::IQ1_S, GgmlType::Q8_K>;
-    case GgmlType::IQ1_M: return dotQ8ViaBlocks<GgmlType::IQ1_M, GgmlType::Q8_K>;
-    case GgmlType::TQ1_0: return dotQ8ViaBlocks<GgmlType::TQ1_0, GgmlType::Q8_K>;
-    case GgmlType::TQ2_0: return dotQ8ViaBlocks<GgmlType::TQ2_0, GgmlType::Q8_K>;
-    case GgmlType::MXFP4: return dotQ8ViaBlocks<GgmlType::MXFP4, GgmlType::Q8_0>;
-    case GgmlType::NVFP4: return dotQ8ViaBlocks<GgmlType::NVFP4, GgmlType::Q8_0>;
-    case GgmlType::Q1_0: return dotQ8ViaBlocks<GgmlType::Q1_0, GgmlType::Q8_0>;
-    case GgmlType::Q2_0: return dotQ8ViaBlocks<GgmlType::Q2_0, GgmlType::Q8_0>;
+    case GgmlType::Q8_0: return dotQ8Reference<GgmlType::Q8_0>;
+    case GgmlType::Q4_0: return dotQ8Reference<GgmlType::Q4_0>;
+    case GgmlType::Q4_1: return dotQ8Reference<GgmlType::Q4_1>;
+    case GgmlType::Q5_0: return dotQ8Reference<GgmlType::Q5_0>;
+    case GgmlType::Q5_1: return dotQ8Reference<GgmlType::Q5_1>;
+    case GgmlType::IQ4_NL: return dotQ8Reference<GgmlType::IQ4_NL>;
+    case GgmlType::MXFP4: return dotQ8Reference<GgmlType::MXFP4>;
+    case GgmlType::NVFP4: return dotQ8Reference<GgmlType::NVFP4>;
+    case GgmlType::Q1_0: return dotQ8Reference<GgmlType::Q1_0>;
+    case GgmlType::Q2_0: return dotQ8Reference<GgmlType::Q2_0>;
+    case GgmlType::Q2_K: return dotQ8Reference<GgmlType::Q2_K>;
+    case GgmlType::Q3_K: return dotQ8Reference<GgmlType::Q3_K>;
+    case GgmlType::Q4_K: return dotQ8Reference<GgmlType::Q4_K>;
+    case GgmlType::Q5_K: return dotQ8Reference<GgmlType::Q5_K>;
+    case GgmlType::Q6_K: return dotQ8Reference<GgmlType::Q6_K>;
+    case GgmlType::IQ4_XS: return dotQ8Reference<GgmlType::IQ4_XS>;
+    case GgmlType::IQ2_XXS: return dotQ8Reference<GgmlType::IQ2_XXS>;
+    case GgmlType::IQ2_XS: return dotQ8Reference<GgmlType::IQ2_XS>;
+    case GgmlType::IQ2_S: return dotQ8Reference<GgmlType::IQ2_S>;
+    case GgmlType::IQ3_XXS: return dotQ8Reference<GgmlType::IQ3_XXS>;
+    case GgmlType::IQ3_S: return dotQ8Reference<GgmlType::IQ3_S>;
+    case GgmlType::IQ1_S: return dotQ8Reference<GgmlType::IQ1_S>;
+    case GgmlType::IQ1_M: return dotQ8Reference<GgmlType::IQ1_M>;
+    case GgmlType::TQ1_0: return dotQ8Reference<GgmlType::TQ1_0>;
+    case GgmlType::TQ2_0: return dotQ8Reference<GgmlType::TQ2_0>;
     default: return nullptr;
     }
 }
@@ -287,11 +275,35 @@ DotFn portableKernel(GgmlType type)
 
 namespace {
 
+bool useAvx512(DotPath path)
+{
+    return (path == DotPath::Auto || path == DotPath::Avx512) && cpuHasAvx512();
+}
+
+bool useAvx2(DotPath path)
+{
+    return path != DotPath::Portable && cpuHasAvx2Fma();
+}
+
+VecDot::DotFn avx2DotKernel(GgmlType type)
+{
+    const auto fn = VecDot::avx2Kernel(type);
+    return fn ? fn : VecDot::avx2IntKernel(type);
+}
+
+VecDot::DotQ8Fn avx2DotQ8Kernel(GgmlType type)
+{
+    const auto fn = VecDot::avx2Q8Kernel(type);
+    return fn ? fn : VecDot::avx2IntQ8Kernel(type);
+}
+
 VecDot::DotFn select(DotPath path, GgmlType type)
 {
     VecDot::DotFn fn = nullptr;
-    if (path != DotPath::Portable && cpuHasAvx2Fma())
-        fn = VecDot::avx2Kernel(type);
+    if (useAvx512(path))
+        fn = VecDot::avx512Kernel(type);
+    if (!fn && useAvx2(path))
+        fn = avx2DotKernel(type);
     if (!fn)
         fn = VecDot::portableKernel(type);
     if (!fn)
@@ -325,8 +337,10 @@ namespace {
 VecDot::DotQ8Fn selectQ8(DotPath path, GgmlType type, std::int64_t n)
 {
     VecDot::DotQ8Fn fn = nullptr;
-    if (path != DotPath::Portable && cpuHasAvx2Fma())
-        fn = VecDot::avx2Q8Kernel(type);
+    if (useAvx512(path))
+        fn = VecDot::avx512Q8Kernel(type);
+    if (!fn && useAvx2(path))
+        fn = avx2DotQ8Kernel(type);
     if (!fn)
         fn = VecDot::portableQ8Kernel(type);
     if (!fn)
@@ -353,7 +367,14 @@ float dotRowQ8(GgmlType type, const std::uint8_t *row, const std::uint8_t *xq, s
 void dotRowsQ8(GgmlType type, const std::uint8_t *rows, std::size_t rowStrideBytes,
                std::int64_t nRows, const std::uint8_t *xq, std::int64_t n, float *out)
 {
-    const auto fn = selectQ8(DotPath::Auto, type, n);
+    dotRowsQ8With(DotPath::Auto, type, rows, rowStrideBytes, nRows, xq, n, out);
+}
+
+void dotRowsQ8With(DotPath path, GgmlType type, const std::uint8_t *rows,
+                   std::size_t rowStrideBytes, std::int64_t nRows, const std::uint8_t *xq,
+                   std::int64_t n, float *out)
+{
+    const auto fn = selectQ8(path, type, n);
     for (std::int64_t r = 0; r < nRows; ++r)
         out[r] = fn(rows + std::size_t(r) * rowStrideBytes, xq, n);
 }
@@ -367,14 +388,33 @@ bool cpuHasAvx2Fma()
 #endif
 }
 
+bool cpuHasAvx512()
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return cpuFeatures().avx512Vnni && cpuFeatures().avx2Fma();
+#else
+    return false;
+#endif
+}
+
 bool hasAvx2Dot(GgmlType type)
 {
-    return VecDot::avx2Kernel(type) != nullptr;
+    return avx2DotKernel(type) != nullptr;
 }
 
 bool hasAvx2DotQ8(GgmlType type)
 {
-    return VecDot::avx2Q8Kernel(type) != nullptr;
+    return avx2DotQ8Kernel(type) != nullptr;
+}
+
+bool hasAvx512Dot(GgmlType type)
+{
+    return VecDot::avx512Kernel(type) != nullptr;
+}
+
+bool hasAvx512DotQ8(GgmlType type)
+{
+    return VecDot::avx512Q8Kernel(type) != nullptr;
 }
 
 bool canDot(GgmlType type)
@@ -398,7 +438,14 @@ float dotRow(GgmlType type, const std::uint8_t *row, const float *x, std::int64_
 void dotRows(GgmlType type, const std::uint8_t *rows, std::size_t rowStrideBytes,
              std::int64_t nRows, const float *x, std::int64_t n, float *out)
 {
-    const auto fn = select(DotPath::Auto, type);
+    dotRowsWith(DotPath::Auto, type, rows, rowStrideBytes, nRows, x, n, out);
+}
+
+void dotRowsWith(DotPath path, GgmlType type, const std::uint8_t *rows,
+                 std::size_t rowStrideBytes, std::int64_t nRows, const float *x, std::int64_t n,
+                 float *out)
+{
+    const auto fn = select(path, type);
     checkLength(type, n);
     for (std::int64_t r = 0; r < nRows; ++r)
         out[r] = fn(rows + std::size_t(r) * rowStrideBytes, x, n);

@@ -1,10 +1,14 @@
 #pragma once
 
-// Dot products of quantized rows with float activations, for the forward pass (core/infer).
-// Each kernel reads the blocks directly (no dequantized row is materialised) and is
-// numerically equivalent to dequantizing the row and summing dequant(row)[i] * x[i] in float;
-// only the summation order differs (per-block partial sums, SIMD lanes). An AVX2/FMA path is
-// chosen at run time when the CPU has it, with a portable fallback.
+// Dot products of quantized rows with activations, for the forward pass (core/infer).
+//  1. dotRow(): float activations. Each kernel reads the blocks directly (no dequantized row is
+//     materialised) and equals dequantizing the row and summing dequant(row)[i] * x[i] in float
+//     up to summation order (per-block partial sums, SIMD lanes).
+//  2. dotRowQ8(): activations quantized to 8 bits first (Q8_0 or Q8_K, as llama.cpp does), then
+//     exact integer sums per sub-block over the integer form of the weights (vecdotint.h,
+//     docs/formats.md "Integer form") and one float scaling per sub-block.
+// Three kernel paths, chosen at run time: AVX-512 (F, BW, VL and VNNI: vpdpbusd), AVX2/FMA, and
+// the portable reference the SIMD paths are tested against.
 
 #include "gguf/ggmltype.h"
 
@@ -44,12 +48,22 @@ float dotRowQ8(GgmlType type, const std::uint8_t *row, const std::uint8_t *xq, s
 void dotRowsQ8(GgmlType type, const std::uint8_t *rows, std::size_t rowStrideBytes,
                std::int64_t nRows, const std::uint8_t *xq, std::int64_t n, float *out);
 
-/// Kernel selection, exposed for tests and benchmarks.
+/// Kernel selection, exposed for tests and benchmarks. An explicit path falls back to the next
+/// lower one for types without its kernel or on a CPU without its instructions.
 enum class DotPath {
-    Auto,     ///< AVX2/FMA when the CPU supports it, else portable
+    Auto,     ///< the fastest this CPU has: AVX-512 where it pays, else AVX2/FMA, else portable
     Portable, ///< plain C++ reference path
-    Avx2,     ///< AVX2/FMA (falls back to portable for types without one, or without CPU support)
+    Avx2,     ///< AVX2/FMA/F16C
+    Avx512,   ///< AVX-512 F/BW/VL/VNNI (with the AVX2 instructions)
 };
+
+/// dotRows() and dotRowsQ8() with an explicit kernel selection.
+void dotRowsWith(DotPath path, GgmlType type, const std::uint8_t *rows,
+                 std::size_t rowStrideBytes, std::int64_t nRows, const float *x, std::int64_t n,
+                 float *out);
+void dotRowsQ8With(DotPath path, GgmlType type, const std::uint8_t *rows,
+                   std::size_t rowStrideBytes, std::int64_t nRows, const std::uint8_t *xq,
+                   std::int64_t n, float *out);
 
 /// dotRow() with an explicit kernel selection.
 float dotRowWith(DotPath path, GgmlType type, const std::uint8_t *row, const float *x,
@@ -61,9 +75,38 @@ float dotRowQ8With(DotPath path, GgmlType type, const std::uint8_t *row, const s
 /// Whether this CPU can run the AVX2/FMA path (AVX2, FMA and F16C).
 bool cpuHasAvx2Fma();
 
-/// Whether `type` has its own AVX2 kernel (every readable type does; for tests).
+/// Whether this CPU can run the AVX-512 path (AVX-512 F, BW, VL, VNNI and the AVX2 set; the
+/// OS saves the ZMM state).
+bool cpuHasAvx512();
+
+/// Whether `type` has its own AVX2 kernel for dotRow() (for tests and benchmarks).
 bool hasAvx2Dot(GgmlType type);
 /// Whether `type` has an AVX2 integer kernel for dotRowQ8() (all that have q8ActivationType()).
 bool hasAvx2DotQ8(GgmlType type);
+/// Whether `type` has an AVX-512 kernel for dotRow() / dotRowQ8(). Kept only where it beats
+/// the AVX2 one on an AVX-512 machine (quantfit-bench dot measures both).
+bool hasAvx512Dot(GgmlType type);
+bool hasAvx512DotQ8(GgmlType type);
+
+/// The integer form of a quantized type (vecdotint.h): element j of sub-block k of a row is
+/// scales[k] * codes[j] - mins[k], bit for bit the dequantized value; mins only when affine.
+struct DotIntForm {
+    int blockSize = 0;  ///< elements per block
+    int blockBytes = 0; ///< bytes per block
+    int subBlock = 0;   ///< elements per scale: 16 or 32
+    bool affine = false; ///< Q4_1, Q5_1, Q2_K, Q4_K, Q5_K: value = scale * code - min
+};
+
+/// The integer form of `type`, or nullopt (float types, Q8_K).
+std::optional<DotIntForm> dotIntForm(GgmlType type);
+
+/// Decodes `n` elements of `row` (n a multiple of the block size) into `codes` (n int8),
+/// `scales` (n / subBlock) and, for affine types, `mins` (n / subBlock; untouched otherwise).
+/// Thread-safe. Throws Error for a type without an integer form or a bad length.
+void decodeIntRow(GgmlType type, const std::uint8_t *row, std::int64_t n, std::int8_t *codes,
+                  float *scales, float *mins);
+/// decodeIntRow() with an explicit decoder (Avx512 uses the AVX2 decoders).
+void decodeIntRowWith(DotPath path, GgmlType type, const std::uint8_t *row, std::int64_t n,
+                      std::int8_t *codes, float *scales, float *mins);
 
 } // namespace QuantFit

@@ -1,6 +1,6 @@
 #pragma once
 
-// Internal to vecdot.cpp and vecdotavx2.cpp: the per-type kernel tables of the two paths.
+// Internal to the dot kernels (vecdot*.cpp): the per-type kernel tables of the three paths.
 
 #include "gguf/ggmltype.h"
 
@@ -14,14 +14,22 @@ using DotFn = float (*)(const std::uint8_t *row, const float *x, std::int64_t n)
 /// sum_i dequant(row)[i] * dequant(xq)[i] with 8-bit activations (Q8_0 or Q8_K blocks).
 using DotQ8Fn = float (*)(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n);
 
-/// Portable and AVX2 integer kernels, or null when there is none for `type`.
+/// Portable (reference) and AVX2 integer kernels, or null when there is none for `type`.
+/// avx2Q8Kernel() holds the hand-written kernels (vecdotq8avx2.cpp), avx2IntQ8Kernel() the
+/// ones built on the integer-form decoders (vecdotintavx2.cpp) for the other types.
 DotQ8Fn portableQ8Kernel(GgmlType type);
 DotQ8Fn avx2Q8Kernel(GgmlType type);
+DotQ8Fn avx2IntQ8Kernel(GgmlType type);
+/// AVX-512 integer kernel (vecdotavx512.cpp), or null. Requires cpuHasAvx512().
+DotQ8Fn avx512Q8Kernel(GgmlType type);
 
 /// Portable kernel for `type`, or null when the type cannot be dequantized.
 DotFn portableKernel(GgmlType type);
 /// AVX2/FMA/F16C kernel for `type`, or null when there is none (the caller falls back).
-/// Calling it requires cpuHasAvx2Fma().
+/// Calling it requires cpuHasAvx2Fma(). avx2IntKernel(): the integer-form ones.
 DotFn avx2Kernel(GgmlType type);
+DotFn avx2IntKernel(GgmlType type);
+/// AVX-512 kernel for `type` (float rows), or null. Requires cpuHasAvx512().
+DotFn avx512Kernel(GgmlType type);
 
 } // namespace QuantFit::VecDot

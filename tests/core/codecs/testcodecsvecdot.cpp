@@ -1,5 +1,6 @@
-// Dot-product kernels (vecdot.h): AVX2 and portable paths against each other (relative
-// tolerance) and both against dequantize-then-dot in double, for every type we can read.
+// Dot-product kernels (vecdot.h): portable, AVX2 and AVX-512 paths against each other
+// (relative tolerance) and against dequantize-then-dot in double, for every type we can read.
+// The integer form and its decoders are tested in testcodecsvecdotint.cpp.
 
 #include "gguf/ggmltype.h"
 #include "codecs/quantkernels.h"
@@ -32,41 +33,13 @@ private slots:
     void unsupportedTypeThrows();
 };
 
-namespace {
-
-// Types whose dot products are portable only so far (AVX2 kernels come later): dotRowWith(Avx2)
-// falls back to the portable kernel for them. Every other readable type has an AVX2 kernel.
-bool portableDotOnly(GgmlType type)
-{
-    switch (type) {
-    case GgmlType::IQ2_XXS:
-    case GgmlType::IQ2_XS:
-    case GgmlType::IQ2_S:
-    case GgmlType::IQ3_XXS:
-    case GgmlType::IQ3_S:
-    case GgmlType::IQ1_S:
-    case GgmlType::IQ1_M:
-    case GgmlType::TQ1_0:
-    case GgmlType::TQ2_0:
-    case GgmlType::MXFP4:
-    case GgmlType::NVFP4:
-    case GgmlType::Q1_0:
-    case GgmlType::Q2_0:
-        return true;
-    default:
-        return false;
-    }
-}
-
-} // namespace
-
 void TestCodecsVecDot::matchesReference_data()
 {
     QTest::addColumn<GgmlType>("type");
     for (const TypeFacts &f : allTypeFacts()) {
         if (kernelsFor(f.type).dequantizeRow) {
             QVERIFY(canDot(f.type));
-            QVERIFY2(hasAvx2Dot(f.type) != portableDotOnly(f.type), f.name.data());
+            QVERIFY2(hasAvx2Dot(f.type), f.name.data());
             QTest::newRow(f.name.data()) << f.type;
         } else {
             QVERIFY(!canDot(f.type));
@@ -106,6 +79,7 @@ void TestCodecsVecDot::matchesReference()
         const double tol = 1e-4 * absSum + 1e-6;
         const float portable = dotRowWith(DotPath::Portable, type, q.data(), x.data(), n);
         const float avx2 = dotRowWith(DotPath::Avx2, type, q.data(), x.data(), n);
+        const float avx512 = dotRowWith(DotPath::Avx512, type, q.data(), x.data(), n);
         const float autoPath = dotRow(type, q.data(), x.data(), n);
         QVERIFY2(std::fabs(portable - ref) <= tol,
                  qPrintable(QStringLiteral("portable %1 vs %2").arg(portable).arg(ref)));
@@ -113,10 +87,14 @@ void TestCodecsVecDot::matchesReference()
                  qPrintable(QStringLiteral("avx2 %1 vs %2").arg(avx2).arg(ref)));
         QVERIFY2(std::fabs(avx2 - portable) <= tol,
                  qPrintable(QStringLiteral("avx2 %1 vs portable %2").arg(avx2).arg(portable)));
-        QCOMPARE(autoPath, cpuHasAvx2Fma() ? avx2 : portable);
+        QVERIFY2(std::fabs(avx512 - ref) <= tol,
+                 qPrintable(QStringLiteral("avx512 %1 vs %2").arg(avx512).arg(ref)));
+        QCOMPARE(autoPath, cpuHasAvx512() ? avx512 : cpuHasAvx2Fma() ? avx2 : portable);
     }
     if (!cpuHasAvx2Fma())
         qInfo("CPU without AVX2/FMA/F16C: only the portable path was exercised");
+    else if (!cpuHasAvx512())
+        qInfo("CPU without AVX-512 VNNI: the AVX-512 path fell back to AVX2");
 }
 
 void TestCodecsVecDot::dotRowsMatchesDotRow()
@@ -148,7 +126,7 @@ void TestCodecsVecDot::q8Activations_data()
     QTest::addColumn<GgmlType>("type");
     for (const TypeFacts &f : allTypeFacts()) {
         if (q8ActivationType(f.type)) {
-            QVERIFY2(hasAvx2DotQ8(f.type) != portableDotOnly(f.type), f.name.data());
+            QVERIFY2(hasAvx2DotQ8(f.type), f.name.data());
             QTest::newRow(f.name.data()) << f.type;
         }
     }
@@ -195,6 +173,9 @@ void TestCodecsVecDot::q8Activations()
         const double tol = 1e-4 * absSum + 1e-6;
         const float portable = dotRowQ8With(DotPath::Portable, type, q.data(), xq.data(), n);
         const float avx2 = dotRowQ8With(DotPath::Avx2, type, q.data(), xq.data(), n);
+        const float avx512 = dotRowQ8With(DotPath::Avx512, type, q.data(), xq.data(), n);
+        QVERIFY2(std::fabs(avx512 - ref) <= tol,
+                 qPrintable(QStringLiteral("avx512 %1 vs %2").arg(avx512).arg(ref)));
         QVERIFY2(std::fabs(portable - ref) <= tol,
                  qPrintable(QStringLiteral("portable %1 vs %2").arg(portable).arg(ref)));
         QVERIFY2(std::fabs(avx2 - ref) <= tol,

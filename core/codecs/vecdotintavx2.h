@@ -1,0 +1,619 @@
+#pragma once
+
+// Internal to the SIMD dot kernels: AVX2 decoders of every block type into its integer form
+// (vecdotint.h). One struct per type with
+//   kBlock, kBytes, kSub, kAffine, kQ8K   elements and bytes per block, elements per scale,
+//                                         value = scale * code - min, Q8_K (else Q8_0) activations
+//   chunk(block, c)                       int8 codes of elements 32c .. 32c + 31 of the block
+//   scales(block, s), mins(block, m)      kBlock / kSub floats (mins only when kAffine; fp16
+//                                         fields converted with F16C, exact like fp16ToFp32)
+// The kernels (vecdotintkernels*.cpp, core/infer's panels through decodeIntRow) inline them;
+// the AVX-512 kernels call them too (their target includes AVX2). Each agrees byte for byte
+// with the portable decoder of vecdotint.cpp (tests/core/codecs/testcodecsvecdotint.cpp).
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#include "blocksfp4.h"
+#include "blocksiq1.h"
+#include "blocksiq2.h"
+#include "blocksiq3.h"
+#include "blocksiq4.h"
+#include "blockskquants.h"
+#include "blockslegacy.h"
+#include "blockslowbit.h"
+#include "vecdotavx2.h"
+#include "vecdotint.h"
+
+namespace QuantFit::VecDot::Avx2 {
+
+QF_AVX2 inline __m256i fp4Table()
+{
+    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i *>(Codec::kValuesFp4));
+    return _mm256_broadcastsi128_si256(t);
+}
+
+// Four 8-byte grid entries (IQ1/IQ2) as one vector, entry 0 lowest.
+QF_AVX2 inline __m256i grid4(std::uint64_t a, std::uint64_t b, std::uint64_t c, std::uint64_t d)
+{
+    return _mm256_set_epi64x(static_cast<long long>(d), static_cast<long long>(c),
+                             static_cast<long long>(b), static_cast<long long>(a));
+}
+
+// Codes = magnitudes with the sign bits of `bits` (bit j = element j) applied.
+QF_AVX2 inline __m256i applySignBits(__m256i magnitudes, std::uint32_t bits)
+{
+    const __m256i neg = bitsToBytes(bits);
+    return _mm256_sub_epi8(_mm256_xor_si256(magnitudes, neg), neg);
+}
+
+// Four 7-bit sign indices of `word` (at bits 0, 7, 14, 21) applied to 32 magnitudes.
+QF_AVX2 inline __m256i applySignIndices(__m256i magnitudes, std::uint32_t word)
+{
+    const __m256i s = grid4(kSignBytesIq2xs[word & 127], kSignBytesIq2xs[(word >> 7) & 127],
+                            kSignBytesIq2xs[(word >> 14) & 127],
+                            kSignBytesIq2xs[(word >> 21) & 127]);
+    return _mm256_sign_epi8(magnitudes, s);
+}
+
+// Base-3 digits of bytes (TQ1_0): ((byte * pow mod 256) * 3) >> 8, pow per 16-bit lane for the
+// even and the odd bytes.
+QF_AVX2 inline __m256i base3Digits(__m256i bytes, __m256i powEven, __m256i powOdd)
+{
+    const __m256i low = _mm256_set1_epi16(0x00FF);
+    const __m256i k768 = _mm256_set1_epi16(768);
+    const __m256i even = _mm256_and_si256(_mm256_mullo_epi16(bytes, powEven), low);
+    const __m256i odd = _mm256_and_si256(
+        _mm256_mullo_epi16(_mm256_srli_epi16(bytes, 8), powOdd), low);
+    return _mm256_or_si256(_mm256_mulhi_epu16(even, k768),
+                           _mm256_slli_epi16(_mm256_mulhi_epu16(odd, k768), 8));
+}
+
+//
+// legacy blocks of 32 and the 4-bit codebooks
+//
+
+struct DecQ8_0 {
+    static constexpr int kBlock = 32, kBytes = 34, kSub = 32;
+    static constexpr bool kAffine = false, kQ8K = false;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int) { return load256(b + 2); }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        s[0] = halfToFloat(reinterpret_cast<const BlockQ8_0 *>(b)->d);
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+struct DecQ4_0 {
+    static constexpr int kBlock = 32, kBytes = 18, kSub = 32;
+    static constexpr bool kAffine = false, kQ8K = false;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int)
+    {
+        return _mm256_sub_epi8(nibbles32(b + 2), _mm256_set1_epi8(8));
+    }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        s[0] = halfToFloat(reinterpret_cast<const BlockQ4_0 *>(b)->d);
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+struct DecQ4_1 {
+    static constexpr int kBlock = 32, kBytes = 20, kSub = 32;
+    static constexpr bool kAffine = true, kQ8K = false;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int) { return nibbles32(b + 4); }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        s[0] = halfToFloat(reinterpret_cast<const BlockQ4_1 *>(b)->d);
+    }
+    QF_AVX2 static void mins(const std::uint8_t *b, float *m)
+    {
+        m[0] = -halfToFloat(reinterpret_cast<const BlockQ4_1 *>(b)->m);
+    }
+};
+
+QF_AVX2 inline __m256i fiveBitCodes(const std::uint8_t *qh, const std::uint8_t *qs)
+{
+    const __m256i high = _mm256_and_si256(bitsToBytes(loadU32(qh)), _mm256_set1_epi8(16));
+    return _mm256_or_si256(nibbles32(qs), high);
+}
+
+struct DecQ5_0 {
+    static constexpr int kBlock = 32, kBytes = 22, kSub = 32;
+    static constexpr bool kAffine = false, kQ8K = false;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int)
+    {
+        return _mm256_sub_epi8(fiveBitCodes(b + 2, b + 6), _mm256_set1_epi8(16));
+    }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        s[0] = halfToFloat(reinterpret_cast<const BlockQ5_0 *>(b)->d);
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+struct DecQ5_1 {
+    static constexpr int kBlock = 32, kBytes = 24, kSub = 32;
+    static constexpr bool kAffine = true, kQ8K = false;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int) { return fiveBitCodes(b + 4, b + 8); }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        s[0] = halfToFloat(reinterpret_cast<const BlockQ5_1 *>(b)->d);
+    }
+    QF_AVX2 static void mins(const std::uint8_t *b, float *m)
+    {
+        m[0] = -halfToFloat(reinterpret_cast<const BlockQ5_1 *>(b)->m);
+    }
+};
+
+struct DecIq4Nl {
+    static constexpr int kBlock = 32, kBytes = 18, kSub = 32;
+    static constexpr bool kAffine = false, kQ8K = false;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int)
+    {
+        return _mm256_shuffle_epi8(iq4Table(), nibbles32(b + 2));
+    }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        s[0] = halfToFloat(reinterpret_cast<const BlockIq4Nl *>(b)->d);
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+struct DecMxfp4 {
+    static constexpr int kBlock = 32, kBytes = 17, kSub = 32;
+    static constexpr bool kAffine = false, kQ8K = false;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int)
+    {
+        return _mm256_shuffle_epi8(fp4Table(), nibbles32(b + 1));
+    }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s) { s[0] = Codec::mxfp4HalfScale(b[0]); }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+// NVFP4: sub-block k = bytes 8k..8k+7, low nibbles first, then high nibbles.
+struct DecNvfp4 {
+    static constexpr int kBlock = 64, kBytes = 36, kSub = 16;
+    static constexpr bool kAffine = false, kQ8K = false;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int c)
+    {
+        const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i *>(b + 4 + 16 * c));
+        const __m128i mask = _mm_set1_epi8(0x0F);
+        const __m128i lo = _mm_and_si128(raw, mask);
+        const __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
+        const __m256i idx = _mm256_set_m128i(_mm_unpackhi_epi64(lo, hi), _mm_unpacklo_epi64(lo, hi));
+        return _mm256_shuffle_epi8(fp4Table(), idx);
+    }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        for (int k = 0; k < 4; ++k)
+            s[k] = Codec::nvfp4HalfScale(b[k]);
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+//
+// one- and two-bit scalar types
+//
+
+struct DecQ1_0 {
+    static constexpr int kBlock = 128, kBytes = 18, kSub = 32;
+    static constexpr bool kAffine = false, kQ8K = false;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int c)
+    {
+        const __m256i set = bitsToBytes(loadU32(b + 2 + 4 * c));
+        return _mm256_sub_epi8(_mm256_and_si256(set, _mm256_set1_epi8(2)), _mm256_set1_epi8(1));
+    }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        const float d = halfToFloat(reinterpret_cast<const BlockQ1_0 *>(b)->d);
+        s[0] = s[1] = s[2] = s[3] = d;
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+// Q2_0: element j at byte j/4, bits 2(j%4): the four shifts interleaved back into order.
+struct DecQ2_0 {
+    static constexpr int kBlock = 64, kBytes = 18, kSub = 32;
+    static constexpr bool kAffine = false, kQ8K = false;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int c)
+    {
+        const __m128i raw = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(b + 2 + 8 * c));
+        const __m128i m3 = _mm_set1_epi8(3);
+        const __m128i v0 = _mm_and_si128(raw, m3);
+        const __m128i v1 = _mm_and_si128(_mm_srli_epi16(raw, 2), m3);
+        const __m128i v2 = _mm_and_si128(_mm_srli_epi16(raw, 4), m3);
+        const __m128i v3 = _mm_and_si128(_mm_srli_epi16(raw, 6), m3);
+        const __m128i a = _mm_unpacklo_epi8(v0, v1);
+        const __m128i d = _mm_unpacklo_epi8(v2, v3);
+        const __m256i q = _mm256_set_m128i(_mm_unpackhi_epi16(a, d), _mm_unpacklo_epi16(a, d));
+        return _mm256_sub_epi8(q, _mm256_set1_epi8(1));
+    }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        s[0] = s[1] = halfToFloat(reinterpret_cast<const BlockQ2_0 *>(b)->d);
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+struct DecTq2_0 {
+    static constexpr int kBlock = 256, kBytes = 66, kSub = 32;
+    static constexpr bool kAffine = false, kQ8K = true;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int c)
+    {
+        const __m256i raw = load256(b + 32 * (c / 4));
+        const __m256i q = _mm256_and_si256(_mm256_srl_epi16(raw, _mm_cvtsi32_si128(2 * (c % 4))),
+                                           _mm256_set1_epi8(3));
+        return _mm256_sub_epi8(q, _mm256_set1_epi8(1));
+    }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        const float d = halfToFloat(reinterpret_cast<const BlockTq2_0 *>(b)->d);
+        for (int k = 0; k < 8; ++k)
+            s[k] = d;
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+// TQ1_0: chunks 0..4 are digit c of bytes 0..31; chunk 5 digits 0 and 1 of bytes 32..47,
+// chunk 6 digits 2 and 3, chunk 7 digit 4 of bytes 32..47 then digit k of qh[j] at 240+4k+j.
+struct DecTq1_0 {
+    static constexpr int kBlock = 256, kBytes = 54, kSub = 32;
+    static constexpr bool kAffine = false, kQ8K = true;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int c)
+    {
+        static constexpr short kPow3[5] = {1, 3, 9, 27, 81};
+        __m256i bytes;
+        __m256i pow;
+        if (c < 5) {
+            bytes = load256(b);
+            pow = _mm256_set1_epi16(kPow3[c]);
+        } else {
+            const __m128i mid = _mm_loadu_si128(reinterpret_cast<const __m128i *>(b + 32));
+            if (c < 7) {
+                bytes = _mm256_set_m128i(mid, mid);
+                pow = _mm256_set_m128i(_mm_set1_epi16(kPow3[2 * c - 9]),
+                                       _mm_set1_epi16(kPow3[2 * c - 10]));
+            } else {
+                bytes = _mm256_set_m128i(_mm_set1_epi32(int(loadU32(b + 48))), mid);
+                pow = _mm256_set_m128i(_mm_setr_epi16(1, 1, 3, 3, 9, 9, 27, 27),
+                                       _mm_set1_epi16(81));
+            }
+        }
+        return _mm256_sub_epi8(base3Digits(bytes, pow, pow), _mm256_set1_epi8(1));
+    }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        const float d = halfToFloat(reinterpret_cast<const BlockTq1_0 *>(b)->d);
+        for (int k = 0; k < 8; ++k)
+            s[k] = d;
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+//
+// K-quants: chunk c = elements 32c.., i.e. h = c / 4, g = c % 4 in the 2-bit and 6-bit layouts
+//
+
+QF_AVX2 inline __m256i shiftRight16(__m256i v, int bits)
+{
+    return _mm256_srl_epi16(v, _mm_cvtsi32_si128(bits));
+}
+
+QF_AVX2 inline __m256i bitSet(__m256i v, int bit)
+{
+    const __m256i m = _mm256_set1_epi8(static_cast<char>(1u << bit));
+    return _mm256_cmpeq_epi8(_mm256_and_si256(v, m), m);
+}
+
+struct DecQ2_K {
+    static constexpr int kBlock = 256, kBytes = 84, kSub = 16;
+    static constexpr bool kAffine = true, kQ8K = true;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int c)
+    {
+        const __m256i raw = load256(b + 16 + 32 * (c / 4));
+        return _mm256_and_si256(shiftRight16(raw, 2 * (c % 4)), _mm256_set1_epi8(3));
+    }
+    QF_AVX2 static void scales(const std::uint8_t *p, float *s)
+    {
+        const auto &b = *reinterpret_cast<const BlockQ2_K *>(p);
+        const float d = halfToFloat(b.d);
+        for (int k = 0; k < 16; ++k)
+            s[k] = d * float(b.scales[k] & 0xF);
+    }
+    QF_AVX2 static void mins(const std::uint8_t *p, float *m)
+    {
+        const auto &b = *reinterpret_cast<const BlockQ2_K *>(p);
+        const float dmin = halfToFloat(b.dmin);
+        for (int k = 0; k < 16; ++k)
+            m[k] = dmin * float(b.scales[k] >> 4);
+    }
+};
+
+struct DecQ3_K {
+    static constexpr int kBlock = 256, kBytes = 110, kSub = 16;
+    static constexpr bool kAffine = false, kQ8K = true;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int c)
+    {
+        const __m256i raw = load256(b + 32 + 32 * (c / 4));
+        const __m256i low = _mm256_and_si256(shiftRight16(raw, 2 * (c % 4)), _mm256_set1_epi8(3));
+        const __m256i set = bitSet(load256(b), c);
+        return _mm256_sub_epi8(low, _mm256_andnot_si256(set, _mm256_set1_epi8(4)));
+    }
+    QF_AVX2 static void scales(const std::uint8_t *p, float *s)
+    {
+        const auto &b = *reinterpret_cast<const BlockQ3_K *>(p);
+        const float d = halfToFloat(b.d);
+        for (int k = 0; k < 16; ++k)
+            s[k] = d * float(q3kScale(b.scales, k));
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+template <bool Five>
+struct DecQ45_K {
+    static constexpr int kBlock = 256, kBytes = Five ? 176 : 144, kSub = 32;
+    static constexpr bool kAffine = true, kQ8K = true;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int c)
+    {
+        const __m256i raw = load256(b + (Five ? 48 : 16) + 32 * (c / 2));
+        __m256i q = _mm256_and_si256(shiftRight16(raw, 4 * (c % 2)), _mm256_set1_epi8(0x0F));
+        if constexpr (Five)
+            q = _mm256_or_si256(q, _mm256_and_si256(bitSet(load256(b + 16), c),
+                                                    _mm256_set1_epi8(16)));
+        return q;
+    }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        std::uint16_t dBits;
+        std::memcpy(&dBits, b, 2);
+        const float d = halfToFloat(dBits);
+        for (int j = 0; j < 8; ++j) {
+            std::uint8_t sc;
+            std::uint8_t mn;
+            unpackScaleMinK4(j, b + 4, sc, mn);
+            s[j] = d * float(sc);
+        }
+    }
+    QF_AVX2 static void mins(const std::uint8_t *b, float *m)
+    {
+        std::uint16_t mBits;
+        std::memcpy(&mBits, b + 2, 2);
+        const float dmin = halfToFloat(mBits);
+        for (int j = 0; j < 8; ++j) {
+            std::uint8_t sc;
+            std::uint8_t mn;
+            unpackScaleMinK4(j, b + 4, sc, mn);
+            m[j] = dmin * float(mn);
+        }
+    }
+};
+
+struct DecQ6_K {
+    static constexpr int kBlock = 256, kBytes = 210, kSub = 16;
+    static constexpr bool kAffine = false, kQ8K = true;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int c)
+    {
+        const int h = c / 4;
+        const int g = c % 4;
+        const __m256i ql = load256(b + 64 * h + 32 * (g % 2));
+        const __m256i qh = load256(b + 128 + 32 * h);
+        const __m256i low = _mm256_and_si256(shiftRight16(ql, 4 * (g / 2)), _mm256_set1_epi8(0x0F));
+        const __m256i high = _mm256_and_si256(shiftRight16(qh, 2 * g), _mm256_set1_epi8(3));
+        return _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(high, 4)),
+                               _mm256_set1_epi8(32));
+    }
+    QF_AVX2 static void scales(const std::uint8_t *p, float *s)
+    {
+        const auto &b = *reinterpret_cast<const BlockQ6_K *>(p);
+        const float d = halfToFloat(b.d);
+        for (int k = 0; k < 16; ++k)
+            s[k] = d * float(b.scales[k]);
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+struct DecIq4Xs {
+    static constexpr int kBlock = 256, kBytes = 136, kSub = 32;
+    static constexpr bool kAffine = false, kQ8K = true;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int c)
+    {
+        return _mm256_shuffle_epi8(iq4Table(), nibbles32(b + 8 + 16 * c));
+    }
+    QF_AVX2 static void scales(const std::uint8_t *p, float *s)
+    {
+        const auto &b = *reinterpret_cast<const BlockIq4Xs *>(p);
+        const float d = halfToFloat(b.d);
+        for (int ib = 0; ib < 8; ++ib) {
+            const int ls = ((b.scalesL[ib / 2] >> (4 * (ib % 2))) & 0xF)
+                | (((b.scalesH >> (2 * ib)) & 3) << 4);
+            s[ib] = d * float(ls - 32);
+        }
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+//
+// I-quants: grid entries gathered by scalar loads, signs applied with sign/xor
+//
+
+struct DecIq2Xxs {
+    static constexpr int kBlock = 256, kBytes = 66, kSub = 32;
+    static constexpr bool kAffine = false, kQ8K = true;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int c)
+    {
+        const std::uint32_t w0 = loadU32(b + 2 + 8 * c);
+        const std::uint32_t w1 = loadU32(b + 6 + 8 * c);
+        const auto &g = Codec::kIq2xxsGrid;
+        return applySignIndices(grid4(g[w0 & 255], g[(w0 >> 8) & 255], g[(w0 >> 16) & 255],
+                                      g[w0 >> 24]),
+                                w1);
+    }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        const float d = halfToFloat(reinterpret_cast<const BlockIq2Xxs *>(b)->d);
+        for (int k = 0; k < 8; ++k)
+            s[k] = d * (0.5f + float(loadU32(b + 6 + 8 * k) >> 28)) * 0.25f;
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+QF_AVX2 inline void iq2NibbleScales(const std::uint8_t *scales, float d, float *s)
+{
+    for (int k = 0; k < 16; ++k)
+        s[k] = d * (0.5f + float((scales[k / 2] >> (4 * (k % 2))) & 15)) * 0.25f;
+}
+
+struct DecIq2Xs {
+    static constexpr int kBlock = 256, kBytes = 74, kSub = 16;
+    static constexpr bool kAffine = false, kQ8K = true;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int c)
+    {
+        std::uint16_t q[4];
+        std::memcpy(q, b + 2 + 8 * c, 8);
+        const auto &g = Codec::kIq2xsGrid;
+        const __m256i mag = grid4(g[q[0] & 511], g[q[1] & 511], g[q[2] & 511], g[q[3] & 511]);
+        const __m256i s = grid4(kSignBytesIq2xs[q[0] >> 9], kSignBytesIq2xs[q[1] >> 9],
+                                kSignBytesIq2xs[q[2] >> 9], kSignBytesIq2xs[q[3] >> 9]);
+        return _mm256_sign_epi8(mag, s);
+    }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        iq2NibbleScales(b + 66, halfToFloat(reinterpret_cast<const BlockIq2Xs *>(b)->d), s);
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+struct DecIq2S {
+    static constexpr int kBlock = 256, kBytes = 82, kSub = 16;
+    static constexpr bool kAffine = false, kQ8K = true;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int c)
+    {
+        const std::uint8_t *qs = b + 2 + 4 * c;
+        const int qh = b[66 + c];
+        const auto &g = Codec::kIq2sGrid;
+        const __m256i mag = grid4(g[qs[0] | ((qh & 3) << 8)], g[qs[1] | ((qh & 12) << 6)],
+                                  g[qs[2] | ((qh & 48) << 4)], g[qs[3] | ((qh & 192) << 2)]);
+        return applySignBits(mag, loadU32(b + 34 + 4 * c));
+    }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        iq2NibbleScales(b + 74, halfToFloat(reinterpret_cast<const BlockIq2S *>(b)->d), s);
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+struct DecIq3Xxs {
+    static constexpr int kBlock = 256, kBytes = 98, kSub = 32;
+    static constexpr bool kAffine = false, kQ8K = true;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int c)
+    {
+        const std::uint8_t *qs = b + 2 + 8 * c;
+        const auto &g = Codec::kIq3xxsGrid;
+        const __m256i mag = _mm256_setr_epi32(int(g[qs[0]]), int(g[qs[1]]), int(g[qs[2]]),
+                                              int(g[qs[3]]), int(g[qs[4]]), int(g[qs[5]]),
+                                              int(g[qs[6]]), int(g[qs[7]]));
+        return applySignIndices(mag, loadU32(b + 66 + 4 * c));
+    }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        const float d = halfToFloat(reinterpret_cast<const BlockIq3Xxs *>(b)->d);
+        for (int k = 0; k < 8; ++k)
+            s[k] = d * (0.5f + float(loadU32(b + 66 + 4 * k) >> 28)) * 0.5f;
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+struct DecIq3S {
+    static constexpr int kBlock = 256, kBytes = 110, kSub = 32;
+    static constexpr bool kAffine = false, kQ8K = true;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int c)
+    {
+        const std::uint8_t *qs = b + 2 + 8 * c;
+        const int qh = b[66 + c];
+        const auto &g = Codec::kIq3sGrid;
+        const auto e = [&](int i) { return int(g[qs[i] | (((qh >> i) & 1) << 8)]); };
+        const __m256i mag = _mm256_setr_epi32(e(0), e(1), e(2), e(3), e(4), e(5), e(6), e(7));
+        return applySignBits(mag, loadU32(b + 74 + 4 * c));
+    }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        const float d = halfToFloat(reinterpret_cast<const BlockIq3S *>(b)->d);
+        for (int k = 0; k < 8; ++k)
+            s[k] = d * float(1 + 2 * ((b[106 + k / 2] >> (4 * (k % 2))) & 15));
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+// IQ1: 8 * grid value (sign_epi8 of 8 by the -1/0/+1 byte) plus the +-1 shift per group.
+struct DecIq1S {
+    static constexpr int kBlock = 256, kBytes = 50, kSub = 32;
+    static constexpr bool kAffine = false, kQ8K = true;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int c)
+    {
+        const std::uint8_t *qs = b + 2 + 4 * c;
+        std::uint16_t qh;
+        std::memcpy(&qh, b + 34 + 2 * c, 2);
+        const auto &g = Codec::kIq1sGrid;
+        const __m256i v = grid4(g[qs[0] | ((qh & 7) << 8)], g[qs[1] | ((qh & 0x38) << 5)],
+                                g[qs[2] | ((qh & 0x1C0) << 2)], g[qs[3] | ((qh & 0xE00) >> 1)]);
+        const __m256i shift = _mm256_set1_epi8(qh & 0x8000 ? -1 : 1);
+        return _mm256_add_epi8(_mm256_sign_epi8(_mm256_set1_epi8(8), v), shift);
+    }
+    QF_AVX2 static void scales(const std::uint8_t *b, float *s)
+    {
+        const float d = halfToFloat(reinterpret_cast<const BlockIq1S *>(b)->d);
+        for (int k = 0; k < 8; ++k) {
+            std::uint16_t qh;
+            std::memcpy(&qh, b + 34 + 2 * k, 2);
+            s[k] = d * float(2 * ((qh >> 12) & 7) + 1) * 0.125f;
+        }
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+struct DecIq1M {
+    static constexpr int kBlock = 256, kBytes = 56, kSub = 16;
+    static constexpr bool kAffine = false, kQ8K = true;
+    QF_AVX2 static __m256i chunk(const std::uint8_t *b, int c)
+    {
+        const std::uint8_t *qs = b + 4 * c;
+        const int h0 = b[32 + 2 * c];
+        const int h1 = b[33 + 2 * c];
+        const auto &g = Codec::kIq1sGrid;
+        const __m256i v = grid4(g[qs[0] | ((h0 & 7) << 8)], g[qs[1] | ((h0 & 0x70) << 4)],
+                                g[qs[2] | ((h1 & 7) << 8)], g[qs[3] | ((h1 & 0x70) << 4)]);
+        const auto shift = [](int bits) -> long long {
+            return bits & 8 ? -1 : 0x0101010101010101;
+        };
+        const __m256i shifts =
+            _mm256_set_epi64x(shift(h1 >> 4), shift(h1), shift(h0 >> 4), shift(h0));
+        return _mm256_add_epi8(_mm256_sign_epi8(_mm256_set1_epi8(8), v), shifts);
+    }
+    QF_AVX2 static void scales(const std::uint8_t *p, float *s)
+    {
+        const auto &b = *reinterpret_cast<const BlockIq1M *>(p);
+        const std::uint16_t u =
+            std::uint16_t((b.scales[0] >> 12) | ((b.scales[1] >> 8) & 0x00F0)
+                          | ((b.scales[2] >> 4) & 0x0F00) | (b.scales[3] & 0xF000));
+        const float d = halfToFloat(u);
+        for (int k = 0; k < 16; ++k)
+            s[k] = d * float(2 * ((b.scales[k / 4] >> (3 * (k % 4))) & 7) + 1) * 0.125f;
+    }
+    QF_AVX2 static void mins(const std::uint8_t *, float *) {}
+};
+
+/// Decodes one block through D into the buffers (the IntDecodeFn of D).
+template <class D>
+QF_AVX2 void decodeBlock(const std::uint8_t *block, std::int8_t *codes, float *scales,
+                         float *mins)
+{
+    for (int c = 0; c < D::kBlock / 32; ++c)
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(codes + 32 * c), D::chunk(block, c));
+    D::scales(block, scales);
+    if constexpr (D::kAffine)
+        D::mins(block, mins);
+}
+
+} // namespace QuantFit::VecDot::Avx2
+
+#endif
