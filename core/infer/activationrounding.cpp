@@ -225,4 +225,58 @@ void roundActivationsPortable(ActivationType type, const float *x, float *out, s
     }
 }
 
+std::int64_t activationQ8Bytes(ActivationType type, std::int64_t n)
+{
+    switch (type) {
+    case ActivationType::Q8_0:
+    case ActivationType::Q8_1:
+        return n / 32 * 34;
+    case ActivationType::Q8_K:
+        return n / 256 * 292;
+    default:
+        return 0;
+    }
+}
+
+void quantizeActivationsQ8(ActivationType type, const float *x, std::uint8_t *out, std::int64_t n)
+{
+    if (type == ActivationType::Q8_K) {
+        for (std::int64_t b = 0; b < n; b += 256, x += 256, out += 292) {
+            float amax = 0.0f, m = 0.0f;
+            for (int j = 0; j < 256; ++j) {
+                if (std::abs(x[j]) > amax) {
+                    amax = std::abs(x[j]);
+                    m = x[j];
+                }
+            }
+            std::memset(out, 0, 292);
+            if (amax == 0.0f)
+                continue;
+            const float iscale = -127.0f / m;
+            const float d = 1.0f / iscale;
+            std::memcpy(out, &d, 4);
+            auto *q = reinterpret_cast<std::int8_t *>(out + 4);
+            for (int j = 0; j < 256; ++j)
+                q[j] = std::int8_t(std::min(127.0f, std::nearbyint(iscale * x[j])));
+            for (int g = 0; g < 16; ++g) {
+                std::int16_t sum = 0;
+                for (int j = 0; j < 16; ++j)
+                    sum = std::int16_t(sum + q[16 * g + j]);
+                std::memcpy(out + 260 + 2 * g, &sum, 2);
+            }
+        }
+        return;
+    }
+    for (std::int64_t b = 0; b < n; b += 32, x += 32, out += 34) {
+        float amax = 0.0f;
+        for (int j = 0; j < 32; ++j)
+            amax = std::max(amax, std::abs(x[j]));
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        const std::uint16_t dh = fp32ToFp16(amax / 127.0f);
+        std::memcpy(out, &dh, 2);
+        for (int j = 0; j < 32; ++j)
+            out[2 + j] = std::uint8_t(std::int8_t(std::nearbyint(x[j] * id)));
+    }
+}
+
 } // namespace QuantFit::Infer

@@ -38,4 +38,14 @@ void roundActivations(ActivationType type, const float *x, float *out, std::int6
 /// The plain C++ path of roundActivations() (the default picks AVX2 when the CPU has it).
 void roundActivationsPortable(ActivationType type, const float *x, float *out, std::int64_t n);
 
+/// The blocks behind roundActivations() for the 8-bit types, for the integer dot products
+/// (codecs/vecdot.h dotRowQ8): Q8_0 blocks (34 bytes per 32 values; also for Q8_1, whose codes
+/// and scale are the same) or Q8_K blocks (292 bytes per 256, with the 16-value sums), the
+/// same codes and scales roundActivations() uses, so d * q is its output value for value.
+/// `n` is a multiple of the block size; `out` holds n / 32 * 34 or n / 256 * 292 bytes.
+void quantizeActivationsQ8(ActivationType type, const float *x, std::uint8_t *out, std::int64_t n);
+
+/// Bytes quantizeActivationsQ8() writes for `n` values of `type` (0 for the other types).
+std::int64_t activationQ8Bytes(ActivationType type, std::int64_t n);
+
 } // namespace QuantFit::Infer

@@ -165,6 +165,39 @@ void packPanel(const WeightMatrix &w, std::int64_t row0, float *wp, float *rowBu
     }
 }
 
+// Small batches over quantized weights: each token quantized once to the weight's 8-bit dot
+// type, then one integer row dot per output (codecs/vecdot.h), rows split over threads.
+void matmulRowsQ8(const WeightMatrix &w, const float *x, int nTokens, float *y,
+                  const MatmulOptions &options, int nThreads, JobContext *ctx)
+{
+    const ActivationType actType = activationTypeFor(w.type);
+    const std::int64_t n = w.nIn;
+    const std::int64_t nOut = w.nOut;
+    const std::int64_t xqBytes = activationQ8Bytes(actType, n);
+    std::vector<std::uint8_t> xq(std::size_t(xqBytes) * std::size_t(nTokens));
+    for (int t = 0; t < nTokens; ++t)
+        quantizeActivationsQ8(actType, x + std::int64_t(t) * n, xq.data() + t * xqBytes, n);
+    const DotPath path = options.portable ? DotPath::Portable
+        : options.allowAvx512             ? DotPath::Auto
+                                          : DotPath::Avx2;
+    // Chunks of 64 rows: enough for load balance, few enough to keep the overhead low.
+    constexpr std::int64_t kRowsPerChunk = 64;
+    const std::int64_t nChunks = (nOut + kRowsPerChunk - 1) / kRowsPerChunk;
+    parallelFor(std::uint64_t(nChunks), nThreads, [&](std::uint64_t chunk) {
+        const std::int64_t rowBegin = std::int64_t(chunk) * kRowsPerChunk;
+        const std::int64_t rowEnd = std::min(nOut, rowBegin + kRowsPerChunk);
+        for (int t = 0; t < nTokens; ++t) {
+            float *yt = y + std::int64_t(t) * nOut;
+            dotRowsQ8With(path, w.type, w.data + std::uint64_t(rowBegin) * w.rowBytes, w.rowBytes,
+                          rowEnd - rowBegin, xq.data() + t * xqBytes, n, yt + rowBegin);
+            if (w.bias) {
+                for (std::int64_t o = rowBegin; o < rowEnd; ++o)
+                    yt[o] += w.bias[o];
+            }
+        }
+    }, ctx);
+}
+
 } // namespace
 
 bool canDecode(GgmlType type)
@@ -221,13 +254,21 @@ void matmul(const WeightMatrix &w, const float *x, int nTokens, float *y,
     const int nThreads = options.nThreads > 0 ? options.nThreads : defaultThreadCount();
     const bool batched = nTokens >= options.minBatchedTokens;
 
-    if (batched && options.roundActivations && !options.portable && canMatmulInt8(w)) {
-        matmulInt8(w, x, nTokens, y, nThreads, ctx);
+    if (batched && options.roundActivations && !options.portable
+        && canMatmulInt8(w, options.allowAvx512)) {
+        matmulInt8(w, x, nTokens, y, nThreads, ctx, options.allowAvx512);
+        return;
+    }
+
+    const ActivationType actType = activationTypeFor(w.type);
+    if (!batched && options.roundActivations && activationQ8Bytes(actType, n) > 0
+        && q8ActivationType(w.type) && n % typeFacts(w.type).blockSize == 0
+        && n % (actType == ActivationType::Q8_K ? 256 : 32) == 0) {
+        matmulRowsQ8(w, x, nTokens, y, options, nThreads, ctx);
         return;
     }
 
     std::vector<float> rounded;
-    const ActivationType actType = activationTypeFor(w.type);
     if (options.roundActivations && actType != ActivationType::F32) {
         rounded.resize(std::size_t(nTokens) * std::size_t(n));
         parallelFor(std::uint64_t(nTokens), nTokens >= 16 ? nThreads : 1, [&](std::uint64_t t) {
@@ -257,7 +298,8 @@ void matmul(const WeightMatrix &w, const float *x, int nTokens, float *y,
                         yt[o] = dotRowWith(DotPath::Portable, w.type,
                                            w.data + std::uint64_t(o) * w.rowBytes, xt, n);
                 } else {
-                    dotRows(w.type, rows, w.rowBytes, rowEnd - rowBegin, xt, n, yt + rowBegin);
+                    dotRowsWith(options.allowAvx512 ? DotPath::Auto : DotPath::Avx2, w.type, rows,
+                                w.rowBytes, rowEnd - rowBegin, xt, n, yt + rowBegin);
                 }
             }
         } else if (!batched) {

@@ -9,9 +9,11 @@
 // 6-token x 16-row register-blocked kernel, so the cost of decoding is shared by the whole batch
 // and the weights are read from memory once per product. Small batches (generation) decode a
 // row and dot it with each token. Panels are spread over threads with parallelFor.
-// With activation rounding on (the default) and an AVX-VNNI CPU, batches over Q8_0, Q4_0,
-// IQ4_NL, IQ4_XS and Q2_K..Q6_K weights take the integer path of matmulq8.h instead: the same
-// numbers up to summation order, about twice as fast.
+// With activation rounding on (the default), quantized weights use integer dot products over
+// 8-bit activations, as llama.cpp does: batches take the panel kernels of matmulq8.h on CPUs
+// with AVX-512 VNNI or AVX-VNNI, small batches (generation) quantize each token to Q8_0/Q8_K
+// once and run codecs' dotRowsQ8() per row (AVX-512, AVX2 or portable). Both give the numbers
+// of the F32 path over rounded activations up to summation order.
 
 #include "llamamodel.h"
 
@@ -28,6 +30,9 @@ struct MatmulOptions {
     /// Round the activations through the weight type's llama.cpp dot type first
     /// (activationrounding.h), reproducing llama.cpp's numbers; false keeps them exact F32.
     bool roundActivations = true;
+    /// false: use the AVX2 / AVX-VNNI kernels even on an AVX-512 CPU (tests and benchmarks
+    /// compare the paths).
+    bool allowAvx512 = true;
 };
 
 /// y[t][o] = sum_i W[o][i] * x[t][i] (+ bias[o]) for t < nTokens, o < nOut.

@@ -3,6 +3,7 @@
 #include "activationrounding.h"
 #include "kernels.h"
 
+#include "codecs/vecdot.h"
 #include "jobs/parallel.h"
 #include "util/cpufeatures.h"
 #include "util/fp16.h"
@@ -10,6 +11,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -20,9 +22,7 @@ namespace QuantFit::Infer {
 namespace {
 
 constexpr int kBlock = 32;      // Q8_0 block
-constexpr int kBlockBytes = 34; // fp16 d + 32 int8
-constexpr int kRows = 8;        // rows per panel (one int32 lane each)
-constexpr int kTokenBlock = 6;
+constexpr int kTokenBlock = 6;  // tokens per kernel call
 
 bool haveVnni()
 {
@@ -108,282 +108,78 @@ void quantizeActivations(const float *x, int nTokens, std::int64_t n, bool q8k, 
     });
 }
 
-// Panel of 8 rows: per 32-element block, bytes [4-column group g][row r][4] of unsigned codes
-// u, and per row the scale s and offset m with value = s*u - m: for Q8_0, u = q + 128 (the
-// offset 128*d is applied exactly through `sum`), for Q4_K, u = q and m = dmin*mn.
-inline std::uint32_t load4(const std::uint8_t *p)
+//
+// weight panels: R rows (8 or 16); per sub-block b of `blk` elements, bytes [g][r][4] (g < blk/4:
+// the codes of elements 4g..4g+3 of row r, each + 128), then scales[b * R + r] and
+// mins[b * R + r]. Rows past the end repeat the last row; their outputs are not stored.
+//
+
+inline std::uint32_t load4(const std::int8_t *p)
 {
     std::uint32_t v;
     std::memcpy(&v, p, 4);
     return v;
 }
 
-// Stores the 4 codes of column group g of row r (the layout the kernel reads).
-inline void store4(std::uint8_t *blockBytes, int g, int r, std::uint32_t codes)
-{
-    std::memcpy(blockBytes + g * (kRows * 4) + r * 4, &codes, 4);
-}
+struct PanelScratch {
+    std::vector<std::int8_t> codes; // one decoded row
+    std::vector<float> scales;
+    std::vector<float> mins;
+};
 
-void packQ8_0(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
-              float *mins)
+void packPanel(const WeightMatrix &w, const DotIntForm &form, int nRows, std::int64_t row0,
+               PanelScratch &scratch, std::uint8_t *bytes, float *scales, float *mins)
 {
-    const std::int64_t nb = w.nIn / kBlock;
-    const std::uint8_t *src = w.data + std::uint64_t(row) * w.rowBytes;
-    for (std::int64_t b = 0; b < nb; ++b) {
-        const std::uint8_t *blk = src + b * kBlockBytes;
-        std::uint16_t dh;
-        std::memcpy(&dh, blk, 2);
-        scales[b * kRows + r] = fp16ToFp32(dh);
-        mins[b * kRows + r] = 0.0f;
-        std::uint8_t *dst = bytes + b * (kBlock * kRows);
-        for (int g = 0; g < kBlock / 4; ++g) // q + 128 (mod 256) flips the sign bit
-            store4(dst, g, r, load4(blk + 2 + 4 * g) ^ 0x80808080u);
-    }
-}
-
-// Q4_0 (blockslegacy.h): value = d*(q - 8), q in 0..15; element j in the low nibble of
-// qs[j], element j+16 in the high nibble.
-void packQ4_0(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
-              float *mins)
-{
-    const std::int64_t nb = w.nIn / kBlock;
-    const std::uint8_t *src = w.data + std::uint64_t(row) * w.rowBytes;
-    for (std::int64_t b = 0; b < nb; ++b) {
-        const std::uint8_t *blk = src + b * 18;
-        std::uint16_t dh;
-        std::memcpy(&dh, blk, 2);
-        scales[b * kRows + r] = fp16ToFp32(dh);
-        mins[b * kRows + r] = 0.0f;
-        std::uint8_t *dst = bytes + b * (kBlock * kRows);
-        for (int g = 0; g < 4; ++g) {
-            const std::uint32_t v = load4(blk + 2 + 4 * g);
-            store4(dst, g, r, v & 0x0F0F0F0Fu);             // elements 4g..4g+3
-            store4(dst, g + 4, r, (v >> 4) & 0x0F0F0F0Fu);  // elements 16+4g..
-        }
-    }
-}
-
-// Q4_K (blockskquants.h): 144-byte super-blocks of 256 values, 8 sub-blocks of 32 with
-// 6-bit scale and min codes; value = d*sc*q - dmin*mn.
-// Q5_K is Q4_K plus a fifth bit per code (qh: byte e%32, bit e/32), 176-byte blocks.
-void packQ4_K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
-              float *mins)
-{
-    const bool q5 = w.type == GgmlType::Q5_K;
-    const std::int64_t nSuper = w.nIn / 256;
-    const std::uint8_t *src = w.data + std::uint64_t(row) * w.rowBytes;
-    for (std::int64_t i = 0; i < nSuper; ++i) {
-        const std::uint8_t *blk = src + i * (q5 ? 176 : 144);
-        const std::uint8_t *qh = blk + 16;
-        std::uint16_t dh, mh;
-        std::memcpy(&dh, blk, 2);
-        std::memcpy(&mh, blk + 2, 2);
-        const float d = fp16ToFp32(dh);
-        const float dmin = fp16ToFp32(mh);
-        const std::uint8_t *S = blk + 4;
-        const std::uint8_t *qs = blk + (q5 ? 48 : 16);
-        for (int j = 0; j < 8; ++j) {
-            int sc, mn;
-            if (j < 4) {
-                sc = S[j] & 63;
-                mn = S[j + 4] & 63;
-            } else {
-                sc = (S[j + 4] & 15) | ((S[j - 4] >> 6) << 4);
-                mn = (S[j + 4] >> 4) | ((S[j] >> 6) << 4);
-            }
-            const std::int64_t b = i * 8 + j;
-            scales[b * kRows + r] = d * float(sc);
-            mins[b * kRows + r] = dmin * float(mn);
-            std::uint8_t *dst = bytes + b * (kBlock * kRows);
-            const std::uint8_t *q = qs + 32 * (j / 2);
-            const int shift = (j % 2) * 4;
-            for (int g = 0; g < kBlock / 4; ++g) {
-                std::uint32_t codes = (load4(q + 4 * g) >> shift) & 0x0F0F0F0Fu;
-                if (q5)
-                    codes |= ((load4(qh + 4 * g) >> j) & 0x01010101u) << 4;
-                store4(dst, g, r, codes);
-            }
-        }
-    }
-}
-
-// Q6_K: 210-byte super-blocks, 16 groups of 16 with int8 scales; value = d*sc*(u - 32),
-// u = low4 | high2 << 4. Packed in 16-element blocks.
-void packQ6_K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
-              float *mins)
-{
-    constexpr int kBlk = 16;
-    const std::int64_t nSuper = w.nIn / 256;
-    const std::uint8_t *src = w.data + std::uint64_t(row) * w.rowBytes;
-    for (std::int64_t i = 0; i < nSuper; ++i) {
-        const std::uint8_t *blk = src + i * 210;
-        const std::uint8_t *ql = blk;
-        const std::uint8_t *qh = blk + 128;
-        const auto *sc = reinterpret_cast<const std::int8_t *>(blk + 192);
-        std::uint16_t dh;
-        std::memcpy(&dh, blk + 208, 2);
-        const float d = fp16ToFp32(dh);
-        for (int g = 0; g < 16; ++g) {
-            const std::int64_t b = i * 16 + g;
-            scales[b * kRows + r] = d * float(sc[g]);
-            mins[b * kRows + r] = 0.0f;
-            std::uint8_t *dst = bytes + b * (kBlk * kRows);
-            // The 16 elements share h and quarter; l runs over 16 consecutive positions.
-            const int e0 = g * kBlk;
-            const int h = e0 / 128, quarter = (e0 % 128) / 32, l0 = e0 % 32;
-            const std::uint8_t *low = ql + 64 * h + (quarter % 2) * 32 + l0;
-            const std::uint8_t *high = qh + 32 * h + l0;
-            for (int c = 0; c < kBlk / 4; ++c) {
-                const std::uint32_t lo = (load4(low + 4 * c) >> (quarter < 2 ? 0 : 4)) & 0x0F0F0F0Fu;
-                const std::uint32_t hi = (load4(high + 4 * c) >> (2 * quarter)) & 0x03030303u;
-                store4(dst, c, r, lo | (hi << 4));
-            }
-        }
-    }
-}
-
-// Q2_K (84 bytes) and Q3_K (110 bytes): 16 groups of 16 with 2-bit codes in the
-// 2-bit packing (byte 32h + l, bits 2g); Q2_K is affine (d*sc*q - dmin*mn, q in 0..3), Q3_K
-// adds a third bit from hmask (byte e%32, bit e/32) and is symmetric: d*(c - 32)*(u - 4).
-void packQ2_3K(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
-               float *mins)
-{
-    constexpr int kBlk = 16;
-    const bool q3 = w.type == GgmlType::Q3_K;
-    const std::int64_t nSuper = w.nIn / 256;
-    const std::uint8_t *src = w.data + std::uint64_t(row) * w.rowBytes;
-    for (std::int64_t i = 0; i < nSuper; ++i) {
-        const std::uint8_t *blk = src + i * (q3 ? 110 : 84);
-        const std::uint8_t *qs = blk + (q3 ? 32 : 16);
-        const std::uint8_t *hmask = blk;
-        std::uint16_t dh, mh = 0;
-        std::memcpy(&dh, blk + (q3 ? 108 : 80), 2);
-        if (!q3)
-            std::memcpy(&mh, blk + 82, 2);
-        const float d = fp16ToFp32(dh);
-        const float dmin = fp16ToFp32(mh);
-        for (int g = 0; g < 16; ++g) {
-            const std::int64_t b = i * 16 + g;
-            if (q3) {
-                const int low = g < 8 ? (blk[96 + g] & 15) : (blk[96 + g - 8] >> 4);
-                const int high = (blk[96 + 8 + g % 4] >> (2 * (g / 4))) & 3;
-                scales[b * kRows + r] = d * float((low | (high << 4)) - 32);
-                mins[b * kRows + r] = 0.0f;
-            } else {
-                scales[b * kRows + r] = d * float(blk[g] & 15);
-                mins[b * kRows + r] = dmin * float(blk[g] >> 4);
-            }
-            const int e0 = g * kBlk;
-            const int h = e0 / 128, pair = (e0 % 128) / 32, l0 = e0 % 32;
-            std::uint8_t *dst = bytes + b * (kBlk * kRows);
-            for (int c = 0; c < kBlk / 4; ++c) {
-                std::uint32_t codes = (load4(qs + 32 * h + l0 + 4 * c) >> (2 * pair)) & 0x03030303u;
-                if (q3)
-                    codes |= ((load4(hmask + l0 + 4 * c) >> (e0 / 32)) & 0x01010101u) << 2;
-                store4(dst, c, r, codes);
-            }
-        }
-    }
-}
-
-// IQ4_NL (blocksiq4.h; 18-byte blocks of 32, Q4_0 nibble layout) and IQ4_XS (136-byte
-// super-blocks of 8 x 32 with 6-bit scale codes): each nibble indexes the int8 codebook;
-// stored as codebook value + 128 (unsigned), the offset removed exactly in integers.
-constexpr std::int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-                                          1,    13,   25,  38,  53,  69,  89,  113};
-
-void packIq4Codes(const std::uint8_t *qs, int r, std::uint8_t *dst)
-{
-    for (int j = 0; j < 16; ++j) {
-        const int g = j / 4, k = j % 4;
-        dst[g * (kRows * 4) + r * 4 + k] = std::uint8_t(kIq4nlValues[qs[j] & 15] + 128);
-        dst[(g + 4) * (kRows * 4) + r * 4 + k] = std::uint8_t(kIq4nlValues[qs[j] >> 4] + 128);
-    }
-}
-
-void packIq4(const WeightMatrix &w, std::int64_t row, int r, std::uint8_t *bytes, float *scales,
-             float *mins)
-{
-    const std::uint8_t *src = w.data + std::uint64_t(row) * w.rowBytes;
-    if (w.type == GgmlType::IQ4_NL) {
-        for (std::int64_t b = 0; b < w.nIn / kBlock; ++b) {
-            const std::uint8_t *blk = src + b * 18;
-            std::uint16_t dh;
-            std::memcpy(&dh, blk, 2);
-            scales[b * kRows + r] = fp16ToFp32(dh);
-            mins[b * kRows + r] = 0.0f;
-            packIq4Codes(blk + 2, r, bytes + b * (kBlock * kRows));
-        }
-        return;
-    }
-    for (std::int64_t i = 0; i < w.nIn / 256; ++i) {
-        const std::uint8_t *blk = src + i * 136;
-        std::uint16_t dh, sh;
-        std::memcpy(&dh, blk, 2);
-        std::memcpy(&sh, blk + 2, 2);
-        const float d = fp16ToFp32(dh);
-        for (int ib = 0; ib < 8; ++ib) {
-            const int code = ((blk[4 + ib / 2] >> (4 * (ib % 2))) & 15) | (((sh >> (2 * ib)) & 3) << 4);
-            const std::int64_t b = i * 8 + ib;
-            scales[b * kRows + r] = d * float(code - 32);
-            mins[b * kRows + r] = 0.0f;
-            packIq4Codes(blk + 8 + 16 * ib, r, bytes + b * (kBlock * kRows));
-        }
-    }
-}
-
-int blockSizeFor(GgmlType type)
-{
-    switch (type) {
-    case GgmlType::Q2_K:
-    case GgmlType::Q3_K:
-    case GgmlType::Q6_K:
-        return 16;
-    default:
-        return kBlock;
-    }
-}
-
-void packPanel(const WeightMatrix &w, std::int64_t row0, std::uint8_t *bytes, float *scales,
-               float *mins)
-{
-    const int nValid = int(std::min<std::int64_t>(kRows, w.nOut - row0));
-    for (int r = 0; r < kRows; ++r) {
-        // Rows past the end repeat the last row; their outputs are not stored.
+    const int blk = form.subBlock;
+    const std::int64_t nb = w.nIn / blk;
+    const int nValid = int(std::min<std::int64_t>(nRows, w.nOut - row0));
+    for (int r = 0; r < nRows; ++r) {
         const std::int64_t row = row0 + std::min(r, nValid - 1);
-        if (w.type == GgmlType::Q8_0)
-            packQ8_0(w, row, r, bytes, scales, mins);
-        else if (w.type == GgmlType::Q4_0)
-            packQ4_0(w, row, r, bytes, scales, mins);
-        else if (w.type == GgmlType::Q6_K)
-            packQ6_K(w, row, r, bytes, scales, mins);
-        else if (w.type == GgmlType::Q2_K || w.type == GgmlType::Q3_K)
-            packQ2_3K(w, row, r, bytes, scales, mins);
-        else if (w.type == GgmlType::IQ4_NL || w.type == GgmlType::IQ4_XS)
-            packIq4(w, row, r, bytes, scales, mins);
-        else
-            packQ4_K(w, row, r, bytes, scales, mins);
+        decodeIntRow(w.type, w.data + std::uint64_t(row) * w.rowBytes, w.nIn,
+                     scratch.codes.data(), scratch.scales.data(), scratch.mins.data());
+        for (std::int64_t b = 0; b < nb; ++b) {
+            scales[b * nRows + r] = scratch.scales[std::size_t(b)];
+            mins[b * nRows + r] = form.affine ? scratch.mins[std::size_t(b)] : 0.0f;
+            std::uint8_t *dst = bytes + b * blk * nRows + r * 4;
+            const std::int8_t *src = scratch.codes.data() + b * blk;
+            for (int g = 0; g < blk / 4; ++g) {
+                const std::uint32_t v = load4(src + 4 * g) ^ 0x80808080u; // code + 128
+                std::memcpy(dst + g * nRows * 4, &v, 4);
+            }
+        }
     }
 }
+
+//
+// kernels: NT tokens against one panel; per sub-block an int32 sum per (row, token), minus
+// 128 * the activation sum, times weight scale * activation scale, minus min * d * sum
+//
+
+// Why: GCC 12's AVX-512 intrinsics (_mm512_undefined_ps inside _mm512_cvtepi32_ps)
+// self-initialise a variable, which -Wmaybe-uninitialized reports per caller.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #define QF_VNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+#define QF_AVX512VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
-template <int NT, int BLK>
-QF_VNNI void kernel(const std::uint8_t *bytes, const float *scales, const float *mins, bool affine,
-                    int offset, std::int64_t nb, const QuantizedRows &a, int t0, std::int64_t n, float *y,
-                    std::int64_t ldy, int nValid)
+template <int NT, int BLK, bool Affine>
+QF_VNNI void kernel8(const std::uint8_t *bytes, const float *scales, const float *mins,
+                     std::int64_t nb, const QuantizedRows &a, int t0, std::int64_t n, float *y,
+                     std::int64_t ldy, int nValid)
 {
+    constexpr int kRows = 8;
     __m256 f[NT];
     const std::int8_t *xq[NT];
     const float *da[NT];
     const std::int32_t *sa[NT];
     const float *ds[NT];
     for (int t = 0; t < NT; ++t) {
-        ds[t] = a.dsum.data() + std::int64_t(t0 + t) * nb;
         f[t] = _mm256_setzero_ps();
         xq[t] = a.q.data() + std::int64_t(t0 + t) * n;
         da[t] = a.d.data() + std::int64_t(t0 + t) * nb;
         sa[t] = a.sum.data() + std::int64_t(t0 + t) * nb;
+        ds[t] = a.dsum.data() + std::int64_t(t0 + t) * nb;
     }
     for (std::int64_t b = 0; b < nb; ++b) {
         __m256i acc[NT];
@@ -399,19 +195,13 @@ QF_VNNI void kernel(const std::uint8_t *bytes, const float *scales, const float 
             }
         }
         const __m256 ws = _mm256_loadu_ps(scales + b * kRows);
-        if (affine) {
-            const __m256 wm = _mm256_loadu_ps(mins + b * kRows);
-            for (int t = 0; t < NT; ++t) {
-                f[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[t]),
-                                       _mm256_mul_ps(ws, _mm256_set1_ps(da[t][b])), f[t]);
-                f[t] = _mm256_fnmadd_ps(wm, _mm256_set1_ps(ds[t][b]), f[t]);
-            }
-        } else {
-            for (int t = 0; t < NT; ++t) {
-                const __m256i i = _mm256_sub_epi32(acc[t], _mm256_set1_epi32(offset * sa[t][b]));
-                f[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i),
-                                       _mm256_mul_ps(ws, _mm256_set1_ps(da[t][b])), f[t]);
-            }
+        for (int t = 0; t < NT; ++t) {
+            const __m256i i = _mm256_sub_epi32(acc[t], _mm256_set1_epi32(128 * sa[t][b]));
+            f[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i),
+                                   _mm256_mul_ps(ws, _mm256_set1_ps(da[t][b])), f[t]);
+            if constexpr (Affine)
+                f[t] = _mm256_fnmadd_ps(_mm256_loadu_ps(mins + b * kRows),
+                                        _mm256_set1_ps(ds[t][b]), f[t]);
         }
     }
     for (int t = 0; t < NT; ++t) {
@@ -421,77 +211,132 @@ QF_VNNI void kernel(const std::uint8_t *bytes, const float *scales, const float 
     }
 }
 
-using Kernel = void (*)(const std::uint8_t *, const float *, const float *, bool, int, std::int64_t,
-                        const QuantizedRows &, int, std::int64_t, float *, std::int64_t, int);
-const Kernel kKernels32[kTokenBlock + 1] = {nullptr,       kernel<1, 32>, kernel<2, 32>,
-                                            kernel<3, 32>, kernel<4, 32>, kernel<5, 32>,
-                                            kernel<6, 32>};
-const Kernel kKernels16[kTokenBlock + 1] = {nullptr,       kernel<1, 16>, kernel<2, 16>,
-                                            kernel<3, 16>, kernel<4, 16>, kernel<5, 16>,
-                                            kernel<6, 16>};
-
-} // namespace
-
-bool canMatmulInt8(const WeightMatrix &w)
+// The 16-row kernel: the same operations per lane as kernel8, so the same numbers.
+template <int NT, int BLK, bool Affine>
+QF_AVX512VNNI void kernel16(const std::uint8_t *bytes, const float *scales, const float *mins,
+                            std::int64_t nb, const QuantizedRows &a, int t0, std::int64_t n,
+                            float *y, std::int64_t ldy, int nValid)
 {
-    if (!haveVnni())
-        return false;
-    switch (w.type) {
-    case GgmlType::Q8_0:
-    case GgmlType::Q4_0:
-    case GgmlType::IQ4_NL:
-        return w.nIn % kBlock == 0;
-    case GgmlType::IQ4_XS:
-    case GgmlType::Q2_K:
-    case GgmlType::Q3_K:
-    case GgmlType::Q4_K:
-    case GgmlType::Q5_K:
-    case GgmlType::Q6_K:
-        return w.nIn % 256 == 0;
-    default:
-        return false;
+    constexpr int kRows = 16;
+    __m512 f[NT];
+    const std::int8_t *xq[NT];
+    const float *da[NT];
+    const std::int32_t *sa[NT];
+    const float *ds[NT];
+    for (int t = 0; t < NT; ++t) {
+        f[t] = _mm512_setzero_ps();
+        xq[t] = a.q.data() + std::int64_t(t0 + t) * n;
+        da[t] = a.d.data() + std::int64_t(t0 + t) * nb;
+        sa[t] = a.sum.data() + std::int64_t(t0 + t) * nb;
+        ds[t] = a.dsum.data() + std::int64_t(t0 + t) * nb;
+    }
+    for (std::int64_t b = 0; b < nb; ++b) {
+        __m512i acc[NT];
+        for (int t = 0; t < NT; ++t)
+            acc[t] = _mm512_setzero_si512();
+        const std::uint8_t *wb = bytes + b * (BLK * kRows);
+        for (int g = 0; g < BLK / 4; ++g) {
+            const __m512i wv = _mm512_loadu_si512(wb + g * 64);
+            for (int t = 0; t < NT; ++t) {
+                std::int32_t four;
+                std::memcpy(&four, xq[t] + b * BLK + g * 4, 4);
+                acc[t] = _mm512_dpbusd_epi32(acc[t], wv, _mm512_set1_epi32(four));
+            }
+        }
+        const __m512 ws = _mm512_loadu_ps(scales + b * kRows);
+        for (int t = 0; t < NT; ++t) {
+            const __m512i i = _mm512_sub_epi32(acc[t], _mm512_set1_epi32(128 * sa[t][b]));
+            f[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i),
+                                   _mm512_mul_ps(ws, _mm512_set1_ps(da[t][b])), f[t]);
+            if constexpr (Affine)
+                f[t] = _mm512_fnmadd_ps(_mm512_loadu_ps(mins + b * kRows),
+                                        _mm512_set1_ps(ds[t][b]), f[t]);
+        }
+    }
+    for (int t = 0; t < NT; ++t) {
+        alignas(64) float tmp[kRows];
+        _mm512_store_ps(tmp, f[t]);
+        std::memcpy(y + std::int64_t(t) * ldy, tmp, sizeof(float) * std::size_t(nValid));
     }
 }
 
-void matmulInt8(const WeightMatrix &w, const float *x, int nTokens, float *y, int nThreads,
-                JobContext *ctx)
+using Kernel = void (*)(const std::uint8_t *, const float *, const float *, std::int64_t,
+                        const QuantizedRows &, int, std::int64_t, float *, std::int64_t, int);
+
+// kernels[nt] for nt = 1..kTokenBlock, per (rows, sub-block size, affine).
+template <int BLK, bool Affine, bool Wide, std::size_t... NT>
+constexpr std::array<Kernel, kTokenBlock + 1> makeKernels(std::index_sequence<NT...>)
 {
-    // K-quants pair with Q8_K activations and have a float min term; the legacy types pair
-    // with Q8_0 and store codes with a fixed offset, removed exactly in integers.
+    if constexpr (Wide)
+        return {nullptr, kernel16<int(NT) + 1, BLK, Affine>...};
+    else
+        return {nullptr, kernel8<int(NT) + 1, BLK, Affine>...};
+}
+
+template <bool Wide>
+const Kernel *kernelsFor(int blk, bool affine)
+{
+    using Seq = std::make_index_sequence<kTokenBlock>;
+    static constexpr auto k16 = makeKernels<16, false, Wide>(Seq{});
+    static constexpr auto k16a = makeKernels<16, true, Wide>(Seq{});
+    static constexpr auto k32 = makeKernels<32, false, Wide>(Seq{});
+    static constexpr auto k32a = makeKernels<32, true, Wide>(Seq{});
+    if (blk == 16)
+        return affine ? k16a.data() : k16.data();
+    return affine ? k32a.data() : k32.data();
+}
+
+bool haveAvx512Vnni()
+{
+    return cpuHasAvx512();
+}
+
+} // namespace
+
+bool canMatmulInt8(const WeightMatrix &w, bool allowAvx512)
+{
+    if (!(allowAvx512 && haveAvx512Vnni()) && !haveVnni())
+        return false;
+    const auto form = dotIntForm(w.type);
+    return form && w.nIn > 0 && w.nIn % form->blockSize == 0
+        && w.nIn % (activationTypeFor(w.type) == ActivationType::Q8_K ? 256 : kBlock) == 0;
+}
+
+void matmulInt8(const WeightMatrix &w, const float *x, int nTokens, float *y, int nThreads,
+                JobContext *ctx, bool allowAvx512)
+{
+    const DotIntForm form = *dotIntForm(w.type);
     const bool q8k = activationTypeFor(w.type) == ActivationType::Q8_K;
-    const bool affine =
-        w.type == GgmlType::Q2_K || w.type == GgmlType::Q4_K || w.type == GgmlType::Q5_K;
-    const int offset = w.type == GgmlType::Q8_0 || w.type == GgmlType::IQ4_NL
-            || w.type == GgmlType::IQ4_XS
-        ? 128
-        : w.type == GgmlType::Q4_0              ? 8
-        : w.type == GgmlType::Q6_K              ? 32
-        : w.type == GgmlType::Q3_K              ? 4
-                                                : 0;
-    const int blk = blockSizeFor(w.type);
-    const Kernel *kernels = blk == 16 ? kKernels16 : kKernels32;
+    const bool wide = allowAvx512 && haveAvx512Vnni();
+    const int nRows = wide ? 16 : 8;
+    const int blk = form.subBlock;
+    const Kernel *kernels = wide ? kernelsFor<true>(blk, form.affine)
+                                 : kernelsFor<false>(blk, form.affine);
     QuantizedRows a;
     quantizeActivations(x, nTokens, w.nIn, q8k, blk, nTokens >= 16 ? nThreads : 1, a);
     const std::int64_t nb = w.nIn / blk;
     const std::int64_t nOut = w.nOut;
-    const std::int64_t nPanels = (nOut + kRows - 1) / kRows;
+    const std::int64_t nPanels = (nOut + nRows - 1) / nRows;
     const std::int64_t panelsPerChunk =
         std::clamp<std::int64_t>(nPanels / (std::int64_t(nThreads) * 8), 1, 32);
     const std::int64_t nChunks = (nPanels + panelsPerChunk - 1) / panelsPerChunk;
     parallelFor(std::uint64_t(nChunks), nThreads, [&](std::uint64_t chunk) {
-        std::unique_ptr<std::uint8_t[]> bytes(new std::uint8_t[std::size_t(w.nIn) * kRows]);
-        std::unique_ptr<float[]> scales(new float[std::size_t(nb) * kRows]);
-        std::unique_ptr<float[]> mins(new float[std::size_t(nb) * kRows]);
+        std::unique_ptr<std::uint8_t[]> bytes(new std::uint8_t[std::size_t(w.nIn) * nRows]);
+        std::unique_ptr<float[]> scales(new float[std::size_t(nb) * nRows]);
+        std::unique_ptr<float[]> mins(new float[std::size_t(nb) * nRows]);
+        PanelScratch scratch{std::vector<std::int8_t>(std::size_t(w.nIn)),
+                             std::vector<float>(std::size_t(nb)),
+                             std::vector<float>(std::size_t(nb))};
         const std::int64_t p0 = std::int64_t(chunk) * panelsPerChunk;
         const std::int64_t p1 = std::min(nPanels, p0 + panelsPerChunk);
         for (std::int64_t p = p0; p < p1; ++p) {
-            const std::int64_t row0 = p * kRows;
-            const int nValid = int(std::min<std::int64_t>(kRows, nOut - row0));
-            packPanel(w, row0, bytes.get(), scales.get(), mins.get());
+            const std::int64_t row0 = p * nRows;
+            const int nValid = int(std::min<std::int64_t>(nRows, nOut - row0));
+            packPanel(w, form, nRows, row0, scratch, bytes.get(), scales.get(), mins.get());
             for (int t = 0; t < nTokens; t += kTokenBlock) {
                 const int nt = std::min(kTokenBlock, nTokens - t);
-                kernels[nt](bytes.get(), scales.get(), mins.get(), affine, offset, nb, a, t, w.nIn,
-                             y + std::int64_t(t) * nOut + row0, nOut, nValid);
+                kernels[nt](bytes.get(), scales.get(), mins.get(), nb, a, t, w.nIn,
+                            y + std::int64_t(t) * nOut + row0, nOut, nValid);
             }
             if (w.bias) {
                 for (int t = 0; t < nTokens; ++t)

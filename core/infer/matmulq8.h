@@ -1,10 +1,16 @@
 #pragma once
 
-// Integer path for Q8_0, Q4_0, IQ4_NL, IQ4_XS and the K-quants Q2_K..Q6_K on CPUs with AVX-VNNI: the activations are quantized
-// to the weight's llama.cpp dot type (Q8_0 / Q8_K) exactly as roundActivations() rounds them,
-// and each 32-element (Q2_K, Q3_K, Q6_K: 16-element) block product is an exact int32 sum (vpdpbusd over 8-row panels), scaled
-// by the weight and activation block scales (minus the K-quant min term): the same numbers as the
-// F32 path up to summation order, about twice as fast.
+// Integer path of the batched matmul for every quantized weight type with an integer form
+// (codecs/vecdot.h DotIntForm: the legacy types, the K-quants, every I-quant, TQ1_0/TQ2_0,
+// MXFP4, NVFP4, Q1_0, Q2_0) on CPUs with vpdpbusd (AVX-512 VNNI: 16-row panels in ZMM
+// registers; AVX-VNNI: 8-row panels in YMM registers). The activations are quantized to the
+// weight's llama.cpp dot type (Q8_0 / Q8_K) exactly as roundActivations() rounds them; weight
+// panels are decoded once per call into int8 codes (+128, so that vpdpbusd's unsigned operand
+// holds them) with one float scale and min per 16- or 32-element sub-block, and each sub-block
+// product is an exact int32 sum, corrected for the +128 with the activation sums and scaled by
+// the weight and activation scales (minus the min term for the affine types): the same numbers
+// as the F32 path over rounded activations up to summation order, and bit-identical between
+// the 8- and 16-row kernels.
 
 #include "llamamodel.h"
 
@@ -14,12 +20,14 @@ class JobContext;
 
 namespace QuantFit::Infer {
 
-/// Whether matmulInt8() can run `w` on this CPU (Q8_0, Q4_0, IQ4_NL, IQ4_XS, Q2_K..Q6_K weights, AVX-VNNI).
-bool canMatmulInt8(const WeightMatrix &w);
+/// Whether matmulInt8() can run `w` on this CPU (a type with an integer form, a row length of
+/// whole blocks, AVX-512 VNNI or AVX-VNNI). With `allowAvx512` false only AVX-VNNI counts.
+bool canMatmulInt8(const WeightMatrix &w, bool allowAvx512 = true);
 
 /// y[t][o] = sum_i W[o][i] * round(x[t])[i] (+ bias[o]), round = Q8_0 or Q8_K as
-/// activationTypeFor(w.type); same layout and contract as matmul().
+/// activationTypeFor(w.type); same layout and contract as matmul(). Uses the 16-row AVX-512
+/// kernel when allowed and present, else the 8-row AVX-VNNI one. Requires canMatmulInt8().
 void matmulInt8(const WeightMatrix &w, const float *x, int nTokens, float *y, int nThreads,
-                JobContext *ctx = nullptr);
+                JobContext *ctx = nullptr, bool allowAvx512 = true);
 
 } // namespace QuantFit::Infer
