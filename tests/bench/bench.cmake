@@ -6,5 +6,6 @@ add_executable(quantfit-bench
     ${CMAKE_CURRENT_LIST_DIR}/benchplan.cpp
     ${CMAKE_CURRENT_LIST_DIR}/benchquantize.cpp
     ${CMAKE_CURRENT_LIST_DIR}/bencheval.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/benchdot.cpp
 )
 target_link_libraries(quantfit-bench PRIVATE quantfit_core)
