@@ -4,6 +4,7 @@
 
 #include "cliargs.h"
 #include "command.h"
+#include "handoffargs.h"
 
 #include "gguf/ggufreader.h"
 #include "jobs/consolecontext.h"
@@ -157,6 +158,7 @@ int runQuantize(const QStringList &args)
     flag("no-verify", "Do not re-open and check the written file.");
     value("threads", "Worker threads (default: all cores).", "N");
     flag("quiet", "No progress display.");
+    addHandoffOptions(parser);
     if (!parseArgs(parser, QStringLiteral("quantize"), args, 2, 3))
         return 0;
 
@@ -182,6 +184,7 @@ int runQuantize(const QStringList &args)
     request.imatrixPath = parser.value(QStringLiteral("imatrix"));
     request.nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 0, 4096));
     request.verify = !parser.isSet(QStringLiteral("no-verify"));
+    const HandoffPlan handoff = prepareHandoffs(parser, request);
 
     if (parser.isSet(QStringLiteral("dry-run"))) {
         const GgufFile source = GgufFile::open(request.sourcePath, GgufFile::Mode::MetadataOnly);
@@ -211,6 +214,7 @@ int runQuantize(const QStringList &args)
             .arg(formatBytes(result.inputBytes))
             .arg(result.seconds, 0, 'f', 2)
             .arg(mbps, 0, 'f', 1));
+    runHandoffs(handoff, request, result, ctx);
     return 0;
 }
 

@@ -166,7 +166,8 @@ OllamaHandoffResult runOllamaHandoff(const OllamaHandoffRequest &request, JobCon
     }
     if (source) {
         settings = readOllamaModelSettings(*source);
-        result.settingsFrom = source->name.display();
+        if (settings.templateText || settings.system || !settings.parameters.empty())
+            result.settingsFrom = source->name.display();
         result.warnings << settings.warnings;
     }
     result.modelfileText = makeModelfile(request.ggufPath, settings);
