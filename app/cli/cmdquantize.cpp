@@ -8,11 +8,13 @@
 
 #include "gguf/ggufreader.h"
 #include "jobs/consolecontext.h"
+#include "quant/quantizer.h"
 #include "tasks/conversiontask.h"
 #include "util/error.h"
 #include "util/units.h"
 
 #include <QCommandLineParser>
+#include <QFile>
 #include <QFileInfo>
 #include <QMap>
 
@@ -37,6 +39,9 @@ std::vector<FileType> parseFileTypes(const QString &text)
     std::vector<FileType> types;
     for (const QString &part : text.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
         const auto ft = fileTypeFromName(part.trimmed());
+        if (part.trimmed().compare(QLatin1String("COPY"), Qt::CaseInsensitive) == 0)
+            throw Error(QStringLiteral("COPY (llama-quantize's copy without converting) is not "
+                                       "supported; convert to F32, F16 or BF16 instead"));
         if (!ft)
             throw Error(QStringLiteral("unknown file type '%1' (expected one of: %2)")
                             .arg(part, supportedTypeNames()));
@@ -64,15 +69,56 @@ std::optional<GgmlType> typeOption(const QCommandLineParser &parser, const QStri
     return t;
 }
 
+// --tensor-type and --tensor-type-file items in command-line order (a file's items go where the
+// file was named), as llama-quantize collects them.
+std::vector<TensorTypeOverride> tensorTypeItems(const QCommandLineParser &parser)
+{
+    const QStringList patterns = parser.values(QStringLiteral("tensor-type"));
+    const QStringList files = parser.values(QStringLiteral("tensor-type-file"));
+    qsizetype nextPattern = 0;
+    qsizetype nextFile = 0;
+    std::vector<TensorTypeOverride> items;
+    for (const QString &option : parser.optionNames()) {
+        if (option == u"tensor-type") {
+            items.push_back(parseTensorTypeOverride(patterns.at(nextPattern++)));
+        } else if (option == u"tensor-type-file") {
+            const QString path = files.at(nextFile++);
+            QFile f(path);
+            if (!f.open(QIODevice::ReadOnly))
+                throw IoError(path, QStringLiteral("open"), f.errorString());
+            // A list of patterns, not a model: anything large is a wrong file.
+            constexpr qint64 kMaxBytes = 1 << 20;
+            if (f.size() > kMaxBytes)
+                throw Error(QStringLiteral("--tensor-type-file '%1': %2 bytes; a file of "
+                                           "PATTERN=TYPE items is expected (at most %3 bytes)")
+                                .arg(path)
+                                .arg(f.size())
+                                .arg(kMaxBytes));
+            const auto more = parseTensorTypeItems(QString::fromUtf8(f.read(kMaxBytes)), path);
+            items.insert(items.end(), more.begin(), more.end());
+        }
+    }
+    return items;
+}
+
+QString decisionText(const PlannedTensor &p)
+{
+    switch (p.decidedBy) {
+    case TypeDecision::NotCandidate: return QStringLiteral("copy");
+    case TypeDecision::TokenEmbeddingOption:
+    case TypeDecision::OutputTensorOption: return QStringLiteral("option");
+    case TypeDecision::FloatDefault: return QStringLiteral("float");
+    case TypeDecision::Pattern: return QStringLiteral("pattern");
+    case TypeDecision::Pure: return QStringLiteral("pure");
+    case TypeDecision::MixRules: return QStringLiteral("rules");
+    }
+    return {};
+}
+
 QString shapeText(const GgufTensorInfo &t)
 {
     QStringList dims;
-    std::uint32_t n = 1;
-    for (std::uint32_t d = 0; d < 4; ++d) {
-        if (t.ne[d] > 1)
-            n = d + 1;
-    }
-    for (std::uint32_t d = 0; d < n; ++d)
+    for (std::uint32_t d = 0; d < t.effectiveDims(); ++d)
         dims << QString::number(t.ne[d]);
     return dims.join(QStringLiteral(" x "));
 }
@@ -81,12 +127,18 @@ void printPlan(const QuantPlan &plan, const QString &inputPath, const QString &o
 {
     QString text = QStringLiteral("plan: %1 -> %2 (%3)\n")
                        .arg(inputPath, outputPath, fileTypeName(plan.fileType));
-    text += QStringLiteral("  %1 %2 %3    %4 %5  %6\n")
+    for (std::uint32_t s = 0; plan.nShards > 1 && s < plan.nShards; ++s)
+        text += QStringLiteral("  file %1: %2 (%3 bytes)\n")
+                    .arg(s + 1)
+                    .arg(shardOutputPath(outputPath, s, plan.nShards))
+                    .arg(plan.shardFileBytes(s));
+    text += QStringLiteral("  %1 %2 %3    %4 %5  %6 %7\n")
                 .arg(QStringLiteral("tensor"), -34)
                 .arg(QStringLiteral("shape"), -18)
                 .arg(QStringLiteral("source"), -7)
                 .arg(QStringLiteral("target"), -7)
                 .arg(QStringLiteral("bytes"), 12)
+                .arg(QStringLiteral("by"), -7)
                 .arg(QStringLiteral("note"));
     struct Total {
         int count = 0;
@@ -95,13 +147,22 @@ void printPlan(const QuantPlan &plan, const QString &inputPath, const QString &o
     QMap<QString, Total> totals;
     for (const auto &p : plan.tensors) {
         const QString target = ggmlTypeName(p.targetType);
-        text += QStringLiteral("  %1 %2 %3 -> %4 %5  %6\n")
-                    .arg(QString::fromUtf8(p.source.name), -34)
+        QString note = p.note;
+        if (p.name != p.source.name)
+            note = QStringLiteral("was %1%2%3").arg(QString::fromUtf8(p.source.name),
+                                                  note.isEmpty() ? QString() : QStringLiteral("; "),
+                                                  note);
+        if (plan.nShards > 1)
+            note = QStringLiteral("file %1%2%3").arg(p.shard + 1).arg(
+                note.isEmpty() ? QString() : QStringLiteral("; "), note);
+        text += QStringLiteral("  %1 %2 %3 -> %4 %5  %6 %7\n")
+                    .arg(QString::fromUtf8(p.name), -34)
                     .arg(shapeText(p.source), -18)
                     .arg(ggmlTypeName(p.source.type), -7)
                     .arg(target, -7)
                     .arg(p.targetBytes, 12)
-                    .arg(p.note);
+                    .arg(decisionText(p), -7)
+                    .arg(note);
         auto &t = totals[target];
         ++t.count;
         t.bytes += p.targetBytes;
@@ -113,11 +174,10 @@ void printPlan(const QuantPlan &plan, const QString &inputPath, const QString &o
                     .arg(it->count, 5)
                     .arg(it->bytes, 14)
                     .arg(formatBytes(it->bytes));
-    const std::uint64_t n = plan.nElements();
     text += QStringLiteral("output size: %1 bytes (%2), %3 bits per weight\n")
                 .arg(plan.outputFileBytes)
                 .arg(formatBytes(plan.outputFileBytes))
-                .arg(n ? 8.0 * double(plan.targetTensorBytes) / double(n) : 0.0, 0, 'f', 3);
+                .arg(plan.bitsPerWeight(), 0, 'f', 3);
     out(text);
 }
 
@@ -143,9 +203,23 @@ int runQuantize(const QStringList &args)
     flag("allow-requantize", "Allow converting an already quantized input (lower quality).");
     flag("leave-output-tensor", "Keep output.weight in its input type.");
     flag("pure", "No mix rules: every quantizable tensor gets the type's default block type.");
-    value("output-tensor-type", "Tensor type for output.weight (e.g. q8_0).", "TYPE");
-    value("token-embedding-type", "Tensor type for token_embd.weight (e.g. q8_0).", "TYPE");
-    value("imatrix", "Importance matrix (llama.cpp .dat or GGUF imatrix).", "FILE");
+    value("output-tensor-type", "Tensor type for output.weight (e.g. q8_0); no row-size "
+                                "fallback.", "TYPE");
+    value("token-embedding-type", "Tensor type for token_embd.weight and "
+                                  "per_layer_token_embd.weight (e.g. q8_0); no row-size fallback.",
+          "TYPE");
+    value("tensor-type", "Tensors whose name matches the regular expression PATTERN (lower-cased, "
+                         "searched anywhere) get TYPE instead of the mix rules; repeatable, the "
+                         "first match wins, e.g. attn_v=q8_0 or 'blk\\.1[0-5]\\.ffn_down=q6_K'.",
+          "PATTERN=TYPE");
+    value("tensor-type-file", "Read --tensor-type items (PATTERN=TYPE separated by whitespace) "
+                              "from FILE, in place of the option.", "FILE");
+    value("prune-layers", "Drop these layers (e.g. 20,21,22); later layers are renumbered and "
+                          "the block count is updated.", "L0,L1,...");
+    flag("keep-split", "With a split input: write one output file per input file, with the "
+                       "same tensors (OUT-00001-of-0000N.gguf ...).");
+    value("imatrix", "Importance matrix (llama.cpp .dat or GGUF imatrix). Required by IQ1_S, "
+                     "IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ2_M, IQ3_XXS, IQ3_XS and Q2_K_S.", "FILE");
     value("include-weights", "Use the imatrix only for tensors whose name contains S "
                              "(repeatable).", "S");
     value("exclude-weights", "Do not use the imatrix for tensors whose name contains S "
@@ -153,8 +227,8 @@ int runQuantize(const QStringList &args)
     value("override-kv", "Set KEY in the output metadata: TYPE is int, float, bool or str "
                          "(repeatable), e.g. tokenizer.ggml.add_bos_token=bool:false.",
           "KEY=TYPE:VALUE");
-    flag("dry-run", "Print the plan (type and bytes per tensor, totals) and the exact output "
-                    "size; write nothing.");
+    flag("dry-run", "Print the plan (type and bytes per tensor, what decided it, totals) and "
+                    "the exact output size; write nothing (a missing imatrix is only reported).");
     flag("no-verify", "Do not re-open and check the written file.");
     value("threads", "Worker threads (default: all cores).", "N");
     flag("quiet", "No progress display.");
@@ -177,6 +251,10 @@ int runQuantize(const QStringList &args)
     options.allowRequantize = parser.isSet(QStringLiteral("allow-requantize"));
     options.outputTensorType = typeOption(parser, QStringLiteral("output-tensor-type"));
     options.tokenEmbeddingType = typeOption(parser, QStringLiteral("token-embedding-type"));
+    options.tensorTypes = tensorTypeItems(parser);
+    if (parser.isSet(QStringLiteral("prune-layers")))
+        options.pruneLayers = parsePruneLayers(parser.value(QStringLiteral("prune-layers")));
+    options.keepSplit = parser.isSet(QStringLiteral("keep-split"));
     options.includeWeights = parser.values(QStringLiteral("include-weights"));
     options.excludeWeights = parser.values(QStringLiteral("exclude-weights"));
     for (const QString &o : parser.values(QStringLiteral("override-kv")))
@@ -196,6 +274,12 @@ int runQuantize(const QStringList &args)
         prep.throwIfNotReady();
         for (const ConversionTarget &t : prep.targets)
             printPlan(*t.plan, request.sourcePath, t.outputPath);
+        for (const ConversionTarget &t : prep.targets) {
+            if (!t.imatrixMissing.isEmpty())
+                err(QStringLiteral("warning: %1: dry run completed, but actually completing this "
+                                   "quantization will require an imatrix\n")
+                        .arg(fileTypeName(t.fileType)));
+        }
         return 0;
     }
 
@@ -204,11 +288,15 @@ int runQuantize(const QStringList &args)
     ctx.finishLine();
     for (const QString &w : result.warnings)
         err(QStringLiteral("warning: %1\n").arg(w));
-    for (const ConversionOutput &o : result.outputs)
+    for (const ConversionOutput &o : result.outputs) {
+        const QString files = o.files.size() > 1
+            ? QStringLiteral("%1 files: %2").arg(o.files.size()).arg(o.files.join(QStringLiteral(", ")))
+            : o.path;
         out(QStringLiteral("wrote %1 (%2, %3, %4 bytes, %5 bpw)\n")
-                .arg(o.path, fileTypeName(o.fileType), formatBytes(o.actualBytes))
+                .arg(files, fileTypeName(o.fileType), formatBytes(o.actualBytes))
                 .arg(o.actualBytes)
                 .arg(o.bitsPerWeight, 0, 'f', 2));
+    }
     const double mbps = result.seconds > 0 ? double(result.inputBytes) / 1e6 / result.seconds : 0;
     out(QStringLiteral("converted %1 of tensors in %2 s (%3 MB/s)\n")
             .arg(formatBytes(result.inputBytes))

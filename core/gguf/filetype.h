@@ -61,6 +61,10 @@ struct FileTypeFacts {
     GgmlType defaultType;       ///< the mix's bulk tensor type
     bool supported;             ///< we can produce this mix
     std::string_view summary;   ///< one line for --help and tooltips
+    /// llama-quantize refuses this mix without an importance matrix: some tensor of a usual
+    /// model gets IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S or IQ3_XXS (or Q2_K in Q2_K_S).
+    /// Which tensor exactly is decided per file by the plan.
+    bool needsImatrix = false;
 };
 
 std::span<const FileTypeFacts> allFileTypes();

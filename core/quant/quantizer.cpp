@@ -1,6 +1,7 @@
 #include "quantizer.h"
 
 #include "imatrixfile.h"
+#include "quantmix.h"
 #include "codecs/quantkernels.h"
 
 #include "gguf/ggufreader.h"
@@ -95,32 +96,41 @@ struct TensorWork {
     bool anyConversion = false;
 };
 
-void checkTargets(const GgufFile &input, const std::vector<QuantizeTarget> &targets)
+void checkTargets(const GgufFile &input, const std::vector<QuantizeTarget> &targets,
+                  const QuantizeOptions &options)
 {
     if (targets.empty())
         throw Error(QStringLiteral("nothing to do: no output file type given"));
-    const std::size_t n = targets.front().plan.tensors.size();
     QMap<QString, std::uint64_t> bytesPerFolder;
     QStringList seen;
     for (const auto &t : targets) {
-        for (const QString &inputFile : input.filePaths())
-            ensureDistinctOutput(inputFile, t.outputPath);
-        const QString abs = QFileInfo(t.outputPath).absoluteFilePath();
-        if (seen.contains(abs))
-            throw Error(QStringLiteral("output '%1' is given twice").arg(t.outputPath));
-        seen << abs;
-        if (t.plan.tensors.size() != n || n != input.tensors().size())
-            throw Error(QStringLiteral("plan for '%1' has %2 tensors, the input has %3")
+        for (std::uint32_t s = 0; s < t.plan.nShards; ++s) {
+            const QString path = shardOutputPath(t.outputPath, s, t.plan.nShards);
+            for (const QString &inputFile : input.filePaths())
+                ensureDistinctOutput(inputFile, path);
+            const QString abs = QFileInfo(path).absoluteFilePath();
+            if (seen.contains(abs))
+                throw Error(QStringLiteral("output '%1' is given twice").arg(path));
+            seen << abs;
+        }
+        if (t.plan.tensors.size() != targets.front().plan.tensors.size())
+            throw Error(QStringLiteral("plan for '%1' has %2 tensors, the first plan %3")
                             .arg(t.outputPath)
                             .arg(t.plan.tensors.size())
-                            .arg(input.tensors().size()));
+                            .arg(targets.front().plan.tensors.size()));
+        // llama-quantize's up-front refusal (docs/quantization.md, "Importance matrix"),
+        // before any output exists.
+        if (!t.plan.refusal.isEmpty())
+            throw Error(QStringLiteral("%1: %2").arg(fileTypeName(t.plan.fileType), t.plan.refusal));
+        if (t.plan.imatrixRequiredBy && !options.imatrix)
+            throw Error(imatrixRequirementMessage(t.plan));
         for (const auto &p : t.plan.tensors) {
             if (!p.quantized)
                 continue;
             if (!kernelsFor(p.targetType).quantizeRow && p.targetType != GgmlType::F32)
                 throw Error(QStringLiteral("%1: cannot write tensor '%2' as %3: this type is not "
                                            "supported yet")
-                                .arg(fileTypeName(t.plan.fileType), nameOf(p.source),
+                                .arg(fileTypeName(t.plan.fileType), QString::fromUtf8(p.name),
                                      ggmlTypeName(p.targetType)));
             if (p.source.type != GgmlType::F32 && !kernelsFor(p.source.type).dequantizeRow)
                 throw Error(QStringLiteral("cannot read tensor '%1' of type %2")
@@ -140,8 +150,20 @@ void checkTargets(const GgufFile &input, const std::vector<QuantizeTarget> &targ
     }
 }
 
-// The imatrix values for one tensor (docs/quantization.md, "Importance matrix"): exact name,
-// length ne[0] * ne[2].
+// llama-quantize refuses an imatrix with any non-finite number, whichever tensor it belongs to.
+void checkImatrixFinite(const ImportanceMatrix &imatrix)
+{
+    for (const ImportanceEntry &e : imatrix.entries) {
+        const auto finite = [](float v) { return std::isfinite(v); };
+        if (!std::all_of(e.sumSquares.begin(), e.sumSquares.end(), finite)
+            || !std::all_of(e.counts.begin(), e.counts.end(), finite))
+            throw Error(QStringLiteral("imatrix contains non-finite value (entry %1)")
+                            .arg(QString::fromUtf8(e.name)));
+    }
+}
+
+// The imatrix values for one tensor (docs/quantization.md, "Importance matrix"): looked up by
+// the input name (with --prune-layers: the original layer), length ne[0] * ne[2].
 std::vector<float> importanceFor(const ImportanceMatrix *imatrix, const GgufTensorInfo &t,
                                  QStringList &warnings)
 {
@@ -155,7 +177,7 @@ std::vector<float> importanceFor(const ImportanceMatrix *imatrix, const GgufTens
     std::vector<float> imp = e->importance();
     const std::uint64_t expected = t.ne[0] * t.ne[2];
     if (imp.size() != expected) {
-        if (t.name == "token_embd.weight") {
+        if (tensorCategory(t.name) == TensorCategory::TokenEmbedding) {
             warnings << QStringLiteral("imatrix: size %1 differs from tensor size %2 for %3; "
                                        "not used")
                             .arg(imp.size())
@@ -171,12 +193,31 @@ std::vector<float> importanceFor(const ImportanceMatrix *imatrix, const GgufTens
     return imp;
 }
 
+// A tensor whose type cannot be written without importance data, and the imatrix has no usable
+// entry: refused before any output is created (llama-quantize fails mid-file there).
+void checkImportanceAvailable(const PlannedTensor &p, const std::vector<float> &importance)
+{
+    if (!p.quantized || !importance.empty())
+        return;
+    if (p.requiresImatrix)
+        throw Error(QStringLiteral("Missing importance matrix for tensor %1 in a very low-bit "
+                                   "quantization: the imatrix has no usable entry for %2, and "
+                                   "%3 needs one")
+                        .arg(QString::fromUtf8(p.name), nameOf(p.source),
+                             ggmlTypeName(p.targetType)));
+    if (typeRequiresImportance(p.targetType))
+        throw Error(QStringLiteral("tensor %1: %2 cannot be quantized without importance data "
+                                   "and the imatrix has no usable entry for it (llama-imatrix "
+                                   "never records token_embd.weight); choose another type for it")
+                        .arg(QString::fromUtf8(p.name), ggmlTypeName(p.targetType)));
+}
+
 class Converter
 {
 public:
     Converter(const GgufFile &input, const std::vector<QuantizeTarget> &targets,
               const QuantizeOptions &options, JobContext &ctx,
-              std::vector<std::unique_ptr<GgufWriter>> &writers)
+              std::vector<std::vector<std::unique_ptr<GgufWriter>>> &writers)
         : m_targets(targets)
         , m_options(options)
         , m_ctx(ctx)
@@ -196,7 +237,7 @@ private:
     const std::vector<QuantizeTarget> &m_targets;
     const QuantizeOptions &m_options;
     JobContext &m_ctx;
-    std::vector<std::unique_ptr<GgufWriter>> &m_writers;
+    std::vector<std::vector<std::unique_ptr<GgufWriter>>> &m_writers; // per target, per file
     std::vector<std::vector<std::uint8_t>> m_buffers; // per target, one batch of output rows
     bool m_inputMapped;
 };
@@ -209,8 +250,8 @@ void Converter::copyTensor(const TensorWork &w)
         const auto rest = bytes.subspan(slice.size());
         prefetchInput(rest.first(std::min<std::size_t>(rest.size(), kCopySliceBytes)),
                       m_inputMapped);
-        for (auto &writer : m_writers)
-            writer->writeTensorData(slice);
+        for (std::size_t t = 0; t < m_writers.size(); ++t)
+            m_writers[t][w.planned[t]->shard]->writeTensorData(slice);
         releaseInputPages(slice, m_inputMapped);
         bytes = bytes.subspan(slice.size());
         m_ctx.advance(slice.size());
@@ -317,7 +358,7 @@ void Converter::run(TensorWork &w)
             },
             &m_ctx);
         for (std::size_t t = 0; t < m_targets.size(); ++t)
-            m_writers[t]->writeTensorData(m_buffers[t]);
+            m_writers[t][w.planned[t]->shard]->writeTensorData(m_buffers[t]);
         releaseInputPages(w.sourceBytes.subspan(std::size_t(batchFirst * src.rowBytes()),
                                                 std::size_t(batchRows * src.rowBytes())),
                           m_inputMapped);
@@ -329,12 +370,14 @@ void Converter::run(TensorWork &w)
 QuantizeResult quantize(const GgufFile &input, const std::vector<QuantizeTarget> &targets,
                         const QuantizeOptions &options, JobContext &ctx)
 {
-    checkTargets(input, targets);
+    checkTargets(input, targets, options);
+    if (options.imatrix)
+        checkImatrixFinite(*options.imatrix);
     QuantizeResult result;
     const std::size_t nTensors = targets.front().plan.tensors.size();
 
-    // Resolve every tensor (and its imatrix slice sizes) before the first byte is written, so
-    // that input problems fail fast.
+    // Resolve every tensor (and its imatrix slice) before the first byte is written, so that
+    // input problems fail fast and nothing is left behind.
     std::vector<TensorWork> work(nTensors);
     for (std::size_t i = 0; i < nTensors; ++i) {
         TensorWork &w = work[i];
@@ -355,11 +398,17 @@ QuantizeResult quantize(const GgufFile &input, const std::vector<QuantizeTarget>
         }
         if (w.anyConversion)
             w.importance = importanceFor(options.imatrix, *w.source, result.warnings);
+        for (const PlannedTensor *p : w.planned)
+            checkImportanceAvailable(*p, w.importance);
     }
 
-    std::vector<std::unique_ptr<GgufWriter>> writers;
-    for (const auto &t : targets)
-        writers.push_back(std::make_unique<GgufWriter>(t.outputPath, t.plan.outputLayout()));
+    std::vector<std::vector<std::unique_ptr<GgufWriter>>> writers(targets.size());
+    for (std::size_t t = 0; t < targets.size(); ++t) {
+        const QuantPlan &plan = targets[t].plan;
+        for (std::uint32_t s = 0; s < plan.nShards; ++s)
+            writers[t].push_back(std::make_unique<GgufWriter>(
+                shardOutputPath(targets[t].outputPath, s, plan.nShards), plan.outputLayout(s)));
+    }
 
     std::uint64_t total = 0;
     for (const auto &w : work)
@@ -382,40 +431,62 @@ QuantizeResult quantize(const GgufFile &input, const std::vector<QuantizeTarget>
         work[i].importance = {};
     }
     ctx.flush();
-    for (auto &writer : writers)
-        writer->commit();
+    for (auto &files : writers) {
+        for (auto &writer : files)
+            writer->commit();
+    }
     result.seconds = ctx.elapsedSeconds() - start;
     result.inputBytes = total;
 
     if (options.verify) {
         ctx.setStage(QStringLiteral("Verifying"));
         for (const auto &t : targets) {
-            try {
-                verifyQuantizedFile(t.outputPath, t.plan);
-            } catch (...) {
-                QFile::remove(t.outputPath); // a broken file is never left as a success
-                throw;
+            for (std::uint32_t s = 0; s < t.plan.nShards; ++s) {
+                const QString path = shardOutputPath(t.outputPath, s, t.plan.nShards);
+                try {
+                    verifyQuantizedFile(path, t.plan, s);
+                } catch (...) {
+                    // A broken file is never left as a success (nor its partner files).
+                    for (std::uint32_t k = 0; k < t.plan.nShards; ++k)
+                        QFile::remove(shardOutputPath(t.outputPath, k, t.plan.nShards));
+                    throw;
+                }
             }
         }
     }
-    for (const auto &t : targets)
-        result.outputs.push_back({t.outputPath, t.plan.outputFileBytes});
+    for (const auto &t : targets) {
+        QuantizeResult::Output o{shardOutputPath(t.outputPath, 0, t.plan.nShards),
+                                 t.plan.outputFileBytes, {}};
+        for (std::uint32_t s = 0; s < t.plan.nShards; ++s)
+            o.files << shardOutputPath(t.outputPath, s, t.plan.nShards);
+        result.outputs.push_back(o);
+    }
     return result;
 }
 
-void verifyQuantizedFile(const QString &path, const QuantPlan &plan)
+QString shardOutputPath(const QString &outputPath, std::uint32_t shard, std::uint32_t nShards)
 {
-    const GgufFile file = GgufFile::open(path, GgufFile::Mode::MetadataOnly);
+    if (nShards <= 1)
+        return outputPath;
+    QString prefix = outputPath;
+    if (prefix.endsWith(QLatin1String(".gguf"), Qt::CaseInsensitive))
+        prefix.chop(5);
+    return SplitFileName{prefix, shard + 1, nShards}.pathOf(shard + 1);
+}
+
+void verifyQuantizedFile(const QString &path, const QuantPlan &plan, std::uint32_t shard)
+{
+    const GgufFile file = GgufFile::open(path, GgufFile::Mode::MetadataOnly, GgufFile::Split::ThisFile);
     auto fail = [&](const QString &what) {
         throw Error(QStringLiteral("verification of '%1' failed: %2").arg(path, what));
     };
-    if (file.fileSize() != plan.outputFileBytes)
+    const GgufLayout layout = plan.outputLayout(shard);
+    if (file.fileSize() != layout.fileBytes())
         fail(QStringLiteral("file is %1 bytes, the plan says %2")
                  .arg(file.fileSize())
-                 .arg(plan.outputFileBytes));
-    if (!(file.metadata() == plan.outputMetadata))
+                 .arg(layout.fileBytes()));
+    if (!(file.metadata() == layout.metadata))
         fail(QStringLiteral("metadata differs from the plan"));
-    const GgufLayout layout = plan.outputLayout();
     if (file.tensors().size() != layout.tensors.size())
         fail(QStringLiteral("%1 tensors, the plan has %2")
                  .arg(file.tensors().size())

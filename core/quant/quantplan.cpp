@@ -6,8 +6,13 @@
 #include "util/error.h"
 #include "util/units.h"
 
+#include <QRegularExpression>
+
 #include <algorithm>
 #include <limits>
+#include <map>
+#include <numeric>
+#include <set>
 
 namespace QuantFit {
 
@@ -101,6 +106,83 @@ MetadataOverride parseMetadataOverride(const QString &text)
     throw fail(QStringLiteral("unknown TYPE '%1'").arg(type));
 }
 
+namespace {
+
+Error tensorTypeError(const QString &where, const QString &why)
+{
+    return Error(QStringLiteral("%1: %2 (expected PATTERN=TYPE, e.g. attn_v=q8_0 or "
+                                "'blk\\.1[0-5]\\.ffn_down=q6_K')")
+                     .arg(where, why));
+}
+
+TensorTypeOverride parseTensorTypeItem(const QString &text, const QString &where)
+{
+    const qsizetype eq = text.indexOf(u'=');
+    if (eq < 0)
+        throw tensorTypeError(where, QStringLiteral("no '=' between the pattern and the type"));
+    TensorTypeOverride o;
+    o.pattern = text.left(eq).toLower();
+    if (o.pattern.isEmpty())
+        throw tensorTypeError(where, QStringLiteral("the pattern is empty"));
+    const QString typeName = text.mid(eq + 1);
+    if (typeName.isEmpty())
+        throw tensorTypeError(where, QStringLiteral("the type is empty"));
+    const auto type = ggmlTypeFromName(typeName);
+    if (!type || !typeFacts(*type).canQuantize || typeFacts(*type).runtimeOnly)
+        throw tensorTypeError(where, QStringLiteral("'%1' is not a tensor type that can be "
+                                                    "written (q8_0, q6_K, q4_K, iq4_nl, mxfp4, "
+                                                    "nvfp4, f16, ...)")
+                                         .arg(typeName));
+    o.type = *type;
+    const QRegularExpression re(o.pattern);
+    if (!re.isValid())
+        throw tensorTypeError(where, QStringLiteral("'%1' is not a valid regular expression: "
+                                                    "%2 at offset %3")
+                                         .arg(o.pattern, re.errorString())
+                                         .arg(re.patternErrorOffset()));
+    return o;
+}
+
+} // namespace
+
+TensorTypeOverride parseTensorTypeOverride(const QString &text)
+{
+    return parseTensorTypeItem(text, QStringLiteral("--tensor-type '%1'").arg(text));
+}
+
+std::vector<TensorTypeOverride> parseTensorTypeItems(const QString &text, const QString &fileName)
+{
+    static const QRegularExpression space(QStringLiteral("\\s+"));
+    std::vector<TensorTypeOverride> items;
+    const QStringList parts = text.split(space, Qt::SkipEmptyParts);
+    for (qsizetype i = 0; i < parts.size(); ++i)
+        items.push_back(parseTensorTypeItem(
+            parts[i], QStringLiteral("--tensor-type-file '%1', item %2 '%3'")
+                          .arg(fileName)
+                          .arg(i + 1)
+                          .arg(parts[i])));
+    return items;
+}
+
+std::vector<int> parsePruneLayers(const QString &text)
+{
+    std::vector<int> layers;
+    for (const QString &part : text.split(u',')) {
+        bool ok = !part.isEmpty()
+            && std::all_of(part.begin(), part.end(), [](QChar c) { return c.isDigit(); });
+        const int v = ok ? part.toInt(&ok) : 0;
+        if (!ok)
+            throw Error(QStringLiteral("--prune-layers '%1': '%2' is not a layer number "
+                                       "(expected non-negative integers separated by commas, "
+                                       "e.g. 20,21,22)")
+                            .arg(text, part));
+        layers.push_back(v);
+    }
+    std::sort(layers.begin(), layers.end());
+    layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+    return layers;
+}
+
 std::vector<std::size_t> outputTensorOrder(const std::vector<GgufTensorInfo> &tensors)
 {
     std::vector<std::pair<int, std::size_t>> keyed;
@@ -124,6 +206,122 @@ std::vector<std::size_t> outputTensorOrder(const std::vector<GgufTensorInfo> &te
     return order;
 }
 
+namespace {
+
+//
+// --prune-layers (docs/quantization.md, "Pruning layers")
+//
+
+// The first "blk.N." in a name: where the layer number sits (position and length), or nullopt.
+std::optional<std::pair<qsizetype, qsizetype>> layerDigits(const QByteArray &name)
+{
+    for (qsizetype at = name.indexOf("blk."); at >= 0; at = name.indexOf("blk.", at + 1)) {
+        qsizetype end = at + 4;
+        while (end < name.size() && name[end] >= '0' && name[end] <= '9' && end - at < 13)
+            ++end;
+        if (end > at + 4 && end < name.size() && name[end] == '.')
+            return std::pair{at + 4, end - at - 4};
+    }
+    return std::nullopt;
+}
+
+struct Pruning {
+    std::map<std::int64_t, std::int64_t> newLayer; // kept layers only: old -> new number
+    std::set<std::int64_t> dropped;
+    std::int64_t blockCount = 0;                   // llama-quantize's next free number
+
+    bool active = false;
+
+    // Output name of `name`, or nullopt when its layer is dropped.
+    std::optional<QByteArray> rename(const QByteArray &name) const
+    {
+        const auto digits = active ? layerDigits(name) : std::nullopt;
+        if (!digits)
+            return name;
+        const std::int64_t layer = name.mid(digits->first, digits->second).toLongLong();
+        if (dropped.count(layer))
+            return std::nullopt;
+        QByteArray renamed = name;
+        renamed.replace(digits->first, digits->second, QByteArray::number(newLayer.at(layer)));
+        return renamed;
+    }
+};
+
+// Layers below the first pruned one keep their number; every later kept layer takes the next
+// free number, in layer order (llama-quantize's remapping).
+Pruning makePruning(const std::vector<GgufTensorInfo> &tensors, const std::vector<int> &prune)
+{
+    Pruning p;
+    if (prune.empty())
+        return p;
+    p.active = true;
+    std::set<std::int64_t> layers;
+    for (const auto &t : tensors) {
+        if (const auto d = layerDigits(t.name))
+            layers.insert(t.name.mid(d->first, d->second).toLongLong());
+    }
+    const std::set<std::int64_t> pruned(prune.begin(), prune.end());
+    for (const std::int64_t l : layers) {
+        if (pruned.count(l)) {
+            p.dropped.insert(l);
+        } else if (l < prune.front()) {
+            p.newLayer[l] = l;
+            p.blockCount = l + 1;
+        } else {
+            p.newLayer[l] = p.blockCount++;
+        }
+    }
+    return p;
+}
+
+// Beyond llama-quantize: per-layer arrays of the architecture ({arch}.*, as many items as the
+// old block count) keep the items of the kept layers, so the file stays self-consistent.
+void shortenLayerArrays(GgufMetadata &md, const QByteArray &arch, std::uint64_t oldBlockCount,
+                        const Pruning &pruning)
+{
+    if (oldBlockCount == 0)
+        return;
+    const QByteArray prefix = arch + '.';
+    std::vector<std::pair<QByteArray, GgufValue>> changed;
+    for (const auto &e : md.entries()) {
+        if (!e.key.startsWith(prefix) || !e.value.isArray()
+            || e.value.arraySize() != oldBlockCount)
+            continue;
+        std::vector<GgufValue> kept;
+        for (std::uint64_t l = 0; l < oldBlockCount; ++l) {
+            if (!pruning.dropped.count(std::int64_t(l)))
+                kept.push_back(e.value.at(l));
+        }
+        changed.emplace_back(e.key, GgufValue::fromArray(e.value.elementType(), std::move(kept)));
+    }
+    for (auto &[key, value] : changed)
+        md.set(key, std::move(value)); // in place
+}
+
+QString requirementReason(GgmlType type, FileType fileType, bool byRule)
+{
+    if (byRule && type == GgmlType::Q2_K)
+        return QStringLiteral("llama-quantize requires one for q2_K tensors of a %1 file")
+            .arg(fileTypeName(fileType));
+    if (byRule)
+        return QStringLiteral("llama-quantize requires one for %1 tensors").arg(ggmlTypeName(type));
+    return QStringLiteral("ggml's %1 quantizer cannot run without importance data (llama.cpp "
+                          "aborts), and llama-imatrix never records this tensor")
+        .arg(ggmlTypeName(type));
+}
+
+} // namespace
+
+QString imatrixRequirementMessage(const QuantPlan &plan)
+{
+    if (!plan.imatrixRequiredBy)
+        return {};
+    const ImatrixRequirement &r = *plan.imatrixRequiredBy;
+    return QStringLiteral("%1: this quantization requires an importance matrix (--imatrix FILE): "
+                          "offending tensor %2, target type %3; %4")
+        .arg(fileTypeName(plan.fileType), QString::fromUtf8(r.tensor), ggmlTypeName(r.type), r.why);
+}
+
 QuantPlan makeQuantPlan(const GgufMetadata &metadata, const std::vector<GgufTensorInfo> &tensors,
                         FileType fileType, const QuantOptions &options)
 {
@@ -132,25 +330,67 @@ QuantPlan makeQuantPlan(const GgufMetadata &metadata, const std::vector<GgufTens
 
     QuantPlan plan;
     plan.fileType = fileType;
-    const MixModelFacts facts = mixModelFacts(metadata, tensors);
-    MixRules rules(fileType, facts, options);
-    const std::vector<std::size_t> order = outputTensorOrder(tensors);
+    const QByteArray arch = metadata.stringOr("general.architecture").toUtf8();
+    const std::uint64_t blockCount = metadata.uintOr(arch + ".block_count", 0);
 
-    plan.tensors.reserve(tensors.size());
-    std::uint32_t nRequantized = 0;
+    // The kept tensors under their output names, in output order: by layer and name, or with
+    // --keep-split by input file and offset (each output file then takes its input's tensors).
+    const Pruning pruning = makePruning(tensors, options.pruneLayers);
+    std::vector<std::size_t> order;
+    if (options.keepSplit) {
+        order.resize(tensors.size());
+        std::iota(order.begin(), order.end(), std::size_t(0));
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+            const auto &x = tensors[a];
+            const auto &y = tensors[b];
+            return x.shard != y.shard ? x.shard < y.shard : x.offset < y.offset;
+        });
+    } else {
+        order = outputTensorOrder(tensors);
+    }
+    std::vector<GgufTensorInfo> kept;
+    std::vector<std::size_t> keptIndex;
+    kept.reserve(tensors.size());
     for (std::size_t index : order) {
-        const GgufTensorInfo &src = tensors[index];
+        const auto name = pruning.rename(tensors[index].name);
+        if (!name)
+            continue;
+        kept.push_back(tensors[index]);
+        kept.back().name = *name;
+        keptIndex.push_back(index);
+    }
+
+    const MixModelFacts facts = mixModelFacts(metadata, kept);
+    MixRules rules(fileType, facts, options);
+    plan.tensors.reserve(kept.size());
+    std::uint32_t nRequantized = 0;
+    for (std::size_t k = 0; k < kept.size(); ++k) {
+        const GgufTensorInfo &src = tensors[keptIndex[k]];
+        const GgufTensorInfo &named = kept[k];
         PlannedTensor p{src, src.type, 0, false, {}};
-        if (isQuantizableTensor(src, facts, options, fileType))
-            p.targetType = rules.choose(src, p.note);
-        const auto &targetFacts = typeFacts(p.targetType);
-        if (src.ne[0] % targetFacts.blockSize != 0) {
-            // Only explicit overrides get here (the rules fall back themselves): keep 16-bit.
-            p.note = QStringLiteral("fallback: %1 columns not divisible by %2 (%3)")
-                         .arg(src.ne[0])
-                         .arg(targetFacts.blockSize)
-                         .arg(ggmlTypeName(p.targetType));
-            p.targetType = GgmlType::F16;
+        p.name = named.name;
+        p.shard = options.keepSplit ? src.shard : 0;
+        if (isQuantizableTensor(named, options)) {
+            const TypeChoice c = rules.choose(named);
+            p.targetType = c.type;
+            p.decidedBy = c.decidedBy;
+            p.fellBack = c.fellBack;
+            p.note = c.note;
+            QString refusal = c.refusal;
+            const std::uint32_t block = typeFacts(c.type).blockSize;
+            if (src.ne[0] % block != 0) {
+                // Only the two dedicated options get here: llama-quantize applies no fallback to
+                // them (and would then fail inside ggml).
+                refusal = QStringLiteral("tensor '%1': %2 %3 needs rows that are a multiple of "
+                                         "%4 values; this tensor's rows have %5")
+                              .arg(QString::fromUtf8(named.name), c.note, ggmlTypeName(c.type))
+                              .arg(block)
+                              .arg(src.ne[0]);
+                p.note = QStringLiteral("%1 does not fit: cannot be written").arg(c.note);
+                p.targetType = GgmlType::F16;
+            }
+            if (plan.refusal.isEmpty())
+                plan.refusal = refusal;
         }
         p.quantized = p.targetType != src.type;
         if (p.quantized && typeFacts(src.type).isQuantized) {
@@ -160,26 +400,30 @@ QuantPlan makeQuantPlan(const GgufMetadata &metadata, const std::vector<GgufTens
                                 .arg(QString::fromUtf8(src.name), ggmlTypeName(src.type)));
             ++nRequantized;
         }
+        // An imatrix matters only for tensors that are converted.
+        p.requiresImatrix = p.quantized && tensorRequiresImatrix(p.name, p.targetType, fileType);
+        const bool byGgml = p.quantized && typeRequiresImportance(p.targetType);
+        if (!plan.imatrixRequiredBy && (p.requiresImatrix || byGgml))
+            plan.imatrixRequiredBy = ImatrixRequirement{
+                p.name, p.targetType, requirementReason(p.targetType, fileType, p.requiresImatrix)};
         p.targetBytes = tensorBytes(p.targetType, src.ne);
         plan.sourceTensorBytes += src.nBytes ? src.nBytes : tensorBytes(src.type, src.ne);
         plan.targetTensorBytes += p.targetBytes;
+        plan.nShards = std::max(plan.nShards, p.shard + 1);
         plan.tensors.push_back(std::move(p));
     }
     // One summary line instead of one per tensor (the notes of the plan hold the details).
+    plan.nFallbacks = rules.nFallbacks();
     QStringList keptAsF16;
-    plan.nFallbacks = 0;
     for (const auto &p : plan.tensors) {
-        if (!p.note.startsWith(QLatin1String("fallback")))
-            continue;
-        ++plan.nFallbacks;
-        if (p.targetType == GgmlType::F16 && typeFacts(p.source.type).blockSize == 1)
-            keptAsF16 << QString::fromUtf8(p.source.name);
+        if (p.fellBack && p.targetType == GgmlType::F16)
+            keptAsF16 << QString::fromUtf8(p.name);
     }
     if (plan.nFallbacks)
         plan.warnings << QStringLiteral("%1 of %2 tensor(s) required fallback quantization "
                                         "(row length not a multiple of the block size)")
                              .arg(plan.nFallbacks)
-                             .arg(plan.tensors.size());
+                             .arg(tensors.size());
     if (!keptAsF16.isEmpty())
         plan.warnings << QStringLiteral("%1 tensor(s) fit no block type of this mix and are "
                                         "written as f16: %2%3")
@@ -190,9 +434,13 @@ QuantPlan makeQuantPlan(const GgufMetadata &metadata, const std::vector<GgufTens
         plan.warnings << QStringLiteral("%1 tensor(s) are requantized from an already quantized "
                                         "input: quality is lower than quantizing the original")
                              .arg(nRequantized);
-    if (fileType == FileType::Q2_K_S && !options.hasImatrix)
-        plan.warnings << QStringLiteral("Q2_K_S without an importance matrix: llama-quantize "
-                                        "refuses this; expect poor quality");
+    for (const int l : options.pruneLayers) {
+        if (std::uint64_t(l) >= blockCount)
+            plan.warnings << QStringLiteral("--prune-layers: the model has no layer %1 (%2 "
+                                            "layers)")
+                                 .arg(l)
+                                 .arg(blockCount);
+    }
 
     // Metadata: every input key, then the quantization keys (docs/quantization.md, "Output file").
     GgufMetadata md = metadata;
@@ -215,21 +463,39 @@ QuantPlan makeQuantPlan(const GgufMetadata &metadata, const std::vector<GgufTens
         if (im.chunks > 0)
             setAtEnd(md, "quantize.imatrix.chunks_count", GgufValue::u32(im.chunks));
     }
+    if (pruning.active) {
+        shortenLayerArrays(md, arch, blockCount, pruning);
+        setAtEnd(md, arch + ".block_count", GgufValue::u32(std::uint32_t(pruning.blockCount)));
+    }
+    if (plan.nShards > 1) {
+        setAtEnd(md, "split.no", GgufValue::fromUInt(GgufValueType::UINT16, 0));
+        setAtEnd(md, "split.count", GgufValue::fromUInt(GgufValueType::UINT16, plan.nShards));
+        setAtEnd(md, "split.tensors.count", GgufValue::i32(std::int32_t(plan.tensors.size())));
+    }
     plan.outputMetadata = std::move(md);
 
-    // Exact file size: the writer's own formula over the layout it will be given.
-    plan.outputFileBytes = plan.outputLayout().fileBytes();
+    // Exact file sizes: the writer's own formula over the layouts it will be given.
+    for (std::uint32_t s = 0; s < plan.nShards; ++s)
+        plan.outputFileBytes += plan.shardFileBytes(s);
     return plan;
 }
 
-GgufLayout QuantPlan::outputLayout() const
+GgufLayout QuantPlan::outputLayout(std::uint32_t shard) const
 {
     GgufLayout layout;
-    layout.metadata = outputMetadata;
-    layout.tensors.reserve(tensors.size());
+    if (shard == 0) {
+        layout.metadata = outputMetadata;
+    } else {
+        // gguf-split's later files: only where they belong.
+        layout.metadata.set("split.no", GgufValue::fromUInt(GgufValueType::UINT16, shard));
+        layout.metadata.set("split.count", GgufValue::fromUInt(GgufValueType::UINT16, nShards));
+        layout.metadata.set("split.tensors.count", GgufValue::i32(std::int32_t(tensors.size())));
+    }
     for (const auto &p : tensors) {
+        if (p.shard != shard)
+            continue;
         GgufTensorInfo t;
-        t.name = p.source.name;
+        t.name = p.name;
         t.nDims = p.source.nDims;
         t.ne = p.source.ne;
         t.type = p.targetType;
@@ -237,6 +503,11 @@ GgufLayout QuantPlan::outputLayout() const
     }
     layout.finalize();
     return layout;
+}
+
+std::uint64_t QuantPlan::shardFileBytes(std::uint32_t shard) const
+{
+    return outputLayout(shard).fileBytes();
 }
 
 std::uint64_t QuantPlan::nElements() const
@@ -254,6 +525,8 @@ double QuantPlan::bitsPerWeight() const
 
 bool QuantPlan::isWritable() const
 {
+    if (!refusal.isEmpty())
+        return false;
     for (const auto &p : tensors) {
         if (p.quantized && !typeFacts(p.targetType).canQuantize)
             return false;

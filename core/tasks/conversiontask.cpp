@@ -44,7 +44,7 @@ void checkRequest(const ConversionRequest &request)
 bool ConversionPreparation::isReady() const
 {
     return !targets.empty() && std::all_of(targets.begin(), targets.end(), [](const ConversionTarget &t) {
-        return t.plan && t.error.isEmpty() && t.plan->isWritable();
+        return t.plan && t.error.isEmpty() && t.plan->isWritable() && t.imatrixMissing.isEmpty();
     });
 }
 
@@ -53,6 +53,8 @@ void ConversionPreparation::throwIfNotReady() const
     for (const ConversionTarget &t : targets) {
         if (!t.error.isEmpty())
             throw Error(QStringLiteral("%1: %2").arg(fileTypeName(t.fileType), t.error));
+        if (t.plan && !t.plan->refusal.isEmpty())
+            throw Error(QStringLiteral("%1: %2").arg(fileTypeName(t.fileType), t.plan->refusal));
         if (t.plan && !t.plan->isWritable())
             throw Error(QStringLiteral("%1: this build cannot write every tensor type of the mix")
                             .arg(fileTypeName(t.fileType)));
@@ -106,6 +108,10 @@ ConversionPreparation prepareConversion(const ConversionRequest &request, const 
             t.plan = makeQuantPlan(source.metadata(), source.tensors(), ft, options);
             for (const QString &w : t.plan->warnings)
                 prep.warnings << QStringLiteral("%1: %2").arg(fileTypeName(ft), w);
+            if (!options.hasImatrix && t.plan->imatrixRequiredBy) {
+                t.imatrixMissing = imatrixRequirementMessage(*t.plan);
+                prep.warnings << t.imatrixMissing;
+            }
             prep.totalOutputBytes += t.plan->outputFileBytes;
         } catch (const Error &e) {
             t.error = e.message();
@@ -129,6 +135,10 @@ ConversionResult runConversion(const ConversionRequest &request, JobContext &ctx
     ctx.throwIfCancelled();
     const ConversionPreparation prep = prepareConversion(request, input, imatrix ? &*imatrix : nullptr);
     prep.throwIfNotReady();
+    for (const ConversionTarget &t : prep.targets) {
+        if (!t.imatrixMissing.isEmpty())
+            throw Error(t.imatrixMissing);
+    }
 
     std::vector<QuantizeTarget> targets;
     for (const ConversionTarget &t : prep.targets) {
@@ -155,9 +165,10 @@ ConversionResult runConversion(const ConversionRequest &request, JobContext &ctx
         ConversionOutput o;
         o.fileType = plan.fileType;
         o.path = written.outputs[i].path;
+        o.files = written.outputs[i].files;
         o.predictedBytes = plan.outputFileBytes;
         o.actualBytes = written.outputs[i].fileBytes;
-        o.bitsPerWeight = plan.nElements() ? 8.0 * double(plan.targetTensorBytes) / double(plan.nElements()) : 0;
+        o.bitsPerWeight = plan.bitsPerWeight();
         o.verified = request.verify;
         result.outputs.push_back(o);
     }

@@ -43,6 +43,9 @@ struct ConversionTarget {
     QString outputPath;
     std::optional<QuantPlan> plan;    ///< absent when planning failed (see error)
     QString error;
+    /// Set when the plan needs an importance matrix and the request has none: the conversion
+    /// will be refused with this message (a dry run only reports it).
+    QString imatrixMissing;
 };
 
 /// The result of prepareConversion: plans, sizes and warnings, nothing written.
@@ -53,7 +56,7 @@ struct ConversionPreparation {
     std::uint64_t totalOutputBytes = 0;     ///< of the targets that have a plan
     std::optional<std::uint64_t> freeBytes; ///< of the output folder; nullopt: unknown
 
-    /// Every target planned and writable by this build.
+    /// Every target planned, writable by this build and given the imatrix it needs.
     bool isReady() const;
     /// The first target error as an Error (named by file type), or none.
     void throwIfNotReady() const;
@@ -75,7 +78,8 @@ ConversionPreparation prepareConversion(const ConversionRequest &request, const 
 /// One written file.
 struct ConversionOutput {
     FileType fileType = FileType::F32;
-    QString path;
+    QString path;                     ///< the (first) file
+    QStringList files;                ///< every file written (several with --keep-split)
     std::uint64_t predictedBytes = 0; ///< from the plan
     std::uint64_t actualBytes = 0;    ///< on disk after writing
     double bitsPerWeight = 0;         ///< of the tensor data

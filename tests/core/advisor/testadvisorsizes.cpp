@@ -204,7 +204,10 @@ private slots:
         for (auto it = reference.cbegin(); it != reference.cend(); ++it) {
             const auto ft = fileTypeFromName(it.key());
             QVERIFY2(ft, qPrintable(it.key()));
-            if (!fileTypeFacts(*ft).supported)
+            const bool listed = std::any_of(fromFile.otherMixes.begin(), fromFile.otherMixes.end(),
+                                            [&](const MixSize &m) { return m.fileType == *ft; })
+                || fromFile.row(*ft);
+            if (!fileTypeFacts(*ft).supported || !listed)
                 skipped << it.key();
         }
         for (const MixSize &mix : fromFile.otherMixes) {
@@ -214,6 +217,12 @@ private slots:
                 continue;
             const GgufFile written = GgufFile::open(
                 dir + QStringLiteral("synth-a-%1.gguf").arg(mix.name), GgufFile::Mode::MetadataOnly);
+            // The I-quant files were made with an imatrix, which changes types (IQ3_XXS) and
+            // header padding; the advisor sizes a conversion without one.
+            if (written.metadata().contains("quantize.imatrix.file")) {
+                skipped << mix.name;
+                continue;
+            }
             const std::uint64_t keys = imatrixKeyBytes(written);
             // Only then does removing the keys leave the header padding unchanged.
             QCOMPARE(keys % written.alignment(), 0u);
@@ -222,7 +231,7 @@ private slots:
         }
         skipped.sort();
         if (!skipped.isEmpty())
-            qInfo("not compared, QuantFit cannot write these mixes yet: %s",
+            qInfo("not compared (made with an imatrix, not listed or not writable): %s",
                   qPrintable(skipped.join(QStringLiteral(", "))));
         QCOMPARE(compared + skipped.size(), reference.size() - 1); // every row but the F32 source
         QVERIFY(compared >= 18); // + Q3_K_L, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS, BF16

@@ -279,21 +279,34 @@ void TestQuantPlan::fallbackForOddWidths()
     const GgufLayout wide = layoutFor({8, 2880, 512, 8, 8});
     const QuantPlan plan = makeQuantPlan(wide.metadata, wide.tensors, F::Q4_K_M);
     QCOMPARE(find(plan, "blk.3.attn_q.weight").targetType, G::Q5_0);
-    QCOMPARE(find(plan, "output.weight").targetType, G::Q8_0); // rule O step 2
+    QCOMPARE(find(plan, "output.weight").targetType, G::Q8_0); // rule O step 3
     QCOMPARE(find(plan, "blk.4.ffn_down.weight").targetType, G::Q4_K); // 512 wide
     QCOMPARE(find(plan, "blk.3.ffn_down.weight").targetType, G::Q6_K); // more(3, 8)
     QVERIFY(plan.nFallbacks > 0);
+    QVERIFY(plan.refusal.isEmpty());
+    // b10472: Q3_K (and Q2_K) fall back to Q4_0, no longer IQ4_NL.
     const QuantPlan q3 = makeQuantPlan(wide.metadata, wide.tensors, F::Q3_K_S);
-    QCOMPARE(find(q3, "blk.3.attn_q.weight").targetType, G::IQ4_NL);
+    QCOMPARE(find(q3, "blk.3.attn_q.weight").targetType, G::Q4_0);
     const QuantPlan q5 = makeQuantPlan(wide.metadata, wide.tensors, F::Q5_K_S);
     QCOMPARE(find(q5, "blk.3.attn_q.weight").targetType, G::Q5_1);
 
-    // stories260K-like: a 172-wide FFN fits no block type: kept as f16 with a warning.
+    // stories260K-like: a 172-wide FFN fits no block type. K-quant mixes fall back twice, to
+    // f16; types without a fallback (Q4_0, Q8_0, IQ4_NL) make llama-quantize stop: the plan
+    // says why and cannot be written.
     const GgufLayout odd = layoutFor({5, 64, 172, 8, 4});
-    for (F ft : {F::Q4_0, F::Q8_0, F::Q4_K_M, F::IQ4_NL, F::Q2_K}) {
+    for (F ft : {F::Q4_K_M, F::Q2_K}) {
         const QuantPlan p = makeQuantPlan(odd.metadata, odd.tensors, ft);
         QCOMPARE(find(p, "blk.2.ffn_down.weight").targetType, G::F16);
         QVERIFY(!p.warnings.isEmpty());
+        QVERIFY(p.isWritable());
+    }
+    for (F ft : {F::Q4_0, F::Q8_0, F::IQ4_NL}) {
+        const QuantPlan p = makeQuantPlan(odd.metadata, odd.tensors, ft);
+        QVERIFY(!p.isWritable());
+        QVERIFY2(p.refusal.contains(QStringLiteral("blk.0.ffn_down.weight': no tensor type "
+                                                   "fallback is defined for type ")
+                                    + ggmlTypeName(defaultTypeFor(ft))),
+                 qPrintable(p.refusal));
     }
     // 64-wide rows: Q4_K_M attn tensors -> Q5_0 (64 % 32 == 0).
     const QuantPlan p = makeQuantPlan(odd.metadata, odd.tensors, F::Q4_K_M);
@@ -582,10 +595,7 @@ void TestQuantPlan::matchesLlamaQuantize()
                                               GgufFile::Mode::MetadataOnly);
     const auto ft = fileTypeFromName(type);
     QVERIFY2(ft, qPrintable(QStringLiteral("reference.csv names a mix the file-type table lacks: ") + type));
-    if (!fileTypeFacts(*ft).supported)
-        QSKIP(qPrintable(QStringLiteral("QuantFit cannot write %1 files yet (its codecs or mix "
-                                        "rules are missing), so its plan is not compared")
-                             .arg(type)));
+    QVERIFY(fileTypeFacts(*ft).supported);
     QuantOptions options;
     // The I-quant references were written with `--imatrix synth-a.imatrix` (their README): the
     // plan then carries the same quantize.imatrix.* keys, made from our reading of that file.
