@@ -4,6 +4,7 @@
 #include "testsupport.h"
 
 #include "gguf/ggufreader.h"
+#include "gguf/ggufwriter.h"
 #include "quant/imatrixfile.h"
 
 #include <QFile>
@@ -232,6 +233,169 @@ private slots:
         QVERIFY(r.err.contains("warning:"));
         QFile::remove(q8);
         QFile::remove(q4);
+    }
+
+    // --tensor-type and --tensor-type-file items count in command-line order (the file's items
+    // where the file is named); the first matching item decides.
+    void tensorTypeItemsInOrder()
+    {
+        const QString list = path("types.txt");
+        QFile f(list);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("attn_v=q6_K\n  blk\\.1\\.=q4_0\t\n");
+        f.close();
+        const QString out = path("typed.gguf");
+        auto r = runCli(QStringList{QStringLiteral("quantize"), m_model, out, QStringLiteral("Q4_K_M")}
+                        + args({"--tensor-type", "ATTN_V=Q8_0", "--tensor-type-file"})
+                        + QStringList{list} + args({"--tensor-type=ffn_up=q5_0", "--quiet"}));
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        {
+            const GgufFile g = GgufFile::open(out, GgufFile::Mode::MetadataOnly);
+            QCOMPARE(g.findTensor("blk.0.attn_v.weight")->type, GgmlType::Q8_0);
+            QCOMPARE(g.findTensor("blk.1.attn_v.weight")->type, GgmlType::Q8_0);
+            QCOMPARE(g.findTensor("blk.1.attn_q.weight")->type, GgmlType::Q4_0);
+            QCOMPARE(g.findTensor("blk.1.ffn_up.weight")->type, GgmlType::Q4_0);
+            QCOMPARE(g.findTensor("blk.0.ffn_up.weight")->type, GgmlType::Q5_0);
+            QCOMPARE(g.findTensor("blk.0.attn_q.weight")->type, GgmlType::Q4_K);
+        }
+        QFile::remove(out);
+        // The file first: its attn_v item now comes before the option's.
+        r = runCli(QStringList{QStringLiteral("quantize"), m_model, out, QStringLiteral("Q4_K_M"),
+                               QStringLiteral("--tensor-type-file"), list}
+                   + args({"--tensor-type", "attn_v=q8_0", "--quiet"}));
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        {
+            const GgufFile g = GgufFile::open(out, GgufFile::Mode::MetadataOnly);
+            QCOMPARE(g.findTensor("blk.0.attn_v.weight")->type, GgmlType::Q6_K);
+        }
+        // The dry run names what decided each tensor.
+        r = runCli(QStringList{QStringLiteral("quantize"), m_model, QStringLiteral("Q4_K_M")}
+                   + args({"--tensor-type", "attn_v=q8_0", "--dry-run"}));
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY2(r.out.contains("pattern --tensor-type attn_v"), r.out.constData());
+        QFile::remove(out);
+        QFile::remove(list);
+    }
+
+    void optionUsageErrors_data()
+    {
+        QTest::addColumn<QStringList>("options");
+        QTest::addColumn<QString>("error");
+        QTest::newRow("no =") << QStringList{"--tensor-type", "attn_v"}
+                              << "error: --tensor-type 'attn_v': no '=' between the pattern and the type";
+        QTest::newRow("empty pattern") << QStringList{"--tensor-type", "=q8_0"}
+                                       << "error: --tensor-type '=q8_0': the pattern is empty";
+        QTest::newRow("unknown type") << QStringList{"--tensor-type", "attn_v=q3"}
+                                      << "error: --tensor-type 'attn_v=q3': 'q3' is not a tensor type";
+        QTest::newRow("bad pattern") << QStringList{"--tensor-type", "attn_v[=q8_0"}
+                                     << "error: --tensor-type 'attn_v[=q8_0': 'attn_v[' is not a valid regular expression";
+        QTest::newRow("missing file") << QStringList{"--tensor-type-file", "/nonexistent/types.txt"}
+                                      << "/nonexistent/types.txt";
+        QTest::newRow("prune") << QStringList{"--prune-layers", "1,,2"}
+                               << "error: --prune-layers '1,,2': '' is not a layer number";
+        QTest::newRow("prune sign") << QStringList{"--prune-layers", "-1"}
+                                    << "error: --prune-layers '-1': '-1' is not a layer number";
+    }
+
+    void optionUsageErrors()
+    {
+        QFETCH(QStringList, options);
+        QFETCH(QString, error);
+        const QStringList before = filesIn(m_dir.path());
+        const auto r = runCli(QStringList{QStringLiteral("quantize"), m_model, path("bad.gguf"),
+                                          QStringLiteral("Q4_K_M")} + options);
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.startsWith("error: ") && QString::fromUtf8(r.err).contains(error),
+                 r.err.constData());
+        QCOMPARE(filesIn(m_dir.path()), before);
+    }
+
+    void pruneLayers()
+    {
+        const QString out = path("pruned.gguf");
+        const auto r = runCli(QStringList{QStringLiteral("quantize"), m_model, out}
+                              + args({"Q8_0", "--prune-layers", "0", "--quiet"}));
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const GgufFile g = GgufFile::open(out, GgufFile::Mode::MetadataOnly);
+        QCOMPARE(g.metadata().uintOr("llama.block_count", 0), 1u);
+        QCOMPARE(g.metadata().entries().back().key, QByteArray("llama.block_count"));
+        QVERIFY(g.findTensor("blk.0.attn_q.weight"));
+        QVERIFY(!g.findTensor("blk.1.attn_q.weight"));
+        QFile::remove(out);
+    }
+
+    void keepSplit()
+    {
+        // A split input (gguf-split's layout, written here) gives one output file per input file.
+        QTemporaryDir dir;
+        const GgufFile whole = GgufFile::open(m_model);
+        const std::size_t half = whole.tensors().size() / 2;
+        for (int i = 0; i < 2; ++i) {
+            GgufLayout layout;
+            if (i == 0)
+                layout.metadata = whole.metadata();
+            layout.metadata.set("split.no", GgufValue::fromUInt(GgufValueType::UINT16, std::uint64_t(i)));
+            layout.metadata.set("split.count", GgufValue::fromUInt(GgufValueType::UINT16, 2));
+            layout.metadata.set("split.tensors.count", GgufValue::i32(std::int32_t(whole.tensors().size())));
+            std::vector<QByteArray> data;
+            for (std::size_t k = i ? half : 0; k < (i ? whole.tensors().size() : half); ++k) {
+                layout.tensors.push_back(whole.tensors()[k]);
+                const auto bytes = whole.tensorData(k);
+                data.emplace_back(reinterpret_cast<const char *>(bytes.data()), qsizetype(bytes.size()));
+            }
+            writeGgufFile(dir.filePath(QStringLiteral("m-0000%1-of-00002.gguf").arg(i + 1)),
+                          std::move(layout), data);
+        }
+        const QString first = dir.filePath(QStringLiteral("m-00001-of-00002.gguf"));
+        auto r = runCli(QStringList{QStringLiteral("quantize"), first, dir.filePath(QStringLiteral("q.gguf"))}
+                        + args({"Q8_0", "--keep-split", "--quiet"}));
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY2(r.out.contains("2 files"), r.out.constData());
+        // Without OUT: named after the model, with the type, then the shard suffix.
+        r = runCli(QStringList{QStringLiteral("quantize"), first} + args({"Q4_0", "--keep-split", "--quiet"}));
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QCOMPARE(filesIn(dir.path()),
+                 QStringList({"m-00001-of-00002.gguf", "m-00002-of-00002.gguf",
+                              "m-Q4_0-00001-of-00002.gguf", "m-Q4_0-00002-of-00002.gguf",
+                              "q-00001-of-00002.gguf", "q-00002-of-00002.gguf"}));
+        const GgufFile second = GgufFile::open(dir.filePath(QStringLiteral("q-00002-of-00002.gguf")),
+                                               GgufFile::Mode::MetadataOnly, GgufFile::Split::ThisFile);
+        QCOMPARE(second.metadata().size(), std::size_t(3));
+        QCOMPARE(second.tensors().size(), whole.tensors().size() - half);
+        // The dry run lists the files.
+        r = runCli(QStringList{QStringLiteral("quantize"), first} + args({"Q8_0", "--keep-split", "--dry-run"}));
+        QVERIFY2(r.out.contains("file 2: ") && r.out.contains("-00002-of-00002.gguf"), r.out.constData());
+    }
+
+    // IQ1/IQ2/IQ3_XXS mixes need an importance matrix: refused before anything is written, with
+    // llama-quantize's words, the tensor and its type; a dry run only warns.
+    void imatrixRequired()
+    {
+        const QStringList before = filesIn(m_dir.path());
+        auto r = runCli(QStringList{QStringLiteral("quantize"), m_model} + args({"IQ2_XXS"}));
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.startsWith("error: IQ2_XXS: this quantization requires an importance matrix")
+                     && r.err.contains("offending tensor blk.0.attn_k.weight, target type iq2_xxs"),
+                 r.err.constData());
+        QCOMPARE(filesIn(m_dir.path()), before);
+        r = runCli(QStringList{QStringLiteral("quantize"), m_model} + args({"IQ3_XS", "--dry-run"}));
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.err.contains("dry run completed, but actually completing this quantization will "
+                                "require an imatrix"),
+                 r.err.constData());
+        QVERIFY(r.out.contains("iq3_xxs"));
+        QCOMPARE(filesIn(m_dir.path()), before);
+    }
+
+    void helpNamesTheOptions()
+    {
+        const auto r = runCli(args({"quantize", "--help"}));
+        QCOMPARE(r.exitCode, 0);
+        for (const char *o : {"--tensor-type <PATTERN=TYPE>", "--tensor-type-file <FILE>",
+                              "--prune-layers <L0,L1,...>", "--keep-split", "IQ2_XXS", "MXFP4_MOE",
+                              "Q1_0", "TQ2_0"})
+            QVERIFY2(r.out.contains(o), o);
+        QVERIFY(!r.out.contains("NVFP4,") && !r.out.contains(", NVFP4"));
     }
 };
 
