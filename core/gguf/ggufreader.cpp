@@ -22,8 +22,9 @@ constexpr std::uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;
 class Parser
 {
 public:
-    Parser(ByteReader &r)
+    Parser(ByteReader &r, bool skipLargeArrays = false)
         : m_r(r)
+        , m_skipLargeArrays(skipLargeArrays)
     {
     }
 
@@ -123,6 +124,25 @@ public:
                            .arg(ggufValueTypeName(elementType))
                            .arg(n * minBytes)
                            .arg(m_r.remaining()));
+        // Mode::Summary: a long array (a vocabulary, its merges and scores) is checked item by
+        // item against the bytes left, but not kept: building its values is almost all of the
+        // time a header read takes.
+        if (m_skipLargeArrays && depth == 0 && n > kGgufSummaryArrayItems
+            && elementType != GgufValueType::ARRAY) {
+            const QString lengthField = field + QStringLiteral(" length");
+            for (std::uint64_t i = 0; elementType == GgufValueType::STRING && i < n; ++i) {
+                const std::uint64_t itemAt = m_r.offset();
+                const auto len = m_r.read<std::uint64_t>(lengthField);
+                if (len > kGgufMaxStringBytes || len > m_r.remaining())
+                    m_r.failAt(itemAt, field,
+                               QStringLiteral("string length %1 exceeds the %2 bytes left in the "
+                                              "file").arg(len).arg(m_r.remaining()));
+                m_r.skip(len, field);
+            }
+            if (elementType != GgufValueType::STRING)
+                m_r.skip(n * minBytes, field);
+            return GgufValue::fromArray(elementType, {});
+        }
         std::vector<GgufValue> items;
         items.reserve(std::size_t(n));
         for (std::uint64_t i = 0; i < n; ++i)
@@ -132,6 +152,7 @@ public:
 
 private:
     ByteReader &m_r;
+    bool m_skipLargeArrays;
 };
 
 } // namespace
@@ -280,7 +301,7 @@ GgufFile GgufFile::openOne(const QString &path, Mode mode)
     f.m_path = path;
     f.m_map = std::make_shared<MappedFile>(path);
     f.m_fileSize = f.m_map->size();
-    f.parse(f.m_map->bytes(), f.m_fileSize, mode == Mode::MetadataOnly);
+    f.parse(f.m_map->bytes(), f.m_fileSize, mode == Mode::Summary);
     f.m_hasData = mode == Mode::Full;
     if (!f.m_hasData)
         f.m_map.reset();
@@ -300,10 +321,11 @@ GgufFile GgufFile::fromBuffer(QByteArray bytes, const QString &name)
     return f;
 }
 
-void GgufFile::parse(std::span<const std::uint8_t> bytes, std::uint64_t fileSize, bool)
+void GgufFile::parse(std::span<const std::uint8_t> bytes, std::uint64_t fileSize,
+                     bool skipLargeArrays)
 {
     ByteReader r(bytes, m_path);
-    Parser p(r);
+    Parser p(r, skipLargeArrays);
 
     // 1. header
     if (r.remaining() < 4)

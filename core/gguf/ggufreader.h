@@ -35,6 +35,7 @@ constexpr std::uint64_t kGgufMaxStringBytes = 1ull << 30;
 constexpr std::uint64_t kGgufMaxArrayItems = 1ull << 30;
 constexpr std::uint32_t kGgufMaxArrayDepth = 8;
 constexpr std::uint32_t kGgufMaxTensorName = 63; ///< bytes; ggml's GGML_MAX_NAME - 1
+constexpr std::uint64_t kGgufSummaryArrayItems = 64; ///< longer arrays are skipped by Mode::Summary
 
 /// A validated GGUF file: header, metadata, tensor infos and (in full mode) the mapped bytes.
 /// Thread-safe for concurrent reads once constructed. Tensor data spans stay valid for the
@@ -57,6 +58,10 @@ public:
     enum class Mode {
         Full,         ///< map the file; tensorData() is available
         MetadataOnly, ///< read headers only; tensorData() throws
+        /// MetadataOnly, but arrays of more than kGgufSummaryArrayItems items (vocabularies)
+        /// are checked and left out (they read as empty): for listing many files fast
+        /// (core/discovery), not for planning, inspecting or tokenizing.
+        Summary,
     };
 
     /// How open() treats a file that belongs to a split model.
@@ -114,7 +119,7 @@ public:
 
 private:
     static GgufFile openOne(const QString &path, Mode mode);
-    void parse(std::span<const std::uint8_t> bytes, std::uint64_t fileSize, bool headerOnly);
+    void parse(std::span<const std::uint8_t> bytes, std::uint64_t fileSize, bool skipLargeArrays);
 
     QString m_path;
     std::uint32_t m_version = 0;
