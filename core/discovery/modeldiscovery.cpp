@@ -246,7 +246,8 @@ void collectOllama(const StoreLocation &store, std::vector<Candidate> &out, QStr
 void readHeaders(DiscoveredModel &m)
 {
     try {
-        const GgufFile f = GgufFile::open(m.path, GgufFile::Mode::MetadataOnly);
+        // Summary mode: the vocabulary arrays, most of a header's bytes, are checked, not kept.
+        const GgufFile f = GgufFile::open(m.path, GgufFile::Mode::Summary);
         const ModelInfo info = modelInfoFrom(f);
         m.files = f.filePaths();
         m.sizeBytes = f.totalFileSize();

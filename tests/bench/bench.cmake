@@ -7,5 +7,6 @@ add_executable(quantfit-bench
     ${CMAKE_CURRENT_LIST_DIR}/benchquantize.cpp
     ${CMAKE_CURRENT_LIST_DIR}/bencheval.cpp
     ${CMAKE_CURRENT_LIST_DIR}/benchdot.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/benchmodels.cpp
 )
 target_link_libraries(quantfit-bench PRIVATE quantfit_core)

@@ -5,8 +5,10 @@
 // its error without stopping the scan. Expected facts are the tiny model's shape counted by hand.
 
 #include "fakestores.h"
+#include "testsupport.h"
 
 #include "discovery/modeldiscovery.h"
+#include "gguf/ggufwriter.h"
 #include "jobs/jobcontext.h"
 #include "util/error.h"
 
@@ -92,6 +94,7 @@ private slots:
     void splitModelIsOneEntryWithItsProjector();
     void brokenFilesAreListedWithTheirError();
     void brokenOllamaStoreEntries();
+    void skippedVocabularyArraysAreStillChecked();
     void linkLoopsAreReportedNotFollowed();
     void unreadableFoldersAndFiles();
     void projectorWithoutAModelIsAProblem();
@@ -262,6 +265,44 @@ void TestDiscoveryScan::brokenOllamaStoreEntries()
     QVERIFY(missing);
     QVERIFY2(missing->error.contains(QStringLiteral("is missing")), qPrintable(missing->error));
     QVERIFY(missing->error.contains(QFileInfo(lost).fileName()));
+}
+
+void TestDiscoveryScan::skippedVocabularyArraysAreStillChecked()
+{
+    // The scan reads headers in the reader's Summary mode, which skips long arrays instead of
+    // keeping them: every item must still be checked against the bytes left.
+    GgufLayout layout;
+    layout.metadata.set("general.architecture", GgufValue::fromString(QStringLiteral("llama")));
+    QList<QByteArray> tokens;
+    for (int i = 0; i < 100; ++i)
+        tokens << QByteArray("TOKEN_MARK_") + QByteArray::number(i);
+    layout.metadata.set("tokenizer.ggml.tokens", GgufValue::stringArray(tokens));
+    GgufTensorInfo t;
+    t.name = "token_embd.weight";
+    t.nDims = 2;
+    t.ne = {32, 100, 1, 1};
+    layout.tensors.push_back(t);
+    layout.finalize();
+    const QString folder = path(QStringLiteral("vocab"));
+    QVERIFY(QDir().mkpath(folder));
+    writeGgufFile(folder + QStringLiteral("/ok.gguf"), layout, {QByteArray(32 * 100 * 4, '\0')});
+    const QByteArray bytes = fileContent(folder + QStringLiteral("/ok.gguf"));
+    const qsizetype mark = bytes.indexOf("TOKEN_MARK_50");
+    QVERIFY(mark > 8);
+    writeFile(folder + QStringLiteral("/cut.gguf"), bytes.left(mark + 4));
+    QByteArray huge = bytes;
+    huge.replace(mark - 8, 8, QByteArray("\xff\xff\xff\x00\x00\x00\x00\x00", 8));
+    writeFile(folder + QStringLiteral("/huge.gguf"), huge);
+    NullJobContext ctx;
+    const DiscoveryResult r = discoverModels(folderOnly(folder), ctx);
+    QCOMPARE(r.models.size(), std::size_t(3));
+    QVERIFY2(byName(r, QStringLiteral("ok.gguf"))->isReadable(), qPrintable(listing(r)));
+    QCOMPARE(byName(r, QStringLiteral("ok.gguf"))->nParams, std::uint64_t(3200));
+    for (const char *bad : {"cut.gguf", "huge.gguf"}) {
+        const DiscoveredModel *m = byName(r, QLatin1String(bad));
+        QVERIFY2(!m->isReadable(), bad);
+        QVERIFY2(m->error.contains(QStringLiteral("tokenizer.ggml.tokens")), qPrintable(m->error));
+    }
 }
 
 void TestDiscoveryScan::linkLoopsAreReportedNotFollowed()
