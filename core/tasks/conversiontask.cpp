@@ -1,5 +1,8 @@
 #include "conversiontask.h"
 
+#include "imatrixtask.h"
+#include "measurementtask.h"
+
 #include "gguf/ggufreader.h"
 #include "io/atomicoutput.h"
 #include "io/diskspace.h"
@@ -12,10 +15,174 @@
 #include <QFileInfo>
 
 #include <algorithm>
+#include <cmath>
+#include <memory>
+#include <mutex>
 
 namespace QuantFit {
 
 namespace {
+
+//
+// calibration: names, the two stages' weights, the stage context
+//
+
+/// The text's name as the calibration reports it.
+QString calibrationTextName(const CalibrationRequest &c)
+{
+    return c.textSource.isEmpty() ? builtInSampleName() : c.textSource;
+}
+
+/// quantize.imatrix.file: the file as given, as llama-quantize records it; a computed matrix
+/// is named by where it was saved, or else by what it was computed from (there is no file).
+QString imatrixLabel(const ConversionRequest &request)
+{
+    if (!request.calibration)
+        return request.imatrixPath;
+    if (!request.calibration->saveImatrixPath.isEmpty())
+        return request.calibration->saveImatrixPath;
+    return QStringLiteral("computed from %1").arg(calibrationTextName(*request.calibration));
+}
+
+ImatrixRequest imatrixRequestFor(const ConversionRequest &request)
+{
+    const CalibrationRequest &c = *request.calibration;
+    ImatrixRequest r;
+    r.modelPath = request.sourcePath;
+    r.textSource = c.textSource;
+    r.builtInSample = c.textSource.isEmpty();
+    r.nCtx = c.nCtx;
+    r.nChunks = c.nChunks;
+    r.nBatch = c.nBatch;
+    r.nThreads = request.nThreads;
+    return r;
+}
+
+// The bar of a calibrated conversion runs in estimated one-core nanoseconds, so that both
+// stages move it at about the same speed and the ETA holds across them. Measured on an AVX-512
+// machine with a 107 M-parameter synthetic F16 model: evaluating 4096 tokens took 12 CPU
+// seconds (0.027 ns per token and weight; attention is small at 512-token contexts), and the
+// row quantizers with an importance matrix take the nanoseconds per weight below. Only the
+// ratios matter; a faster or slower machine scales both stages alike.
+constexpr double kCalibrationNsPerTokenWeight = 0.027;
+
+double quantizeNsPerWeight(GgmlType type)
+{
+    switch (type) {
+    case GgmlType::F32:
+    case GgmlType::F16:
+    case GgmlType::BF16:
+        return 1;
+    case GgmlType::Q8_0:
+    case GgmlType::Q4_0:
+    case GgmlType::Q4_1:
+    case GgmlType::Q5_0:
+    case GgmlType::Q5_1:
+        return 4;
+    case GgmlType::IQ1_S:
+        return 105;
+    case GgmlType::IQ1_M:
+        return 170;
+    case GgmlType::IQ2_XXS:
+        return 165;
+    case GgmlType::IQ2_XS:
+        return 260;
+    case GgmlType::IQ2_S:
+        return 130;
+    case GgmlType::IQ3_XXS:
+        return 300;
+    case GgmlType::IQ3_S:
+        return 190;
+    default:
+        return 20; // K-quants, IQ4_NL/IQ4_XS and the rest
+    }
+}
+
+std::uint64_t calibrationCost(std::uint64_t nTokens, const GgufFile &source)
+{
+    std::uint64_t nWeights = 0;
+    for (const GgufTensorInfo &t : source.tensors())
+        nWeights += t.nElements();
+    return std::uint64_t(std::llround(double(nTokens) * double(nWeights) * kCalibrationNsPerTokenWeight));
+}
+
+std::uint64_t quantizationCost(const std::vector<QuantizeTarget> &targets)
+{
+    double ns = 0;
+    for (const QuantizeTarget &t : targets) {
+        for (const PlannedTensor &p : t.plan.tensors)
+            ns += p.quantized ? double(p.source.nElements()) * quantizeNsPerWeight(p.targetType)
+                              : double(p.targetBytes) * 0.1; // a copy
+    }
+    return std::max<std::uint64_t>(1, std::uint64_t(std::llround(ns)));
+}
+
+/// One stage of a larger job as a JobContext of its own: whatever the stage reports fills
+/// [start, start + span) of the parent's units, where start is what the parent had done when
+/// the stage began. The stage's text (or a fixed one) and its metric are passed on, and the stage
+/// is cancelled with the parent. Reports arrive on worker threads; forwarding is serialized.
+class StageContext : public JobContext
+{
+public:
+    StageContext(JobContext &parent, std::uint64_t span, QString stage = {},
+                 QString metricName = {})
+        : JobContext({}, 0)
+        , m_parent(parent)
+        , m_span(span)
+        , m_stage(std::move(stage))
+        , m_metricName(std::move(metricName))
+    {
+        followCancel(parent);
+        if (!m_stage.isEmpty())
+            m_parent.setStage(m_stage);
+    }
+
+    /// The stage is over: its whole span counts as done.
+    void finish() { forward(m_span); }
+
+protected:
+    void report(const Progress &p) override
+    {
+        if (m_stage.isEmpty() && !p.stage.isEmpty() && p.stage != m_lastStage) {
+            m_lastStage = p.stage;
+            m_parent.setStage(p.stage);
+        }
+        if (p.metric && p.metric != m_lastMetric) {
+            m_lastMetric = p.metric;
+            m_parent.setMetric(m_metricName.isEmpty() ? p.metricName : m_metricName, *p.metric,
+                               p.metricError);
+        }
+        if (p.total)
+            forward(std::uint64_t(double(m_span) * std::min(1.0, p.fraction())));
+    }
+
+private:
+    void forward(std::uint64_t mapped)
+    {
+        std::lock_guard lock(m_forwardMutex);
+        if (mapped <= m_forwarded)
+            return;
+        m_parent.advance(mapped - m_forwarded);
+        m_forwarded = mapped;
+    }
+
+    JobContext &m_parent;
+    const std::uint64_t m_span;
+    const QString m_stage;
+    const QString m_metricName;
+    QString m_lastStage;           // report() runs under the base class's lock
+    std::optional<double> m_lastMetric;
+    std::mutex m_forwardMutex;
+    std::uint64_t m_forwarded = 0;
+};
+
+//
+// requests
+//
+
+const QString kCalibrationWithImatrix = QStringLiteral(
+    "--calibration and --imatrix cannot be combined: the importance matrix is either computed "
+    "from a text or read from a file");
 
 QString outputPathFor(const ConversionRequest &request, FileType fileType)
 {
@@ -37,6 +204,8 @@ void checkRequest(const ConversionRequest &request)
         throw Error(QStringLiteral("with several types the output must be a folder ('%1' is a "
                                    "file name); or leave it out to write next to the input")
                         .arg(request.outputFile));
+    if (request.calibration && !request.imatrixPath.isEmpty())
+        throw Error(kCalibrationWithImatrix);
 }
 
 } // namespace
@@ -68,8 +237,10 @@ std::optional<ImportanceMatrix> loadConversionImatrix(const ConversionRequest &r
     const QuantOptions &o = request.options;
     if (!o.includeWeights.isEmpty() && !o.excludeWeights.isEmpty())
         throw Error(QStringLiteral("--include-weights and --exclude-weights cannot be combined"));
+    if (request.calibration && !request.imatrixPath.isEmpty())
+        throw Error(kCalibrationWithImatrix);
     if (request.imatrixPath.isEmpty()) {
-        if (!o.includeWeights.isEmpty() || !o.excludeWeights.isEmpty())
+        if (!request.calibration && (!o.includeWeights.isEmpty() || !o.excludeWeights.isEmpty()))
             throw Error(QStringLiteral("--include-weights/--exclude-weights need an importance matrix"));
         return std::nullopt;
     }
@@ -94,11 +265,22 @@ ConversionPreparation prepareConversion(const ConversionRequest &request, const 
             // What llama-quantize records: the file name as given, the first dataset, the
             // entry and chunk counts.
             options.hasImatrix = true;
-            options.imatrix = ImatrixSummary{request.imatrixPath, imatrix->datasets.value(0),
+            options.imatrix = ImatrixSummary{imatrixLabel(request), imatrix->datasets.value(0),
                                              std::uint32_t(imatrix->entries.size()),
                                              imatrix->chunkCount};
             prep.imatrix = options.imatrix;
         }
+    } else if (request.calibration) {
+        // The matrix the calibration will compute, as far as the header is concerned: its
+        // dataset is named as the imatrix command names it; the counts are fixed-size UINT32s
+        // (entries are not known yet).
+        const CalibrationRequest &c = *request.calibration;
+        const QString dataset = c.textSource.isEmpty() ? builtInSampleName()
+                                                       : QFileInfo(c.textSource).fileName();
+        options.hasImatrix = true;
+        options.imatrix = ImatrixSummary{imatrixLabel(request), dataset, 0,
+                                         std::uint32_t(std::max(1, c.nChunks))};
+        prep.imatrix = options.imatrix;
     }
     for (FileType ft : request.fileTypes) {
         ConversionTarget t;
@@ -125,37 +307,127 @@ ConversionPreparation prepareConversion(const ConversionRequest &request, const 
     return prep;
 }
 
+namespace {
+
+/// The plans of a ready preparation as quantizer targets; refuses what the quantizer would.
+std::vector<QuantizeTarget> quantizeTargets(const ConversionRequest &request,
+                                            const ConversionPreparation &prep)
+{
+    prep.throwIfNotReady();
+    for (const ConversionTarget &t : prep.targets) {
+        if (!t.imatrixMissing.isEmpty())
+            throw Error(t.imatrixMissing);
+    }
+    std::vector<QuantizeTarget> targets;
+    for (const ConversionTarget &t : prep.targets) {
+        ensureDistinctOutput(request.sourcePath, t.outputPath);
+        targets.push_back({*t.plan, t.outputPath});
+    }
+    return targets;
+}
+
+/// Before a calibration that may take hours: where the matrix is saved, and room for the
+/// outputs (the quantizer checks again with the exact sizes).
+void checkBeforeCalibrating(const ConversionRequest &request, const ConversionPreparation &prep)
+{
+    const QString &save = request.calibration->saveImatrixPath;
+    if (!save.isEmpty()) {
+        ensureDistinctOutput(request.sourcePath, save);
+        for (const ConversionTarget &t : prep.targets) {
+            if (QFileInfo(t.outputPath).absoluteFilePath() == QFileInfo(save).absoluteFilePath())
+                throw Error(QStringLiteral("--save-imatrix '%1' is also an output file").arg(save));
+        }
+    }
+    if (prep.freeBytes && *prep.freeBytes < prep.totalOutputBytes) {
+        const QString folder = QFileInfo(prep.targets.front().outputPath).absolutePath();
+        throw IoError(folder, QStringLiteral("write"),
+                      QStringLiteral("not enough disk space: the output needs %1 (%2 bytes), %3 "
+                                     "are free")
+                          .arg(formatBytes(prep.totalOutputBytes))
+                          .arg(prep.totalOutputBytes)
+                          .arg(formatBytes(*prep.freeBytes)));
+    }
+}
+
+/// The calibration stage: computes the matrix as `quantfit-cli imatrix` does, saves it when
+/// asked, and returns it filtered by --include/--exclude-weights, as `quantize --imatrix` would
+/// read the saved file.
+ImportanceMatrix calibrate(const ConversionRequest &request, ImatrixComputation &computation,
+                           JobContext &ctx, std::uint64_t span, CalibrationResult &result)
+{
+    const CalibrationRequest &c = *request.calibration;
+    StageContext stage(ctx, span,
+                       QStringLiteral("Calibrating: importance matrix from %1 (%2 chunks of %3 "
+                                      "tokens)")
+                           .arg(QFileInfo(calibrationTextName(c)).fileName())
+                           .arg(computation.nChunks())
+                           .arg(c.nCtx),
+                       QStringLiteral("calibration PPL"));
+    ImatrixRunResult run = computation.run(stage);
+    if (!c.saveImatrixPath.isEmpty()) {
+        writeImportanceMatrix(c.saveImatrixPath, run.matrix, imatrixFormatForPath(c.saveImatrixPath));
+        result.savedPath = c.saveImatrixPath;
+    }
+    stage.finish();
+    result.nChunks = run.perplexity.nChunks;
+    result.nCtx = c.nCtx;
+    result.nEntries = run.matrix.entries.size();
+    result.ppl = run.perplexity.ppl;
+    result.pplError = run.perplexity.pplError;
+    result.seconds = run.perplexity.seconds;
+    run.matrix.filter(request.options.includeWeights, request.options.excludeWeights);
+    return std::move(run.matrix);
+}
+
+} // namespace
+
 ConversionResult runConversion(const ConversionRequest &request, JobContext &ctx)
 {
     checkRequest(request);
     // Everything that can refuse the request happens before the first progress report, so a
     // refusal is the only thing a console shows.
     const GgufFile input = GgufFile::open(request.sourcePath);
-    const std::optional<ImportanceMatrix> imatrix = loadConversionImatrix(request);
+    std::optional<ImportanceMatrix> imatrix = loadConversionImatrix(request);
     ctx.throwIfCancelled();
-    const ConversionPreparation prep = prepareConversion(request, input, imatrix ? &*imatrix : nullptr);
-    prep.throwIfNotReady();
-    for (const ConversionTarget &t : prep.targets) {
-        if (!t.imatrixMissing.isEmpty())
-            throw Error(t.imatrixMissing);
-    }
-
-    std::vector<QuantizeTarget> targets;
-    for (const ConversionTarget &t : prep.targets) {
-        ensureDistinctOutput(request.sourcePath, t.outputPath);
-        targets.push_back({*t.plan, t.outputPath});
+    ConversionPreparation prep = prepareConversion(request, input, imatrix ? &*imatrix : nullptr);
+    std::vector<QuantizeTarget> targets = quantizeTargets(request, prep);
+    std::unique_ptr<ImatrixComputation> calibration;
+    if (request.calibration) {
+        calibration = std::make_unique<ImatrixComputation>(imatrixRequestFor(request));
+        checkBeforeCalibrating(request, prep);
     }
     if (!request.outputFolder.isEmpty() && !QDir().mkpath(request.outputFolder))
         throw IoError(request.outputFolder, QStringLiteral("create folder"),
                       QStringLiteral("cannot create the output folder"));
 
+    ConversionResult result;
+    JobContext *quantizeCtx = &ctx;
+    std::optional<StageContext> quantizeStage;
+    if (calibration) {
+        // One bar over both stages, in estimated CPU time.
+        const std::uint64_t calibrateUnits = calibrationCost(calibration->nTokens(), input);
+        const std::uint64_t quantizeUnits = quantizationCost(targets);
+        ctx.setTotal(calibrateUnits + quantizeUnits);
+        result.calibration.emplace();
+        imatrix = calibrate(request, *calibration, ctx, calibrateUnits, *result.calibration);
+        calibration.reset(); // the evaluation's buffers and mapping are not needed any more
+        // The same plans with the matrix's real counts (the sizes do not change).
+        prep = prepareConversion(request, input, &*imatrix);
+        targets = quantizeTargets(request, prep);
+        quantizeStage.emplace(ctx, quantizeUnits);
+        quantizeCtx = &*quantizeStage;
+    }
+
     QuantizeOptions qo;
     qo.nThreads = request.nThreads;
     qo.verify = request.verify;
     qo.imatrix = prep.imatrix ? &*imatrix : nullptr;
-    const QuantizeResult written = quantize(input, targets, qo, ctx);
+    const QuantizeResult written = quantize(input, targets, qo, *quantizeCtx);
+    if (quantizeStage) {
+        quantizeStage->finish();
+        ctx.flush();
+    }
 
-    ConversionResult result;
     result.imatrix = prep.imatrix;
     result.warnings = prep.warnings + written.warnings;
     result.inputBytes = written.inputBytes;

@@ -14,7 +14,10 @@
 #include "tasks/measurementtask.h"
 #include "util/error.h"
 
+#include <algorithm>
+
 #include <QDir>
+#include <QFileInfo>
 #include <QFile>
 #include <QTemporaryDir>
 #include <QTest>
@@ -33,6 +36,12 @@ private slots:
     void conversionRefusesTheInputAsOutput();
     void conversionCancelLeavesNothing();
     void imatrixTaskWritesBothFormats();
+    void calibratedConversionEqualsTwoSteps();
+    void calibratedConversionRecordsTheText();
+    void calibratedProgressIsOneContinuousBar();
+    void calibratedCancelLeavesNothing_data();
+    void calibratedCancelLeavesNothing();
+    void calibrationRefusesBadRequestsBeforeWorking();
     void measurementRecordsCarryTheFileFacts();
     void measurementAgainstABaseModel();
     void measurementRefusesBadRequests();
@@ -42,6 +51,10 @@ private slots:
 
 private:
     QString path(const QString &name) const { return m_dir.filePath(name); }
+    /// A calibrated request over m_model and m_text into `folder` (64-token chunks, 3 of them).
+    ConversionRequest calibrated(const QString &folder) const;
+    /// IQ2_M needs an importance matrix, the case calibration is for; Q4_K_M uses one too.
+    static std::vector<FileType> calibrationTypes();
 
     QTemporaryDir m_dir;
     QString m_model;    ///< F32 synthetic model
@@ -229,6 +242,224 @@ void TestTasks::imatrixTaskWritesBothFormats()
     r.outputPath = path(QStringLiteral("x.gguf"));
     r.textSource.clear();
     QVERIFY_THROWS_EXCEPTION(Error, runImatrix(r, ctx));
+}
+
+ConversionRequest TestTasks::calibrated(const QString &folder) const
+{
+    ConversionRequest r;
+    r.sourcePath = m_model;
+    r.fileTypes = calibrationTypes();
+    r.outputFolder = folder;
+    CalibrationRequest c;
+    c.textSource = m_text;
+    c.nCtx = 64;
+    c.nChunks = 3;
+    r.calibration = c;
+    return r;
+}
+
+std::vector<FileType> TestTasks::calibrationTypes()
+{
+    if (fileTypeFacts(FileType::IQ2_M).supported)
+        return {FileType::IQ2_M, FileType::Q4_K_M};
+    return {FileType::Q4_K_M};
+}
+
+// One calibrated conversion equals the two steps it replaces, byte for byte: `imatrix` with the
+// same text and settings, then `quantize --imatrix` with the saved file (whose name both record).
+void TestTasks::calibratedConversionEqualsTwoSteps()
+{
+    const QString oneStep = path(QStringLiteral("cal-one"));
+    const QString twoSteps = path(QStringLiteral("cal-two"));
+    const QString saved = path(QStringLiteral("cal-saved.imatrix.gguf"));
+    ConversionRequest r = calibrated(oneStep);
+    r.calibration->saveImatrixPath = saved;
+    NullJobContext ctx;
+    const ConversionResult one = runConversion(r, ctx);
+    QVERIFY(one.calibration);
+    QCOMPARE(one.calibration->nChunks, 3);
+    QCOMPARE(one.calibration->nEntries, std::size_t(14));
+    QCOMPARE(one.calibration->savedPath, saved);
+    QVERIFY(QFileInfo::exists(saved));
+
+    ImatrixRequest im;
+    im.modelPath = m_model;
+    im.textSource = m_text;
+    im.outputPath = path(QStringLiteral("cal-two.imatrix.gguf"));
+    im.nCtx = 64;
+    im.nChunks = 3;
+    runImatrix(im, ctx);
+    QCOMPARE(Test::fileContent(saved), Test::fileContent(im.outputPath)); // the same matrix
+
+    ConversionRequest two;
+    two.sourcePath = m_model;
+    two.fileTypes = calibrationTypes();
+    two.outputFolder = twoSteps;
+    two.imatrixPath = saved;
+    const ConversionResult second = runConversion(two, ctx);
+    QVERIFY(!second.calibration);
+    QCOMPARE(one.outputs.size(), second.outputs.size());
+    for (std::size_t i = 0; i < one.outputs.size(); ++i) {
+        QCOMPARE(one.outputs[i].actualBytes, one.outputs[i].predictedBytes);
+        const QByteArray a = Test::fileContent(one.outputs[i].path);
+        QVERIFY(!a.isEmpty());
+        QVERIFY2(a == Test::fileContent(second.outputs[i].path),
+                 qPrintable(fileTypeName(one.outputs[i].fileType)));
+    }
+}
+
+// Without --save-imatrix the file records what the matrix was computed from: quantize.imatrix.*
+// keys as a file imatrix gives them (dataset = the text's file name, 14 entries: 7 matrices in
+// each of 2 layers, 3 chunks), and the tensors equal those quantized with the same matrix read
+// from a file.
+void TestTasks::calibratedConversionRecordsTheText()
+{
+    ConversionRequest r = calibrated(path(QStringLiteral("cal-keys")));
+    r.fileTypes = {r.fileTypes.front()};
+    NullJobContext ctx;
+    const GgufFile source = GgufFile::open(m_model, GgufFile::Mode::MetadataOnly);
+    const ConversionPreparation planned = prepareConversion(r, source, nullptr);
+    QVERIFY(planned.isReady()); // the mix that needs a matrix is accepted: one will be computed
+    const ConversionResult result = runConversion(r, ctx);
+    const ConversionOutput &o = result.outputs.front();
+    QCOMPARE(o.actualBytes, planned.targets.front().plan->outputFileBytes); // exact before running
+
+    const GgufFile written = GgufFile::open(o.path);
+    const GgufMetadata &md = written.metadata();
+    QCOMPARE(md.stringOr("quantize.imatrix.file"), QStringLiteral("computed from ") + m_text);
+    QCOMPARE(md.stringOr("quantize.imatrix.dataset"), QStringLiteral("sample.txt"));
+    QCOMPARE(md.find("quantize.imatrix.entries_count")->type(), GgufValueType::UINT32);
+    QCOMPARE(md.uintOr("quantize.imatrix.entries_count", 0), 14u);
+    QCOMPARE(md.uintOr("quantize.imatrix.chunks_count", 0), 3u);
+
+    ConversionRequest withFile;
+    withFile.sourcePath = m_model;
+    withFile.fileTypes = r.fileTypes;
+    withFile.outputFolder = path(QStringLiteral("cal-keys-file"));
+    withFile.imatrixPath = path(QStringLiteral("cal-two.imatrix.gguf")); // same text and settings
+    if (!QFileInfo::exists(withFile.imatrixPath))
+        QSKIP("needs the matrix of calibratedConversionEqualsTwoSteps");
+    const GgufFile other = GgufFile::open(runConversion(withFile, ctx).outputs.front().path);
+    QCOMPARE(written.tensors().size(), other.tensors().size());
+    for (std::size_t i = 0; i < written.tensors().size(); ++i) {
+        const auto a = written.tensorData(i);
+        const auto b = other.tensorData(i);
+        QVERIFY2(std::equal(a.begin(), a.end(), b.begin(), b.end()),
+                 written.tensors()[i].name.constData());
+    }
+}
+
+// A recording context: every report, in order (interval 0, so nothing is throttled away).
+struct Recorded {
+    QString stage;
+    std::uint64_t done = 0;
+    std::uint64_t total = 0;
+    QString metricName;
+};
+
+void TestTasks::calibratedProgressIsOneContinuousBar()
+{
+    std::vector<Recorded> reports;
+    JobContext ctx([&](const Progress &p) { reports.push_back({p.stage, p.done, p.total, p.metricName}); }, 0);
+    runConversion(calibrated(path(QStringLiteral("cal-progress"))), ctx);
+    QVERIFY(reports.size() > 4);
+    const std::uint64_t total = reports.back().total;
+    QVERIFY(total > 0);
+    QCOMPARE(reports.back().done, total); // ends full
+    std::size_t calibrating = 0, quantizing = 0;
+    bool quantizingStarted = false;
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+        const Recorded &r = reports[i];
+        QCOMPARE(r.total, total); // one bar: the total never changes
+        if (i > 0)
+            QVERIFY2(r.done >= reports[i - 1].done, qPrintable(QString::number(i)));
+        QVERIFY(r.done <= total);
+        if (r.stage.startsWith(QLatin1String("Calibrating"))) {
+            QVERIFY(!quantizingStarted); // calibrating comes first, once
+            ++calibrating;
+        } else if (r.stage.startsWith(QLatin1String("Quantizing"))) {
+            quantizingStarted = true;
+            ++quantizing;
+        }
+    }
+    // Each stage moved the bar: calibration reports per chunk (3), quantization per row chunk.
+    QVERIFY(calibrating >= 3);
+    QVERIFY(quantizing >= 2);
+    const auto firstQuantizing = std::find_if(reports.begin(), reports.end(), [](const Recorded &r) {
+        return r.stage.startsWith(QLatin1String("Quantizing"));
+    });
+    QVERIFY(firstQuantizing->done > 0 && firstQuantizing->done < total);
+    QVERIFY(std::any_of(reports.begin(), reports.end(), [](const Recorded &r) {
+        return r.metricName == QLatin1String("calibration PPL");
+    }));
+}
+
+void TestTasks::calibratedCancelLeavesNothing_data()
+{
+    QTest::addColumn<QString>("stage");
+    QTest::newRow("while calibrating") << QStringLiteral("Calibrating");
+    QTest::newRow("while quantizing") << QStringLiteral("Quantizing");
+}
+
+// A cancel in either stage ends the job with Cancelled within that stage and no output; a
+// matrix asked for with --save-imatrix stays once it was complete (before quantizing).
+void TestTasks::calibratedCancelLeavesNothing()
+{
+    QFETCH(QString, stage);
+    const QString out = path(QStringLiteral("cal-cancel-") + stage);
+    QVERIFY(QDir().mkpath(out));
+    ConversionRequest r = calibrated(out);
+    r.calibration->saveImatrixPath = QDir(out).filePath(QStringLiteral("saved.imatrix.gguf"));
+    QString stageAtCancel;
+    JobContext *self = nullptr;
+    JobContext ctx([&](const Progress &p) {
+        if (stageAtCancel.isEmpty() && p.stage.startsWith(stage) && p.done > 0) {
+            stageAtCancel = p.stage;
+            self->requestCancel();
+        }
+    }, 0);
+    self = &ctx;
+    QVERIFY_THROWS_EXCEPTION(Cancelled, runConversion(r, ctx));
+    QVERIFY(stageAtCancel.startsWith(stage));
+    const QStringList left = Test::filesIn(out);
+    if (stage == QLatin1String("Calibrating"))
+        QCOMPARE(left, QStringList());
+    else
+        QCOMPARE(left, QStringList{QStringLiteral("saved.imatrix.gguf")});
+}
+
+void TestTasks::calibrationRefusesBadRequestsBeforeWorking()
+{
+    const QString out = path(QStringLiteral("cal-refused"));
+    int reports = 0;
+    JobContext ctx([&](const Progress &) { ++reports; }, 0);
+    auto refused = [&](const ConversionRequest &r, const QString &expected) {
+        try {
+            runConversion(r, ctx);
+            return QStringLiteral("accepted");
+        } catch (const Error &e) {
+            return e.message().contains(expected) ? QString() : e.message();
+        }
+    };
+    ConversionRequest r = calibrated(out);
+    r.imatrixPath = m_imatrix;
+    QCOMPARE(refused(r, QStringLiteral("cannot be combined")), QString());
+    QVERIFY_THROWS_EXCEPTION(Error, loadConversionImatrix(r));
+
+    r = calibrated(out);
+    r.calibration->nCtx = 1 << 14; // the sample text is far shorter than two such contexts
+    QCOMPARE(refused(r, QStringLiteral("two contexts")), QString());
+
+    r = calibrated(out);
+    r.calibration->textSource = path(QStringLiteral("no-such-text.txt"));
+    QCOMPARE(refused(r, QStringLiteral("no-such-text.txt")), QString());
+
+    r = calibrated(out);
+    r.calibration->saveImatrixPath = m_model; // never over the model
+    QCOMPARE(refused(r, QStringLiteral("input")), QString());
+
+    QCOMPARE(reports, 0); // nothing started
+    QVERIFY(!QFileInfo::exists(out) || Test::filesIn(out).isEmpty());
 }
 
 // The record of a run carries what the file says about itself and the settings of the run.
