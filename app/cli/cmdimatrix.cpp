@@ -1,5 +1,5 @@
 // quantfit-cli imatrix MODEL -f TEXT -o OUT [--chunks N] [--ctx N] [--batch N] [--threads N]
-//                     [--format gguf|dat] [--process-output]
+//                     [--output-format gguf|dat] [--process-output]
 
 #include "cliargs.h"
 #include "command.h"
@@ -22,8 +22,9 @@ int runImatrix(const QStringList &args)
     parser.setApplicationDescription(QStringLiteral(
         "Computes an importance matrix as llama-imatrix does: the text is evaluated in chunks "
         "of --ctx tokens and the squares of every weight matrix's input activations are summed "
-        "per column. The output is the GGUF imatrix (default) or the legacy .dat (--format dat, "
-        "or an OUT ending in .dat); `quantfit-cli quantize --imatrix` reads both."));
+        "per column. The output is the GGUF imatrix (default) or the legacy .dat "
+        "(--output-format dat, or an OUT ending in .dat); `quantfit-cli quantize --imatrix` "
+        "reads both. Experts' matrices (3-D weights) keep one count per expert in either format."));
     parser.addPositionalArgument(QStringLiteral("MODEL"), QStringLiteral("GGUF model."));
     auto add = [&](const QStringList &names, const QString &help, const QString &value = {}) {
         parser.addOption(QCommandLineOption(names, help, value));
@@ -40,8 +41,9 @@ int runImatrix(const QStringList &args)
         QStringLiteral("Tokens per forward step (default 2048)."), QStringLiteral("N"));
     add({QStringLiteral("t"), QStringLiteral("threads")},
         QStringLiteral("Threads (default all cores)."), QStringLiteral("N"));
-    add({QStringLiteral("format")}, QStringLiteral("gguf or dat (default: from OUT's extension, "
-                                                   "else gguf)."),
+    add({QStringLiteral("output-format"), QStringLiteral("format")},
+        QStringLiteral("gguf or dat (default: from OUT's extension, else gguf); --format is the "
+                       "same option."),
         QStringLiteral("FORMAT"));
     add({QStringLiteral("process-output")},
         QStringLiteral("Also collect output.weight (as llama-imatrix --process-output)."));
@@ -61,14 +63,16 @@ int runImatrix(const QStringList &args)
     request.modelPath = parser.positionalArguments().at(0);
     request.textSource = parser.value(QStringLiteral("file"));
     request.outputPath = parser.value(QStringLiteral("output"));
-    if (parser.isSet(QStringLiteral("format"))) {
-        const QString f = parser.value(QStringLiteral("format")).toLower();
+    if (parser.isSet(QStringLiteral("output-format"))) {
+        const QStringList given = parser.values(QStringLiteral("output-format"));
+        const QString f = given.last().toLower();
         if (f == QLatin1String("gguf"))
             request.format = ImatrixFormat::Gguf;
         else if (f == QLatin1String("dat"))
             request.format = ImatrixFormat::Legacy;
         else
-            throw Error(QStringLiteral("option --format: expected gguf or dat, got '%1'").arg(f));
+            throw Error(QStringLiteral("option --output-format: expected gguf or dat, got '%1'")
+                            .arg(given.last()));
     }
     request.nCtx = int(intOption(parser, QStringLiteral("ctx"), 512, 4, 1 << 20));
     request.nChunks = int(intOption(parser, QStringLiteral("chunks"), -1, 1, INT32_MAX));

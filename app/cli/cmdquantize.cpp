@@ -115,6 +115,31 @@ QString decisionText(const PlannedTensor &p)
     return {};
 }
 
+// --calibration and its settings; the settings alone are an error (they would be ignored).
+std::optional<CalibrationRequest> calibrationOption(const QCommandLineParser &parser)
+{
+    if (!parser.isSet(QStringLiteral("calibration"))) {
+        for (const char *o : {"calibration-chunks", "calibration-ctx", "save-imatrix"}) {
+            if (parser.isSet(QLatin1String(o)))
+                throw Error(QStringLiteral("--%1 needs --calibration TEXT").arg(QLatin1String(o)));
+        }
+        return std::nullopt;
+    }
+    CalibrationRequest c;
+    c.textSource = parser.value(QStringLiteral("calibration"));
+    if (c.textSource.isEmpty())
+        throw Error(QStringLiteral("--calibration: a text file is needed"));
+    c.nChunks = int(intOption(parser, QStringLiteral("calibration-chunks"),
+                              kCalibrationDefaultChunks, -1, INT32_MAX));
+    if (c.nChunks == 0)
+        throw Error(QStringLiteral("--calibration-chunks: expected at least 1 (or -1 for the "
+                                   "whole text)"));
+    c.nCtx = int(intOption(parser, QStringLiteral("calibration-ctx"), kCalibrationDefaultCtx, 4,
+                           1 << 20));
+    c.saveImatrixPath = parser.value(QStringLiteral("save-imatrix"));
+    return c;
+}
+
 QString shapeText(const GgufTensorInfo &t)
 {
     QStringList dims;
@@ -224,6 +249,15 @@ int runQuantize(const QStringList &args)
                              "(repeatable).", "S");
     value("exclude-weights", "Do not use the imatrix for tensors whose name contains S "
                              "(repeatable).", "S");
+    value("calibration", "Compute the importance matrix from TEXT first (a file or "
+                         "ARCHIVE:MEMBER, as imatrix -f reads it), then quantize with it; one "
+                         "job, one progress bar. Not with --imatrix.", "TEXT");
+    value("calibration-chunks", "With --calibration: evaluate at most N chunks (default 100; "
+                                "-1: the whole text).", "N");
+    value("calibration-ctx", "With --calibration: tokens per chunk (default 512, as "
+                             "llama-imatrix).", "N");
+    value("save-imatrix", "With --calibration: also write the computed matrix to FILE (GGUF; "
+                          "legacy for a .dat name).", "FILE");
     value("override-kv", "Set KEY in the output metadata: TYPE is int, float, bool or str "
                          "(repeatable), e.g. tokenizer.ggml.add_bos_token=bool:false.",
           "KEY=TYPE:VALUE");
@@ -260,6 +294,7 @@ int runQuantize(const QStringList &args)
     for (const QString &o : parser.values(QStringLiteral("override-kv")))
         options.metadataOverrides.push_back(parseMetadataOverride(o));
     request.imatrixPath = parser.value(QStringLiteral("imatrix"));
+    request.calibration = calibrationOption(parser);
     request.nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 0, 4096));
     request.verify = !parser.isSet(QStringLiteral("no-verify"));
     const HandoffPlan handoff = prepareHandoffs(parser, request);
@@ -297,6 +332,17 @@ int runQuantize(const QStringList &args)
                 .arg(o.actualBytes)
                 .arg(o.bitsPerWeight, 0, 'f', 2));
     }
+    if (const auto &c = result.calibration)
+        out(QStringLiteral("calibrated on %1 chunks of %2 tokens in %3 s: %4 tensors, PPL = %5 "
+                           "+/- %6%7\n")
+                .arg(c->nChunks)
+                .arg(c->nCtx)
+                .arg(c->seconds, 0, 'f', 2)
+                .arg(c->nEntries)
+                .arg(c->ppl, 0, 'f', 4)
+                .arg(c->pplError, 0, 'f', 5)
+                .arg(c->savedPath.isEmpty() ? QString()
+                                            : QStringLiteral("; saved to %1").arg(c->savedPath)));
     const double mbps = result.seconds > 0 ? double(result.inputBytes) / 1e6 / result.seconds : 0;
     out(QStringLiteral("converted %1 of tensors in %2 s (%3 MB/s)\n")
             .arg(formatBytes(result.inputBytes))
