@@ -12,7 +12,11 @@
 
 #include <QFile>
 #include <QGroupBox>
+#include <QLabel>
 #include <QLineEdit>
+#include <QListWidget>
+#include <QRadioButton>
+#include <QSpinBox>
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
@@ -32,10 +36,20 @@ private slots:
     void initTestCase();
     void convertDemoModelByClicking();
     void sameRequestAsTheCliWithAnImatrix();
+    void typesNeedingAnImatrixAreMarked();
+    void calibrationRouteGatesConvert();
+    void sameFileAsTheCliWithCalibration();
     void cancelLeavesNothing();
 
 private:
+    /// A tiny synthetic model (2 layers, 256 wide) and the built-in sample as a text file, once.
+    void makeCalibrationInputs();
+    /// The mix calibration is for: IQ2_M cannot be written without an importance matrix.
+    static QString mixNeedingImatrix();
+
     QTemporaryDir m_dir;
+    QString m_calSource;
+    QString m_calText;
 };
 
 void TestUiConvert::initTestCase()
@@ -184,6 +198,196 @@ void TestUiConvert::sameRequestAsTheCliWithAnImatrix()
     QCOMPARE(written.metadata().stringOr("quantize.imatrix.file"), im.outputPath);
     QCOMPARE(written.metadata().stringOr("quantize.imatrix.dataset"), QStringLiteral("sample.txt"));
     QCOMPARE(written.metadata().uintOr("quantize.imatrix.entries_count", 0), 14u);
+    QCOMPARE(written.metadata().uintOr("quantize.imatrix.chunks_count", 0), 3u);
+    const QByteArray app = Test::fileContent(appFile);
+    QVERIFY(!app.isEmpty());
+    QVERIFY(app == Test::fileContent(cliFile));
+}
+
+void TestUiConvert::makeCalibrationInputs()
+{
+    if (!m_calSource.isEmpty())
+        return;
+    SyntheticModelOptions tiny;
+    tiny.nLayers = 2;
+    tiny.nEmbd = 256;
+    tiny.nFf = 512;
+    tiny.nHeads = 4;
+    tiny.nHeadsKv = 2;
+    tiny.nVocab = 512;
+    tiny.nCtx = 256;
+    m_calSource = m_dir.filePath(QStringLiteral("cal/src-F32.gguf"));
+    QVERIFY(QDir().mkpath(QFileInfo(m_calSource).absolutePath()));
+    NullJobContext ctx;
+    writeSyntheticModel(m_calSource, tiny, ctx);
+    m_calText = m_dir.filePath(QStringLiteral("cal/domain.txt"));
+    QFile f(m_calText);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(builtInSampleText());
+}
+
+QString TestUiConvert::mixNeedingImatrix()
+{
+    return fileTypeFacts(FileType::IQ2_M).supported ? QStringLiteral("IQ2_M")
+                                                    : QStringLiteral("Q2_K_S");
+}
+
+// Every file type this build writes is offered; those llama-quantize refuses without an
+// importance matrix (the file-type table's needsImatrix) carry the mark, the others do not.
+void TestUiConvert::typesNeedingAnImatrixAreMarked()
+{
+    JobRunner runner;
+    ConvertPage page(&runner);
+    auto *targets = page.findChild<QListWidget *>(QStringLiteral("targets"));
+    QVERIFY(targets);
+    QStringList listed;
+    for (int i = 0; i < targets->count(); ++i) {
+        const QListWidgetItem *item = targets->item(i);
+        const FileTypeFacts &facts = fileTypeFacts(FileType(item->data(Qt::UserRole).toInt()));
+        const QString name = QString::fromLatin1(facts.name.data(), qsizetype(facts.name.size()));
+        listed << name;
+        QCOMPARE(item->text().startsWith(name), true);
+        QCOMPARE(item->text().contains(QStringLiteral("(imatrix)")), facts.needsImatrix);
+        QCOMPARE(item->toolTip().contains(QStringLiteral("Needs an importance matrix")),
+                 facts.needsImatrix);
+    }
+    QStringList writable;
+    for (const FileTypeFacts &f : allFileTypes()) {
+        if (f.supported && f.fileType != FileType::Guessed)
+            writable << QString::fromLatin1(f.name.data(), qsizetype(f.name.size()));
+    }
+    QCOMPARE(listed, writable);
+    QVERIFY(page.findChild<QLabel *>(QStringLiteral("imatrixLegend"))->text().contains(
+        QStringLiteral("needs an importance matrix")));
+}
+
+// A mix that needs an importance matrix, without an imatrix file: the calibration group shows
+// and Convert stays disabled, with the reason in the preview, until a text or the built-in
+// sample is chosen; an imatrix file makes the route unnecessary.
+void TestUiConvert::calibrationRouteGatesConvert()
+{
+    makeCalibrationInputs();
+    JobRunner runner;
+    ConvertPage page(&runner);
+    page.show();
+    QSignalSpy ready(&page, &ConvertPage::sourceReady);
+    page.setSource(m_calSource);
+    QVERIFY(ready.wait(30000));
+    page.setOutputDir(m_dir.filePath(QStringLiteral("cal")));
+    auto *convert = page.findChild<QPushButton *>(QStringLiteral("convert"));
+    auto *calibration = page.findChild<QGroupBox *>(QStringLiteral("calibration"));
+    auto *preview = page.findChild<QWidget *>(QStringLiteral("preview"));
+    QVERIFY(convert && calibration && preview);
+
+    page.setTargets({QStringLiteral("Q4_K_M")});
+    QVERIFY(!calibration->isVisible());
+    QTRY_VERIFY(convert->isEnabled());
+
+    const QString mix = mixNeedingImatrix();
+    page.setTargets({mix});
+    QVERIFY(calibration->isVisible());
+    QVERIFY(!convert->isEnabled());
+    QVERIFY(!page.request().calibration);
+    const auto labels = preview->findChildren<QLabel *>();
+    QVERIFY(std::any_of(labels.begin(), labels.end(), [&](const QLabel *l) {
+        return l->text().contains(mix) && l->text().contains(QStringLiteral("importance matrix"));
+    }));
+    QVERIFY(page.findChild<QLabel *>(QStringLiteral("calibrationNote"))->text().contains(
+        QStringLiteral("domain")));
+
+    page.findChild<QRadioButton *>(QStringLiteral("calibrationSample"))->setChecked(true);
+    QTRY_VERIFY(convert->isEnabled());
+    QVERIFY(page.request().calibration);
+    QVERIFY(page.request().calibration->textSource.isEmpty()); // the built-in sample
+
+    page.findChild<QRadioButton *>(QStringLiteral("calibrationFile"))->setChecked(true);
+    page.findChild<QLineEdit *>(QStringLiteral("calibrationPath"))->setText(QString());
+    QTRY_VERIFY(!convert->isEnabled()); // a file route without a file
+    page.findChild<QLineEdit *>(QStringLiteral("calibrationPath"))->setText(m_calText);
+    QTRY_VERIFY(convert->isEnabled());
+    QCOMPARE(page.request().calibration->textSource, m_calText);
+
+    // An imatrix file instead: no calibration.
+    ImatrixRequest im;
+    im.modelPath = m_calSource;
+    im.textSource = m_calText;
+    im.outputPath = m_dir.filePath(QStringLiteral("cal/gate.imatrix.gguf"));
+    im.nCtx = 64;
+    im.nChunks = 2;
+    NullJobContext ctx;
+    runImatrix(im, ctx);
+    page.findChild<QGroupBox *>(QStringLiteral("advanced"))->setChecked(true);
+    page.findChild<QLineEdit *>(QStringLiteral("imatrix"))->setText(im.outputPath);
+    QTRY_VERIFY(convert->isEnabled());
+    QVERIFY(!calibration->isVisible());
+    QVERIFY(!page.request().calibration);
+}
+
+// Calibration in the app: the bar moves only forward through "Calibrating" then "Quantizing",
+// and the file equals what `quantize --calibration` writes with the same text and settings.
+void TestUiConvert::sameFileAsTheCliWithCalibration()
+{
+    makeCalibrationInputs();
+    const QString mix = mixNeedingImatrix();
+    const QString appDir = m_dir.filePath(QStringLiteral("cal/app"));
+    const QString cliDir = m_dir.filePath(QStringLiteral("cal/cli"));
+    QVERIFY(QDir().mkpath(appDir) && QDir().mkpath(cliDir));
+
+    JobRunner runner;
+    ConvertPage page(&runner);
+    page.show();
+    QSignalSpy ready(&page, &ConvertPage::sourceReady);
+    page.setSource(m_calSource);
+    QVERIFY(ready.wait(30000));
+    page.setOutputDir(appDir);
+    page.setTargets({mix});
+    page.findChild<QRadioButton *>(QStringLiteral("calibrationFile"))->setChecked(true);
+    page.findChild<QLineEdit *>(QStringLiteral("calibrationPath"))->setText(m_calText);
+    page.findChild<QSpinBox *>(QStringLiteral("calibrationChunks"))->setValue(3);
+    page.findChild<QSpinBox *>(QStringLiteral("calibrationCtx"))->setValue(64);
+    auto *convert = page.findChild<QPushButton *>(QStringLiteral("convert"));
+    QTRY_VERIFY(convert->isEnabled());
+
+    auto *progress = page.findChild<JobProgressWidget *>(QStringLiteral("progress"));
+    auto *bar = progress->findChild<QProgressBar *>(QStringLiteral("bar"));
+    auto *stage = progress->findChild<QLabel *>(QStringLiteral("stage"));
+    QList<int> values;
+    connect(bar, &QProgressBar::valueChanged, this, [&](int v) { values << v; });
+    QStringList stages;
+    QTimer watch;
+    connect(&watch, &QTimer::timeout, this, [&] {
+        const QString s = stage->text().section(QStringLiteral(":"), 0, 0);
+        if (stages.isEmpty() || stages.last() != s)
+            stages << s;
+    });
+    watch.start(2);
+    QSignalSpy finished(&page, &ConvertPage::conversionFinished);
+    QTest::mouseClick(convert, Qt::LeftButton);
+    QVERIFY(finished.wait(120000));
+    watch.stop();
+    QCOMPARE(finished.at(0).at(0).toBool(), true);
+    for (qsizetype i = 1; i < values.size(); ++i)
+        QVERIFY2(values[i] >= values[i - 1], qPrintable(QStringLiteral("%1 after %2").arg(values[i]).arg(values[i - 1])));
+    QCOMPARE(values.last(), 1000);
+    const qsizetype cal = stages.indexOf(QStringLiteral("Calibrating"));
+    const auto quant = std::find_if(stages.begin(), stages.end(), [](const QString &s) {
+        return s.startsWith(QLatin1String("Quantizing"));
+    });
+    QVERIFY2(cal >= 0 && quant != stages.end() && cal < quant - stages.begin(),
+             qPrintable(stages.join(QStringLiteral(" | "))));
+    QVERIFY(page.findChild<QPlainTextEdit *>(QStringLiteral("log"))->toPlainText().contains(
+        QStringLiteral("Importance matrix computed")));
+
+    const QString appFile = finished.at(0).at(1).toStringList().value(0);
+    const auto cli = Test::runCli({QStringLiteral("quantize"), m_calSource, cliDir, mix,
+                                   QStringLiteral("--calibration"), m_calText,
+                                   QStringLiteral("--calibration-chunks"), QStringLiteral("3"),
+                                   QStringLiteral("--calibration-ctx"), QStringLiteral("64"),
+                                   QStringLiteral("--quiet")});
+    QVERIFY2(cli.exitCode == 0, cli.err.constData());
+    const QString cliFile = QDir(cliDir).filePath(QStringLiteral("src-%1.gguf").arg(mix));
+    const GgufFile written = GgufFile::open(appFile, GgufFile::Mode::MetadataOnly);
+    QCOMPARE(written.metadata().stringOr("quantize.imatrix.dataset"), QStringLiteral("domain.txt"));
     QCOMPARE(written.metadata().uintOr("quantize.imatrix.chunks_count", 0), 3u);
     const QByteArray app = Test::fileContent(appFile);
     QVERIFY(!app.isEmpty());

@@ -6,6 +6,7 @@
 #include "jobs/taskjobs.h"
 #include "util/error.h"
 #include "util/units.h"
+#include "widgets/calibrationbox.h"
 #include "widgets/conversionoptionsbox.h"
 #include "widgets/jobprogresswidget.h"
 #include "widgets/planpreview.h"
@@ -38,6 +39,10 @@ static QString latin(std::string_view s)
     return QString::fromLatin1(s.data(), qsizetype(s.size()));
 }
 
+// A target item shows the mix's name, marked when it needs an importance matrix; the bare name
+// is kept in this role (settings, setTargets()).
+static constexpr int kNameRole = Qt::UserRole + 1;
+
 ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     : QWidget(parent)
     , m_runner(runner)
@@ -48,6 +53,7 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     , m_targets(new QListWidget(this))
     , m_outputEdit(new QLineEdit(this))
     , m_browseOutput(new QPushButton(tr("Choose…"), this))
+    , m_calibration(new CalibrationBox(this))
     , m_options(new ConversionOptionsBox(this))
     , m_preview(new PlanPreview(this))
     , m_convertButton(new QPushButton(tr("Conve&rt"), this))
@@ -63,6 +69,7 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     m_sourceEdit->setObjectName(QStringLiteral("source"));
     m_targets->setObjectName(QStringLiteral("targets"));
     m_outputEdit->setObjectName(QStringLiteral("outputFolder"));
+    m_calibration->setObjectName(QStringLiteral("calibration"));
     m_options->setObjectName(QStringLiteral("advanced"));
     m_preview->setObjectName(QStringLiteral("preview"));
     m_convertButton->setObjectName(QStringLiteral("convert"));
@@ -79,6 +86,7 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     leftLayout->setContentsMargins(0, 0, 0, 0);
     leftLayout->addWidget(createSourceBox());
     leftLayout->addWidget(createTargetBox());
+    leftLayout->addWidget(m_calibration);
     leftLayout->addWidget(m_options);
     leftLayout->addWidget(previewBox, 1);
 
@@ -121,23 +129,38 @@ QGroupBox *ConvertPage::createSourceBox()
 QGroupBox *ConvertPage::createTargetBox()
 {
     auto *box = new QGroupBox(tr("Tar&get quants"), this);
+    // Every file type this build writes, from the file-type table.
+    int widest = 0;
     for (const FileTypeFacts &f : allFileTypes()) {
         if (!f.supported || f.fileType == FileType::Guessed)
             continue;
-        auto *item = new QListWidgetItem(latin(f.name), m_targets);
+        const QString name = latin(f.name);
+        const QString text = f.needsImatrix ? tr("%1 (imatrix)").arg(name) : name;
+        auto *item = new QListWidgetItem(text, m_targets);
         item->setFlags(Qt::ItemIsEnabled | Qt::ItemIsUserCheckable | Qt::ItemIsSelectable);
         item->setCheckState(Qt::Unchecked);
         item->setData(Qt::UserRole, int(f.fileType));
-        item->setToolTip(quantTooltip(f.fileType));
+        item->setData(kNameRole, name);
+        QString tip = quantTooltip(f.fileType);
+        if (f.needsImatrix)
+            tip += tr("<br><b>Needs an importance matrix</b>: give an imatrix file under "
+                      "Advanced, or let QuantFit compute one from a calibration text.");
+        item->setToolTip(tip);
+        widest = std::max(widest, fontMetrics().horizontalAdvance(text));
     }
     m_targets->setFlow(QListView::LeftToRight);
     m_targets->setWrapping(true);
     m_targets->setResizeMode(QListView::Adjust);
-    m_targets->setGridSize(QSize(fontMetrics().horizontalAdvance(QStringLiteral("Q3_K_M")) + 44,
-                                 fontMetrics().height() + 8));
-    m_targets->setMaximumHeight(6 * fontMetrics().height());
+    m_targets->setGridSize(QSize(widest + 44, fontMetrics().height() + 8));
+    m_targets->setMaximumHeight(7 * (fontMetrics().height() + 8));
+    auto *legend = new QLabel(tr("(imatrix): needs an importance matrix — an imatrix file under "
+                                 "Advanced, or one computed from a calibration text."),
+                              this);
+    legend->setObjectName(QStringLiteral("imatrixLegend"));
+    legend->setWordWrap(true);
     auto *layout = new QVBoxLayout(box);
     layout->addWidget(m_targets);
+    layout->addWidget(legend);
     auto *outRow = new QHBoxLayout;
     auto *outLabel = new QLabel(tr("O&utput folder:"), this);
     outLabel->setBuddy(m_outputEdit);
@@ -197,7 +220,7 @@ void ConvertPage::saveSettings() const
     QStringList checked;
     for (int i = 0; i < m_targets->count(); ++i)
         if (m_targets->item(i)->checkState() == Qt::Checked)
-            checked << m_targets->item(i)->text();
+            checked << m_targets->item(i)->data(kNameRole).toString();
     settings.setValue(QStringLiteral("convert/targets"), checked);
 }
 
@@ -216,6 +239,7 @@ void ConvertPage::connectControls()
     });
     connect(m_targets, &QListWidget::itemChanged, this, &ConvertPage::updatePreview);
     connect(m_outputEdit, &QLineEdit::textChanged, this, &ConvertPage::updatePreview);
+    connect(m_calibration, &CalibrationBox::changed, this, &ConvertPage::updatePreview);
     connect(m_options, &ConversionOptionsBox::imatrixChanged, this, &ConvertPage::loadImatrix);
     connect(m_options, &ConversionOptionsBox::optionsChanged, this, &ConvertPage::updatePreview);
     connect(m_convertButton, &QPushButton::clicked, this, &ConvertPage::startConversion);
@@ -242,7 +266,8 @@ void ConvertPage::setTargets(const QStringList &fileTypes)
     const QSignalBlocker block(m_targets);
     for (int i = 0; i < m_targets->count(); ++i) {
         QListWidgetItem *item = m_targets->item(i);
-        item->setCheckState(fileTypes.contains(item->text(), Qt::CaseInsensitive) ? Qt::Checked : Qt::Unchecked);
+        const bool checked = fileTypes.contains(item->data(kNameRole).toString(), Qt::CaseInsensitive);
+        item->setCheckState(checked ? Qt::Checked : Qt::Unchecked);
     }
     updatePreview();
 }
@@ -346,7 +371,25 @@ ConversionRequest ConvertPage::request() const
     r.outputFolder = dir.isEmpty() && !m_source.path.isEmpty() ? QFileInfo(m_source.path).absolutePath() : dir;
     r.verify = true;
     m_options->applyTo(r);
+    if (!mixesNeedingCalibration().isEmpty())
+        r.calibration = m_calibration->calibration();
     return r;
+}
+
+QStringList ConvertPage::mixesNeedingCalibration() const
+{
+    QuantFit::ConversionRequest r;
+    m_options->applyTo(r);
+    if (!r.imatrixPath.isEmpty())
+        return {};
+    QStringList names;
+    for (int i = 0; i < m_targets->count(); ++i) {
+        const QListWidgetItem *item = m_targets->item(i);
+        if (item->checkState() == Qt::Checked
+            && fileTypeFacts(FileType(item->data(Qt::UserRole).toInt())).needsImatrix)
+            names << item->data(kNameRole).toString();
+    }
+    return names;
 }
 
 void ConvertPage::loadImatrix()
@@ -405,10 +448,18 @@ void ConvertPage::updatePreview()
     // Plans are pure and take milliseconds, so the preview follows every change directly.
     QString message;
     ConversionPreparation prep;
+    const QStringList needing = mixesNeedingCalibration();
+    m_calibration->setVisible(!needing.isEmpty());
+    m_calibration->setMixes(needing);
     if (!m_source.file)
         message = m_source.path.isEmpty() ? tr("Choose a source model.") : tr("Reading the source…");
     else if (request().fileTypes.empty())
         message = tr("Check at least one target quant.");
+    else if (!needing.isEmpty() && !m_calibration->calibration())
+        message = tr("<b>%1 cannot be written without an importance matrix.</b> Choose a "
+                     "calibration text (or the built-in sample) above, or an imatrix file under "
+                     "Advanced.")
+                      .arg(needing.join(QStringLiteral(", ")));
     else
         prep = preparation(&message);
     QList<PlanPreview::Entry> entries;
@@ -422,6 +473,7 @@ void ConvertPage::setBusy(bool busy)
 {
     m_busy = busy;
     m_targets->setEnabled(!busy);
+    m_calibration->setEnabled(!busy);
     m_options->setEnabled(!busy);
     m_sourceEdit->setEnabled(!busy);
     updatePreview();
@@ -478,7 +530,15 @@ void ConvertPage::startConversion()
         log(tr("Converting %1 → %2 (planned %3)")
                 .arg(QFileInfo(m_source.path).fileName(), QFileInfo(t.outputPath).fileName(),
                      formatBytes(t.plan->outputFileBytes)));
-    if (prep.imatrix)
+    const ConversionRequest r = job->request();
+    if (r.calibration)
+        log(tr("First the importance matrix: at most %1 chunks of %2 tokens of %3")
+                .arg(r.calibration->nChunks)
+                .arg(r.calibration->nCtx)
+                .arg(r.calibration->textSource.isEmpty()
+                         ? tr("the built-in sample text")
+                         : QDir::toNativeSeparators(r.calibration->textSource)));
+    else if (prep.imatrix)
         log(tr("Importance matrix %1: %2 entries from %3 chunks")
                 .arg(prep.imatrix->fileName).arg(prep.imatrix->entries).arg(prep.imatrix->chunks));
     m_progress->attach(job);
@@ -487,6 +547,14 @@ void ConvertPage::startConversion()
 
     connect(job, &Job::succeeded, this, [this, job] {
         const ConversionResult &result = job->result();
+        if (const auto &c = result.calibration)
+            log(tr("Importance matrix computed: %1 tensors from %2 chunks of %3 tokens in %4 "
+                   "(calibration text PPL %5)")
+                    .arg(c->nEntries)
+                    .arg(c->nChunks)
+                    .arg(c->nCtx)
+                    .arg(formatDuration(c->seconds))
+                    .arg(c->ppl, 0, 'f', 2));
         for (const QString &w : result.warnings)
             log(tr("Note: %1").arg(w));
         for (const ConversionOutput &o : result.outputs) {

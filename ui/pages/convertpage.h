@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+class CalibrationBox;
 class ConversionOptionsBox;
 class JobProgressWidget;
 class PlanPreview;
@@ -22,9 +23,11 @@ class QPlainTextEdit;
 class QPushButton;
 class QTreeWidget;
 
-/// Convert: source GGUF (picker, drop, or the built-in demo model), target quants, output
-/// folder with automatic names, advanced options, the dry-run preview (exact sizes, per-type
-/// breakdown, free disk), then one Convert button with live progress, a log, and the outcome
+/// Convert: source GGUF (picker, drop, or the built-in demo model), target quants (every type
+/// the product writes; those that need an importance matrix marked), output folder with
+/// automatic names, the calibration route when such a mix has no imatrix file, advanced
+/// options, the dry-run preview (exact sizes, per-type breakdown, free disk), then one Convert
+/// button with live progress (calibration and quantization on one bar), a log, and the outcome
 /// (actual vs predicted size, verification), "Measure quality" and "Show in folder".
 class ConvertPage : public QWidget
 {
@@ -76,6 +79,9 @@ private:
     /// then plans with it (its quantize.imatrix.* keys count in the sizes).
     void loadImatrix();
     QuantFit::ConversionPreparation preparation(QString *error) const;
+    /// Checked mixes that need an importance matrix, while no imatrix file is given: the
+    /// calibration route is needed for them.
+    QStringList mixesNeedingCalibration() const;
     void updatePreview();
     void log(const QString &line);
     void setBusy(bool busy);
@@ -97,6 +103,7 @@ private:
     QListWidget *m_targets;
     QLineEdit *m_outputEdit;
     QPushButton *m_browseOutput;
+    CalibrationBox *m_calibration;
     ConversionOptionsBox *m_options;
     PlanPreview *m_preview;
     QPushButton *m_convertButton;
