@@ -64,8 +64,10 @@ QJsonObject rowJson(const QuantRow &r)
             {QStringLiteral("fit"), fitBadgeName(r.badge)},
             {QStringLiteral("pplIncreasePercentEstimate"), r.pplIncreasePercent},
             {QStringLiteral("relativeSpeedEstimate"), r.relativeSpeed},
+            {QStringLiteral("klDivergence8B"), r.klDivergence8B},
             {QStringLiteral("quality"), r.qualityLabel},
             {QStringLiteral("useCase"), r.useCase},
+            {QStringLiteral("needsImatrix"), r.needsImatrix},
             {QStringLiteral("recommended"), r.recommended}};
 }
 
@@ -116,6 +118,9 @@ void printModel(const ModelAdvice &a, bool json)
         QJsonArray rows;
         for (const QuantRow &r : a.rows)
             rows.append(rowJson(r));
+        QJsonArray iquants;
+        for (const QuantRow &r : a.iquantRows)
+            iquants.append(rowJson(r));
         const QuantRecommendation &r = a.recommendation;
         QJsonObject rec{{QStringLiteral("headline"), r.headline},
                         {QStringLiteral("fit"), fitBadgeName(r.fit)},
@@ -146,6 +151,7 @@ void printModel(const ModelAdvice &a, bool json)
                             {QStringLiteral("kvBytesPerToken"), a.kvBytesPerToken},
                             {QStringLiteral("options"), optionsJson(a.options)},
                             {QStringLiteral("levels"), rows},
+                            {QStringLiteral("iquants"), iquants},
                             {QStringLiteral("otherMixes"), others},
                             {QStringLiteral("recommendation"), rec},
                             {QStringLiteral("estimatesNote"),
@@ -193,13 +199,34 @@ void printModel(const ModelAdvice &a, bool json)
                            "until measured.\n\n")
                 .arg(a.options.contextTokens)
                 .arg(std::min(kMinContext, a.model.nCtxMax));
+    if (!a.iquantRows.empty()) {
+        text += QStringLiteral("I-quants (* needs an importance matrix: quantize --calibration "
+                               "computes one; ppl and KLD from llama.cpp's published Llama 3 8B "
+                               "figures, ppl scaled to this model):\n");
+        for (const QuantRow &r : a.iquantRows)
+            text += QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8\n")
+                        .arg(r.name + (r.needsImatrix ? QStringLiteral("*") : QString())
+                                 + (r.recommended ? QStringLiteral(" <-") : QString()),
+                             -11)
+                        .arg(r.bitsPerWeight, 5, 'f', 2)
+                        .arg(gb(r.fileBytes), 8)
+                        .arg(gb(r.memory.totalBytes()), 9)
+                        .arg(r.longestContextTokens, 11)
+                        .arg(fitBadgeName(r.badge), -13)
+                        .arg(QStringLiteral("+%1%").arg(r.pplIncreasePercent, 0, 'f', 1), 8)
+                        .arg(QStringLiteral("KLD %1").arg(r.klDivergence8B, 0, 'f', 3));
+        text += QLatin1Char('\n');
+    }
     if (!a.otherMixes.empty()) {
         QStringList parts;
-        for (const MixSize &m : a.otherMixes)
+        for (const MixSize &m : a.otherMixes) {
+            if (a.row(m.fileType))
+                continue; // an I-quant, in the table above
             parts << QStringLiteral("%1 %2 GB (%3 bpw, %4)")
                          .arg(m.name, gb(m.fileBytes))
                          .arg(m.bitsPerWeight, 0, 'f', 2)
                          .arg(fitBadgeName(m.badge));
+        }
         text += QStringLiteral("Other mixes: %1.\n\n").arg(parts.join(QStringLiteral("; ")));
     }
     out(text + recommendationText(a.recommendation));

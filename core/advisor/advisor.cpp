@@ -99,11 +99,23 @@ const std::vector<FileType> &advisorLevels()
     return levels;
 }
 
+const std::vector<FileType> &iquantLevels()
+{
+    static const std::vector<FileType> levels = {
+        FileType::IQ1_S,   FileType::IQ1_M,  FileType::IQ2_XXS, FileType::IQ2_XS,
+        FileType::IQ2_S,   FileType::IQ2_M,  FileType::IQ3_XXS, FileType::IQ3_XS,
+        FileType::IQ3_S,   FileType::IQ3_M,  FileType::IQ4_XS,  FileType::IQ4_NL,
+    };
+    return levels;
+}
+
 const QuantRow *ModelAdvice::row(FileType type) const
 {
-    for (const QuantRow &r : rows) {
-        if (r.fileType == type)
-            return &r;
+    for (const std::vector<QuantRow> *list : {&rows, &iquantRows}) {
+        for (const QuantRow &r : *list) {
+            if (r.fileType == type)
+                return &r;
+        }
     }
     return nullptr;
 }
@@ -177,9 +189,13 @@ SizedModel sizeFromPlans(const ModelShape &shape, const GgufMetadata &metadata,
     sized.shape = shape;
     for (const GgufTensorInfo &t : tensors)
         sized.nParams += t.nElements();
-    QuantOptions options;
-    options.allowRequantize = true;
     auto plan = [&](FileType ft) {
+        QuantOptions options;
+        options.allowRequantize = true;
+        // Mixes llama-quantize refuses without an importance matrix are only ever made with
+        // one, and it changes their rules (IQ3_XXS attention V, for one): plan them so. The
+        // quantize.imatrix.* keys (a few hundred bytes, named after the files) are not counted.
+        options.hasImatrix = fileTypeFacts(ft).needsImatrix;
         const QuantPlan p = makeQuantPlan(metadata, tensors, ft, options);
         LevelSize level;
         level.fileType = ft;
@@ -190,16 +206,34 @@ SizedModel sizeFromPlans(const ModelShape &shape, const GgufMetadata &metadata,
     const std::vector<FileType> &listed = advisorLevels();
     for (FileType ft : listed)
         sized.levels.push_back(plan(ft));
-    for (const FileTypeFacts &f : allFileTypes()) {
-        // Ternary types are for ternary-trained models only; the newest file types (MXFP4_MOE,
-        // NVFP4, Q1_0, Q2_0) have no mix rules in the planner yet, so their sizes would be guesses.
-        const bool noRules = f.fileType == FileType::MXFP4_MOE || f.fileType == FileType::NVFP4
-            || f.fileType == FileType::Q1_0 || f.fileType == FileType::Q2_0;
-        if (std::find(listed.begin(), listed.end(), f.fileType) != listed.end()
-            || f.fileType == FileType::TQ1_0 || f.fileType == FileType::TQ2_0 || noRules)
-            continue;
+    for (FileType ft : iquantLevels()) {
         try {
-            sized.otherLevels.push_back(plan(f.fileType));
+            sized.iquantLevels.push_back(plan(ft));
+        } catch (const Error &) {
+            // A mix the planner refuses for this model is simply not listed.
+        }
+    }
+    for (const FileTypeFacts &f : allFileTypes()) {
+        // The brief's decision flow is about ordinary models. TQ1_0/TQ2_0, Q1_0 and Q2_0 keep
+        // only what a ternary- or binary-trained model (BitNet b1.58 and the like) has; applied
+        // to any other model they destroy it, so they are not offered. MXFP4_MOE quantizes
+        // only expert stacks to MXFP4 (Q8_0 elsewhere): listed for mixture-of-experts models.
+        // NVFP4 has no file type in llama-quantize.
+        const FileType ft = f.fileType;
+        const bool ternaryOrBinary = ft == FileType::TQ1_0 || ft == FileType::TQ2_0
+            || ft == FileType::Q1_0 || ft == FileType::Q2_0;
+        const bool moeOnly = ft == FileType::MXFP4_MOE && !shape.isMoe();
+        if (std::find(listed.begin(), listed.end(), ft) != listed.end() || ternaryOrBinary
+            || moeOnly || ft == FileType::NVFP4 || ft == FileType::Guessed)
+            continue;
+        const auto iq = std::find_if(sized.iquantLevels.begin(), sized.iquantLevels.end(),
+                                     [ft](const LevelSize &l) { return l.fileType == ft; });
+        if (iq != sized.iquantLevels.end()) {
+            sized.otherLevels.push_back(*iq);
+            continue;
+        }
+        try {
+            sized.otherLevels.push_back(plan(ft));
         } catch (const Error &) {
             // A mix the planner refuses for this model is simply not listed.
         }
@@ -256,8 +290,7 @@ ModelAdvice buildAdvice(const ModelShape &s, const SizedModel &sized,
     advice.kvBytesPerToken = kvBytesPerToken(s, options.kvType);
     const std::uint64_t reserve = *options.reserveBytes;
     const std::uint32_t minContext = std::min(kMinContext, s.nCtxMax);
-    for (const LevelSize &level : sized.levels) {
-        const LevelFacts *facts = levelFacts(level.fileType);
+    auto rowFor = [&](const LevelSize &level, const LevelFacts *facts) {
         QuantRow row;
         row.fileType = level.fileType;
         row.name = fileTypeName(level.fileType);
@@ -282,11 +315,17 @@ ModelAdvice buildAdvice(const ModelShape &s, const SizedModel &sized,
         row.pplIncreasePercent = estimatedPplIncreasePercent(level.fileType, s.paramsBillions > 0
                                                                  ? s.paramsBillions
                                                                  : double(sized.nParams) / 1e9);
+        row.klDivergence8B = facts ? facts->kld8B : 0;
         row.relativeSpeed = estimatedRelativeSpeed(level.fileType);
         row.qualityLabel = facts ? QString::fromLatin1(facts->quality) : QString();
         row.useCase = facts ? QString::fromLatin1(facts->useCase) : QString();
-        advice.rows.push_back(row);
-    }
+        row.needsImatrix = fileTypeFacts(level.fileType).needsImatrix;
+        return row;
+    };
+    for (const LevelSize &level : sized.levels)
+        advice.rows.push_back(rowFor(level, levelFacts(level.fileType)));
+    for (const LevelSize &level : sized.iquantLevels)
+        advice.iquantRows.push_back(rowFor(level, iquantFacts(level.fileType)));
     for (const LevelSize &level : sized.otherLevels) {
         const FileTypeFacts &facts = fileTypeFacts(level.fileType);
         MixSize mix;

@@ -90,14 +90,21 @@ struct QuantRow {
     std::array<std::uint32_t, 3> longestContextByKvType{};
     FitBadge badge = FitBadge::DoesNotFit;
     double pplIncreasePercent = 0;         ///< estimated perplexity increase vs F16
+    /// Published mean KL divergence vs F16 of this mix on Llama 3 8B (llama.cpp's perplexity
+    /// scoreboard; not scaled to this model); 0 for F16.
+    double klDivergence8B = 0;
     double relativeSpeed = 1;              ///< estimated, F16 = 1.0 (the brief's table)
     QString qualityLabel;                  ///< the brief's word: "Good+", "Excellent", ...
     QString useCase;                       ///< the brief's "Use Case": "Recommended balance", ...
+    /// llama-quantize refuses the mix without an importance matrix (IQ1/IQ2 mixes, IQ3_XXS,
+    /// IQ3_XS); QuantFit computes one while converting (`quantize --calibration`).
+    bool needsImatrix = false;
     bool recommended = false;              ///< the per-model recommendation
 };
 
-/// A file type outside the brief's table (Q3_K_L, legacy Q4_0..Q5_1, IQ mixes, BF16, F32):
-/// exact size and fit, no estimates.
+/// A file type outside the brief's table (Q3_K_L, legacy Q4_0..Q5_1, IQ mixes, BF16, F32, and
+/// MXFP4_MOE for mixture-of-experts models): exact size and fit, no estimates (the I-quants
+/// also have full rows with published estimates, ModelAdvice::iquantRows).
 struct MixSize {
     FileType fileType = FileType::Q4_0;
     QString name;                  ///< "IQ4_XS"
@@ -139,8 +146,12 @@ struct ModelAdvice {
     std::uint64_t nParams = 0;        ///< counted from the tensor list
     double kvBytesPerToken = 0;       ///< full-attention layers, at options.kvType
     std::vector<QuantRow> rows;       ///< Q2_K .. F16 in the brief's order
+    /// IQ1_S .. IQ4_NL (iquantLevels()), with published quality figures; the mixes that need
+    /// an importance matrix are sized as made with one (the only way they are made).
+    std::vector<QuantRow> iquantRows;
     std::vector<MixSize> otherMixes;  ///< every other file type the planner knows, by size
     QuantRecommendation recommendation;
+    /// The row of `type` among rows and iquantRows; nullptr for other types.
     const QuantRow *row(FileType type) const;
 };
 
@@ -211,5 +222,8 @@ private:
 /// The quant levels the advisor lists (the brief's table): Q2_K, Q3_K_S, Q3_K_M, Q4_K_S, Q4_K_M,
 /// Q5_K_S, Q5_K_M, Q6_K, Q8_0, F16.
 const std::vector<FileType> &advisorLevels();
+/// The I-quant mixes the advisor lists with estimates, smallest first: IQ1_S, IQ1_M, IQ2_XXS,
+/// IQ2_XS, IQ2_S, IQ2_M, IQ3_XXS, IQ3_XS, IQ3_S, IQ3_M, IQ4_XS, IQ4_NL.
+const std::vector<FileType> &iquantLevels();
 
 } // namespace QuantFit

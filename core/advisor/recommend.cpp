@@ -17,8 +17,13 @@
 //      comfortable and its weights take at most half of the usable memory.
 //   3. No memory to spare (Q4_K_M fits but is tight): quality critical -> name a smaller model at
 //      a higher quant; otherwise stay at Q4_K_M.
-//   4. Q4_K_M does not fit: go down to Q3_K_M, then Q2_K, only because it is necessary
-//      (guideline 4), and name a smaller model at a higher quant.
+//   4. Q4_K_M does not fit: go down to Q3_K_M, only because it is necessary (guideline 4);
+//      when that does not fit either, to the mix with the best estimated quality that fits
+//      among Q2_K and the I-quants down to IQ2_XXS (IQ2_M is smaller than Q2_K and loses less,
+//      so Q2_K is rarely it). An I-quant that needs an importance matrix says so, and that
+//      QuantFit computes one (`quantize --calibration`). IQ1_S/IQ1_M are listed, never
+//      recommended: they lose several times what IQ2_XXS does. Name a smaller model at a
+//      higher quant as well.
 //
 // Priority rows for a machine ("Recommendations by System"), over the brief's size ladder
 // (catalog entries marked lineup: 8B, 13B, 34B, 70B, 405B):
@@ -46,6 +51,12 @@ constexpr double kSmallLossPercent = 5.0;
 
 const std::vector<FileType> kLadder = {FileType::Q2_K,   FileType::Q3_K_M, FileType::Q4_K_M,
                                        FileType::Q5_K_M, FileType::Q6_K,   FileType::Q8_0};
+
+// Below Q3_K_M the decision flow chooses among these by estimated quality (recommendQuant).
+const std::vector<FileType> kBelowQ3 = {
+    FileType::IQ3_M,  FileType::IQ3_S, FileType::IQ3_XS, FileType::IQ3_XXS, FileType::IQ2_M,
+    FileType::IQ2_S,  FileType::Q2_K,  FileType::IQ2_XS, FileType::IQ2_XXS,
+};
 
 std::uint64_t usableBytes(const ModelAdvice &a)
 {
@@ -123,6 +134,28 @@ QStringList levelReasons(const ModelAdvice &a, const QuantRow &r)
                  .arg(r.pplIncreasePercent, 0, 'f', r.pplIncreasePercent < 1 ? 2 : 1)
                  .arg(r.relativeSpeed, 0, 'f', 2);
     return facts;
+}
+
+/// The fitting level of kBelowQ3 with the lowest estimated perplexity increase for this model.
+const QuantRow *bestFitBelowQ3(const ModelAdvice &a)
+{
+    const QuantRow *best = nullptr;
+    for (FileType ft : kBelowQ3) {
+        const QuantRow *r = a.row(ft);
+        if (r && r->badge != FitBadge::DoesNotFit
+            && (!best || r->pplIncreasePercent < best->pplIncreasePercent))
+            best = r;
+    }
+    return best;
+}
+
+/// The sentence every recommendation of a mix that needs an importance matrix carries.
+QString imatrixSentence(const QuantRow &r)
+{
+    return QStringLiteral("%1 needs an importance matrix: QuantFit computes one from a text "
+                          "while converting (quantize --calibration TEXT, or a calibration text "
+                          "on the Convert page), and a text of the model's domain is best.")
+        .arg(r.name);
 }
 
 QString badgeWhy(const ModelAdvice &a, FileType ft)
@@ -243,25 +276,46 @@ void recommendQuant(ModelAdvice &a, const Catalog &catalog, const Sizer &sizer)
         }
     } else {
         rec.steps << QStringLiteral("Start with Q4_K_M: %1.").arg(badgeWhy(a, FileType::Q4_K_M));
-        for (FileType lower : {FileType::Q3_K_M, FileType::Q2_K}) {
-            if (fits(a, lower)) {
-                const double loss = a.row(lower)->pplIncreasePercent;
-                rec.steps << QStringLiteral("Go down to %1 because it is necessary (%2); expect "
-                                            "noticeable quality loss (estimated +%3% perplexity).")
-                                 .arg(fileTypeName(lower), badgeWhy(a, lower))
-                                 .arg(loss, 0, 'f', 1);
-                deciding = QStringLiteral("%1 is the highest level that fits, at a noticeable "
-                                          "quality loss (estimated +%2% perplexity): Q4_K_M does "
-                                          "not fit.")
-                               .arg(fileTypeName(lower))
-                               .arg(loss, 0, 'f', 1);
-                chosen = lower;
-                rec.belowStart = true;
-                break;
-            }
+        if (fits(a, FileType::Q3_K_M)) {
+            const double loss = a.row(FileType::Q3_K_M)->pplIncreasePercent;
+            rec.steps << QStringLiteral("Go down to Q3_K_M because it is necessary (%1); expect "
+                                        "noticeable quality loss (estimated +%2% perplexity).")
+                             .arg(badgeWhy(a, FileType::Q3_K_M))
+                             .arg(loss, 0, 'f', 1);
+            deciding = QStringLiteral("Q3_K_M is the highest level that fits, at a noticeable "
+                                      "quality loss (estimated +%1% perplexity): Q4_K_M does not "
+                                      "fit.")
+                           .arg(loss, 0, 'f', 1);
+            chosen = FileType::Q3_K_M;
+        } else if (const QuantRow *best = bestFitBelowQ3(a)) {
+            const QuantRow *q2 = a.row(FileType::Q2_K);
+            QString compare;
+            if (q2 && best->fileType != FileType::Q2_K)
+                compare = QStringLiteral(" (Q2_K: %1, +%2%)")
+                              .arg(q2->badge == FitBadge::DoesNotFit ? QStringLiteral("does not fit")
+                                                                     : gb(q2->fileBytes))
+                              .arg(q2->pplIncreasePercent, 0, 'f', 1);
+            rec.steps << QStringLiteral("Not Q3_K_M either: %1.")
+                             .arg(badgeWhy(a, FileType::Q3_K_M));
+            rec.steps << QStringLiteral("Go down to %1 because it is necessary: of the smaller "
+                                        "mixes that fit it has the best estimated quality, +%2% "
+                                        "perplexity%3.")
+                             .arg(best->name)
+                             .arg(best->pplIncreasePercent, 0, 'f', 1)
+                             .arg(compare);
+            if (best->needsImatrix)
+                rec.steps << imatrixSentence(*best);
+            deciding = QStringLiteral("%1 is the best mix that fits, at a large quality loss "
+                                      "(estimated +%2% perplexity): Q4_K_M and Q3_K_M do not fit.")
+                           .arg(best->name)
+                           .arg(best->pplIncreasePercent, 0, 'f', 1);
+            chosen = best->fileType;
+        } else {
+            rec.steps << QStringLiteral("Not even Q2_K or IQ2_XXS, the smallest mix worth "
+                                        "recommending, fits: %1.")
+                             .arg(badgeWhy(a, FileType::IQ2_XXS));
         }
-        if (!chosen)
-            rec.steps << QStringLiteral("Not even Q2_K fits: %1.").arg(badgeWhy(a, FileType::Q2_K));
+        rec.belowStart = chosen.has_value();
         wantAlternative = true;
     }
 
@@ -282,21 +336,29 @@ void recommendQuant(ModelAdvice &a, const Catalog &catalog, const Sizer &sizer)
     const QString ram = ramText(a.options.ramBytes);
     if (chosen) {
         const QuantRow &row = *a.row(*chosen);
-        for (QuantRow &r : a.rows)
-            r.recommended = r.fileType == *chosen;
+        for (std::vector<QuantRow> *list : {&a.rows, &a.iquantRows}) {
+            for (QuantRow &r : *list)
+                r.recommended = r.fileType == *chosen;
+        }
         rec.fit = row.badge;
         rec.headline = QStringLiteral("Recommended for %1 on %2: %3")
                            .arg(a.model.name, ram, fileTypeName(*chosen));
         rec.reasons << deciding << levelReasons(a, row);
+        if (row.needsImatrix)
+            rec.reasons << imatrixSentence(row);
     } else {
         rec.headline = QStringLiteral("%1 does not fit in %2 at any level with %3 tokens of "
                                       "context")
                            .arg(a.model.name, ram)
                            .arg(a.options.contextTokens);
-        // What the smallest level would need: how far off the machine is.
-        if (const QuantRow *q2 = a.row(FileType::Q2_K)) {
-            const QStringList facts = levelReasons(a, *q2);
-            rec.reasons << QStringLiteral("Not even Q2_K, the smallest level, fits.")
+        // What the smallest recommendable mix would need: how far off the machine is.
+        const QuantRow *smallest = a.row(FileType::IQ2_XXS);
+        if (!smallest)
+            smallest = a.row(FileType::Q2_K);
+        if (smallest) {
+            const QStringList facts = levelReasons(a, *smallest);
+            rec.reasons << QStringLiteral("Not even Q2_K, the smallest K-quant level, or IQ2_XXS, "
+                                          "the smallest mix worth recommending, fits.")
                         << facts.mid(0, 3);
         }
     }
@@ -455,6 +517,18 @@ std::vector<PriorityRow> priorityRows(const std::vector<ModelAdvice> &candidates
                                .arg(double(bigger.nParams) / 1e9, 0, 'f', 0)
                                .arg(gb(q2->simpleFormulaBytes))
                                .arg(q2->bitsPerWeight, 0, 'f', 2);
+                const QuantRow *iq = bestFitBelowQ3(bigger);
+                if (iq && iq->fileType != FileType::Q2_K)
+                    row.note += QStringLiteral(" It fits at %1 (a %2 file, %3 in total, %4): an "
+                                               "I-quant that %5 estimated +%6% perplexity.")
+                                    .arg(iq->name, gb(iq->fileBytes), gb(iq->memory.totalBytes()),
+                                         fitBadgeName(iq->badge),
+                                         iq->needsImatrix
+                                             ? QStringLiteral("needs an importance matrix "
+                                                              "(QuantFit computes one while "
+                                                              "converting) and loses an")
+                                             : QStringLiteral("loses an"))
+                                    .arg(iq->pplIncreasePercent, 0, 'f', 1);
                 if (bigger.model.id == QLatin1String("llama-3.1-405b")) {
                     row.note += QStringLiteral(" The brief's \"405B Q2_K ~95GB\" is wrong");
                     for (const MixSize &m : bigger.otherMixes) {
@@ -488,8 +562,9 @@ void addLargestInCatalog(SystemAdvice &result, const Catalog &catalog, const Siz
     const double usable = double(result.options.ramBytes - *result.options.reserveBytes);
     std::vector<const ModelShape *> bigger;
     for (const ModelShape &m : catalog.models()) {
-        // About 2.9 bits per weight is the smallest K-quant file (Q2_K); skip what cannot fit.
-        if (m.paramsBillions > floor && m.paramsBillions * 1e9 * 2.9 / 8 <= usable)
+        // About 2.5 bits per weight is the smallest file at least as good as Q2_K (IQ2_S); skip
+        // what cannot fit.
+        if (m.paramsBillions > floor && m.paramsBillions * 1e9 * 2.5 / 8 <= usable)
             bigger.push_back(&m);
     }
     std::sort(bigger.begin(), bigger.end(), [](const ModelShape *x, const ModelShape *y) {
@@ -497,23 +572,35 @@ void addLargestInCatalog(SystemAdvice &result, const Catalog &catalog, const Siz
     });
     for (const ModelShape *m : bigger) {
         const ModelAdvice a = adviceFor(*m, result.options, sizer);
-        std::optional<FileType> top;
-        for (FileType ft : kLadder) {
-            if (comfortable(a, ft))
-                top = ft;
+        // The comfortable level with the best estimated quality: a K-quant of the ladder, or an
+        // I-quant that loses no more than Q2_K does and is smaller (IQ2_M for Qwen3 235B on
+        // 128 GB). "Largest model" keeps the ladder's floor, Q2_K quality.
+        const QuantRow *q2 = a.row(FileType::Q2_K);
+        const QuantRow *top = nullptr;
+        for (const std::vector<FileType> *levels : {&kLadder, &kBelowQ3}) {
+            for (FileType ft : *levels) {
+                const QuantRow *r = a.row(ft);
+                if (r && comfortable(a, ft) && q2 && r->pplIncreasePercent <= q2->pplIncreasePercent
+                    && (!top || r->pplIncreasePercent < top->pplIncreasePercent))
+                    top = r;
+            }
         }
         if (!top)
             continue;
-        const QuantRow &r = *a.row(*top);
+        const QuantRow &r = *top;
         result.notes << QStringLiteral("Beyond the brief's size ladder, the largest catalog model "
                                        "that runs comfortably in %1 is %2 (%3B parameters) at %4: "
                                        "a %5 file, %6 in total at %7 tokens, longest context %8 "
-                                       "tokens.")
+                                       "tokens%9.")
                             .arg(gb(result.options.ramBytes), m->name)
                             .arg(m->paramsBillions, 0, 'f', 1)
                             .arg(r.name, gb(r.fileBytes), gb(r.memory.totalBytes()))
                             .arg(r.contextTokens)
-                            .arg(r.longestContextTokens);
+                            .arg(r.longestContextTokens)
+                            .arg(r.needsImatrix ? QStringLiteral("; it needs an importance matrix, "
+                                                                 "which QuantFit computes while "
+                                                                 "converting")
+                                                : QString());
         return;
     }
 }

@@ -29,7 +29,8 @@ struct SizedModel {
     ModelShape shape;
     std::uint64_t nParams = 0;
     std::vector<LevelSize> levels; ///< advisorLevels() order
-    std::vector<LevelSize> otherLevels; ///< the remaining file types, by file size
+    std::vector<LevelSize> iquantLevels; ///< iquantLevels() order
+    std::vector<LevelSize> otherLevels; ///< the remaining file types (I-quants too), by file size
 };
 
 /// Returns the (cached) sizes of a shape.

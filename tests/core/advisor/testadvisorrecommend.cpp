@@ -189,13 +189,15 @@ private slots:
     // "Avoid Q2_K/Q3_K unless necessary - quality degradation noticeable."
     void decisionFlowDoesNotFit()
     {
-        // 70B on 32 GB: not even Q2_K fits at 8192 tokens; the 8B is named instead.
-        const ModelAdvice a = m_advisor.adviseModel(QStringLiteral("llama-3.1-70b"), ram(32));
+        // 70B on 24 GB: not even Q2_K or IQ2_XXS fits at 8192 tokens; the 8B is named instead.
+        // (On 32 GB an I-quant fits: testadvisoriquants.cpp.)
+        const ModelAdvice a = m_advisor.adviseModel(QStringLiteral("llama-3.1-70b"), ram(24));
         const QuantRecommendation &r = a.recommendation;
         QVERIFY(!r.fileType);
         QCOMPARE(r.fit, FitBadge::DoesNotFit);
         QVERIFY(std::none_of(a.rows.begin(), a.rows.end(), [](const QuantRow &q) { return q.recommended; }));
-        QVERIFY2(r.headline.contains(QStringLiteral("does not fit")) && r.headline.contains(QStringLiteral("32 GB")),
+        QVERIFY(std::none_of(a.iquantRows.begin(), a.iquantRows.end(), [](const QuantRow &q) { return q.recommended; }));
+        QVERIFY2(r.headline.contains(QStringLiteral("does not fit")) && r.headline.contains(QStringLiteral("24 GB")),
                  qPrintable(r.headline));
         QVERIFY(!r.reasons.isEmpty());
         QVERIFY(r.reasons.first().contains(QStringLiteral("Q2_K")));
@@ -218,6 +220,8 @@ private slots:
         QTest::newRow("70B on 64 GB") << QStringLiteral("llama-3.1-70b") << 64;
         QTest::newRow("70B on 48 GB") << QStringLiteral("llama-3.1-70b") << 48;
         QTest::newRow("70B on 32 GB") << QStringLiteral("llama-3.1-70b") << 32;
+        QTest::newRow("70B on 24 GB") << QStringLiteral("llama-3.1-70b") << 24;
+        QTest::newRow("405B on 128 GB") << QStringLiteral("llama-3.1-405b") << 128;
     }
     void recommendationIsStructured()
     {
