@@ -4,7 +4,9 @@ add_executable(quantfit-bench
     ${CMAKE_CURRENT_LIST_DIR}/bench.h
     ${CMAKE_CURRENT_LIST_DIR}/benchmain.cpp
     ${CMAKE_CURRENT_LIST_DIR}/benchplan.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/benchquantize.h
     ${CMAKE_CURRENT_LIST_DIR}/benchquantize.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/benchquantizerows.cpp
     ${CMAKE_CURRENT_LIST_DIR}/bencheval.cpp
     ${CMAKE_CURRENT_LIST_DIR}/benchdot.cpp
     ${CMAKE_CURRENT_LIST_DIR}/benchmodels.cpp

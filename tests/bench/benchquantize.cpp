@@ -1,10 +1,13 @@
 // quantfit-bench quantize: conversion throughput (MB/s of F32 input) per file type with one
-// thread and with all threads, and the peak resident memory while converting a synthetic model
-// of at least 2 GB (generated in a temporary folder and deleted afterwards).
-// With --block-types: the row quantizers alone, one thread, per ggml type (also types no file
-// type writes yet), on heavy-tailed rows, with and without an importance vector.
+// thread and with all threads, without and with an importance matrix, the peak resident memory
+// of each whole-model conversion against its budget (the largest tensor's F32 size + 100 MB),
+// and llama-quantize's time on the same machine and threads, estimated from the reference
+// codecs (benchquantize.h) or, with --reference, measured by converting with them. The model is
+// a synthetic one of at least 2 GB generated in a temporary folder (deleted afterwards), or
+// --model FILE. With --block-types: the row quantizers alone (benchquantizerows.cpp).
 
 #include "bench.h"
+#include "benchquantize.h"
 
 #include "codecs/quantkernels.h"
 #include "gguf/ggufreader.h"
@@ -12,6 +15,7 @@
 #include "jobs/jobcontext.h"
 #include "jobs/parallel.h"
 #include "model/syntheticmodel.h"
+#include "quant/imatrixfile.h"
 #include "quant/quantizer.h"
 #include "quant/quantplan.h"
 #include "util/error.h"
@@ -25,24 +29,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
-
-#include <sys/resource.h>
-#include <time.h>
+#include <set>
 
 namespace QuantFit::Bench {
 
 namespace {
 
-// CPU seconds (user + system) this process used so far: on a shared machine the wall clock
-// depends on the load, CPU time much less.
-double cpuSeconds()
-{
-    rusage u{};
-    ::getrusage(RUSAGE_SELF, &u);
-    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec)
-           + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
+constexpr std::uint64_t kRssHeadroomBytes = 100 * 1000 * 1000;
 
 SyntheticModelOptions modelForSize(double gigabytes)
 {
@@ -61,69 +56,104 @@ SyntheticModelOptions modelForSize(double gigabytes)
     return o;
 }
 
-// CPU seconds of the calling thread: the single-thread figures stay meaningful on a busy machine.
-double threadCpuSeconds()
+// An importance matrix for every 2-D/3-D weight but the token embeddings (which llama-imatrix
+// never records): log-normal column means, the spread of real imatrix data.
+ImportanceMatrix syntheticImatrix(const GgufFile &input)
 {
-    timespec ts{};
-    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+    ImportanceMatrix m;
+    std::mt19937 rng(7);
+    std::lognormal_distribution<float> spread(0.f, 1.5f);
+    for (const auto &t : input.tensors()) {
+        if (t.effectiveDims() < 2 || t.name == "token_embd.weight" || !t.name.endsWith(".weight"))
+            continue;
+        ImportanceEntry e;
+        e.name = t.name;
+        e.nColumns = t.ne[0];
+        e.nMatrices = t.effectiveDims() >= 3 ? t.ne[2] : 1;
+        e.sumSquares.resize(std::size_t(e.nColumns * e.nMatrices));
+        for (auto &v : e.sumSquares)
+            v = spread(rng);
+        e.counts.assign(std::size_t(e.nMatrices), 1.f);
+        m.entries.push_back(std::move(e));
+    }
+    m.chunkCount = 1;
+    m.chunkSize = 512;
+    return m;
 }
 
-// Row quantizer throughput per ggml type (MB of F32 input per CPU second of the one thread):
-// rows of 4096 Student-t(5) values, importance from a log-normal spread (the shape of real
-// imatrix data); each type runs for at least a CPU second.
-int runBlockTypes(const QString &list)
+// The estimate of llama-quantize's CPU seconds for `plan`: the F32 input of each target type
+// at the reference codecs' rate, plus the neighbour tables of every I-quant type the plan
+// writes. Its wall time on n threads is at best this over n (ggml builds the tables on several
+// threads in b10472).
+double llamaEstimateCpuSeconds(const QuantPlan &plan, const ImportanceMatrix *imatrix,
+                               double seconds)
 {
-    std::vector<GgmlType> types;
-    if (list == QLatin1String("all")) {
-        for (const TypeFacts &f : allTypeFacts()) {
-            if (f.isQuantized && !f.runtimeOnly && kernelsFor(f.type).quantizeRow)
-                types.push_back(f.type);
-        }
-    } else {
-        for (const QString &name : list.split(QLatin1Char(','))) {
-            const auto t = ggmlTypeFromName(name);
-            if (!t || !kernelsFor(*t).quantizeRow)
-                throw Error(QStringLiteral("no row quantizer for type '%1'").arg(name));
-            types.push_back(*t);
-        }
+    std::map<std::pair<GgmlType, bool>, std::uint64_t> inputBytes;
+    std::set<int> grids;
+    for (const PlannedTensor &t : plan.tensors) {
+        if (!t.quantized || t.targetType == GgmlType::F32 || t.targetType == GgmlType::F16
+            || t.targetType == GgmlType::BF16)
+            continue;
+        const bool imp = imatrix && imatrix->find(t.source.name)
+            && kernelsFor(t.targetType).usesImportance;
+        inputBytes[{t.targetType, imp}] += t.source.nElements() * 4;
+        for (int g : gridsOf(t.targetType))
+            grids.insert(g);
     }
-    constexpr std::int64_t kRow = 4096;
-    constexpr int kRows = 64;
-    std::mt19937 rng(1);
-    std::student_t_distribution<float> student(5.f);
-    std::lognormal_distribution<float> spread(0.f, 1.5f);
-    std::vector<float> x(std::size_t(kRow) * kRows);
-    for (auto &v : x)
-        v = student(rng);
-    std::vector<float> imp(kRow);
-    for (auto &v : imp)
-        v = spread(rng);
-    std::vector<std::uint8_t> out(std::size_t(kRow) * 8);
-    print(QStringLiteral("%1 %2 %3").arg(QStringLiteral("type"), -8).arg(QStringLiteral("imatrix"), 8)
-              .arg(QStringLiteral("MB/cpu-s"), 9));
-    for (GgmlType type : types) {
-        const TypeKernels &k = kernelsFor(type);
-        for (bool withImp : {false, true}) {
-            if (withImp && !k.usesImportance)
-                continue;
-            const double start = threadCpuSeconds();
-            double seconds = 0;
-            std::uint64_t bytes = 0;
-            do {
-                for (int r = 0; r < kRows; ++r)
-                    k.quantizeRow(x.data() + std::size_t(r) * kRow, out.data(), kRow,
-                                  withImp ? imp.data() : nullptr);
-                bytes += std::uint64_t(kRow) * kRows * 4;
-                seconds = threadCpuSeconds() - start;
-            } while (seconds < 1.0);
-            print(QStringLiteral("%1 %2 %3")
-                      .arg(ggmlTypeName(type), -8)
-                      .arg(withImp ? QStringLiteral("yes") : QStringLiteral("no"), 8)
-                      .arg(double(bytes) / 1e6 / seconds, 8, 'f', 2));
-        }
-    }
-    return 0;
+    double total = 0;
+    for (const auto &[key, bytes] : inputBytes)
+        total += double(bytes) / 1e6 / referenceRate(key.first, key.second, seconds);
+    for (int g : grids)
+        total += ggmlStyleTableSeconds(g);
+    return total;
+}
+
+// ggml's table construction for the I-quant types of `plan`, CPU seconds.
+double tableSeconds(const QuantPlan &plan)
+{
+    std::set<int> grids;
+    for (const PlannedTensor &t : plan.tensors)
+        for (int g : gridsOf(t.targetType))
+            grids.insert(g);
+    double total = 0;
+    for (int g : grids)
+        total += ggmlStyleTableSeconds(g);
+    return total;
+}
+
+struct Run {
+    double seconds = 0;
+    double cpuSeconds = 0;
+    std::uint64_t inputBytes = 0;
+    std::uint64_t peakRss = 0;
+};
+
+Run convert(const GgufFile &input, const QuantPlan &plan, const QString &out, int threads,
+            const ImportanceMatrix *imatrix)
+{
+    resetPeakRss();
+    QuantizeOptions options;
+    options.nThreads = threads;
+    options.verify = false;
+    options.imatrix = imatrix;
+    NullJobContext ctx;
+    const double cpuBefore = processCpuSeconds();
+    const QuantizeResult r = quantize(input, {{plan, out}}, options, ctx);
+    Run run;
+    run.cpuSeconds = processCpuSeconds() - cpuBefore;
+    run.seconds = r.seconds;
+    run.inputBytes = r.inputBytes;
+    run.peakRss = peakRssBytes();
+    QFile::remove(out);
+    return run;
+}
+
+// Whether any tensor of the plan is written in a type whose quantizer reads importances.
+bool usesImportance(const QuantPlan &plan)
+{
+    return std::any_of(plan.tensors.begin(), plan.tensors.end(), [](const PlannedTensor &t) {
+        return t.quantized && kernelsFor(t.targetType).usesImportance;
+    });
 }
 
 int runQuantizeBench(const QStringList &args)
@@ -146,16 +176,44 @@ int runQuantizeBench(const QStringList &args)
                       QStringLiteral("N")});
     parser.addOption({QStringLiteral("single-only"), QStringLiteral("Only the one-thread runs.")});
     parser.addOption({QStringLiteral("multi-only"), QStringLiteral("Only the all-threads runs.")});
-    parser.addOption({QStringLiteral("block-types"), QStringLiteral("Only the row quantizers of "
-                                                                    "these ggml types, one thread "
-                                                                    "('all' for every one)."),
+    parser.addOption({QStringLiteral("imatrix"),
+                      QStringLiteral("no: never an importance matrix; only: always one; both "
+                                     "(default): without one where the mix allows it, and with "
+                                     "one where some tensor's codec uses it."),
+                      QStringLiteral("MODE")});
+    parser.addOption({QStringLiteral("reference"),
+                      QStringLiteral("Also convert with the reference (portable) codecs and "
+                                     "report that time plus ggml's table construction as "
+                                     "llama-quantize's.")});
+    parser.addOption({QStringLiteral("seconds"),
+                      QStringLiteral("Minimum time per row measurement (default 1)."),
+                      QStringLiteral("S")});
+    parser.addOption({QStringLiteral("block-types"),
+                      QStringLiteral("Only the row quantizers of these ggml types ('all' for "
+                                     "every one)."),
                       QStringLiteral("T,T")});
+    parser.addOption({QStringLiteral("no-ggml-tables"),
+                      QStringLiteral("With --block-types: skip timing ggml's construction of "
+                                     "the neighbour tables (about 10 s).")});
     QStringList full = args;
     full.prepend(QStringLiteral("quantfit-bench quantize"));
     if (!parser.parse(full))
         throw Error(parser.errorText());
+    const int all = parser.isSet(QStringLiteral("threads"))
+                        ? parser.value(QStringLiteral("threads")).toInt()
+                        : defaultThreadCount();
+    const double seconds = parser.isSet(QStringLiteral("seconds"))
+                               ? parser.value(QStringLiteral("seconds")).toDouble()
+                               : 1.0;
     if (parser.isSet(QStringLiteral("block-types")))
-        return runBlockTypes(parser.value(QStringLiteral("block-types")));
+        return runRowBench(parser.value(QStringLiteral("block-types")), all, seconds,
+                           !parser.isSet(QStringLiteral("no-ggml-tables")));
+    const QString imatrixMode = parser.isSet(QStringLiteral("imatrix"))
+                                    ? parser.value(QStringLiteral("imatrix"))
+                                    : QStringLiteral("both");
+    if (imatrixMode != QLatin1String("no") && imatrixMode != QLatin1String("only")
+        && imatrixMode != QLatin1String("both"))
+        throw Error(QStringLiteral("--imatrix: expected no, only or both, got '%1'").arg(imatrixMode));
 
     const QString dirBase = parser.isSet(QStringLiteral("dir")) ? parser.value(QStringLiteral("dir"))
                                                                 : QStringLiteral("/tmp");
@@ -184,8 +242,12 @@ int runQuantizeBench(const QStringList &args)
     }
     const GgufFile input = GgufFile::open(modelPath);
     std::uint64_t largestF32 = 0;
-    for (const auto &t : input.tensors())
+    std::uint64_t nParams = 0;
+    for (const auto &t : input.tensors()) {
         largestF32 = std::max(largestF32, t.nElements() * 4);
+        nParams += t.nElements();
+    }
+    const ImportanceMatrix imatrix = syntheticImatrix(input);
 
     std::vector<FileType> types;
     if (parser.isSet(QStringLiteral("types"))) {
@@ -201,59 +263,100 @@ int runQuantizeBench(const QStringList &args)
                 types.push_back(f.fileType);
         }
     }
-    const int all = parser.isSet(QStringLiteral("threads"))
-                        ? parser.value(QStringLiteral("threads")).toInt()
-                        : defaultThreadCount();
     std::vector<int> threadCounts;
     if (!parser.isSet(QStringLiteral("multi-only")))
         threadCounts.push_back(1);
     if (!parser.isSet(QStringLiteral("single-only")) && (all > 1 || threadCounts.empty()))
         threadCounts.push_back(all);
+    const bool reference = parser.isSet(QStringLiteral("reference"));
 
-    print(QStringLiteral("input: %1 (%2 of tensors), largest tensor as F32: %3; RSS before: %4")
-              .arg(modelPath, formatBytes(input.totalTensorBytes()), formatBytes(largestF32),
-                   formatBytes(currentRssBytes())));
-    print(QStringLiteral("%1 %2 %3 %4 %5 %6 %7")
-              .arg(QStringLiteral("type"), -8)
+    const std::uint64_t budget = largestF32 + kRssHeadroomBytes;
+    print(QStringLiteral("input: %1 (%2M parameters, %3 of tensors), largest tensor as F32: %4, "
+                         "RSS budget %5; RSS before: %6")
+              .arg(modelPath)
+              .arg(double(nParams) / 1e6, 0, 'f', 0)
+              .arg(formatBytes(input.totalTensorBytes()), formatBytes(largestF32),
+                   formatBytes(budget), formatBytes(currentRssBytes())));
+    print(QStringLiteral("llama s = llama-quantize's seconds on these threads, %1; ours/llama "
+                         "compares CPU seconds (robust on a busy machine)")
+              .arg(reference ? QStringLiteral("measured with the reference codecs + ggml's "
+                                              "table construction")
+                             : QStringLiteral("estimated from the reference codecs' row rates "
+                                              "+ ggml's table construction, all over the "
+                                              "threads")));
+    print(QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8 %9 %10")
+              .arg(QStringLiteral("type"), -9)
+              .arg(QStringLiteral("imatrix"), 7)
               .arg(QStringLiteral("threads"), 7)
               .arg(QStringLiteral("seconds"), 8)
               .arg(QStringLiteral("MB/s"), 8)
               .arg(QStringLiteral("MB/cpu-s"), 9)
               .arg(QStringLiteral("peak RSS"), 11)
-              .arg(QStringLiteral("output"), 12));
+              .arg(QStringLiteral("budget"), 6)
+              .arg(QStringLiteral("llama s"), 9)
+              .arg(QStringLiteral("ours/llama"), 10));
     std::uint64_t worstPeak = 0;
     for (FileType ft : types) {
-        const QuantPlan plan = makeQuantPlan(input.metadata(), input.tensors(), ft);
-        for (int threads : threadCounts) {
-            const QString out = dir.filePath(QStringLiteral("out.gguf"));
-            resetPeakRss();
-            QuantizeOptions options;
-            options.nThreads = threads;
-            options.verify = false;
-            NullJobContext ctx;
-            const double cpuBefore = cpuSeconds();
-            const QuantizeResult r = quantize(input, {{plan, out}}, options, ctx);
-            const double cpu = cpuSeconds() - cpuBefore;
-            const std::uint64_t peak = peakRssBytes();
-            worstPeak = std::max(worstPeak, peak);
-            print(QStringLiteral("%1 %2 %3 %4 %5 %6 %7")
-                      .arg(fileTypeName(ft), -8)
-                      .arg(threads, 7)
-                      .arg(r.seconds, 8, 'f', 2)
-                      .arg(double(r.inputBytes) / 1e6 / r.seconds, 8, 'f', 1)
-                      .arg(double(r.inputBytes) / 1e6 / std::max(cpu, 1e-3), 9, 'f', 1)
-                      .arg(formatBytes(peak), 11)
-                      .arg(formatBytes(plan.outputFileBytes), 12));
-            QFile::remove(out);
+        for (bool withImatrix : {false, true}) {
+            if ((withImatrix && imatrixMode == QLatin1String("no"))
+                || (!withImatrix && imatrixMode == QLatin1String("only")))
+                continue;
+            QuantOptions planOptions;
+            planOptions.hasImatrix = withImatrix;
+            const QuantPlan plan = makeQuantPlan(input.metadata(), input.tensors(), ft, planOptions);
+            if (withImatrix && imatrixMode == QLatin1String("both") && !usesImportance(plan))
+                continue;
+            const ImportanceMatrix *imp = withImatrix ? &imatrix : nullptr;
+            for (int threads : threadCounts) {
+                const QString out = dir.filePath(QStringLiteral("out.gguf"));
+                Run run;
+                try {
+                    run = convert(input, plan, out, threads, imp);
+                } catch (const Error &e) {
+                    print(QStringLiteral("%1 %2 refused: %3")
+                              .arg(fileTypeName(ft), -9)
+                              .arg(withImatrix ? QStringLiteral("yes") : QStringLiteral("no"), 7)
+                              .arg(e.message().section(QLatin1Char('\n'), 0, 0)));
+                    break;
+                }
+                worstPeak = std::max(worstPeak, run.peakRss);
+                // llama-quantize's wall seconds on these threads and its CPU seconds.
+                double llama = 0;
+                double llamaCpu = 0;
+                if (reference) {
+                    setQuantizePath(QuantizePath::Portable);
+                    const Run ref = convert(input, plan, out, threads, imp);
+                    setQuantizePath(QuantizePath::Auto);
+                    llama = ref.seconds + tableSeconds(plan) / threads;
+                    llamaCpu = ref.cpuSeconds + tableSeconds(plan);
+                } else {
+                    llamaCpu = llamaEstimateCpuSeconds(plan, imp, 0.5);
+                    llama = llamaCpu / threads;
+                }
+                print(QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8 %9 %10")
+                          .arg(fileTypeName(ft), -9)
+                          .arg(withImatrix ? QStringLiteral("yes") : QStringLiteral("no"), 7)
+                          .arg(threads, 7)
+                          .arg(run.seconds, 8, 'f', 2)
+                          .arg(double(run.inputBytes) / 1e6 / run.seconds, 8, 'f', 1)
+                          .arg(double(run.inputBytes) / 1e6 / std::max(run.cpuSeconds, 1e-3), 9,
+                               'f', 1)
+                          .arg(formatBytes(run.peakRss), 11)
+                          .arg(run.peakRss <= budget ? QStringLiteral("ok") : QStringLiteral("OVER"),
+                               6)
+                          .arg(llama, 9, 'f', 1)
+                          .arg(run.cpuSeconds / llamaCpu, 10, 'f', 2));
+            }
         }
     }
-    print(QStringLiteral("worst peak RSS: %1 (largest tensor as F32: %2)")
-              .arg(formatBytes(worstPeak), formatBytes(largestF32)));
+    print(QStringLiteral("worst peak RSS: %1 (budget %2 = largest tensor as F32 %3 + 100 MB)")
+              .arg(formatBytes(worstPeak), formatBytes(budget), formatBytes(largestF32)));
     return 0;
 }
 
 const BenchRegistration reg(QStringLiteral("quantize"),
-                            QStringLiteral("Conversion MB/s per type (1 and all threads), peak RSS"),
+                            QStringLiteral("Conversion MB/s per type (1 and all threads, "
+                                           "reference against optimized), peak RSS"),
                             runQuantizeBench);
 
 } // namespace
