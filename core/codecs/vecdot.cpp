@@ -297,6 +297,29 @@ VecDot::DotQ8Fn avx2DotQ8Kernel(GgmlType type)
     return fn ? fn : VecDot::avx2IntQ8Kernel(type);
 }
 
+// The types whose AVX-512 kernel did not beat the AVX2 one on an AVX-512 machine (AMD EPYC,
+// quantfit-bench dot): Auto keeps AVX2 for them; DotPath::Avx512 still runs the AVX-512 kernel
+// (tests compare it with the reference).
+bool avx512Pays(GgmlType type)
+{
+    switch (type) {
+    case GgmlType::IQ3_XXS:
+    case GgmlType::IQ1_M:
+        return false;
+    default:
+        return true;
+    }
+}
+
+VecDot::DotQ8Fn avx512DotQ8Kernel(GgmlType type)
+{
+    if (const auto fn = VecDot::avx512KQuantKernel(type))
+        return fn;
+    if (const auto fn = VecDot::avx512IqKernel(type))
+        return fn;
+    return VecDot::avx512Q8Kernel(type);
+}
+
 VecDot::DotFn select(DotPath path, GgmlType type)
 {
     VecDot::DotFn fn = nullptr;
@@ -337,8 +360,8 @@ namespace {
 VecDot::DotQ8Fn selectQ8(DotPath path, GgmlType type, std::int64_t n)
 {
     VecDot::DotQ8Fn fn = nullptr;
-    if (useAvx512(path))
-        fn = VecDot::avx512Q8Kernel(type);
+    if (useAvx512(path) && (path == DotPath::Avx512 || avx512Pays(type)))
+        fn = avx512DotQ8Kernel(type);
     if (!fn && useAvx2(path))
         fn = avx2DotQ8Kernel(type);
     if (!fn)
@@ -414,7 +437,12 @@ bool hasAvx512Dot(GgmlType type)
 
 bool hasAvx512DotQ8(GgmlType type)
 {
-    return VecDot::avx512Q8Kernel(type) != nullptr;
+    return avx512DotQ8Kernel(type) != nullptr;
+}
+
+bool autoUsesAvx512DotQ8(GgmlType type)
+{
+    return cpuHasAvx512() && hasAvx512DotQ8(type) && avx512Pays(type);
 }
 
 bool canDot(GgmlType type)

@@ -83,10 +83,13 @@ bool cpuHasAvx512();
 bool hasAvx2Dot(GgmlType type);
 /// Whether `type` has an AVX2 integer kernel for dotRowQ8() (all that have q8ActivationType()).
 bool hasAvx2DotQ8(GgmlType type);
-/// Whether `type` has an AVX-512 kernel for dotRow() / dotRowQ8(). Kept only where it beats
-/// the AVX2 one on an AVX-512 machine (quantfit-bench dot measures both).
+/// Whether `type` has an AVX-512 kernel for dotRow() / dotRowQ8() (quantfit-bench dot measures
+/// them against AVX2). dotRow() has them only where they pay (F16, BF16).
 bool hasAvx512Dot(GgmlType type);
 bool hasAvx512DotQ8(GgmlType type);
+/// Whether DotPath::Auto picks the AVX-512 kernel of dotRowQ8() for `type` on this CPU: every
+/// type except the two where it measured no faster than AVX2 (IQ3_XXS, IQ1_M).
+bool autoUsesAvx512DotQ8(GgmlType type);
 
 /// The integer form of a quantized type (vecdotint.h): element j of sub-block k of a row is
 /// scales[k] * codes[j] - mins[k], bit for bit the dequantized value; mins only when affine.

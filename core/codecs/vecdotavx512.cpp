@@ -3,14 +3,16 @@
 
 // AVX-512 kernels (F, BW, VL, VNNI). Every function carries the target attribute, so the file
 // builds without -mavx512f and runs only after cpuHasAvx512() said yes (vecdot.cpp).
-//  1. Float activations: F32, F16 and BF16 rows, 16 lanes per FMA, four accumulators.
+//  1. Float activations: F16 and BF16 rows, 16 lanes per FMA, four accumulators. (An F32
+//     kernel of the same shape ran at half the AVX2 kernel's speed on an AVX-512 machine, AMD
+//     EPYC, quantfit-bench dot, so F32 keeps the AVX2 one.)
 //  2. 8-bit activations over the integer form: two 32-element chunks per 512-bit register,
 //     decoded by the AVX2 decoders of vecdotintavx2.h; vpdpbusd multiplies |code| (unsigned)
 //     by the activation carrying the code's sign and sums four products per int32 lane, exactly.
 //     Lanes 0..7 belong to the first chunk, 8..15 to the second (0..3 / 4..7 / .. for 16-element
 //     sub-blocks); one float FMA per register applies the sub-block scales.
-// vecdot.cpp registers a kernel for Auto only where quantfit-bench dot measured it faster than
-// the AVX2 one.
+// vecdot.cpp lets DotPath::Auto use a kernel only where quantfit-bench dot measured it faster
+// than the AVX2 one.
 
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -36,29 +38,6 @@ QF_AVX512 inline float hsum512(__m512 v)
 //
 // float activations
 //
-
-QF_AVX512 float dotF32(const std::uint8_t *row, const float *x, std::int64_t n)
-{
-    const auto *w = reinterpret_cast<const float *>(row); // only for address arithmetic
-    __m512 a0 = _mm512_setzero_ps();
-    __m512 a1 = _mm512_setzero_ps();
-    __m512 a2 = _mm512_setzero_ps();
-    __m512 a3 = _mm512_setzero_ps();
-    std::int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);
-        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 32), _mm512_loadu_ps(x + i + 32), a2);
-        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 48), _mm512_loadu_ps(x + i + 48), a3);
-    }
-    for (; i + 16 <= n; i += 16)
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), a0);
-    if (i < n) { // masked tail: loads stop at the row's end
-        const __mmask16 k = __mmask16((1u << (n - i)) - 1);
-        a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, w + i), _mm512_maskz_loadu_ps(k, x + i), a1);
-    }
-    return hsum512(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-}
 
 QF_AVX512 inline __m512 loadHalf16(const std::uint8_t *p)
 {
@@ -263,7 +242,6 @@ QF_AVX512 float dotQ8Int(const std::uint8_t *row, const std::uint8_t *xq, std::i
 DotFn avx512Kernel(GgmlType type)
 {
     switch (type) {
-    case GgmlType::F32: return dotF32;
     case GgmlType::F16: return dotHalf<false>;
     case GgmlType::BF16: return dotHalf<true>;
     default: return nullptr;

@@ -170,6 +170,14 @@ struct DecMxfp4 {
     QF_AVX2 static void mins(const std::uint8_t *, float *) {}
 };
 
+// Codec::nvfp4HalfScale() of every byte (it calls ldexp; a table lookup is ten times faster).
+inline const std::array<float, 256> kNvfp4HalfScales = [] {
+    std::array<float, 256> t{};
+    for (int u = 0; u < 256; ++u)
+        t[std::size_t(u)] = Codec::nvfp4HalfScale(std::uint8_t(u));
+    return t;
+}();
+
 // NVFP4: sub-block k = bytes 8k..8k+7, low nibbles first, then high nibbles.
 struct DecNvfp4 {
     static constexpr int kBlock = 64, kBytes = 36, kSub = 16;
@@ -186,7 +194,7 @@ struct DecNvfp4 {
     QF_AVX2 static void scales(const std::uint8_t *b, float *s)
     {
         for (int k = 0; k < 4; ++k)
-            s[k] = Codec::nvfp4HalfScale(b[k]);
+            s[k] = kNvfp4HalfScales[b[k]];
     }
     QF_AVX2 static void mins(const std::uint8_t *, float *) {}
 };

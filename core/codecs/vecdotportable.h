@@ -20,7 +20,12 @@ using DotQ8Fn = float (*)(const std::uint8_t *row, const std::uint8_t *xq, std::
 DotQ8Fn portableQ8Kernel(GgmlType type);
 DotQ8Fn avx2Q8Kernel(GgmlType type);
 DotQ8Fn avx2IntQ8Kernel(GgmlType type);
-/// AVX-512 integer kernel (vecdotavx512.cpp), or null. Requires cpuHasAvx512().
+/// AVX-512 integer kernels, or null; require cpuHasAvx512(). avx512KQuantKernel(): the
+/// super-block types with integer sub-block scales (vecdotkavx512.cpp); avx512IqKernel(): the
+/// grid I-quants with gathered grid entries (vecdotiqavx512.cpp); avx512Q8Kernel(): over the
+/// integer-form decoders (vecdotavx512.cpp).
+DotQ8Fn avx512KQuantKernel(GgmlType type);
+DotQ8Fn avx512IqKernel(GgmlType type);
 DotQ8Fn avx512Q8Kernel(GgmlType type);
 
 /// Portable kernel for `type`, or null when the type cannot be dequantized.

@@ -165,9 +165,12 @@ void benchRowDots(const std::vector<GgmlType> &types, std::int64_t n, double mib
                     g_sink = s;
                 });
             }
+            // "avx512-" marks an AVX-512 kernel that DotPath::Auto does not pick (no faster)
+            const bool unused = p.path == DotPath::Avx512 && hasQ8 && !autoUsesAvx512DotQ8(type);
             print(QStringLiteral("%1 %2 %3 %4")
                       .arg(QString::fromLatin1(f.name.data()), -8)
-                      .arg(QString::fromLatin1(p.name), -9)
+                      .arg(QString::fromLatin1(p.name) + (unused ? QStringLiteral("-") : QString()),
+                           -9)
                       .arg(hasQ8 ? QString::number(q8, 'f', 2) : QStringLiteral("-"), 9)
                       .arg(hasF32 ? QString::number(f32, 'f', 2) : QStringLiteral("-"), 9));
         }
