@@ -324,9 +324,10 @@ int runQuantize(const QStringList &args)
     for (const QString &w : result.warnings)
         err(QStringLiteral("warning: %1\n").arg(w));
     for (const ConversionOutput &o : result.outputs) {
-        const QString files = o.files.size() > 1
-            ? QStringLiteral("%1 files: %2").arg(o.files.size()).arg(o.files.join(QStringLiteral(", ")))
-            : o.path;
+        const QString files =
+            o.files.size() > 1
+                ? QStringLiteral("%1 files: %2").arg(o.files.size()).arg(o.files.join(u", "))
+                : o.path;
         out(QStringLiteral("wrote %1 (%2, %3, %4 bytes, %5 bpw)\n")
                 .arg(files, fileTypeName(o.fileType), formatBytes(o.actualBytes))
                 .arg(o.actualBytes)

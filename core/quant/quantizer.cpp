@@ -121,7 +121,8 @@ void checkTargets(const GgufFile &input, const std::vector<QuantizeTarget> &targ
         // llama-quantize's up-front refusal (docs/quantization.md, "Importance matrix"),
         // before any output exists.
         if (!t.plan.refusal.isEmpty())
-            throw Error(QStringLiteral("%1: %2").arg(fileTypeName(t.plan.fileType), t.plan.refusal));
+            throw Error(
+                QStringLiteral("%1: %2").arg(fileTypeName(t.plan.fileType), t.plan.refusal));
         if (t.plan.imatrixRequiredBy && !options.imatrix)
             throw Error(imatrixRequirementMessage(t.plan));
         for (const auto &p : t.plan.tensors) {
@@ -431,9 +432,20 @@ QuantizeResult quantize(const GgufFile &input, const std::vector<QuantizeTarget>
         work[i].importance = {};
     }
     ctx.flush();
-    for (auto &files : writers) {
-        for (auto &writer : files)
-            writer->commit();
+    // Every file is complete here; should renaming one fail, the ones already in place go too,
+    // so a set of output files is never left half there.
+    QStringList committed;
+    try {
+        for (std::size_t t = 0; t < targets.size(); ++t) {
+            for (std::uint32_t s = 0; s < targets[t].plan.nShards; ++s) {
+                writers[t][s]->commit();
+                committed << shardOutputPath(targets[t].outputPath, s, targets[t].plan.nShards);
+            }
+        }
+    } catch (...) {
+        for (const QString &path : committed)
+            QFile::remove(path);
+        throw;
     }
     result.seconds = ctx.elapsedSeconds() - start;
     result.inputBytes = total;
@@ -476,7 +488,8 @@ QString shardOutputPath(const QString &outputPath, std::uint32_t shard, std::uin
 
 void verifyQuantizedFile(const QString &path, const QuantPlan &plan, std::uint32_t shard)
 {
-    const GgufFile file = GgufFile::open(path, GgufFile::Mode::MetadataOnly, GgufFile::Split::ThisFile);
+    const GgufFile file =
+        GgufFile::open(path, GgufFile::Mode::MetadataOnly, GgufFile::Split::ThisFile);
     auto fail = [&](const QString &what) {
         throw Error(QStringLiteral("verification of '%1' failed: %2").arg(path, what));
     };

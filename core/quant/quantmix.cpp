@@ -119,7 +119,8 @@ bool MixModelFacts::is70B() const
     return false;
 }
 
-MixModelFacts mixModelFacts(const GgufMetadata &metadata, const std::vector<GgufTensorInfo> &tensors)
+MixModelFacts mixModelFacts(const GgufMetadata &metadata,
+                            const std::vector<GgufTensorInfo> &tensors)
 {
     MixModelFacts f;
     f.architecture = metadata.stringOr("general.architecture");

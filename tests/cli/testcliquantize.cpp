@@ -282,13 +282,15 @@ private slots:
         QTest::addColumn<QStringList>("options");
         QTest::addColumn<QString>("error");
         QTest::newRow("no =") << QStringList{"--tensor-type", "attn_v"}
-                              << "error: --tensor-type 'attn_v': no '=' between the pattern and the type";
+                              << "error: --tensor-type 'attn_v': no '=' between the pattern "
+                                 "and the type";
         QTest::newRow("empty pattern") << QStringList{"--tensor-type", "=q8_0"}
                                        << "error: --tensor-type '=q8_0': the pattern is empty";
         QTest::newRow("unknown type") << QStringList{"--tensor-type", "attn_v=q3"}
                                       << "error: --tensor-type 'attn_v=q3': 'q3' is not a tensor type";
         QTest::newRow("bad pattern") << QStringList{"--tensor-type", "attn_v[=q8_0"}
-                                     << "error: --tensor-type 'attn_v[=q8_0': 'attn_v[' is not a valid regular expression";
+                                     << "error: --tensor-type 'attn_v[=q8_0': 'attn_v[' is not "
+                                        "a valid regular expression";
         QTest::newRow("missing file") << QStringList{"--tensor-type-file", "/nonexistent/types.txt"}
                                       << "/nonexistent/types.txt";
         QTest::newRow("prune") << QStringList{"--prune-layers", "1,,2"}
@@ -334,9 +336,11 @@ private slots:
             GgufLayout layout;
             if (i == 0)
                 layout.metadata = whole.metadata();
-            layout.metadata.set("split.no", GgufValue::fromUInt(GgufValueType::UINT16, std::uint64_t(i)));
+            layout.metadata.set("split.no",
+                                GgufValue::fromUInt(GgufValueType::UINT16, std::uint64_t(i)));
             layout.metadata.set("split.count", GgufValue::fromUInt(GgufValueType::UINT16, 2));
-            layout.metadata.set("split.tensors.count", GgufValue::i32(std::int32_t(whole.tensors().size())));
+            layout.metadata.set("split.tensors.count",
+                                GgufValue::i32(std::int32_t(whole.tensors().size())));
             std::vector<QByteArray> data;
             for (std::size_t k = i ? half : 0; k < (i ? whole.tensors().size() : half); ++k) {
                 layout.tensors.push_back(whole.tensors()[k]);
@@ -347,12 +351,14 @@ private slots:
                           std::move(layout), data);
         }
         const QString first = dir.filePath(QStringLiteral("m-00001-of-00002.gguf"));
-        auto r = runCli(QStringList{QStringLiteral("quantize"), first, dir.filePath(QStringLiteral("q.gguf"))}
+        auto r = runCli(QStringList{QStringLiteral("quantize"), first,
+                                    dir.filePath(QStringLiteral("q.gguf"))}
                         + args({"Q8_0", "--keep-split", "--quiet"}));
         QVERIFY2(r.exitCode == 0, r.err.constData());
         QVERIFY2(r.out.contains("2 files"), r.out.constData());
         // Without OUT: named after the model, with the type, then the shard suffix.
-        r = runCli(QStringList{QStringLiteral("quantize"), first} + args({"Q4_0", "--keep-split", "--quiet"}));
+        r = runCli(QStringList{QStringLiteral("quantize"), first}
+                   + args({"Q4_0", "--keep-split", "--quiet"}));
         QVERIFY2(r.exitCode == 0, r.err.constData());
         QCOMPARE(filesIn(dir.path()),
                  QStringList({"m-00001-of-00002.gguf", "m-00002-of-00002.gguf",
@@ -363,8 +369,10 @@ private slots:
         QCOMPARE(second.metadata().size(), std::size_t(3));
         QCOMPARE(second.tensors().size(), whole.tensors().size() - half);
         // The dry run lists the files.
-        r = runCli(QStringList{QStringLiteral("quantize"), first} + args({"Q8_0", "--keep-split", "--dry-run"}));
-        QVERIFY2(r.out.contains("file 2: ") && r.out.contains("-00002-of-00002.gguf"), r.out.constData());
+        r = runCli(QStringList{QStringLiteral("quantize"), first}
+                   + args({"Q8_0", "--keep-split", "--dry-run"}));
+        QVERIFY2(r.out.contains("file 2: ") && r.out.contains("-00002-of-00002.gguf"),
+                 r.out.constData());
     }
 
     // IQ1/IQ2/IQ3_XXS mixes need an importance matrix: refused before anything is written, with

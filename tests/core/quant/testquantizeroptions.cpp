@@ -90,14 +90,16 @@ QStringList writeSplit(const GgufFile &source, const QString &prefix, int n)
         layout.metadata.set("split.count", GgufValue::fromUInt(GgufValueType::UINT16, std::uint64_t(n)));
         layout.metadata.set("split.tensors.count", GgufValue::i32(std::int32_t(tensors.size())));
         std::vector<QByteArray> data;
-        for (std::size_t k = std::size_t(i) * per; k < std::min(tensors.size(), std::size_t(i + 1) * per); ++k) {
+        const std::size_t end = std::min(tensors.size(), std::size_t(i + 1) * per);
+        for (std::size_t k = std::size_t(i) * per; k < end; ++k) {
             GgufTensorInfo t = tensors[k];
             t.shard = 0;
             layout.tensors.push_back(t);
             const auto bytes = source.tensorData(tensors[k]);
             data.emplace_back(reinterpret_cast<const char *>(bytes.data()), qsizetype(bytes.size()));
         }
-        paths << SplitFileName{prefix, std::uint32_t(i + 1), std::uint32_t(n)}.pathOf(std::uint64_t(i + 1));
+        paths << SplitFileName{prefix, std::uint32_t(i + 1), std::uint32_t(n)}.pathOf(
+            std::uint64_t(i + 1));
         writeGgufFile(paths.last(), std::move(layout), data);
     }
     return paths;
@@ -211,7 +213,8 @@ void TestQuantizerOptions::keepSplitRoundTrip()
     const GgufFile reference = GgufFile::open(plain.outputPath);
 
     for (int i = 0; i < 3; ++i) {
-        const GgufFile in = GgufFile::open(parts[i], GgufFile::Mode::MetadataOnly, GgufFile::Split::ThisFile);
+        const GgufFile in =
+            GgufFile::open(parts[i], GgufFile::Mode::MetadataOnly, GgufFile::Split::ThisFile);
         const GgufFile out = GgufFile::open(outs[i], GgufFile::Mode::Full, GgufFile::Split::ThisFile);
         // The same tensors in the same file, in the input's order.
         QCOMPARE(out.tensors().size(), in.tensors().size());
@@ -324,7 +327,8 @@ void TestQuantizerOptions::imatrixEntriesChecked()
     QCOMPARE(Test::filesIn(dir.path()), QStringList());
     // With every entry it works; token_embd (Q2_K) and output (Q5_K) go without one.
     const QuantizeResult r = quantize(input, {{iq2.plan, out}}, qo, ctx);
-    QVERIFY(r.warnings.join(u'\n').contains(QLatin1String("did not find weights for token_embd.weight")));
+    QVERIFY(r.warnings.join(u'\n').contains(
+        QLatin1String("did not find weights for token_embd.weight")));
     QFile::remove(out);
 
     // An IQ2_XXS token embedding: exempt from llama-quantize's check, but ggml cannot make it

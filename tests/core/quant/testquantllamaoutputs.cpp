@@ -38,7 +38,10 @@ QString firstDifference(const QByteArray &a, const QByteArray &b)
     qsizetype at = 0;
     while (at < a.size() && at < b.size() && a[at] == b[at])
         ++at;
-    return QStringLiteral("sizes %1 and %2, first difference at byte %3").arg(a.size()).arg(b.size()).arg(at);
+    return QStringLiteral("sizes %1 and %2, first difference at byte %3")
+        .arg(a.size())
+        .arg(b.size())
+        .arg(at);
 }
 
 } // namespace
@@ -157,13 +160,15 @@ void TestQuantLlamaOutputs::withLegacyImatrix()
     const QuantizeResult result = quantize(input, targets, qo, ctx);
     // token_embd and output have no entry (llama-imatrix does not record them): quantized
     // without one, as llama-quantize did.
-    QVERIFY(result.warnings.join(u'\n').contains(QLatin1String("did not find weights for token_embd.weight")));
+    QVERIFY(result.warnings.join(u'\n').contains(
+        QLatin1String("did not find weights for token_embd.weight")));
     std::uint64_t nBlocks = 0;
     std::uint64_t nTensors = 0;
     for (qsizetype i = 0; i < names.size(); ++i) {
         const QByteArray ours = fileContent(targets[std::size_t(i)].outputPath);
         const QByteArray theirs = fileContent(ref(names[i]));
-        QVERIFY2(ours == theirs, qPrintable(names[i] + QStringLiteral(": ") + firstDifference(ours, theirs)));
+        QVERIFY2(ours == theirs,
+                 qPrintable(names[i] + QStringLiteral(": ") + firstDifference(ours, theirs)));
         for (const PlannedTensor &p : targets[std::size_t(i)].plan.tensors) {
             if (typeFacts(p.targetType).isQuantized) {
                 ++nTensors;

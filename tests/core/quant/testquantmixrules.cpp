@@ -52,14 +52,6 @@ GgufLayout asArchitecture(const GgufLayout &llama, const QByteArray &arch)
     return out;
 }
 
-std::map<QByteArray, G> typesOf(const QuantPlan &plan)
-{
-    std::map<QByteArray, G> m;
-    for (const auto &p : plan.tensors)
-        m[p.name] = p.targetType;
-    return m;
-}
-
 const PlannedTensor &find(const QuantPlan &plan, const QByteArray &name)
 {
     for (const auto &p : plan.tensors) {
@@ -514,7 +506,8 @@ void TestQuantMixRules::mixtureOfExperts()
         QCOMPARE(typeOf(km, blk(i, "ffn_down_exps.weight")), down);
         QCOMPARE(typeOf(km, blk(i, "ffn_down_shexp.weight")), down);
     }
-    const QuantPlan iq = makeQuantPlan(layout.metadata, layout.tensors, F::IQ2_XXS, imatrixOptions(true));
+    const QuantPlan iq =
+        makeQuantPlan(layout.metadata, layout.tensors, F::IQ2_XXS, imatrixOptions(true));
     for (int i = 0; i < 4; ++i) {
         QCOMPARE(typeOf(iq, blk(i, "attn_v.weight")), G::Q4_K);       // n_expert >= 4
         QCOMPARE(typeOf(iq, blk(i, "attn_k.weight")), G::Q4_K);       // n_expert == 8
@@ -528,7 +521,8 @@ void TestQuantMixRules::mixtureOfExperts()
         (void)makeQuantPlan(bad.metadata, bad.tensors, F::Q4_K_M);
         QFAIL("accepted");
     } catch (const Error &e) {
-        QCOMPARE(e.message(), QStringLiteral("Failed to determine layer for tensor extra.ffn_down.weight"));
+        QCOMPARE(e.message(),
+                 QStringLiteral("Failed to determine layer for tensor extra.ffn_down.weight"));
     }
 }
 
@@ -740,10 +734,12 @@ void TestQuantMixRules::pruneLayers()
         kv.push_back(GgufValue::u32(std::uint32_t(i % 2 ? 2 : 1)));
         ff.push_back(GgufValue::u32(std::uint32_t(1000 + i)));
     }
-    layout.metadata.set("llama.attention.head_count_kv", GgufValue::fromArray(GgufValueType::UINT32, kv));
+    layout.metadata.set("llama.attention.head_count_kv",
+                        GgufValue::fromArray(GgufValueType::UINT32, kv));
     layout.metadata.set("llama.feed_forward_length", GgufValue::fromArray(GgufValueType::UINT32, ff));
-    layout.metadata.set("llama.some_list", GgufValue::fromArray(GgufValueType::UINT32,
-                                                                std::vector<GgufValue>(3, GgufValue::u32(7))));
+    layout.metadata.set("llama.some_list",
+                        GgufValue::fromArray(GgufValueType::UINT32,
+                                             std::vector<GgufValue>(3, GgufValue::u32(7))));
     QuantOptions o;
     o.pruneLayers = parsePruneLayers(QStringLiteral("5,3"));
     const QuantPlan p = makeQuantPlan(layout.metadata, layout.tensors, F::Q4_K_M, o);
@@ -801,7 +797,8 @@ void TestQuantMixRules::pruneLayersParsing()
             (void)parsePruneLayers(QString::fromLatin1(bad));
             QFAIL(bad);
         } catch (const Error &e) {
-            QVERIFY2(e.message().startsWith(QStringLiteral("--prune-layers '%1'").arg(QLatin1String(bad))),
+            const QString want = QStringLiteral("--prune-layers '%1'").arg(QLatin1String(bad));
+            QVERIFY2(e.message().startsWith(want),
                      qPrintable(e.message()));
         }
     }
