@@ -1,10 +1,11 @@
 #include "iqsearch.h"
 
-// AVX2 neighbour searches: the error sums of eight list candidates run in the eight lanes, each
-// lane with exactly the scalar float operations (multiply, subtract, multiply, multiply, add;
-// no FMA: no "fma" in the target and -ffp-contract=off) in the scalar order, then the eight sums
-// are scanned in list order with the scalar rule (strictly smaller replaces). The choice is
-// therefore the scalar one, bit for bit; iqsearch.cpp keeps the fallbacks for non-finite data.
+// AVX2 neighbour searches: per call a table of every (element, level) error term, each computed
+// with the scalar code's operations (multiply, subtract, multiply, multiply; no FMA: no "fma"
+// in the target and -ffp-contract=off); eight list candidates then sum their terms in element
+// order side by side, and the first strict minimum is found from lane-wise minima. The choice
+// is therefore the scalar one, bit for bit; iqsearch.cpp keeps the fallbacks for non-finite
+// data.
 
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -18,77 +19,78 @@ namespace QuantFit::Codec {
 
 namespace {
 
-// Scans the lane errors of candidates k.. in list order.
-inline void scanLanes(const float *err, const std::uint16_t *list, int k, int count, float &best,
-                      int &bestJ)
+// The first strict minimum below FLT_MAX of a list's errors, as a list position (-1 if none).
+// Candidate c of run c / 8 sums tables[i][level] over its elements i in order; per lane the
+// least error and the run it came from (strictly smaller replaces, so the earliest run wins),
+// then the smallest position among the lanes holding the overall minimum. Padding lanes repeat
+// the list's first candidate, which never wins over it.
+QF_AVX2 int firstMinimum(const std::uint8_t *levels, int count, int e, const __m256 *tables)
 {
-    for (int l = 0; l < 8 && k + l < count; ++l) {
-        if (err[l] < best) {
-            best = err[l];
-            bestJ = list[k + l];
-        }
-    }
-}
-
-} // namespace
-
-QF_AVX2 int iqBestNeighbourAvx2(const IqGridMaps &maps, int key, const float *t, const float *r,
-                                float s)
-{
-    const auto list = maps.neighbours(key);
-    const int count = int(list.size());
-    const int e = maps.groupSize;
-    const __m256 vs = _mm256_set1_ps(s);
-    const __m256i one = _mm256_set1_epi32(1);
-    float best = FLT_MAX;
-    int bestJ = -1;
-    alignas(32) float err[8];
-    const std::uint8_t *levels = maps.neighbourLevels(key);
-    for (int k = 0; k < count; k += 8, levels += 8 * e) {
+    const __m256 fltMax = _mm256_set1_ps(FLT_MAX);
+    __m256 best = fltMax;
+    __m256i bestRun = _mm256_setzero_si256();
+    for (int c = 0, run = 0; c < count; c += 8, ++run, levels += 8 * e) {
         __m256 acc = _mm256_setzero_ps();
         for (int i = 0; i < e; ++i) {
             const __m256i lev = _mm256_cvtepu8_epi32(
                 _mm_loadl_epi64(reinterpret_cast<const __m128i *>(levels + 8 * i)));
-            const __m256 p = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_add_epi32(lev, lev), one));
-            const __m256 diff = _mm256_sub_ps(_mm256_mul_ps(vs, p), _mm256_set1_ps(t[i]));
-            const __m256 rd = _mm256_mul_ps(_mm256_set1_ps(r[i]), diff);
-            acc = _mm256_add_ps(acc, _mm256_mul_ps(rd, diff));
+            acc = _mm256_add_ps(acc, _mm256_permutevar8x32_ps(tables[i], lev));
         }
-        _mm256_store_ps(err, acc);
-        scanLanes(err, list.data(), k, count, best, bestJ);
+        const __m256 lt = _mm256_cmp_ps(acc, best, _CMP_LT_OQ);
+        best = _mm256_blendv_ps(best, acc, lt);
+        bestRun = _mm256_blendv_epi8(bestRun, _mm256_set1_epi32(run), _mm256_castps_si256(lt));
     }
-    if (bestJ < 0) // only non-finite data: the scalar path's fallbacks
-        return iqBestNeighbourPortable(maps, key, t, r, s);
-    return bestJ;
+    __m256 m = _mm256_min_ps(best, _mm256_permute2f128_ps(best, best, 1));
+    m = _mm256_min_ps(m, _mm256_shuffle_ps(m, m, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm256_min_ps(m, _mm256_shuffle_ps(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
+    if (!(_mm256_cvtss_f32(m) < FLT_MAX))
+        return -1;
+    const __m256i eq = _mm256_castps_si256(_mm256_cmp_ps(best, m, _CMP_EQ_OQ));
+    const __m256i position = _mm256_add_epi32(_mm256_slli_epi32(bestRun, 3),
+                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i p = _mm256_blendv_epi8(_mm256_set1_epi32(0x7fffffff), position, eq);
+    p = _mm256_min_epi32(p, _mm256_permute2x128_si256(p, p, 1));
+    p = _mm256_min_epi32(p, _mm256_shuffle_epi32(p, _MM_SHUFFLE(1, 0, 3, 2)));
+    p = _mm256_min_epi32(p, _mm256_shuffle_epi32(p, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm256_cvtsi256_si32(p);
 }
 
+} // namespace
+
+// Per element i a table of its error term at every level l (lanes 0..7):
+// (r (s p - t)) (s p - t) with p = 2l + 1, the scalar code's operations.
+QF_AVX2 int iqBestNeighbourAvx2(const IqGridMaps &maps, int key, const float *t, const float *r,
+                                float s)
+{
+    const int e = maps.groupSize;
+    const __m256 sp = _mm256_mul_ps(_mm256_set1_ps(s), _mm256_setr_ps(1, 3, 5, 7, 9, 11, 13, 15));
+    __m256 tables[8];
+    for (int i = 0; i < e; ++i) {
+        const __m256 diff = _mm256_sub_ps(sp, _mm256_set1_ps(t[i]));
+        tables[i] = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(r[i]), diff), diff);
+    }
+    const int c = firstMinimum(maps.neighbourLevels(key), maps.nbCount[std::size_t(key)], e,
+                               tables);
+    if (c < 0) // only non-finite data: the scalar path's fallbacks
+        return iqBestNeighbourPortable(maps, key, t, r, s);
+    return maps.nbList[maps.nbStart[std::size_t(key)] + std::size_t(c)];
+}
+
+// The same with (w (s v[l] - x)) (s v[l] - x), v the level's reconstruction value.
 QF_AVX2 int iq1BestNeighbourAvx2(const IqGridMaps &maps, int key, const float *x, const float *w,
                                  float s, const float *v)
 {
-    const auto list = maps.neighbours(key);
-    const int count = int(list.size());
-    const __m256 vs = _mm256_set1_ps(s);
-    const __m256 table = _mm256_setr_ps(v[0], v[1], v[2], 0, 0, 0, 0, 0);
-    float best = FLT_MAX;
-    int bestJ = -1;
-    alignas(32) float err[8];
-    const std::uint8_t *levels = maps.neighbourLevels(key);
-    for (int k = 0; k < count; k += 8, levels += 64) {
-        __m256 acc = _mm256_setzero_ps();
-        for (int i = 0; i < 8; ++i) {
-            const __m256i lev = _mm256_cvtepu8_epi32(
-                _mm_loadl_epi64(reinterpret_cast<const __m128i *>(levels + 8 * i)));
-            const __m256 value = _mm256_permutevar8x32_ps(table, lev);
-            const __m256 diff = _mm256_sub_ps(_mm256_mul_ps(vs, value), _mm256_set1_ps(x[i]));
-            const __m256 wd = _mm256_mul_ps(_mm256_set1_ps(w[i]), diff);
-            acc = _mm256_add_ps(acc, _mm256_mul_ps(wd, diff));
-        }
-        _mm256_store_ps(err, acc);
-        scanLanes(err, list.data(), k, count, best, bestJ);
+    const __m256 sv = _mm256_mul_ps(_mm256_set1_ps(s), _mm256_setr_ps(v[0], v[1], v[2], 0, 0, 0, 0, 0));
+    __m256 tables[8];
+    for (int i = 0; i < 8; ++i) {
+        const __m256 diff = _mm256_sub_ps(sv, _mm256_set1_ps(x[i]));
+        tables[i] = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(w[i]), diff), diff);
     }
-    if (bestJ < 0)
+    const int c = firstMinimum(maps.neighbourLevels(key), maps.nbCount[std::size_t(key)], 8,
+                               tables);
+    if (c < 0)
         return iq1BestNeighbourPortable(maps, key, x, w, s, v);
-    return bestJ;
+    return maps.nbList[maps.nbStart[std::size_t(key)] + std::size_t(c)];
 }
 
 // Lanes are the splits (i1, i2 .. i2 + 7) for one i1; per sorted position the lane's level is

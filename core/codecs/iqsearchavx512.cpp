@@ -366,79 +366,116 @@ QF_AVX512 Iq1mSplit iq1sBestSplitAvx512(const float *sumX, const float *sumW)
     return best;
 }
 
+// The splits (i1, i2), 0 <= i1 <= i2 <= 16, in the scalar order, 16 per vector (153, padded
+// with (16, 16)); per vector and sorted position j the level of each lane's split (0 before
+// i1, 1 before i2, else 2), and the first position where the lanes' levels differ from 0.
+struct Iq1mSplits {
+    static constexpr int kVectors = 10;
+    alignas(64) std::int32_t i1[16 * kVectors];
+    alignas(64) std::int32_t i2[16 * kVectors];
+    alignas(64) std::int32_t level[kVectors][16][16];
+    int firstJ[kVectors];
+    int count = 0;
+};
+
+constexpr Iq1mSplits makeIq1mSplits()
+{
+    Iq1mSplits s{};
+    for (int i1 = 0; i1 <= 16; ++i1)
+        for (int i2 = i1; i2 <= 16; ++i2, ++s.count) {
+            s.i1[s.count] = i1;
+            s.i2[s.count] = i2;
+        }
+    for (int p = s.count; p < 16 * Iq1mSplits::kVectors; ++p) {
+        s.i1[p] = 16;
+        s.i2[p] = 16;
+    }
+    for (int c = 0; c < Iq1mSplits::kVectors; ++c) {
+        s.firstJ[c] = s.i1[16 * c]; // the vector's smallest i1
+        for (int j = 0; j < 16; ++j)
+            for (int l = 0; l < 16; ++l) {
+                const int p = 16 * c + l;
+                s.level[c][j][l] = j < s.i1[p] ? 0 : (j < s.i2[p] ? 1 : 2);
+            }
+    }
+    return s;
+}
+
+constexpr Iq1mSplits kIq1mSplits = makeIq1mSplits();
+
+// Lanes from `from` on where some pattern k has D > 0 and N^2 > best D.
+QF_AVX512 inline unsigned passingLanes(const __m512 *n, const __m512 *d, const __mmask16 *positive,
+                                       float best, int from)
+{
+    const __m512 vBest = _mm512_set1_ps(best);
+    unsigned pass = 0;
+    for (int k = 0; k < 4; ++k)
+        pass |= _mm512_mask_cmp_ps_mask(positive[k], _mm512_mul_ps(n[k], n[k]),
+                                        _mm512_mul_ps(vBest, d[k]), _CMP_GT_OQ);
+    return pass & (0xFFFFu << from);
+}
+
 QF_AVX512 Iq1mSplit iq1mBestSplitAvx512(const float *x, const float *w, const int *order)
 {
-    // Per sorted position j and shift pattern k, the three possible terms of each sum (levels
-    // 0, 1, 2 in lanes 0..2): (w v) x for N and (w v) v for D, v from the element's table.
+    // Per sorted position j and pattern k the three possible terms of each sum (levels 0, 1, 2
+    // in lanes 0..2): (w v) x for N and (w v) v for D, v from the element's table under k.
     __m512 termN[16][4];
     __m512 termD[16][4];
+    // The sums over positions before j where every split has level 0: the same in every lane,
+    // accumulated in the same order.
+    float prefixN[17][4] = {};
+    float prefixD[17][4] = {};
     for (int j = 0; j < 16; ++j) {
         const int e = order[j];
         const __m512 we = _mm512_set1_ps(w[e]);
         const __m512 xe = _mm512_set1_ps(x[e]);
         for (int k = 0; k < 4; ++k) {
-            const __m512 v = _mm512_maskz_loadu_ps(0x7, iq1mTable(k, e >= 8));
+            const float *table = iq1mTable(k, e >= 8);
+            const __m512 v = _mm512_maskz_loadu_ps(0x7, table);
             const __m512 wv = _mm512_mul_ps(we, v);
             termN[j][k] = _mm512_mul_ps(wv, xe);
             termD[j][k] = _mm512_mul_ps(wv, v);
+            prefixN[j + 1][k] = prefixN[j][k] + w[e] * table[0] * x[e];
+            prefixD[j + 1][k] = prefixD[j][k] + w[e] * table[0] * table[0];
         }
     }
-    // The 153 splits (i1, i2) in scalar order, 16 per vector.
-    alignas(64) std::int32_t split1[160];
-    alignas(64) std::int32_t split2[160];
-    int nSplits = 0;
-    for (int i1 = 0; i1 <= 16; ++i1)
-        for (int i2 = i1; i2 <= 16; ++i2, ++nSplits) {
-            split1[nSplits] = i1;
-            split2[nSplits] = i2;
-        }
-    for (int p = nSplits; p < 160; ++p) {
-        split1[p] = 16;
-        split2[p] = 16;
-    }
+    const Iq1mSplits &splits = kIq1mSplits;
     Iq1mSplit best{0, -1, 0, 0};
     float bestScore = -FLT_MAX;
     alignas(64) float num[4][16];
     alignas(64) float den[4][16];
     const __m512 zero = _mm512_setzero_ps();
-    for (int p = 0; p < nSplits; p += 16) {
-        const __mmask16 lanes = firstLanes(nSplits - p);
-        const __m512i i1 = _mm512_load_si512(split1 + p);
-        const __m512i i2 = _mm512_load_si512(split2 + p);
+    for (int c = 0; c < Iq1mSplits::kVectors; ++c) {
+        const int p = 16 * c;
+        const __mmask16 lanes = firstLanes(splits.count - p);
+        const int first = splits.firstJ[c];
         __m512 n[4];
         __m512 d[4];
         for (int k = 0; k < 4; ++k) {
-            n[k] = zero;
-            d[k] = zero;
+            n[k] = _mm512_set1_ps(prefixN[first][k]);
+            d[k] = _mm512_set1_ps(prefixD[first][k]);
         }
-        for (int j = 0; j < 16; ++j) {
-            // Level 0 before i1, 1 before i2, else 2.
-            const __m512i vj = _mm512_set1_epi32(j);
-            const __mmask16 below1 = _mm512_cmpgt_epi32_mask(i1, vj);
-            const __mmask16 below2 = _mm512_cmpgt_epi32_mask(i2, vj);
-            const __m512i level = _mm512_maskz_mov_epi32(
-                __mmask16(~below1), _mm512_mask_mov_epi32(_mm512_set1_epi32(2), below2,
-                                                          _mm512_set1_epi32(1)));
+        for (int j = first; j < 16; ++j) {
+            const __m512i level = _mm512_load_si512(splits.level[c][j]);
             for (int k = 0; k < 4; ++k) {
                 n[k] = _mm512_add_ps(n[k], _mm512_permutexvar_ps(level, termN[j][k]));
                 d[k] = _mm512_add_ps(d[k], _mm512_permutexvar_ps(level, termD[j][k]));
             }
         }
-        __mmask16 pass = 0;
-        const __m512 vBest = _mm512_set1_ps(bestScore);
+        __mmask16 positive[4];
         for (int k = 0; k < 4; ++k) {
-            const __mmask16 positive = _mm512_mask_cmp_ps_mask(lanes, d[k], zero, _CMP_GT_OQ);
-            pass |= _mm512_mask_cmp_ps_mask(positive, _mm512_mul_ps(n[k], n[k]),
-                                            _mm512_mul_ps(vBest, d[k]), _CMP_GT_OQ);
+            positive[k] = _mm512_mask_cmp_ps_mask(lanes, d[k], zero, _CMP_GT_OQ);
             _mm512_store_ps(num[k], n[k]);
             _mm512_store_ps(den[k], d[k]);
         }
-        if (!pass)
-            continue;
-        for (int l = __builtin_ctz(unsigned(pass)); l < 16 && p + l < nSplits; ++l) {
+        // Lanes with a candidate that beats the current best; after an acceptance the lanes
+        // after it are tested again against the new best.
+        for (unsigned pass = passingLanes(n, d, positive, bestScore, 0); pass;
+             pass = passingLanes(n, d, positive, bestScore, __builtin_ctz(pass) + 1)) {
+            const int l = __builtin_ctz(pass);
             for (int k = 0; k < 4; ++k) {
                 if (den[k][l] > 0 && num[k][l] * num[k][l] > bestScore * den[k][l]) {
-                    best = {num[k][l] / den[k][l], split1[p + l], split2[p + l], k};
+                    best = {num[k][l] / den[k][l], splits.i1[p + l], splits.i2[p + l], k};
                     bestScore = best.s * num[k][l];
                 }
             }
