@@ -42,6 +42,7 @@ private slots:
     void calibratedCancelLeavesNothing_data();
     void calibratedCancelLeavesNothing();
     void calibrationRefusesBadRequestsBeforeWorking();
+    void calibrationFromAQuantizedSource();
     void measurementRecordsCarryTheFileFacts();
     void measurementAgainstABaseModel();
     void measurementRefusesBadRequests();
@@ -460,6 +461,29 @@ void TestTasks::calibrationRefusesBadRequestsBeforeWorking()
 
     QCOMPARE(reports, 0); // nothing started
     QVERIFY(!QFileInfo::exists(out) || Test::filesIn(out).isEmpty());
+}
+
+// The inference evaluates quantized weights too: a Q8_0 source calibrates (the same 14 matrices
+// are observed) and re-quantizes with --allow-requantize.
+void TestTasks::calibrationFromAQuantizedSource()
+{
+    NullJobContext ctx;
+    ConversionRequest q8;
+    q8.sourcePath = m_model;
+    q8.fileTypes = {FileType::Q8_0};
+    q8.outputFolder = path(QStringLiteral("cal-q8"));
+    const QString source = runConversion(q8, ctx).outputs.front().path;
+
+    ConversionRequest r = calibrated(path(QStringLiteral("cal-from-q8")));
+    r.sourcePath = source;
+    r.fileTypes = {FileType::IQ4_XS};
+    r.options.allowRequantize = true;
+    const ConversionResult result = runConversion(r, ctx);
+    QVERIFY(result.calibration);
+    QCOMPARE(result.calibration->nEntries, std::size_t(14));
+    const GgufFile written = GgufFile::open(result.outputs.front().path, GgufFile::Mode::MetadataOnly);
+    QCOMPARE(written.metadata().uintOr("quantize.imatrix.entries_count", 0), 14u);
+    QCOMPARE(written.metadata().uintOr("general.file_type", 0), std::uint64_t(FileType::IQ4_XS));
 }
 
 // The record of a run carries what the file says about itself and the settings of the run.
