@@ -185,7 +185,8 @@ void quantizeRowIq1S(const float *x, std::uint8_t *dst, std::int64_t n, const fl
             }
             // Every three-way split of the sorted values, with each shift.
             const Iq1mSplit split = quantAvx512Enabled() ? iq1sBestSplitAvx512(sumX, sumW)
-                                                         : iq1sBestSplitPortable(sumX, sumW);
+                : quantSimdEnabled()                       ? iq1sBestSplitAvx2(sumX, sumW)
+                                                           : iq1sBestSplitPortable(sumX, sumW);
             if (split.i1 < 0) // all weights zero: skipped
                 continue;
             float s = split.s;

@@ -98,6 +98,10 @@ float searchSubBlock(const IqTypeSpec &spec, const IqGridMaps &maps, int n, cons
         iqTrialsAvx512(spec, maps, n, t, w, r, mPrime, s, L, bestOn);
         return refit(spec, maps, n, t, w, r, s, L, bestOn);
     }
+    if (quantSimdEnabled()) {
+        iqTrialsAvx2(spec, maps, n, t, w, r, mPrime, s, L, bestOn);
+        return refit(spec, maps, n, t, w, r, s, L, bestOn);
+    }
     float best = 0;
     for (int k = -spec.kMax; k <= spec.kMax; ++k) {
         const float id = (p + float(k) * spec.step) / mPrime;

@@ -111,6 +111,11 @@ float iqTrialsAvx512(const IqTypeSpec &spec, const IqGridMaps &maps, int n, cons
                      const float *w, const float *r, float mPrime, float &s, std::uint8_t *L,
                      bool *on);
 
+/// The same on AVX2, eight trials at a time. Call only when quantSimdEnabled().
+float iqTrialsAvx2(const IqTypeSpec &spec, const IqGridMaps &maps, int n, const float *t,
+                   const float *w, const float *r, float mPrime, float &s, std::uint8_t *L,
+                   bool *on);
+
 /// Reconstruction values of the IQ1 levels 0, 1, 2 for the shifts +0.125 and -0.125 (exact).
 inline constexpr float kIq1Plus[3] = {-0.875f, 0.125f, 1.125f};
 inline constexpr float kIq1Minus[3] = {-1.125f, -0.125f, 0.875f};
@@ -149,6 +154,8 @@ Iq1mSplit iq1mBestSplitAvx512(const float *x, const float *w, const int *order);
 Iq1mSplit iq1sBestSplitPortable(const float *sumX, const float *sumW);
 /// The same on AVX-512, 16 i2 at a time (bit-identical); call only when quantAvx512Enabled().
 Iq1mSplit iq1sBestSplitAvx512(const float *sumX, const float *sumW);
+/// The same on AVX2, 8 i2 at a time; call only when quantSimdEnabled().
+Iq1mSplit iq1sBestSplitAvx2(const float *sumX, const float *sumW);
 
 /// Positions 0..n-1 (n = 16 or 32) ordered by value, equal values in position order: the
 /// stable sort glibc's qsort is for arrays this small. The AVX-512 version counts ranks

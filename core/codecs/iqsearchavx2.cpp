@@ -93,6 +93,198 @@ QF_AVX2 int iq1BestNeighbourAvx2(const IqGridMaps &maps, int key, const float *x
     return maps.nbList[maps.nbStart[std::size_t(key)] + std::size_t(c)];
 }
 
+//
+// IQ2/IQ3 trials, one lane per trial (as iqTrialsAvx512, eight at a time)
+//
+
+namespace {
+
+// nearest_int() on 8 lanes: the scalar code's 1.5 * 2^23 bit trick.
+QF_AVX2 inline __m256i nearestInt8(__m256 v)
+{
+    const __m256i t = _mm256_castps_si256(_mm256_add_ps(v, _mm256_set1_ps(12582912.0f)));
+    return _mm256_sub_epi32(_mm256_and_si256(t, _mm256_set1_epi32(0x007fffff)),
+                            _mm256_set1_epi32(0x00400000));
+}
+
+// The low bytes of 8 int32 lanes (each 0..255), in lane order.
+QF_AVX2 inline __m128i lowBytes(__m256i v)
+{
+    const __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(v, v), _mm256_setzero_si256());
+    return _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+}
+
+} // namespace
+
+QF_AVX2 float iqTrialsAvx2(const IqTypeSpec &spec, const IqGridMaps &maps, int n, const float *t,
+                           const float *w, const float *r, float mPrime, float &s,
+                           std::uint8_t *L, bool *on)
+{
+    const int e = maps.groupSize;
+    const int nGroups = n / e;
+    const int nTrials = 2 * spec.kMax + 1;
+    const int *onGrid = reinterpret_cast<const int *>(maps.onGrid.data());
+    float wt[32];
+    for (int i = 0; i < n; ++i)
+        wt[i] = w[i] * t[i];
+    // Levels of element i in trial lane j at lev[i][j].
+    alignas(32) std::uint8_t lev[32][8];
+    alignas(32) float ts[8];
+    alignas(32) std::int32_t keys[8];
+    alignas(32) float sumA[8];
+    alignas(32) float sumQ[8];
+    unsigned off[8];
+    const __m256 odd = _mm256_setr_ps(1, 3, 5, 7, 9, 11, 13, 15);
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i lmax = _mm256_set1_epi32(spec.lmax);
+    const __m256i zero = _mm256_setzero_si256();
+    float best = 0;
+    for (int base = 0; base < nTrials; base += 8) {
+        const int nLanes = nTrials - base < 8 ? nTrials - base : 8;
+        const unsigned lanes = (1u << nLanes) - 1;
+        const __m256i laneMask = _mm256_cmpgt_epi32(_mm256_set1_epi32(nLanes), iota);
+        const __m256 k =
+            _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_set1_epi32(base - spec.kMax), iota));
+        const __m256 id = _mm256_div_ps(
+            _mm256_add_ps(_mm256_set1_ps(float(2 * spec.lmax + 1)),
+                          _mm256_mul_ps(k, _mm256_set1_ps(spec.step))),
+            _mm256_set1_ps(mPrime));
+        _mm256_store_ps(ts, _mm256_div_ps(_mm256_set1_ps(1.0f), id));
+        for (int g = 0; g < nGroups; ++g) {
+            __m256i key = zero;
+            for (int i = 0; i < e; ++i) {
+                const __m256 v = _mm256_mul_ps(
+                    _mm256_set1_ps(0.5f),
+                    _mm256_sub_ps(_mm256_mul_ps(id, _mm256_set1_ps(t[g * e + i])),
+                                  _mm256_set1_ps(1.0f)));
+                const __m256i l = _mm256_min_epi32(_mm256_max_epi32(nearestInt8(v), zero), lmax);
+                _mm_storel_epi64(reinterpret_cast<__m128i *>(lev[g * e + i]), lowBytes(l));
+                key = _mm256_or_si256(
+                    key, _mm256_sll_epi32(l, _mm_cvtsi32_si128(maps.keyBits * i)));
+            }
+            // onGrid is int16 with one spare slot at the end: 32-bit reads, low half.
+            const __m256i raw = _mm256_mask_i32gather_epi32(zero, onGrid, key, laneMask, 2);
+            const __m256i entry = _mm256_srai_epi32(_mm256_slli_epi32(raw, 16), 16);
+            off[g] = unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(entry))) & lanes;
+            if (!off[g])
+                continue;
+            _mm256_store_si256(reinterpret_cast<__m256i *>(keys), key);
+            for (unsigned m = off[g]; m; m &= m - 1) {
+                const int j = __builtin_ctz(m);
+                const __m256 sp = _mm256_mul_ps(_mm256_set1_ps(ts[j]), odd);
+                __m256 tables[8];
+                for (int i = 0; i < e; ++i) {
+                    const __m256 diff = _mm256_sub_ps(sp, _mm256_set1_ps(t[g * e + i]));
+                    tables[i] = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(r[g * e + i]), diff),
+                                              diff);
+                }
+                const std::uint8_t *list = maps.neighbourLevels(keys[j]);
+                const int c = firstMinimum(list, maps.nbCount[std::size_t(keys[j])], e, tables);
+                if (c < 0) { // only non-finite data: the scalar path's fallbacks
+                    const std::uint8_t *nb = maps.levelsOf(
+                        iqBestNeighbourPortable(maps, keys[j], t + g * e, r + g * e, ts[j]));
+                    for (int i = 0; i < e; ++i)
+                        lev[g * e + i][j] = nb[i];
+                    continue;
+                }
+                const std::uint8_t *winner = list + std::size_t(c / 8) * 8 * std::size_t(e) + c % 8;
+                for (int i = 0; i < e; ++i)
+                    lev[g * e + i][j] = winner[8 * i];
+            }
+        }
+        // A = sum (w t) q and Q = sum (w q) q in element order, q = 2l + 1, per trial lane.
+        __m256 a = _mm256_setzero_ps();
+        __m256 q2 = _mm256_setzero_ps();
+        const __m256i one = _mm256_set1_epi32(1);
+        for (int i = 0; i < n; ++i) {
+            const __m256i l = _mm256_cvtepu8_epi32(
+                _mm_loadl_epi64(reinterpret_cast<const __m128i *>(lev[i])));
+            const __m256 q = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_add_epi32(l, l), one));
+            a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_set1_ps(wt[i]), q));
+            q2 = _mm256_add_ps(q2, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(w[i]), q), q));
+        }
+        _mm256_store_ps(sumA, a);
+        _mm256_store_ps(sumQ, q2);
+        for (int j = 0; j < nLanes; ++j) {
+            if (sumQ[j] > 0 && sumA[j] * sumA[j] > best * sumQ[j]) {
+                s = sumA[j] / sumQ[j];
+                best = s * sumA[j];
+                for (int i = 0; i < n; ++i)
+                    L[i] = lev[i][j];
+                for (int g = 0; g < nGroups; ++g)
+                    on[g] = !((off[g] >> j) & 1);
+            }
+        }
+    }
+    return best;
+}
+
+// IQ1_S's split search as iq1sBestSplitAvx512, eight i2 at a time.
+QF_AVX2 Iq1mSplit iq1sBestSplitAvx2(const float *sumX, const float *sumW)
+{
+    Iq1mSplit best{0, -1, 0, 0};
+    float bestScore = -FLT_MAX;
+    alignas(32) float num[2][8];
+    alignas(32) float den[2][8];
+    alignas(32) float xs[40];
+    alignas(32) float ws[40];
+    for (int i = 0; i < 40; ++i) {
+        xs[i] = i <= 32 ? sumX[i] : 0.f;
+        ws[i] = i <= 32 ? sumW[i] : 0.f;
+    }
+    const __m256 x32 = _mm256_set1_ps(sumX[32]);
+    const __m256 w32 = _mm256_set1_ps(sumW[32]);
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int i1 = 0; i1 <= 32; ++i1) {
+        const float a = sumX[i1] - sumX[0];
+        const float wa = sumW[i1] - sumW[0];
+        for (int i2 = i1; i2 <= 32; i2 += 8) {
+            const __m256 lanes = _mm256_castsi256_ps(
+                _mm256_cmpgt_epi32(_mm256_set1_epi32(33 - i2), iota));
+            const __m256 xi2 = _mm256_loadu_ps(xs + i2);
+            const __m256 wi2 = _mm256_loadu_ps(ws + i2);
+            const __m256 b = _mm256_sub_ps(xi2, _mm256_set1_ps(sumX[i1]));
+            const __m256 c = _mm256_sub_ps(x32, xi2);
+            const __m256 wb = _mm256_sub_ps(wi2, _mm256_set1_ps(sumW[i1]));
+            const __m256 wc = _mm256_sub_ps(w32, wi2);
+            int pass = 0;
+            for (int shift = 0; shift < 2; ++shift) {
+                const float *v = shift ? kIq1Minus : kIq1Plus;
+                const __m256 v1 = _mm256_set1_ps(v[1]);
+                const __m256 v2 = _mm256_set1_ps(v[2]);
+                const __m256 nm = _mm256_add_ps(
+                    _mm256_add_ps(_mm256_set1_ps(a * v[0]), _mm256_mul_ps(b, v1)),
+                    _mm256_mul_ps(c, v2));
+                const __m256 dn = _mm256_add_ps(
+                    _mm256_add_ps(_mm256_set1_ps(wa * v[0] * v[0]),
+                                  _mm256_mul_ps(_mm256_mul_ps(wb, v1), v1)),
+                    _mm256_mul_ps(_mm256_mul_ps(wc, v2), v2));
+                const __m256 ok = _mm256_and_ps(
+                    _mm256_and_ps(lanes, _mm256_cmp_ps(dn, zero, _CMP_GT_OQ)),
+                    _mm256_cmp_ps(_mm256_mul_ps(nm, nm),
+                                  _mm256_mul_ps(_mm256_set1_ps(bestScore), dn), _CMP_GT_OQ));
+                pass |= _mm256_movemask_ps(ok);
+                _mm256_store_ps(num[shift], nm);
+                _mm256_store_ps(den[shift], dn);
+            }
+            if (!pass)
+                continue;
+            for (int j = __builtin_ctz(unsigned(pass)); j < 8 && i2 + j <= 32; ++j) {
+                for (int shift = 0; shift < 2; ++shift) {
+                    const float nm = num[shift][j];
+                    const float dn = den[shift][j];
+                    if (dn > 0 && nm * nm > bestScore * dn) {
+                        best = {nm / dn, i1, i2 + j, shift};
+                        bestScore = best.s * nm;
+                    }
+                }
+            }
+        }
+    }
+    return best;
+}
+
 // Lanes are the splits (i1, i2 .. i2 + 7) for one i1; per sorted position the lane's level is
 // 0 before i1, 1 before its i2, else 2, and each of the four shift patterns gets its own sums.
 QF_AVX2 Iq1mSplit iq1mBestSplitAvx2(const float *x, const float *w, const int *order)
@@ -171,6 +363,17 @@ int iq1BestNeighbourAvx2(const IqGridMaps &, int, const float *, const float *, 
 Iq1mSplit iq1mBestSplitAvx2(const float *x, const float *w, const int *order)
 {
     return iq1mBestSplitPortable(x, w, order);
+}
+
+float iqTrialsAvx2(const IqTypeSpec &, const IqGridMaps &, int, const float *, const float *,
+                   const float *, float, float &, std::uint8_t *, bool *)
+{
+    return 0;
+}
+
+Iq1mSplit iq1sBestSplitAvx2(const float *sumX, const float *sumW)
+{
+    return iq1sBestSplitPortable(sumX, sumW);
 }
 
 } // namespace QuantFit::Codec
