@@ -8,6 +8,7 @@
 #include <QAbstractItemModel>
 #include <QCheckBox>
 #include <QLabel>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QTableView>
 #include <QTest>
@@ -72,6 +73,7 @@ private slots:
     void memoryBarFollowsRamInstantly();
     void tableListsEveryLevelWithBadges();
     void enteredShapeIsAdvised();
+    void iquantRecommendationDrivesConvert();
 
 private:
     QTemporaryDir m_dir;
@@ -218,6 +220,38 @@ void TestUiAdvise::enteredShapeIsAdvised()
     QVERIFY(page.selectCatalogModel(QStringLiteral("llama-3.1-70b")));
     QCOMPARE(page.currentModelId(), QStringLiteral("llama-3.1-70b"));
     QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 20000);
+}
+
+// Llama 3.1 405B on 128 GB: no level of the brief's table fits (Q2_K is 149 GB), the
+// recommendation is an I-quant; the memory bar and "Convert with …" follow it.
+void TestUiAdvise::iquantRecommendationDrivesConvert()
+{
+    AdvisePage page;
+    page.show();
+    QVERIFY(page.selectCatalogModel(QStringLiteral("llama-3.1-405b")));
+    page.setRamGb(128);
+    page.setContextTokens(8192);
+    QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 20000);
+    QCOMPARE(recommendedQuant(page), QString()); // not a row of the brief's table
+    QVERIFY2(labelText(page, "headline").endsWith(QStringLiteral("IQ2_XXS")),
+             qPrintable(labelText(page, "headline")));
+    QVERIFY(labelText(page, "reasons").contains(QStringLiteral("importance matrix")));
+    const QuantFit::ModelAdvice advice = QuantFit::Advisor().adviseModel(
+        QStringLiteral("llama-3.1-405b"), [] {
+            QuantFit::AdviceOptions o;
+            o.ramBytes = 128'000'000'000ull;
+            o.contextTokens = 8192;
+            return o;
+        }());
+    const QuantFit::QuantRow *row = advice.row(QuantFit::FileType::IQ2_XXS);
+    QVERIFY(row);
+    QCOMPARE(memoryBar(page)->totalBytes(), row->memory.totalBytes());
+    auto *convert = page.findChild<QPushButton *>(QStringLiteral("convert"));
+    QVERIFY(convert->text().contains(QStringLiteral("IQ2_XXS")));
+    QSignalSpy requested(&page, &AdvisePage::convertRequested);
+    QTest::mouseClick(convert, Qt::LeftButton);
+    QCOMPARE(requested.size(), 1);
+    QCOMPARE(requested.at(0).at(0).toString(), QStringLiteral("IQ2_XXS"));
 }
 
 QTEST_MAIN(TestUiAdvise)

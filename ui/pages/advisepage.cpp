@@ -324,13 +324,28 @@ void AdvisePage::enterShape()
         setCustomShape(dialog.shape());
 }
 
+const QuantRow *AdvisePage::recommendedIQuant() const
+{
+    // The recommendation may be an I-quant (nothing larger fits), which the table of the brief's
+    // levels does not list; the memory bar and Convert then follow it.
+    if (!m_advice || !m_advice->recommendation.fileType)
+        return nullptr;
+    const FileType ft = *m_advice->recommendation.fileType;
+    for (const QuantRow &r : m_advice->iquantRows) {
+        if (r.fileType == ft)
+            return &r;
+    }
+    return nullptr;
+}
+
 void AdvisePage::requestConvert()
 {
     const QModelIndex current = m_table->currentIndex();
     const int row = current.isValid() ? current.row() : m_tableModel->recommendedRow();
-    if (row < 0 || row >= int(m_tableModel->rows().size()))
-        return;
-    emit convertRequested(m_tableModel->rows()[std::size_t(row)].name, m_ggufPath);
+    if (row >= 0 && row < int(m_tableModel->rows().size()))
+        emit convertRequested(m_tableModel->rows()[std::size_t(row)].name, m_ggufPath);
+    else if (const QuantRow *r = recommendedIQuant())
+        emit convertRequested(r->name, m_ggufPath);
 }
 
 void AdvisePage::syncRamControls()
@@ -574,11 +589,12 @@ void AdvisePage::updateMemoryBar()
     }
     const auto &rows = m_advice->rows;
     int row = m_table->currentIndex().isValid() ? m_table->currentIndex().row() : m_tableModel->recommendedRow();
-    if (row < 0 || row >= int(rows.size())) {
+    const QuantRow *iquant = recommendedIQuant();
+    if ((row < 0 || row >= int(rows.size())) && !iquant) {
         const QuantRow *q4 = m_advice->row(FileType::Q4_K_M);
         row = q4 ? int(q4 - rows.data()) : 0;
     }
-    const QuantRow &r = rows[std::size_t(row)];
+    const QuantRow &r = row >= 0 && row < int(rows.size()) ? rows[std::size_t(row)] : *iquant;
     m_memoryBar->setParts({
         {tr("Weights (%1)").arg(r.name), r.memory.weightsBytes, Palette::weights()},
         {tr("KV cache"), r.memory.kvCacheBytes, Palette::kvCache()},

@@ -12,6 +12,7 @@ class Advisor;
 struct AdviceOptions;
 struct ModelShape;
 struct ModelAdvice;
+struct QuantRow;
 class GgufFile;
 }
 
@@ -88,6 +89,8 @@ private:
     void browseGguf();
     void enterShape();
     void requestConvert();
+    /// The recommended row when it is an I-quant (not in the table), else nullptr.
+    const QuantFit::QuantRow *recommendedIQuant() const;
     void emitIdleWhenDone();
     void showError(const QString &message);
     /// RAM, reserve, KV type and flash attention: what the priority rows depend on.
