@@ -159,7 +159,9 @@ int runModels(const QStringList &args)
         wanted = sourceList(parser.value(QStringLiteral("only")), QStringLiteral("only"));
     for (ModelSource s : sourceList(parser.value(QStringLiteral("skip")), QStringLiteral("skip")))
         wanted.erase(std::remove(wanted.begin(), wanted.end(), s), wanted.end());
-    auto isWanted = [&](ModelSource s) { return std::find(wanted.begin(), wanted.end(), s) != wanted.end(); };
+    auto isWanted = [&](ModelSource s) {
+        return std::find(wanted.begin(), wanted.end(), s) != wanted.end();
+    };
 
     DiscoveryOptions options = defaultDiscoveryOptions();
     std::erase_if(options.stores, [&](const StoreLocation &l) { return !isWanted(l.source); });
@@ -182,9 +184,10 @@ int runModels(const QStringList &args)
         QJsonArray models;
         for (const DiscoveredModel &m : result.models)
             models.append(modelJson(m));
-        const QJsonObject root{{QStringLiteral("stores"), stores},
-                               {QStringLiteral("models"), models},
-                               {QStringLiteral("problems"), QJsonArray::fromStringList(result.problems)}};
+        const QJsonObject root{
+            {QStringLiteral("stores"), stores},
+            {QStringLiteral("models"), models},
+            {QStringLiteral("problems"), QJsonArray::fromStringList(result.problems)}};
         out(QString::fromUtf8(QJsonDocument(root).toJson(QJsonDocument::Indented)));
         return 0;
     }
@@ -195,11 +198,14 @@ int runModels(const QStringList &args)
         places << QStringLiteral("%1 (%2)").arg(modelSourceName(l.source),
                                                 QDir::toNativeSeparators(l.path));
     if (result.models.empty()) {
-        out(places.isEmpty() ? QStringLiteral("no models found: none of the runners' folders exists\n")
-                             : QStringLiteral("no models found in %1\n").arg(places.join(QStringLiteral(", "))));
+        out(places.isEmpty()
+                ? QStringLiteral("no models found: none of the runners' folders exists\n")
+                : QStringLiteral("no models found in %1\n").arg(places.join(QStringLiteral(", "))));
         return 0;
     }
-    out(QStringLiteral("%1 models in %2\n\n").arg(result.models.size()).arg(places.join(QStringLiteral(", "))));
+    out(QStringLiteral("%1 models in %2\n\n")
+            .arg(result.models.size())
+            .arg(places.join(QStringLiteral(", "))));
     printTable(result);
     return 0;
 }

@@ -68,7 +68,8 @@ void handToLmStudio(const HandoffPlan &plan, const ConversionRequest &request,
         out(QStringLiteral("LM Studio: linked as %1 (hard link, no extra disk space)\n").arg(target));
         break;
     case PlacementMethod::Copy:
-        out(QStringLiteral("LM Studio: copied to %1 (another file system, so no hard link)\n").arg(target));
+        out(QStringLiteral("LM Studio: copied to %1 (another file system, so no hard link)\n")
+                .arg(target));
         break;
     case PlacementMethod::AlreadyThere:
         out(QStringLiteral("LM Studio: already there as %1\n").arg(target));
@@ -171,7 +172,8 @@ HandoffPlan prepareHandoffs(const QCommandLineParser &parser, ConversionRequest 
         if (store) {
             const QString folder = convertedModelsFolder();
             if (!parser.isSet(QStringLiteral("dry-run")) && !QDir().mkpath(folder))
-                throw IoError(folder, QStringLiteral("create"), QStringLiteral("cannot make the folder"));
+                throw IoError(folder, QStringLiteral("create"),
+                              QStringLiteral("cannot make the folder"));
             if (request.fileTypes.size() == 1)
                 request.outputFile = QDir(folder).filePath(
                     QStringLiteral("%1-%2.gguf").arg(modelFileStem(request.sourcePath),

@@ -1,5 +1,7 @@
 #include "lmstudiolayout.h"
 
+#include "modeldiscovery.h"
+
 #include <QDir>
 #include <QFileInfo>
 #include <QRegularExpression>
@@ -26,7 +28,8 @@ QStringList partsBelow(const QString &root, const QString &path)
     for (const QString &r : {QFileInfo(root).canonicalFilePath(), QFileInfo(root).absoluteFilePath()}) {
         if (r.isEmpty())
             continue;
-        for (const QString &p : {QFileInfo(path).canonicalFilePath(), QFileInfo(path).absoluteFilePath()}) {
+        for (const QString &p :
+             {QFileInfo(path).canonicalFilePath(), QFileInfo(path).absoluteFilePath()}) {
             if (!p.isEmpty() && p.startsWith(r + QLatin1Char('/')))
                 return p.mid(r.size() + 1).split(QLatin1Char('/'));
         }
@@ -97,15 +100,22 @@ LmStudioPlacement lmStudioDefaultPlacement(const QString &filePath, const QStrin
     if (user.isEmpty())
         user = env.variable(QStringLiteral("USERNAME"));
     return {lmStudioSanitizedFolderName(user.isEmpty() ? QStringLiteral("unknown") : user),
-            lmStudioSanitizedFolderName(lmStudioRepositoryFromFileName(QFileInfo(filePath).fileName()))};
+            lmStudioSanitizedFolderName(lmStudioRepositoryFromFileName(lmStudioFileName(filePath)))};
+}
+
+QString lmStudioFileName(const QString &filePath)
+{
+    const QString name = QFileInfo(filePath).fileName();
+    if (name.endsWith(QStringLiteral(".gguf"), Qt::CaseInsensitive))
+        return name;
+    return modelFileStem(filePath) + QStringLiteral(".gguf");
 }
 
 QString lmStudioTargetPath(const QString &modelsFolder, const LmStudioPlacement &placement,
                            const QString &filePath)
 {
     return QDir::cleanPath(modelsFolder + QLatin1Char('/') + placement.publisher + QLatin1Char('/')
-                           + placement.repository + QLatin1Char('/')
-                           + QFileInfo(filePath).fileName());
+                           + placement.repository + QLatin1Char('/') + lmStudioFileName(filePath));
 }
 
 } // namespace QuantFit

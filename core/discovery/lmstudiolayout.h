@@ -36,7 +36,11 @@ QString lmStudioRepositoryFromFileName(const QString &fileName);
 LmStudioPlacement lmStudioDefaultPlacement(const QString &filePath, const QString &sourcePath,
                                            const DiscoveryEnvironment &env);
 
-/// `<modelsFolder>/<publisher>/<repository>/<file name of filePath>`.
+/// The file name a model gets in LM Studio's folder: its own when it ends in ".gguf" (LM Studio
+/// lists nothing else), else "<model>-<tag>.gguf" for an Ollama blob or "<name>.gguf".
+QString lmStudioFileName(const QString &filePath);
+
+/// `<modelsFolder>/<publisher>/<repository>/<lmStudioFileName(filePath)>`.
 QString lmStudioTargetPath(const QString &modelsFolder, const LmStudioPlacement &placement,
                            const QString &filePath);
 

@@ -128,7 +128,8 @@ private:
             if (name.startsWith(QLatin1Char('.')))
                 continue; // .no_exist, .locks, .internal: the runners' bookkeeping
             if (e.isDir()) {
-                if (name.startsWith(QStringLiteral("models--")) && QFileInfo(e.filePath() + QStringLiteral("/snapshots")).isDir())
+                if (name.startsWith(QStringLiteral("models--"))
+                    && QFileInfo(e.filePath() + QStringLiteral("/snapshots")).isDir())
                     walkHfRepo(e.filePath(), name);
                 else if (depth < m_maxDepth)
                     walk(e.filePath(), depth + 1, namePrefix, taken, nameRoot);
@@ -279,7 +280,8 @@ DiscoveryResult discoverModels(const DiscoveryOptions &options, JobContext &ctx)
     std::vector<StoreLocation> stores = options.stores;
     for (const QString &folder : options.folders) {
         if (!QFileInfo(folder).isDir()) {
-            result.problems << QStringLiteral("%1: no such folder").arg(QDir::toNativeSeparators(folder));
+            result.problems
+                << QStringLiteral("%1: no such folder").arg(QDir::toNativeSeparators(folder));
             continue;
         }
         stores.push_back({ModelSource::Folder, QDir::cleanPath(folder), QStringLiteral("added")});

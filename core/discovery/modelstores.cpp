@@ -169,8 +169,9 @@ std::vector<StoreLocation> lmStudioModelFolders(const DiscoveryEnvironment &env)
     const QString home = lmStudioHome(env);
     std::vector<StoreLocation> out;
     // The home's settings.json (0.3 and later) first, then the older per-user settings file.
-    const QString settingsFiles[] = {join(home, QStringLiteral("settings.json")),
-                                     join(appDataFolder(env), QStringLiteral("LM Studio/settings.json"))};
+    const QString settingsFiles[] = {
+        join(home, QStringLiteral("settings.json")),
+        join(appDataFolder(env), QStringLiteral("LM Studio/settings.json"))};
     for (const QString &settings : settingsFiles) {
         QString folder = downloadsFolderIn(settings);
         if (folder.isEmpty())

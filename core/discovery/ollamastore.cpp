@@ -149,6 +149,20 @@ std::optional<OllamaName> OllamaName::parse(const QString &text, QString *why)
     return n;
 }
 
+QString ollamaNameFromFileName(const QString &fileName)
+{
+    QString stem = fileName;
+    if (stem.endsWith(QStringLiteral(".gguf"), Qt::CaseInsensitive))
+        stem.chop(5);
+    QString name;
+    for (QChar c : stem.toLower())
+        name += (isWordChar(c) || c == u'-' || c == u'.') ? c : QChar(u'-');
+    while (!name.isEmpty() && !isWordChar(name.front()))
+        name.remove(0, 1);
+    name = name.left(80);
+    return name.isEmpty() ? QStringLiteral("model") : name;
+}
+
 QString OllamaName::display() const
 {
     QString out;
@@ -329,7 +343,8 @@ OllamaModelSettings readOllamaModelSettings(const OllamaManifest &manifest)
     };
     s.templateText = text(kOllamaTemplateMediaType, QStringLiteral("the template"));
     s.system = text(kOllamaSystemMediaType, QStringLiteral("the system prompt"));
-    const std::optional<QString> params = text(kOllamaParamsMediaType, QStringLiteral("the parameters"));
+    const std::optional<QString> params =
+        text(kOllamaParamsMediaType, QStringLiteral("the parameters"));
     if (!params)
         return s;
     QJsonParseError parseError;

@@ -45,6 +45,11 @@ struct OllamaName {
     QString manifestRelativePath() const;
 };
 
+/// A model name ollama accepts, made from a file name ("Tiny-Q4_K_M.gguf" -> "tiny-q4_k_m"):
+/// the stem in lower case, refused characters as '-', at most 80 characters; "model" when
+/// nothing usable is left.
+QString ollamaNameFromFileName(const QString &fileName);
+
 struct OllamaLayer {
     QString mediaType;
     QString digest; ///< "sha256:<64 hex>"

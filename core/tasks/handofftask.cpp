@@ -189,7 +189,8 @@ OllamaHandoffResult runOllamaHandoff(const OllamaHandoffRequest &request, JobCon
     result.command = quoted.join(QLatin1Char(' '));
     if (!request.run)
         return result;
-    const QString program = request.ollamaProgram.isEmpty() ? findOllamaProgram() : request.ollamaProgram;
+    const QString program =
+        request.ollamaProgram.isEmpty() ? findOllamaProgram() : request.ollamaProgram;
     if (program.isEmpty())
         return result;
     runOllama(program, args, request, result, ctx);
@@ -267,7 +268,8 @@ void copyFile(const QString &from, const QString &to, JobContext &ctx)
             throw IoError(from, QStringLiteral("read"), in.errorString());
         if (n == 0)
             break;
-        out.write(std::span(reinterpret_cast<const std::uint8_t *>(buffer.constData()), std::size_t(n)));
+        out.write(
+            std::span(reinterpret_cast<const std::uint8_t *>(buffer.constData()), std::size_t(n)));
         ctx.advance(std::uint64_t(n));
     }
     ctx.throwIfCancelled();
@@ -285,8 +287,9 @@ LmStudioHandoffResult runLmStudioHandoff(const LmStudioHandoffRequest &request, 
     result.placement = request.placement
         ? *request.placement
         : lmStudioDefaultPlacement(request.ggufPath, request.sourcePath, env);
-    for (const auto &[what, value] : {std::pair{QStringLiteral("publisher"), result.placement.publisher},
-                                      std::pair{QStringLiteral("repository"), result.placement.repository}}) {
+    for (const auto &[what, value] :
+         {std::pair{QStringLiteral("publisher"), result.placement.publisher},
+          std::pair{QStringLiteral("repository"), result.placement.repository}}) {
         const QString problem = lmStudioFolderNameProblem(what, value);
         if (!problem.isEmpty())
             throw Error(QStringLiteral("cannot add to LM Studio: %1").arg(problem));
@@ -304,7 +307,9 @@ LmStudioHandoffResult runLmStudioHandoff(const LmStudioHandoffRequest &request, 
     // Every target is checked before anything is placed: no half hand-off of a split model.
     std::vector<bool> present;
     for (const QString &s : sources) {
-        const QString target = folder + QLatin1Char('/') + QFileInfo(s).fileName();
+        // A blob without ".gguf" gets a name LM Studio lists (lmStudioFileName).
+        const QString target = folder + QLatin1Char('/')
+                             + (sources.size() == 1 ? lmStudioFileName(s) : QFileInfo(s).fileName());
         result.targetFiles << target;
         const bool exists = QFileInfo(target).exists();
         if (exists && !sameFile(s, target))
@@ -329,7 +334,10 @@ LmStudioHandoffResult runLmStudioHandoff(const LmStudioHandoffRequest &request, 
             ctx.throwIfCancelled();
             if (present[std::size_t(i)])
                 continue;
-            if (!copying && hardLink(sources.at(i), result.targetFiles.at(i))) {
+            // The file itself, not a symbolic link to it (an HF snapshot's relative link would
+            // dangle in LM Studio's folder).
+            const QString real = QFileInfo(sources.at(i)).canonicalFilePath();
+            if (!copying && hardLink(real, result.targetFiles.at(i))) {
                 placed << result.targetFiles.at(i);
                 continue;
             }
@@ -339,7 +347,7 @@ LmStudioHandoffResult runLmStudioHandoff(const LmStudioHandoffRequest &request, 
                 ctx.setStage(QStringLiteral("Copying to LM Studio"), totalBytes);
                 ctx.setRateUnit(QStringLiteral("MB/s"), 1e6);
             }
-            copyFile(sources.at(i), result.targetFiles.at(i), ctx);
+            copyFile(real, result.targetFiles.at(i), ctx);
             placed << result.targetFiles.at(i);
         }
     } catch (...) {

@@ -36,7 +36,8 @@ QString option(const QStringList &args, const QString &name, const QString &fall
 
 int runModelsBench(const QStringList &args)
 {
-    const int count = std::max(1, option(args, QStringLiteral("--count"), QStringLiteral("100")).toInt());
+    const int count =
+        std::max(1, option(args, QStringLiteral("--count"), QStringLiteral("100")).toInt());
     const int runs = std::max(1, option(args, QStringLiteral("--runs"), QStringLiteral("5")).toInt());
     const int threads = option(args, QStringLiteral("--threads"), QStringLiteral("0")).toInt();
     const QString file = option(args, QStringLiteral("--file"), QString());
@@ -97,7 +98,8 @@ int runModelsBench(const QStringList &args)
     QStringList each;
     for (double m : ms)
         each << QString::number(m, 'f', 1);
-    print(QStringLiteral("scan: %1 models (%2 unreadable); %3 ms (median of %4 runs: %5), %6 ms per model")
+    print(QStringLiteral(
+              "scan: %1 models (%2 unreadable); %3 ms (median of %4 runs: %5), %6 ms per model")
               .arg(found)
               .arg(failed)
               .arg(sorted[sorted.size() / 2], 0, 'f', 1)

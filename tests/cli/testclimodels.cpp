@@ -94,8 +94,9 @@ void TestCliModels::installOllama(const QByteArray &body)
     const QString bin = m_dir.filePath(QStringLiteral("bin"));
     QDir(bin).removeRecursively();
     writeFile(bin + QStringLiteral("/ollama"), "#!/bin/sh\n" + body);
-    QVERIFY(QFile::setPermissions(bin + QStringLiteral("/ollama"),
-                                  QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner));
+    QVERIFY(QFile::setPermissions(bin + QStringLiteral("/ollama"), QFileDevice::ReadOwner
+                                                                       | QFileDevice::WriteOwner
+                                                                       | QFileDevice::ExeOwner));
     qputenv("PATH", bin.toUtf8() + ':' + m_path);
     const QString record = m_dir.filePath(QStringLiteral("record"));
     QDir(record).removeRecursively();
@@ -134,7 +135,8 @@ void TestCliModels::listsEachStoreModelOnceByItsRunnersName()
     for (const auto &e : expected) {
         const QStringList rows = row(QLatin1String(e.name));
         QVERIFY2(rows.size() == 1, e.name);
-        const QStringList cells = rows[0].mid(qsizetype(qstrlen(e.name))).split(QStringLiteral("  "), Qt::SkipEmptyParts);
+        const QStringList cells =
+            rows[0].mid(qsizetype(qstrlen(e.name))).split(QStringLiteral("  "), Qt::SkipEmptyParts);
         QCOMPARE(cells.value(0).trimmed(), QLatin1String(e.source));
         QCOMPARE(cells.value(1).trimmed(), QStringLiteral("llama"));
         QCOMPARE(cells.value(2).trimmed(), QStringLiteral("75.5K")); // 75,456 parameters
@@ -167,12 +169,14 @@ void TestCliModels::jsonForScripts()
     QCOMPARE(ollama.value(QStringLiteral("parameters")).toDouble(), 75456.0);
     QCOMPARE(ollama.value(QStringLiteral("contextLength")).toDouble(), 256.0);
     QCOMPARE(ollama.value(QStringLiteral("fileType")).toString(), QStringLiteral("F16"));
-    QCOMPARE(ollama.value(QStringLiteral("sizeBytes")).toDouble(), double(QFileInfo(m_home.ollamaBlob).size()));
+    QCOMPARE(ollama.value(QStringLiteral("sizeBytes")).toDouble(),
+             double(QFileInfo(m_home.ollamaBlob).size()));
     QCOMPARE(ollama.value(QStringLiteral("path")).toString(), m_home.ollamaBlob);
     QVERIFY(ollama.value(QStringLiteral("error")).isNull());
     const QJsonObject quantized = models.at(1).toObject();
     QCOMPARE(quantized.value(QStringLiteral("fullPrecisionSibling")).toString(), m_home.lmStudioModel);
-    QCOMPARE(quantized.value(QStringLiteral("projectors")).toArray(), QJsonArray{m_home.lmStudioProjector});
+    QCOMPARE(quantized.value(QStringLiteral("projectors")).toArray(),
+             QJsonArray{m_home.lmStudioProjector});
     QCOMPARE(root.value(QStringLiteral("problems")).toArray().size(), 0);
 }
 
@@ -180,14 +184,19 @@ void TestCliModels::sourcesCanBeSwitchedAndFoldersAdded()
 {
     const QString mine = m_dir.filePath(QStringLiteral("mine"));
     writeTinyModel(mine + QStringLiteral("/sub/own.gguf"), QStringLiteral("own"));
-    CliResult r = runCli({QStringLiteral("models"), QStringLiteral("--only"), QStringLiteral("ollama,folder"),
-                          QStringLiteral("--path"), mine, QStringLiteral("--json")});
+    CliResult r =
+        runCli({QStringLiteral("models"), QStringLiteral("--only"), QStringLiteral("ollama,folder"),
+                QStringLiteral("--path"), mine, QStringLiteral("--json")});
     QCOMPARE(r.exitCode, 0);
-    QJsonArray models = QJsonDocument::fromJson(r.out).object().value(QStringLiteral("models")).toArray();
+    QJsonArray models =
+        QJsonDocument::fromJson(r.out).object().value(QStringLiteral("models")).toArray();
     QCOMPARE(models.size(), 2);
-    QCOMPARE(models.at(0).toObject().value(QStringLiteral("name")).toString(), QStringLiteral("tiny:latest"));
-    QCOMPARE(models.at(1).toObject().value(QStringLiteral("name")).toString(), QStringLiteral("sub/own.gguf"));
-    QCOMPARE(models.at(1).toObject().value(QStringLiteral("source")).toString(), QStringLiteral("folder"));
+    QCOMPARE(models.at(0).toObject().value(QStringLiteral("name")).toString(),
+             QStringLiteral("tiny:latest"));
+    QCOMPARE(models.at(1).toObject().value(QStringLiteral("name")).toString(),
+             QStringLiteral("sub/own.gguf"));
+    QCOMPARE(models.at(1).toObject().value(QStringLiteral("source")).toString(),
+             QStringLiteral("folder"));
 
     r = runCli({QStringLiteral("models"), QStringLiteral("--skip"), QStringLiteral("lmstudio,hf"),
                 QStringLiteral("--json")});
@@ -215,7 +224,8 @@ void TestCliModels::aBrokenFileShowsItsErrorAndNothingIsWritten()
     QThread::msleep(20);
     const CliResult r = runCli({QStringLiteral("models")});
     QCOMPARE(r.exitCode, 0);
-    QVERIFY2(text(r.out).contains(QRegularExpression(QStringLiteral("\\nsomeone/Broken-GGUF/broken\\.gguf +LM Studio +- "))),
+    QVERIFY2(text(r.out).contains(QRegularExpression(
+                 QStringLiteral("\\nsomeone/Broken-GGUF/broken\\.gguf +LM Studio +- "))),
              r.out.constData());
     QVERIFY2(text(r.out).contains(QStringLiteral("    error: ") + broken), r.out.constData());
     QCOMPARE(snapshot(m_home.home), before);
@@ -228,8 +238,9 @@ void TestCliModels::pickedModelConvertsAndGoesToOllama()
     // The Ollama model picked from the list converts; the output lands outside the store, and
     // ollama create gets a Modelfile with the source's template, system prompt and parameters.
     const QStringList storeBefore = snapshot(m_home.ollamaModels);
-    const CliResult r = runCli({QStringLiteral("quantize"), m_home.ollamaBlob, QStringLiteral("Q8_0"),
-                                QStringLiteral("--to-ollama"), QStringLiteral("tiny-q8"), QStringLiteral("--quiet")});
+    const CliResult r = runCli({QStringLiteral("quantize"), m_home.ollamaBlob,
+                                QStringLiteral("Q8_0"), QStringLiteral("--to-ollama"),
+                                QStringLiteral("tiny-q8"), QStringLiteral("--quiet")});
     QVERIFY2(r.exitCode == 0, r.err.constData());
     const QString out = home(QStringLiteral("Documents/QuantFit/tiny-latest-Q8_0.gguf"));
     QVERIFY2(QFileInfo::exists(out), r.out.constData());
@@ -237,7 +248,9 @@ void TestCliModels::pickedModelConvertsAndGoesToOllama()
     QCOMPARE(snapshot(m_home.ollamaModels), storeBefore); // the stand-in adds nothing to it
     const QString record = m_dir.filePath(QStringLiteral("record"));
     QCOMPARE(fileContent(record + QStringLiteral("/args")),
-             "create\ntiny-q8:latest\n-f\n" + home(QStringLiteral("Documents/QuantFit/tiny-latest-Q8_0.Modelfile")).toUtf8() + '\n');
+             "create\ntiny-q8:latest\n-f\n"
+                 + home(QStringLiteral("Documents/QuantFit/tiny-latest-Q8_0.Modelfile")).toUtf8()
+                 + '\n');
     QCOMPARE(fileContent(record + QStringLiteral("/tiny-q8:latest.Modelfile")),
              "FROM " + out.toUtf8() + "\n"
              "TEMPLATE \"{{ .System }}\nUSER: {{ .Prompt }}\nASSISTANT:\"\n"
@@ -257,10 +270,12 @@ void TestCliModels::severalTypesGetOneOllamaTagEach()
 )");
     const QString folder = m_dir.filePath(QStringLiteral("several"));
     QVERIFY(QDir().mkpath(folder));
-    const CliResult r = runCli({QStringLiteral("quantize"), m_home.lmStudioModel, folder, QStringLiteral("Q8_0,Q4_0"),
-                                QStringLiteral("--to-ollama"), QStringLiteral("ada/tiny"), QStringLiteral("--quiet")});
+    const CliResult r = runCli({QStringLiteral("quantize"), m_home.lmStudioModel, folder,
+                                QStringLiteral("Q8_0,Q4_0"), QStringLiteral("--to-ollama"),
+                                QStringLiteral("ada/tiny"), QStringLiteral("--quiet")});
     QVERIFY2(r.exitCode == 0, r.err.constData());
-    const QStringList args = text(fileContent(m_dir.filePath(QStringLiteral("record/args")))).split(QLatin1Char('\n'));
+    const QStringList args =
+        text(fileContent(m_dir.filePath(QStringLiteral("record/args")))).split(QLatin1Char('\n'));
     QCOMPARE(args.filter(QStringLiteral("ada/tiny:")),
              (QStringList{QStringLiteral("ada/tiny:q8_0"), QStringLiteral("ada/tiny:q4_0")}));
     // A tag with several types is refused before converting.
@@ -279,7 +294,8 @@ void TestCliModels::convertedModelGoesToLmStudio()
                           QStringLiteral("--to-lmstudio"), QStringLiteral("--quiet")});
     QVERIFY2(r.exitCode == 0, r.err.constData());
     // The source's own publisher and repository; a hard link, the same bytes.
-    const QString target = home(QStringLiteral(".lmstudio/models/lmstudio-community/Tiny-GGUF/tiny-Q4_0.gguf"));
+    const QString target =
+        home(QStringLiteral(".lmstudio/models/lmstudio-community/Tiny-GGUF/tiny-Q4_0.gguf"));
     QVERIFY2(text(r.out).contains(QStringLiteral("LM Studio: linked as ") + target), r.out.constData());
     struct stat a {};
     struct stat b {};
@@ -294,8 +310,8 @@ void TestCliModels::convertedModelGoesToLmStudio()
     // --lmstudio-repo names the folders.
     QFile::remove(out);
     r = runCli({QStringLiteral("quantize"), m_home.lmStudioModel, out, QStringLiteral("Q4_0"),
-                QStringLiteral("--to-lmstudio"), QStringLiteral("--lmstudio-repo"), QStringLiteral("ada/Mine"),
-                QStringLiteral("--quiet")});
+                QStringLiteral("--to-lmstudio"), QStringLiteral("--lmstudio-repo"),
+                QStringLiteral("ada/Mine"), QStringLiteral("--quiet")});
     QVERIFY2(r.exitCode == 0, r.err.constData());
     QVERIFY(QFileInfo::exists(home(QStringLiteral(".lmstudio/models/ada/Mine/tiny-Q4_0.gguf"))));
     QDir(home(QStringLiteral(".lmstudio/models/ada"))).removeRecursively();
@@ -309,11 +325,14 @@ void TestCliModels::badHandoffOptionsFailBeforeConverting()
         QStringList extra;
         const char *message;
     } cases[] = {
-        {{QStringLiteral("--to-ollama"), QStringLiteral("my model")}, "is not an Ollama model name"},
-        {{QStringLiteral("--lmstudio-repo"), QStringLiteral("a/b")}, "--lmstudio-repo needs --to-lmstudio"},
+        {{QStringLiteral("--to-ollama"), QStringLiteral("my model")},
+         "is not an Ollama model name"},
+        {{QStringLiteral("--lmstudio-repo"), QStringLiteral("a/b")},
+         "--lmstudio-repo needs --to-lmstudio"},
         {{QStringLiteral("--to-lmstudio"), QStringLiteral("--lmstudio-repo"), QStringLiteral("a")},
          "expected PUBLISHER/REPOSITORY"},
-        {{QStringLiteral("--to-lmstudio"), QStringLiteral("--lmstudio-repo"), QStringLiteral(".a/b")},
+        {{QStringLiteral("--to-lmstudio"), QStringLiteral("--lmstudio-repo"),
+          QStringLiteral(".a/b")},
          "starts or ends with '.'"},
     };
     for (const auto &c : cases) {
@@ -332,8 +351,9 @@ exit 1
 )");
     const QString out = m_dir.filePath(QStringLiteral("fail/tiny-Q8_0.gguf"));
     QVERIFY(QDir().mkpath(QFileInfo(out).absolutePath()));
-    const CliResult r = runCli({QStringLiteral("quantize"), m_home.lmStudioModel, out, QStringLiteral("Q8_0"),
-                                QStringLiteral("--to-ollama"), QStringLiteral("tiny"), QStringLiteral("--quiet")});
+    const CliResult r =
+        runCli({QStringLiteral("quantize"), m_home.lmStudioModel, out, QStringLiteral("Q8_0"),
+                QStringLiteral("--to-ollama"), QStringLiteral("tiny"), QStringLiteral("--quiet")});
     QCOMPARE(r.exitCode, 1);
     QVERIFY2(r.err.contains("ollama: Error: could not connect"), r.err.constData());
     QVERIFY2(r.err.contains("error: ollama create exited with status 1"), r.err.constData());

@@ -151,7 +151,8 @@ QString addOllamaModel(const QString &modelsDir, const QString &ggufPath, const 
     const QByteArray config = R"({"model_format":"gguf","model_family":"llama"})";
     const QJsonObject manifest{
         {QStringLiteral("schemaVersion"), 2},
-        {QStringLiteral("mediaType"), QStringLiteral("application/vnd.docker.distribution.manifest.v2+json")},
+        {QStringLiteral("mediaType"),
+         QStringLiteral("application/vnd.docker.distribution.manifest.v2+json")},
         {QStringLiteral("config"), layer("application/vnd.docker.container.image.v1+json", config)},
         {QStringLiteral("layers"), layers}};
     writeFile(modelsDir + QStringLiteral("/manifests/registry.ollama.ai/library/") + m.model

@@ -25,6 +25,8 @@ private slots:
     void namesParseAndPrint();
     void badNamesAreRefusedWithTheReason_data();
     void badNamesAreRefusedWithTheReason();
+    void namesFromFileNames_data();
+    void namesFromFileNames();
     void blobPaths();
     void manifestsAreReadAndChecked();
     void storeListingKeepsBrokenManifests();
@@ -44,9 +46,13 @@ void TestDiscoveryOllama::namesParseAndPrint_data()
     QTest::addColumn<QString>("text");
     QTest::addColumn<QString>("display");
     QTest::addColumn<QString>("manifest");
-    QTest::newRow("bare") << "llama3.2" << "llama3.2:latest" << "registry.ollama.ai/library/llama3.2/latest";
+    QTest::newRow("bare") << "llama3.2"
+                          << "llama3.2:latest"
+                          << "registry.ollama.ai/library/llama3.2/latest";
     QTest::newRow("tag") << "llama3.2:1b" << "llama3.2:1b" << "registry.ollama.ai/library/llama3.2/1b";
-    QTest::newRow("namespace") << "ada/tiny:q4_k_m" << "ada/tiny:q4_k_m" << "registry.ollama.ai/ada/tiny/q4_k_m";
+    QTest::newRow("namespace") << "ada/tiny:q4_k_m"
+                               << "ada/tiny:q4_k_m"
+                               << "registry.ollama.ai/ada/tiny/q4_k_m";
     QTest::newRow("hf.co") << "hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M"
                            << "hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M"
                            << "hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF/Q4_K_M";
@@ -94,6 +100,26 @@ void TestDiscoveryOllama::badNamesAreRefusedWithTheReason()
     QVERIFY2(why.contains(QStringLiteral("is not an Ollama model name")), qPrintable(why));
 }
 
+void TestDiscoveryOllama::namesFromFileNames_data()
+{
+    QTest::addColumn<QString>("file");
+    QTest::addColumn<QString>("name");
+    QTest::newRow("typical") << "Tiny-Q4_K_M.gguf" << "tiny-q4_k_m";
+    QTest::newRow("spaces and colons") << "My Model: v2.gguf" << "my-model--v2";
+    QTest::newRow("leading dash") << "-x.gguf" << "x";
+    QTest::newRow("nothing usable") << "---.gguf" << "model";
+    QTest::newRow("long") << QString(100, QLatin1Char('a')) + QStringLiteral(".gguf")
+                          << QString(80, QLatin1Char('a'));
+}
+
+void TestDiscoveryOllama::namesFromFileNames()
+{
+    QFETCH(QString, file);
+    QFETCH(QString, name);
+    QCOMPARE(ollamaNameFromFileName(file), name);
+    QVERIFY(OllamaName::parse(name));
+}
+
 void TestDiscoveryOllama::blobPaths()
 {
     const QString hex(64, QLatin1Char('a'));
@@ -136,8 +162,9 @@ void TestDiscoveryOllama::manifestsAreReadAndChecked()
     };
     expectError("{\"layers\": [", QStringLiteral("not valid JSON at byte"));
     expectError("[1, 2]", QStringLiteral("expected an object with a \"layers\" array"));
-    expectError(R"({"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:xyz"}]})",
-                QStringLiteral("layers[0].digest is 'sha256:xyz'"));
+    expectError(
+        R"({"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:xyz"}]})",
+        QStringLiteral("layers[0].digest is 'sha256:xyz'"));
     // A manifest is a small JSON file; a huge one is refused before it is read.
     writeFile(manifest, QByteArray(2 << 20, ' '));
     QVERIFY_THROWS_EXCEPTION(Error, readOllamaManifest(models, manifest, name));
@@ -193,21 +220,23 @@ void TestDiscoveryOllama::modelfileTakesOverTemplateSystemAndParameters()
     fake.system = QStringLiteral("You are \"tiny\".");
     fake.paramsJson = R"({"stop":["USER:","</s>"],"temperature":0.7,"num_ctx":2048,"penalize":true})";
     addOllamaModel(models, model, fake);
-    const OllamaManifest m = readOllamaManifestAt(models + QStringLiteral("/manifests/registry.ollama.ai/library/chat/latest"));
+    const OllamaManifest m = readOllamaManifestAt(
+        models + QStringLiteral("/manifests/registry.ollama.ai/library/chat/latest"));
     const OllamaModelSettings s = readOllamaModelSettings(m);
     QVERIFY(s.warnings.isEmpty());
     QCOMPARE(*s.templateText, fake.templateText);
     QCOMPARE(*s.system, fake.system);
     const QString out = QStringLiteral("/models/out/chat-Q4_K_M.gguf");
     // JSON objects are read with sorted keys; array items give one line each.
-    const QString expected = QStringLiteral("FROM /models/out/chat-Q4_K_M.gguf\n"
-                                            "TEMPLATE \"{{ .System }}\nUSER: {{ .Prompt }}\nASSISTANT:\"\n"
-                                            "SYSTEM You are \"tiny\".\n"
-                                            "PARAMETER num_ctx 2048\n"
-                                            "PARAMETER penalize true\n"
-                                            "PARAMETER stop USER:\n"
-                                            "PARAMETER stop </s>\n"
-                                            "PARAMETER temperature 0.7\n");
+    const QString expected =
+        QStringLiteral("FROM /models/out/chat-Q4_K_M.gguf\n"
+                       "TEMPLATE \"{{ .System }}\nUSER: {{ .Prompt }}\nASSISTANT:\"\n"
+                       "SYSTEM You are \"tiny\".\n"
+                       "PARAMETER num_ctx 2048\n"
+                       "PARAMETER penalize true\n"
+                       "PARAMETER stop USER:\n"
+                       "PARAMETER stop </s>\n"
+                       "PARAMETER temperature 0.7\n");
     QCOMPARE(makeModelfile(out, s), expected);
     QCOMPARE(makeModelfile(out, {}), QStringLiteral("FROM /models/out/chat-Q4_K_M.gguf\n"));
 }
@@ -245,7 +274,8 @@ void TestDiscoveryOllama::modelfileRefusesWhatCannotBeWritten()
         makeModelfile(QStringLiteral("/m.gguf"), s);
         QFAIL("no error");
     } catch (const Error &e) {
-        QVERIFY2(e.message().contains(QStringLiteral("template contains \"\"\"")), qPrintable(e.message()));
+        QVERIFY2(e.message().contains(QStringLiteral("template contains \"\"\"")),
+                 qPrintable(e.message()));
     }
     QVERIFY_THROWS_EXCEPTION(Error, makeModelfile(QStringLiteral("/odd\nname.gguf"), {}));
 }
@@ -258,7 +288,8 @@ void TestDiscoveryOllama::unusableParametersAreLeftOutWithAWarning()
     OllamaFakeModel fake{QStringLiteral("p")};
     fake.paramsJson = R"({"top_k":40,"bad name":1,"nested":{"a":1}})";
     addOllamaModel(models, model, fake);
-    OllamaManifest m = readOllamaManifestAt(models + QStringLiteral("/manifests/registry.ollama.ai/library/p/latest"));
+    OllamaManifest m = readOllamaManifestAt(
+        models + QStringLiteral("/manifests/registry.ollama.ai/library/p/latest"));
     OllamaModelSettings s = readOllamaModelSettings(m);
     QCOMPARE(s.parameters.size(), std::size_t(1));
     QCOMPARE(s.parameters[0].first, QStringLiteral("top_k"));

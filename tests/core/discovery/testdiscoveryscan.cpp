@@ -32,7 +32,8 @@ namespace {
 // The tiny model (fakestores.cpp): vocabulary 300, width 64, FFN 128, 2 heads, 1 KV head of
 // 32, one layer, untied output. token_embd and output 300*64 each, output_norm 64; the layer:
 // two norms 2*64, q and o 64*64 each, k and v 64*32 each, gate, up and down 64*128 each.
-constexpr std::uint64_t kTinyParams = 2 * 300 * 64 + 64 + (2 * 64 + 2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 128);
+constexpr std::uint64_t kTinyParams =
+    2 * 300 * 64 + 64 + (2 * 64 + 2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 128);
 static_assert(kTinyParams == 75456);
 
 const DiscoveredModel *byName(const DiscoveryResult &r, const QString &name)
@@ -172,7 +173,8 @@ void TestDiscoveryScan::eachStoreListsItsModelOnce()
     const DiscoveredModel &o = r.models[2];
     QCOMPARE(o.path, h.ollamaBlob);
     QCOMPARE(o.aliases, QStringList{QStringLiteral("tiny:v1")});
-    QVERIFY(o.ollamaManifest.endsWith(QStringLiteral("/manifests/registry.ollama.ai/library/tiny/latest")));
+    QVERIFY(o.ollamaManifest.endsWith(
+        QStringLiteral("/manifests/registry.ollama.ai/library/tiny/latest")));
     QCOMPARE(o.title, QStringLiteral("Tiny Ollama"));
     // HF cache: the snapshot's name, the link's path (it resolves to the blob).
     QCOMPARE(r.models[3].path, h.hfModel);
@@ -202,7 +204,8 @@ void TestDiscoveryScan::splitModelIsOneEntryWithItsProjector()
     QFile::remove(first);
     const DiscoveryResult r2 = discoverModels(folderOnly(folder), ctx);
     QCOMPARE(r2.models.size(), std::size_t(1));
-    QVERIFY2(r2.models[0].error.contains(QStringLiteral("open the first file")), qPrintable(r2.models[0].error));
+    QVERIFY2(r2.models[0].error.contains(QStringLiteral("open the first file")),
+             qPrintable(r2.models[0].error));
 }
 
 void TestDiscoveryScan::brokenFilesAreListedWithTheirError()
@@ -214,7 +217,8 @@ void TestDiscoveryScan::brokenFilesAreListedWithTheirError()
     QFile good(folder + QStringLiteral("/good.gguf"));
     QVERIFY(good.open(QIODevice::ReadOnly));
     writeFile(folder + QStringLiteral("/truncated.gguf"), good.read(200));
-    QVERIFY(QFile::link(folder + QStringLiteral("/gone.gguf"), folder + QStringLiteral("/dangling.gguf")));
+    QVERIFY(QFile::link(folder + QStringLiteral("/gone.gguf"),
+                        folder + QStringLiteral("/dangling.gguf")));
     // A named pipe would block an open() forever: it must be refused, not read.
     QCOMPARE(::mkfifo(QFile::encodeName(folder + QStringLiteral("/pipe.gguf")).constData(), 0600), 0);
     writeFile(folder + QStringLiteral("/readme.txt"), "not a model");
@@ -247,7 +251,8 @@ void TestDiscoveryScan::brokenOllamaStoreEntries()
     writeTinyModel(staging, QStringLiteral("m"));
     addOllamaModel(models, staging, {QStringLiteral("ok")});
     const QString lost = addOllamaModel(models, staging, {QStringLiteral("lost")});
-    writeFile(models + QStringLiteral("/manifests/registry.ollama.ai/library/broken/latest"), "{\"layers\": 7");
+    writeFile(models + QStringLiteral("/manifests/registry.ollama.ai/library/broken/latest"),
+              "{\"layers\": 7");
     DiscoveryOptions o;
     o.stores = {{ModelSource::Ollama, models, QStringLiteral("test")}};
     NullJobContext ctx;
@@ -330,7 +335,8 @@ void TestDiscoveryScan::unreadableFoldersAndFiles()
     QVERIFY(QFile::setPermissions(folder + QStringLiteral("/locked"), QFileDevice::Permissions()));
     NullJobContext ctx;
     const DiscoveryResult r = discoverModels(folderOnly(folder), ctx);
-    QFile::setPermissions(folder + QStringLiteral("/locked"), QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner);
+    QFile::setPermissions(folder + QStringLiteral("/locked"),
+                          QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner);
     QCOMPARE(r.models.size(), std::size_t(1));
     QVERIFY2(!r.models[0].isReadable(), qPrintable(listing(r)));
     QVERIFY2(r.models[0].error.contains(QStringLiteral("secret.gguf")), qPrintable(r.models[0].error));
@@ -362,10 +368,14 @@ void TestDiscoveryScan::hfCachePrefersTheMainRevision()
     writeFile(repo + QStringLiteral("/refs/main"), "bbbb\n");
     QDir().mkpath(repo + QStringLiteral("/snapshots/aaaa/sub"));
     QDir().mkpath(repo + QStringLiteral("/snapshots/bbbb"));
-    QVERIFY(QFile::link(QStringLiteral("../../blobs/old"), repo + QStringLiteral("/snapshots/aaaa/m.gguf")));
-    QVERIFY(QFile::link(QStringLiteral("../../../blobs/extra"), repo + QStringLiteral("/snapshots/aaaa/sub/x.gguf")));
-    QVERIFY(QFile::link(QStringLiteral("../../blobs/new"), repo + QStringLiteral("/snapshots/bbbb/m.gguf")));
-    QVERIFY(QFile::link(QStringLiteral("../../blobs/unfinished"), repo + QStringLiteral("/snapshots/bbbb/y.gguf")));
+    QVERIFY(QFile::link(QStringLiteral("../../blobs/old"),
+                        repo + QStringLiteral("/snapshots/aaaa/m.gguf")));
+    QVERIFY(QFile::link(QStringLiteral("../../../blobs/extra"),
+                        repo + QStringLiteral("/snapshots/aaaa/sub/x.gguf")));
+    QVERIFY(QFile::link(QStringLiteral("../../blobs/new"),
+                        repo + QStringLiteral("/snapshots/bbbb/m.gguf")));
+    QVERIFY(QFile::link(QStringLiteral("../../blobs/unfinished"),
+                        repo + QStringLiteral("/snapshots/bbbb/y.gguf")));
     DiscoveryOptions o;
     o.stores = {{ModelSource::HfCache, hub, QStringLiteral("test")}};
     NullJobContext ctx;
@@ -422,7 +432,9 @@ void TestDiscoveryScan::cancelStopsTheScan()
 void TestDiscoveryScan::scanWritesNothing()
 {
     const FakeHome h = buildFakeHome(path(QStringLiteral("home")));
-    writeFile(h.ollamaModels + QStringLiteral("/manifests/registry.ollama.ai/library/broken/latest"), "{");
+    writeFile(h.ollamaModels
+                  + QStringLiteral("/manifests/registry.ollama.ai/library/broken/latest"),
+              "{");
     const QStringList before = snapshot(h.home);
     QThread::msleep(20); // a write now would change a modification time
     NullJobContext ctx;

@@ -44,7 +44,10 @@ private:
         e.os = os;
         return e;
     }
-    QString home(const QString &rel) const { return QDir::cleanPath(m_home->path() + QLatin1Char('/') + rel); }
+    QString home(const QString &rel) const
+    {
+        return QDir::cleanPath(m_home->path() + QLatin1Char('/') + rel);
+    }
     void write(const QString &path, const QByteArray &bytes) const
     {
         QVERIFY(QDir().mkpath(QFileInfo(path).absolutePath()));
@@ -104,8 +107,10 @@ void TestDiscoveryStores::hfCacheFollowsHuggingfaceHubOrder_data()
     QTest::addColumn<QString>("expected");
     QTest::addColumn<QString>("reason");
     QTest::newRow("HF_HUB_CACHE first")
-        << QStringList{"HF_HUB_CACHE=/a/hub", "HUGGINGFACE_HUB_CACHE=/b", "HF_HOME=/c", "XDG_CACHE_HOME=/d"}
-        << "/a/hub" << "$HF_HUB_CACHE";
+        << QStringList{"HF_HUB_CACHE=/a/hub", "HUGGINGFACE_HUB_CACHE=/b", "HF_HOME=/c",
+                       "XDG_CACHE_HOME=/d"}
+        << "/a/hub"
+        << "$HF_HUB_CACHE";
     QTest::newRow("legacy name second")
         << QStringList{"HUGGINGFACE_HUB_CACHE=/b", "HF_HOME=/c", "XDG_CACHE_HOME=/d"} << "/b"
         << "$HUGGINGFACE_HUB_CACHE";
@@ -113,8 +118,9 @@ void TestDiscoveryStores::hfCacheFollowsHuggingfaceHubOrder_data()
                                  << "$HF_HOME";
     QTest::newRow("XDG cache") << QStringList{"XDG_CACHE_HOME=/d"} << "/d/huggingface/hub"
                                << "$XDG_CACHE_HOME";
-    QTest::newRow("empty is unset") << QStringList{"HF_HUB_CACHE=", "HF_HOME= "} << "HOME/.cache/huggingface/hub"
-                                    << "default";
+    QTest::newRow("empty is unset")
+        << QStringList{"HF_HUB_CACHE=", "HF_HOME= "} << "HOME/.cache/huggingface/hub"
+        << "default";
     QTest::newRow("tilde") << QStringList{"HF_HOME=~/hfhome"} << "HOME/hfhome/hub" << "$HF_HOME";
 }
 
@@ -171,7 +177,8 @@ void TestDiscoveryStores::lmStudioHomePointerAndSettings()
 
     // The pointer file names another home (first line, spaces trimmed).
     QVERIFY(QDir().mkpath(home(QStringLiteral("elsewhere/lms"))));
-    write(home(QStringLiteral(".lmstudio-home-pointer")), home(QStringLiteral("elsewhere/lms")).toUtf8() + "\n");
+    write(home(QStringLiteral(".lmstudio-home-pointer")),
+          home(QStringLiteral("elsewhere/lms")).toUtf8() + "\n");
     QCOMPARE(lmStudioHome(env()), home(QStringLiteral("elsewhere/lms")));
     std::vector<StoreLocation> l = lmStudioModelFolders(env());
     QCOMPARE(l.front().path, home(QStringLiteral("elsewhere/lms/models")));
@@ -222,7 +229,8 @@ void TestDiscoveryStores::storeContainingResolvesLinks()
 {
     QVERIFY(QDir().mkpath(home(QStringLiteral(".ollama/models/blobs"))));
     write(home(QStringLiteral(".ollama/models/blobs/sha256-00")), "x");
-    QVERIFY(QFile::link(home(QStringLiteral(".ollama/models/blobs/sha256-00")), home(QStringLiteral("link.gguf"))));
+    QVERIFY(QFile::link(home(QStringLiteral(".ollama/models/blobs/sha256-00")),
+                        home(QStringLiteral("link.gguf"))));
     const std::vector<StoreLocation> all = defaultStoreLocations(env());
     QCOMPARE(storeContaining(home(QStringLiteral(".ollama/models/blobs/sha256-00")), all)->source,
              ModelSource::Ollama);
@@ -266,7 +274,8 @@ void TestDiscoveryStores::lmStudioFolderNameRules()
     QFETCH(bool, ok);
     QCOMPARE(lmStudioFolderNameProblem(QStringLiteral("publisher"), name).isEmpty(), ok);
     const QString clean = lmStudioSanitizedFolderName(name);
-    QVERIFY2(lmStudioFolderNameProblem(QStringLiteral("publisher"), clean).isEmpty(), qPrintable(clean));
+    QVERIFY2(lmStudioFolderNameProblem(QStringLiteral("publisher"), clean).isEmpty(),
+             qPrintable(clean));
     if (ok)
         QCOMPARE(clean, name);
 }

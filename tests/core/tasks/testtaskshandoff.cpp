@@ -118,8 +118,9 @@ void TestTasksHandoff::installOllama(const QByteArray &body)
     const QString bin = path(QStringLiteral("bin"));
     QDir(bin).removeRecursively();
     writeFile(bin + QStringLiteral("/ollama"), "#!/bin/sh\n" + body);
-    QVERIFY(QFile::setPermissions(bin + QStringLiteral("/ollama"),
-                                  QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner));
+    QVERIFY(QFile::setPermissions(bin + QStringLiteral("/ollama"), QFileDevice::ReadOwner
+                                                                       | QFileDevice::WriteOwner
+                                                                       | QFileDevice::ExeOwner));
     qputenv("PATH", bin.toUtf8() + ':' + m_path);
     qputenv("QUANTFIT_TEST_RECORD", path(QStringLiteral("record")).toUtf8());
     QDir(path(QStringLiteral("record"))).removeRecursively();
@@ -185,11 +186,31 @@ void TestTasksHandoff::lmStudioDefaultNamesFollowTheSource()
     r.sourcePath = m_home.lmStudioModel;
     NullJobContext ctx;
     LmStudioHandoffResult res = runLmStudioHandoff(r, ctx);
-    QCOMPARE(res.targetPath, m_home.home + QStringLiteral("/.lmstudio/models/lmstudio-community/Tiny-GGUF/tiny-Q8_0.gguf"));
+    QCOMPARE(res.targetPath,
+             m_home.home
+                 + QStringLiteral("/.lmstudio/models/lmstudio-community/Tiny-GGUF/tiny-Q8_0.gguf"));
     QVERIFY(QFile::remove(res.targetPath));
     r.sourcePath = path(QStringLiteral("somewhere/model.gguf"));
     res = runLmStudioHandoff(r, ctx);
-    QCOMPARE(res.targetPath, m_home.home + QStringLiteral("/.lmstudio/models/ada/tiny-Q8_0/tiny-Q8_0.gguf"));
+    QCOMPARE(res.targetPath,
+             m_home.home + QStringLiteral("/.lmstudio/models/ada/tiny-Q8_0/tiny-Q8_0.gguf"));
+    QVERIFY(QFile::remove(res.targetPath));
+    // An HF cache file is a relative link into the cache's blobs: the file itself is linked.
+    r.ggufPath = m_home.hfModel;
+    r.sourcePath = m_home.hfModel;
+    res = runLmStudioHandoff(r, ctx);
+    QCOMPARE(res.targetPath,
+             m_home.home + QStringLiteral("/.lmstudio/models/acme/Tiny-GGUF/tiny-f16.gguf"));
+    QVERIFY(!QFileInfo(res.targetPath).isSymLink());
+    QCOMPARE(statOf(res.targetPath).st_ino, statOf(m_home.hfModel).st_ino);
+    QVERIFY(QFile::remove(res.targetPath));
+    // An Ollama blob has no ".gguf", which LM Studio needs: it gets its model name and tag.
+    r.ggufPath = m_home.ollamaBlob;
+    r.sourcePath = m_home.ollamaBlob;
+    res = runLmStudioHandoff(r, ctx);
+    QCOMPARE(res.targetPath,
+             m_home.home + QStringLiteral("/.lmstudio/models/ada/tiny-latest/tiny-latest.gguf"));
+    QCOMPARE(statOf(res.targetPath).st_ino, statOf(m_home.ollamaBlob).st_ino);
     QVERIFY(QFile::remove(res.targetPath));
 }
 
@@ -246,8 +267,8 @@ void TestTasksHandoff::lmStudioCopyCancelLeavesNothing()
     r.placement = LmStudioPlacement{QStringLiteral("ada"), QStringLiteral("big")};
     RecordingContext ctx(1);
     QVERIFY_THROWS_EXCEPTION(Cancelled, runLmStudioHandoff(r, ctx));
-    QCOMPARE(QDir(path(QStringLiteral("lms5/models/ada/big"))).entryList(QDir::AllEntries | QDir::NoDotAndDotDot
-                                                                         | QDir::Hidden),
+    QCOMPARE(QDir(path(QStringLiteral("lms5/models/ada/big")))
+                 .entryList(QDir::AllEntries | QDir::NoDotAndDotDot | QDir::Hidden),
              QStringList());
 }
 
@@ -278,9 +299,10 @@ echo success
     QCOMPARE(content(path(QStringLiteral("record/Modelfile"))),
              QByteArray("FROM ") + m_model.toUtf8() + '\n');
     QCOMPARE(content(res.modelfilePath), res.modelfileText.toUtf8());
-    QCOMPARE(lines, (QStringList{QStringLiteral("gathering model components"),
-                                 QStringLiteral("copying file 50%"), QStringLiteral("copying file 100%"),
-                                 QStringLiteral("writing manifest"), QStringLiteral("success")}));
+    QCOMPARE(lines,
+             (QStringList{QStringLiteral("gathering model components"),
+                          QStringLiteral("copying file 50%"), QStringLiteral("copying file 100%"),
+                          QStringLiteral("writing manifest"), QStringLiteral("success")}));
     QVERIFY(res.settingsFrom.isEmpty());
 }
 
@@ -306,7 +328,8 @@ void TestTasksHandoff::ollamaTakesOverTheSourceModelsSettings()
     QCOMPARE(content(path(QStringLiteral("record/Modelfile"))), expected);
     // The manifest named directly (what the app passes) gives the same.
     r.sourcePath.clear();
-    r.sourceManifest = m_home.ollamaModels + QStringLiteral("/manifests/registry.ollama.ai/library/tiny/v1");
+    r.sourceManifest =
+        m_home.ollamaModels + QStringLiteral("/manifests/registry.ollama.ai/library/tiny/v1");
     res = runOllamaHandoff(r, ctx);
     QCOMPARE(res.settingsFrom, QStringLiteral("tiny:v1"));
     QCOMPARE(content(path(QStringLiteral("record/Modelfile"))), expected);
@@ -354,9 +377,11 @@ void TestTasksHandoff::modelfileNeverLandsInAStore()
     r.modelName = QStringLiteral("from-lms");
     NullJobContext ctx;
     const OllamaHandoffResult res = runOllamaHandoff(r, ctx);
-    QCOMPARE(res.modelfilePath, path(QStringLiteral("data/QuantFit/quantfit/modelfiles/Tiny-F16.Modelfile")));
+    QCOMPARE(res.modelfilePath,
+             path(QStringLiteral("data/QuantFit/quantfit/modelfiles/Tiny-F16.Modelfile")));
     QVERIFY(QFileInfo::exists(res.modelfilePath));
-    QVERIFY(!QFileInfo::exists(QFileInfo(m_home.lmStudioModel).absolutePath() + QStringLiteral("/Tiny-F16.Modelfile")));
+    QVERIFY(!QFileInfo::exists(QFileInfo(m_home.lmStudioModel).absolutePath()
+                               + QStringLiteral("/Tiny-F16.Modelfile")));
     // An Ollama blob is named by its model name and tag.
     r.ggufPath = m_home.ollamaBlob;
     QCOMPARE(runOllamaHandoff(r, ctx).modelfilePath,
@@ -376,7 +401,8 @@ void TestTasksHandoff::badNameIsRefusedBeforeAnythingIsWritten()
         runOllamaHandoff(r, ctx);
         QFAIL("no error");
     } catch (const Error &e) {
-        QVERIFY2(e.message().contains(QStringLiteral("not an Ollama model name")), qPrintable(e.message()));
+        QVERIFY2(e.message().contains(QStringLiteral("not an Ollama model name")),
+                 qPrintable(e.message()));
     }
     QVERIFY(!QFileInfo::exists(r.modelfilePath));
     QVERIFY(!QFileInfo::exists(path(QStringLiteral("record/ran"))));
