@@ -7,6 +7,7 @@
 #include "pages/chartspage.h"
 #include "pages/convertpage.h"
 #include "pages/measurepage.h"
+#include "pages/modelspage.h"
 #include "widgets/jobprogresswidget.h"
 
 #include <QApplication>
@@ -46,15 +47,19 @@ MainWindow::MainWindow(QWidget *parent)
     m_convert = new ConvertPage(m_runner, this);
     m_measure = new MeasurePage(m_runner, m_results, this);
     m_charts = new ChartsPage(m_results, this);
+    m_models = new ModelsPage(m_runner, this);
     m_tabs->setDocumentMode(true);
     m_tabs->addTab(m_advise, tr("&Advise"));
     m_tabs->addTab(m_convert, tr("C&onvert"));
     m_tabs->addTab(m_measure, tr("&Measure"));
     m_tabs->addTab(m_charts, tr("Char&ts"));
+    m_tabs->addTab(m_models, tr("&Your models"));
     m_tabs->setTabToolTip(0, tr("Which quant of which model fits your RAM, with how much context"));
     m_tabs->setTabToolTip(1, tr("Quantize a GGUF file into one or more quant levels"));
     m_tabs->setTabToolTip(2, tr("Measure perplexity and KL divergence of quantized models"));
     m_tabs->setTabToolTip(3, tr("Size against quality, memory breakdown, measured results"));
+    m_tabs->setTabToolTip(4, tr("The GGUF models already on this machine (LM Studio, Ollama, "
+                                "Hugging Face and llama.cpp caches), and handing files to a runner"));
     setCentralWidget(m_tabs);
 
     m_indicator = new JobProgressWidget(true, this);
@@ -77,11 +82,35 @@ MainWindow::MainWindow(QWidget *parent)
         showPage(Page::Measure);
     });
     connect(m_convert, &ConvertPage::fileOpened, this, &MainWindow::addRecentFile);
+    connect(m_models, &ModelsPage::adviseRequested, this, [this](const QString &path) {
+        showPage(Page::Advise);
+        m_advise->openGguf(path);
+    });
+    connect(m_models, &ModelsPage::convertRequested, this,
+            [this](const QString &path, const QString &outputFolder) {
+                m_convert->setSource(path);
+                if (!outputFolder.isEmpty())
+                    m_convert->setOutputDir(outputFolder);
+                showPage(Page::Convert);
+            });
+    connect(m_models, &ModelsPage::measureRequested, this, [this](const QString &path) {
+        m_measure->addModel(path);
+        showPage(Page::Measure);
+    });
+    connect(m_convert, &ConvertPage::conversionFinished, this,
+            [this](bool success, const QStringList &outputs) {
+                if (!success || outputs.isEmpty())
+                    return;
+                m_models->offerHandoff(outputs, m_convert->sourcePath());
+                statusBar()->showMessage(tr("Converted. To run it in Ollama or LM Studio, use "
+                                            "\"Hand off\" on the Your models page."), 10000);
+            });
     connect(m_measure, &MeasurePage::fileOpened, this, &MainWindow::addRecentFile);
     connect(m_advise, &AdvisePage::fileOpened, this, &MainWindow::addRecentFile);
     connect(m_advise, &AdvisePage::idle, this, &MainWindow::emitIdleWhenDone);
     connect(m_convert, &ConvertPage::loadingFinished, this, &MainWindow::emitIdleWhenDone);
     connect(m_runner, &JobRunner::busyChanged, this, &MainWindow::emitIdleWhenDone);
+    connect(m_models, &ModelsPage::scanFinished, this, &MainWindow::emitIdleWhenDone);
 
     createMenus();
     setAcceptDrops(true);
@@ -108,8 +137,9 @@ void MainWindow::createMenus()
     quit->setShortcut(QKeySequence::Quit);
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
-    const QString names[] = {tr("&Advise"), tr("C&onvert"), tr("&Measure"), tr("Char&ts")};
-    for (int i = 0; i < 4; ++i) {
+    const QString names[] = {tr("&Advise"), tr("C&onvert"), tr("&Measure"), tr("Char&ts"),
+                             tr("&Your models")};
+    for (int i = 0; i < 5; ++i) {
         QAction *a = view->addAction(names[i], this, [this, i] { m_tabs->setCurrentIndex(i); });
         a->setShortcut(QKeySequence(Qt::CTRL | Qt::Key(Qt::Key_1 + i)));
     }
@@ -154,6 +184,7 @@ void MainWindow::openModel(const QString &path)
         break;
     case Page::Advise:
     case Page::Charts:
+    case Page::Models:
         showPage(Page::Advise);
         m_advise->openGguf(path);
         break;
@@ -206,6 +237,8 @@ std::optional<MainWindow::Page> MainWindow::pageFromName(const QString &name)
         return Page::Measure;
     if (n == u"charts")
         return Page::Charts;
+    if (n == u"models")
+        return Page::Models;
     return std::nullopt;
 }
 
@@ -224,7 +257,8 @@ QString MainWindow::adviseFor(std::optional<double> ramGb, const QString &model)
 
 bool MainWindow::isBusy() const
 {
-    return m_advise->isBusy() || m_convert->isLoading() || m_runner->isBusy();
+    return m_advise->isBusy() || m_convert->isLoading() || m_runner->isBusy()
+        || m_models->isScanning();
 }
 
 void MainWindow::emitIdleWhenDone()
@@ -251,6 +285,7 @@ void MainWindow::saveSettings()
     m_advise->saveSettings();
     m_convert->saveSettings();
     m_measure->saveSettings();
+    m_models->saveSettings();
 }
 
 void MainWindow::closeEvent(QCloseEvent *event)

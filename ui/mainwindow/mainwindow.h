@@ -11,11 +11,13 @@ class ConvertPage;
 class JobProgressWidget;
 class JobRunner;
 class MeasurePage;
+class ModelsPage;
 class QMenu;
 class QTabWidget;
 class ResultsModel;
 
-/// The shell: four pages as tabs (Advise, Convert, Measure, Charts), the File and Help menus,
+/// The shell: five pages as tabs (Advise, Convert, Measure, Charts, Your models), the File and
+/// Help menus,
 /// the status-bar job indicator, remembered geometry/folders, and .gguf drops anywhere.
 /// Cancels every job on close and waits for the pool, so no worker outlives the window.
 class MainWindow : public QMainWindow
@@ -23,7 +25,7 @@ class MainWindow : public QMainWindow
     Q_OBJECT
 
 public:
-    enum class Page { Advise, Convert, Measure, Charts };
+    enum class Page { Advise, Convert, Measure, Charts, Models };
 
     explicit MainWindow(QWidget *parent = nullptr);
     ~MainWindow() override;
@@ -70,6 +72,7 @@ private:
     ConvertPage *m_convert;
     MeasurePage *m_measure;
     ChartsPage *m_charts;
+    ModelsPage *m_models;
     JobProgressWidget *m_indicator;
     QMenu *m_recentMenu = nullptr;
     QStringList m_recentFiles;

@@ -41,7 +41,7 @@ QString renderScreenshot(const ScreenshotRequest &request)
 {
     const auto page = MainWindow::pageFromName(request.page);
     if (!page)
-        return QObject::tr("unknown page '%1': use advise, convert, measure or charts").arg(request.page);
+        return QObject::tr("unknown page '%1': use advise, convert, measure, charts or models").arg(request.page);
     MainWindow window;
     window.resize(request.size);
     window.showPage(*page);

@@ -5,7 +5,7 @@
 
 #include <optional>
 
-/// `quantfit --screenshot FILE --page advise|convert|measure|charts [--ram N] [--model ID]`:
+/// `quantfit --screenshot FILE --page advise|convert|measure|charts|models [--ram N] [--model ID]`:
 /// what to render.
 struct ScreenshotRequest {
     QString file;
