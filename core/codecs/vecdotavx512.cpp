@@ -1,4 +1,4 @@
-#include "vecdotintavx2.h"
+#include "vecdotintiqavx2.h"
 #include "vecdotportable.h"
 
 // AVX-512 kernels (F, BW, VL, VNNI). Every function carries the target attribute, so the file

@@ -1,4 +1,4 @@
-#include "vecdotintavx2.h"
+#include "vecdotintiqavx2.h"
 
 #include "vecdotportable.h"
 

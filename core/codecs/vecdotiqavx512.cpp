@@ -1,4 +1,4 @@
-#include "vecdotintavx2.h"
+#include "vecdotintiqavx2.h"
 #include "vecdotportable.h"
 
 // AVX-512 VNNI kernels of dotRowQ8() for IQ2_S and IQ3_S against Q8_K activations, the two
