@@ -75,12 +75,17 @@ QuantOptions optionsWith(const ImportanceMatrix &m)
     return o;
 }
 
-// gguf-split's layout: NAME-0000i-of-0000n.gguf, consecutive runs of the source's tensors, all
-// metadata in the first file, split.no / split.count / split.tensors.count in every file.
-QStringList writeSplit(const GgufFile &source, const QString &prefix, int n)
+// gguf-split's layout: NAME-0000i-of-0000n.gguf, consecutive runs of the source's tensors (file i
+// starts at tensor starts[i], or equal runs), all metadata in the first file, split.no /
+// split.count / split.tensors.count in every file.
+QStringList writeSplit(const GgufFile &source, const QString &prefix, int n,
+                       std::vector<std::size_t> starts = {})
 {
     const auto &tensors = source.tensors();
     const std::size_t per = (tensors.size() + std::size_t(n) - 1) / std::size_t(n);
+    for (int i = int(starts.size()); i < n; ++i)
+        starts.push_back(std::min(tensors.size(), std::size_t(i) * per));
+    starts.push_back(tensors.size());
     QStringList paths;
     for (int i = 0; i < n; ++i) {
         GgufLayout layout;
@@ -90,8 +95,7 @@ QStringList writeSplit(const GgufFile &source, const QString &prefix, int n)
         layout.metadata.set("split.count", GgufValue::fromUInt(GgufValueType::UINT16, std::uint64_t(n)));
         layout.metadata.set("split.tensors.count", GgufValue::i32(std::int32_t(tensors.size())));
         std::vector<QByteArray> data;
-        const std::size_t end = std::min(tensors.size(), std::size_t(i + 1) * per);
-        for (std::size_t k = std::size_t(i) * per; k < end; ++k) {
+        for (std::size_t k = starts[std::size_t(i)]; k < starts[std::size_t(i) + 1]; ++k) {
             GgufTensorInfo t = tensors[k];
             t.shard = 0;
             layout.tensors.push_back(t);
@@ -129,6 +133,7 @@ private slots:
     void pruneLayersUsesOriginalImatrixEntries();
     void keepSplitRoundTrip();
     void splitInputMergedWithoutKeepSplit();
+    void keepSplitWithAPrunedFile();
     void imatrixRequiredUpFront();
     void imatrixEntriesChecked();
     void conversionRequestRefusesWithoutImatrix();
@@ -266,6 +271,40 @@ void TestQuantizerOptions::splitInputMergedWithoutKeepSplit()
                                dir.filePath(QStringLiteral("plain.gguf"))};
     quantize(whole, {plain}, {}, ctx);
     QCOMPARE(Test::fileContent(t.outputPath), Test::fileContent(plain.outputPath));
+}
+
+void TestQuantizerOptions::keepSplitWithAPrunedFile()
+{
+    // File 2 holds exactly layer 1 (token_embd, then 9 tensors per layer): pruning it leaves an
+    // output file with the split keys only, and the set still opens as one model.
+    QTemporaryDir dir;
+    const GgufFile whole = GgufFile::open(m_model);
+    QCOMPARE(whole.tensors()[10].name, QByteArray("blk.1.attn_norm.weight"));
+    QCOMPARE(whole.tensors()[19].name, QByteArray("blk.2.attn_norm.weight"));
+    const QStringList parts = writeSplit(whole, dir.filePath(QStringLiteral("in")), 3, {0, 10, 19});
+    const GgufFile input = GgufFile::open(parts.first());
+    QuantOptions o;
+    o.keepSplit = true;
+    o.pruneLayers = {1};
+    const QuantizeTarget t{makeQuantPlan(input.metadata(), input.tensors(), F::Q8_0, o),
+                           dir.filePath(QStringLiteral("out.gguf"))};
+    QCOMPARE(t.plan.nShards, 3u);
+    NullJobContext ctx;
+    quantize(input, {t}, {}, ctx);
+    const GgufFile middle = GgufFile::open(dir.filePath(QStringLiteral("out-00002-of-00003.gguf")),
+                                           GgufFile::Mode::MetadataOnly, GgufFile::Split::ThisFile);
+    QCOMPARE(middle.tensors().size(), std::size_t(0));
+    QCOMPARE(middle.metadata().size(), std::size_t(3));
+    const GgufFile reopened =
+        GgufFile::open(dir.filePath(QStringLiteral("out-00001-of-00003.gguf")));
+    QCOMPARE(reopened.tensors().size(), whole.tensors().size() - 9);
+    QCOMPARE(reopened.metadata().uintOr("llama.block_count", 0), 3u);
+    QCOMPARE(reopened.metadata().find("split.tensors.count")->toInt64(),
+             qint64(whole.tensors().size() - 9));
+    // Renamed in place: the input's blk.2 is the output's blk.1, in the third file.
+    const GgufTensorInfo *q = reopened.findTensor("blk.1.attn_q.weight");
+    QVERIFY(q);
+    QCOMPARE(q->shard, 2u);
 }
 
 void TestQuantizerOptions::imatrixRequiredUpFront()
