@@ -1,18 +1,20 @@
 #include "quantplan.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include <QRegularExpression>
+
 #include "quantmix.h"
 
 #include "gguf/ggufwriter.h"
 #include "util/error.h"
 #include "util/units.h"
-
-#include <QRegularExpression>
-
-#include <algorithm>
-#include <limits>
-#include <map>
-#include <numeric>
-#include <set>
 
 namespace QuantFit {
 
@@ -249,11 +251,12 @@ struct Pruning {
 
 // Layers below the first pruned one keep their number; every later kept layer takes the next
 // free number, in layer order (llama-quantize's remapping).
-Pruning makePruning(const std::vector<GgufTensorInfo> &tensors, const std::vector<int> &prune)
+Pruning makePruning(const std::vector<GgufTensorInfo> &tensors, std::vector<int> prune)
 {
     Pruning p;
     if (prune.empty())
         return p;
+    std::sort(prune.begin(), prune.end());
     p.active = true;
     std::set<std::int64_t> layers;
     for (const auto &t : tensors) {
