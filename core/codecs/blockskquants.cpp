@@ -283,13 +283,11 @@ void quantizeRowQ3_K(const float *x, std::uint8_t *dst, std::int64_t n, const fl
         // Step 4: third bit to hmask (byte e % 32, bit e / 32), two low bits to qs.
         std::memset(b.hmask, 0, 32);
         std::uint8_t low[kQkK];
+        // Codes are 0..7: bit 2 goes to hmask, without a branch (it is data-dependent).
         for (int e = 0; e < kQkK; ++e) {
-            int l = L[e];
-            if (l > 3) {
-                b.hmask[e % 32] |= std::uint8_t(1u << (e / 32));
-                l -= 4;
-            }
-            low[e] = std::uint8_t(l);
+            const unsigned l = unsigned(L[e]);
+            b.hmask[e % 32] |= std::uint8_t((l >> 2) << (e / 32));
+            low[e] = std::uint8_t(l & 3);
         }
         pack2Bits(low, b.qs);
     }

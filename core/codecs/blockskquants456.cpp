@@ -205,17 +205,11 @@ void quantizeRowQ5_K(const float *x, std::uint8_t *dst, std::int64_t n, const fl
         std::memset(b.qh, 0, 32);
         for (int c = 0; c < 4; ++c) {
             for (int j = 0; j < 32; ++j) {
-                int l1 = L[64 * c + j];
-                int l2 = L[64 * c + j + 32];
-                if (l1 > 15) {
-                    l1 -= 16;
-                    b.qh[j] |= std::uint8_t(1u << (2 * c));
-                }
-                if (l2 > 15) {
-                    l2 -= 16;
-                    b.qh[j] |= std::uint8_t(2u << (2 * c));
-                }
-                b.qs[32 * c + j] = std::uint8_t(l1 | (l2 << 4));
+                // Codes are 0..31: bit 4 goes to qh, without a branch (it is data-dependent).
+                const unsigned l1 = L[64 * c + j];
+                const unsigned l2 = L[64 * c + j + 32];
+                b.qh[j] |= std::uint8_t(((l1 >> 4) << (2 * c)) | ((l2 >> 4) << (2 * c + 1)));
+                b.qs[32 * c + j] = std::uint8_t((l1 & 15) | ((l2 & 15) << 4));
             }
         }
     }
