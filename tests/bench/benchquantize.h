@@ -39,6 +39,8 @@ RowRates measureRowType(GgmlType type, bool withImportance, int threads, double 
 
 /// RowRates::reference of `type`, measured once per (type, importance) and cached.
 double referenceRate(GgmlType type, bool withImportance, double seconds);
+/// RowRates::optimized of `type`, measured once per (type, importance) and cached.
+double optimizedRate(GgmlType type, bool withImportance, double seconds);
 
 /// The grids an I-quant type searches (empty for other types), as ggml's table names.
 std::vector<int> gridsOf(GgmlType type);

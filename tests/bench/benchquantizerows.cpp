@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <map>
 #include <random>
+#include <tuple>
 
 #include <sys/resource.h>
 #include <time.h>
@@ -152,17 +153,31 @@ RowRates measureRowType(GgmlType type, bool withImportance, int threads, double 
     return r;
 }
 
-double referenceRate(GgmlType type, bool withImportance, double seconds)
+namespace {
+
+double cachedRate(QuantizePath path, GgmlType type, bool withImportance, double seconds)
 {
-    static std::map<std::pair<GgmlType, bool>, double> cache;
-    const auto key = std::make_pair(type, withImportance);
+    static std::map<std::tuple<QuantizePath, GgmlType, bool>, double> cache;
+    const auto key = std::make_tuple(path, type, withImportance);
     if (const auto it = cache.find(key); it != cache.end())
         return it->second;
-    setQuantizePath(QuantizePath::Portable);
+    setQuantizePath(path);
     const double rate = singleThreadRate(kernelsFor(type), withImportance, seconds);
     setQuantizePath(QuantizePath::Auto);
     cache[key] = rate;
     return rate;
+}
+
+} // namespace
+
+double referenceRate(GgmlType type, bool withImportance, double seconds)
+{
+    return cachedRate(QuantizePath::Portable, type, withImportance, seconds);
+}
+
+double optimizedRate(GgmlType type, bool withImportance, double seconds)
+{
+    return cachedRate(QuantizePath::Auto, type, withImportance, seconds);
 }
 
 std::vector<int> gridsOf(GgmlType type)

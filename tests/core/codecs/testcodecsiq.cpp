@@ -453,12 +453,12 @@ void TestCodecsIq::pathsMatchPortableOnHardRows_data()
     zeroSuperBlocks_data();
 }
 
-// Rows llama.cpp's own stress cases use (docs/quantization.md, "I-quants"), each two super-
-// blocks long, through every path with four kinds of importance (none, log-normal, all ones,
-// zero for a tenth of the columns and for one whole sub-block): the AVX2 and AVX-512 searches
-// must write exactly the portable reference's bytes. Zeros, constants, alternating signs,
-// magnitudes from 1e-30 to 1e15, single outliers, values on small lattices (exact ties in
-// every search), one-sided rows and zero runs inside non-zero super-blocks.
+// Rows that make the searches' choices delicate (docs/quantization.md, "Speed of the codecs"),
+// each two super-blocks long, through every path with four kinds of importance (none,
+// log-normal, all ones, zero for a tenth of the columns and for one whole sub-block): the AVX2
+// and AVX-512 searches must write exactly the portable reference's bytes. Zeros, constants,
+// alternating signs, magnitudes from 1e-30 to 1e15, single outliers, values on small lattices
+// (exact ties in every search), one-sided rows and zero runs inside non-zero super-blocks.
 void TestCodecsIq::pathsMatchPortableOnHardRows()
 {
     QFETCH(GgmlType, type);
