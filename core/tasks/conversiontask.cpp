@@ -273,11 +273,10 @@ ConversionPreparation prepareConversion(const ConversionRequest &request, const 
         }
     } else if (request.calibration) {
         // The matrix the calibration will compute, as far as the header is concerned: its
-        // dataset is named as the imatrix command names it; the counts are fixed-size UINT32s
-        // (entries are not known yet).
+        // dataset is the text's file name, as collectImatrix names it; the counts are
+        // fixed-size UINT32s (entries are not known yet).
         const CalibrationRequest &c = *request.calibration;
-        const QString dataset = c.textSource.isEmpty() ? builtInSampleName()
-                                                       : QFileInfo(c.textSource).fileName();
+        const QString dataset = QFileInfo(calibrationTextName(c)).fileName();
         options.hasImatrix = true;
         options.imatrix = ImatrixSummary{imatrixLabel(request), dataset, 0,
                                          std::uint32_t(std::max(1, c.nChunks))};

@@ -7,8 +7,6 @@
 #include "jobs/jobcontext.h"
 #include "util/error.h"
 
-#include <QFileInfo>
-
 #include <algorithm>
 
 namespace QuantFit {
@@ -53,12 +51,6 @@ ImatrixComputation::ImatrixComputation(const ImatrixRequest &request) : m_reques
 }
 
 ImatrixComputation::~ImatrixComputation() = default;
-
-QString ImatrixComputation::datasetName() const
-{
-    // As collectImatrix names the dataset.
-    return QFileInfo(m_text.sourceName).fileName();
-}
 
 ImatrixRunResult ImatrixComputation::run(JobContext &ctx)
 {

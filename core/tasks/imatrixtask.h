@@ -66,8 +66,6 @@ public:
     /// Chunks of nCtx tokens that run() evaluates.
     int nChunks() const { return m_nChunks; }
     std::uint64_t nTokens() const { return std::uint64_t(m_nChunks) * std::uint64_t(m_nCtx); }
-    /// The text's name as the matrix records it in imatrix.datasets ("wiki.train.raw").
-    QString datasetName() const;
 
     /// Evaluates the chunks and returns the matrix; nothing is written. Progress as
     /// computePerplexity (stage "Importance matrix", tokens, metric "PPL"). Throws Cancelled.

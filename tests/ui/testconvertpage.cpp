@@ -303,6 +303,11 @@ void TestUiConvert::calibrationRouteGatesConvert()
     page.findChild<QRadioButton *>(QStringLiteral("calibrationFile"))->setChecked(true);
     page.findChild<QLineEdit *>(QStringLiteral("calibrationPath"))->setText(QString());
     QTRY_VERIFY(!convert->isEnabled()); // a file route without a file
+    page.findChild<QLineEdit *>(QStringLiteral("calibrationPath"))->setText(m_calText + QStringLiteral(".missing"));
+    QTRY_VERIFY(!convert->isEnabled()); // a file that is not there
+    QVERIFY(std::any_of(labels.begin(), labels.end(), [](const QLabel *l) {
+        return l->text().contains(QStringLiteral("does not exist"));
+    }));
     page.findChild<QLineEdit *>(QStringLiteral("calibrationPath"))->setText(m_calText);
     QTRY_VERIFY(convert->isEnabled());
     QCOMPARE(page.request().calibration->textSource, m_calText);

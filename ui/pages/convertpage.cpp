@@ -43,6 +43,14 @@ static QString latin(std::string_view s)
 // is kept in this role (settings, setTargets()).
 static constexpr int kNameRole = Qt::UserRole + 1;
 
+// A calibration text source exists: empty (the built-in sample), a file, or ARCHIVE:MEMBER whose
+// archive exists (the member is checked when the job reads it).
+static bool calibrationTextExists(const QString &source)
+{
+    return source.isEmpty() || QFileInfo(source).isFile()
+        || QFileInfo(source.section(QLatin1Char(':'), 0, 0)).isFile();
+}
+
 ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     : QWidget(parent)
     , m_runner(runner)
@@ -460,6 +468,9 @@ void ConvertPage::updatePreview()
                      "calibration text (or the built-in sample) above, or an imatrix file under "
                      "Advanced.")
                       .arg(needing.join(QStringLiteral(", ")));
+    else if (!needing.isEmpty() && !calibrationTextExists(m_calibration->calibration()->textSource))
+        message = tr("<b>The calibration text does not exist:</b> %1")
+                      .arg(m_calibration->textFile().toHtmlEscaped());
     else
         prep = preparation(&message);
     QList<PlanPreview::Entry> entries;
