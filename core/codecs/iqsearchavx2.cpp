@@ -80,7 +80,8 @@ QF_AVX2 int iqBestNeighbourAvx2(const IqGridMaps &maps, int key, const float *t,
 QF_AVX2 int iq1BestNeighbourAvx2(const IqGridMaps &maps, int key, const float *x, const float *w,
                                  float s, const float *v)
 {
-    const __m256 sv = _mm256_mul_ps(_mm256_set1_ps(s), _mm256_setr_ps(v[0], v[1], v[2], 0, 0, 0, 0, 0));
+    const __m256 sv =
+        _mm256_mul_ps(_mm256_set1_ps(s), _mm256_setr_ps(v[0], v[1], v[2], 0, 0, 0, 0, 0));
     __m256 tables[8];
     for (int i = 0; i < 8; ++i) {
         const __m256 diff = _mm256_sub_ps(sv, _mm256_set1_ps(x[i]));

@@ -81,9 +81,9 @@ QF_AVX512 inline __m512 runErrors(const std::uint8_t *run, int e, __m512 lo, __m
     return acc;
 }
 
-// The error of every candidate of a list (`count` candidates in runs of 16 at `slots`) is the sum, in element order from 0, of its
-// elements' terms table[slot]; returns the list position of the first strict minimum below
-// FLT_MAX, or -1.
+// The error of every candidate of a list (`count` candidates in runs of 16 at `slots`) is the
+// sum, in element order from 0, of its elements' terms table[slot]; returns the list position
+// of the first strict minimum below FLT_MAX, or -1.
 QF_AVX512 inline __attribute__((always_inline)) int firstMinimum(const std::uint8_t *slots,
                                                                  int count, int e, __m512 lo,
                                                                  __m512 hi)
@@ -225,7 +225,8 @@ QF_AVX512 float iqTrialsAvx512(const IqTypeSpec &spec, const IqGridMaps &maps, i
     float best = 0;
     for (int base = 0; base < nTrials; base += 16) {
         const __mmask16 lanes = firstLanes(nTrials - base);
-        const __m512 k = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_set1_epi32(base - spec.kMax), iota));
+        const __m512 k =
+            _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_set1_epi32(base - spec.kMax), iota));
         const __m512 id = _mm512_div_ps(
             _mm512_add_ps(_mm512_set1_ps(float(2 * spec.lmax + 1)),
                           _mm512_mul_ps(k, _mm512_set1_ps(spec.step))),

@@ -119,7 +119,8 @@ QF_AVX512 float makeQpQuantsAvx512(int n, int nmax, const float *x, std::uint8_t
                     _mm_maskz_loadu_epi8(valid[h], L + 16 * h));
                 const __m512 lf = _mm512_cvtepi32_ps(li);
                 const __m512 slx = _mm512_sub_ps(vSumlx, _mm512_mul_ps(vwx[h], lf));
-                const __m512 sl2 = _mm512_sub_ps(vSuml2, _mm512_mul_ps(_mm512_mul_ps(vw[h], lf), lf));
+                const __m512 sl2 =
+                    _mm512_sub_ps(vSuml2, _mm512_mul_ps(_mm512_mul_ps(vw[h], lf), lf));
                 __mmask16 m = _mm512_mask_cmp_ps_mask(valid[h], slx, zero, _CMP_GT_OQ);
                 m = _mm512_mask_cmp_ps_mask(m, sl2, zero, _CMP_GT_OQ);
                 const __m512i nl = _mm512_min_epi32(

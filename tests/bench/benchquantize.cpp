@@ -209,10 +209,12 @@ int runQuantizeBench(const QStringList &args)
                                     : QStringLiteral("both");
     if (imatrixMode != QLatin1String("no") && imatrixMode != QLatin1String("only")
         && imatrixMode != QLatin1String("both"))
-        throw Error(QStringLiteral("--imatrix: expected no, only or both, got '%1'").arg(imatrixMode));
+        throw Error(
+            QStringLiteral("--imatrix: expected no, only or both, got '%1'").arg(imatrixMode));
 
-    const QString dirBase = parser.isSet(QStringLiteral("dir")) ? parser.value(QStringLiteral("dir"))
-                                                                : QStringLiteral("/tmp");
+    const QString dirBase = parser.isSet(QStringLiteral("dir"))
+                                ? parser.value(QStringLiteral("dir"))
+                                : QStringLiteral("/tmp");
     QTemporaryDir dir(dirBase + QStringLiteral("/quantfit-bench-XXXXXX"));
     if (!dir.isValid())
         throw Error(QStringLiteral("cannot create a temporary folder in %1").arg(dirBase));
@@ -300,7 +302,8 @@ int runQuantizeBench(const QStringList &args)
                 continue;
             QuantOptions planOptions;
             planOptions.hasImatrix = withImatrix;
-            const QuantPlan plan = makeQuantPlan(input.metadata(), input.tensors(), ft, planOptions);
+            const QuantPlan plan =
+                makeQuantPlan(input.metadata(), input.tensors(), ft, planOptions);
             if (withImatrix && imatrixMode == QLatin1String("both") && !usesImportance(plan))
                 continue;
             const ImportanceMatrix *imp = withImatrix ? &imatrix : nullptr;
@@ -331,7 +334,8 @@ int runQuantizeBench(const QStringList &args)
                     // taken to cost llama-quantize what it costs us.
                     const double ours = codecCpuSeconds(plan, imp, false, 0.5);
                     const double overhead = std::max(0.0, run.cpuSeconds - ours);
-                    llamaCpu = overhead + codecCpuSeconds(plan, imp, true, 0.5) + tableSeconds(plan);
+                    llamaCpu =
+                        overhead + codecCpuSeconds(plan, imp, true, 0.5) + tableSeconds(plan);
                     llama = llamaCpu / threads;
                 }
                 print(QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8 %9 %10")
@@ -343,7 +347,8 @@ int runQuantizeBench(const QStringList &args)
                           .arg(double(run.inputBytes) / 1e6 / std::max(run.cpuSeconds, 1e-3), 9,
                                'f', 1)
                           .arg(formatBytes(run.peakRss), 11)
-                          .arg(run.peakRss <= budget ? QStringLiteral("ok") : QStringLiteral("OVER"),
+                          .arg(run.peakRss <= budget ? QStringLiteral("ok")
+                                                     : QStringLiteral("OVER"),
                                6)
                           .arg(llama, 9, 'f', 1)
                           .arg(run.cpuSeconds / llamaCpu, 10, 'f', 2));
