@@ -50,9 +50,26 @@ ModelAdvice adviceFor(const ModelShape &shape, const AdviceOptions &options, con
 ModelShape shapeFromModelInfo(const ModelInfo &info, const GgufMetadata &metadata,
                               const QString &path);
 
+//
+// shared by recommend.cpp (one model) and priorityrows.cpp (a machine)
+//
+
+/// Comfortable at `ft` (the fit badge); Q8_0 also needs room for context: its weights take at
+/// most half of the usable memory (the brief's guideline 3).
+bool comfortableAt(const ModelAdvice &advice, FileType ft);
+/// The levels below Q3_K_M the decision flow chooses among by estimated quality: the I-quants
+/// from IQ3_M down to IQ2_XXS, and Q2_K.
+const std::vector<FileType> &levelsBelowQ3();
+/// The fitting level of levelsBelowQ3() with the lowest estimated perplexity increase.
+const QuantRow *bestFitBelowQ3(const ModelAdvice &advice);
+/// Decimal GB as the brief writes them; small sizes get more decimals.
+QString adviceGb(std::uint64_t bytes);
+/// The numbers of one level, one sentence each: file, memory parts, room left, estimates.
+QStringList levelReasons(const ModelAdvice &advice, const QuantRow &row);
+
 /// The brief's decision flow for one model: fills advice.recommendation and marks the row.
 void recommendQuant(ModelAdvice &advice, const Catalog &catalog, const Sizer &sizer);
-/// The brief's priority rows for a machine.
+/// The brief's priority rows for a machine (priorityrows.cpp).
 SystemAdvice recommendSystem(const AdviceOptions &options, const Catalog &catalog,
                              const Sizer &sizer);
 
