@@ -198,8 +198,12 @@ int runModels(const QStringList &args)
         places << QStringLiteral("%1 (%2)").arg(modelSourceName(l.source),
                                                 QDir::toNativeSeparators(l.path));
     if (result.models.empty()) {
+        QStringList looked;
+        for (const StoreLocation &l : options.stores)
+            looked << QDir::toNativeSeparators(l.path);
         out(places.isEmpty()
-                ? QStringLiteral("no models found: none of the runners' folders exists\n")
+                ? QStringLiteral("no models found: none of the runners' folders exists (looked for "
+                                 "%1)\n").arg(looked.join(QStringLiteral(", ")))
                 : QStringLiteral("no models found in %1\n").arg(places.join(QStringLiteral(", "))));
         return 0;
     }

@@ -63,8 +63,9 @@ QString defaultModelfilePath(const QString &ggufPath)
 QString plainLine(QString line)
 {
     static const QRegularExpression escapes(QStringLiteral("\x1b\\[[0-9;?]*[A-Za-z]"));
+    static const QRegularExpression controls(QStringLiteral("[\\x00-\\x08\\x0b-\\x1f\\x7f]"));
     line.remove(escapes);
-    line.remove(QRegularExpression(QStringLiteral("[\\x00-\\x08\\x0b-\\x1f\\x7f]")));
+    line.remove(controls);
     return line.trimmed();
 }
 
@@ -77,12 +78,18 @@ void runOllama(const QString &program, const QStringList &args, const OllamaHand
     if (!process.waitForStarted(30000))
         throw IoError(program, QStringLiteral("start"), process.errorString());
     result.ran = true;
+    // What is kept is bounded whatever ollama prints: the last half MiB of its output, and lines
+    // of at most 64 KiB.
+    constexpr qsizetype kMaxOutput = 1 << 20;
+    constexpr qsizetype kMaxLine = 64 << 10;
     QByteArray pending;
     auto emitLine = [&](const QByteArray &raw) {
         const QString line = plainLine(QString::fromUtf8(raw));
         if (line.isEmpty())
             return;
         result.output += line + QLatin1Char('\n');
+        if (result.output.size() > kMaxOutput)
+            result.output.remove(0, result.output.size() - kMaxOutput / 2);
         if (request.onOutput)
             request.onOutput(line);
     };
@@ -97,7 +104,7 @@ void runOllama(const QString &program, const QStringList &args, const OllamaHand
             }
         }
         pending.remove(0, start);
-        if (all && !pending.isEmpty()) {
+        if ((all || pending.size() > kMaxLine) && !pending.isEmpty()) {
             emitLine(pending);
             pending.clear();
         }
