@@ -7,7 +7,8 @@ quantfit_add_test(test_eval_archivetext SOURCES ${CMAKE_CURRENT_LIST_DIR}/testev
 quantfit_add_test(test_eval_perplexity SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalperplexity.cpp
                   ARGS stories260KMatchesLlamaCpp)
 foreach(type F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M
-        Q5_K_S Q5_K_M Q6_K IQ4_NL IQ4_XS)
+        Q5_K_S Q5_K_M Q6_K IQ4_NL IQ4_XS IQ1_S IQ1_M IQ2_XXS IQ2_XS IQ2_S IQ2_M IQ3_XXS IQ3_XS
+        IQ3_S IQ3_M Q1_0 Q2_0 MXFP4_MOE-pure)
     quantfit_add_test(test_eval_perplexity ARGS llamaQuantizedFiles:${type})
 endforeach()
 quantfit_add_test(test_eval_perplexity ARGS progressReportsTheRunningPerplexity
