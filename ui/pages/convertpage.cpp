@@ -232,6 +232,14 @@ void ConvertPage::saveSettings() const
     settings.setValue(QStringLiteral("convert/targets"), checked);
 }
 
+// QWidget's destructor deletes the children after ours has run; a line edit losing focus then
+// still emits editingFinished, whose handler would reach this half-destroyed page.
+ConvertPage::~ConvertPage()
+{
+    m_sourceEdit->disconnect(this);
+    m_outputEdit->disconnect(this);
+}
+
 //
 // controller
 //

@@ -35,6 +35,7 @@ class ConvertPage : public QWidget
 
 public:
     ConvertPage(JobRunner *runner, QWidget *parent = nullptr);
+    ~ConvertPage() override;
 
     void setSource(const QString &path);
     /// Checks only `fileType` ("Q4_K_M") and, when given, opens `source`.
