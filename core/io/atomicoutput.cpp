@@ -3,7 +3,6 @@
 #include "diskspace.h"
 
 #include "util/error.h"
-#include "util/units.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -31,13 +30,8 @@ AtomicOutput::AtomicOutput(const QString &path, std::uint64_t expectedBytes)
     if (!info.absoluteDir().exists())
         throw IoError(path, QStringLiteral("create"),
                       QStringLiteral("folder '%1' does not exist").arg(info.absolutePath()));
-    if (expectedBytes) {
-        const auto free = availableDiskBytes(info.absolutePath());
-        if (free && *free < expectedBytes)
-            throw IoError(path, QStringLiteral("write"),
-                          QStringLiteral("not enough disk space: %1 needed, %2 free")
-                              .arg(formatBytes(expectedBytes), formatBytes(*free)));
-    }
+    if (expectedBytes)
+        requireDiskSpace(info.absolutePath(), expectedBytes);
     if (!m_file.open(QIODevice::WriteOnly))
         throw IoError(path, QStringLiteral("create"), m_file.errorString());
 }

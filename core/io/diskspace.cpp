@@ -1,5 +1,8 @@
 #include "diskspace.h"
 
+#include "util/error.h"
+#include "util/units.h"
+
 #include <QDir>
 #include <QFileInfo>
 #include <QStorageInfo>
@@ -22,6 +25,18 @@ std::optional<std::uint64_t> availableDiskBytes(const QString &path)
     if (!storage.isValid() || !storage.isReady() || storage.bytesAvailable() < 0)
         return std::nullopt;
     return std::uint64_t(storage.bytesAvailable());
+}
+
+void requireDiskSpace(const QString &path, std::uint64_t bytes)
+{
+    const auto free = availableDiskBytes(path);
+    if (free && *free < bytes)
+        throw IoError(path, QStringLiteral("write"),
+                      QStringLiteral("not enough disk space: the output needs %1 (%2 bytes), %3 "
+                                     "are free")
+                          .arg(formatBytes(bytes))
+                          .arg(bytes)
+                          .arg(formatBytes(*free)));
 }
 
 } // namespace QuantFit

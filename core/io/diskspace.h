@@ -13,4 +13,8 @@ namespace QuantFit {
 /// that is not ready); 0 is a real answer and means the volume is full.
 std::optional<std::uint64_t> availableDiskBytes(const QString &path);
 
+/// Throws IoError(path, "write", "not enough disk space: ...") when the volume holding `path`
+/// has fewer than `bytes` free; does nothing when the free space is unknown.
+void requireDiskSpace(const QString &path, std::uint64_t bytes);
+
 } // namespace QuantFit

@@ -11,7 +11,6 @@
 #include "jobs/jobcontext.h"
 #include "jobs/parallel.h"
 #include "util/error.h"
-#include "util/units.h"
 
 #include <QDir>
 #include <QFile>
@@ -139,16 +138,8 @@ void checkTargets(const GgufFile &input, const std::vector<QuantizeTarget> &targ
         }
         bytesPerFolder[QFileInfo(t.outputPath).absolutePath()] += t.plan.outputFileBytes;
     }
-    for (auto it = bytesPerFolder.cbegin(); it != bytesPerFolder.cend(); ++it) {
-        const auto free = availableDiskBytes(it.key());
-        if (free && *free < it.value())
-            throw IoError(it.key(), QStringLiteral("write"),
-                          QStringLiteral("not enough disk space: the output needs %1 (%2 bytes), "
-                                         "%3 are free")
-                              .arg(formatBytes(it.value()))
-                              .arg(it.value())
-                              .arg(formatBytes(*free)));
-    }
+    for (auto it = bytesPerFolder.cbegin(); it != bytesPerFolder.cend(); ++it)
+        requireDiskSpace(it.key(), it.value());
 }
 
 // llama-quantize refuses an imatrix with any non-finite number, whichever tensor it belongs to.

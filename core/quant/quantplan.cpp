@@ -46,6 +46,15 @@ void setAtEnd(GgufMetadata &metadata, const QByteArray &key, GgufValue value)
     metadata.set(key, std::move(value));
 }
 
+// gguf-split's keys of output file `shard` of `nShards` holding `nTensors` tensors in all.
+void setSplitKeys(GgufMetadata &metadata, std::uint32_t shard, std::uint32_t nShards,
+                  std::size_t nTensors)
+{
+    setAtEnd(metadata, "split.no", GgufValue::fromUInt(GgufValueType::UINT16, shard));
+    setAtEnd(metadata, "split.count", GgufValue::fromUInt(GgufValueType::UINT16, nShards));
+    setAtEnd(metadata, "split.tensors.count", GgufValue::i32(std::int32_t(nTensors)));
+}
+
 } // namespace
 
 MetadataOverride parseMetadataOverride(const QString &text)
@@ -470,11 +479,8 @@ QuantPlan makeQuantPlan(const GgufMetadata &metadata, const std::vector<GgufTens
         shortenLayerArrays(md, arch, blockCount, pruning);
         setAtEnd(md, arch + ".block_count", GgufValue::u32(std::uint32_t(pruning.blockCount)));
     }
-    if (plan.nShards > 1) {
-        setAtEnd(md, "split.no", GgufValue::fromUInt(GgufValueType::UINT16, 0));
-        setAtEnd(md, "split.count", GgufValue::fromUInt(GgufValueType::UINT16, plan.nShards));
-        setAtEnd(md, "split.tensors.count", GgufValue::i32(std::int32_t(plan.tensors.size())));
-    }
+    if (plan.nShards > 1)
+        setSplitKeys(md, 0, plan.nShards, plan.tensors.size());
     plan.outputMetadata = std::move(md);
 
     // Exact file sizes: the writer's own formula over the layouts it will be given.
@@ -490,9 +496,7 @@ GgufLayout QuantPlan::outputLayout(std::uint32_t shard) const
         layout.metadata = outputMetadata;
     } else {
         // gguf-split's later files: only where they belong.
-        layout.metadata.set("split.no", GgufValue::fromUInt(GgufValueType::UINT16, shard));
-        layout.metadata.set("split.count", GgufValue::fromUInt(GgufValueType::UINT16, nShards));
-        layout.metadata.set("split.tensors.count", GgufValue::i32(std::int32_t(tensors.size())));
+        setSplitKeys(layout.metadata, shard, nShards, tensors.size());
     }
     for (const auto &p : tensors) {
         if (p.shard != shard)

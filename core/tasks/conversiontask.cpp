@@ -338,15 +338,8 @@ void checkBeforeCalibrating(const ConversionRequest &request, const ConversionPr
                 throw Error(QStringLiteral("--save-imatrix '%1' is also an output file").arg(save));
         }
     }
-    if (prep.freeBytes && *prep.freeBytes < prep.totalOutputBytes) {
-        const QString folder = QFileInfo(prep.targets.front().outputPath).absolutePath();
-        throw IoError(folder, QStringLiteral("write"),
-                      QStringLiteral("not enough disk space: the output needs %1 (%2 bytes), %3 "
-                                     "are free")
-                          .arg(formatBytes(prep.totalOutputBytes))
-                          .arg(prep.totalOutputBytes)
-                          .arg(formatBytes(*prep.freeBytes)));
-    }
+    requireDiskSpace(QFileInfo(prep.targets.front().outputPath).absolutePath(),
+                     prep.totalOutputBytes);
 }
 
 /// The calibration stage: computes the matrix as `quantfit-cli imatrix` does, saves it when
