@@ -193,12 +193,12 @@ float dotViaBlocks(const std::uint8_t *row, const float *x, std::int64_t n)
     return sum;
 }
 
-// The portable 8-bit-activation dot: the integer-form reference (vecdotint.cpp), with Q8_K
-// activations for the 256-element super-blocks and Q8_0 for the smaller blocks.
+// The portable 8-bit-activation dot: the integer-form reference (vecdotint.cpp), with the
+// activation type q8ActivationType() names.
 template <GgmlType Type>
 float dotQ8Reference(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
 {
-    return dotQ8IntReference(Type, row, xq, n, typeFacts(Type).blockSize == 256);
+    return dotQ8IntReference(Type, row, xq, n, *q8ActivationType(Type) == GgmlType::Q8_K);
 }
 
 } // namespace

@@ -112,4 +112,23 @@ void decodeIntRow(GgmlType type, const std::uint8_t *row, std::int64_t n, std::i
 void decodeIntRowWith(DotPath path, GgmlType type, const std::uint8_t *row, std::int64_t n,
                       std::int8_t *codes, float *scales, float *mins);
 
+/// decodeIntRowWith() bound to one type and path: the block decoder is looked up once, for
+/// callers decoding many rows (core/infer's matmul panels).
+class IntRowDecoder {
+public:
+    /// Throws Error for a type without an integer form.
+    IntRowDecoder(DotPath path, GgmlType type);
+    const DotIntForm &form() const { return m_form; }
+    /// decodeIntRowWith(path, type, row, n, codes, scales, mins); throws Error for a bad length.
+    void operator()(const std::uint8_t *row, std::int64_t n, std::int8_t *codes, float *scales,
+                    float *mins) const;
+
+private:
+    using BlockFn = void (*)(const std::uint8_t *block, std::int8_t *codes, float *scales,
+                             float *mins);
+    GgmlType m_type;
+    DotIntForm m_form;
+    BlockFn m_decodeBlock = nullptr;
+};
+
 } // namespace QuantFit

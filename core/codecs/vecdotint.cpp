@@ -512,29 +512,40 @@ std::optional<DotIntForm> dotIntForm(GgmlType type)
                       .affine = e->affine};
 }
 
-void decodeIntRowWith(DotPath path, GgmlType type, const std::uint8_t *row, std::int64_t n,
-                      std::int8_t *codes, float *scales, float *mins)
+IntRowDecoder::IntRowDecoder(DotPath path, GgmlType type)
+    : m_type(type)
 {
     const auto form = dotIntForm(type);
     if (!form)
         throw Error(QStringLiteral("no integer form for %1 tensors").arg(ggmlTypeName(type)));
-    if (n < 0 || n % form->blockSize != 0)
+    m_form = *form;
+    if (path != DotPath::Portable && cpuHasAvx2Fma())
+        m_decodeBlock = VecDot::avx2IntDecoder(type);
+    if (!m_decodeBlock)
+        m_decodeBlock = VecDot::portableIntDecoder(type);
+}
+
+void IntRowDecoder::operator()(const std::uint8_t *row, std::int64_t n, std::int8_t *codes,
+                               float *scales, float *mins) const
+{
+    if (n < 0 || n % m_form.blockSize != 0)
         throw Error(QStringLiteral("integer decode of %1: %2 elements is not a multiple of the "
                                    "block size %3")
-                        .arg(ggmlTypeName(type))
+                        .arg(ggmlTypeName(m_type))
                         .arg(n)
-                        .arg(form->blockSize));
-    VecDot::IntDecodeFn fn = nullptr;
-    if (path != DotPath::Portable && cpuHasAvx2Fma())
-        fn = VecDot::avx2IntDecoder(type);
-    if (!fn)
-        fn = VecDot::portableIntDecoder(type);
-    const int nSub = form->blockSize / form->subBlock;
+                        .arg(m_form.blockSize));
+    const int nSub = m_form.blockSize / m_form.subBlock;
     float unused[16];
-    for (std::int64_t i = 0; i < n / form->blockSize; ++i) {
-        fn(row + i * form->blockBytes, codes + i * form->blockSize, scales + i * nSub,
-           form->affine ? mins + i * nSub : unused);
+    for (std::int64_t i = 0; i < n / m_form.blockSize; ++i) {
+        m_decodeBlock(row + i * m_form.blockBytes, codes + i * m_form.blockSize,
+                      scales + i * nSub, m_form.affine ? mins + i * nSub : unused);
     }
+}
+
+void decodeIntRowWith(DotPath path, GgmlType type, const std::uint8_t *row, std::int64_t n,
+                      std::int8_t *codes, float *scales, float *mins)
+{
+    IntRowDecoder(path, type)(row, n, codes, scales, mins);
 }
 
 void decodeIntRow(GgmlType type, const std::uint8_t *row, std::int64_t n, std::int8_t *codes,

@@ -62,14 +62,11 @@ void roundQ8_0(const float *x, float *out, std::int64_t n)
     constexpr int kBlock = 32;
     std::int64_t b = 0;
     for (; b + kBlock <= n; b += kBlock) {
-        float amax = 0.0f;
+        const Q8_0Scale s = q8_0Scale(x + b);
+        const float dh = fp16ToFp32(s.d);
+        // nearbyint, not the codes of quantizeBlockQ8_0(): it keeps the sign of a zero.
         for (int j = 0; j < kBlock; ++j)
-            amax = std::max(amax, std::abs(x[b + j]));
-        const float d = amax / 127.0f;
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        const float dh = roundFp16(d);
-        for (int j = 0; j < kBlock; ++j)
-            out[b + j] = dh * std::nearbyint(x[b + j] * id);
+            out[b + j] = dh * std::nearbyint(x[b + j] * s.id);
     }
     std::memcpy(out + b, x + b, sizeof(float) * std::size_t(n - b));
 }
@@ -80,14 +77,8 @@ void roundQ8_K(const float *x, float *out, std::int64_t n)
     constexpr int kBlock = 256;
     std::int64_t b = 0;
     for (; b + kBlock <= n; b += kBlock) {
-        float amax = 0.0f, m = 0.0f;
-        for (int j = 0; j < kBlock; ++j) {
-            const float a = std::abs(x[b + j]);
-            if (a > amax) {
-                amax = a;
-                m = x[b + j];
-            }
-        }
+        float amax;
+        const float m = q8_KExtreme(x + b, kBlock, amax);
         if (amax == 0.0f) {
             std::fill(out + b, out + b + kBlock, 0.0f);
             continue;
@@ -238,26 +229,19 @@ std::int64_t activationQ8Bytes(ActivationType type, std::int64_t n)
     }
 }
 
+bool q8RowLengthOk(GgmlType weightType, std::int64_t n)
+{
+    return n % typeFacts(weightType).blockSize == 0
+        && n % (activationTypeFor(weightType) == ActivationType::Q8_K ? 256 : 32) == 0;
+}
+
 void quantizeActivationsQ8(ActivationType type, const float *x, std::uint8_t *out, std::int64_t n)
 {
     if (type == ActivationType::Q8_K) {
         for (std::int64_t b = 0; b < n; b += 256, x += 256, out += 292) {
-            float amax = 0.0f, m = 0.0f;
-            for (int j = 0; j < 256; ++j) {
-                if (std::abs(x[j]) > amax) {
-                    amax = std::abs(x[j]);
-                    m = x[j];
-                }
-            }
-            std::memset(out, 0, 292);
-            if (amax == 0.0f)
-                continue;
-            const float iscale = -127.0f / m;
-            const float d = 1.0f / iscale;
-            std::memcpy(out, &d, 4);
             auto *q = reinterpret_cast<std::int8_t *>(out + 4);
-            for (int j = 0; j < 256; ++j)
-                q[j] = std::int8_t(std::min(127.0f, std::nearbyint(iscale * x[j])));
+            const float d = quantizeBlockQ8_K(x, q);
+            std::memcpy(out, &d, 4);
             for (int g = 0; g < 16; ++g) {
                 std::int16_t sum = 0;
                 for (int j = 0; j < 16; ++j)
@@ -268,14 +252,8 @@ void quantizeActivationsQ8(ActivationType type, const float *x, std::uint8_t *ou
         return;
     }
     for (std::int64_t b = 0; b < n; b += 32, x += 32, out += 34) {
-        float amax = 0.0f;
-        for (int j = 0; j < 32; ++j)
-            amax = std::max(amax, std::abs(x[j]));
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        const std::uint16_t dh = fp32ToFp16(amax / 127.0f);
+        const std::uint16_t dh = quantizeBlockQ8_0(x, reinterpret_cast<std::int8_t *>(out + 2));
         std::memcpy(out, &dh, 2);
-        for (int j = 0; j < 32; ++j)
-            out[2 + j] = std::uint8_t(std::int8_t(std::nearbyint(x[j] * id)));
     }
 }
 

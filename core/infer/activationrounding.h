@@ -15,7 +15,10 @@
 //    q = min(127, nearest_int(iscale * x)), d = 1/iscale (float); dequantized value = d * q.
 
 #include "gguf/ggmltype.h"
+#include "util/fp16.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 namespace QuantFit::Infer {
@@ -47,5 +50,80 @@ void quantizeActivationsQ8(ActivationType type, const float *x, std::uint8_t *ou
 
 /// Bytes quantizeActivationsQ8() writes for `n` values of `type` (0 for the other types).
 std::int64_t activationQ8Bytes(ActivationType type, std::int64_t n);
+
+/// Whether `n` (> 0) values of `weightType` are whole weight blocks and whole blocks of its
+/// 8-bit activation type (32 values; 256 for Q8_K): the row length the integer products need.
+bool q8RowLengthOk(GgmlType weightType, std::int64_t n);
+
+//
+// The block arithmetic behind roundActivations(), quantizeActivationsQ8() and the integer
+// matmul (matmulq8.cpp), so that the three agree by construction.
+//
+
+/// Round half to even for |v| < 2^22 (what nearbyint does in the default rounding mode, up to
+/// the sign of a zero result), without a libm call: adding and subtracting 1.5 * 2^23 leaves
+/// the rounded value.
+inline float nearestEven(float v)
+{
+    constexpr float kMagic = 12582912.0f;
+    return (v + kMagic) - kMagic;
+}
+
+/// A Q8_0 block's scale as the x86 AVX2 quantizer computes it: the inverse scale 127/amax (0 for
+/// an all-zero block) and d = amax/127 as fp16 bits.
+struct Q8_0Scale {
+    float id = 0.0f;
+    std::uint16_t d = 0;
+};
+
+/// The Q8_0 scale of the 32 values at `x`.
+inline Q8_0Scale q8_0Scale(const float *x)
+{
+    float amax = 0.0f;
+    for (int j = 0; j < 32; ++j)
+        amax = std::max(amax, std::abs(x[j]));
+    return {amax != 0.0f ? 127.0f / amax : 0.0f, fp32ToFp16(amax / 127.0f)};
+}
+
+/// One Q8_0 block: the 32 codes round-half-even(x * id) into `q`; returns d as fp16 bits.
+inline std::uint16_t quantizeBlockQ8_0(const float *x, std::int8_t *q)
+{
+    const Q8_0Scale s = q8_0Scale(x);
+    for (int j = 0; j < 32; ++j)
+        q[j] = std::int8_t(nearestEven(x[j] * s.id));
+    return s.d;
+}
+
+/// The first of the `n` values at `x` of largest magnitude, with its sign (0 when all are
+/// zero); `amax` receives its magnitude. Q8_K's scale is -127 over it.
+inline float q8_KExtreme(const float *x, int n, float &amax)
+{
+    amax = 0.0f;
+    float m = 0.0f;
+    for (int j = 0; j < n; ++j) {
+        if (std::abs(x[j]) > amax) {
+            amax = std::abs(x[j]);
+            m = x[j];
+        }
+    }
+    return m;
+}
+
+/// One Q8_K super-block (quantize_row_q8_K_ref): iscale = -127/m, the 256 codes
+/// min(127, round-half-even(iscale * x)) into `q`; returns d = 1/iscale. An all-zero block
+/// gives zero codes and d = 0.
+inline float quantizeBlockQ8_K(const float *x, std::int8_t *q)
+{
+    float amax;
+    const float m = q8_KExtreme(x, 256, amax);
+    if (amax == 0.0f) {
+        std::fill(q, q + 256, std::int8_t(0));
+        return 0.0f;
+    }
+    const float iscale = -127.0f / m;
+    for (int j = 0; j < 256; ++j)
+        q[j] = std::int8_t(std::min(127.0f, nearestEven(iscale * x[j])));
+    return 1.0f / iscale;
+}
 
 } // namespace QuantFit::Infer

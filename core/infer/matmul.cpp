@@ -165,6 +165,14 @@ void packPanel(const WeightMatrix &w, std::int64_t row0, float *wp, float *rowBu
     }
 }
 
+// The row-dot kernels the options allow (codecs/vecdot.h).
+DotPath dotPathFor(const MatmulOptions &options)
+{
+    return options.portable ? DotPath::Portable
+        : options.allowAvx512 ? DotPath::Auto
+                              : DotPath::Avx2;
+}
+
 // Small batches over quantized weights: each token quantized once to the weight's 8-bit dot
 // type, then one integer row dot per output (codecs/vecdot.h), rows split over threads.
 void matmulRowsQ8(const WeightMatrix &w, const float *x, int nTokens, float *y,
@@ -177,9 +185,7 @@ void matmulRowsQ8(const WeightMatrix &w, const float *x, int nTokens, float *y,
     std::vector<std::uint8_t> xq(std::size_t(xqBytes) * std::size_t(nTokens));
     for (int t = 0; t < nTokens; ++t)
         quantizeActivationsQ8(actType, x + std::int64_t(t) * n, xq.data() + t * xqBytes, n);
-    const DotPath path = options.portable ? DotPath::Portable
-        : options.allowAvx512             ? DotPath::Auto
-                                          : DotPath::Avx2;
+    const DotPath path = dotPathFor(options);
     // Chunks of 64 rows: enough for load balance, few enough to keep the overhead low.
     constexpr std::int64_t kRowsPerChunk = 64;
     const std::int64_t nChunks = (nOut + kRowsPerChunk - 1) / kRowsPerChunk;
@@ -262,8 +268,7 @@ void matmul(const WeightMatrix &w, const float *x, int nTokens, float *y,
 
     const ActivationType actType = activationTypeFor(w.type);
     if (!batched && options.roundActivations && activationQ8Bytes(actType, n) > 0
-        && q8ActivationType(w.type) && n % typeFacts(w.type).blockSize == 0
-        && n % (actType == ActivationType::Q8_K ? 256 : 32) == 0) {
+        && q8ActivationType(w.type) && q8RowLengthOk(w.type, n)) {
         matmulRowsQ8(w, x, nTokens, y, options, nThreads, ctx);
         return;
     }
@@ -298,8 +303,8 @@ void matmul(const WeightMatrix &w, const float *x, int nTokens, float *y,
                         yt[o] = dotRowWith(DotPath::Portable, w.type,
                                            w.data + std::uint64_t(o) * w.rowBytes, xt, n);
                 } else {
-                    dotRowsWith(options.allowAvx512 ? DotPath::Auto : DotPath::Avx2, w.type, rows,
-                                w.rowBytes, rowEnd - rowBegin, xt, n, yt + rowBegin);
+                    dotRowsWith(dotPathFor(options), w.type, rows, w.rowBytes,
+                                rowEnd - rowBegin, xt, n, yt + rowBegin);
                 }
             }
         } else if (!batched) {

@@ -36,14 +36,6 @@ bool haveVnni()
     return have;
 }
 
-// Round half to even for |v| < 2^22 (what nearbyint does in the default rounding mode), without
-// a libm call: adding and subtracting 1.5 * 2^23 leaves the rounded value.
-inline float nearestEven(float v)
-{
-    constexpr float kMagic = 12582912.0f;
-    return (v + kMagic) - kMagic;
-}
-
 // Activations quantized exactly as roundActivations() rounds them, kept as int8 codes with a
 // scale and a code sum per block of the weight's block size (16 or 32); the scale is the Q8_0
 // block's own or that of the Q8_K 256-element super-block.
@@ -74,32 +66,9 @@ void quantizeActivations(const float *x, int nTokens, std::int64_t n, bool q8k, 
         for (std::int64_t g0 = 0; g0 < n; g0 += group) {
             const float *xg = x + std::int64_t(t) * n + g0;
             std::int8_t *qg = out.q.data() + std::int64_t(t) * n + g0;
-            float amax = 0.0f, m = 0.0f;
-            for (int j = 0; j < group; ++j) {
-                if (std::abs(xg[j]) > amax) {
-                    amax = std::abs(xg[j]);
-                    m = xg[j];
-                }
-            }
-            float d = 0.0f;
-            if (q8k) {
-                // As ggml's quantize_row_q8_K: iscale = -127/m, q = min(127, nearest(iscale x)),
-                // d = 1/iscale
-                if (amax != 0.0f) {
-                    const float iscale = -127.0f / m;
-                    d = 1.0f / iscale;
-                    for (int j = 0; j < group; ++j)
-                        qg[j] = std::int8_t(std::min(127.0f, nearestEven(iscale * xg[j])));
-                } else {
-                    std::fill(qg, qg + group, std::int8_t(0));
-                }
-            } else {
-                // the x86 AVX2 Q8_0 quantizer: id = 127/amax, round half to even, d = fp16(amax/127)
-                const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-                for (int j = 0; j < group; ++j)
-                    qg[j] = std::int8_t(nearestEven(xg[j] * id));
-                d = roundFp16(amax / 127.0f);
-            }
+            // As quantize_row_q8_K / the x86 AVX2 quantize_row_q8_0 (activationrounding.h).
+            const float d =
+                q8k ? quantizeBlockQ8_K(xg, qg) : fp16ToFp32(quantizeBlockQ8_0(xg, qg));
             for (int b = 0; b < group / blk; ++b) {
                 std::int32_t s = 0;
                 for (int j = 0; j < blk; ++j)
@@ -150,9 +119,10 @@ QF_AVX512VNNI void interleave16(const std::int8_t *codes, std::int64_t n, std::u
     }
 }
 
-void packPanel(const WeightMatrix &w, const DotIntForm &form, int nRows, std::int64_t row0,
+void packPanel(const WeightMatrix &w, const IntRowDecoder &decode, int nRows, std::int64_t row0,
                PanelScratch &scratch, std::uint8_t *bytes, float *scales, float *mins)
 {
+    const DotIntForm &form = decode.form();
     const int blk = form.subBlock;
     const std::int64_t n = w.nIn;
     const std::int64_t nb = n / blk;
@@ -160,8 +130,8 @@ void packPanel(const WeightMatrix &w, const DotIntForm &form, int nRows, std::in
     for (int r = 0; r < nRows; ++r) {
         const std::int64_t row = row0 + std::min(r, nValid - 1);
         std::int8_t *codes = scratch.codes.data() + r * n;
-        decodeIntRow(w.type, w.data + std::uint64_t(row) * w.rowBytes, n, codes,
-                     scratch.scales.data(), scratch.mins.data());
+        decode(w.data + std::uint64_t(row) * w.rowBytes, n, codes, scratch.scales.data(),
+               scratch.mins.data());
         for (std::int64_t b = 0; b < nb; ++b) {
             scales[b * nRows + r] = scratch.scales[std::size_t(b)];
             mins[b * nRows + r] = form.affine ? scratch.mins[std::size_t(b)] : 0.0f;
@@ -311,28 +281,22 @@ const Kernel *kernelsFor(int blk, bool affine)
     return affine ? k32a.data() : k32.data();
 }
 
-bool haveAvx512Vnni()
-{
-    return cpuHasAvx512();
-}
-
 } // namespace
 
 bool canMatmulInt8(const WeightMatrix &w, bool allowAvx512)
 {
-    if (!(allowAvx512 && haveAvx512Vnni()) && !haveVnni())
+    if (!(allowAvx512 && cpuHasAvx512()) && !haveVnni())
         return false;
-    const auto form = dotIntForm(w.type);
-    return form && w.nIn > 0 && w.nIn % form->blockSize == 0
-        && w.nIn % (activationTypeFor(w.type) == ActivationType::Q8_K ? 256 : kBlock) == 0;
+    return dotIntForm(w.type) && w.nIn > 0 && q8RowLengthOk(w.type, w.nIn);
 }
 
 void matmulInt8(const WeightMatrix &w, const float *x, int nTokens, float *y, int nThreads,
                 JobContext *ctx, bool allowAvx512)
 {
-    const DotIntForm form = *dotIntForm(w.type);
+    const IntRowDecoder decode(DotPath::Auto, w.type); // decodeIntRow()'s decoder, looked up once
+    const DotIntForm &form = decode.form();
     const bool q8k = activationTypeFor(w.type) == ActivationType::Q8_K;
-    const bool wide = allowAvx512 && haveAvx512Vnni();
+    const bool wide = allowAvx512 && cpuHasAvx512();
     const int nRows = wide ? 16 : 8;
     const int blk = form.subBlock;
     const Kernel *kernels = wide ? kernelsFor<true>(blk, form.affine)
@@ -357,7 +321,7 @@ void matmulInt8(const WeightMatrix &w, const float *x, int nTokens, float *y, in
         for (std::int64_t p = p0; p < p1; ++p) {
             const std::int64_t row0 = p * nRows;
             const int nValid = int(std::min<std::int64_t>(nRows, nOut - row0));
-            packPanel(w, form, nRows, row0, scratch, bytes.get(), scales.get(), mins.get());
+            packPanel(w, decode, nRows, row0, scratch, bytes.get(), scales.get(), mins.get());
             for (int t = 0; t < nTokens; t += kTokenBlock) {
                 const int nt = std::min(kTokenBlock, nTokens - t);
                 kernels[nt](bytes.get(), scales.get(), mins.get(), nb, a, t, w.nIn,
