@@ -86,28 +86,35 @@ float refit(const IqTypeSpec &spec, const IqGridMaps &maps, int n, const float *
 float searchSubBlock(const IqTypeSpec &spec, const IqGridMaps &maps, int n, const float *t,
                      const float *w, const float *r, float mPrime, float s, std::uint8_t *L)
 {
+    bool bestOn[8];
+    for (int g = 0; g < n / maps.groupSize; ++g)
+        bestOn[g] = spec.onGridStart;
+    if (quantAvx512Enabled())
+        iqTrialsAvx512(spec, maps, n, t, w, r, mPrime, s, L, bestOn);
+    else if (quantSimdEnabled())
+        iqTrialsAvx2(spec, maps, n, t, w, r, mPrime, s, L, bestOn);
+    else
+        iqTrialsPortable(spec, maps, n, t, w, r, mPrime, s, L, bestOn);
+    return refit(spec, maps, n, t, w, r, s, L, bestOn);
+}
+
+} // namespace
+
+void iqTrialsPortable(const IqTypeSpec &spec, const IqGridMaps &maps, int n, const float *t,
+                      const float *w, const float *r, float mPrime, float &s, std::uint8_t *L,
+                      bool *on)
+{
     const int e = maps.groupSize;
     const int nGroups = n / e;
     const float p = float(2 * spec.lmax + 1);
     std::uint8_t trial[32];
-    bool on[8];
-    bool bestOn[8];
-    for (int g = 0; g < nGroups; ++g)
-        bestOn[g] = spec.onGridStart;
-    if (quantAvx512Enabled()) {
-        iqTrialsAvx512(spec, maps, n, t, w, r, mPrime, s, L, bestOn);
-        return refit(spec, maps, n, t, w, r, s, L, bestOn);
-    }
-    if (quantSimdEnabled()) {
-        iqTrialsAvx2(spec, maps, n, t, w, r, mPrime, s, L, bestOn);
-        return refit(spec, maps, n, t, w, r, s, L, bestOn);
-    }
+    bool trialOn[8];
     float best = 0;
     for (int k = -spec.kMax; k <= spec.kMax; ++k) {
         const float id = (p + float(k) * spec.step) / mPrime;
         const float ts = 1 / id;
         for (int g = 0; g < nGroups; ++g)
-            on[g] = groupLevels(maps, spec.lmax, id, ts, t + g * e, r + g * e, trial + g * e);
+            trialOn[g] = groupLevels(maps, spec.lmax, id, ts, t + g * e, r + g * e, trial + g * e);
         float a;
         float q2;
         sums(n, w, t, trial, a, q2);
@@ -115,13 +122,10 @@ float searchSubBlock(const IqTypeSpec &spec, const IqGridMaps &maps, int n, cons
             s = a / q2;
             best = s * a;
             std::memcpy(L, trial, std::size_t(n));
-            std::memcpy(bestOn, on, sizeof(bool) * std::size_t(nGroups));
+            std::memcpy(on, trialOn, sizeof(bool) * std::size_t(nGroups));
         }
     }
-    return refit(spec, maps, n, t, w, r, s, L, bestOn);
 }
-
-} // namespace
 
 int iqBestNeighbour(const IqGridMaps &maps, int key, const float *t, const float *r, float s)
 {

@@ -102,19 +102,26 @@ int iqBestNeighbourAvx512(const IqGridMaps &maps, int key, const float *t, const
 int iq1BestNeighbourAvx512(const IqGridMaps &maps, int key, const float *x, const float *w,
                            float s, const float *v);
 
-/// Step 4's trials of one sub-block of n values (iqsearch.cpp runs them one by one): lane j of
-/// a 16-wide vector runs trial k = -kMax + j (+16 for the next vector) with the scalar float
-/// operations, neighbour searches per off-grid lane, then the trials are accepted in k order by
-/// the scalar rule. On acceptance s, L (n levels) and on (per group) are replaced, as the scalar
-/// loop does. Returns best (0 when no trial was accepted). Call only when quantAvx512Enabled().
-float iqTrialsAvx512(const IqTypeSpec &spec, const IqGridMaps &maps, int n, const float *t,
-                     const float *w, const float *r, float mPrime, float &s, std::uint8_t *L,
-                     bool *on);
+/// Step 4's trials of one sub-block of n values, one after another (iqsearch.cpp): trial
+/// k = -kMax..kMax rounds the targets at inverse scale (2 lmax + 1 + k step) / mPrime, finds
+/// neighbours for off-grid groups, and is accepted when it beats the best so far. On
+/// acceptance s, L (n levels) and on (per group) are replaced; otherwise they stay as passed.
+void iqTrialsPortable(const IqTypeSpec &spec, const IqGridMaps &maps, int n, const float *t,
+                      const float *w, const float *r, float mPrime, float &s, std::uint8_t *L,
+                      bool *on);
+
+/// iqTrialsPortable() on AVX-512, bit-identical: lane j of a 16-wide vector runs trial
+/// k = -kMax + j (+16 for the next vector) with the scalar float operations, neighbour
+/// searches per off-grid lane, then the trials are accepted in k order by the scalar rule.
+/// Call only when quantAvx512Enabled().
+void iqTrialsAvx512(const IqTypeSpec &spec, const IqGridMaps &maps, int n, const float *t,
+                    const float *w, const float *r, float mPrime, float &s, std::uint8_t *L,
+                    bool *on);
 
 /// The same on AVX2, eight trials at a time. Call only when quantSimdEnabled().
-float iqTrialsAvx2(const IqTypeSpec &spec, const IqGridMaps &maps, int n, const float *t,
-                   const float *w, const float *r, float mPrime, float &s, std::uint8_t *L,
-                   bool *on);
+void iqTrialsAvx2(const IqTypeSpec &spec, const IqGridMaps &maps, int n, const float *t,
+                  const float *w, const float *r, float mPrime, float &s, std::uint8_t *L,
+                  bool *on);
 
 /// Reconstruction values of the IQ1 levels 0, 1, 2 for the shifts +0.125 and -0.125 (exact).
 inline constexpr float kIq1Plus[3] = {-0.875f, 0.125f, 1.125f};

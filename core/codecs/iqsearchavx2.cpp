@@ -117,9 +117,9 @@ QF_AVX2 inline __m128i lowBytes(__m256i v)
 
 } // namespace
 
-QF_AVX2 float iqTrialsAvx2(const IqTypeSpec &spec, const IqGridMaps &maps, int n, const float *t,
-                           const float *w, const float *r, float mPrime, float &s,
-                           std::uint8_t *L, bool *on)
+QF_AVX2 void iqTrialsAvx2(const IqTypeSpec &spec, const IqGridMaps &maps, int n, const float *t,
+                          const float *w, const float *r, float mPrime, float &s,
+                          std::uint8_t *L, bool *on)
 {
     const int e = maps.groupSize;
     const int nGroups = n / e;
@@ -217,7 +217,6 @@ QF_AVX2 float iqTrialsAvx2(const IqTypeSpec &spec, const IqGridMaps &maps, int n
             }
         }
     }
-    return best;
 }
 
 // IQ1_S's split search as iq1sBestSplitAvx512, eight i2 at a time.
@@ -366,10 +365,9 @@ Iq1mSplit iq1mBestSplitAvx2(const float *x, const float *w, const int *order)
     return iq1mBestSplitPortable(x, w, order);
 }
 
-float iqTrialsAvx2(const IqTypeSpec &, const IqGridMaps &, int, const float *, const float *,
-                   const float *, float, float &, std::uint8_t *, bool *)
+void iqTrialsAvx2(const IqTypeSpec &, const IqGridMaps &, int, const float *, const float *,
+                  const float *, float, float &, std::uint8_t *, bool *)
 {
-    return 0;
 }
 
 Iq1mSplit iq1sBestSplitAvx2(const float *sumX, const float *sumW)

@@ -192,9 +192,9 @@ QF_AVX512 int iq1BestNeighbourAvx512(const IqGridMaps &maps, int key, const floa
 // IQ2/IQ3 trials, one lane per trial
 //
 
-QF_AVX512 float iqTrialsAvx512(const IqTypeSpec &spec, const IqGridMaps &maps, int n,
-                               const float *t, const float *w, const float *r, float mPrime,
-                               float &s, std::uint8_t *L, bool *on)
+QF_AVX512 void iqTrialsAvx512(const IqTypeSpec &spec, const IqGridMaps &maps, int n,
+                              const float *t, const float *w, const float *r, float mPrime,
+                              float &s, std::uint8_t *L, bool *on)
 {
     const int e = maps.groupSize;
     const int nGroups = n / e;
@@ -304,7 +304,6 @@ QF_AVX512 float iqTrialsAvx512(const IqTypeSpec &spec, const IqGridMaps &maps, i
             }
         }
     }
-    return best;
 }
 
 //
@@ -528,10 +527,9 @@ int iq1BestNeighbourAvx512(const IqGridMaps &maps, int key, const float *x, cons
     return iq1BestNeighbourPortable(maps, key, x, w, s, v);
 }
 
-float iqTrialsAvx512(const IqTypeSpec &, const IqGridMaps &, int, const float *, const float *,
-                     const float *, float, float &, std::uint8_t *, bool *)
+void iqTrialsAvx512(const IqTypeSpec &, const IqGridMaps &, int, const float *, const float *,
+                    const float *, float, float &, std::uint8_t *, bool *)
 {
-    return 0;
 }
 
 Iq1mSplit iq1sBestSplitAvx512(const float *sumX, const float *sumW)

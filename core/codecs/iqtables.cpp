@@ -1,6 +1,9 @@
 #include "iqtables.h"
 
 #include "iqgrids.h"
+#include "quantsimd.h"
+
+#include <QtGlobal>
 
 #include <array>
 #include <mutex>
@@ -51,6 +54,41 @@ int levelOf(IqGrid grid, int j, int i)
         return int(std::int8_t(gridByte(kIq1sGrid[j], i))) + 1;
     }
     return 0;
+}
+
+// The neighbour lists of `m` as runs of `runLength` candidates (the last run of a list padded
+// with its first candidate), groupSize x runLength bytes per run: byte runLength * i + c of a
+// run is byteOf(level of element i of candidate c, i). keyInfo[key] = infoOf(first byte of the
+// key's runs, list length) for keys with a list, 0 for the others.
+template <class InfoOf, class ByteOf>
+std::vector<std::uint8_t> transposedRuns(const IqGridMaps &m, int runLength,
+                                         std::vector<std::uint32_t> &keyInfo, InfoOf infoOf,
+                                         ByteOf byteOf)
+{
+    const std::size_t nKeys = m.nbCount.size();
+    const std::size_t runBytes = std::size_t(runLength) * std::size_t(m.groupSize);
+    keyInfo.assign(nKeys, 0);
+    std::size_t nRuns = 0;
+    for (std::size_t key = 0; key < nKeys; ++key)
+        nRuns += (m.nbCount[key] + runLength - 1) / runLength;
+    std::vector<std::uint8_t> runs(nRuns * runBytes);
+    std::size_t at = 0;
+    for (std::size_t key = 0; key < nKeys; ++key) {
+        const int count = m.nbCount[key];
+        if (!count)
+            continue;
+        keyInfo[key] = infoOf(at, count);
+        const std::uint16_t *list = m.nbList.data() + m.nbStart[key];
+        for (int c = 0; c < count; c += runLength, at += runBytes) {
+            for (int l = 0; l < runLength; ++l) {
+                const std::uint8_t *lev = m.levelsOf(list[c + l < count ? c + l : 0]);
+                for (int i = 0; i < m.groupSize; ++i)
+                    runs[at + std::size_t(runLength) * std::size_t(i) + std::size_t(l)] =
+                        byteOf(lev[i], i);
+            }
+        }
+    }
+    return runs;
 }
 
 } // namespace
@@ -158,49 +196,20 @@ IqGridMaps makeIqGridMaps(IqGrid grid)
     m.nbList.shrink_to_fit();
 
     // Transposed copies of the lists' levels, 8 candidates per run.
-    m.nbLevelsStart.assign(nKeys, 0);
-    std::size_t nRuns = 0;
-    for (std::size_t key = 0; key < nKeys; ++key)
-        nRuns += (m.nbCount[key] + 7) / 8;
-    m.nbLevels.resize(nRuns * 8 * std::size_t(src.groupSize));
-    std::size_t at = 0;
-    for (std::size_t key = 0; key < nKeys; ++key) {
-        const int count = m.nbCount[key];
-        if (!count)
-            continue;
-        m.nbLevelsStart[key] = std::uint32_t(at);
-        const std::uint16_t *list = m.nbList.data() + m.nbStart[key];
-        for (int c = 0; c < count; c += 8, at += 8 * std::size_t(src.groupSize)) {
-            for (int l = 0; l < 8; ++l) {
-                const std::uint8_t *lev = m.levelsOf(list[c + l < count ? c + l : 0]);
-                for (int i = 0; i < src.groupSize; ++i)
-                    m.nbLevels[at + 8 * std::size_t(i) + std::size_t(l)] = lev[i];
-            }
-        }
-    }
-
-    // The same lists as term-table slots, 16 candidates per run.
-    m.nbSlotsKey.assign(nKeys, 0);
-    nRuns = 0;
-    for (std::size_t key = 0; key < nKeys; ++key)
-        nRuns += (m.nbCount[key] + 15) / 16;
-    m.nbSlots.resize(nRuns * 16 * std::size_t(src.groupSize));
-    at = 0;
-    for (std::size_t key = 0; key < nKeys; ++key) {
-        const int count = m.nbCount[key];
-        if (!count)
-            continue;
-        m.nbSlotsKey[key] = std::uint32_t(at / (16 * std::size_t(src.groupSize))) << 12
-            | std::uint32_t(count);
-        const std::uint16_t *list = m.nbList.data() + m.nbStart[key];
-        for (int c = 0; c < count; c += 16, at += 16 * std::size_t(src.groupSize)) {
-            for (int l = 0; l < 16; ++l) {
-                const std::uint8_t *lev = m.levelsOf(list[c + l < count ? c + l : 0]);
-                for (int i = 0; i < src.groupSize; ++i)
-                    m.nbSlots[at + 16 * std::size_t(i) + std::size_t(l)] =
-                        std::uint8_t(lev[i] + src.nLevels * i);
-            }
-        }
+    m.nbLevels = transposedRuns(m, 8, m.nbLevelsStart,
+                                [](std::size_t at, int) { return std::uint32_t(at); },
+                                [](int level, int) { return std::uint8_t(level); });
+    // The same lists as term-table slots, 16 candidates per run (read only by the AVX-512
+    // searches).
+    if (cpuHasQuantAvx512()) {
+        const std::size_t runBytes = 16 * std::size_t(src.groupSize);
+        m.nbSlots = transposedRuns(
+            m, 16, m.nbSlotsKey,
+            [&](std::size_t at, int count) {
+                Q_ASSERT(count < 4096); // the 12-bit length field
+                return std::uint32_t(at / runBytes) << 12 | std::uint32_t(count);
+            },
+            [&](int level, int i) { return std::uint8_t(level + src.nLevels * i); });
     }
     return m;
 }

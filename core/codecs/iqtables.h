@@ -51,6 +51,8 @@ struct IqGridMaps {
     /// The lists once more for the AVX-512 searches: runs of 16 candidates, groupSize x 16
     /// bytes, byte 16i + c = the term-table slot of element i of candidate c of the run,
     /// i * nLevels + level (< 32); the last run is padded with the list's first candidate.
+    /// Built only on CPUs that can run those searches (cpuHasQuantAvx512()); empty elsewhere,
+    /// as nbSlotsKey.
     std::vector<std::uint8_t> nbSlots;
     /// key -> (first run of its list in nbSlots) << 12 | list length (one load, or one gather,
     /// per key); 0 for keys without a list.

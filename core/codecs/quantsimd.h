@@ -15,9 +15,13 @@ namespace QuantFit::Codec {
 /// did not select the portable path.
 bool quantSimdEnabled();
 
-/// Whether the AVX-512 I-quant searches (iqsearchavx512.cpp) are used: quantSimdEnabled(), the
-/// CPU has AVX-512 F, BW, VL and DQ, and setQuantizePath() selected Auto.
+/// Whether the AVX-512 I-quant searches (iqsearchavx512.cpp) are used: the CPU can run them
+/// (cpuHasQuantAvx512()) and setQuantizePath() selected Auto.
 bool quantAvx512Enabled();
+
+/// Whether the CPU can run the AVX-512 I-quant searches: AVX2, F16C and AVX-512 F, BW, VL and
+/// DQ. The path setting aside, quantAvx512Enabled() is this.
+bool cpuHasQuantAvx512();
 
 /// makeQpQuants() for n <= 32 on AVX-512 (quantsimdavx512.cpp), bit-identical: the first guess
 /// and the eight trial scales side by side, and the refinement passes evaluating all remaining

@@ -40,10 +40,15 @@ bool quantSimdEnabled()
     return has && g_path.load(std::memory_order_relaxed) != QuantizePath::Portable;
 }
 
-bool quantAvx512Enabled()
+bool cpuHasQuantAvx512()
 {
     static const bool has = cpuFeatures().avx2 && cpuFeatures().f16c && cpuFeatures().avx512;
-    return has && g_path.load(std::memory_order_relaxed) == QuantizePath::Auto;
+    return has;
+}
+
+bool quantAvx512Enabled()
+{
+    return cpuHasQuantAvx512() && g_path.load(std::memory_order_relaxed) == QuantizePath::Auto;
 }
 
 namespace {
@@ -483,6 +488,11 @@ bool quantSimdEnabled()
 }
 
 bool quantAvx512Enabled()
+{
+    return false;
+}
+
+bool cpuHasQuantAvx512()
 {
     return false;
 }

@@ -192,6 +192,8 @@ QF_AVX512 float dotQ8Int(const std::uint8_t *row, const std::uint8_t *xq, std::i
             }
         }
     } else if constexpr (kChunks >= 2) {
+        // No min term here: no affine type has 64- or 128-element blocks.
+        static_assert(!D::kAffine, "the 64/128-element Q8_0 branch has no min term");
         for (std::int64_t i = 0; i < nb; ++i) {
             const std::uint8_t *b = row + i * D::kBytes;
             const auto *xb = reinterpret_cast<const BlockQ8_0 *>(xq) + i * kChunks;
