@@ -131,7 +131,7 @@ void addHandoffOptions(QCommandLineParser &parser)
                       QStringLiteral("PUBLISHER/REPOSITORY")});
 }
 
-HandoffPlan prepareHandoffs(const QCommandLineParser &parser, ConversionRequest &request)
+HandoffPlan prepareHandoffs(const QCommandLineParser &parser, const ConversionRequest &request)
 {
     HandoffPlan plan;
     if (parser.isSet(QStringLiteral("to-ollama"))) {
@@ -165,26 +165,17 @@ HandoffPlan prepareHandoffs(const QCommandLineParser &parser, ConversionRequest 
         plan.lmStudioRepository = parts.at(1);
     }
 
-    // Converted files never land in a runner's store unless handed off.
+    // Converted files never land in a runner's store unless handed off: the conversion task
+    // writes them to defaultOutputFolder(); say so.
     if (request.outputFile.isEmpty() && request.outputFolder.isEmpty()) {
         const auto store = storeContaining(request.sourcePath,
                                            defaultStoreLocations(DiscoveryEnvironment::current()));
-        if (store) {
-            const QString folder = convertedModelsFolder();
-            if (!parser.isSet(QStringLiteral("dry-run")) && !QDir().mkpath(folder))
-                throw IoError(folder, QStringLiteral("create"),
-                              QStringLiteral("cannot make the folder"));
-            if (request.fileTypes.size() == 1)
-                request.outputFile = QDir(folder).filePath(
-                    QStringLiteral("%1-%2.gguf").arg(modelFileStem(request.sourcePath),
-                                                     fileTypeName(request.fileTypes.front())));
-            else
-                request.outputFolder = folder;
+        if (store)
             err(QStringLiteral("note: %1 is in %2's store (%3); the output goes to %4 instead of "
                                "next to it\n")
                     .arg(QDir::toNativeSeparators(request.sourcePath), modelSourceName(store->source),
-                         QDir::toNativeSeparators(store->path), QDir::toNativeSeparators(folder)));
-        }
+                         QDir::toNativeSeparators(store->path),
+                         QDir::toNativeSeparators(defaultOutputFolder(request.sourcePath))));
     }
     return plan;
 }

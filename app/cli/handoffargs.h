@@ -28,10 +28,10 @@ struct HandoffPlan {
 void addHandoffOptions(QCommandLineParser &parser);
 
 /// Reads and checks the hand-off options before anything is converted (a bad name fails at
-/// once, not after an hour of quantizing). Also keeps outputs out of the runners' stores: when
-/// no OUT is given and IN lies in one (an Ollama blob, LM Studio's folder, a cache), the output
-/// goes to QuantFit's folder for converted models instead of next to IN, with a note on stderr.
-HandoffPlan prepareHandoffs(const QCommandLineParser &parser, ConversionRequest &request);
+/// once, not after an hour of quantizing). When no OUT is given and IN lies in a runner's store,
+/// notes on stderr that the output goes to QuantFit's folder for converted models
+/// (defaultOutputFolder()) instead of next to IN.
+HandoffPlan prepareHandoffs(const QCommandLineParser &parser, const ConversionRequest &request);
 
 /// Hands every output to the runners the plan names, printing what happens. Throws Error when
 /// a hand-off fails (ollama create exits non-zero, a target already exists).

@@ -3,6 +3,8 @@
 #include "imatrixtask.h"
 #include "measurementtask.h"
 
+#include "discovery/modeldiscovery.h"
+#include "discovery/modelstores.h"
 #include "gguf/ggufreader.h"
 #include "io/atomicoutput.h"
 #include "io/diskspace.h"
@@ -185,14 +187,40 @@ const QString kCalibrationWithImatrix = QStringLiteral(
     "--calibration and --imatrix cannot be combined: the importance matrix is either computed "
     "from a text or read from a file");
 
-QString outputPathFor(const ConversionRequest &request, FileType fileType)
+bool isInRunnerStore(const QString &path)
 {
-    if (!request.outputFile.isEmpty())
-        return request.outputFile;
-    const QString name = defaultOutputPath(request.sourcePath, fileType);
-    if (request.outputFolder.isEmpty())
+    return !path.isEmpty()
+        && storeContaining(path, defaultStoreLocations(DiscoveryEnvironment::current()));
+}
+
+// Where the outputs of a request go, decided once per request (finding a store reads the
+// runners' settings, naming an Ollama blob reads its manifests).
+struct OutputPlace {
+    QString file;   ///< the request's output file, or empty
+    QString folder; ///< the folder for NAME-TYPE.gguf; empty: next to the source
+    QString source; ///< the path defaultOutputPath() names outputs after
+};
+
+OutputPlace outputPlaceFor(const ConversionRequest &request)
+{
+    OutputPlace place{request.outputFile, request.outputFolder, request.sourcePath};
+    if (!place.file.isEmpty() || !isInRunnerStore(request.sourcePath))
+        return place;
+    if (place.folder.isEmpty())
+        place.folder = convertedModelsFolder();
+    place.source = QDir(place.folder).filePath(modelFileStem(request.sourcePath)
+                                               + QStringLiteral(".gguf"));
+    return place;
+}
+
+QString outputPathFor(const OutputPlace &place, FileType fileType)
+{
+    if (!place.file.isEmpty())
+        return place.file;
+    const QString name = defaultOutputPath(place.source, fileType);
+    if (place.folder.isEmpty())
         return name;
-    return QDir(request.outputFolder).filePath(QFileInfo(name).fileName());
+    return QDir(place.folder).filePath(QFileInfo(name).fileName());
 }
 
 void checkRequest(const ConversionRequest &request)
@@ -210,6 +238,12 @@ void checkRequest(const ConversionRequest &request)
 }
 
 } // namespace
+
+QString defaultOutputFolder(const QString &sourcePath)
+{
+    return isInRunnerStore(sourcePath) ? convertedModelsFolder()
+                                       : QFileInfo(sourcePath).absolutePath();
+}
 
 bool ConversionPreparation::isReady() const
 {
@@ -282,10 +316,11 @@ ConversionPreparation prepareConversion(const ConversionRequest &request, const 
                                          std::uint32_t(std::max(1, c.nChunks))};
         prep.imatrix = options.imatrix;
     }
+    const OutputPlace place = outputPlaceFor(request);
     for (FileType ft : request.fileTypes) {
         ConversionTarget t;
         t.fileType = ft;
-        t.outputPath = outputPathFor(request, ft);
+        t.outputPath = outputPathFor(place, ft);
         try {
             t.plan = makeQuantPlan(source.metadata(), source.tensors(), ft, options);
             for (const QString &w : t.plan->warnings)
@@ -300,10 +335,7 @@ ConversionPreparation prepareConversion(const ConversionRequest &request, const 
         }
         prep.targets.push_back(std::move(t));
     }
-    QString folder = request.outputFolder;
-    if (folder.isEmpty())
-        folder = QFileInfo(prep.targets.front().outputPath).absolutePath();
-    prep.freeBytes = availableDiskBytes(folder);
+    prep.freeBytes = availableDiskBytes(QFileInfo(prep.targets.front().outputPath).absolutePath());
     return prep;
 }
 
@@ -389,9 +421,13 @@ ConversionResult runConversion(const ConversionRequest &request, JobContext &ctx
         calibration = std::make_unique<ImatrixComputation>(imatrixRequestFor(request));
         checkBeforeCalibrating(request, prep);
     }
-    if (!request.outputFolder.isEmpty() && !QDir().mkpath(request.outputFolder))
-        throw IoError(request.outputFolder, QStringLiteral("create folder"),
-                      QStringLiteral("cannot create the output folder"));
+    if (request.outputFile.isEmpty()) {
+        // The request's folder, or the default one for a store model: made when missing.
+        const QString folder = QFileInfo(prep.targets.front().outputPath).absolutePath();
+        if (!QDir().mkpath(folder))
+            throw IoError(folder, QStringLiteral("create folder"),
+                          QStringLiteral("cannot create the output folder"));
+    }
 
     ConversionResult result;
     JobContext *quantizeCtx = &ctx;

@@ -45,7 +45,7 @@ struct ConversionRequest {
     QString sourcePath;
     std::vector<FileType> fileTypes;  ///< one output per type, from one pass over the source
     /// Exactly one of these or neither: an output file (one type only), or a folder that gets
-    /// NAME-TYPE.gguf per type (created when missing). Neither: next to the source.
+    /// NAME-TYPE.gguf per type (created when missing). Neither: defaultOutputFolder().
     QString outputFile;
     QString outputFolder;
     /// Plan options (--pure, --output-tensor-type, --include-weights, --override-kv ...).
@@ -82,6 +82,13 @@ struct ConversionPreparation {
     /// The first target error as an Error (named by file type), or none.
     void throwIfNotReady() const;
 };
+
+/// Where a conversion of `sourcePath` writes when the request names no output: the source's own
+/// folder, or convertedModelsFolder() when the source lies in a runner's store (LM Studio,
+/// Ollama, the HF cache, llama.cpp's cache) — writing into a store is a hand-off the user asks
+/// for, never a side effect. Outputs of a store model are named after it ("<model>-<tag>-TYPE"
+/// for an Ollama blob), wherever they go.
+QString defaultOutputFolder(const QString &sourcePath);
 
 /// The importance matrix of a request, read and filtered by --include/--exclude-weights.
 /// nullopt when the request names none (or computes it by calibration). Throws Error for

@@ -2,6 +2,7 @@
 
 #include "common/apppaths.h"
 #include "gguf/filetype.h"
+#include "io/archivetext.h"
 #include "jobs/jobrunner.h"
 #include "jobs/taskjobs.h"
 #include "util/error.h"
@@ -47,8 +48,7 @@ static constexpr int kNameRole = Qt::UserRole + 1;
 // archive exists (the member is checked when the job reads it).
 static bool calibrationTextExists(const QString &source)
 {
-    return source.isEmpty() || QFileInfo(source).isFile()
-        || QFileInfo(source.section(QLatin1Char(':'), 0, 0)).isFile();
+    return source.isEmpty() || textSourceExists(source);
 }
 
 ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
@@ -334,6 +334,7 @@ void ConvertPage::setSource(const QString &path)
     m_sourceEdit->setText(path);
     m_source = LoadedModel{};
     m_source.path = path;
+    m_defaultOutputFolder = path.isEmpty() ? QString() : defaultOutputFolder(path);
     if (path.isEmpty()) {
         m_sourceInfo->clear();
         updatePreview();
@@ -384,7 +385,7 @@ ConversionRequest ConvertPage::request() const
             r.fileTypes.push_back(FileType(item->data(Qt::UserRole).toInt()));
     }
     const QString dir = m_outputEdit->text().trimmed();
-    r.outputFolder = dir.isEmpty() && !m_source.path.isEmpty() ? QFileInfo(m_source.path).absolutePath() : dir;
+    r.outputFolder = dir.isEmpty() ? m_defaultOutputFolder : dir;
     r.verify = true;
     m_options->applyTo(r);
     if (!mixesNeedingCalibration().isEmpty())

@@ -89,6 +89,7 @@ private:
 
     JobRunner *m_runner;
     LoadedModel m_source;
+    QString m_defaultOutputFolder; ///< of m_source: its folder, or outside a runner's store
     QString m_imatrixPath;     ///< the file m_imatrix (or m_imatrixError) comes from
     std::shared_ptr<const QuantFit::ImportanceMatrix> m_imatrix;
     QString m_imatrixError;

@@ -5,11 +5,14 @@
 #include "fakestores.h"
 
 #include "discovery/ollamastore.h"
+#include "gguf/ggufreader.h"
 #include "jobs/jobcontext.h"
+#include "tasks/conversiontask.h"
 #include "tasks/handofftask.h"
 #include "util/error.h"
 
 #include <QDir>
+#include <QDirIterator>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
@@ -84,6 +87,7 @@ private slots:
     void modelfileNeverLandsInAStore();
     void badNameIsRefusedBeforeAnythingIsWritten();
     void cancelStopsOllama();
+    void conversionsOfStoreModelsStayOutOfTheStore();
 
 private:
     QString path(const QString &rel) const { return m_dir.filePath(rel); }
@@ -430,6 +434,43 @@ void TestTasksHandoff::cancelStopsOllama()
     QVERIFY_THROWS_EXCEPTION(Cancelled, runOllamaHandoff(r, ctx));
     canceller.join();
     QVERIFY2(t.elapsed() < 10000, "cancel took too long");
+}
+
+// Whichever shell asks (the CLI, Convert opened on a blob by hand, Models -> Advise -> Convert),
+// the conversion task itself keeps outputs out of a runner's store and names them after the
+// model, not the blob.
+void TestTasksHandoff::conversionsOfStoreModelsStayOutOfTheStore()
+{
+    const QString converted = path(QStringLiteral("home/Documents/QuantFit"));
+    QCOMPARE(defaultOutputFolder(m_home.ollamaBlob), converted);
+    QCOMPARE(defaultOutputFolder(m_model), QFileInfo(m_model).absolutePath());
+
+    ConversionRequest r;
+    r.sourcePath = m_home.ollamaBlob;
+    r.fileTypes = {FileType::Q8_0};
+    const GgufFile source = GgufFile::open(r.sourcePath, GgufFile::Mode::MetadataOnly);
+    QCOMPARE(prepareConversion(r, source, nullptr).targets.front().outputPath,
+             converted + QStringLiteral("/tiny-latest-Q8_0.gguf"));
+    r.outputFolder = path(QStringLiteral("picked"));
+    QCOMPARE(prepareConversion(r, source, nullptr).targets.front().outputPath,
+             path(QStringLiteral("picked/tiny-latest-Q8_0.gguf")));
+
+    const auto storeFiles = [&] {
+        QStringList files;
+        QDirIterator it(m_home.ollamaModels, QDir::Files | QDir::Hidden, QDirIterator::Subdirectories);
+        while (it.hasNext())
+            files << it.next();
+        files.sort();
+        return files;
+    };
+    const QStringList before = storeFiles();
+    r.outputFolder.clear();
+    NullJobContext ctx;
+    const ConversionResult result = runConversion(r, ctx);
+    QCOMPARE(result.outputs.size(), std::size_t(1));
+    QCOMPARE(result.outputs.front().path, converted + QStringLiteral("/tiny-latest-Q8_0.gguf"));
+    QVERIFY(QFileInfo(result.outputs.front().path).isFile());
+    QCOMPARE(storeFiles(), before);
 }
 
 QTEST_GUILESS_MAIN(TestTasksHandoff)
