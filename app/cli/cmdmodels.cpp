@@ -36,15 +36,10 @@ std::vector<ModelSource> sourceList(const QString &text, const QString &option)
     return out;
 }
 
+// The table's compact form of formatCount ("8.03B", "75.5K").
 QString paramsText(std::uint64_t n)
 {
-    if (n == 0)
-        return QStringLiteral("-");
-    if (n >= 1000000000ull)
-        return QStringLiteral("%1B").arg(double(n) / 1e9, 0, 'f', 2);
-    if (n >= 1000000ull)
-        return QStringLiteral("%1M").arg(double(n) / 1e6, 0, 'f', 1);
-    return QStringLiteral("%1K").arg(double(n) / 1e3, 0, 'f', 1);
+    return n ? formatCount(n).remove(u' ') : QStringLiteral("-");
 }
 
 QJsonObject modelJson(const DiscoveredModel &m)

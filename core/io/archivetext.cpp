@@ -164,6 +164,27 @@ std::optional<std::uint64_t> findInvalidUtf8(std::span<const std::uint8_t> bytes
     return std::nullopt;
 }
 
+namespace {
+
+// The archive of "ARCHIVE:MEMBER": the part before the first ':' whose left side is an existing
+// file (paths may contain ':' themselves); -1 when there is none.
+qsizetype archiveColon(const QString &source)
+{
+    for (qsizetype colon = source.indexOf(u':'); colon > 0;
+         colon = source.indexOf(u':', colon + 1)) {
+        if (QFileInfo(source.left(colon)).isFile())
+            return colon;
+    }
+    return -1;
+}
+
+} // namespace
+
+bool textSourceExists(const QString &source)
+{
+    return QFileInfo(source).isFile() || archiveColon(source) > 0;
+}
+
 QByteArray readTextSource(const QString &source, std::uint64_t maxBytes)
 {
     QString archivePath;
@@ -176,13 +197,9 @@ QByteArray readTextSource(const QString &source, std::uint64_t maxBytes)
         if (looksLikeArchive(source))
             archivePath = source;
     } else {
-        for (qsizetype colon = source.indexOf(u':'); colon > 0;
-             colon = source.indexOf(u':', colon + 1)) {
-            if (QFileInfo(source.left(colon)).isFile()) {
-                archivePath = source.left(colon);
-                member = source.mid(colon + 1);
-                break;
-            }
+        if (const qsizetype colon = archiveColon(source); colon > 0) {
+            archivePath = source.left(colon);
+            member = source.mid(colon + 1);
         }
         if (archivePath.isEmpty())
             throw IoError(source, QStringLiteral("open"),

@@ -22,6 +22,11 @@ constexpr std::uint64_t kMaxTextBytes = 1ull << 30;
 /// lists the members found; text too large), FormatError (invalid UTF-8: names the byte offset).
 QByteArray readTextSource(const QString &source, std::uint64_t maxBytes = kMaxTextBytes);
 
+/// Whether `source` names something readTextSource() can open: an existing file, or
+/// ARCHIVE:MEMBER whose archive exists (split as readTextSource splits it; the member itself is
+/// checked only when read).
+bool textSourceExists(const QString &source);
+
 /// Offset of the first byte that does not start or continue a valid UTF-8 sequence (overlong
 /// forms, surrogates and code points above U+10FFFF are invalid), or nullopt when all is valid.
 std::optional<std::uint64_t> findInvalidUtf8(std::span<const std::uint8_t> bytes);

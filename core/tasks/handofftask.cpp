@@ -302,12 +302,9 @@ LmStudioHandoffResult runLmStudioHandoff(const LmStudioHandoffRequest &request, 
             throw Error(QStringLiteral("cannot add to LM Studio: %1").arg(problem));
     }
     const QStringList sources = modelFiles(request.ggufPath);
-    std::uint64_t totalBytes = 0;
     for (const QString &s : sources) {
-        const QFileInfo info(s);
-        if (!info.isFile())
+        if (!QFileInfo(s).isFile())
             throw IoError(s, QStringLiteral("open"), QStringLiteral("no such file"));
-        totalBytes += std::uint64_t(info.size());
     }
     const QString folder = QFileInfo(lmStudioTargetPath(result.modelsFolder, result.placement,
                                                         request.ggufPath)).absolutePath();
@@ -349,9 +346,16 @@ LmStudioHandoffResult runLmStudioHandoff(const LmStudioHandoffRequest &request, 
                 continue;
             }
             if (!copying) {
+                // Once a link fails, this file and every later one not yet there are copied:
+                // they are what the bar counts.
+                std::uint64_t toCopy = 0;
+                for (qsizetype k = i; k < sources.size(); ++k) {
+                    if (!present[std::size_t(k)])
+                        toCopy += std::uint64_t(QFileInfo(sources.at(k)).size());
+                }
                 copying = true;
                 result.method = PlacementMethod::Copy;
-                ctx.setStage(QStringLiteral("Copying to LM Studio"), totalBytes);
+                ctx.setStage(QStringLiteral("Copying to LM Studio"), toCopy);
                 ctx.setRateUnit(QStringLiteral("MB/s"), 1e6);
             }
             copyFile(real, result.targetFiles.at(i), ctx);

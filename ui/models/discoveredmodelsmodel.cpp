@@ -8,19 +8,6 @@
 
 using namespace QuantFit;
 
-namespace {
-
-QString paramsText(std::uint64_t n)
-{
-    if (n >= 1000000000ull)
-        return QStringLiteral("%1 B").arg(double(n) / 1e9, 0, 'f', 2);
-    if (n >= 1000000ull)
-        return QStringLiteral("%1 M").arg(double(n) / 1e6, 0, 'f', 1);
-    return QStringLiteral("%1 K").arg(double(n) / 1e3, 0, 'f', 1);
-}
-
-} // namespace
-
 DiscoveredModelsModel::DiscoveredModelsModel(QObject *parent)
     : QAbstractTableModel(parent)
 {
@@ -68,7 +55,7 @@ QVariant DiscoveredModelsModel::data(const QModelIndex &index, int role) const
         case Name: return m->name;
         case Source: return modelSourceName(m->source);
         case Architecture: return ok ? m->architecture : tr("unreadable");
-        case Parameters: return ok && m->nParams ? paramsText(m->nParams) : QString();
+        case Parameters: return ok && m->nParams ? formatCount(m->nParams) : QString();
         case Type:
             return ok ? m->fileType + (m->fileTypeGuessed ? QStringLiteral("?") : QString())
                       : QString();

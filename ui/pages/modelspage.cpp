@@ -367,9 +367,12 @@ void ModelsPage::updateDetails()
     m_details->setText(lines.join(QStringLiteral("<br>")));
     m_convert->setText(m->fullPrecisionSibling.isEmpty() ? tr("&Convert…")
                                                          : tr("&Convert the full-precision file…"));
+    // An unreadable model is nothing to hand off: the panel must not keep the previous one.
     if (m->isReadable())
         m_handoff->setSubject(m->path, m->path, m->ollamaManifest,
                               tr("%1 from %2").arg(m->name, modelSourceName(m->source)));
+    else
+        m_handoff->setSubject(QString());
 }
 
 void ModelsPage::requestConvert()

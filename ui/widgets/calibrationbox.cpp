@@ -117,11 +117,6 @@ void CalibrationBox::setMixes(const QStringList &names)
                         .arg(which));
 }
 
-void CalibrationBox::useBuiltInSample()
-{
-    m_sample->setChecked(true);
-}
-
 void CalibrationBox::browse()
 {
     const QString start = QFileInfo(textFile()).absolutePath();

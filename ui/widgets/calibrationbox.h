@@ -27,7 +27,6 @@ public:
     std::optional<QuantFit::CalibrationRequest> calibration() const;
     QString textFile() const;
     void setTextFile(const QString &path);
-    void useBuiltInSample();
     /// Names the checked mixes that need the matrix in the box's explanation.
     void setMixes(const QStringList &names);
 

@@ -106,11 +106,6 @@ void HandoffPanel::setSubject(const QString &ggufPath, const QString &sourcePath
     updateButtons();
 }
 
-void HandoffPanel::setOllamaName(const QString &name)
-{
-    m_ollamaName->setText(name);
-}
-
 QString HandoffPanel::ollamaName() const
 {
     return m_ollamaName->text().trimmed();

@@ -29,7 +29,6 @@ public:
     void setSubject(const QString &ggufPath, const QString &sourcePath = {},
                     const QString &sourceManifest = {}, const QString &note = {});
     QString subject() const { return m_path; }
-    void setOllamaName(const QString &name);
     QString ollamaName() const;
     void setLmStudioFolders(const QString &publisher, const QString &repository);
 
