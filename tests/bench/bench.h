@@ -35,4 +35,9 @@ bool resetPeakRss();
 /// Prints a line to stdout and flushes.
 void print(const QString &line);
 
+/// CPU seconds (user + system) of the process so far, all threads.
+double processCpuSeconds();
+/// CPU seconds of the calling thread so far.
+double threadCpuSeconds();
+
 } // namespace QuantFit::Bench

@@ -24,7 +24,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <ctime>
 #include <random>
 #include <thread>
 #include <vector>
@@ -34,23 +33,6 @@ namespace QuantFit::Bench {
 namespace {
 
 constexpr int kDistinctRows = 64;
-
-double cpuSeconds(clockid_t clock)
-{
-    timespec ts{};
-    clock_gettime(clock, &ts);
-    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
-}
-
-double threadCpuSeconds()
-{
-    return cpuSeconds(CLOCK_THREAD_CPUTIME_ID);
-}
-
-double processCpuSeconds()
-{
-    return cpuSeconds(CLOCK_PROCESS_CPUTIME_ID);
-}
 
 // nRows rows of n elements of `type`, repeating kDistinctRows random rows.
 std::vector<std::uint8_t> makeMatrix(GgmlType type, std::int64_t n, std::int64_t nRows)

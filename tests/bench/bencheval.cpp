@@ -22,7 +22,6 @@
 #include <QFile>
 #include <QTemporaryDir>
 
-#include <ctime>
 #include <random>
 #include <thread>
 
@@ -70,13 +69,6 @@ void writeModel(const QString &path, const SyntheticModelOptions &o, GgmlType ty
             writer.writeTensorData({rows.data() + (r % kDistinctRows) * rowBytes, rowBytes});
     }
     writer.commit();
-}
-
-double processCpuSeconds()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 
 struct RunResult {

@@ -324,9 +324,11 @@ int runQuantizeBench(const QStringList &args)
                 double llama = 0;
                 double llamaCpu = 0;
                 if (reference) {
-                    setQuantizePath(QuantizePath::Portable);
-                    const Run ref = convert(input, plan, out, threads, imp);
-                    setQuantizePath(QuantizePath::Auto);
+                    Run ref;
+                    {
+                        const QuantizePathScope portable(QuantizePath::Portable);
+                        ref = convert(input, plan, out, threads, imp);
+                    }
                     llama = ref.seconds + tableSeconds(plan) / threads;
                     llamaCpu = ref.cpuSeconds + tableSeconds(plan);
                 } else {

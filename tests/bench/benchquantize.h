@@ -10,6 +10,7 @@
 // iq3xs_init_impl): a sort of every grid entry for each of 43692 (or 4096) keys; the bench times
 // a plain rendition of that construction to add it to the estimate.
 
+#include "codecs/quantkernels.h"
 #include "gguf/ggmltype.h"
 
 #include <QString>
@@ -19,10 +20,15 @@
 
 namespace QuantFit::Bench {
 
-/// CPU seconds (user + system) of the process so far.
-double processCpuSeconds();
-/// CPU seconds of the calling thread so far.
-double threadCpuSeconds();
+/// Selects a quantizer path for its lifetime, then restores the default (Auto), also when the
+/// work in between throws.
+class QuantizePathScope {
+public:
+    explicit QuantizePathScope(QuantizePath path) { setQuantizePath(path); }
+    ~QuantizePathScope() { setQuantizePath(QuantizePath::Auto); }
+    QuantizePathScope(const QuantizePathScope &) = delete;
+    QuantizePathScope &operator=(const QuantizePathScope &) = delete;
+};
 
 /// Row quantizer throughput of one ggml type, in MB of F32 input per second.
 struct RowRates {
@@ -30,11 +36,11 @@ struct RowRates {
     double optimized = 0; ///< fastest path, one thread, per CPU second
     double optimizedAll = 0; ///< fastest path, `threads` threads, per wall second (0: not run)
     double optimizedAllCpu = 0; ///< the same per CPU second of the process
-    int threads = 1;
 };
 
 /// Times the row quantizer of `type` on rows of 4096 Student-t(5) values (importance from a
-/// log-normal spread when `withImportance`), each measurement for at least `seconds`.
+/// log-normal spread when `withImportance`), each measurement for at least `seconds`; the
+/// one-thread rates are referenceRate() and optimizedRate().
 RowRates measureRowType(GgmlType type, bool withImportance, int threads, double seconds);
 
 /// RowRates::reference of `type`, measured once per (type, importance) and cached.

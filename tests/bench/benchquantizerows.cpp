@@ -22,25 +22,7 @@
 #include <random>
 #include <tuple>
 
-#include <sys/resource.h>
-#include <time.h>
-
 namespace QuantFit::Bench {
-
-double processCpuSeconds()
-{
-    rusage u{};
-    ::getrusage(RUSAGE_SELF, &u);
-    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec)
-           + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-double threadCpuSeconds()
-{
-    timespec ts{};
-    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
-}
 
 namespace {
 
@@ -143,11 +125,8 @@ RowRates measureRowType(GgmlType type, bool withImportance, int threads, double 
     if (!k.quantizeRow)
         throw Error(QStringLiteral("no row quantizer for type %1").arg(ggmlTypeName(type)));
     RowRates r;
-    r.threads = threads;
-    setQuantizePath(QuantizePath::Portable);
-    r.reference = singleThreadRate(k, withImportance, seconds);
-    setQuantizePath(QuantizePath::Auto);
-    r.optimized = singleThreadRate(k, withImportance, seconds);
+    r.reference = referenceRate(type, withImportance, seconds);
+    r.optimized = optimizedRate(type, withImportance, seconds);
     if (threads > 1)
         r.optimizedAll = allThreadsRate(k, withImportance, threads, seconds, r.optimizedAllCpu);
     return r;
@@ -161,9 +140,8 @@ double cachedRate(QuantizePath path, GgmlType type, bool withImportance, double 
     const auto key = std::make_tuple(path, type, withImportance);
     if (const auto it = cache.find(key); it != cache.end())
         return it->second;
-    setQuantizePath(path);
+    const QuantizePathScope scope(path);
     const double rate = singleThreadRate(kernelsFor(type), withImportance, seconds);
-    setQuantizePath(QuantizePath::Auto);
     cache[key] = rate;
     return rate;
 }
