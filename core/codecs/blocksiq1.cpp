@@ -356,10 +356,7 @@ void dequantizeRowIq1M(const std::uint8_t *src, float *y, std::int64_t n)
     const auto *blocks = reinterpret_cast<const BlockIq1M *>(src);
     for (std::int64_t i = 0; i < n / 256; ++i) {
         const BlockIq1M &blk = blocks[i];
-        const std::uint16_t u =
-            std::uint16_t((blk.scales[0] >> 12) | ((blk.scales[1] >> 8) & 0x00F0)
-                          | ((blk.scales[2] >> 4) & 0x0F00) | (blk.scales[3] & 0xF000));
-        const float d = fp16ToFp32(u);
+        const float d = fp16ToFp32(iq1mScaleBits(blk));
         for (int b = 0; b < 16; ++b) {
             const int code = (blk.scales[b / 4] >> (3 * (b % 4))) & 7;
             const float dl = d * float(2 * code + 1);

@@ -37,6 +37,14 @@ struct QF_BLOCK BlockIq1M {
 };
 static_assert(sizeof(BlockIq1M) == 56);
 
+/// The fp16 super-block scale of an IQ1_M block, stored in the top 4 bits of its four scale
+/// words (lowest nibble in scales[0]).
+inline std::uint16_t iq1mScaleBits(const BlockIq1M &b)
+{
+    return std::uint16_t((b.scales[0] >> 12) | ((b.scales[1] >> 8) & 0x00F0)
+                         | ((b.scales[2] >> 4) & 0x0F00) | (b.scales[3] & 0xF000));
+}
+
 // Row codecs: `n` is a multiple of 256; `importance` is null or n per-column weights. ggml
 // refuses IQ1_S without an importance matrix (here every column then weighs 1); IQ1_M then
 // weights by x^2.

@@ -207,9 +207,7 @@ void dequantizeRowIq4Xs(const std::uint8_t *src, float *y, std::int64_t n)
         const BlockIq4Xs &b = blocks[i];
         const float d = fp16ToFp32(b.d);
         for (int ib = 0; ib < 8; ++ib, y += 32) {
-            const int ls = ((b.scalesL[ib / 2] >> (4 * (ib % 2))) & 0xF)
-                | (((b.scalesH >> (2 * ib)) & 3) << 4);
-            const float dl = d * float(ls - 32);
+            const float dl = d * float(iq4xsScale(b, ib));
             const std::uint8_t *qs = b.qs + 16 * ib;
             for (int j = 0; j < 16; ++j) {
                 y[j] = dl * float(kV[qs[j] & 0xF]);

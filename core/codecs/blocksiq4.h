@@ -29,6 +29,14 @@ struct QF_BLOCK BlockIq4Xs {
 };
 static_assert(sizeof(BlockIq4Xs) == 136);
 
+/// Signed scale (code - 32, in -32..31) of sub-block ib (0..7) of an IQ4_XS block.
+inline int iq4xsScale(const BlockIq4Xs &b, int ib)
+{
+    const int low = (b.scalesL[ib / 2] >> (4 * (ib % 2))) & 0xF;
+    const int high = (b.scalesH >> (2 * ib)) & 3;
+    return (low | (high << 4)) - 32;
+}
+
 void quantizeRowIq4Nl(const float *x, std::uint8_t *dst, std::int64_t n, const float *importance);
 void quantizeRowIq4Xs(const float *x, std::uint8_t *dst, std::int64_t n, const float *importance);
 void dequantizeRowIq4Nl(const std::uint8_t *src, float *y, std::int64_t n);

@@ -197,9 +197,8 @@ QF_AVX2 void dequantizeRowIq4XsAvx2(const std::uint8_t *src, float *y, std::int6
         const BlockIq4Xs &b = blocks[i];
         const float d = fp16ToFp32(b.d);
         for (int ib = 0; ib < 8; ++ib, y += 32) {
-            const int ls = ((b.scalesL[ib / 2] >> (4 * (ib % 2))) & 0xF)
-                | (((b.scalesH >> (2 * ib)) & 3) << 4);
-            store32(y, iq4Values(nibbles32(b.qs + 16 * ib)), _mm256_set1_ps(d * float(ls - 32)));
+            store32(y, iq4Values(nibbles32(b.qs + 16 * ib)),
+                    _mm256_set1_ps(d * float(iq4xsScale(b, ib))));
         }
     }
 }

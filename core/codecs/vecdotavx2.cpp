@@ -256,10 +256,8 @@ QF_AVX2 float dotIq4Xs(const std::uint8_t *row, const float *x, std::int64_t n)
         const BlockIq4Xs &b = blocks[i];
         const float d = halfToFloat(b.d);
         for (int ib = 0; ib < 8; ++ib, x += 32) {
-            const int ls = ((b.scalesL[ib / 2] >> (4 * (ib % 2))) & 0xF)
-                | (((b.scalesH >> (2 * ib)) & 3) << 4);
             const __m256i q = _mm256_shuffle_epi8(table, nibbles32(b.qs + 16 * ib));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * float(ls - 32)), dot32(q, x), acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * float(iq4xsScale(b, ib))), dot32(q, x), acc);
         }
     }
     return hsum(acc);

@@ -110,9 +110,7 @@ void decodeIq4Xs(const std::uint8_t *p, std::int8_t *c, float *s, float *)
     const auto &b = *reinterpret_cast<const BlockIq4Xs *>(p);
     const float d = fp16ToFp32(b.d);
     for (int ib = 0; ib < 8; ++ib) {
-        const int ls =
-            ((b.scalesL[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((b.scalesH >> (2 * ib)) & 3) << 4);
-        s[ib] = d * float(ls - 32);
+        s[ib] = d * float(iq4xsScale(b, ib));
         codebookNibbles(b.qs + 16 * ib, kValuesIq4nl, c + 32 * ib);
     }
 }
@@ -391,10 +389,7 @@ void decodeIq1S(const std::uint8_t *p, std::int8_t *c, float *s, float *)
 void decodeIq1M(const std::uint8_t *p, std::int8_t *c, float *s, float *)
 {
     const auto &b = *reinterpret_cast<const BlockIq1M *>(p);
-    const std::uint16_t u =
-        std::uint16_t((b.scales[0] >> 12) | ((b.scales[1] >> 8) & 0x00F0)
-                      | ((b.scales[2] >> 4) & 0x0F00) | (b.scales[3] & 0xF000));
-    const float d = fp16ToFp32(u);
+    const float d = fp16ToFp32(iq1mScaleBits(b));
     for (int k = 0; k < 16; ++k) {
         s[k] = d * float(2 * ((b.scales[k / 4] >> (3 * (k % 4))) & 7) + 1) * 0.125f;
         for (int g = 0; g < 2; ++g) {

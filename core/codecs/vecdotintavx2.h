@@ -432,11 +432,8 @@ struct DecIq4Xs {
     {
         const auto &b = *reinterpret_cast<const BlockIq4Xs *>(p);
         const float d = halfToFloat(b.d);
-        for (int ib = 0; ib < 8; ++ib) {
-            const int ls = ((b.scalesL[ib / 2] >> (4 * (ib % 2))) & 0xF)
-                | (((b.scalesH >> (2 * ib)) & 3) << 4);
-            s[ib] = d * float(ls - 32);
-        }
+        for (int ib = 0; ib < 8; ++ib)
+            s[ib] = d * float(iq4xsScale(b, ib));
     }
     QF_AVX2 static void mins(const std::uint8_t *, float *) {}
 };

@@ -166,10 +166,7 @@ struct DecIq1M {
     QF_AVX2 static void scales(const std::uint8_t *p, float *s)
     {
         const auto &b = *reinterpret_cast<const BlockIq1M *>(p);
-        const std::uint16_t u =
-            std::uint16_t((b.scales[0] >> 12) | ((b.scales[1] >> 8) & 0x00F0)
-                          | ((b.scales[2] >> 4) & 0x0F00) | (b.scales[3] & 0xF000));
-        const float d = halfToFloat(u);
+        const float d = halfToFloat(iq1mScaleBits(b));
         for (int k = 0; k < 16; ++k)
             s[k] = d * float(2 * ((b.scales[k / 4] >> (3 * (k % 4))) & 7) + 1) * 0.125f;
     }

@@ -217,15 +217,11 @@ struct KIq4Xs {
     QF_AVX512 static Scales prepare(const std::uint8_t *b)
     {
         const auto &blk = *reinterpret_cast<const BlockIq4Xs *>(b);
+        // The eight signed scales as bytes.
         std::uint64_t bytes = 0;
-        for (int ib = 0; ib < 8; ++ib) {
-            const unsigned ls = ((blk.scalesL[ib / 2] >> (4 * (ib % 2))) & 0xF)
-                | (((blk.scalesH >> (2 * ib)) & 3) << 4);
-            bytes |= std::uint64_t(ls) << (8 * ib);
-        }
-        // ls - 32 as signed bytes
-        const __m128i v = _mm_sub_epi8(_mm_cvtsi64_si128(static_cast<long long>(bytes)),
-                                       _mm_set1_epi8(32));
+        for (int ib = 0; ib < 8; ++ib)
+            bytes |= std::uint64_t(std::uint8_t(iq4xsScale(blk, ib))) << (8 * ib);
+        const __m128i v = _mm_cvtsi64_si128(static_cast<long long>(bytes));
         Scales s;
         s.lanes = _mm512_cvtepi8_epi32(v);
         s.bsum = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(v, v));

@@ -195,11 +195,10 @@ QF_AVX2 float dotQ8Iq4Xs(const std::uint8_t *row, const std::uint8_t *xq, std::i
         const BlockIq4Xs &b = blocks[i];
         __m256i isum = _mm256_setzero_si256();
         for (int ib = 0; ib < 8; ++ib) {
-            const int ls = ((b.scalesL[ib / 2] >> (4 * (ib % 2))) & 0xF)
-                | (((b.scalesH >> (2 * ib)) & 3) << 4);
             const __m256i q = _mm256_shuffle_epi8(table, nibbles32(b.qs + 16 * ib));
             const __m256i p = mulSumI8(q, load256(x[i].qs + 32 * ib));
-            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(p, _mm256_set1_epi32(ls - 32)));
+            const __m256i scale = _mm256_set1_epi32(iq4xsScale(b, ib));
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(p, scale));
         }
         const float d = halfToFloat(b.d) * x[i].d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
