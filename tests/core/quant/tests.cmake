@@ -12,3 +12,10 @@ quantfit_add_test(test_imatrixfile SOURCES ${CMAKE_CURRENT_LIST_DIR}/testimatrix
 quantfit_add_test(test_quantmixrules SOURCES ${CMAKE_CURRENT_LIST_DIR}/testquantmixrules.cpp)
 quantfit_add_test(test_quantllamaoutputs SOURCES ${CMAKE_CURRENT_LIST_DIR}/testquantllamaoutputs.cpp)
 quantfit_add_test(test_quantizeroptions SOURCES ${CMAKE_CURRENT_LIST_DIR}/testquantizeroptions.cpp)
+# The MoE files of the shared arch/ folder: one entry per llama-quantize output.
+foreach(ref qwen3moe-Q4_K_M qwen3moe-Q2_K mixtral-Q4_K_M mixtral-Q2_K gpt-oss-Q4_K_M gpt-oss-Q2_K)
+    quantfit_add_test(test_quant_moefiles
+                      SOURCES ${CMAKE_CURRENT_LIST_DIR}/testquantmoefiles.cpp
+                      ARGS referenceFile:${ref})
+endforeach()
+quantfit_add_test(test_quant_moefiles ARGS requantizeNeedsTheFlag)
