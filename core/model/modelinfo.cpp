@@ -7,6 +7,16 @@
 
 namespace QuantFit {
 
+QString moeSummary(std::uint32_t nExperts, std::uint32_t nUsed, std::uint32_t nShared)
+{
+    if (nExperts <= 1)
+        return {};
+    QString s = QStringLiteral("MoE: %1 experts, %2 active").arg(nExperts).arg(nUsed);
+    if (nShared > 0)
+        s += QStringLiteral(", %1 shared").arg(nShared);
+    return s;
+}
+
 double ModelInfo::kvBytesPerToken(double bytesPerElement) const
 {
     // K and V per layer: nHeadsKv * headDim elements each.
@@ -65,6 +75,7 @@ ModelInfo modelInfoFrom(const GgufMetadata &md, const std::vector<GgufTensorInfo
     m.rmsEps = md.floatOr(a + ".attention.layer_norm_rms_epsilon", 1e-5);
     m.nExperts = readCount(md, a + ".expert_count", 0, fileName);
     m.nExpertsUsed = readCount(md, a + ".expert_used_count", 0, fileName);
+    m.nExpertsShared = readCount(md, a + ".expert_shared_count", 0, fileName);
     m.tokenizerModel = md.stringOr("tokenizer.ggml.model");
     m.tokenizerPre = md.stringOr("tokenizer.ggml.pre");
 
@@ -76,6 +87,7 @@ ModelInfo modelInfoFrom(const GgufMetadata &md, const std::vector<GgufTensorInfo
 
     bool hasOutput = false;
     bool hasTokenEmbd = false;
+    bool hasSharedExpert = false;
     std::map<GgmlType, std::uint64_t> weightElements;
     for (const auto &t : tensors) {
         m.nParams += t.nElements();
@@ -89,7 +101,11 @@ ModelInfo modelInfoFrom(const GgufMetadata &md, const std::vector<GgufTensorInfo
         }
         if (t.nDims >= 2)
             weightElements[t.type] += t.nElements();
+        if (t.name.contains("_shexp."))
+            hasSharedExpert = true;
     }
+    if (m.nExpertsShared == 0 && hasSharedExpert && m.nExperts > 1)
+        m.nExpertsShared = 1;
     m.nVocab = vocab;
     m.tiedEmbeddings = hasTokenEmbd && !hasOutput;
 

@@ -49,6 +49,63 @@ private slots:
         QVERIFY(modelInfoFrom(tied.metadata, tied.tensors).tiedEmbeddings);
     }
 
+    // A mixture-of-experts header written by hand (not by our synthetic writer): a qwen3moe
+    // layer with 128 experts of which 8 are active, its tensors as llama.cpp converts them.
+    void mixtureOfExperts()
+    {
+        GgufMetadata md;
+        md.set("general.architecture", GgufValue::fromString(QByteArray("qwen3moe")));
+        md.set("qwen3moe.block_count", GgufValue::u32(1));
+        md.set("qwen3moe.embedding_length", GgufValue::u32(64));
+        md.set("qwen3moe.attention.head_count", GgufValue::u32(2));
+        md.set("qwen3moe.expert_count", GgufValue::u32(128));
+        md.set("qwen3moe.expert_used_count", GgufValue::u32(8));
+        md.set("qwen3moe.expert_feed_forward_length", GgufValue::u32(16));
+        auto tensor = [](const char *name, std::uint64_t ne0, std::uint64_t ne1,
+                         std::uint64_t ne2 = 1) {
+            GgufTensorInfo t;
+            t.name = name;
+            t.nDims = ne2 > 1 ? 3 : (ne1 > 1 ? 2 : 1);
+            t.ne = {ne0, ne1, ne2, 1};
+            t.nBytes = ne0 * ne1 * ne2 * 4;
+            return t;
+        };
+        std::vector<GgufTensorInfo> tensors{
+            tensor("token_embd.weight", 64, 100),
+            tensor("blk.0.ffn_gate_inp.weight", 64, 128),
+            tensor("blk.0.ffn_gate_exps.weight", 64, 16, 128),
+            tensor("blk.0.ffn_up_exps.weight", 64, 16, 128),
+            tensor("blk.0.ffn_down_exps.weight", 16, 64, 128),
+        };
+        ModelInfo m = modelInfoFrom(md, tensors);
+        QCOMPARE(m.nExperts, 128u);
+        QCOMPARE(m.nExpertsUsed, 8u);
+        QCOMPARE(m.nExpertsShared, 0u);
+        QVERIFY(m.isMoe());
+        QCOMPARE(m.moeSummary(), QStringLiteral("MoE: 128 experts, 8 active"));
+        // Every expert counts: 64*100 + 64*128 + 3 stacks of 64*16*128.
+        QCOMPARE(m.nParams, std::uint64_t(6400 + 8192 + 3 * 131072));
+
+        // A shared expert named by the metadata (DeepSeek-style expert_shared_count) ...
+        md.set("qwen3moe.expert_shared_count", GgufValue::u32(2));
+        m = modelInfoFrom(md, tensors);
+        QCOMPARE(m.nExpertsShared, 2u);
+        QCOMPARE(m.moeSummary(), QStringLiteral("MoE: 128 experts, 8 active, 2 shared"));
+        // ... or only by its tensors (Qwen2-MoE): one.
+        GgufMetadata noKey = md;
+        noKey.remove("qwen3moe.expert_shared_count");
+        tensors.push_back(tensor("blk.0.ffn_up_shexp.weight", 64, 32));
+        m = modelInfoFrom(noKey, tensors);
+        QCOMPARE(m.nExpertsShared, 1u);
+        QCOMPARE(m.moeSummary(), QStringLiteral("MoE: 128 experts, 8 active, 1 shared"));
+
+        // Dense models have no MoE part.
+        QCOMPARE(moeSummary(0, 0), QString());
+        SyntheticModelOptions o;
+        const GgufLayout dense = syntheticModelLayout(o);
+        QVERIFY(modelInfoFrom(dense.metadata, dense.tensors).moeSummary().isEmpty());
+    }
+
     void invalidOptions()
     {
         SyntheticModelOptions o;
