@@ -135,6 +135,9 @@ int runInspect(const QStringList &args)
         o[QStringLiteral("vocabSize")] = int(m.nVocab);
         o[QStringLiteral("ropeFreqBase")] = m.ropeFreqBase;
         o[QStringLiteral("experts")] = int(m.nExperts);
+        o[QStringLiteral("expertsUsed")] = int(m.nExpertsUsed);
+        o[QStringLiteral("expertsShared")] = int(m.nExpertsShared);
+        o[QStringLiteral("moe")] = m.isMoe() ? QJsonValue(m.moeSummary()) : QJsonValue();
         o[QStringLiteral("tiedEmbeddings")] = m.tiedEmbeddings;
         o[QStringLiteral("tokenizer")] = m.tokenizerModel;
         o[QStringLiteral("tensorCount")] = qint64(file.tensors().size());
@@ -182,7 +185,11 @@ int runInspect(const QStringList &args)
         line(QStringLiteral("size"), QStringLiteral("%1 (%2 bytes)").arg(formatBytes(file.fileSize())).arg(file.fileSize()));
     line(QStringLiteral("gguf"), QStringLiteral("version %1, alignment %2, data at %3")
                                      .arg(file.version()).arg(file.alignment()).arg(file.dataOffset()));
-    line(QStringLiteral("architecture"), m.architecture.isEmpty() ? QStringLiteral("-") : escapeControlCharacters(m.architecture));
+    // The model line names a mixture of experts as the app's pages do ("MoE: 8 experts, 2 active").
+    QString architecture = m.architecture.isEmpty() ? QStringLiteral("-") : escapeControlCharacters(m.architecture);
+    if (m.isMoe())
+        architecture += QStringLiteral(" (%1)").arg(m.moeSummary());
+    line(QStringLiteral("architecture"), architecture);
     if (!m.name.isEmpty())
         line(QStringLiteral("name"), escapeControlCharacters(m.name));
     line(QStringLiteral("parameters"), QStringLiteral("%1 (%2)").arg(formatCount(m.nParams)).arg(m.nParams));
@@ -194,8 +201,6 @@ int runInspect(const QStringList &args)
         line(QStringLiteral("heads"), QStringLiteral("%1 (KV %2, head dim %3)").arg(m.nHeads).arg(m.nHeadsKv).arg(m.headDim));
     if (m.nCtxTrain)
         line(QStringLiteral("context"), QString::number(m.nCtxTrain));
-    if (m.nExperts)
-        line(QStringLiteral("experts"), QStringLiteral("%1 (%2 used)").arg(m.nExperts).arg(m.nExpertsUsed));
     line(QStringLiteral("vocabulary"), QStringLiteral("%1 (%2)").arg(m.nVocab).arg(m.tokenizerModel.isEmpty() ? QStringLiteral("no tokenizer") : m.tokenizerModel));
     line(QStringLiteral("tied embeddings"), m.tiedEmbeddings ? QStringLiteral("yes") : QStringLiteral("no"));
     QStringList typeParts;

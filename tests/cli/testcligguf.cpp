@@ -218,6 +218,57 @@ private slots:
 
     // Names and values from a file never reach the terminal as control sequences: not in the
     // listing, not in an error message quoting them.
+    // A mixture-of-experts header written byte by byte (keys only): the summary's architecture
+    // line and the JSON name its experts as every model line does.
+    void inspectMixtureOfExperts()
+    {
+        auto str = [](const QByteArray &s) -> QByteArray {
+            const quint64 n = quint64(s.size());
+            return QByteArray(reinterpret_cast<const char *>(&n), 8) + s;
+        };
+        auto u32 = [](quint32 v) { return QByteArray(reinterpret_cast<const char *>(&v), 4); };
+        auto u64 = [](quint64 v) { return QByteArray(reinterpret_cast<const char *>(&v), 8); };
+        auto header = [&](bool shared) -> QByteArray {
+            QByteArray kv = str("general.architecture") + u32(8) + str("qwen3moe");
+            kv += str("qwen3moe.block_count") + u32(4) + u32(48);
+            kv += str("qwen3moe.expert_count") + u32(4) + u32(128);
+            kv += str("qwen3moe.expert_used_count") + u32(4) + u32(8);
+            if (shared)
+                kv += str("qwen3moe.expert_shared_count") + u32(4) + u32(2);
+            return "GGUF" + u32(3) + u64(0) + u64(shared ? 5 : 4) + kv;
+        };
+        const QString file = m_dir.filePath(QStringLiteral("moe.gguf"));
+        QFile f(file);
+        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        f.write(header(false));
+        f.close();
+        auto r = runCli({QStringLiteral("inspect"), file});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains("architecture:      qwen3moe (MoE: 128 experts, 8 active)\n"),
+                 r.out.constData());
+        r = runCli({QStringLiteral("inspect"), file, QStringLiteral("--json")});
+        QCOMPARE(r.exitCode, 0);
+        const QJsonObject o = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(o[QStringLiteral("experts")].toInt(), 128);
+        QCOMPARE(o[QStringLiteral("expertsUsed")].toInt(), 8);
+        QCOMPARE(o[QStringLiteral("expertsShared")].toInt(), 0);
+        QCOMPARE(o[QStringLiteral("moe")].toString(), QStringLiteral("MoE: 128 experts, 8 active"));
+
+        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        f.write(header(true));
+        f.close();
+        r = runCli({QStringLiteral("inspect"), file});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains("qwen3moe (MoE: 128 experts, 8 active, 2 shared)\n"),
+                 r.out.constData());
+
+        // A dense model has no MoE part.
+        r = runCli({QStringLiteral("inspect"), m_model, QStringLiteral("--json")});
+        QVERIFY(QJsonDocument::fromJson(r.out).object()[QStringLiteral("moe")].isNull());
+        r = runCli({QStringLiteral("inspect"), m_model});
+        QVERIFY(!r.out.contains("MoE"));
+    }
+
     void terminalEscapesAreNeutralised()
     {
         auto str = [](const QByteArray &s) -> QByteArray {
