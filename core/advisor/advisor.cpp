@@ -145,7 +145,21 @@ QString shapeKey(const ModelShape &s)
         .arg(s.bpeTokenizer)
         .arg(s.nMerges)
         .arg(s.nExpertsUsed)
-        .arg(s.nCtxMax);
+        .arg(s.nCtxMax)
+        + QStringLiteral("|%1|%2|%3|%4|%5|%6|%7|%8|%9|%10|%11|%12|%13")
+              .arg(s.nSharedExperts)
+              .arg(s.nFfShared)
+              .arg(s.nDenseLeadLayers)
+              .arg(s.moeLayerStep)
+              .arg(s.nNextnLayers)
+              .arg(s.expertsMxfp4)
+              .arg(s.kvLoraRank)
+              .arg(s.qLoraRank)
+              .arg(s.ropeHeadDim)
+              .arg(s.vHeadDim)
+              .arg(s.nRecurrentLayers)
+              .arg(s.qkNorm)
+              .arg(s.ssmValueHeads);
 }
 
 std::uint64_t simpleFormulaBytes(std::uint64_t nParams, double bits)
@@ -183,7 +197,8 @@ AdviceOptions filledOptions(const AdviceOptions &o, const ModelShape &s, bool ca
 } // namespace
 
 SizedModel sizeFromPlans(const ModelShape &shape, const GgufMetadata &metadata,
-                         const std::vector<GgufTensorInfo> &tensors, std::uint64_t extraHeaderBytes)
+                         const std::vector<GgufTensorInfo> &tensors, std::uint64_t extraHeaderBytes,
+                         const std::vector<TensorTypeOverride> &tensorTypes)
 {
     SizedModel sized;
     sized.shape = shape;
@@ -196,6 +211,7 @@ SizedModel sizeFromPlans(const ModelShape &shape, const GgufMetadata &metadata,
         // one, and it changes their rules (IQ3_XXS attention V, for one): plan them so. The
         // quantize.imatrix.* keys (a few hundred bytes, named after the files) are not counted.
         options.hasImatrix = fileTypeFacts(ft).needsImatrix;
+        options.tensorTypes = tensorTypes;
         const QuantPlan p = makeQuantPlan(metadata, tensors, ft, options);
         LevelSize level;
         level.fileType = ft;
@@ -259,7 +275,8 @@ struct Advisor::Private {
         // Plans are computed outside the lock; a racing duplicate is harmless.
         const ShapeTensors st = buildShapeTensors(shape);
         auto result = std::make_shared<const SizedModel>(
-            sizeFromPlans(shape, st.metadata, st.tensors, estimatedVocabMetadataBytes(shape)));
+            sizeFromPlans(shape, st.metadata, st.tensors, estimatedVocabMetadataBytes(shape),
+                          st.tensorTypes));
         std::lock_guard lock(mutex);
         cache.insert(key, result);
         return result;

@@ -41,6 +41,10 @@ double kvBytesPerElement(KvCacheType type);
 QString kvCacheTypeName(KvCacheType type); ///< "f16", "q8_0", "q4_0"
 std::optional<KvCacheType> kvCacheTypeFromName(QStringView name);
 
+/// llama-server's slot count when --parallel is not given (tools/server: "n_parallel is set to
+/// auto, using n_parallel = 4 and kv_unified = true").
+constexpr std::uint32_t kLlamaServerDefaultSlots = 4;
+
 /// What the user asks about. Byte quantities are bytes (the CLI converts from GB = 1e9).
 struct AdviceOptions {
     std::uint64_t ramBytes = 0;                ///< total RAM of the machine; must be > 0
@@ -49,6 +53,10 @@ struct AdviceOptions {
     KvCacheType kvType = KvCacheType::F16;
     bool flashAttention = false;
     bool qualityCritical = false; ///< decision flow: prefer a smaller model at a higher quant
+    /// Sequences run at once (llama-server --parallel; its default when not given is 4 with a
+    /// unified KV cache). Multiplies sliding-window caches, recurrent state and output buffers.
+    std::uint32_t parallelSlots = kLlamaServerDefaultSlots;
+    bool vision = false; ///< count the vision projector (mmproj) of models that have one
 };
 
 enum class FitBadge {
@@ -61,14 +69,16 @@ QString fitBadgeName(FitBadge badge); ///< "comfortable", "tight", "does not fit
 /// Memory at one context length, in bytes.
 struct MemoryBreakdown {
     std::uint64_t weightsBytes = 0;  ///< tensor data of the file (memory-mapped)
-    std::uint64_t kvCacheBytes = 0;
+    std::uint64_t kvCacheBytes = 0;  ///< KV cache, and the fixed state of recurrent layers
     std::uint64_t computeBytes = 0;  ///< llama.cpp compute buffer (graph scratch)
     std::uint64_t overheadBytes = 0; ///< runtime: output buffer, process, thread pools
     std::uint64_t reserveBytes = 0;  ///< OS and desktop
+    std::uint64_t visionBytes = 0;   ///< vision projector, when vision is on
 
     std::uint64_t totalBytes() const
     {
-        return weightsBytes + kvCacheBytes + computeBytes + overheadBytes + reserveBytes;
+        return weightsBytes + kvCacheBytes + computeBytes + overheadBytes + reserveBytes
+               + visionBytes;
     }
 };
 

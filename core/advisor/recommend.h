@@ -7,6 +7,7 @@
 
 #include "gguf/ggufvalue.h"
 #include "gguf/tensorinfo.h"
+#include "quant/quantplan.h"
 
 #include <functional>
 #include <memory>
@@ -36,10 +37,12 @@ struct SizedModel {
 /// Returns the (cached) sizes of a shape.
 using Sizer = std::function<std::shared_ptr<const SizedModel>(const ModelShape &)>;
 
-/// Plans every level over `tensors`; `extraHeaderBytes` is added (aligned) to each file size.
+/// Plans every level over `tensors`; `extraHeaderBytes` is added (aligned) to each file size;
+/// `tensorTypes` are `--tensor-type` items applied to every quantized level.
 SizedModel sizeFromPlans(const ModelShape &shape, const GgufMetadata &metadata,
                          const std::vector<GgufTensorInfo> &tensors,
-                         std::uint64_t extraHeaderBytes);
+                         std::uint64_t extraHeaderBytes,
+                         const std::vector<TensorTypeOverride> &tensorTypes = {});
 /// Rows of every level for filled-in options (reserve and context set). `shape` gives the
 /// memory facts (it may differ from sized.shape in facts that do not change sizes, such as the
 /// sliding window).

@@ -8,6 +8,7 @@
 #include "catalog/modelshape.h"
 #include "gguf/ggufvalue.h"
 #include "gguf/tensorinfo.h"
+#include "quant/quantplan.h"
 
 #include <cstdint>
 #include <vector>
@@ -18,6 +19,9 @@ struct ShapeTensors {
     GgufMetadata metadata;               ///< architecture keys the mix rules read
     std::vector<GgufTensorInfo> tensors; ///< in conversion order
     std::uint64_t nParams = 0;           ///< sum of element counts
+    /// `--tensor-type` items the published files of this model are made with (gpt-oss: expert
+    /// stacks stay MXFP4 in every mix); applied to every quantized level.
+    std::vector<TensorTypeOverride> tensorTypes;
 };
 
 /// Builds the tensor list and the minimal metadata for `shape` (validated first: throws Error).

@@ -118,6 +118,7 @@ ModelShape readEntry(const QJsonObject &o, const QString &source, qsizetype inde
     s.slidingWindow = r.count("swaWindow", false, 0);
     s.nSlidingLayers = r.count("swaLayers", false, 0, 4096);
     s.qkvBias = r.flag("qkvBias");
+    s.qkNorm = r.flag("qkNorm");
     s.ropeFreqs = r.flag("ropeFreqs");
     const QString tokenizer = r.string("tokenizer");
     if (tokenizer != QLatin1String("bpe") && tokenizer != QLatin1String("spm"))
@@ -127,6 +128,26 @@ ModelShape readEntry(const QJsonObject &o, const QString &source, qsizetype inde
     if (o.contains(QLatin1String("mmlu")))
         s.mmlu = r.number("mmlu", true);
     s.lineup = r.flag("lineup");
+    s.source = r.string("source", false);
+    s.activeParamsBillions = r.number("activeParams", false);
+    s.nSharedExperts = r.count("sharedExperts", false, 0, 64);
+    s.nFfShared = r.count("sharedFfn", false, 0);
+    s.nDenseLeadLayers = r.count("denseLeadLayers", false, 0, 4096);
+    s.moeLayerStep = std::max(1u, r.count("moeLayerStep", false, 0, 64));
+    s.nNextnLayers = r.count("nextnLayers", false, 0, 64);
+    s.expertsMxfp4 = r.flag("expertsMxfp4");
+    s.kvLoraRank = r.count("kvLoraRank", false, 0, 65536);
+    s.qLoraRank = r.count("qLoraRank", false, 0, 65536);
+    s.ropeHeadDim = r.count("ropeHeadDim", false, 0, 4096);
+    s.vHeadDim = r.count("vHeadDim", false, 0, 4096);
+    s.nRecurrentLayers = r.count("recurrentLayers", false, 0, 4096);
+    s.ssmConvKernel = r.count("ssmConvKernel", false, 0, 64);
+    s.ssmKeyHeads = r.count("ssmKeyHeads", false, 0, 4096);
+    s.ssmValueHeads = r.count("ssmValueHeads", false, 0, 4096);
+    s.ssmKeyHeadDim = r.count("ssmKeyHeadDim", false, 0, 4096);
+    s.ssmValueHeadDim = r.count("ssmValueHeadDim", false, 0, 4096);
+    s.mmprojBytes = std::uint64_t(r.number("mmprojBytes", false));
+    s.mmprojSource = r.string("mmprojSource", false);
     try {
         validateShape(s, s.id);
     } catch (const Error &e) {
@@ -158,9 +179,27 @@ void validateShape(const ModelShape &s, const QString &what)
     } else if (s.nFf == 0) {
         fail(QStringLiteral("FFN width must be > 0"));
     }
-    if (s.nSlidingLayers > s.nLayers)
-        fail(QStringLiteral("sliding-window layers (%1) exceed layers (%2)")
+    if (s.activeParamsBillions > s.paramsBillions)
+        fail(QStringLiteral("active parameters (%1 B) exceed the total (%2 B)")
+                 .arg(s.activeParamsBillions)
+                 .arg(s.paramsBillions));
+    if (s.nSharedExperts > 0 && s.nFfShared == 0)
+        fail(QStringLiteral("shared experts need a shared FFN width"));
+    if (s.nDenseLeadLayers > 0 && s.nFf == 0)
+        fail(QStringLiteral("leading dense layers need a dense FFN width"));
+    if (s.moeLayerStep > 1 && s.nFf == 0)
+        fail(QStringLiteral("interleaved dense layers need a dense FFN width"));
+    if (s.kvLoraRank > 0 && (s.ropeHeadDim == 0 || s.ropeHeadDim >= s.headDim || s.vHeadDim == 0))
+        fail(QStringLiteral("latent attention needs a rotary head part smaller than the head "
+                            "and a value head width"));
+    if (s.nRecurrentLayers > 0
+        && (s.ssmConvKernel == 0 || s.ssmKeyHeads == 0 || s.ssmValueHeads == 0
+            || s.ssmKeyHeadDim == 0 || s.ssmValueHeadDim == 0))
+        fail(QStringLiteral("recurrent layers need their conv kernel, head counts and widths"));
+    if (std::uint64_t(s.nSlidingLayers) + s.nRecurrentLayers > s.nLayers)
+        fail(QStringLiteral("sliding-window (%1) and recurrent (%2) layers exceed layers (%3)")
                  .arg(s.nSlidingLayers)
+                 .arg(s.nRecurrentLayers)
                  .arg(s.nLayers));
     if (s.nSlidingLayers > 0 && s.slidingWindow == 0)
         fail(QStringLiteral("sliding-window layers need a window size"));
