@@ -1,0 +1,130 @@
+#pragma once
+
+// Budget-fitted mixes (docs/quantization.md, "Fitting a mix to a budget"): one type per tensor
+// chosen so that the output file is at most a byte budget, exactly from the plan, and the
+// predicted quality loss is least.
+//
+//  1. Costs are measured: a sample of each candidate tensor's rows (all of it when small) is
+//     quantized with every candidate type and dequantized again; the relative squared error,
+//     weighted per column by the importance matrix when one is given, is scaled by the tensor's
+//     sensitivity (fitSensitivity()).
+//  2. Tensors llama-quantize protects (output.weight, token_embd.weight, attn_v of GQA models)
+//     start from the type the base mix (the largest standard mix within the budget) gives them
+//     and never take a type of more error or fewer bytes.
+//  3. Allocation: every tensor starts at its cheapest candidate; upgrades are taken along each
+//     tensor's lower convex hull of (bytes, cost) by the largest cost saved per byte while they
+//     fit (the Lagrangian solution), then any single upgrade that still fits, best first. The
+//     base mix's own assignment, improved the same way, is kept instead when it predicts less.
+//  4. The result is a QuantPlan of the nearest standard file type whose candidates are all
+//     decided by the recipe's --tensor-type items, with a quantize.recipe note.
+
+#include "quantplan.h"
+#include "recipe.h"
+
+#include "gguf/ggufvalue.h"
+#include "gguf/tensorinfo.h"
+
+#include <QString>
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace QuantFit {
+
+class GgufFile;
+class JobContext;
+struct ImportanceMatrix;
+
+/// Fills `dst` (t.ne[0] floats) with row `row` of tensor `t` (0 <= row < t.nRows()). Called from
+/// several threads at once.
+using FitRowSource = std::function<void(const GgufTensorInfo &t, std::uint64_t row, float *dst)>;
+
+/// Rows of the memory-mapped `file` (F32, F16, BF16 or any type we can read), dequantized. The
+/// file must outlive the returned function.
+FitRowSource fileRowSource(const GgufFile &file);
+/// Synthetic rows for a tensor list without data (a catalog shape): heavy-tailed values
+/// (Student-t, 5 degrees of freedom) with a log-normal scale per row, seeded from the tensor
+/// name and row, the statistics of make-model's weights. Deterministic.
+FitRowSource syntheticRowSource();
+
+/// What the budget bounds.
+enum class FitBudgetKind {
+    FileBytes,   ///< the output file (header included)
+    TensorBytes, ///< the tensor data only (what the advisor's memory model counts as weights)
+};
+
+struct FitOptions {
+    std::uint64_t budgetBytes = 0;
+    FitBudgetKind budgetKind = FitBudgetKind::FileBytes;
+    /// How the budget was given, for the note ("--target-size 38GB").
+    QString budgetText;
+    /// Options of the conversion: allowRequantize, hasImatrix, imatrix summary, metadata
+    /// overrides. Type options (--pure, --tensor-type, ...) and --prune-layers are refused.
+    QuantOptions base;
+    /// Importance per tensor; with it the I-quants are candidates and errors are weighted.
+    const ImportanceMatrix *imatrix = nullptr;
+    /// Rows sampled per tensor: all rows of a tensor of at most kFitSampleAllElements elements,
+    /// else enough rows for this many elements (at least 4, at most 64), evenly spaced.
+    std::uint64_t sampleElements = 65536;
+    int nThreads = 0; ///< 0: all cores
+};
+
+constexpr std::uint64_t kFitSampleAllElements = 1u << 18;
+
+/// One candidate type of one tensor.
+struct FitCandidate {
+    GgmlType type = GgmlType::F32;
+    std::uint64_t bytes = 0;      ///< tensor data bytes in this type
+    double relativeError = 0;     ///< measured on the sample (weighted when an imatrix is given)
+    double cost = 0;              ///< relativeError x sensitivity
+};
+
+/// One candidate tensor of the fit.
+struct FitTensor {
+    QByteArray name;
+    TensorRole role = TensorRole::Other;
+    double sensitivity = 1;
+    GgmlType baseType = GgmlType::F32;  ///< the base mix's type
+    bool isProtected = false;           ///< floor at baseType (output, token_embd, GQA attn_v)
+    GgmlType type = GgmlType::F32;      ///< chosen
+    std::vector<FitCandidate> candidates; ///< allowed ones, by bytes ascending
+    const FitCandidate &chosen() const;
+};
+
+struct FitResult {
+    QuantPlan plan;                  ///< of nearestMix, every candidate decided by `recipe`
+    QuantOptions options;            ///< base options + recipe items + quantize.recipe note
+    std::vector<RecipeLine> recipe;
+    std::vector<FitTensor> tensors;  ///< in plan order
+    FileType baseMix = FileType::Q4_K_M;    ///< largest standard mix within the budget
+    FileType nearestMix = FileType::Q4_K_M; ///< general.file_type: standard mix nearest in size
+    std::uint64_t budgetBytes = 0;
+    std::uint64_t fittedBytes = 0;   ///< what the budget bounds, of the fitted plan
+    std::uint64_t baseMixBytes = 0;
+    double predictedCost = 0;        ///< sum of the chosen costs
+    double baseMixCost = 0;          ///< the same sum for the base mix's types
+    QString note;                    ///< the quantize.recipe value
+    double costSeconds = 0;          ///< measuring the costs
+    double allocationSeconds = 0;
+    /// Standard mixes planned for the comparison, with their budget measure.
+    std::vector<std::pair<FileType, std::uint64_t>> standardMixes;
+};
+
+/// Sensitivity of a tensor in the cost model (docs/quantization.md): 1 for a weight matrix;
+/// x2 for output.weight (its error reaches the logits directly); x0.5 for attn_q and attn_k
+/// (their error passes through the softmax); x1.5 in the first and last eighth of the layers
+/// (llama-quantize's use_more_bits layers).
+double fitSensitivity(const QByteArray &name, std::uint32_t nLayers);
+
+/// Chooses the mix. Progress: stage "Measuring tensor costs" (tensors), then allocation.
+/// Throws Error when the budget is below the smallest size the candidates allow (naming it),
+/// for refused options, and when no standard mix can be planned; Cancelled.
+FitResult fitMix(const GgufMetadata &metadata, const std::vector<GgufTensorInfo> &tensors,
+                 const FitOptions &options, const FitRowSource &rows, JobContext &ctx);
+
+/// Parses a size: a number with unit B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB
+/// (powers of 1024), case-insensitive ("38GB", "37.5 GiB", "900MB"). Throws Error naming the text.
+std::uint64_t parseByteSize(const QString &text);
+
+} // namespace QuantFit
