@@ -4,9 +4,43 @@
 
 #include <QFileInfo>
 
+#include <algorithm>
 #include <cmath>
 
 namespace QuantFit {
+
+ImatrixCollector::Entry &ImatrixCollector::entry(const QByteArray &tensorName, int nCols,
+                                                 int nMatrices)
+{
+    Entry &e = m_entries[tensorName];
+    if (e.counts.empty()) {
+        e.nColumns = std::size_t(nCols);
+        e.sumSquares.assign(std::size_t(nCols) * std::size_t(nMatrices), 0.0);
+        e.counts.assign(std::size_t(nMatrices), 0);
+    } else if (e.nColumns != std::size_t(nCols) || e.counts.size() != std::size_t(nMatrices)) {
+        throw Error(QStringLiteral("imatrix: tensor '%1' was seen with %2 input columns and %3 "
+                                   "matrices, and with %4 and %5")
+                        .arg(QString::fromUtf8(tensorName))
+                        .arg(e.nColumns)
+                        .arg(e.counts.size())
+                        .arg(nCols)
+                        .arg(nMatrices));
+    }
+    return e;
+}
+
+namespace {
+
+void addSquares(double *sum, const float *x, int nTokens, int nCols)
+{
+    for (int t = 0; t < nTokens; ++t) {
+        const float *row = x + std::size_t(t) * std::size_t(nCols);
+        for (int c = 0; c < nCols; ++c)
+            sum[c] += double(row[c]) * double(row[c]);
+    }
+}
+
+} // namespace
 
 void ImatrixCollector::observe(const QByteArray &tensorName, const float *x, int nTokens, int nCols)
 {
@@ -17,50 +51,50 @@ void ImatrixCollector::observe(const QByteArray &tensorName, const float *x, int
     if (!tensorName.startsWith("blk.")
         && !(m_processOutput && tensorName == QByteArrayLiteral("output.weight")))
         return;
-    Entry &e = m_entries[tensorName];
-    if (e.sumSquares.empty()) {
-        e.sumSquares.assign(std::size_t(nCols), 0.0);
-    } else if (e.sumSquares.size() != std::size_t(nCols)) {
-        throw Error(QStringLiteral("imatrix: tensor '%1' was seen with %2 and with %3 input columns")
-                        .arg(QString::fromUtf8(tensorName))
-                        .arg(e.sumSquares.size())
-                        .arg(nCols));
-    }
-    double *sum = e.sumSquares.data();
-    for (int t = 0; t < nTokens; ++t) {
-        const float *row = x + std::size_t(t) * std::size_t(nCols);
-        for (int c = 0; c < nCols; ++c)
-            sum[c] += double(row[c]) * double(row[c]);
-    }
-    e.count += std::uint64_t(nTokens);
+    Entry &e = entry(tensorName, nCols, 1);
+    addSquares(e.sumSquares.data(), x, nTokens, nCols);
+    e.counts[0] += std::uint64_t(nTokens);
+}
+
+void ImatrixCollector::observeExpert(const QByteArray &tensorName, int expert, int nExperts,
+                                     const float *x, int nTokens, int nCols)
+{
+    if (nTokens <= 0 || nCols <= 0 || expert < 0 || expert >= nExperts)
+        return;
+    Entry &e = entry(tensorName, nCols, nExperts);
+    addSquares(e.sumSquares.data() + std::size_t(expert) * e.nColumns, x, nTokens, nCols);
+    e.counts[std::size_t(expert)] += std::uint64_t(nTokens);
 }
 
 void ImatrixCollector::merge(const ImportanceMatrix &matrix)
 {
     for (const ImportanceEntry &in : matrix.entries) {
-        if (in.nMatrices != 1 || in.counts.size() != 1 || in.sumSquares.size() != in.nColumns)
-            throw Error(QStringLiteral("imatrix: cannot merge '%1' (%2 matrices; only dense "
-                                       "weights are collected)")
+        if (in.nMatrices == 0 || in.counts.size() != in.nMatrices
+            || in.sumSquares.size() != in.nColumns * in.nMatrices)
+            throw Error(QStringLiteral("imatrix: cannot merge '%1': %2 sums and %3 counts for %4 "
+                                       "matrices of %5 columns")
                             .arg(QString::fromUtf8(in.name))
-                            .arg(in.nMatrices));
-        Entry &e = m_entries[in.name];
-        if (e.sumSquares.empty())
-            e.sumSquares.assign(in.nColumns, 0.0);
-        else if (e.sumSquares.size() != in.nColumns)
-            throw Error(QStringLiteral("imatrix: '%1' has %2 columns in one input and %3 in another")
-                            .arg(QString::fromUtf8(in.name))
-                            .arg(e.sumSquares.size())
+                            .arg(in.sumSquares.size())
+                            .arg(in.counts.size())
+                            .arg(in.nMatrices)
                             .arg(in.nColumns));
-        for (std::size_t c = 0; c < in.nColumns; ++c)
-            e.sumSquares[c] += double(in.sumSquares[c]);
-        e.count += std::uint64_t(std::llround(std::max(0.0f, in.counts[0])));
+        Entry &e = entry(in.name, int(in.nColumns), int(in.nMatrices));
+        for (std::size_t i = 0; i < in.sumSquares.size(); ++i)
+            e.sumSquares[i] += double(in.sumSquares[i]);
+        for (std::size_t j = 0; j < in.nMatrices; ++j)
+            e.counts[j] += std::uint64_t(std::llround(std::max(0.0f, in.counts[j])));
     }
 }
 
 std::uint64_t ImatrixCollector::count(const QByteArray &tensorName) const
 {
     const auto it = m_entries.find(tensorName);
-    return it == m_entries.end() ? 0 : it->second.count;
+    if (it == m_entries.end())
+        return 0;
+    std::uint64_t total = 0;
+    for (const std::uint64_t c : it->second.counts)
+        total += c;
+    return total;
 }
 
 ImportanceMatrix ImatrixCollector::result(const QStringList &datasets, std::uint32_t chunkCount,
@@ -71,14 +105,16 @@ ImportanceMatrix ImatrixCollector::result(const QStringList &datasets, std::uint
     m.chunkCount = chunkCount;
     m.chunkSize = chunkSize;
     for (const auto &[name, e] : m_entries) {
-        if (e.count == 0)
+        // An entry no token reached at all is not written (llama-imatrix); one with some
+        // unreached experts is, with their counts 0.
+        if (std::all_of(e.counts.begin(), e.counts.end(), [](std::uint64_t c) { return c == 0; }))
             continue;
         ImportanceEntry out;
         out.name = name;
-        out.nColumns = e.sumSquares.size();
-        out.nMatrices = 1;
+        out.nColumns = e.nColumns;
+        out.nMatrices = e.counts.size();
         out.sumSquares.assign(e.sumSquares.begin(), e.sumSquares.end());
-        out.counts = {float(e.count)};
+        out.counts.assign(e.counts.begin(), e.counts.end());
         m.entries.push_back(std::move(out));
     }
     return m;
@@ -101,10 +137,15 @@ ImatrixRunResult collectImatrix(std::shared_ptr<const LlamaModel> model, const E
     p.nBatch = options.nBatch;
     p.nThreads = options.nThreads;
     p.kvType = options.kvType;
+    p.flashAttention = options.flashAttention;
     p.onChunk = options.onChunk;
     p.stage = QStringLiteral("Importance matrix");
     p.matmulObserver = [&collector](const QByteArray &name, const float *x, int nTokens, int nCols) {
         collector.observe(name, x, nTokens, nCols);
+    };
+    p.expertObserver = [&collector](const QByteArray &name, int expert, int nExperts,
+                                    const float *x, int nTokens, int nCols) {
+        collector.observeExpert(name, expert, nExperts, x, nTokens, nCols);
     };
     ImatrixRunResult r;
     r.perplexity = computePerplexity(std::move(model), text, p, ctx);

@@ -53,13 +53,16 @@ public:
         , m_session(m_model, SessionOptions{.nCtx = nCtx,
                                             .nThreads = options.nThreads,
                                             .nBatch = std::min(options.nBatch, nCtx),
-                                            .kvType = options.kvType})
-        , m_split(!options.matmulObserver)
+                                            .kvType = options.kvType,
+                                            .flashAttention = options.flashAttention})
+        , m_split(!options.matmulObserver && !options.expertObserver)
         , m_logits(std::size_t(m_split ? nCtx - nCtx / 2 : nCtx) * std::size_t(m_model->nVocab()))
         , m_lastLogits(m_split ? std::size_t(m_model->nVocab()) : 0)
     {
         if (options.matmulObserver)
             m_session.setMatmulObserver(options.matmulObserver);
+        if (options.expertObserver)
+            m_session.setExpertObserver(options.expertObserver);
         m_ctx.setRateUnit(QStringLiteral("tok/s"));
         m_ctx.setStage(options.stage.isEmpty() ? QStringLiteral("Perplexity") : options.stage,
                        std::uint64_t(nChunks) * std::uint64_t(nCtx));

@@ -49,6 +49,8 @@ struct PerplexityOptions {
     int nBatch = 2048;        ///< tokens per forward step (a chunk longer than this takes steps)
     int nThreads = 0;         ///< 0: all cores
     KvStorageType kvType = KvStorageType::F16; ///< llama.cpp's default
+    /// llama.cpp's flash-attention numerics (its default); false: those of `-fa off`.
+    bool flashAttention = true;
     /// When set, the base model's scored logits are saved there (baselogits.h).
     QString saveBasePath;
     BaseRecordLimits baseLimits;
@@ -60,6 +62,8 @@ struct PerplexityOptions {
     QString stage;
     /// Sees the input of every matrix product (imatrix collection); called on the calling thread.
     MatmulObserver matmulObserver;
+    /// Sees the input of every expert product (imatrix collection); called on the calling thread.
+    ExpertMatmulObserver expertObserver;
 };
 
 /// A finished run: the record the GUI keeps and `--json` prints (evalresult.h).

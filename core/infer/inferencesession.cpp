@@ -1,18 +1,22 @@
-// The per-token computation of llama.cpp's LLaMA graph (`llm_build_llama`, src/models/llama.cpp)
-// over a batch of tokens:
-//  1. embed each token (decode its token_embd row)
-//  2. per layer: RMSNorm -> Q, K, V products (+ biases) -> RoPE on Q and K -> K, V into the
-//     cache -> causal attention per query head over the cached positions -> output product ->
-//     residual; RMSNorm -> gate and up products -> SiLU(gate) * up -> down product -> residual
-//  3. final RMSNorm and the LM head for the tokens whose logits are wanted
-// With an F16 cache, q and the attention probabilities are rounded to F16 before they meet
-// the cache, as llama.cpp's CPU backend converts them to the cache's dot type
-// (activationrounding.h).
+// The per-token computation of llama.cpp's decoder graphs (src/models/*.cpp; the parts of each
+// architecture are a row of archparts.h) over a batch of tokens:
+//  1. embed each token (decode its token_embd row; gemma: times sqrt(n_embd))
+//  2. per layer: RMSNorm -> Q, K, V products (fused or separate, + biases) -> per-head q/k
+//     RMSNorm (qwen3, gemma3) -> RoPE on Q and K (the layer's base: sliding-window layers may
+//     have their own; partial rotary) -> (gemma, phi3: q pre-scaled) -> K, V into the cache ->
+//     causal attention per query head (sliding window, soft-capping, sinks) -> output product
+//     -> (gemma: RMSNorm) -> residual; RMSNorm -> dense GLU (SwiGLU, GeGLU, fused gate+up) or the
+//     expert block of moe.h -> (gemma: RMSNorm) -> residual
+//  3. final RMSNorm, the LM head for the tokens whose logits are wanted, (gemma) soft-capping
+// Attention follows llama.cpp's flash-attention kernel by default (F32 queries and softmax over
+// the F16 cache); with flashAttention off, q and the probabilities are rounded to F16 before they
+// meet an F16 cache, as its plain path converts them to the cache's dot type.
 
 #include "llamamodel.h"
 
 #include "kernels.h"
 #include "matmul.h"
+#include "moe.h"
 
 #include "gguf/ggufreader.h"
 #include "jobs/jobcontext.h"
@@ -38,27 +42,38 @@ float yarnRamp(float lo, float hi, int i)
     return 1.0f - std::min(1.0f, std::max(0.0f, y));
 }
 
+// The RoPE of one kind of layer: global layers use θ_base and freq_scale, sliding-window layers
+// θ_base_swa and freq_scale_swa (architectures.md §1.4).
+struct RopeParams {
+    float base = 10000.0f;
+    float freqScale = 1.0f;
+    const float *factors = nullptr;
+
+    bool operator==(const RopeParams &) const = default;
+};
+
 // cos/sin of every rotated pair for one position (as ggml's rope in src/ggml-cpu/ops.cpp).
-void ropeTable(const LlamaHParams &hp, const float *freqFactors, int pos, float *cosOut,
+void ropeTable(const LlamaHParams &hp, const RopeParams &rp, int pos, float *cosOut,
                float *sinOut)
 {
     const int nPairs = hp.nRot / 2;
-    const float thetaScale = std::pow(hp.ropeFreqBase, -2.0f / float(hp.nRot));
+    const float *freqFactors = rp.factors;
+    const float thetaScale = std::pow(rp.base, -2.0f / float(hp.nRot));
     float lo = 0.0f, hi = 0.0f;
     float mscale = hp.ropeAttnFactor;
     if (hp.ropeYarn) {
         const auto corr = [&](float b) {
             return float(hp.nRot) * std::log(float(hp.ropeYarnOrigCtx) / (b * 2.0f * float(M_PI)))
-                / (2.0f * std::log(hp.ropeFreqBase));
+                / (2.0f * std::log(rp.base));
         };
         lo = std::max(0.0f, std::floor(corr(32.0f)));
         hi = std::min(float(hp.nRot - 1), std::ceil(corr(1.0f)));
-        mscale *= 1.0f + 0.1f * std::log(1.0f / hp.ropeFreqScale);
+        mscale *= 1.0f + 0.1f * std::log(1.0f / rp.freqScale);
     }
     float theta = float(pos);
     for (int i = 0; i < nPairs; ++i) {
         const float extrap = freqFactors ? theta / freqFactors[i] : theta;
-        float th = hp.ropeFreqScale * extrap;
+        float th = rp.freqScale * extrap;
         if (hp.ropeYarn) {
             const float mix = yarnRamp(lo, hi, i);
             th = th * (1.0f - mix) + extrap * mix;
@@ -107,7 +122,10 @@ void forRows(int n, int nThreads, std::int64_t workPerRow, Fn &&fn)
 } // namespace
 
 struct InferenceSession::Buffers {
-    std::vector<float> x, xn, q, k, v, att, tmp, gate, up, ropeCos, ropeSin;
+    std::vector<float> x, xn, q, k, v, qkv, att, tmp, gate, up;
+    // cos/sin per token for global layers and (when they differ) sliding-window layers
+    std::vector<float> ropeCos, ropeSin, ropeCosSwa, ropeSinSwa;
+    Infer::MoeScratch moe;
 };
 
 InferenceSession::InferenceSession(std::shared_ptr<const LlamaModel> model,
@@ -124,6 +142,7 @@ InferenceSession::InferenceSession(std::shared_ptr<const LlamaModel> model,
     m_nBatch = std::clamp(options.nBatch, 1, m_nCtx);
     m_kvType = options.kvType;
     m_roundActivations = options.roundActivations;
+    m_flashAttention = options.flashAttention;
 
     const std::size_t kvDim = std::size_t(hp.nHeadsKv) * std::size_t(hp.headDim);
     const std::size_t kvElements = std::size_t(hp.nLayers) * 2 * std::size_t(m_nCtx) * kvDim;
@@ -151,9 +170,14 @@ InferenceSession::InferenceSession(std::shared_ptr<const LlamaModel> model,
     b.k.resize(nb * kvDim);
     b.v.resize(nb * kvDim);
     b.gate.resize(nb * std::size_t(hp.nFf));
-    b.up.resize(nb * std::size_t(hp.nFf));
+    b.up.resize(nb * std::size_t(hp.nFf) * (m_model->parts().fusedGateUp ? 2 : 1));
+    const auto &layers = m_model->layers();
+    if (std::any_of(layers.begin(), layers.end(), [](const auto &L) { return L.wqkv.present(); }))
+        b.qkv.resize(nb * (qDim + 2 * kvDim));
     b.ropeCos.resize(nb * std::size_t(hp.nRot / 2));
     b.ropeSin.resize(nb * std::size_t(hp.nRot / 2));
+    b.ropeCosSwa.resize(nb * std::size_t(hp.nRot / 2));
+    b.ropeSinSwa.resize(nb * std::size_t(hp.nRot / 2));
 }
 
 InferenceSession::~InferenceSession() = default;
@@ -234,6 +258,7 @@ void InferenceSession::step(const std::int32_t *tokens, int nTokens, int pos0, f
 {
     const LlamaModel &model = *m_model;
     const LlamaHParams &hp = model.hparams();
+    const ArchParts &parts = model.parts();
     const Infer::Kernels &kern = Infer::Kernels::best();
     const Infer::MatmulOptions mm{.nThreads = m_nThreads, .roundActivations = m_roundActivations};
     Buffers &b = *m_buf;
@@ -241,14 +266,32 @@ void InferenceSession::step(const std::int32_t *tokens, int nTokens, int pos0, f
     const int qDim = hp.nHeads * hp.headDim;
     const int kvDim = hp.nHeadsKv * hp.headDim;
     const int nPairs = hp.nRot / 2;
+    const auto matmul = [&](const WeightMatrix &w, const float *x, int n, float *y) {
+        observe(w, x, n);
+        Infer::matmul(w, x, n, y, mm, ctx);
+    };
 
     m_nPast = pos0; // what stays valid if this step fails or is cancelled
 
+    const RopeParams ropeGlobal{.base = hp.ropeFreqBase,
+                                .freqScale = hp.ropeFreqScale,
+                                .factors = model.ropeFactorsFor(m_nCtx)};
+    const RopeParams ropeSwa{.base = hp.ropeFreqBaseSwa,
+                             .freqScale = hp.ropeFreqScaleSwa,
+                             .factors = ropeGlobal.factors};
+    const bool separateSwaRope = hp.nSwa > 0 && !(ropeSwa == ropeGlobal);
     for (int t = 0; t < nTokens; ++t) {
-        model.embedToken(tokens[t], std::span<float>(b.x.data() + std::size_t(t) * nEmbd,
-                                                     std::size_t(nEmbd)));
-        ropeTable(hp, model.ropeFreqs(), pos0 + t, b.ropeCos.data() + std::size_t(t) * nPairs,
+        float *x = b.x.data() + std::size_t(t) * nEmbd;
+        model.embedToken(tokens[t], std::span<float>(x, std::size_t(nEmbd)));
+        if (hp.embedScale != 0.0f) {
+            for (int i = 0; i < nEmbd; ++i)
+                x[i] *= hp.embedScale;
+        }
+        ropeTable(hp, ropeGlobal, pos0 + t, b.ropeCos.data() + std::size_t(t) * nPairs,
                   b.ropeSin.data() + std::size_t(t) * nPairs);
+        if (separateSwaRope)
+            ropeTable(hp, ropeSwa, pos0 + t, b.ropeCosSwa.data() + std::size_t(t) * nPairs,
+                      b.ropeSinSwa.data() + std::size_t(t) * nPairs);
     }
 
     for (int l = 0; l < hp.nLayers; ++l) {
@@ -262,24 +305,51 @@ void InferenceSession::step(const std::int32_t *tokens, int nTokens, int pos0, f
             kern.rmsNorm(b.x.data() + std::size_t(t) * nEmbd, L.attnNorm,
                          b.xn.data() + std::size_t(t) * nEmbd, nEmbd, hp.rmsEps);
         });
-        observe(L.wq, b.xn.data(), nTokens);
-        Infer::matmul(L.wq, b.xn.data(), nTokens, b.q.data(), mm, ctx);
-        observe(L.wk, b.xn.data(), nTokens);
-        Infer::matmul(L.wk, b.xn.data(), nTokens, b.k.data(), mm, ctx);
-        observe(L.wv, b.xn.data(), nTokens);
-        Infer::matmul(L.wv, b.xn.data(), nTokens, b.v.data(), mm, ctx);
+        if (L.wqkv.present()) {
+            const int width = qDim + 2 * kvDim;
+            matmul(L.wqkv, b.xn.data(), nTokens, b.qkv.data());
+            for (int t = 0; t < nTokens; ++t) {
+                const float *row = b.qkv.data() + std::size_t(t) * width;
+                std::copy_n(row, qDim, b.q.data() + std::size_t(t) * qDim);
+                std::copy_n(row + qDim, kvDim, b.k.data() + std::size_t(t) * kvDim);
+                std::copy_n(row + qDim + kvDim, kvDim, b.v.data() + std::size_t(t) * kvDim);
+            }
+        } else {
+            matmul(L.wq, b.xn.data(), nTokens, b.q.data());
+            matmul(L.wk, b.xn.data(), nTokens, b.k.data());
+            matmul(L.wv, b.xn.data(), nTokens, b.v.data());
+        }
+        const bool swaRope = L.swa && separateSwaRope;
+        const float *ropeCos = swaRope ? b.ropeCosSwa.data() : b.ropeCos.data();
+        const float *ropeSin = swaRope ? b.ropeSinSwa.data() : b.ropeSin.data();
         forRows(nTokens, m_nThreads, qDim, [&](int t) {
-            const float *c = b.ropeCos.data() + std::size_t(t) * nPairs;
-            const float *s = b.ropeSin.data() + std::size_t(t) * nPairs;
-            applyRope(b.q.data() + std::size_t(t) * qDim, hp.nHeads, hp.headDim, hp.nRot,
-                      hp.ropeType, c, s);
-            applyRope(b.k.data() + std::size_t(t) * kvDim, hp.nHeadsKv, hp.headDim, hp.nRot,
-                      hp.ropeType, c, s);
+            float *q = b.q.data() + std::size_t(t) * qDim;
+            float *k = b.k.data() + std::size_t(t) * kvDim;
+            if (L.qNorm) {
+                for (int h = 0; h < hp.nHeads; ++h)
+                    kern.rmsNorm(q + h * hp.headDim, L.qNorm, q + h * hp.headDim, hp.headDim,
+                                 hp.rmsEps);
+                for (int h = 0; h < hp.nHeadsKv; ++h)
+                    kern.rmsNorm(k + h * hp.headDim, L.kNorm, k + h * hp.headDim, hp.headDim,
+                                 hp.rmsEps);
+            }
+            const float *c = ropeCos + std::size_t(t) * nPairs;
+            const float *s = ropeSin + std::size_t(t) * nPairs;
+            applyRope(q, hp.nHeads, hp.headDim, hp.nRot, hp.ropeType, c, s);
+            applyRope(k, hp.nHeadsKv, hp.headDim, hp.nRot, hp.ropeType, c, s);
+            if (hp.preScaleQuery) {
+                for (int i = 0; i < qDim; ++i)
+                    q[i] *= hp.kqScale;
+            }
         });
         storeKv(l, nTokens, pos0);
         attention(l, nTokens, pos0, ctx);
-        observe(L.wo, b.att.data(), nTokens);
-        Infer::matmul(L.wo, b.att.data(), nTokens, b.tmp.data(), mm, ctx);
+        matmul(L.wo, b.att.data(), nTokens, b.tmp.data());
+        if (L.postAttnNorm)
+            forRows(nTokens, m_nThreads, nEmbd, [&](int t) {
+                float *row = b.tmp.data() + std::size_t(t) * nEmbd;
+                kern.rmsNorm(row, L.postAttnNorm, row, nEmbd, hp.rmsEps);
+            });
         for (std::size_t i = 0, e = std::size_t(nTokens) * nEmbd; i < e; ++i)
             b.x[i] += b.tmp[i];
 
@@ -297,21 +367,45 @@ void InferenceSession::step(const std::int32_t *tokens, int nTokens, int pos0, f
         float *x = b.x.data() + std::size_t(row0) * nEmbd;
 
         // feed-forward
-        const int nFf = int(L.ffnUp.nOut);
         forRows(nRows, m_nThreads, nEmbd, [&](int t) {
             kern.rmsNorm(x + std::size_t(t) * nEmbd, L.ffnNorm,
                          b.xn.data() + std::size_t(t) * nEmbd, nEmbd, hp.rmsEps);
         });
-        observe(L.ffnGate, b.xn.data(), nRows);
-        Infer::matmul(L.ffnGate, b.xn.data(), nRows, b.gate.data(), mm, ctx);
-        observe(L.ffnUp, b.xn.data(), nRows);
-        Infer::matmul(L.ffnUp, b.xn.data(), nRows, b.up.data(), mm, ctx);
-        forRows(nRows, m_nThreads, nFf * 8, [&](int t) {
-            kern.swiglu(b.gate.data() + std::size_t(t) * nFf, b.up.data() + std::size_t(t) * nFf,
-                        nFf);
-        });
-        observe(L.ffnDown, b.gate.data(), nRows);
-        Infer::matmul(L.ffnDown, b.gate.data(), nRows, b.tmp.data(), mm, ctx);
+        if (L.moe()) {
+            const Infer::MoeCall call{.layer = L,
+                                      .hp = hp,
+                                      .parts = parts,
+                                      .matmul = mm,
+                                      .ctx = ctx,
+                                      .observer = &m_observer,
+                                      .expertObserver = &m_expertObserver};
+            Infer::moeFeedForward(call, b.xn.data(), nRows, b.tmp.data(), b.moe);
+        } else {
+            const int nFf = int(L.ffnDown.nIn);
+            if (parts.fusedGateUp) {
+                // Why split rows: the fused product holds gate then up for each token.
+                matmul(L.ffnUp, b.xn.data(), nRows, b.up.data());
+                for (int t = 0; t < nRows; ++t) {
+                    const float *row = b.up.data() + std::size_t(t) * 2 * nFf;
+                    std::copy_n(row, nFf, b.gate.data() + std::size_t(t) * nFf);
+                    std::memmove(b.up.data() + std::size_t(t) * nFf, row + nFf,
+                                 sizeof(float) * std::size_t(nFf));
+                }
+            } else {
+                matmul(L.ffnGate, b.xn.data(), nRows, b.gate.data());
+                matmul(L.ffnUp, b.xn.data(), nRows, b.up.data());
+            }
+            forRows(nRows, m_nThreads, nFf * 8, [&](int t) {
+                Infer::applyGlu(parts.ffn, b.gate.data() + std::size_t(t) * nFf,
+                                b.up.data() + std::size_t(t) * nFf, nFf);
+            });
+            matmul(L.ffnDown, b.gate.data(), nRows, b.tmp.data());
+        }
+        if (L.postFfnNorm)
+            forRows(nRows, m_nThreads, nEmbd, [&](int t) {
+                float *row = b.tmp.data() + std::size_t(t) * nEmbd;
+                kern.rmsNorm(row, L.postFfnNorm, row, nEmbd, hp.rmsEps);
+            });
         for (std::size_t i = 0, e = std::size_t(nRows) * nEmbd; i < e; ++i)
             x[i] += b.tmp[i];
 
@@ -320,8 +414,12 @@ void InferenceSession::step(const std::int32_t *tokens, int nTokens, int pos0, f
                 kern.rmsNorm(x + std::size_t(t) * nEmbd, model.outputNorm(),
                              b.xn.data() + std::size_t(t) * nEmbd, nEmbd, hp.rmsEps);
             });
-            observe(model.output(), b.xn.data(), nRows);
-            Infer::matmul(model.output(), b.xn.data(), nRows, logits, mm, ctx);
+            matmul(model.output(), b.xn.data(), nRows, logits);
+            if (hp.finalSoftcap > 0.0f) {
+                const float cap = hp.finalSoftcap;
+                for (std::size_t i = 0, e = std::size_t(nRows) * model.nVocab(); i < e; ++i)
+                    logits[i] = cap * std::tanh(logits[i] / cap);
+            }
         }
     }
     m_nPast = pos0 + nTokens;
@@ -356,13 +454,16 @@ void InferenceSession::storeKv(int layer, int nTokens, int pos0)
 }
 
 // Causal attention for the batch, per KV head and block of query tokens: the queries of the
-// nGqa heads sharing the KV head are gathered into rows, scores = K·q for all cached positions
-// up to the block's last token, masked and soft-maxed per row, then output = Vᵀ·p. Both
-// products run through Infer::matmul on one thread each (the blocks are spread over threads);
-// with an F16 cache, matmul rounds q and p to F16 first, as llama.cpp does.
+// nGqa heads sharing the KV head are gathered into rows, scores = K·q for the cached positions
+// the block can see (from the oldest in a sliding window up to the block's last token), scaled
+// and soft-capped, masked and soft-maxed per row (with the head's sink), then output = Vᵀ·p.
+// Both products run through Infer::matmul on one thread each (the blocks are spread over
+// threads). Flash attention (llama.cpp's tiled CPU kernel) keeps q and p in F32 against the
+// cache values; without it matmul rounds q and p to the cache type first, as ggml's plain path.
 void InferenceSession::attention(int layer, int nTokens, int pos0, JobContext *ctx)
 {
     const LlamaHParams &hp = m_model->hparams();
+    const LlamaModel::Layer &L = m_model->layers()[std::size_t(layer)];
     const Infer::Kernels &kern = Infer::Kernels::best();
     Buffers &b = *m_buf;
     const int headDim = hp.headDim;
@@ -373,12 +474,15 @@ void InferenceSession::attention(int layer, int nTokens, int pos0, JobContext *c
     const std::size_t kBase = std::size_t(layer) * layerStride;
     const std::size_t vBase = kBase + nCtx * kvDim;
     const int nGqa = hp.nHeads / hp.nHeadsKv;
-    const float scale = 1.0f / std::sqrt(float(headDim));
+    const float scale = hp.preScaleQuery ? 1.0f : hp.kqScale;
+    const float cap = hp.attnSoftcap;
+    const int window = L.swa ? hp.nSwa : 0;
     const bool f16 = m_kvType == KvStorageType::F16;
     const std::size_t elementBytes = f16 ? 2 : 4;
     const auto *cache = f16 ? reinterpret_cast<const std::uint8_t *>(m_kv16.get())
                             : reinterpret_cast<const std::uint8_t *>(m_kv32.get());
-    const Infer::MatmulOptions mm{.nThreads = 1, .roundActivations = true};
+    const Infer::MatmulOptions mm{.nThreads = 1, .roundActivations = !m_flashAttention};
+    const bool flash = m_flashAttention;
 
     // About 48 query rows per block, and enough blocks to keep every thread busy.
     int tokensPerBlock = std::max(1, 48 / nGqa);
@@ -394,6 +498,9 @@ void InferenceSession::attention(int layer, int nTokens, int pos0, JobContext *c
         const int t1 = std::min(nTokens, t0 + tokensPerBlock);
         const int nRows = (t1 - t0) * nGqa;
         const int nKv = pos0 + t1;
+        // A sliding-window layer sees the `window` most recent positions, itself included.
+        const int kStart = window > 0 ? std::max(0, pos0 + t0 - window + 1) : 0;
+        const int nSeen = nKv - kStart;
 
         std::vector<float> q(std::size_t(nRows) * std::size_t(headDim));
         for (int t = t0; t < t1; ++t)
@@ -406,28 +513,43 @@ void InferenceSession::attention(int layer, int nTokens, int pos0, JobContext *c
         WeightMatrix keys;
         keys.name = "cache.k";
         keys.type = f16 ? GgmlType::F16 : GgmlType::F32;
-        keys.data = cache + (kBase + std::size_t(kvh) * std::size_t(headDim)) * elementBytes;
+        keys.data = cache
+            + (kBase + std::size_t(kStart) * kvDim + std::size_t(kvh) * std::size_t(headDim))
+                * elementBytes;
         keys.nIn = headDim;
-        keys.nOut = nKv;
+        keys.nOut = nSeen;
         keys.rowBytes = kvDim * elementBytes;
-        std::vector<float> p(std::size_t(nRows) * std::size_t(nKv));
+        std::vector<float> p(std::size_t(nRows) * std::size_t(nSeen));
         Infer::matmul(keys, q.data(), nRows, p.data(), mm);
 
         for (int r = 0; r < nRows; ++r) {
-            float *row = p.data() + std::size_t(r) * std::size_t(nKv);
-            const int valid = pos0 + t0 + r / nGqa + 1;
-            for (int j = 0; j < valid; ++j)
-                row[j] *= scale;
-            kern.softmax(row, valid);
-            std::fill(row + valid, row + nKv, 0.0f);
+            float *row = p.data() + std::size_t(r) * std::size_t(nSeen);
+            const int pos = pos0 + t0 + r / nGqa;
+            const int lo = (window > 0 ? std::max(0, pos - window + 1) : 0) - kStart;
+            const int hi = pos + 1 - kStart; // exclusive
+            for (int j = lo; j < hi; ++j) {
+                float s = row[j];
+                if (cap > 0.0f)
+                    s = flash ? cap * std::tanh(s * (scale / cap)) : cap * std::tanh(s / cap) * scale;
+                else
+                    s *= scale;
+                row[j] = s;
+            }
+            if (L.sinks)
+                Infer::softmaxWithSink(row + lo, hi - lo, L.sinks[kvh * nGqa + r % nGqa]);
+            else
+                kern.softmax(row + lo, hi - lo);
+            std::fill(row, row + lo, 0.0f);
+            std::fill(row + hi, row + nSeen, 0.0f);
         }
 
         WeightMatrix values;
         values.name = "cache.v";
         values.type = keys.type;
         values.data = cache
-            + (vBase + std::size_t(kvh) * std::size_t(headDim) * nCtx) * elementBytes;
-        values.nIn = nKv;
+            + (vBase + std::size_t(kvh) * std::size_t(headDim) * nCtx + std::size_t(kStart))
+                * elementBytes;
+        values.nIn = nSeen;
         values.nOut = headDim;
         values.rowBytes = nCtx * elementBytes;
         std::vector<float> out(std::size_t(nRows) * std::size_t(headDim));

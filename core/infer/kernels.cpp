@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace QuantFit::Infer {
 
@@ -255,6 +256,74 @@ const Kernels kAvx2{dotF32Avx2, dotF16Avx2, axpyF32Avx2, axpyF16Avx2,
                     softmaxAvx2, swigluAvx2, rmsNormAvx2};
 
 } // namespace
+
+namespace {
+
+// ggml's gelu_f32 (tanh form), evaluated in float.
+float geluF32(float x)
+{
+    constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+    constexpr float kCoefA = 0.044715f;
+    return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kCoefA * x * x)));
+}
+
+// The 65536-entry table ggml builds at start-up: fp16(gelu(x)) for every F16 bit pattern x.
+const std::vector<float> &geluTable()
+{
+    static const std::vector<float> table = [] {
+        std::vector<float> t(65536);
+        for (std::uint32_t i = 0; i < 65536; ++i)
+            t[i] = fp16ToFp32(fp32ToFp16(geluF32(fp16ToFp32(std::uint16_t(i)))));
+        return t;
+    }();
+    return table;
+}
+
+} // namespace
+
+void gegluF16(float *g, const float *u, int n)
+{
+    const std::vector<float> &table = geluTable();
+    for (int i = 0; i < n; ++i) {
+        const float x = g[i];
+        float y;
+        if (x <= -10.0f)
+            y = 0.0f;
+        else if (x >= 10.0f)
+            y = x;
+        else
+            y = table[fp32ToFp16(x)];
+        g[i] = y * u[i];
+    }
+}
+
+void swigluOai(float *g, const float *u, int n)
+{
+    constexpr float kAlpha = 1.702f;
+    constexpr float kLimit = 7.0f;
+    for (int i = 0; i < n; ++i) {
+        const float xg = std::min(g[i], kLimit);
+        const float xu = std::clamp(u[i], -kLimit, kLimit);
+        const float glu = xg / (1.0f + std::exp(kAlpha * -xg));
+        g[i] = glu * (xu + 1.0f);
+    }
+}
+
+void softmaxWithSink(float *x, int n, float sink)
+{
+    float maxValue = sink;
+    for (int i = 0; i < n; ++i)
+        maxValue = std::max(maxValue, x[i]);
+    double sum = 0.0;
+    for (int i = 0; i < n; ++i) {
+        x[i] = std::exp(x[i] - maxValue);
+        sum += x[i];
+    }
+    sum += std::exp(sink - maxValue);
+    const float scale = float(1.0 / sum);
+    for (int i = 0; i < n; ++i)
+        x[i] *= scale;
+}
 
 bool haveAvx2()
 {

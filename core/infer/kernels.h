@@ -34,4 +34,17 @@ struct Kernels {
 /// Whether the AVX2/FMA/F16C paths are in use.
 bool haveAvx2();
 
+/// g[i] = gelu(g[i]) * u[i] as ggml's CPU backend computes GeGLU (architectures.md §1.6): for
+/// -10 < g < 10 through a table of F16 GELU values indexed by the F16 rounding of g, 0 below,
+/// g itself above. Thread-safe (the table is built once).
+void gegluF16(float *g, const float *u, int n);
+
+/// gpt-oss's gated activation (llama.cpp's swiglu_oai, alpha 1.702, limit 7):
+/// g' = min(g, 7), u' = clamp(u, -7, 7), g[i] = g' * sigmoid(1.702 g') * (u' + 1).
+void swigluOai(float *g, const float *u, int n);
+
+/// softmax of x[0..n) with an extra term exp(sink) in the denominator (an attention sink, which
+/// takes probability but contributes no value). Sums in double, as ggml's soft_max.
+void softmaxWithSink(float *x, int n, float sink);
+
 } // namespace QuantFit::Infer

@@ -5,22 +5,12 @@
 #include "gguf/ggufreader.h"
 #include "util/error.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace QuantFit {
 
 namespace {
-
-// The architectures whose forward pass is the LLaMA graph (inferencesession.cpp), with their RoPE
-// mode (normal or NeoX, as llama.cpp's `llama_model_rope_type` assigns it). qwen2 adds Q/K/V
-// biases, which are optional for all of them.
-struct ArchEntry {
-    const char *name;
-    RopeType rope;
-};
-constexpr ArchEntry kArchitectures[] = {
-    {"llama", RopeType::Normal},
-    {"mistral", RopeType::Normal},
-    {"qwen2", RopeType::Neox},
-};
 
 QString fileLabel(const GgufFile &file)
 {
@@ -84,6 +74,31 @@ public:
         return w;
     }
 
+    // A 3-D expert tensor [nIn, nOut, nExperts] and its optional bias [nOut, nExperts].
+    ExpertTensor experts(const QByteArray &name, std::int64_t nIn, std::int64_t nOut,
+                         int nExperts) const
+    {
+        const auto &t = require(name);
+        if (t.ne[2] != std::uint64_t(nExperts) || t.ne[1] != std::uint64_t(nOut))
+            throw Error(QStringLiteral("'%1': tensor '%2' has shape [%3, %4, %5], expected "
+                                       "[%6, %7, %8]")
+                            .arg(fileLabel(m_file), QString::fromUtf8(name))
+                            .arg(t.ne[0])
+                            .arg(t.ne[1])
+                            .arg(t.ne[2])
+                            .arg(nIn)
+                            .arg(nOut)
+                            .arg(nExperts));
+        ExpertTensor e;
+        e.all = matrixView(t, nIn, nOut * nExperts);
+        e.all.nOut = nOut;
+        e.nExperts = nExperts;
+        QByteArray biasName = name;
+        biasName.chop(7);
+        e.biases = optionalVector(biasName + ".bias", nOut * nExperts);
+        return e;
+    }
+
 private:
     WeightMatrix matrixView(const GgufTensorInfo &t, std::int64_t nIn, std::int64_t nOut) const
     {
@@ -132,27 +147,30 @@ LlamaModel::LlamaModel(std::shared_ptr<const GgufFile> file) : m_file(std::move(
     const QString label = fileLabel(f);
     const auto &md = f.metadata();
     const QString arch = md.stringOr("general.architecture");
-    const ArchEntry *entry = nullptr;
-    for (const auto &a : kArchitectures) {
-        if (arch == QLatin1String(a.name))
-            entry = &a;
-    }
-    if (!entry)
+    m_parts = archPartsFor(arch);
+    if (!m_parts)
         throw Error(QStringLiteral("'%1': architecture '%2' is not supported for inference "
-                                   "(supported: llama, mistral, qwen2)")
-                        .arg(label, arch.isEmpty() ? QStringLiteral("(none)") : arch));
+                                   "(supported: %3)")
+                        .arg(label, arch.isEmpty() ? QStringLiteral("(none)") : arch,
+                             supportedArchitectures()));
+    const ArchParts &parts = *m_parts;
     if (f.tensors().empty())
         throw Error(QStringLiteral("'%1' holds only a vocabulary (no tensors): inference needs a "
                                    "model file with weights")
                         .arg(label));
+    const auto unsupported = [&](const QString &what) {
+        return Error(QStringLiteral("'%1': architecture '%2': %3 is not supported for inference")
+                         .arg(label, arch, what));
+    };
+    for (const GgufTensorInfo &t : f.tensors()) {
+        if (t.name.endsWith(".scale") || t.name.endsWith(".input_scale"))
+            throw unsupported(QStringLiteral("the per-tensor scale tensor '%1' (NVFP4 scales)")
+                                  .arg(QString::fromUtf8(t.name)));
+    }
 
     m_info = modelInfoFrom(f);
     const QByteArray a = arch.toUtf8();
-    if (m_info.nExperts > 0)
-        throw Error(QStringLiteral("'%1': mixture-of-experts models (%2 experts) are not supported "
-                                   "for inference")
-                        .arg(label)
-                        .arg(m_info.nExperts));
+    const auto key = [&](const char *suffix) -> QByteArray { return a + '.' + suffix; };
 
     m_hp.nEmbd = checkedDim(f, m_info.nEmbd, "embedding_length");
     m_hp.nLayers = checkedDim(f, m_info.nLayers, "block_count");
@@ -162,39 +180,109 @@ LlamaModel::LlamaModel(std::shared_ptr<const GgufFile> file) : m_file(std::move(
     m_hp.nRot = checkedDim(f, m_info.nRot, "rope.dimension_count");
     m_hp.nCtxTrain = checkedDim(f, m_info.nCtxTrain, "context_length");
     if (m_info.headDimV && m_info.headDimV != m_info.headDim)
-        throw FormatError(label, 0, QString::fromUtf8(a + ".attention.value_length"),
+        throw FormatError(label, 0, QString::fromUtf8(key("attention.value_length")),
                           QStringLiteral("must equal the key length %1").arg(m_info.headDim));
     if (m_hp.nHeads % m_hp.nHeadsKv != 0)
-        throw FormatError(label, 0, QString::fromUtf8(a + ".attention.head_count_kv"),
+        throw FormatError(label, 0, QString::fromUtf8(key("attention.head_count_kv")),
                           QStringLiteral("%1 does not divide the head count %2")
                               .arg(m_hp.nHeadsKv)
                               .arg(m_hp.nHeads));
-    if (m_hp.nRot != m_hp.headDim || m_hp.nRot % 2 != 0)
-        throw FormatError(label, 0, QString::fromUtf8(a + ".rope.dimension_count"),
-                          QStringLiteral("%1 must equal the (even) head size %2")
+    if (m_hp.nRot > m_hp.headDim || m_hp.nRot % 2 != 0)
+        throw FormatError(label, 0, QString::fromUtf8(key("rope.dimension_count")),
+                          QStringLiteral("%1 must be even and at most the head size %2")
                               .arg(m_hp.nRot)
                               .arg(m_hp.headDim));
-    if (!md.contains(a + ".attention.layer_norm_rms_epsilon"))
-        throw FormatError(label, 0, QString::fromUtf8(a + ".attention.layer_norm_rms_epsilon"),
+    if (!md.contains(key("attention.layer_norm_rms_epsilon")))
+        throw FormatError(label, 0, QString::fromUtf8(key("attention.layer_norm_rms_epsilon")),
                           QStringLiteral("required key is missing"));
     m_hp.rmsEps = float(m_info.rmsEps);
     m_hp.ropeFreqBase = float(m_info.ropeFreqBase);
-    m_hp.ropeType = entry->rope;
+    m_hp.ropeType = parts.rope;
 
     // RoPE scaling (the rope.scaling.* keys and rope_freqs, as llama.cpp reads them).
-    double factor = md.floatOr(a + ".rope.scaling.factor", 0.0);
+    double factor = md.floatOr(key("rope.scaling.factor"), 0.0);
     if (factor == 0.0)
-        factor = md.floatOr(a + ".rope.scale_linear", 0.0);
+        factor = md.floatOr(key("rope.scale_linear"), 0.0);
     m_hp.ropeFreqScale = factor > 0.0 ? float(1.0 / factor) : 1.0f;
-    const QString scalingType = md.stringOr(a + ".rope.scaling.type");
+    const QString scalingType = md.stringOr(key("rope.scaling.type"));
     if (scalingType == QLatin1String("none"))
         m_hp.ropeFreqScale = 1.0f;
     m_hp.ropeYarn = scalingType == QLatin1String("yarn");
-    m_hp.ropeAttnFactor = float(md.floatOr(a + ".rope.scaling.attn_factor", 1.0));
+    m_hp.ropeAttnFactor = float(md.floatOr(key("rope.scaling.attn_factor"), 1.0));
     if (m_hp.ropeAttnFactor == 0.0f)
         m_hp.ropeAttnFactor = 1.0f;
-    m_hp.ropeYarnOrigCtx =
-        int(md.uintOr(a + ".rope.scaling.original_context_length", std::uint64_t(m_hp.nCtxTrain)));
+    m_hp.ropeYarnOrigCtx = int(
+        md.uintOr(key("rope.scaling.original_context_length"), std::uint64_t(m_hp.nCtxTrain)));
+
+    // Sliding-window layers and their RoPE (architectures.md §1.4, §1.5).
+    int swaPeriod = 0;
+    bool hasSwa = false;
+    switch (parts.swa) {
+    case SlidingWindow::None:
+        break;
+    case SlidingWindow::Optional:
+        m_hp.nSwa = int(std::min<std::uint64_t>(md.uintOr(key("attention.sliding_window"), 0),
+                                                1u << 24));
+        hasSwa = m_hp.nSwa > 0;
+        break;
+    case SlidingWindow::Always:
+        m_hp.nSwa = int(std::min<std::uint64_t>(
+            md.uintOr(key("attention.sliding_window"), std::uint64_t(parts.swaDefaultWindow)),
+            1u << 24));
+        hasSwa = true;
+        break;
+    case SlidingWindow::Required:
+        if (!md.contains(key("attention.sliding_window")))
+            throw FormatError(label, 0, QString::fromUtf8(key("attention.sliding_window")),
+                              QStringLiteral("required key is missing"));
+        m_hp.nSwa = int(std::min<std::uint64_t>(md.uintOr(key("attention.sliding_window"), 0),
+                                                1u << 24));
+        hasSwa = true;
+        break;
+    }
+    if (hasSwa && m_hp.nSwa <= 0)
+        throw FormatError(label, 0, QString::fromUtf8(key("attention.sliding_window")),
+                          QStringLiteral("a window of at least one token"));
+    swaPeriod = int(std::min<std::uint64_t>(
+        md.uintOr(key("attention.sliding_window_pattern"), std::uint64_t(parts.swaDefaultPeriod)),
+        1u << 24));
+    m_hp.ropeFreqBaseSwa = float(md.floatOr(
+        key("rope.freq_base_swa"), parts.swaRopeBaseDefault.value_or(m_hp.ropeFreqBase)));
+    m_hp.ropeFreqScaleSwa = parts.swaFreqScaleOne ? 1.0f : m_hp.ropeFreqScale;
+
+    // Attention scale, soft-capping, embedding scale.
+    const int scaleDim = parts.preScaleEmbdLayers == m_hp.nLayers ? m_hp.nEmbd / m_hp.nHeads
+                                                                   : m_hp.headDim;
+    m_hp.kqScale = 1.0f / std::sqrt(float(scaleDim));
+    m_hp.preScaleQuery = parts.preScaleQuery;
+    if (parts.attnSoftcap)
+        m_hp.attnSoftcap = float(md.floatOr(key("attn_logit_softcapping"), 50.0));
+    if (parts.finalSoftcapAlways)
+        m_hp.finalSoftcap = float(md.floatOr(key("final_logit_softcapping"), 30.0));
+    else if (parts.finalSoftcapOptional)
+        m_hp.finalSoftcap = float(md.floatOr(key("final_logit_softcapping"), 0.0));
+    if (!(m_hp.attnSoftcap >= 0.0f) || !(m_hp.finalSoftcap >= 0.0f))
+        throw FormatError(label, 0, QString::fromUtf8(key("attn_logit_softcapping")),
+                          QStringLiteral("a soft-cap of 0 or more"));
+    if (parts.embedScale)
+        m_hp.embedScale = std::sqrt(float(m_hp.nEmbd));
+
+    // Experts.
+    m_hp.nExperts = int(m_info.nExperts);
+    m_hp.nExpertsUsed = int(m_info.nExpertsUsed);
+    if (m_hp.nExperts > 0 && !parts.moeAllowed)
+        throw unsupported(QStringLiteral("mixture of experts (%1 experts)").arg(m_hp.nExperts));
+    if (parts.moeRequired && m_hp.nExperts == 0)
+        throw FormatError(label, 0, QString::fromUtf8(key("expert_count")),
+                          QStringLiteral("required key is missing or zero"));
+    if (m_hp.nExperts > 4096)
+        throw FormatError(label, 0, QString::fromUtf8(key("expert_count")),
+                          QStringLiteral("%1 experts: at most 4096").arg(m_hp.nExperts));
+    if (m_hp.nExperts > 0 && (m_hp.nExpertsUsed <= 0 || m_hp.nExpertsUsed > m_hp.nExperts))
+        throw FormatError(label, 0, QString::fromUtf8(key("expert_used_count")),
+                          QStringLiteral("between 1 and the expert count %1, found %2")
+                              .arg(m_hp.nExperts)
+                              .arg(m_hp.nExpertsUsed));
 
     // Tensors.
     Loader load(f, m_owned);
@@ -210,31 +298,85 @@ LlamaModel::LlamaModel(std::shared_ptr<const GgufFile> file) : m_file(std::move(
     m_hp.nVocab = int(embd.nRows());
     m_tokenEmbd = load.matrix("token_embd.weight", m_hp.nEmbd, m_hp.nVocab);
     m_outputNorm = load.vector(load.require("output_norm.weight"), m_hp.nEmbd);
-    m_output = load.find("output.weight") ? load.matrix("output.weight", m_hp.nEmbd, m_hp.nVocab)
-                                          : m_tokenEmbd;
+    if (parts.outputRequired)
+        load.require("output.weight");
+    m_output = load.find("output.weight") && !parts.lmHeadIsEmbedding
+        ? load.matrix("output.weight", m_hp.nEmbd, m_hp.nVocab)
+        : m_tokenEmbd;
     m_ropeFreqs = load.optionalVector("rope_freqs.weight", m_hp.nRot / 2);
+    if (parts.longRope) {
+        m_ropeFactorsShort = load.optionalVector("rope_factors_short.weight", m_hp.nRot / 2);
+        m_ropeFactorsLong = load.optionalVector("rope_factors_long.weight", m_hp.nRot / 2);
+    }
 
     const std::int64_t qDim = std::int64_t(m_hp.nHeads) * m_hp.headDim;
     const std::int64_t kvDim = std::int64_t(m_hp.nHeadsKv) * m_hp.headDim;
+    const auto ffnWidth = [&](const GgufTensorInfo &t, std::uint64_t rows) {
+        if (rows == 0 || rows > (1u << 24))
+            throw Error(QStringLiteral("'%1': tensor '%2' has an invalid shape")
+                            .arg(label, QString::fromUtf8(t.name)));
+        return std::int64_t(rows);
+    };
     m_layers.resize(std::size_t(m_hp.nLayers));
     for (int l = 0; l < m_hp.nLayers; ++l) {
         const QByteArray p = "blk." + QByteArray::number(l) + '.';
         Layer &L = m_layers[std::size_t(l)];
         L.attnNorm = load.vector(load.require(p + "attn_norm.weight"), m_hp.nEmbd);
-        L.wq = load.matrix(p + "attn_q.weight", m_hp.nEmbd, qDim);
-        L.wk = load.matrix(p + "attn_k.weight", m_hp.nEmbd, kvDim);
-        L.wv = load.matrix(p + "attn_v.weight", m_hp.nEmbd, kvDim);
+        if (load.find(p + "attn_qkv.weight")) {
+            L.wqkv = load.matrix(p + "attn_qkv.weight", m_hp.nEmbd, qDim + 2 * kvDim);
+        } else {
+            L.wq = load.matrix(p + "attn_q.weight", m_hp.nEmbd, qDim);
+            L.wk = load.matrix(p + "attn_k.weight", m_hp.nEmbd, kvDim);
+            L.wv = load.matrix(p + "attn_v.weight", m_hp.nEmbd, kvDim);
+        }
         L.wo = load.matrix(p + "attn_output.weight", qDim, m_hp.nEmbd);
-        L.ffnNorm = load.vector(load.require(p + "ffn_norm.weight"), m_hp.nEmbd);
-        const auto &up = load.require(p + "ffn_up.weight");
-        const std::int64_t nFf = std::int64_t(up.nRows());
-        if (nFf <= 0 || nFf > (1 << 24))
-            throw Error(QStringLiteral("'%1': tensor '%2' has an invalid shape")
-                            .arg(label, QString::fromUtf8(up.name)));
-        L.ffnGate = load.matrix(p + "ffn_gate.weight", m_hp.nEmbd, nFf);
-        L.ffnUp = load.matrix(p + "ffn_up.weight", m_hp.nEmbd, nFf);
-        L.ffnDown = load.matrix(p + "ffn_down.weight", nFf, m_hp.nEmbd);
-        m_hp.nFf = std::max(m_hp.nFf, int(nFf));
+        if (parts.qkNorm) {
+            L.qNorm = load.vector(load.require(p + "attn_q_norm.weight"), m_hp.headDim);
+            L.kNorm = load.vector(load.require(p + "attn_k_norm.weight"), m_hp.headDim);
+        }
+        if (parts.postNorms) {
+            L.postAttnNorm = load.vector(load.require(p + "post_attention_norm.weight"), m_hp.nEmbd);
+            L.postFfnNorm = load.vector(load.require(p + "post_ffw_norm.weight"), m_hp.nEmbd);
+        }
+        if (parts.attnSinks)
+            L.sinks = load.vector(load.require(p + "attn_sinks.weight"), m_hp.nHeads);
+        L.swa = hasSwa && (swaPeriod == 0 || l % swaPeriod < swaPeriod - 1);
+        L.ffnNorm = load.vector(
+            load.require(p + (parts.ffnNormIsPostAttention ? "post_attention_norm.weight"
+                                                           : "ffn_norm.weight")),
+            m_hp.nEmbd);
+
+        if (m_hp.nExperts > 0) {
+            L.router = load.matrix(p + "ffn_gate_inp.weight", m_hp.nEmbd, m_hp.nExperts);
+            if (!load.find(p + "ffn_gate_exps.weight"))
+                throw unsupported(QStringLiteral("experts without '%1' (ungated experts)")
+                                      .arg(QString::fromUtf8(p + "ffn_gate_exps.weight")));
+            const auto &up = load.require(p + "ffn_up_exps.weight");
+            const std::int64_t nFf = ffnWidth(up, up.ne[1]);
+            L.gateExps = load.experts(p + "ffn_gate_exps.weight", m_hp.nEmbd, nFf, m_hp.nExperts);
+            L.upExps = load.experts(p + "ffn_up_exps.weight", m_hp.nEmbd, nFf, m_hp.nExperts);
+            L.downExps = load.experts(p + "ffn_down_exps.weight", nFf, m_hp.nEmbd, m_hp.nExperts);
+            m_hp.nFfExpert = std::max(m_hp.nFfExpert, int(nFf));
+            m_hp.nFf = std::max(m_hp.nFf, int(nFf));
+        } else if (parts.fusedGateUp) {
+            const auto &up = load.require(p + "ffn_up.weight");
+            const std::int64_t rows = ffnWidth(up, up.nRows());
+            if (rows % 2 != 0)
+                throw Error(QStringLiteral("'%1': tensor '%2' holds gate and up: an even number "
+                                           "of rows expected, found %3")
+                                .arg(label, QString::fromUtf8(up.name))
+                                .arg(rows));
+            L.ffnUp = load.matrix(p + "ffn_up.weight", m_hp.nEmbd, rows);
+            L.ffnDown = load.matrix(p + "ffn_down.weight", rows / 2, m_hp.nEmbd);
+            m_hp.nFf = std::max(m_hp.nFf, int(rows / 2));
+        } else {
+            const auto &up = load.require(p + "ffn_up.weight");
+            const std::int64_t nFf = ffnWidth(up, up.nRows());
+            L.ffnGate = load.matrix(p + "ffn_gate.weight", m_hp.nEmbd, nFf);
+            L.ffnUp = load.matrix(p + "ffn_up.weight", m_hp.nEmbd, nFf);
+            L.ffnDown = load.matrix(p + "ffn_down.weight", nFf, m_hp.nEmbd);
+            m_hp.nFf = std::max(m_hp.nFf, int(nFf));
+        }
     }
 }
 
@@ -244,6 +386,13 @@ std::shared_ptr<const LlamaModel> LlamaModel::open(const QString &path)
 {
     auto file = std::make_shared<const GgufFile>(GgufFile::open(path));
     return std::make_shared<const LlamaModel>(std::move(file));
+}
+
+const float *LlamaModel::ropeFactorsFor(int nCtx) const
+{
+    if (m_parts->longRope && (m_ropeFactorsShort || m_ropeFactorsLong))
+        return nCtx > m_hp.ropeYarnOrigCtx ? m_ropeFactorsLong : m_ropeFactorsShort;
+    return m_ropeFreqs;
 }
 
 void LlamaModel::embedToken(std::int32_t token, std::span<float> out) const

@@ -1,11 +1,15 @@
 #pragma once
 
-// CPU forward pass of LLaMA-architecture models (llama.cpp's graph is `llm_build_llama` in
-// src/models/llama.cpp): llama, mistral and qwen2 (QKV biases, NeoX RoPE); GQA; tied output;
-// rope_freqs; RMSNorm eps from metadata. Weights stay in the memory-mapped GgufFile in their stored
-// type: every matrix product reads the quantized rows directly (no dequantized copy of the model).
-// Activations are F32. Memory is the mapped model + the KV cache + buffers proportional to the
-// batch.
+// CPU forward pass of the decoder-only architectures of archparts.h (llama, mistral, qwen2,
+// qwen3, qwen3moe, Mixtral-style llama with experts, gpt-oss, gemma2, gemma3, phi3): one pass
+// whose per-architecture parts (norms, attention variants, FFN kinds, expert routing) are
+// switched by the architecture's ArchParts row, not a copy of the llama path per architecture.
+// Weights stay in the memory-mapped GgufFile in their stored type: every matrix product reads the
+// quantized rows directly (no dequantized copy of the model); the 3-D expert tensors are used one
+// expert slice at a time. Activations are F32. Memory is the mapped model + the KV cache +
+// buffers proportional to the batch.
+
+#include "archparts.h"
 
 #include "gguf/ggmltype.h"
 #include "model/modelinfo.h"
@@ -24,11 +28,6 @@ namespace QuantFit {
 class GgufFile;
 class JobContext;
 
-enum class RopeType {
-    Normal, ///< rotate adjacent pairs (2i, 2i+1): llama, mistral
-    Neox,   ///< rotate (i, i + n_rot/2): qwen2
-};
-
 /// One weight matrix inside the mapped file: nOut rows of nIn values of `type`. Row o starts at
 /// data + o * rowBytes. `bias` (F32, nOut values) is null when the model has none.
 struct WeightMatrix {
@@ -39,6 +38,27 @@ struct WeightMatrix {
     std::int64_t nOut = 0;
     std::uint64_t rowBytes = 0;
     const float *bias = nullptr;
+
+    bool present() const { return data != nullptr; }
+};
+
+/// A 3-D expert tensor (`blk.N.ffn_{gate,up,down}_exps.weight`, ne = [nIn, nOut, nExperts]):
+/// expert e is the 2-D slice of rows e*nOut .. e*nOut + nOut - 1, read in place. `biases`
+/// (gpt-oss) holds nExperts rows of nOut floats, or is null.
+struct ExpertTensor {
+    WeightMatrix all; ///< nOut = rows of one expert; data = expert 0
+    int nExperts = 0;
+    const float *biases = nullptr;
+
+    bool present() const { return all.present(); }
+    /// The view of expert `e` (0 <= e < nExperts), with its bias row.
+    WeightMatrix expert(int e) const
+    {
+        WeightMatrix w = all;
+        w.data += std::uint64_t(e) * std::uint64_t(all.nOut) * all.rowBytes;
+        w.bias = biases ? biases + std::int64_t(e) * all.nOut : nullptr;
+        return w;
+    }
 };
 
 /// Hyper-parameters of the forward pass, resolved from metadata with llama.cpp's defaults.
@@ -59,14 +79,30 @@ struct LlamaHParams {
     bool ropeYarn = false;
     int ropeYarnOrigCtx = 0;
     RopeType ropeType = RopeType::Normal;
+    // sliding-window layers (Layer::swa): window and their own RoPE base and scale
+    int nSwa = 0;
+    float ropeFreqBaseSwa = 10000.0f;
+    float ropeFreqScaleSwa = 1.0f;
+    // experts (0 for dense models)
+    int nExperts = 0;
+    int nExpertsUsed = 0;
+    int nFfExpert = 0;
+    /// Attention scores are multiplied by kqScale; with preScaleQuery q is multiplied by it
+    /// instead (before the cache products), as gemma and phi3 do.
+    float kqScale = 1.0f;
+    bool preScaleQuery = false;
+    float attnSoftcap = 0.0f;  ///< 0 = none
+    float finalSoftcap = 0.0f; ///< 0 = none
+    float embedScale = 0.0f;   ///< 0 = none, else embeddings are multiplied by it
 };
 
 /// A loaded model: validated tensor views into a shared GgufFile plus hyper-parameters.
 /// Immutable and thread-safe after construction; many sessions may share one model.
 ///
-/// Throws Error naming the architecture when it is not llama-family, Error when the file has no
-/// tensors (a vocabulary-only file), and FormatError/Error naming the tensor when a required
-/// tensor is missing, has the wrong shape or a type we cannot read.
+/// Throws Error naming the architecture when it is not implemented (archparts.h) or uses a part
+/// the pass does not implement (naming it), Error when the file has no tensors (a
+/// vocabulary-only file), and FormatError/Error naming the key or tensor when a required one is
+/// missing, has the wrong shape or a type we cannot read.
 class LlamaModel
 {
 public:
@@ -86,17 +122,33 @@ public:
     int nEmbd() const { return m_hp.nEmbd; }
     int nCtxTrain() const { return m_hp.nCtxTrain; }
 
+    /// One block. Absent optional parts have null pointers / !present().
     struct Layer {
         const float *attnNorm = nullptr; ///< [nEmbd]
+        WeightMatrix wqkv;               ///< fused Q, K, V rows (phi3); then wq/wk/wv are absent
         WeightMatrix wq, wk, wv, wo;
+        const float *qNorm = nullptr;    ///< [headDim], per head (qwen3, gemma3)
+        const float *kNorm = nullptr;
+        const float *postAttnNorm = nullptr; ///< [nEmbd] on the attention output (gemma)
+        const float *sinks = nullptr;    ///< [nHeads] attention sink logits (gpt-oss)
+        bool swa = false;                ///< sliding-window layer
         const float *ffnNorm = nullptr;  ///< [nEmbd]
-        WeightMatrix ffnGate, ffnUp, ffnDown;
+        WeightMatrix ffnGate, ffnUp, ffnDown; ///< dense; ffnUp holds gate and up when fused
+        const float *postFfnNorm = nullptr;   ///< [nEmbd] on the FFN output (gemma)
+        WeightMatrix router;             ///< ffn_gate_inp [nEmbd -> nExperts] (+ bias)
+        ExpertTensor gateExps, upExps, downExps;
+
+        bool moe() const { return router.present(); }
     };
 
     const WeightMatrix &tokenEmbedding() const { return m_tokenEmbd; }
     const WeightMatrix &output() const { return m_output; } ///< token_embd when tied
     const float *outputNorm() const { return m_outputNorm; }
+    const ArchParts &parts() const { return *m_parts; }
     const float *ropeFreqs() const { return m_ropeFreqs; } ///< nRot/2 factors or null
+    /// The rope factors a session of `nCtx` tokens uses: rope_freqs, or for long-rope models
+    /// rope_factors_long when nCtx exceeds the original context, else rope_factors_short.
+    const float *ropeFactorsFor(int nCtx) const;
     const std::vector<Layer> &layers() const { return m_layers; }
 
     /// Dequantizes the embedding row of `token` into `out` (nEmbd floats). Throws Error for an
@@ -111,6 +163,9 @@ private:
     WeightMatrix m_output;
     const float *m_outputNorm = nullptr;
     const float *m_ropeFreqs = nullptr;
+    const float *m_ropeFactorsShort = nullptr;
+    const float *m_ropeFactorsLong = nullptr;
+    const ArchParts *m_parts = nullptr;
     std::vector<Layer> m_layers;
     std::vector<std::vector<float>> m_owned; // decoded non-F32 vectors (norms, biases)
 };
@@ -131,6 +186,10 @@ struct SessionOptions {
     /// Q8_K) as llama.cpp's CPU backend does (activationrounding.h), so results match its
     /// numbers; false keeps the activations exact F32. The observer sees unrounded values.
     bool roundActivations = true;
+    /// Emulate llama.cpp's flash-attention kernel (its CPU default, `-fa auto`): F32 queries,
+    /// scores, softmax and value sums over the (F16) cache. false emulates `-fa off`: q and the
+    /// probabilities are rounded to the cache type before the two products.
+    bool flashAttention = true;
 };
 
 /// Observes the input of every matrix product: `x` is row-major [nTokens x nCols] (nCols = the
@@ -139,6 +198,13 @@ struct SessionOptions {
 /// valid only during the call.
 using MatmulObserver =
     std::function<void(const QByteArray &tensorName, const float *x, int nTokens, int nCols)>;
+
+/// Observes the input of every expert product (llama.cpp's `mul_mat_id`): `x` holds the nTokens
+/// rows routed to expert `expert` (of nExperts) of the 3-D tensor `tensorName`. Called on the
+/// evaluating thread, whatever the number of tokens.
+using ExpertMatmulObserver = std::function<void(const QByteArray &tensorName, int expert,
+                                                int nExperts, const float *x, int nTokens,
+                                                int nCols)>;
 
 /// One sequence's state over a model: the KV cache for nCtx tokens and the work buffers.
 /// Not thread-safe (one caller at a time); evaluate() itself runs on nThreads threads.
@@ -173,6 +239,10 @@ public:
                                 JobContext *ctx = nullptr);
 
     void setMatmulObserver(MatmulObserver observer) { m_observer = std::move(observer); }
+    void setExpertObserver(ExpertMatmulObserver observer)
+    {
+        m_expertObserver = std::move(observer);
+    }
 
 private:
     struct Buffers;
@@ -193,6 +263,7 @@ private:
     int m_nBatch = 512;
     KvStorageType m_kvType = KvStorageType::F16;
     bool m_roundActivations = true;
+    bool m_flashAttention = true;
     int m_nPast = 0;
     // Per layer: K [nCtx][kvDim], then V transposed [kvDim][nCtx]. Allocated without zeroing,
     // so pages count towards resident memory only once used; only written positions are read.
@@ -201,6 +272,7 @@ private:
     std::unique_ptr<float[]> m_kv32;
     std::unique_ptr<Buffers> m_buf;
     MatmulObserver m_observer;
+    ExpertMatmulObserver m_expertObserver;
 };
 
 } // namespace QuantFit

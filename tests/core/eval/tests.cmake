@@ -20,3 +20,4 @@ quantfit_add_test(test_eval_kld SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalkld.cp
 quantfit_add_test(test_eval_kld ARGS imatrixLowersKld)
 quantfit_add_test(test_eval_kld ARGS imatrixFilesRoundTrip imatrixSeesTheNormedEmbeddings
                   collectorSumsSquaresPerColumn kldRefusesAnotherVocabulary)
+quantfit_add_test(test_eval_arch SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalarch.cpp)
