@@ -1,0 +1,46 @@
+#pragma once
+
+// What QuantFit measured about this machine's speed, kept in one small JSON file so that the
+// advisor can use it later: the streaming-read bandwidth (`quantfit-cli bandwidth`) and
+// QuantFit's own generation speed on a model (`quantfit-cli bandwidth --generate MODEL`), with
+// the bytes that model reads per generated token. The file is
+// `$XDG_DATA_HOME/QuantFit/quantfit/machine-speed.json` (QStandardPaths' generic data location,
+// beside the results folder); QUANTFIT_MACHINE_SPEED_FILE overrides the path.
+
+#include <QDateTime>
+#include <QString>
+
+#include <cstdint>
+#include <optional>
+
+namespace QuantFit {
+
+struct MeasuredSpeed {
+    // quantfit-cli bandwidth
+    double readBytesPerSecond = 0; ///< best over the thread counts; 0: not measured
+    int readThreads = 0;           ///< the thread count that gave it
+    QDateTime readDate;
+    // quantfit-cli bandwidth --generate MODEL
+    double generatedTokensPerSecond = 0; ///< 0: not measured
+    std::uint64_t bytesPerToken = 0;     ///< weights read per generated token of that model
+    QString generationModel;             ///< file name
+    int generationThreads = 0;
+    QDateTime generationDate;
+
+    /// Bytes per second QuantFit's own generation read (tokens/s x bytes per token); 0 when
+    /// no generation was measured.
+    double generationBytesPerSecond() const
+    {
+        return generatedTokensPerSecond * double(bytesPerToken);
+    }
+};
+
+/// The default file (see above).
+QString measuredSpeedPath();
+/// Reads the file; nullopt when it is absent, unreadable or not a speed record (a damaged file
+/// is the same as none: measuring again replaces it).
+std::optional<MeasuredSpeed> loadMeasuredSpeed(const QString &path = measuredSpeedPath());
+/// Writes the file atomically (creating its folder). Throws IoError.
+void saveMeasuredSpeed(const MeasuredSpeed &speed, const QString &path = measuredSpeedPath());
+
+} // namespace QuantFit
