@@ -1,0 +1,54 @@
+#pragma once
+
+// One model on one machine profile: for each quant level, where llama.cpp would put it
+// (placement.h) and how fast it would run (speed.h), and the level we suggest for this machine.
+//
+// The suggested level on a GPU machine: the highest of Q8_0, Q6_K, Q5_K_M, Q4_K_M that runs
+// entirely on the GPU at the context (GPU memory is fast memory: a level that leaves weights in
+// RAM is slower than a smaller one that does not); if none does, Q4_K_M when it fits with
+// offload (the brief's balance point), else the largest level that fits at all. gpt-oss models
+// are published with MXFP4 experts: their suggested level is the MXFP4_MOE file people
+// download, when it fits. On a CPU-only machine: the RAM advice's recommendation.
+
+#include "machineprofile.h"
+#include "placement.h"
+#include "speed.h"
+
+#include <optional>
+#include <vector>
+
+namespace QuantFit {
+
+struct LevelPlacement {
+    FileType fileType = FileType::Q4_K_M;
+    QString name;
+    std::uint64_t weightsBytes = 0;
+    Placement placement;
+    SpeedEstimate speed;
+};
+
+struct MachineAdvice {
+    MachineProfile machine;
+    ModelShape model;
+    std::vector<LevelPlacement> levels; ///< smallest first; the suggested one is levels[chosen]
+    std::size_t chosen = 0;
+    QString chosenReason;               ///< one sentence
+    /// The MoE sentence: "235B parameters to hold, 22B read per token" (empty for dense).
+    QString moeNote;
+
+    const LevelPlacement &chosenLevel() const { return levels.at(chosen); }
+};
+
+/// Levels considered: the advisor's levels (Q2_K .. F16) plus MXFP4_MOE for MoE models.
+/// `quant` forces the suggested level (it is added when not among them). `weightMap` (optional)
+/// gives the map of an opened file instead of a plan (then only `quant`, or the file's own
+/// level, is placed). Throws Error when the context is 0 or the shape is invalid.
+MachineAdvice adviseOnMachine(const MachineProfile &machine, const ModelShape &shape,
+                              const PlacementOptions &options,
+                              std::optional<FileType> quant = std::nullopt);
+/// The same for an opened file's real tensors, at the file's own level (`fileTypeName`).
+MachineAdvice adviseFileOnMachine(const MachineProfile &machine, const ModelShape &shape,
+                                  const WeightMap &weights, const QString &fileTypeName,
+                                  const PlacementOptions &options);
+
+} // namespace QuantFit
