@@ -1,18 +1,23 @@
-// quantfit-cli advise --ram GB [--model ID | --gguf FILE] [--context N] [--kv-type T]
-//                     [--flash-attn] [--reserve GB] [--quality-critical] [--json]
+// quantfit-cli advise (--ram GB | --machine ID) [--model ID | --gguf FILE] [--context N]
+//                     [--kv-type T] [--flash-attn] [--reserve GB] [--quality-critical] [--json]
+//                     [--vram GB] [--gpu-limit GB] [--gpu-bandwidth GB/s] [--quant T] ...
 // With a model: every quant level with exact size, memory, headroom, longest context, fit badge
-// and estimates, plus the decision-flow recommendation. Without: the brief's priority rows.
+// and estimates, plus the decision-flow recommendation; with a machine also the placement on
+// its devices, tokens/s and the llama.cpp command line. Without: the brief's priority rows.
 
 #include "cliargs.h"
 #include "command.h"
+#include "machineargs.h"
 
 #include "advisor/advisor.h"
 #include "catalog/catalog.h"
+#include "advisor/placement.h"
 #include "gguf/ggufreader.h"
 #include "util/error.h"
 #include "util/units.h"
 
 #include <QCommandLineParser>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -112,7 +117,7 @@ QString recommendationText(const QuantRecommendation &r)
     return text;
 }
 
-void printModel(const ModelAdvice &a, bool json)
+void printModel(const ModelAdvice &a, bool json, const std::optional<MachineAdvice> &onMachine)
 {
     if (json) {
         QJsonArray rows;
@@ -144,7 +149,7 @@ void printModel(const ModelAdvice &a, bool json)
                                        qint64(m.longestContextTokens)},
                                       {QStringLiteral("fit"), fitBadgeName(m.badge)},
                                       {QStringLiteral("summary"), m.summary}});
-        const QJsonObject o{{QStringLiteral("model"), a.model.id},
+        QJsonObject o{{QStringLiteral("model"), a.model.id},
                             {QStringLiteral("name"), a.model.name},
                             {QStringLiteral("parameters"), double(a.nParams)},
                             {QStringLiteral("maxContext"), qint64(a.model.nCtxMax)},
@@ -156,6 +161,8 @@ void printModel(const ModelAdvice &a, bool json)
                             {QStringLiteral("recommendation"), rec},
                             {QStringLiteral("estimatesNote"),
                              QStringLiteral("quality and speed are estimates until measured")}};
+        if (onMachine)
+            o.insert(QStringLiteral("onMachine"), machineAdviceJson(*onMachine));
         out(QString::fromUtf8(QJsonDocument(o).toJson()));
         return;
     }
@@ -229,10 +236,13 @@ void printModel(const ModelAdvice &a, bool json)
         }
         text += QStringLiteral("Other mixes: %1.\n\n").arg(parts.join(QStringLiteral("; ")));
     }
-    out(text + recommendationText(a.recommendation));
+    text += recommendationText(a.recommendation);
+    if (onMachine)
+        text += machineAdviceText(*onMachine);
+    out(text);
 }
 
-void printSystem(const SystemAdvice &s, bool json)
+void printSystem(const SystemAdvice &s, bool json, const std::optional<MachineProfile> &machine)
 {
     if (json) {
         QJsonArray rows;
@@ -247,10 +257,14 @@ void printSystem(const SystemAdvice &s, bool json)
         const QJsonObject o{{QStringLiteral("options"), optionsJson(s.options)},
                             {QStringLiteral("priorities"), rows},
                             {QStringLiteral("notes"), QJsonArray::fromStringList(s.notes)}};
-        out(QString::fromUtf8(QJsonDocument(o).toJson()));
+        QJsonObject withMachine = o;
+        if (machine)
+            withMachine.insert(QStringLiteral("machine"), machineJson(*machine));
+        out(QString::fromUtf8(QJsonDocument(withMachine).toJson()));
         return;
     }
-    QString text = QStringLiteral("Recommendations for %1 GB RAM\n").arg(gb(s.options.ramBytes));
+    QString text = machine ? machineText(*machine) + QLatin1Char('\n') : QString();
+    text += QStringLiteral("Recommendations for %1 GB RAM\n").arg(gb(s.options.ramBytes));
     text += header(s.options, !s.options.flashAttention && s.options.kvType != KvCacheType::F16);
     text += QStringLiteral("\n%1 %2 %3 %4 %5 %6\n")
                 .arg(QStringLiteral("priority"), -16)
@@ -302,13 +316,21 @@ int runAdvise(const QStringList &args)
                       QStringLiteral("Quality matters most: name a smaller model at a higher "
                                      "quant when memory is tight.")});
     parser.addOption({QStringLiteral("json"), QStringLiteral("Print JSON.")});
+    addMachineOptions(parser);
     if (!parseArgs(parser, QStringLiteral("advise"), args, 0, 0))
         return 0;
 
-    if (!parser.isSet(QStringLiteral("ram")))
-        throw Error(QStringLiteral("advise: --ram GB is required"));
-    bool ok = false;
-    const double ramGb = parser.value(QStringLiteral("ram")).toDouble(&ok);
+    if (parser.value(QStringLiteral("machine")) == QLatin1String("list")) {
+        out(parser.isSet(QStringLiteral("json"))
+                ? QString::fromUtf8(QJsonDocument(machineListJson()).toJson())
+                : machineListText());
+        return 0;
+    }
+    const bool withMachine = machineRequested(parser);
+    if (!parser.isSet(QStringLiteral("ram")) && !withMachine)
+        throw Error(QStringLiteral("advise: --ram GB or --machine ID is required"));
+    bool ok = !parser.isSet(QStringLiteral("ram"));
+    const double ramGb = ok ? 1 : parser.value(QStringLiteral("ram")).toDouble(&ok);
     if (!ok || !(ramGb > 0) || ramGb > 1e6)
         throw Error(QStringLiteral("option --ram: RAM must be a number of GB greater than 0, got "
                                    "'%1'")
@@ -316,8 +338,21 @@ int runAdvise(const QStringList &args)
     if (parser.isSet(QStringLiteral("model")) && parser.isSet(QStringLiteral("gguf")))
         throw Error(QStringLiteral("advise: give either --model or --gguf, not both"));
 
+    std::optional<MachineProfile> machine;
+    if (withMachine)
+        machine = machineFrom(parser, parser.isSet(QStringLiteral("ram"))
+                                          ? std::optional<double>(ramGb)
+                                          : std::nullopt);
+    std::optional<FileType> quant;
+    if (parser.isSet(QStringLiteral("quant"))) {
+        quant = fileTypeFromName(parser.value(QStringLiteral("quant")));
+        if (!quant || *quant == FileType::Guessed)
+            throw Error(QStringLiteral("option --quant: unknown type '%1'")
+                            .arg(parser.value(QStringLiteral("quant"))));
+    }
     AdviceOptions options;
-    options.ramBytes = std::uint64_t(ramGb * GB);
+    // The RAM table: all of a unified machine's memory, a discrete GPU machine's system RAM.
+    options.ramBytes = machine ? machine->ramBytes : std::uint64_t(ramGb * GB);
     if (parser.isSet(QStringLiteral("reserve")))
         options.reserveBytes =
             std::uint64_t(doubleOption(parser, QStringLiteral("reserve"), 0, 0, 1e6) * GB);
@@ -333,15 +368,45 @@ int runAdvise(const QStringList &args)
     options.qualityCritical = parser.isSet(QStringLiteral("quality-critical"));
     const bool json = parser.isSet(QStringLiteral("json"));
 
+    PlacementOptions placementOptions;
+    placementOptions.kvType = options.kvType;
+    placementOptions.flashAttention = options.flashAttention;
+    placementOptions.reserveBytes = options.reserveBytes;
+    // llama-server's slots: the memory above and the command line below follow the same count.
+    options.parallelSlots = std::uint32_t(
+        intOption(parser, QStringLiteral("parallel"), kLlamaServerDefaultSlots, 1, 256));
+    placementOptions.nSlots = options.parallelSlots;
     const Advisor advisor;
     if (parser.isSet(QStringLiteral("gguf"))) {
         const GgufFile file = GgufFile::open(parser.value(QStringLiteral("gguf")),
                                              GgufFile::Mode::MetadataOnly);
-        printModel(advisor.adviseGguf(file, options), json);
+        const ModelAdvice a = advisor.adviseGguf(file, options);
+        std::optional<MachineAdvice> onMachine;
+        if (machine) {
+            placementOptions.contextTokens = a.options.contextTokens;
+            placementOptions.modelFile = parser.value(QStringLiteral("gguf"));
+            onMachine = adviseFileOnMachine(*machine, a.model,
+                                            weightMapForFile(file, a.model.nLayers),
+                                            QFileInfo(placementOptions.modelFile).fileName(),
+                                            placementOptions);
+        }
+        printModel(a, json, onMachine);
     } else if (parser.isSet(QStringLiteral("model"))) {
-        printModel(advisor.adviseModel(parser.value(QStringLiteral("model")), options), json);
+        const ModelAdvice a = advisor.adviseModel(parser.value(QStringLiteral("model")), options);
+        std::optional<MachineAdvice> onMachine;
+        if (machine) {
+            placementOptions.contextTokens = a.options.contextTokens;
+            placementOptions.modelFile = QStringLiteral("%1-%2.gguf")
+                                             .arg(a.model.id, QStringLiteral("QUANT"));
+            onMachine = adviseOnMachine(*machine, a.model, placementOptions, quant);
+            // Each level's command names that level's file.
+            for (LevelPlacement &x : onMachine->levels)
+                x.placement.llamaCommand.replace(QStringLiteral("-QUANT.gguf"),
+                                                 QStringLiteral("-%1.gguf").arg(x.name));
+        }
+        printModel(a, json, onMachine);
     } else {
-        printSystem(advisor.adviseSystem(options), json);
+        printSystem(advisor.adviseSystem(options), json, machine);
     }
     return 0;
 }

@@ -1,0 +1,224 @@
+// quantfit-cli bandwidth [--threads N,N,...] [--seconds S] [--mib N] [--generate MODEL [-n N]]
+//                        [--no-save] [--json]
+// A streaming-read benchmark of main memory (a few seconds), the ceiling of generation speed on
+// the CPU; with --generate also QuantFit's own generation speed on MODEL, compared with the
+// estimate the measured bandwidth gives. Both are saved for `advise --machine detect`.
+
+#include "cliargs.h"
+#include "command.h"
+
+#include "advisor/advisor.h"
+#include "advisor/machineprofile.h"
+#include "advisor/placement.h"
+#include "advisor/speed.h"
+#include "gguf/ggufreader.h"
+#include "jobs/consolecontext.h"
+#include "system/measuredspeed.h"
+#include "system/membandwidth.h"
+#include "tasks/generationtask.h"
+#include "util/error.h"
+
+#include <QCommandLineParser>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QThread>
+
+#include <time.h>
+
+namespace QuantFit::Cli {
+
+namespace {
+
+double processCpuSeconds()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+int runBandwidth(const QStringList &args)
+{
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral(
+        "Measures how fast this machine reads memory (GB/s, 1..N threads): the ceiling of "
+        "generation speed on the CPU. With --generate, also QuantFit's own generation speed on "
+        "a model. The results are saved for 'advise --machine detect'."));
+    parser.addOption({QStringLiteral("threads"),
+                      QStringLiteral("Thread counts, comma-separated (default 1, 2, 4 ... all)."),
+                      QStringLiteral("N,...")});
+    parser.addOption({QStringLiteral("seconds"),
+                      QStringLiteral("Seconds per thread count (default 0.5)."),
+                      QStringLiteral("S")});
+    parser.addOption({QStringLiteral("mib"), QStringLiteral("Buffer size in MiB (default 256)."),
+                      QStringLiteral("N")});
+    parser.addOption({QStringLiteral("generate"),
+                      QStringLiteral("Also measure QuantFit's generation speed on this GGUF."),
+                      QStringLiteral("MODEL")});
+    parser.addOption({QStringLiteral("n"),
+                      QStringLiteral("Tokens to generate with --generate (default 32)."),
+                      QStringLiteral("N")});
+    parser.addOption({QStringLiteral("gen-threads"),
+                      QStringLiteral("Threads for --generate (default 1: compared with the "
+                                     "1-thread bandwidth)."),
+                      QStringLiteral("N")});
+    parser.addOption({QStringLiteral("no-save"), QStringLiteral("Do not save the results.")});
+    parser.addOption({QStringLiteral("json"), QStringLiteral("Print JSON.")});
+    if (!parseArgs(parser, QStringLiteral("bandwidth"), args, 0, 0))
+        return 0;
+    const bool json = parser.isSet(QStringLiteral("json"));
+
+    BandwidthOptions options;
+    options.bufferBytes = std::size_t(intOption(parser, QStringLiteral("mib"), 256, 16, 65536))
+                          << 20;
+    options.secondsPerStep = doubleOption(parser, QStringLiteral("seconds"), 0.5, 0.05, 60);
+    if (parser.isSet(QStringLiteral("threads"))) {
+        for (const QString &part : parser.value(QStringLiteral("threads")).split(QLatin1Char(','))) {
+            bool ok = false;
+            const int t = part.trimmed().toInt(&ok);
+            if (!ok || t < 1 || t > 1024)
+                throw Error(QStringLiteral("option --threads: expected thread counts 1 to 1024, "
+                                           "got '%1'")
+                                .arg(part));
+            options.threadCounts << t;
+        }
+    }
+    if (!json)
+        err(QStringLiteral("reading a %1 MiB buffer (%2 path), %3 s per thread count\n")
+                .arg(options.bufferBytes >> 20)
+                .arg(QLatin1String(sumWordsPath()))
+                .arg(options.secondsPerStep));
+    const QList<BandwidthSample> samples =
+        measureReadBandwidth(options, [&](const BandwidthSample &s) {
+            if (!json)
+                out(QStringLiteral("%1 threads: %2 GB/s (%3 GB/s per CPU-second of the "
+                                   "threads)\n")
+                        .arg(s.threads, 3)
+                        .arg(s.bytesPerSecond / 1e9, 6, 'f', 1)
+                        .arg(s.bytesPerCpuSecond / 1e9, 0, 'f', 1));
+        });
+    BandwidthSample best;
+    for (const BandwidthSample &s : samples)
+        if (s.bytesPerSecond > best.bytesPerSecond)
+            best = s;
+
+    MeasuredSpeed speed = loadMeasuredSpeed().value_or(MeasuredSpeed{});
+    speed.readBytesPerSecond = best.bytesPerSecond;
+    speed.readThreads = best.threads;
+    speed.readDate = QDateTime::currentDateTimeUtc();
+
+    QJsonObject result{{QStringLiteral("bufferBytes"), double(options.bufferBytes)},
+                       {QStringLiteral("path"), QLatin1String(sumWordsPath())},
+                       {QStringLiteral("bestBytesPerSecond"), best.bytesPerSecond},
+                       {QStringLiteral("bestThreads"), best.threads}};
+    QJsonArray sampleArray;
+    for (const BandwidthSample &s : samples)
+        sampleArray.append(QJsonObject{{QStringLiteral("threads"), s.threads},
+                                       {QStringLiteral("bytesPerSecond"), s.bytesPerSecond},
+                                       {QStringLiteral("bytesPerCpuSecond"),
+                                        s.bytesPerCpuSecond}});
+    result.insert(QStringLiteral("samples"), sampleArray);
+    QString text = QStringLiteral("best: %1 GB/s with %2 threads\n")
+                       .arg(best.bytesPerSecond / 1e9, 0, 'f', 1)
+                       .arg(best.threads);
+
+    if (parser.isSet(QStringLiteral("generate"))) {
+        const QString model = parser.value(QStringLiteral("generate"));
+        // Bytes read per token of this model, from its real tensors (the KV cache at the short
+        // context of this run is included).
+        const GgufFile file = GgufFile::open(model, GgufFile::Mode::MetadataOnly);
+        AdviceOptions adviceOptions;
+        adviceOptions.ramBytes = std::uint64_t(1) << 50;
+        const ModelAdvice advice = Advisor().adviseGguf(file, adviceOptions);
+        const WeightMap map = weightMapForFile(file, advice.model.nLayers);
+
+        // Two runs, N tokens and 2 tokens: the difference of their process CPU times is the
+        // CPU time of N - 2 generated tokens, free of loading, the prompt and of other processes
+        // sharing the machine (which dilute wall time, not CPU time).
+        const int nPredict = int(intOption(parser, QStringLiteral("n"), 32, 4, 4096));
+        const int nThreads = int(intOption(parser, QStringLiteral("gen-threads"), 1, 1, 1024));
+        const auto generate = [&](int n, double *cpuSeconds) {
+            TextGenerationRequest request;
+            request.modelPaths = QStringList{model};
+            request.prompt = QStringLiteral("The quick brown fox jumps over the lazy dog. Once "
+                                            "upon a time");
+            request.options.nPredict = n;
+            request.options.sampler = {};
+            request.nThreads = nThreads;
+            ConsoleContext ctx(true);
+            const double start = processCpuSeconds();
+            TextGenerationResult r = runTextGeneration(request, ctx);
+            *cpuSeconds = processCpuSeconds() - start;
+            return r.outputs.front();
+        };
+        double cpuShort = 0, cpuLong = 0;
+        generate(2, &cpuShort);
+        const GeneratedText g = generate(nPredict, &cpuLong);
+        if (g.nGenerated <= 2 || cpuLong <= cpuShort)
+            throw Error(QStringLiteral("bandwidth: the model stopped after %1 tokens; give a "
+                                       "model that generates at least %2")
+                            .arg(g.nGenerated)
+                            .arg(nPredict));
+        const double cpuTokensPerSecond = double(g.nGenerated - 2) / (cpuLong - cpuShort)
+                                          * nThreads;
+        const std::uint32_t context = std::uint32_t(g.nPromptTokens + g.nGenerated / 2);
+        const double bytesPerToken =
+            bytesPerGeneratedToken(advice.model, map, std::max(context, 1u), KvCacheType::F16);
+
+        speed.generatedTokensPerSecond = cpuTokensPerSecond;
+        speed.bytesPerToken = std::uint64_t(bytesPerToken);
+        speed.generationModel = QFileInfo(model).fileName();
+        speed.generationThreads = nThreads;
+        speed.generationDate = QDateTime::currentDateTimeUtc();
+
+        // The bandwidth of the same thread count, on the same CPU-time basis.
+        double sameThreads = 0;
+        for (const BandwidthSample &s : samples)
+            if (s.threads == nThreads)
+                sameThreads = s.bytesPerCpuSecond;
+        if (sameThreads == 0)
+            sameThreads = best.bytesPerCpuSecond;
+        const double estimate = sameThreads * kMeasuredCpuBandwidthEfficiency / bytesPerToken;
+        const double ratio = estimate / cpuTokensPerSecond;
+        text += QStringLiteral("generation on %1 (%2 threads, %3 tokens): %4 tokens/s per "
+                               "CPU-second of its threads (%5 tokens/s wall); %6 MB read per "
+                               "token\n"
+                               "estimate from the bandwidth: %7 GB/s x %8 / %6 MB = %9 tokens/s "
+                               "(%10% of the measured speed)\n")
+                    .arg(QFileInfo(model).fileName())
+                    .arg(nThreads)
+                    .arg(g.nGenerated)
+                    .arg(cpuTokensPerSecond, 0, 'f', 2)
+                    .arg(g.generatedTokensPerSecond, 0, 'f', 2)
+                    .arg(bytesPerToken / 1e6, 0, 'f', 1)
+                    .arg(sameThreads / 1e9, 0, 'f', 1)
+                    .arg(kMeasuredCpuBandwidthEfficiency)
+                    .arg(estimate, 0, 'f', 2)
+                    .arg(100 * ratio, 0, 'f', 0);
+        result.insert(QStringLiteral("generation"),
+                      QJsonObject{{QStringLiteral("model"), model},
+                                  {QStringLiteral("tokensPerCpuSecond"), cpuTokensPerSecond},
+                                  {QStringLiteral("tokensPerSecond"), g.generatedTokensPerSecond},
+                                  {QStringLiteral("threads"), nThreads},
+                                  {QStringLiteral("tokens"), g.nGenerated},
+                                  {QStringLiteral("bytesPerToken"), bytesPerToken},
+                                  {QStringLiteral("estimateTokensPerSecond"), estimate}});
+    }
+    if (!parser.isSet(QStringLiteral("no-save"))) {
+        saveMeasuredSpeed(speed);
+        text += QStringLiteral("saved to %1 (used by 'advise --machine detect')\n")
+                    .arg(measuredSpeedPath());
+        result.insert(QStringLiteral("savedTo"), measuredSpeedPath());
+    }
+    out(json ? QString::fromUtf8(QJsonDocument(result).toJson()) : text);
+    return 0;
+}
+
+const CommandRegistration reg(QStringLiteral("bandwidth"),
+                              QStringLiteral("Measure memory read bandwidth (and generation speed)"),
+                              runBandwidth);
+
+} // namespace
+
+} // namespace QuantFit::Cli
