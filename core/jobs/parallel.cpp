@@ -1,6 +1,7 @@
 #include "parallel.h"
 
 #include "jobcontext.h"
+#include "threadpool.h"
 
 #include <QThread>
 
@@ -51,6 +52,17 @@ void parallelFor(std::uint64_t nChunks, int nThreads,
         }
     };
 
+    // The shared pool's persistent workers when it is free and large enough (no thread start
+    // per call: generation runs hundreds of short regions per second); else threads of our own.
+    ThreadPool &pool = ThreadPool::shared();
+    if (nThreads == 1 || (nThreads <= pool.threadCount()
+                          && pool.tryRun(nThreads, [&](int) { worker(); }))) {
+        if (nThreads == 1)
+            worker();
+        if (firstError)
+            std::rethrow_exception(firstError);
+        return;
+    }
     std::vector<std::thread> threads;
     threads.reserve(std::size_t(nThreads - 1));
     for (int i = 1; i < nThreads; ++i)
