@@ -1,4 +1,5 @@
-// quantfit-cli inspect FILE [--json] [--tensors]: header summary, metadata and tensor table.
+// quantfit-cli inspect FILE [--json] [--tensors] [--recipe]: header summary, metadata and tensor
+// table, or the file's recipe (--tensor-type-file items).
 // Reads headers only (metadata-only mode), so a many-gigabyte file answers at once.
 
 #include "cliargs.h"
@@ -7,6 +8,7 @@
 #include "gguf/filetype.h"
 #include "gguf/ggufreader.h"
 #include "model/modelinfo.h"
+#include "quant/recipe.h"
 #include "util/error.h"
 #include "util/units.h"
 
@@ -82,8 +84,15 @@ int runInspect(const QStringList &args)
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("Machine-readable output."));
     const QCommandLineOption tensors(QStringLiteral("tensors"),
                                      QStringLiteral("List every tensor."));
+    const QCommandLineOption recipe(
+        QStringLiteral("recipe"),
+        QStringLiteral("Print only the per-tensor types as llama-quantize --tensor-type-file "
+                       "items (PATTERN=TYPE lines, one pattern per tensor kind where all layers "
+                       "agree); replay with quantize --tensor-type-file FILE and any quantized "
+                       "TYPE."));
     parser.addOption(json);
     parser.addOption(tensors);
+    parser.addOption(recipe);
     if (!parseArgs(parser, QStringLiteral("inspect"), args, 1, 1))
         return 0;
 
@@ -98,6 +107,23 @@ int runInspect(const QStringList &args)
             err(QStringLiteral("note: showing this file only: %1\n")
                     .arg(escapeControlCharacters(e.message(), true)));
         }
+    }
+    if (parser.isSet(recipe)) {
+        const std::vector<RecipeLine> lines = makeRecipe(file.tensors());
+        if (!parser.isSet(json)) {
+            out(recipeText(lines));
+            return 0;
+        }
+        QJsonArray items;
+        for (const RecipeLine &l : lines)
+            items.append(QJsonObject{{QStringLiteral("pattern"), l.pattern},
+                                     {QStringLiteral("type"), ggmlTypeName(l.type)},
+                                     {QStringLiteral("tensors"), l.nTensors}});
+        out(QString::fromUtf8(
+            QJsonDocument(QJsonObject{{QStringLiteral("file"), path},
+                                      {QStringLiteral("recipe"), items}})
+                .toJson(QJsonDocument::Indented)));
+        return 0;
     }
     const ModelInfo m = modelInfoFrom(file);
 

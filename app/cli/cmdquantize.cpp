@@ -10,6 +10,7 @@
 #include "jobs/consolecontext.h"
 #include "quant/quantizer.h"
 #include "tasks/conversiontask.h"
+#include "tasks/fittask.h"
 #include "util/error.h"
 #include "util/units.h"
 
@@ -206,6 +207,59 @@ void printPlan(const QuantPlan &plan, const QString &inputPath, const QString &o
     out(text);
 }
 
+// --target-size, --target-bpw or --fit-ram (with --context, --kv-type, --reserve): the fitted
+// mix's target, or none.
+std::optional<FitTarget> fitTargetOption(const QCommandLineParser &parser)
+{
+    const bool size = parser.isSet(QStringLiteral("target-size"));
+    const bool bpw = parser.isSet(QStringLiteral("target-bpw"));
+    const bool ram = parser.isSet(QStringLiteral("fit-ram"));
+    if (int(size) + int(bpw) + int(ram) > 1)
+        throw Error(QStringLiteral("give one of --target-size, --target-bpw and --fit-ram"));
+    if (!ram) {
+        for (const char *o : {"context", "kv-type", "reserve", "flash-attn"}) {
+            if (parser.isSet(QLatin1String(o)))
+                throw Error(QStringLiteral("--%1 needs --fit-ram GB").arg(QLatin1String(o)));
+        }
+    }
+    FitTarget t;
+    if (size) {
+        t.kind = FitTarget::Kind::FileSize;
+        t.fileBytes = parseByteSize(parser.value(QStringLiteral("target-size")));
+        t.text = QStringLiteral("--target-size ") + parser.value(QStringLiteral("target-size"));
+    } else if (bpw) {
+        t.kind = FitTarget::Kind::BitsPerWeight;
+        t.bitsPerWeight = doubleOption(parser, QStringLiteral("target-bpw"), 0, 0.5, 32);
+        t.text = QStringLiteral("--target-bpw ") + parser.value(QStringLiteral("target-bpw"));
+    } else if (ram) {
+        t.kind = FitTarget::Kind::Machine;
+        t.ramBytes = std::uint64_t(doubleOption(parser, QStringLiteral("fit-ram"), 0, 0.001, 1e6)
+                                   * 1e9);
+        t.contextTokens =
+            std::uint32_t(intOption(parser, QStringLiteral("context"), 0, 1, 1ll << 30));
+        if (parser.isSet(QStringLiteral("kv-type"))) {
+            const QString kvName = parser.value(QStringLiteral("kv-type"));
+            const auto kv = kvCacheTypeFromName(kvName);
+            if (!kv)
+                throw Error(QStringLiteral("option --kv-type: expected f16, q8_0 or q4_0, got '%1'")
+                                .arg(kvName));
+            t.kvType = *kv;
+        }
+        if (parser.isSet(QStringLiteral("reserve")))
+            t.reserveBytes =
+                std::uint64_t(doubleOption(parser, QStringLiteral("reserve"), 0, 0, 1e6) * 1e9);
+        t.flashAttention = parser.isSet(QStringLiteral("flash-attn"));
+        t.text = QStringLiteral("--fit-ram ") + parser.value(QStringLiteral("fit-ram"));
+        if (t.contextTokens)
+            t.text += QStringLiteral(" --context %1").arg(t.contextTokens);
+        if (parser.isSet(QStringLiteral("kv-type")))
+            t.text += QStringLiteral(" --kv-type ") + kvCacheTypeName(t.kvType);
+    } else {
+        return std::nullopt;
+    }
+    return t;
+}
+
 int runQuantize(const QStringList &args)
 {
     QCommandLineParser parser;
@@ -261,20 +315,46 @@ int runQuantize(const QStringList &args)
     value("override-kv", "Set KEY in the output metadata: TYPE is int, float, bool or str "
                          "(repeatable), e.g. tokenizer.ggml.add_bos_token=bool:false.",
           "KEY=TYPE:VALUE");
+    value("target-size", "Fit a mix to this file size instead of TYPE: one type per tensor, "
+                         "chosen from measured errors, so that the file is at most SIZE "
+                         "(B, KB, MB, GB, TB or KiB, MiB, GiB, TiB; e.g. 38GB).", "SIZE");
+    value("target-bpw", "Fit a mix to this many bits per weight of tensor data (e.g. 4.3).",
+          "BITS");
+    value("fit-ram", "Fit a mix to a machine with this much RAM (decimal GB): the weights get "
+                     "what the advisor's memory model leaves at --context with --kv-type and "
+                     "--reserve.", "GB");
+    value("context", "With --fit-ram: context tokens to leave room for (default min(8192, "
+                     "the model's maximum)).", "N");
+    value("kv-type", "With --fit-ram: KV cache type f16, q8_0 or q4_0 (default f16).", "TYPE");
+    value("reserve", "With --fit-ram: GB kept for the OS and desktop (default by RAM size).",
+          "GB");
+    flag("flash-attn", "With --fit-ram: the runner uses flash attention (smaller compute "
+                       "buffer).");
     flag("dry-run", "Print the plan (type and bytes per tensor, what decided it, totals) and "
                     "the exact output size; write nothing (a missing imatrix is only reported).");
     flag("no-verify", "Do not re-open and check the written file.");
     value("threads", "Worker threads (default: all cores).", "N");
     flag("quiet", "No progress display.");
     addHandoffOptions(parser);
-    if (!parseArgs(parser, QStringLiteral("quantize"), args, 2, 3))
+    if (!parseArgs(parser, QStringLiteral("quantize"), args, 1, 3))
         return 0;
 
     const QStringList pos = parser.positionalArguments();
+    const std::optional<FitTarget> fitTarget = fitTargetOption(parser);
     ConversionRequest request;
     request.sourcePath = pos.at(0);
-    request.fileTypes = parseFileTypes(pos.last());
-    if (pos.size() == 3) {
+    if (fitTarget) {
+        // IN [OUT]: the fit names the file type.
+        if (pos.size() > 2)
+            throw Error(QStringLiteral("with a fitted mix give IN [OUT] and no TYPE (the file "
+                                       "type is the nearest standard mix)"));
+    } else {
+        if (pos.size() < 2)
+            throw Error(QStringLiteral("quantize: expected IN.gguf [OUT.gguf] TYPE (or "
+                                       "--target-size, --target-bpw, --fit-ram)"));
+        request.fileTypes = parseFileTypes(pos.last());
+    }
+    if (pos.size() == 3 || (fitTarget && pos.size() == 2)) {
         // OUT is a folder when it is one, else the output file (one type only).
         const QString given = pos.at(1);
         (QFileInfo(given).isDir() ? request.outputFolder : request.outputFile) = given;
@@ -297,6 +377,23 @@ int runQuantize(const QStringList &args)
     request.calibration = calibrationOption(parser);
     request.nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 0, 4096));
     request.verify = !parser.isSet(QStringLiteral("no-verify"));
+    if (fitTarget) {
+        // Planned first (seconds: the costs are measured on sample rows), then written as an
+        // ordinary conversion of the nearest standard type with the fitted recipe.
+        ConsoleContext fitCtx(parser.isSet(QStringLiteral("quiet")));
+        const FittedConversion fitted = planFittedConversion(request, *fitTarget, fitCtx);
+        fitCtx.finishLine();
+        request = fitted.request;
+        if (parser.isSet(QStringLiteral("dry-run"))) {
+            for (const QString &w : fitted.preparation.warnings)
+                err(QStringLiteral("warning: %1\n").arg(w));
+            printPlan(*fitted.preparation.targets.front().plan, request.sourcePath,
+                      fitted.preparation.targets.front().outputPath);
+            out(fitSummaryText(fitted));
+            return 0;
+        }
+        out(fitSummaryText(fitted));
+    }
     const HandoffPlan handoff = prepareHandoffs(parser, request);
 
     if (parser.isSet(QStringLiteral("dry-run"))) {

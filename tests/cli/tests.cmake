@@ -7,3 +7,4 @@ quantfit_add_test(test_cli_calibration SOURCES ${CMAKE_CURRENT_LIST_DIR}/testcli
 quantfit_add_test(test_cli_models SOURCES ${CMAKE_CURRENT_LIST_DIR}/testclimodels.cpp
                   ${PROJECT_SOURCE_DIR}/tests/core/discovery/fakestores.cpp)
 target_include_directories(test_cli_models PRIVATE ${PROJECT_SOURCE_DIR}/tests/core/discovery)
+quantfit_add_test(test_cli_fit SOURCES ${CMAKE_CURRENT_LIST_DIR}/testclifit.cpp)
