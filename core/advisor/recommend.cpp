@@ -159,11 +159,13 @@ QStringList levelReasons(const ModelAdvice &a, const QuantRow &r)
                  .arg(r.nominalBits)
                  .arg(adviceGb(r.simpleFormulaBytes));
     facts << QStringLiteral("At %1 tokens with a %2 KV cache it needs %3: weights %4 + KV cache %5 "
-                            "+ compute %6 + runtime %7 + OS reserve %8.")
+                            "+ compute %6 + runtime %7 + OS reserve %8%9.")
                  .arg(r.contextTokens)
                  .arg(kvCacheTypeName(a.options.kvType), adviceGb(m.totalBytes()), adviceGb(m.weightsBytes),
                       adviceGb(m.kvCacheBytes), adviceGb(m.computeBytes), adviceGb(m.overheadBytes),
-                      adviceGb(m.reserveBytes));
+                      adviceGb(m.reserveBytes),
+                      m.visionBytes ? QStringLiteral(" + vision projector %1").arg(adviceGb(m.visionBytes))
+                                    : QString());
     const QString ram = ramText(a.options.ramBytes);
     if (r.badge != FitBadge::DoesNotFit)
         facts << QStringLiteral("That leaves %1 of the %2 RAM; the longest context that fits is "
@@ -179,10 +181,36 @@ QStringList levelReasons(const ModelAdvice &a, const QuantRow &r)
         facts << QStringLiteral("That is %1 more than the %2 RAM, and it does not fit even with "
                                 "256 tokens of context.")
                      .arg(adviceGb(std::uint64_t(-r.freeAtContextBytes)), ram);
+    facts << moeFacts(a);
     facts << QStringLiteral("Estimates until measured: perplexity +%1% over F16, %2x the speed "
                             "of F16.")
                  .arg(r.pplIncreasePercent, 0, 'f', r.pplIncreasePercent < 1 ? 2 : 1)
                  .arg(r.relativeSpeed, 0, 'f', 2);
+    return facts;
+}
+
+QStringList moeFacts(const ModelAdvice &a)
+{
+    const ModelShape &s = a.model;
+    if (!s.isMoe())
+        return {};
+    QStringList facts;
+    const double total = double(a.nParams) / 1e9;
+    const double active = s.activeParamsBillions;
+    if (active > 0)
+        facts << QStringLiteral("%1 is a mixture of experts: %2B parameters to hold, %3B read per "
+                                "token (%4 of %5 experts per layer), so memory follows the %2B and "
+                                "speed the %3B.")
+                     .arg(QString(s.name).remove(QStringLiteral(" (MoE)")))
+                     .arg(total, 0, 'f', total < 100 ? 1 : 0)
+                     .arg(active, 0, 'f', active < 10 ? 1 : 0)
+                     .arg(s.nExpertsUsed)
+                     .arg(s.nExperts);
+    if (s.expertsMxfp4)
+        facts << QStringLiteral("Its experts were trained in MXFP4 and every published file keeps "
+                                "them so (sized here the same way), so the levels differ only in "
+                                "the attention and embedding weights; MXFP4_MOE is the file "
+                                "ggml-org publishes.");
     return facts;
 }
 

@@ -69,6 +69,9 @@ const QuantRow *bestFitBelowQ3(const ModelAdvice &advice);
 QString adviceGb(std::uint64_t bytes);
 /// The numbers of one level, one sentence each: file, memory parts, room left, estimates.
 QStringList levelReasons(const ModelAdvice &advice, const QuantRow &row);
+/// For a mixture of experts: parameters to hold against parameters read per token, and the
+/// MXFP4 experts of gpt-oss; empty for dense models.
+QStringList moeFacts(const ModelAdvice &advice);
 
 /// The brief's decision flow for one model: fills advice.recommendation and marks the row.
 void recommendQuant(ModelAdvice &advice, const Catalog &catalog, const Sizer &sizer);

@@ -43,6 +43,20 @@ class TestAdvisorRecommend : public QObject
     Advisor m_advisor;
 
 private slots:
+    // Issue 12: memory from total parameters, speed from active ones, said in the advice
+    // (Qwen3-235B-A22B: 235B total, 22B activated, 8 of 128 experts; Qwen's model card).
+    void moeAdviceHoldVersusRead()
+    {
+        const ModelAdvice a = Advisor().adviseModel(QStringLiteral("qwen3-235b-a22b"), ram(128));
+        const QString why = a.recommendation.reasons.join(QLatin1Char(' '));
+        QVERIFY2(why.contains(QStringLiteral("235B parameters to hold, 22B read per token (8 of "
+                                             "128 experts per layer)")),
+                 qPrintable(why));
+        const ModelAdvice dense = Advisor().adviseModel(QStringLiteral("llama-3.3-70b"), ram(128));
+        QVERIFY(!dense.recommendation.reasons.join(QLatin1Char(' ')).contains(
+            QStringLiteral("to hold")));
+    }
+
     // The brief's tables; 34B is the ladder's Code Llama 34B, 13B is Llama 2 13B.
     void briefTables_data()
     {
