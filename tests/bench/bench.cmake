@@ -4,6 +4,7 @@ add_executable(quantfit-bench
     ${CMAKE_CURRENT_LIST_DIR}/bench.h
     ${CMAKE_CURRENT_LIST_DIR}/benchmain.cpp
     ${CMAKE_CURRENT_LIST_DIR}/benchplan.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/benchfit.cpp
     ${CMAKE_CURRENT_LIST_DIR}/benchquantize.h
     ${CMAKE_CURRENT_LIST_DIR}/benchquantize.cpp
     ${CMAKE_CURRENT_LIST_DIR}/benchquantizerows.cpp
