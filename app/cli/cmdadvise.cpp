@@ -1,5 +1,6 @@
 // quantfit-cli advise (--ram GB | --machine ID) [--model ID | --gguf FILE] [--context N]
 //                     [--kv-type T] [--flash-attn] [--reserve GB] [--quality-critical] [--json]
+//                     [--vision] [--parallel N]
 //                     [--vram GB] [--gpu-limit GB] [--gpu-bandwidth GB/s] [--quant T] ...
 // With a model: every quant level with exact size, memory, headroom, longest context, fit badge
 // and estimates, plus the decision-flow recommendation; with a machine also the placement on
@@ -47,6 +48,7 @@ QJsonObject memoryJson(const MemoryBreakdown &m)
             {QStringLiteral("computeBytes"), double(m.computeBytes)},
             {QStringLiteral("overheadBytes"), double(m.overheadBytes)},
             {QStringLiteral("reserveBytes"), double(m.reserveBytes)},
+            {QStringLiteral("visionBytes"), double(m.visionBytes)},
             {QStringLiteral("totalBytes"), double(m.totalBytes())}};
 }
 
@@ -83,7 +85,9 @@ QJsonObject optionsJson(const AdviceOptions &o)
             {QStringLiteral("contextTokens"), qint64(o.contextTokens)},
             {QStringLiteral("kvType"), kvCacheTypeName(o.kvType)},
             {QStringLiteral("flashAttention"), o.flashAttention},
-            {QStringLiteral("qualityCritical"), o.qualityCritical}};
+            {QStringLiteral("qualityCritical"), o.qualityCritical},
+            {QStringLiteral("parallelSlots"), qint64(o.parallelSlots)},
+            {QStringLiteral("vision"), o.vision}};
 }
 
 QString header(const AdviceOptions &o, bool flashForced)
@@ -315,6 +319,9 @@ int runAdvise(const QStringList &args)
     parser.addOption({QStringLiteral("quality-critical"),
                       QStringLiteral("Quality matters most: name a smaller model at a higher "
                                      "quant when memory is tight.")});
+    parser.addOption({QStringLiteral("vision"),
+                      QStringLiteral("Count the vision projector (mmproj) of models that have "
+                                     "one.")});
     parser.addOption({QStringLiteral("json"), QStringLiteral("Print JSON.")});
     addMachineOptions(parser);
     if (!parseArgs(parser, QStringLiteral("advise"), args, 0, 0))
@@ -366,6 +373,7 @@ int runAdvise(const QStringList &args)
     options.kvType = *kv;
     options.flashAttention = parser.isSet(QStringLiteral("flash-attn"));
     options.qualityCritical = parser.isSet(QStringLiteral("quality-critical"));
+    options.vision = parser.isSet(QStringLiteral("vision"));
     const bool json = parser.isSet(QStringLiteral("json"));
 
     PlacementOptions placementOptions;

@@ -31,12 +31,21 @@ QJsonObject shapeJson(const ModelShape &m)
         {QStringLiteral("vocab"), qint64(m.nVocab)},
         {QStringLiteral("maxContext"), qint64(m.nCtxMax)},
         {QStringLiteral("tiedEmbeddings"), m.tiedEmbeddings},
+        {QStringLiteral("source"), m.source},
     };
     if (m.isMoe()) {
         o.insert(QStringLiteral("experts"), qint64(m.nExperts));
         o.insert(QStringLiteral("expertsUsed"), qint64(m.nExpertsUsed));
         o.insert(QStringLiteral("expertFfn"), qint64(m.nFfExpert));
+        o.insert(QStringLiteral("activeParamsBillions"), m.activeParamsBillions);
+        o.insert(QStringLiteral("sharedExperts"), qint64(m.nSharedExperts));
     }
+    if (m.isMla())
+        o.insert(QStringLiteral("kvLoraRank"), qint64(m.kvLoraRank));
+    if (m.nRecurrentLayers)
+        o.insert(QStringLiteral("recurrentLayers"), qint64(m.nRecurrentLayers));
+    if (m.hasVision())
+        o.insert(QStringLiteral("mmprojBytes"), double(m.mmprojBytes));
     if (m.nSlidingLayers) {
         o.insert(QStringLiteral("slidingWindow"), qint64(m.slidingWindow));
         o.insert(QStringLiteral("slidingLayers"), qint64(m.nSlidingLayers));
@@ -78,10 +87,18 @@ int runCatalog(const QStringList &args)
         if (m.tiedEmbeddings)
             notes << QStringLiteral("tied");
         if (m.isMoe())
-            notes << QStringLiteral("MoE %1x%2 (%3 active)")
+            notes << QStringLiteral("MoE %1x%2 (%3 active, %4B read per token)")
                          .arg(m.nExperts)
                          .arg(m.nFfExpert)
-                         .arg(m.nExpertsUsed);
+                         .arg(m.nExpertsUsed)
+                         .arg(m.activeParamsBillions);
+        if (m.isMla())
+            notes << QStringLiteral("latent KV %1").arg(m.kvLoraRank + m.ropeHeadDim);
+        if (m.nRecurrentLayers)
+            notes << QStringLiteral("%1 linear-attention layers").arg(m.nRecurrentLayers);
+        if (m.hasVision())
+            notes << QStringLiteral("vision (mmproj %1 GB)")
+                         .arg(double(m.mmprojBytes) / 1e9, 0, 'f', 2);
         if (m.nSlidingLayers)
             notes << QStringLiteral("SWA %1 on %2 layers")
                          .arg(m.slidingWindow)
