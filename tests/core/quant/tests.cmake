@@ -20,3 +20,4 @@ foreach(ref qwen3moe-Q4_K_M qwen3moe-Q2_K mixtral-Q4_K_M mixtral-Q2_K gpt-oss-Q4
 endforeach()
 quantfit_add_test(test_quant_moefiles ARGS requantizeNeedsTheFlag)
 quantfit_add_test(test_quant_moefiles ARGS expertSlicesAreIndependent)
+quantfit_add_test(test_fitmix SOURCES ${CMAKE_CURRENT_LIST_DIR}/testfitmix.cpp)
