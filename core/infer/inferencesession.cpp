@@ -43,7 +43,7 @@ float yarnRamp(float lo, float hi, int i)
 }
 
 // The RoPE of one kind of layer: global layers use θ_base and freq_scale, sliding-window layers
-// θ_base_swa and freq_scale_swa (architectures.md §1.4).
+// θ_base_swa and freq_scale_swa (ggml rope in src/ggml-cpu/ops.cpp; llama-model.cpp).
 struct RopeParams {
     float base = 10000.0f;
     float freqScale = 1.0f;

@@ -34,7 +34,7 @@ struct Kernels {
 /// Whether the AVX2/FMA/F16C paths are in use.
 bool haveAvx2();
 
-/// g[i] = gelu(g[i]) * u[i] as ggml's CPU backend computes GeGLU (architectures.md §1.6): for
+/// g[i] = gelu(g[i]) * u[i] as ggml's CPU backend computes GeGLU (src/ggml-cpu/vec.h): for
 /// -10 < g < 10 through a table of F16 GELU values indexed by the F16 rounding of g, 0 below,
 /// g itself above. Thread-safe (the table is built once).
 void gegluF16(float *g, const float *u, int n);

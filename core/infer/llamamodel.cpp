@@ -214,7 +214,7 @@ LlamaModel::LlamaModel(std::shared_ptr<const GgufFile> file) : m_file(std::move(
     m_hp.ropeYarnOrigCtx = int(
         md.uintOr(key("rope.scaling.original_context_length"), std::uint64_t(m_hp.nCtxTrain)));
 
-    // Sliding-window layers and their RoPE (architectures.md §1.4, §1.5).
+    // Sliding-window layers and their RoPE (llama.cpp's llama-hparams.cpp and llama-model.cpp).
     int swaPeriod = 0;
     bool hasSwa = false;
     switch (parts.swa) {
@@ -251,8 +251,11 @@ LlamaModel::LlamaModel(std::shared_ptr<const GgufFile> file) : m_file(std::move(
     m_hp.ropeFreqScaleSwa = parts.swaFreqScaleOne ? 1.0f : m_hp.ropeFreqScale;
 
     // Attention scale, soft-capping, embedding scale.
-    const int scaleDim = parts.preScaleEmbdLayers == m_hp.nLayers ? m_hp.nEmbd / m_hp.nHeads
-                                                                   : m_hp.headDim;
+    // Why n_embd / n_head for one layer count: llama.cpp singles out Gemma 2 27B (46 layers)
+    // and Gemma 3 27B (62 layers), whose query scale is not 1/sqrt(head_dim).
+    const int scaleDim = parts.preScaleEmbdLayers == m_hp.nLayers
+        ? std::max(1, m_hp.nEmbd / m_hp.nHeads)
+        : m_hp.headDim;
     m_hp.kqScale = 1.0f / std::sqrt(float(scaleDim));
     m_hp.preScaleQuery = parts.preScaleQuery;
     if (parts.attnSoftcap)

@@ -56,7 +56,7 @@ void routeTokens(const float *logits, int nTokens, int nExperts, int k, ExpertGa
         for (int e = 0; e < nExperts; ++e)
             order[std::size_t(e)] = e;
         // Why a stable order: llama.cpp's argsort leaves exact ties unspecified; the lower
-        // index first is what architectures.md recommends.
+        // index first keeps the choice deterministic (docs/inference.md).
         std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int a, int b) {
             const float pa = probs[std::size_t(a)], pb = probs[std::size_t(b)];
             return pa > pb || (pa == pb && a < b);

@@ -1,6 +1,6 @@
 #pragma once
 
-// The mixture-of-experts feed-forward block (architectures.md §2; llama.cpp's `build_moe_ffn` in
+// The mixture-of-experts feed-forward block (docs/inference.md, "Mixture of experts"; llama.cpp's `build_moe_ffn` in
 // src/llama-graph.cpp) over a batch of tokens:
 //  1. router logits = ffn_gate_inp · h (+ router bias), one row per token
 //  2. per token: gate (softmax over all experts, or the raw logits for gpt-oss), the

@@ -1,6 +1,6 @@
 // The 2026 architectures (qwen3, qwen3moe, Mixtral-style llama, gpt-oss with MXFP4 experts,
 // gemma3, gemma2, phi3) against llama.cpp: the 4-chunk perplexity of each synthetic model in
-// ../shared/testdata/arch with llama.cpp's default flash attention and with `-fa off`, the
+// the shared test data (arch/) with llama.cpp's default flash attention and with `-fa off`, the
 // quantized MoE files, KL divergence of the quantized MoE files against their F32 source, the
 // per-expert importance matrix, incremental decoding and the refusal of what is not implemented.
 // Reference values come from arch/reference.csv (llama-perplexity -c 128 -b 128 --chunks 4).

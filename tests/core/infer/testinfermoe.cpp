@@ -1,5 +1,5 @@
 // Expert routing and the activations of the newer architectures, against values computed by
-// hand from their definitions (architectures.md §1.5, §1.6, §2).
+// hand from their definitions (llama.cpp: src/llama-graph.cpp build_moe_ffn, ggml glu ops).
 
 #include "infer/kernels.h"
 #include "infer/moe.h"
@@ -74,7 +74,7 @@ private slots:
         QVERIFY(std::abs(w[3] - sigmoid(-2.5)) < 1e-6);
     }
 
-    // Exact ties go to the lower expert index (architectures.md §2 recommends it).
+    // Exact ties go to the lower expert index (deterministic where llama.cpp leaves the order open).
     void tiesPreferTheLowerIndex()
     {
         const float logits[] = {2, 2, 1, 2};
