@@ -259,6 +259,7 @@ void readHeaders(DiscoveredModel &m)
         m.fileTypeGuessed = !info.fileType.has_value();
         m.contextLength = info.nCtxTrain;
         m.bitsPerWeight = info.bitsPerWeight();
+        m.moe = info.moeSummary();
         return;
     } catch (const Error &e) {
         m.error = e.message();

@@ -40,6 +40,7 @@ struct DiscoveredModel {
     bool fileTypeGuessed = false;
     std::uint32_t contextLength = 0;
     double bitsPerWeight = 0;
+    QString moe;               ///< "MoE: 8 experts, 2 active"; empty for a dense model
 
     QString error;             ///< why the file could not be read; empty when it could
     QStringList projectors;    ///< vision projector files attached to this model

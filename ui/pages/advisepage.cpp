@@ -5,6 +5,7 @@
 #include "common/palette.h"
 #include "gguf/ggufreader.h"
 #include "jobs/modelloader.h"
+#include "model/modelinfo.h"
 #include "models/advicechartdata.h"
 #include "models/advicetablemodel.h"
 #include "system/systeminfo.h"
@@ -381,11 +382,12 @@ void AdvisePage::fillModelCombo()
     });
     for (const ModelShape *m : models) {
         m_model->addItem(m->name, m->id);
-        m_model->setItemData(m_model->count() - 1,
-                             tr("%1 · %2 B parameters · %3 layers · up to %4 tokens")
-                                 .arg(m->family).arg(m->paramsBillions, 0, 'f', 1).arg(m->nLayers)
-                                 .arg(QLocale().toString(m->nCtxMax)),
-                             Qt::ToolTipRole);
+        QString tip = tr("%1 · %2 B parameters · %3 layers · up to %4 tokens")
+                          .arg(m->family).arg(m->paramsBillions, 0, 'f', 1).arg(m->nLayers)
+                          .arg(QLocale().toString(m->nCtxMax));
+        if (m->isMoe())
+            tip += QStringLiteral(" · ") + moeSummary(m->nExperts, m->nExpertsUsed);
+        m_model->setItemData(m_model->count() - 1, tip, Qt::ToolTipRole);
     }
 }
 
@@ -567,9 +569,11 @@ void AdvisePage::recompute()
         return;
     }
     const ModelAdvice &a = *m_advice;
+    QString family = a.model.family.isEmpty() ? a.model.architecture : a.model.family;
+    if (a.model.isMoe())
+        family += QStringLiteral(" · ") + moeSummary(a.model.nExperts, a.model.nExpertsUsed);
     m_modelInfo->setText(tr("%1 · %2 parameters · %3 layers · %4 KV heads · KV cache %5 per token")
-                             .arg(a.model.family.isEmpty() ? a.model.architecture : a.model.family,
-                                  formatCount(a.nParams))
+                             .arg(family, formatCount(a.nParams))
                              .arg(a.model.nLayers)
                              .arg(a.model.nHeadsKv)
                              .arg(formatBytes(std::uint64_t(a.kvBytesPerToken))));

@@ -361,9 +361,12 @@ void ConvertPage::onSourceLoaded(const LoadedModel &model)
         const QString size = model.file->shardCount() > 1
             ? tr("%1 in %2 files").arg(formatBytes(model.file->totalFileSize())).arg(model.file->shardCount())
             : formatBytes(model.file->fileSize());
+        const QString architecture = i.isMoe()
+            ? i.architecture + QStringLiteral(" · ") + i.moeSummary()
+            : i.architecture;
         m_sourceInfo->setText(tr("%1 · %2 · %3 parameters · %4 layers · %5 · %6 (%7 bits/weight)")
                                   .arg((i.name.isEmpty() ? QFileInfo(model.path).fileName() : i.name).toHtmlEscaped(),
-                                       i.architecture.toHtmlEscaped(), formatCount(i.nParams))
+                                       architecture.toHtmlEscaped(), formatCount(i.nParams))
                                   .arg(i.nLayers)
                                   .arg(type, size)
                                   .arg(i.bitsPerWeight(), 0, 'f', 2));

@@ -343,10 +343,12 @@ void ModelsPage::updateDetails()
     if (!m->aliases.isEmpty())
         lines << tr("Also named %1").arg(m->aliases.join(QStringLiteral(", ")).toHtmlEscaped());
     if (m->isReadable()) {
+        QString model = m->title.isEmpty() ? m->architecture
+                                           : m->title + QStringLiteral(" · ") + m->architecture;
+        if (!m->moe.isEmpty())
+            model += QStringLiteral(" · ") + m->moe;
         lines << tr("%1 · %2 parameters · %3 (%4 bits per weight) · %5 · context %6")
-                     .arg((m->title.isEmpty() ? m->architecture
-                                              : m->title + QStringLiteral(" · ") + m->architecture)
-                              .toHtmlEscaped(),
+                     .arg(model.toHtmlEscaped(),
                           formatCount(m->nParams), m->fileType)
                      .arg(m->bitsPerWeight, 0, 'f', 2)
                      .arg(formatBytes(m->sizeBytes))
