@@ -11,5 +11,6 @@ add_executable(quantfit-bench
     ${CMAKE_CURRENT_LIST_DIR}/bencheval.cpp
     ${CMAKE_CURRENT_LIST_DIR}/benchdot.cpp
     ${CMAKE_CURRENT_LIST_DIR}/benchmodels.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/benchbandwidth.cpp
 )
 target_link_libraries(quantfit-bench PRIVATE quantfit_core)

@@ -7,6 +7,8 @@
 #include <QString>
 #include <QStringList>
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -39,5 +41,10 @@ void print(const QString &line);
 double processCpuSeconds();
 /// CPU seconds of the calling thread so far.
 double threadCpuSeconds();
+
+/// Memory read bandwidth in GB/s (1e9 bytes/s): `nThreads` threads each streaming through its
+/// share of a `bytes` buffer (much larger than the last-level cache), best of `reps` passes
+/// (benchbandwidth.cpp).
+double measureReadBandwidthGbps(std::size_t bytes, int nThreads, int reps);
 
 } // namespace QuantFit::Bench

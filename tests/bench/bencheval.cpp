@@ -1,7 +1,14 @@
 // quantfit-bench eval: prompt-processing speed of the forward pass (tokens/s over one batch of
-// --tokens tokens, as llama-bench's pp512) per weight type on a synthetic LLaMA model of about
-// 1.1B parameters (TinyLlama's shape), with one thread and with all threads; generation speed
-// (tokens/s over --gen tokens, all threads) and the peak resident memory of each run.
+// --tokens tokens, as llama-bench's pp512) and generation speed (tokens/s over --gen tokens
+// after the prompt, one at a time, as llama-bench's tg128), each with one thread and with all
+// threads, best of --reps runs; per weight type on a synthetic LLaMA model of about 1.1B
+// parameters (TinyLlama's shape), or on one --model file.
+//
+// Generation reads every weight once per token, so its speed is bounded by memory bandwidth:
+// the table gives the bytes one generated token reads (weights: every tensor but the token
+// embeddings, of which one row; for MoE models the routed experts' share n_used / n_expert of
+// the expert tensors; plus the F16 KV cache at the mean position) and the GB/s that makes,
+// next to the machine's streaming-read bandwidth (quantfit-bench bandwidth) with --bandwidth.
 //
 // The models are written to a temporary folder and deleted afterwards. Speed does not depend on
 // the weight values, so each matrix repeats a few dozen distinct random rows, quantized once:
@@ -10,6 +17,7 @@
 #include "bench.h"
 
 #include "gguf/ggufreader.h"
+#include "gguf/tensorinfo.h"
 #include "gguf/ggufwriter.h"
 #include "infer/llamamodel.h"
 #include "model/syntheticmodel.h"
@@ -78,11 +86,11 @@ struct RunResult {
     std::uint64_t peakRss = 0;
 };
 
-RunResult run(const QString &path, int nTokens, int nGen, int nThreads)
+// One run: a prompt of nTokens tokens in one batch, then nGen tokens one at a time.
+RunResult runOnce(const std::shared_ptr<const LlamaModel> &model, int nTokens, int nGen,
+                  int nThreads)
 {
-    resetPeakRss();
     RunResult r;
-    auto model = LlamaModel::open(path);
     InferenceSession session(model, {.nCtx = nTokens + nGen + 1, .nThreads = nThreads,
                                      .nBatch = nTokens});
     std::vector<std::int32_t> tokens(static_cast<std::size_t>(nTokens));
@@ -103,8 +111,49 @@ RunResult run(const QString &path, int nTokens, int nGen, int nThreads)
         }
         r.genTokensPerSecond = nGen / (double(timer.nsecsElapsed()) * 1e-9);
     }
-    r.peakRss = peakRssBytes();
     return r;
+}
+
+// The best of `reps` runs, each figure on its own (as llama-bench's best-of reporting).
+RunResult run(const QString &path, int nTokens, int nGen, int nThreads, int reps)
+{
+    resetPeakRss();
+    auto model = LlamaModel::open(path);
+    RunResult best;
+    for (int i = 0; i < reps; ++i) {
+        const RunResult r = runOnce(model, nTokens, nGen, nThreads);
+        best.promptTokensPerSecond = std::max(best.promptTokensPerSecond, r.promptTokensPerSecond);
+        best.promptTokensPerCpuSecond =
+            std::max(best.promptTokensPerCpuSecond, r.promptTokensPerCpuSecond);
+        best.genTokensPerSecond = std::max(best.genTokensPerSecond, r.genTokensPerSecond);
+    }
+    best.peakRss = peakRssBytes();
+    return best;
+}
+
+// Bytes one generated token reads (see the file comment), at KV position `kvPosition`.
+double bytesPerGeneratedToken(const QString &path, double kvPosition)
+{
+    const GgufFile file = GgufFile::open(path, GgufFile::Mode::MetadataOnly);
+    const QByteArray arch = file.metadata().stringOr("general.architecture").toUtf8();
+    const double nExpert = double(file.metadata().uintOr(arch + ".expert_count", 0));
+    const double nUsed = double(file.metadata().uintOr(arch + ".expert_used_count", 0));
+    bool hasOutput = false;
+    for (const GgufTensorInfo &t : file.tensors())
+        hasOutput = hasOutput || t.name == "output.weight";
+    double bytes = 0;
+    for (const GgufTensorInfo &t : file.tensors()) {
+        if (t.name == "token_embd.weight")
+            bytes += hasOutput ? double(t.rowBytes()) : double(t.nBytes); // tied: the LM head
+        else if (t.name.contains("_exps") && nExpert > 0)
+            bytes += double(t.nBytes) * nUsed / nExpert;
+        else
+            bytes += double(t.nBytes);
+    }
+    const auto model = LlamaModel::open(path);
+    const LlamaHParams &hp = model->hparams();
+    bytes += 2.0 * hp.nLayers * 2.0 * kvPosition * double(hp.nHeadsKv) * hp.headDim;
+    return bytes;
 }
 
 int runEvalBench(const QStringList &args)
@@ -133,6 +182,12 @@ int runEvalBench(const QStringList &args)
     parser.addOption({QStringLiteral("model"),
                       QStringLiteral("Measure this GGUF file instead of synthetic models."),
                       QStringLiteral("FILE")});
+    parser.addOption({QStringLiteral("reps"),
+                      QStringLiteral("Runs per measurement, the best reported (default 3)."),
+                      QStringLiteral("N")});
+    parser.addOption({QStringLiteral("bandwidth"),
+                      QStringLiteral("Also measure the memory read bandwidth (1 and all "
+                                     "threads) to compare generation with.")});
     parser.process(QStringList{QStringLiteral("quantfit-bench eval")} + args);
 
     const auto intValue = [&](const QString &name, int fallback) {
@@ -140,6 +195,7 @@ int runEvalBench(const QStringList &args)
     };
     const int nTokens = std::max(1, intValue(QStringLiteral("tokens"), 512));
     const int nGen = std::max(0, intValue(QStringLiteral("gen"), 16));
+    const int reps = std::max(1, intValue(QStringLiteral("reps"), 3));
     const int allThreads = std::max(1, intValue(QStringLiteral("threads"),
                                                 int(std::thread::hardware_concurrency())));
     QStringList typeNames = parser.value(QStringLiteral("types")).split(QLatin1Char(','),
@@ -184,37 +240,52 @@ int runEvalBench(const QStringList &args)
         }
     }
 
-    print(QStringLiteral("prompt processing: %1 tokens in one batch; generation: %2 tokens; "
-                         "1 and %3 threads")
+    print(QStringLiteral("prompt processing (pp): %1 tokens in one batch; generation (tg): %2 "
+                         "tokens after it; 1 and %3 threads; best of %4 runs")
               .arg(nTokens)
               .arg(nGen)
-              .arg(allThreads));
+              .arg(allThreads)
+              .arg(reps));
     print(QStringLiteral("(tok/cpu-s: prompt tokens per second of process CPU time, one thread: "
-                         "what one otherwise idle core achieves)"));
-    print(QStringLiteral("%1 %2 %3 %4 %5 %6 %7")
+                         "what one otherwise idle core achieves; MB/tok: bytes one generated "
+                         "token reads, weights and KV cache; GB/s: MB/tok x tg tok/s)"));
+    if (parser.isSet(QStringLiteral("bandwidth"))) {
+        constexpr std::size_t kBandwidthBytes = std::size_t(1) << 30;
+        print(QStringLiteral("memory read bandwidth (1 GiB streaming read): %1 GB/s with 1 "
+                             "thread, %2 GB/s with %3")
+                  .arg(measureReadBandwidthGbps(kBandwidthBytes, 1, 5), 0, 'f', 1)
+                  .arg(measureReadBandwidthGbps(kBandwidthBytes, allThreads, 5), 0, 'f', 1)
+                  .arg(allThreads));
+    }
+    const QString n = QString::number(allThreads);
+    print(QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8 %9 %10")
               .arg(QStringLiteral("type"), -8)
               .arg(QStringLiteral("file"), 10)
               .arg(QStringLiteral("pp tok/s 1t"), 12)
               .arg(QStringLiteral("tok/cpu-s 1t"), 12)
-              .arg(QStringLiteral("pp tok/s %1t").arg(allThreads), 12)
-              .arg(QStringLiteral("tg tok/s %1t").arg(allThreads), 12)
+              .arg(QStringLiteral("pp tok/s %1t").arg(n), 12)
+              .arg(QStringLiteral("tg tok/s 1t"), 11)
+              .arg(QStringLiteral("tg tok/s %1t").arg(n), 11)
+              .arg(QStringLiteral("MB/tok"), 7)
+              .arg(QStringLiteral("GB/s %1t").arg(n), 8)
               .arg(QStringLiteral("peak RSS"), 10));
     for (const Case &c : cases) {
-        if (!parser.isSet(QStringLiteral("model"))) {
-            QElapsedTimer w;
-            w.start();
+        if (!parser.isSet(QStringLiteral("model")))
             writeModel(c.path, o, *ggmlTypeFromName(c.label));
-        }
         const std::uint64_t fileBytes = std::uint64_t(QFile(c.path).size());
-        const RunResult one = run(c.path, nTokens, 0, 1);
-        const RunResult all = run(c.path, nTokens, nGen, allThreads);
-        print(QStringLiteral("%1 %2 %3 %4 %5 %6 %7")
+        const RunResult one = run(c.path, nTokens, nGen, 1, reps);
+        const RunResult all = run(c.path, nTokens, nGen, allThreads, reps);
+        const double tokenBytes = bytesPerGeneratedToken(c.path, nTokens + nGen / 2.0);
+        print(QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8 %9 %10")
                   .arg(c.label, -8)
                   .arg(formatBytes(fileBytes), 10)
                   .arg(one.promptTokensPerSecond, 12, 'f', 1)
                   .arg(one.promptTokensPerCpuSecond, 12, 'f', 1)
                   .arg(all.promptTokensPerSecond, 12, 'f', 1)
-                  .arg(all.genTokensPerSecond, 12, 'f', 2)
+                  .arg(one.genTokensPerSecond, 11, 'f', 1)
+                  .arg(all.genTokensPerSecond, 11, 'f', 1)
+                  .arg(tokenBytes * 1e-6, 7, 'f', 1)
+                  .arg(tokenBytes * all.genTokensPerSecond * 1e-9, 8, 'f', 1)
                   .arg(formatBytes(std::max(one.peakRss, all.peakRss)), 10));
         if (!parser.isSet(QStringLiteral("model")))
             QFile::remove(c.path);
