@@ -206,7 +206,8 @@ std::optional<MachineProfile> findMachinePreset(const QString &id)
 
 std::uint64_t appleDefaultGpuLimitBytes(std::uint64_t ramBytes)
 {
-    return ramBytes <= 36 * GB ? ramBytes / 3 * 2 : ramBytes / 4 * 3;
+    // Apple sells binary gigabytes: "36 GB" is 36 GiB, and it still gets 2/3.
+    return ramBytes <= 36 * GiB ? ramBytes / 3 * 2 : ramBytes / 4 * 3;
 }
 
 std::uint64_t linuxDefaultGttBytes(std::uint64_t osRamBytes)

@@ -3,3 +3,4 @@ quantfit_add_test(test_advisor_sizes SOURCES ${CMAKE_CURRENT_LIST_DIR}/testadvis
 quantfit_add_test(test_advisor_recommend SOURCES ${CMAKE_CURRENT_LIST_DIR}/testadvisorrecommend.cpp)
 quantfit_add_test(test_advisor_iquants SOURCES ${CMAKE_CURRENT_LIST_DIR}/testadvisoriquants.cpp)
 quantfit_add_test(test_advisor_published SOURCES ${CMAKE_CURRENT_LIST_DIR}/testadvisorpublished.cpp)
+quantfit_add_test(test_advisor_machine SOURCES ${CMAKE_CURRENT_LIST_DIR}/testadvisormachine.cpp)
