@@ -179,6 +179,36 @@ private:
         return *r.kld;
     }
 
+    /// A copy of the test data file `name` with its metadata edited by `edit`; returns its path.
+    template <typename Edit>
+    QString editedCopy(const QString &name, const QString &out, const Edit &edit)
+    {
+        const GgufFile f = GgufFile::open(archFile(name));
+        GgufLayout layout;
+        layout.metadata = f.metadata();
+        layout.tensors = f.tensors();
+        edit(layout.metadata);
+        std::vector<QByteArray> data;
+        for (const GgufTensorInfo &t : f.tensors()) {
+            const auto bytes = f.tensorData(t);
+            data.emplace_back(reinterpret_cast<const char *>(bytes.data()), qsizetype(bytes.size()));
+        }
+        const QString path = m_dir.filePath(out);
+        writeGgufFile(path, layout, data);
+        return path;
+    }
+
+    /// The message of the Error that opening `path` throws (empty when it opens).
+    static QString loadError(const QString &path)
+    {
+        try {
+            LlamaModel::open(path);
+        } catch (const Error &e) {
+            return e.message();
+        }
+        return {};
+    }
+
 private slots:
     void initTestCase() { QVERIFY(m_dir.isValid()); }
 
@@ -365,49 +395,60 @@ private slots:
     // What the pass does not implement is refused with the architecture and the missing part.
     void unsupportedPartsAreNamed()
     {
-        const QString model = archFile(QStringLiteral("synth-qwen3.gguf"));
-        REQUIRE_SHARED(model);
-        const GgufFile f = GgufFile::open(model);
-        const auto rewrite = [&](const QString &out, const auto &edit) {
-            GgufLayout layout;
-            layout.metadata = f.metadata();
-            layout.tensors = f.tensors();
-            edit(layout.metadata);
-            std::vector<QByteArray> data;
-            for (const GgufTensorInfo &t : f.tensors()) {
-                const auto bytes = f.tensorData(t);
-                data.emplace_back(reinterpret_cast<const char *>(bytes.data()),
-                                  qsizetype(bytes.size()));
-            }
-            writeGgufFile(out, layout, data);
-            return out;
-        };
-        const QString other = rewrite(m_dir.filePath(QStringLiteral("deepseek.gguf")),
-                                      [](GgufMetadata &md) {
-                                          md.set("general.architecture",
-                                                 GgufValue::fromString(QStringLiteral("deepseek2")));
-                                      });
-        try {
-            LlamaModel::open(other);
-            QFAIL("an unknown architecture was accepted");
-        } catch (const Error &e) {
-            QVERIFY2(e.message().contains(QLatin1String("deepseek2"))
-                         && e.message().contains(QLatin1String("qwen3moe")),
-                     qPrintable(e.message()));
-        }
-        const QString dense = rewrite(m_dir.filePath(QStringLiteral("qwen3-experts.gguf")),
-                                      [](GgufMetadata &md) {
-                                          md.set("qwen3.expert_count", GgufValue::fromUInt(GgufValueType::UINT32, 8));
-                                          md.set("qwen3.expert_used_count", GgufValue::fromUInt(GgufValueType::UINT32, 2));
-                                      });
-        try {
-            LlamaModel::open(dense);
-            QFAIL("experts on a dense architecture were accepted");
-        } catch (const Error &e) {
-            QVERIFY2(e.message().contains(QLatin1String("qwen3"))
-                         && e.message().contains(QLatin1String("mixture of experts")),
-                     qPrintable(e.message()));
-        }
+        REQUIRE_SHARED(archFile(QStringLiteral("synth-qwen3.gguf")));
+        const QString other = editedCopy(QStringLiteral("synth-qwen3.gguf"),
+                                         QStringLiteral("deepseek.gguf"), [](GgufMetadata &md) {
+                                             md.set("general.architecture",
+                                                    GgufValue::fromString(QStringLiteral("deepseek2")));
+                                         });
+        QString e = loadError(other);
+        QVERIFY2(e.contains(QLatin1String("deepseek2")) && e.contains(QLatin1String("qwen3moe")),
+                 qPrintable(e));
+        const QString dense = editedCopy(QStringLiteral("synth-qwen3.gguf"),
+                                         QStringLiteral("qwen3-experts.gguf"), [](GgufMetadata &md) {
+                                             md.set("qwen3.expert_count",
+                                                    GgufValue::fromUInt(GgufValueType::UINT32, 8));
+                                             md.set("qwen3.expert_used_count",
+                                                    GgufValue::fromUInt(GgufValueType::UINT32, 2));
+                                         });
+        e = loadError(dense);
+        QVERIFY2(e.contains(QLatin1String("qwen3")) && e.contains(QLatin1String("mixture of experts")),
+                 qPrintable(e));
+    }
+
+    // Bad MoE and sliding-window metadata names the key and what was expected.
+    void badMetadataNamesTheKey()
+    {
+        REQUIRE_SHARED(archFile(QStringLiteral("synth-gpt-oss.gguf")));
+        QString e = loadError(editedCopy(QStringLiteral("synth-qwen3moe.gguf"),
+                                         QStringLiteral("used9.gguf"), [](GgufMetadata &md) {
+                                             md.set("qwen3moe.expert_used_count",
+                                                    GgufValue::fromUInt(GgufValueType::UINT32, 9));
+                                         }));
+        QVERIFY2(e.contains(QLatin1String("qwen3moe.expert_used_count"))
+                     && e.contains(QLatin1String("between 1 and the expert count 8")),
+                 qPrintable(e));
+        e = loadError(editedCopy(QStringLiteral("synth-qwen3moe.gguf"),
+                                 QStringLiteral("noexperts.gguf"), [](GgufMetadata &md) {
+                                     md.remove("qwen3moe.expert_count");
+                                 }));
+        QVERIFY2(e.contains(QLatin1String("qwen3moe.expert_count")), qPrintable(e));
+        e = loadError(editedCopy(QStringLiteral("synth-gpt-oss.gguf"),
+                                 QStringLiteral("nowindow.gguf"), [](GgufMetadata &md) {
+                                     md.remove("gpt-oss.attention.sliding_window");
+                                 }));
+        QVERIFY2(e.contains(QLatin1String("gpt-oss.attention.sliding_window"))
+                     && e.contains(QLatin1String("missing")),
+                 qPrintable(e));
+        // 16 experts declared where the tensors hold 8: the expert tensor's shape is named.
+        e = loadError(editedCopy(QStringLiteral("synth-mixtral.gguf"),
+                                 QStringLiteral("expert16.gguf"), [](GgufMetadata &md) {
+                                     md.set("llama.expert_count",
+                                            GgufValue::fromUInt(GgufValueType::UINT32, 16));
+                                 }));
+        QVERIFY2(e.contains(QLatin1String("blk.0.ffn_gate_inp.weight"))
+                     || e.contains(QLatin1String("ffn_gate_exps")),
+                 qPrintable(e));
     }
 };
 
