@@ -307,7 +307,10 @@ LlamaModel::LlamaModel(std::shared_ptr<const GgufFile> file) : m_file(std::move(
         ? load.matrix("output.weight", m_hp.nEmbd, m_hp.nVocab)
         : m_tokenEmbd;
     m_ropeFreqs = load.optionalVector("rope_freqs.weight", m_hp.nRot / 2);
-    if (parts.longRope) {
+    // Why also by scaling type: llama.cpp's llama loader reads the long/short factors of files
+    // whose rope scaling is `longrope`, as the phi3 loader always does.
+    m_longRope = parts.longRope || scalingType == QLatin1String("longrope");
+    if (m_longRope) {
         m_ropeFactorsShort = load.optionalVector("rope_factors_short.weight", m_hp.nRot / 2);
         m_ropeFactorsLong = load.optionalVector("rope_factors_long.weight", m_hp.nRot / 2);
     }
@@ -393,7 +396,7 @@ std::shared_ptr<const LlamaModel> LlamaModel::open(const QString &path)
 
 const float *LlamaModel::ropeFactorsFor(int nCtx) const
 {
-    if (m_parts->longRope && (m_ropeFactorsShort || m_ropeFactorsLong))
+    if (m_longRope && (m_ropeFactorsShort || m_ropeFactorsLong))
         return nCtx > m_hp.ropeYarnOrigCtx ? m_ropeFactorsLong : m_ropeFactorsShort;
     return m_ropeFreqs;
 }

@@ -165,6 +165,7 @@ private:
     const float *m_ropeFreqs = nullptr;
     const float *m_ropeFactorsShort = nullptr;
     const float *m_ropeFactorsLong = nullptr;
+    bool m_longRope = false;
     const ArchParts *m_parts = nullptr;
     std::vector<Layer> m_layers;
     std::vector<std::vector<float>> m_owned; // decoded non-F32 vectors (norms, biases)
