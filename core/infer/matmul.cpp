@@ -186,8 +186,10 @@ void matmulRowsQ8(const WeightMatrix &w, const float *x, int nTokens, float *y,
     for (int t = 0; t < nTokens; ++t)
         quantizeActivationsQ8(actType, x + std::int64_t(t) * n, xq.data() + t * xqBytes, n);
     const DotPath path = dotPathFor(options);
-    // Chunks of 64 rows: enough for load balance, few enough to keep the overhead low.
-    constexpr std::int64_t kRowsPerChunk = 64;
+    // Chunks of 64 rows: enough for load balance, few enough to keep the overhead low; at
+    // least 8 chunks per thread for small matrices (MoE experts), whose regions are short.
+    const std::int64_t kRowsPerChunk =
+        std::clamp<std::int64_t>(nOut / (std::int64_t(nThreads) * 8), 16, 64);
     const std::int64_t nChunks = (nOut + kRowsPerChunk - 1) / kRowsPerChunk;
     parallelFor(std::uint64_t(nChunks), nThreads, [&](std::uint64_t chunk) {
         const std::int64_t rowBegin = std::int64_t(chunk) * kRowsPerChunk;
