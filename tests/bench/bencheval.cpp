@@ -39,12 +39,67 @@ namespace {
 
 constexpr int kDistinctRows = 64;
 
-// Writes the synthetic layout with every 2-D weight in `type` (norms stay F32).
-void writeModel(const QString &path, const SyntheticModelOptions &o, GgmlType type)
+struct MoeShape {
+    int nExpert = 0; ///< 0: the dense LLaMA layout
+    int nUsed = 0;
+    int nFfExp = 0;
+};
+
+// The synthetic LLaMA layout turned into a qwen3moe one (llama.cpp's tensor names and keys):
+// per layer q/k norms, a router (ffn_gate_inp) and 3-D expert stacks instead of the dense FFN.
+GgufLayout moeLayout(const SyntheticModelOptions &o, const MoeShape &moe)
 {
-    GgufLayout layout = syntheticModelLayout(o);
+    const GgufLayout dense = syntheticModelLayout(o);
+    const QByteArray arch = "qwen3moe";
+    GgufLayout layout;
+    for (const auto &e : dense.metadata.entries())
+        layout.metadata.set(e.key.startsWith("llama.") ? arch + e.key.mid(5) : e.key, e.value);
+    const std::uint32_t headDim = o.nEmbd / o.nHeads;
+    layout.metadata.set("general.architecture", GgufValue::fromString(arch));
+    layout.metadata.set(arch + ".expert_count", GgufValue::u32(std::uint32_t(moe.nExpert)));
+    layout.metadata.set(arch + ".expert_used_count", GgufValue::u32(std::uint32_t(moe.nUsed)));
+    layout.metadata.set(arch + ".expert_feed_forward_length",
+                        GgufValue::u32(std::uint32_t(moe.nFfExp)));
+    layout.metadata.set(arch + ".attention.key_length", GgufValue::u32(headDim));
+    layout.metadata.set(arch + ".attention.value_length", GgufValue::u32(headDim));
+    const auto tensor = [](QByteArray name, std::array<std::uint64_t, 4> ne, std::uint32_t dims) {
+        GgufTensorInfo t;
+        t.name = std::move(name);
+        t.ne = ne;
+        t.nDims = dims;
+        return t;
+    };
+    for (const GgufTensorInfo &t : dense.tensors) {
+        if (t.name.contains(".ffn_up.") || t.name.contains(".ffn_down."))
+            continue;
+        if (!t.name.contains(".ffn_gate.")) {
+            layout.tensors.push_back(t);
+            if (t.name.endsWith(".attn_k.weight")) {
+                const QByteArray blk = t.name.left(t.name.indexOf(".attn_k."));
+                layout.tensors.push_back(tensor(blk + ".attn_q_norm.weight", {headDim, 1, 1, 1}, 1));
+                layout.tensors.push_back(tensor(blk + ".attn_k_norm.weight", {headDim, 1, 1, 1}, 1));
+            }
+            continue;
+        }
+        const QByteArray blk = t.name.left(t.name.indexOf(".ffn_gate."));
+        const std::uint64_t e = std::uint64_t(moe.nExpert);
+        const std::uint64_t f = std::uint64_t(moe.nFfExp);
+        layout.tensors.push_back(tensor(blk + ".ffn_gate_inp.weight", {o.nEmbd, e, 1, 1}, 2));
+        layout.tensors.push_back(tensor(blk + ".ffn_gate_exps.weight", {o.nEmbd, f, e, 1}, 3));
+        layout.tensors.push_back(tensor(blk + ".ffn_up_exps.weight", {o.nEmbd, f, e, 1}, 3));
+        layout.tensors.push_back(tensor(blk + ".ffn_down_exps.weight", {f, o.nEmbd, e, 1}, 3));
+    }
+    return layout;
+}
+
+// Writes the synthetic layout (dense, or MoE when moe.nExpert > 0) with every 2-D and 3-D
+// weight in `type` (norms and the MoE router stay F32, as llama-quantize keeps them).
+void writeModel(const QString &path, const SyntheticModelOptions &o, GgmlType type,
+                const MoeShape &moe = {})
+{
+    GgufLayout layout = moe.nExpert > 0 ? moeLayout(o, moe) : syntheticModelLayout(o);
     for (auto &t : layout.tensors) {
-        if (t.nDims >= 2)
+        if (t.nDims >= 2 && !t.name.contains("ffn_gate_inp"))
             t.type = type;
     }
     layout.metadata.remove("general.file_type");
@@ -182,6 +237,13 @@ int runEvalBench(const QStringList &args)
     parser.addOption({QStringLiteral("model"),
                       QStringLiteral("Measure this GGUF file instead of synthetic models."),
                       QStringLiteral("FILE")});
+    parser.addOption({QStringLiteral("moe"),
+                      QStringLiteral("A qwen3moe model instead: E experts, K used per token, "
+                                     "expert FFN width F (e.g. 64,8,512)."),
+                      QStringLiteral("E,K,F")});
+    parser.addOption({QStringLiteral("embd"),
+                      QStringLiteral("Embedding width of the synthetic model (default 2048)."),
+                      QStringLiteral("N")});
     parser.addOption({QStringLiteral("reps"),
                       QStringLiteral("Runs per measurement, the best reported (default 3)."),
                       QStringLiteral("N")});
@@ -209,13 +271,25 @@ int runEvalBench(const QStringList &args)
 
     SyntheticModelOptions o;
     o.nLayers = std::uint32_t(std::max(1, intValue(QStringLiteral("layers"), 22)));
-    o.nEmbd = 2048;
+    o.nEmbd = std::uint32_t(std::max(256, intValue(QStringLiteral("embd"), 2048)) / 256 * 256);
     o.nFf = 5632;
     o.nHeads = 32;
     o.nHeadsKv = 4;
     o.nVocab = 32000;
     o.nCtx = 2048;
     o.name = QStringLiteral("quantfit-bench eval");
+    MoeShape moe;
+    if (parser.isSet(QStringLiteral("moe"))) {
+        const QStringList v = parser.value(QStringLiteral("moe")).split(QLatin1Char(','));
+        if (v.size() != 3)
+            throw Error(QStringLiteral("--moe: expected E,K,F (experts, used, expert width)"));
+        moe = {v[0].toInt(), v[1].toInt(), v[2].toInt()};
+        if (moe.nExpert < 1 || moe.nUsed < 1 || moe.nUsed > moe.nExpert || moe.nFfExp < 256
+            || moe.nFfExp % 256)
+            throw Error(QStringLiteral("--moe: need 1 <= K <= E and F a multiple of 256"));
+        o.nHeads = o.nEmbd / 128; // head dim 128 as Qwen3-30B-A3B
+        o.nHeadsKv = std::max<std::uint32_t>(1, o.nHeads / 8);
+    }
 
     QTemporaryDir dir(parser.value(QStringLiteral("dir")).isEmpty()
                           ? QStringLiteral("/tmp/quantfit-bench-eval-XXXXXX")
@@ -271,7 +345,7 @@ int runEvalBench(const QStringList &args)
               .arg(QStringLiteral("peak RSS"), 10));
     for (const Case &c : cases) {
         if (!parser.isSet(QStringLiteral("model")))
-            writeModel(c.path, o, *ggmlTypeFromName(c.label));
+            writeModel(c.path, o, *ggmlTypeFromName(c.label), moe);
         const std::uint64_t fileBytes = std::uint64_t(QFile(c.path).size());
         const RunResult one = run(c.path, nTokens, nGen, 1, reps);
         const RunResult all = run(c.path, nTokens, nGen, allThreads, reps);
