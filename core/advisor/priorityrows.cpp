@@ -7,8 +7,10 @@
 
 #include <algorithm>
 
-// The brief's priority rows for a machine ("Recommendations by System"), over its size ladder
-// (catalog entries marked lineup: 8B, 13B, 34B, 70B, 405B):
+// The brief's priority rows for a machine ("Recommendations by System"), over its size ladder:
+// the catalog entries marked lineup, the strongest current model of each size class with the
+// reason shown (Qwen3 8B/14B/32B, Llama 3.3 70B, gpt-oss 120B, Qwen3 235B-A22B, DeepSeek-R1;
+// a 2026 user's "34B" is not the brief's Code Llama 34B):
 //   Best balance:    the ladder model with the best estimated quality (published MMLU x
 //                    (1 - estimated perplexity loss)) among those comfortable at Q4_K_M, or at
 //                    Q3_K_M when Q4_K_M is not and Q3_K_M loses at most 5 % (large models);
@@ -43,6 +45,8 @@ PriorityRow makeRow(Priority p, const ModelAdvice &a, FileType ft, const QString
     row.paramsBillions = a.model.paramsBillions;
     row.quant = *a.row(ft);
     row.explanation = why + QLatin1Char(' ') + levelReasons(a, row.quant).join(QLatin1Char(' '));
+    if (!a.model.lineupReason.isEmpty())
+        row.explanation += QLatin1Char(' ') + a.model.lineupReason;
     return row;
 }
 
@@ -98,6 +102,15 @@ std::vector<PriorityRow> priorityRows(const std::vector<ModelAdvice> &candidates
             why = why.arg(a.model.name, ram, strength);
             if (bestLevel != FileType::Q4_K_M)
                 why = why.arg(a.row(bestLevel)->pplIncreasePercent, 0, 'f', 1);
+            if (a.model.expertsMxfp4 && comfortableAt(a, FileType::Q8_0)) {
+                const std::uint64_t extra = a.row(FileType::Q8_0)->fileBytes
+                                            - a.row(bestLevel)->fileBytes;
+                why += QStringLiteral(" Its experts stay MXFP4 at every level, so Q8_0 (8-bit "
+                                      "attention and embeddings: the published MXFP4_MOE file) "
+                                      "costs only %1 more and is the one to use.")
+                           .arg(adviceGb(extra));
+                bestLevel = FileType::Q8_0;
+            }
         } else {
             recommendQuant(a, catalog, sizer);
             // The flow may stop at a tight Q4_K_M; the row keeps a comfortable level.
@@ -188,18 +201,6 @@ std::vector<PriorityRow> priorityRows(const std::vector<ModelAdvice> &candidates
                                                               "converting) and loses an")
                                              : QStringLiteral("loses an"))
                                     .arg(iq->pplIncreasePercent, 0, 'f', 1);
-                if (bigger.model.id == QLatin1String("llama-3.1-405b")) {
-                    row.note += QStringLiteral(" The brief's \"405B Q2_K ~95GB\" is wrong");
-                    for (const MixSize &m : bigger.otherMixes) {
-                        if (m.fileType == FileType::IQ1_M)
-                            row.note += QStringLiteral(": ~95 GB is the size of IQ1_M (%1, %2 "
-                                                       "bits per weight), which needs an "
-                                                       "importance matrix and loses much quality")
-                                            .arg(adviceGb(m.fileBytes))
-                                            .arg(m.bitsPerWeight, 0, 'f', 2);
-                    }
-                    row.note += QLatin1Char('.');
-                }
                 notes << row.note;
             }
         }
@@ -264,6 +265,39 @@ void addLargestInCatalog(SystemAdvice &result, const Catalog &catalog, const Siz
     }
 }
 
+/// The brief's "405B at Q2_K, ~95 GB" row, corrected with the real sizes, for machines where
+/// someone would consider it (64 to 256 GB).
+void addBrief405bNote(SystemAdvice &result, const Catalog &catalog, const Sizer &sizer)
+{
+    const ModelShape *m = catalog.find(QStringLiteral("llama-3.1-405b"));
+    const std::uint64_t ram = result.options.ramBytes;
+    if (!m || ram < 64'000'000'000ull || ram > 256'000'000'000ull)
+        return;
+    const ModelAdvice a = adviceFor(*m, result.options, sizer);
+    const QuantRow *q2 = a.row(FileType::Q2_K);
+    if (!q2)
+        return;
+    QString note = QStringLiteral("The brief's \"405B Q2_K ~95GB\" is wrong: Llama 3.1 405B at "
+                                  "Q2_K is a %1 file (%2 bits per weight; the mix keeps attn_v, "
+                                  "ffn_down and the output at higher types) and needs %3 in total "
+                                  "at %4 tokens, so it %5 in %6")
+                       .arg(adviceGb(q2->fileBytes))
+                       .arg(q2->bitsPerWeight, 0, 'f', 2)
+                       .arg(adviceGb(q2->memory.totalBytes()))
+                       .arg(q2->contextTokens)
+                       .arg(q2->badge == FitBadge::DoesNotFit ? QStringLiteral("does not fit")
+                                                              : QStringLiteral("fits"),
+                            adviceGb(ram));
+    for (const MixSize &mix : a.otherMixes) {
+        if (mix.fileType == FileType::IQ1_M)
+            note += QStringLiteral("; ~95 GB is the size of IQ1_M (%1, %2 bits per weight), which "
+                                   "needs an importance matrix and loses much quality")
+                        .arg(adviceGb(mix.fileBytes))
+                        .arg(mix.bitsPerWeight, 0, 'f', 2);
+    }
+    result.notes << note + QLatin1Char('.');
+}
+
 std::vector<ModelAdvice> sortedByParams(std::vector<ModelAdvice> list)
 {
     std::sort(list.begin(), list.end(), [](const ModelAdvice &x, const ModelAdvice &y) {
@@ -294,6 +328,7 @@ SystemAdvice recommendSystem(const AdviceOptions &options, const Catalog &catalo
                                sizer, result.notes);
     if (!result.rows.empty()) {
         addLargestInCatalog(result, catalog, sizer);
+        addBrief405bNote(result, catalog, sizer);
         return result;
     }
 
@@ -307,10 +342,15 @@ SystemAdvice recommendSystem(const AdviceOptions &options, const Catalog &catalo
     }
     result.rows = priorityRows(sortedByParams(std::move(all)), false, result.options, catalog,
                                sizer, result.notes);
-    result.notes.prepend(QStringLiteral("None of the brief's size ladder (8B, 13B, 34B, 70B, "
-                                        "405B) runs comfortably in %1; these rows come from the "
-                                        "whole catalog.")
-                             .arg(adviceGb(result.options.ramBytes)));
+    QStringList ladderNames;
+    for (const ModelShape &m : catalog.models()) {
+        if (m.lineup)
+            ladderNames << m.name;
+    }
+    result.notes.prepend(QStringLiteral("None of the size ladder (%1) runs comfortably in %2; "
+                                        "these rows come from the whole catalog.")
+                             .arg(ladderNames.join(QStringLiteral(", ")),
+                                  adviceGb(result.options.ramBytes)));
     return result;
 }
 

@@ -139,7 +139,9 @@ bool comfortableAt(const ModelAdvice &a, FileType ft)
     const QuantRow *r = a.row(ft);
     if (!r || r->badge != FitBadge::Comfortable)
         return false;
-    return ft != FileType::Q8_0 || roomForContext(a, ft);
+    // gpt-oss keeps its MXFP4 experts at every level: Q8_0 (the published MXFP4_MOE file) is
+    // within 1 GB of Q4_K_M, so the room-for-context rule has nothing to save.
+    return ft != FileType::Q8_0 || roomForContext(a, ft) || a.model.expertsMxfp4;
 }
 
 QString adviceGb(std::uint64_t bytes)
@@ -267,7 +269,13 @@ void recommendQuant(ModelAdvice &a, const Catalog &catalog, const Sizer &sizer)
             }
             break;
         }
-        if (deciding.isEmpty()) // went all the way up
+        if (deciding.isEmpty() && a.model.expertsMxfp4) // went all the way up
+            deciding = QStringLiteral("Q8_0 runs comfortably and, with the experts in MXFP4 at "
+                                      "every level, is within %1 of Q4_K_M: it is the published "
+                                      "MXFP4_MOE file.")
+                           .arg(adviceGb(a.row(FileType::Q8_0)->fileBytes
+                                         - a.row(FileType::Q4_K_M)->fileBytes));
+        else if (deciding.isEmpty())
             deciding = QStringLiteral("Q8_0 runs comfortably with room for context: its weights "
                                       "(%1) take at most half of the usable %2.")
                            .arg(adviceGb(a.row(FileType::Q8_0)->memory.weightsBytes), usable);

@@ -128,6 +128,9 @@ ModelShape readEntry(const QJsonObject &o, const QString &source, qsizetype inde
     if (o.contains(QLatin1String("mmlu")))
         s.mmlu = r.number("mmlu", true);
     s.lineup = r.flag("lineup");
+    s.lineupReason = r.string("lineupWhy", false);
+    if (s.lineup && (!s.mmlu || s.lineupReason.isEmpty()))
+        r.fail(QStringLiteral("lineup"), QStringLiteral("a lineup model needs mmlu and lineupWhy"));
     s.source = r.string("source", false);
     s.activeParamsBillions = r.number("activeParams", false);
     s.nSharedExperts = r.count("sharedExperts", false, 0, 64);

@@ -43,7 +43,10 @@ struct ModelShape {
     std::uint32_t nMerges = 0;    ///< BPE merges (0 = estimate from the vocab size)
 
     std::optional<double> mmlu; ///< published MMLU (5-shot), for choosing between models
-    bool lineup = false;        ///< one of the brief's size ladder (8B, 13B, 34B, 70B, 405B)
+    /// The strongest current model of one of the brief's size classes (8B, 13B, 34B, 70B,
+    /// 405B, and the MoE classes 64-128 GB machines run); the priority rows choose among these.
+    bool lineup = false;
+    QString lineupReason; ///< why this model stands for its size class (shown with the row)
 
     QString source;                  ///< where the facts come from: Hugging Face repo id
     double activeParamsBillions = 0; ///< MoE: published parameters used per token (0 = dense)

@@ -46,19 +46,20 @@ private slots:
     {
         QTest::addColumn<QString>("ram");
         QTest::addColumn<QStringList>("lines");
+        // The current ladder (tests/core/advisor/testadvisorrecommend.cpp derives these rows).
         QTest::newRow("128") << QStringLiteral("128")
-                             << QStringList{QStringLiteral("^Best balance +Llama 3.1 70B Q4_K_M "),
-                                    QStringLiteral("^Higher quality +Llama 3.1 70B Q5_K_M "),
-                                    QStringLiteral("^Maximum quality +Llama 3.1 70B Q6_K "),
-                                    QStringLiteral("^Note: Llama 3.1 405B at Q2_K .*does not fit")};
+                             << QStringList{QStringLiteral("^Best balance +gpt-oss 120B \\(MoE\\) Q8_0 "),
+                                    QStringLiteral("^Maximum size +Qwen3 235B-A22B \\(MoE\\) Q2_K "),
+                                    QStringLiteral("^Note: The brief's \"405B Q2_K ~95GB\" is wrong: "
+                                                   "Llama 3.1 405B at Q2_K .*does not fit")};
         QTest::newRow("64") << QStringLiteral("64")
-                            << QStringList{QStringLiteral("^Best balance +Llama 3.1 70B Q3_K_M "),
-                                   QStringLiteral("^Higher quality +Code Llama 34B Q5_K_M "),
-                                   QStringLiteral("^Maximum quality +Code Llama 34B Q6_K ")};
+                            << QStringList{QStringLiteral("^Best balance +Qwen3 32B Q4_K_M "),
+                                   QStringLiteral("^Higher quality +Qwen3 32B Q5_K_M "),
+                                   QStringLiteral("^Maximum quality +Qwen3 32B Q6_K "),
+                                   QStringLiteral("^Maximum size +Llama 3.3 70B Q3_K_M ")};
         QTest::newRow("32") << QStringLiteral("32")
-                            << QStringList{QStringLiteral("^Best balance +Llama 3.1 8B Q8_0 "),
-                                   QStringLiteral("^Higher quality +Llama 2 13B Q5_K_M "),
-                                   QStringLiteral("^Maximum size +Code Llama 34B Q3_K_M ")};
+                            << QStringList{QStringLiteral("^Best balance +Qwen3 14B Q6_K "),
+                                   QStringLiteral("^Maximum size +Qwen3 32B Q3_K_M ")};
     }
     void briefTables()
     {

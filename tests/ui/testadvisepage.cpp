@@ -92,30 +92,31 @@ void TestUiAdvise::ramChangesTheRecommendation()
     page.show();
     QVERIFY(page.selectCatalogModel(QStringLiteral("llama-3.1-70b")));
 
-    // 32 GB: "Best balance | 8B Q8_0". The page says when its background rows are done.
+    // 32 GB: "Best balance | Qwen3 14B Q6_K" (the current ladder; tests/core/advisor derives
+    // the rows). The page says when its background rows are done.
     QSignalSpy idle(&page, &AdvisePage::idle);
     page.setRamGb(32);
     QVERIFY(idle.wait(20000));
     QVERIFY(!page.isBusy());
     const QString at32 = priorityRow(page, Priority::BestBalance);
-    QVERIFY2(at32.contains(QStringLiteral("8B")) && at32.endsWith(QStringLiteral("Q8_0")), qPrintable(at32));
+    QVERIFY2(at32.contains(QStringLiteral("14B")) && at32.endsWith(QStringLiteral("Q6_K")), qPrintable(at32));
 
     const QString rec32 = recommendedQuant(page); // 70B on 32 GB: at most a low level
 
-    // 64 GB: "Best fit | 70B Q3_K_M"
+    // 64 GB: "Best balance | Qwen3 32B Q4_K_M"
     page.setRamGb(64);
     QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 20000);
     const QString at64 = priorityRow(page, Priority::BestBalance);
-    QVERIFY2(at64.contains(QStringLiteral("70B")) && at64.endsWith(QStringLiteral("Q3_K_M")), qPrintable(at64));
+    QVERIFY2(at64.contains(QStringLiteral("32B")) && at64.endsWith(QStringLiteral("Q4_K_M")), qPrintable(at64));
     const QString rec64 = recommendedQuant(page);
     QVERIFY(!rec64.isEmpty());
     QVERIFY(rec64 != rec32);
 
-    // 128 GB: "Best balance | 70B Q4_K_M"
+    // 128 GB: "Best balance | gpt-oss 120B Q8_0" (its published MXFP4 file)
     page.setRamGb(128);
     QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 20000);
     const QString at128 = priorityRow(page, Priority::BestBalance);
-    QVERIFY2(at128.contains(QStringLiteral("70B")) && at128.endsWith(QStringLiteral("Q4_K_M")), qPrintable(at128));
+    QVERIFY2(at128.contains(QStringLiteral("120B")) && at128.endsWith(QStringLiteral("Q8_0")), qPrintable(at128));
     QVERIFY(!recommendedQuant(page).isEmpty());
     QVERIFY(recommendedQuant(page) != rec32);
     QVERIFY(labelText(page, "headline").contains(recommendedQuant(page)));

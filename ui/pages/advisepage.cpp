@@ -65,6 +65,7 @@ AdvisePage::AdvisePage(QWidget *parent)
     , m_kvType(new QComboBox(this))
     , m_flash(new QCheckBox(tr("Fla&sh attention"), this))
     , m_qualityCritical(new QCheckBox(tr("&Quality is critical"), this))
+    , m_vision(new QCheckBox(tr("&Vision (image input)"), this))
     , m_memoryBar(new MemoryBar(this))
     , m_recommendation(new RecommendationPanel(this))
     , m_tableModel(new AdviceTableModel(this))
@@ -87,6 +88,7 @@ AdvisePage::AdvisePage(QWidget *parent)
     m_kvType->setObjectName(QStringLiteral("kvType"));
     m_flash->setObjectName(QStringLiteral("flash"));
     m_qualityCritical->setObjectName(QStringLiteral("qualityCritical"));
+    m_vision->setObjectName(QStringLiteral("vision"));
     m_memoryBar->setObjectName(QStringLiteral("memoryBar"));
     m_recommendation->setObjectName(QStringLiteral("recommendation"));
     m_table->setObjectName(QStringLiteral("levels"));
@@ -190,6 +192,7 @@ QGroupBox *AdvisePage::createRunBox()
                             "bytes, q8_0 1.06 bytes, q4_0 0.56 bytes per element"));
     m_flash->setToolTip(tr("Flash attention needs smaller compute buffers and allows a quantized V cache"));
     m_qualityCritical->setToolTip(tr("Prefer a smaller model at a higher quant over a larger model at a low quant"));
+    m_vision->setToolTip(tr("Count the vision projector (mmproj file) of models that read images"));
     auto *form = new QFormLayout(box);
     auto *contextLabel = new QLabel(tr("&Context:"), this);
     contextLabel->setBuddy(m_context);
@@ -198,6 +201,7 @@ QGroupBox *AdvisePage::createRunBox()
     form->addRow(tr("&KV cache:"), m_kvType);
     form->addRow(m_flash);
     form->addRow(m_qualityCritical);
+    form->addRow(m_vision);
     return box;
 }
 
@@ -249,6 +253,7 @@ void AdvisePage::restoreSettings()
     m_reserve->setValue(settings.value(QStringLiteral("advise/reserveGb"), 0.0).toDouble());
     m_kvType->setCurrentIndex(std::clamp(settings.value(QStringLiteral("advise/kvType"), 0).toInt(), 0, 2));
     m_flash->setChecked(settings.value(QStringLiteral("advise/flash"), false).toBool());
+    m_vision->setChecked(settings.value(QStringLiteral("advise/vision"), false).toBool());
     const QString modelId = settings.value(QStringLiteral("advise/model"), QStringLiteral("llama-3.1-70b")).toString();
     m_model->setCurrentIndex(std::max(0, m_model->findData(modelId)));
     updateContextRange();
@@ -263,6 +268,7 @@ void AdvisePage::saveSettings() const
     settings.setValue(QStringLiteral("advise/reserveGb"), m_reserve->value());
     settings.setValue(QStringLiteral("advise/kvType"), m_kvType->currentIndex());
     settings.setValue(QStringLiteral("advise/flash"), m_flash->isChecked());
+    settings.setValue(QStringLiteral("advise/vision"), m_vision->isChecked());
     if (!m_gguf && !m_custom)
         settings.setValue(QStringLiteral("advise/model"), currentModelId());
     settings.setValue(QStringLiteral("advise/context"), m_context->value() * kContextStep);
@@ -291,6 +297,7 @@ void AdvisePage::connectControls()
     connect(m_context, &QSlider::valueChanged, this, &AdvisePage::recompute);
     connect(m_kvType, &QComboBox::currentIndexChanged, this, recomputeAll);
     connect(m_flash, &QCheckBox::toggled, this, recomputeAll);
+    connect(m_vision, &QCheckBox::toggled, this, recomputeAll);
     connect(m_qualityCritical, &QCheckBox::toggled, this, &AdvisePage::recompute);
     connect(m_openGguf, &QPushButton::clicked, this, &AdvisePage::browseGguf);
     connect(m_enterShape, &QPushButton::clicked, this, &AdvisePage::enterShape);
@@ -543,6 +550,7 @@ AdviceOptions AdvisePage::machineOptions() const
         options.reserveBytes = std::uint64_t(m_reserve->value() * GB);
     options.kvType = KvCacheType(m_kvType->currentData().toInt());
     options.flashAttention = m_flash->isChecked();
+    options.vision = m_vision->isChecked();
     return options;
 }
 

@@ -117,6 +117,7 @@ private:
     QComboBox *m_kvType;
     QCheckBox *m_flash;
     QCheckBox *m_qualityCritical;
+    QCheckBox *m_vision;
     MemoryBar *m_memoryBar;
     RecommendationPanel *m_recommendation;
     AdviceTableModel *m_tableModel;
