@@ -8,6 +8,7 @@
 #include "util/error.h"
 #include "util/units.h"
 
+#include <QDir>
 #include <QFileInfo>
 
 #include <map>
@@ -124,6 +125,17 @@ FittedConversion planFittedConversion(const ConversionRequest &request, const Fi
     f.request.fileTypes = {f.fit.nearestMix};
     f.request.options = f.fit.options;
     f.preparation = prepareConversion(f.request, source, imatrix ? &*imatrix : nullptr);
+    if (request.outputFile.isEmpty()) {
+        // Named after the budget, so that it never replaces the standard mix of the same type:
+        // model-Q3_K_L.gguf -> model-Q3_K_L-fit-36.35GB.gguf.
+        QString path = f.preparation.targets.front().outputPath;
+        if (path.endsWith(QLatin1String(".gguf")))
+            path.chop(5);
+        f.request.outputFile =
+            path + QStringLiteral("-fit-%1GB.gguf").arg(double(f.fit.plan.outputFileBytes) / 1e9, 0, 'f', 2);
+        f.request.outputFolder.clear();
+        f.preparation = prepareConversion(f.request, source, imatrix ? &*imatrix : nullptr);
+    }
     f.preparation.throwIfNotReady();
     const QuantPlan &plan = *f.preparation.targets.front().plan;
     const std::uint64_t size = f.budget.kind == FitBudgetKind::FileBytes ? plan.outputFileBytes
@@ -141,6 +153,13 @@ ConversionResult runFittedConversion(const ConversionRequest &request, const Fit
     const FittedConversion f = planFittedConversion(request, target, ctx);
     if (fitOut)
         *fitOut = f.fit;
+    if (request.outputFile.isEmpty()) {
+        // The folder of the named output, made when missing as runConversion does for folders.
+        const QString folder = QFileInfo(f.request.outputFile).absolutePath();
+        if (!QDir().mkpath(folder))
+            throw IoError(folder, QStringLiteral("create folder"),
+                          QStringLiteral("cannot create the output folder"));
+    }
     return runConversion(f.request, ctx);
 }
 

@@ -2,6 +2,7 @@
 if(TARGET quantfit_ui)
     quantfit_add_test(test_ui_job SOURCES ${CMAKE_CURRENT_LIST_DIR}/testjob.cpp LIBS quantfit_ui LABELS ui)
     quantfit_add_test(test_ui_advise SOURCES ${CMAKE_CURRENT_LIST_DIR}/testadvisepage.cpp LIBS quantfit_ui LABELS ui)
+    quantfit_add_test(test_ui_machine SOURCES ${CMAKE_CURRENT_LIST_DIR}/testmachinepanel.cpp LIBS quantfit_ui LABELS ui)
     quantfit_add_test(test_ui_convert SOURCES ${CMAKE_CURRENT_LIST_DIR}/testconvertpage.cpp LIBS quantfit_ui LABELS ui)
     quantfit_add_test(test_ui_measure SOURCES ${CMAKE_CURRENT_LIST_DIR}/testmeasurepage.cpp LIBS quantfit_ui LABELS ui)
     quantfit_add_test(test_ui_mainwindow SOURCES ${CMAKE_CURRENT_LIST_DIR}/testmainwindow.cpp LIBS quantfit_ui LABELS ui)

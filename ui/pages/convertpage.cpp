@@ -1,10 +1,14 @@
 #include "convertpage.h"
 
+#include "fitpanel.h"
+#include "recipeview.h"
+
 #include "common/apppaths.h"
 #include "gguf/filetype.h"
 #include "io/archivetext.h"
 #include "jobs/jobrunner.h"
 #include "jobs/taskjobs.h"
+#include "tasks/fittask.h"
 #include "util/error.h"
 #include "util/units.h"
 #include "widgets/calibrationbox.h"
@@ -70,6 +74,8 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     , m_outcome(new QTreeWidget(this))
     , m_measureButton(new QPushButton(tr("Measure &quality"), this))
     , m_showButton(new QPushButton(tr("Sho&w in folder"), this))
+    , m_recipeButton(new QPushButton(tr("Re&cipe…"), this))
+    , m_fit(new FitPanel(this))
 {
     m_demoOptions.name = QStringLiteral("QuantFit demo");
     m_demoPath = AppPaths::demoModelPath();
@@ -94,6 +100,7 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     leftLayout->setContentsMargins(0, 0, 0, 0);
     leftLayout->addWidget(createSourceBox());
     leftLayout->addWidget(createTargetBox());
+    leftLayout->addWidget(m_fit);
     leftLayout->addWidget(m_calibration);
     leftLayout->addWidget(m_options);
     leftLayout->addWidget(previewBox, 1);
@@ -206,7 +213,11 @@ QWidget *ConvertPage::createRunPanel()
     after->addStretch();
     after->addWidget(m_measureButton);
     after->addWidget(m_showButton);
+    after->addWidget(m_recipeButton);
     layout->addLayout(after);
+    m_recipeButton->setEnabled(false);
+    m_recipeButton->setToolTip(tr("The written file's per-tensor types as --tensor-type-file lines, "
+                                  "and its difference from another file"));
     m_measureButton->setEnabled(false);
     m_showButton->setEnabled(false);
     m_measureButton->setToolTip(tr("Open the written files on the Measure page, with the source as the base for KL divergence"));
@@ -259,6 +270,12 @@ void ConvertPage::connectControls()
     connect(m_options, &ConversionOptionsBox::imatrixChanged, this, &ConvertPage::loadImatrix);
     connect(m_options, &ConversionOptionsBox::optionsChanged, this, &ConvertPage::updatePreview);
     connect(m_convertButton, &QPushButton::clicked, this, &ConvertPage::startConversion);
+    connect(m_fit, &FitPanel::previewRequested, this, &ConvertPage::previewFit);
+    connect(m_fit, &FitPanel::changed, this, &ConvertPage::updatePreview);
+    connect(m_recipeButton, &QPushButton::clicked, this, [this] {
+        if (!m_finished.isEmpty())
+            showRecipe(m_finished.first());
+    });
     connect(m_measureButton, &QPushButton::clicked, this,
             [this] { emit measureRequested(m_finished, m_source.path); });
     connect(m_showButton, &QPushButton::clicked, this, [this] {
@@ -466,6 +483,17 @@ ConversionPreparation ConvertPage::preparation(QString *error) const
 void ConvertPage::updatePreview()
 {
     // Plans are pure and take milliseconds, so the preview follows every change directly.
+    if (m_fit->isChecked()) {
+        // A fit is planned on demand (its costs take seconds), not on every change.
+        m_calibration->setVisible(false);
+        m_preview->setEntries({}, request().outputFolder,
+                              m_source.file ? tr("Fit to a budget: one file whose types are chosen "
+                                                 "per tensor; Preview recipe shows them.")
+                                            : tr("Choose a source model."));
+        m_convertButton->setEnabled(m_source.file && !m_busy);
+        m_fit->setPreviewEnabled(m_source.file && !m_busy);
+        return;
+    }
     QString message;
     ConversionPreparation prep;
     const QStringList needing = mixesNeedingCalibration();
@@ -499,6 +527,7 @@ void ConvertPage::setBusy(bool busy)
     m_calibration->setEnabled(!busy);
     m_options->setEnabled(!busy);
     m_sourceEdit->setEnabled(!busy);
+    m_fit->setEnabled(!busy);
     updatePreview();
 }
 
@@ -532,6 +561,10 @@ void ConvertPage::startConversion()
 {
     if (m_busy || !m_source.file)
         return;
+    if (const auto target = m_fit->target()) {
+        startFittedConversion(*target);
+        return;
+    }
     QString error;
     const ConversionPreparation prep = preparation(&error);
     if (!error.isEmpty() || !prep.isReady()) {
@@ -601,6 +634,7 @@ void ConvertPage::startConversion()
         log(tr("Done in %1 (%2 read)").arg(formatDuration(result.seconds), formatBytes(result.inputBytes)));
         m_measureButton->setEnabled(true);
         m_showButton->setEnabled(true);
+        m_recipeButton->setEnabled(!m_finished.isEmpty());
         emit conversionFinished(true, m_finished);
     });
     connect(job, &Job::failed, this, [this](const QString &message) {
@@ -613,4 +647,118 @@ void ConvertPage::startConversion()
     });
     connect(job, &Job::finished, this, [this] { setBusy(false); });
     m_runner->start(job);
+}
+
+//
+// fitted mixes and recipes
+//
+
+void ConvertPage::fitToMachine(std::uint64_t ramBytes, std::uint32_t contextTokens, KvCacheType kv)
+{
+    m_fit->setMachine(ramBytes, contextTokens, kv);
+    updatePreview();
+}
+
+// The request of a fit: the widgets' request without the checked mixes (the fit names the type)
+// and without calibration (a fit takes an imatrix file).
+static ConversionRequest fitRequestFrom(ConversionRequest r)
+{
+    r.fileTypes.clear();
+    r.calibration.reset();
+    return r;
+}
+
+void ConvertPage::previewFit()
+{
+    const auto target = m_fit->target();
+    if (m_busy || !m_source.file || !target)
+        return;
+    auto fitted = std::make_shared<FittedConversion>();
+    const ConversionRequest r = fitRequestFrom(request());
+    auto *job = new Job(tr("Fitting %1").arg(QFileInfo(r.sourcePath).fileName()),
+                        [fitted, r, t = *target](JobContext &ctx) {
+                            *fitted = planFittedConversion(r, t, ctx);
+                        });
+    m_fit->showMessage(tr("Measuring each tensor's error per type…"));
+    m_progress->attach(job);
+    m_progress->setVisible(true);
+    setBusy(true);
+    connect(job, &Job::succeeded, this, [this, fitted] {
+        m_fit->showFitted(*fitted);
+        log(tr("Fit: %1 → %2 (%3), %4 recipe lines")
+                .arg(fitted->budget.description, QFileInfo(fitted->request.outputFile).fileName(),
+                     formatBytes(fitted->fit.plan.outputFileBytes))
+                .arg(fitted->fit.recipe.size()));
+    });
+    connect(job, &Job::failed, this, [this](const QString &message) {
+        m_fit->showMessage(tr("Error: %1").arg(message));
+        log(tr("Error: %1").arg(message));
+    });
+    connect(job, &Job::cancelled, this, [this] { m_fit->showMessage(tr("Cancelled.")); });
+    connect(job, &Job::finished, this, [this] { setBusy(false); });
+    m_runner->start(job);
+}
+
+void ConvertPage::startFittedConversion(const FitTarget &target)
+{
+    auto result = std::make_shared<ConversionResult>();
+    auto fit = std::make_shared<FitResult>();
+    const ConversionRequest r = fitRequestFrom(request());
+    auto *job = new Job(tr("Fitting and converting %1").arg(QFileInfo(r.sourcePath).fileName()),
+                        [result, fit, r, target](JobContext &ctx) {
+                            *result = runFittedConversion(r, target, ctx, fit.get());
+                        });
+    m_finished.clear();
+    m_outcome->clear();
+    m_measureButton->setEnabled(false);
+    m_showButton->setEnabled(false);
+    m_recipeButton->setEnabled(false);
+    log(tr("Fitting %1 to %2").arg(QFileInfo(r.sourcePath).fileName(), target.text));
+    m_progress->attach(job);
+    m_progress->setVisible(true);
+    setBusy(true);
+    connect(job, &Job::succeeded, this, [this, result, fit] {
+        for (const QString &w : result->warnings)
+            log(tr("Note: %1").arg(w));
+        for (const ConversionOutput &o : result->outputs) {
+            auto *row = new QTreeWidgetItem(m_outcome);
+            row->setText(0, QFileInfo(o.path).fileName());
+            row->setToolTip(0, o.path);
+            row->setText(1, formatBytes(o.predictedBytes));
+            row->setText(2, formatBytes(o.actualBytes));
+            row->setText(3, o.verified && o.actualBytes == o.predictedBytes
+                                ? tr("✔ verified, size exact")
+                                : tr("✘ size differs"));
+            m_finished << o.path;
+            log(tr("Wrote %1: %2, fitted (named %3; base mix %4, predicted loss %5 vs %6)")
+                    .arg(QDir::toNativeSeparators(o.path), formatBytes(o.actualBytes),
+                         fileTypeName(fit->nearestMix), fileTypeName(fit->baseMix))
+                    .arg(fit->predictedCost, 0, 'g', 3)
+                    .arg(fit->baseMixCost, 0, 'g', 3));
+        }
+        m_measureButton->setEnabled(true);
+        m_showButton->setEnabled(true);
+        m_recipeButton->setEnabled(!m_finished.isEmpty());
+        emit conversionFinished(true, m_finished);
+    });
+    connect(job, &Job::failed, this, [this](const QString &message) {
+        log(tr("Error: %1").arg(message));
+        emit conversionFinished(false, {});
+    });
+    connect(job, &Job::cancelled, this, [this] {
+        log(tr("Cancelled; no file was left behind."));
+        emit conversionFinished(false, {});
+    });
+    connect(job, &Job::finished, this, [this] { setBusy(false); });
+    m_runner->start(job);
+}
+
+void ConvertPage::showRecipe(const QString &path)
+{
+    auto *view = new RecipeView(this);
+    view->setObjectName(QStringLiteral("recipeView"));
+    view->setWindowFlag(Qt::Window);
+    view->setAttribute(Qt::WA_DeleteOnClose);
+    view->setFile(path);
+    view->show();
 }

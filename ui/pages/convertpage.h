@@ -3,6 +3,7 @@
 #include "jobs/modelloader.h"
 #include "model/syntheticmodel.h"
 #include "tasks/conversiontask.h"
+#include "tasks/fittask.h"
 
 #include <QStringList>
 #include <QWidget>
@@ -12,6 +13,7 @@
 
 class CalibrationBox;
 class ConversionOptionsBox;
+class FitPanel;
 class JobProgressWidget;
 class PlanPreview;
 class JobRunner;
@@ -47,6 +49,13 @@ public:
     void useDemoModel();
     void startConversion();
     void saveSettings() const;
+    /// Checks "Fit to a budget" for this machine (from the Advise page: RAM, context, KV type).
+    void fitToMachine(std::uint64_t ramBytes, std::uint32_t contextTokens, QuantFit::KvCacheType kv);
+    /// Plans the fit of the Fit group on a worker and shows its recipe table.
+    void previewFit();
+    /// Opens the recipe view of `path` (its per-tensor types, "Compare with…").
+    void showRecipe(const QString &path);
+    FitPanel *fitPanel() const { return m_fit; }
     /// The request the widgets describe (what Convert starts and the preview plans).
     QuantFit::ConversionRequest request() const;
 
@@ -86,6 +95,7 @@ private:
     void updatePreview();
     void log(const QString &line);
     void setBusy(bool busy);
+    void startFittedConversion(const QuantFit::FitTarget &target);
 
     JobRunner *m_runner;
     LoadedModel m_source;
@@ -114,4 +124,6 @@ private:
     QTreeWidget *m_outcome;
     QPushButton *m_measureButton;
     QPushButton *m_showButton;
+    QPushButton *m_recipeButton;
+    FitPanel *m_fit;
 };

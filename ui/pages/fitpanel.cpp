@@ -1,0 +1,167 @@
+#include "fitpanel.h"
+
+#include "util/units.h"
+
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QPushButton>
+#include <QRadioButton>
+#include <QSpinBox>
+#include <QTreeWidget>
+#include <QVBoxLayout>
+
+using namespace QuantFit;
+
+FitPanel::FitPanel(QWidget *parent)
+    : QGroupBox(tr("&Fit to a budget (one file, instead of the checked quants)"), parent)
+    , m_bySize(new QRadioButton(tr("File size"), this))
+    , m_byMachine(new QRadioButton(tr("This machine"), this))
+    , m_sizeGb(new QDoubleSpinBox(this))
+    , m_ramGb(new QDoubleSpinBox(this))
+    , m_context(new QSpinBox(this))
+    , m_kv(new QComboBox(this))
+    , m_preview(new QPushButton(tr("Preview &recipe"), this))
+    , m_summary(new QLabel(this))
+    , m_recipe(new QTreeWidget(this))
+{
+    setCheckable(true);
+    setChecked(false);
+    setObjectName(QStringLiteral("fit"));
+    m_sizeGb->setRange(0.001, 1e5);
+    m_sizeGb->setDecimals(3);
+    m_sizeGb->setSuffix(tr(" GB"));
+    m_sizeGb->setValue(4);
+    m_ramGb->setRange(0.5, 1e5);
+    m_ramGb->setDecimals(1);
+    m_ramGb->setSuffix(tr(" GB"));
+    m_ramGb->setValue(64);
+    m_context->setRange(256, 1 << 22);
+    m_context->setSingleStep(1024);
+    m_context->setValue(8192);
+    m_context->setSuffix(tr(" tokens"));
+    for (KvCacheType kv : {KvCacheType::F16, KvCacheType::Q8_0, KvCacheType::Q4_0})
+        m_kv->addItem(kvCacheTypeName(kv), int(kv));
+    m_bySize->setChecked(true);
+    m_sizeGb->setToolTip(tr("The output file is at most this size (decimal GB), exactly, from the plan"));
+    m_byMachine->setToolTip(tr("The weights get what the advisor's memory model leaves at this "
+                               "context: RAM − KV cache − compute buffer − overhead − reserve"));
+    m_summary->setWordWrap(true);
+    m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_recipe->setHeaderLabels({tr("Pattern"), tr("Type"), tr("Tensors")});
+    m_recipe->setRootIsDecorated(false);
+    m_recipe->header()->setSectionResizeMode(0, QHeaderView::Stretch);
+    m_recipe->setMaximumHeight(10 * fontMetrics().height());
+    m_recipe->setVisible(false);
+
+    auto *form = new QFormLayout;
+    auto *sizeRow = new QHBoxLayout;
+    sizeRow->addWidget(m_bySize);
+    sizeRow->addWidget(m_sizeGb);
+    sizeRow->addStretch();
+    auto *machineRow = new QHBoxLayout;
+    machineRow->addWidget(m_byMachine);
+    machineRow->addWidget(m_ramGb);
+    machineRow->addWidget(new QLabel(tr("context"), this));
+    machineRow->addWidget(m_context);
+    machineRow->addWidget(new QLabel(tr("KV"), this));
+    machineRow->addWidget(m_kv);
+    machineRow->addStretch();
+    form->addRow(sizeRow);
+    form->addRow(machineRow);
+    auto *layout = new QVBoxLayout(this);
+    layout->addLayout(form);
+    auto *buttons = new QHBoxLayout;
+    buttons->addWidget(m_summary, 1);
+    buttons->addWidget(m_preview);
+    layout->addLayout(buttons);
+    layout->addWidget(m_recipe);
+
+    connect(m_preview, &QPushButton::clicked, this, &FitPanel::previewRequested);
+    for (QDoubleSpinBox *s : {m_sizeGb, m_ramGb})
+        connect(s, &QDoubleSpinBox::valueChanged, this, &FitPanel::changed);
+    connect(m_context, &QSpinBox::valueChanged, this, &FitPanel::changed);
+    connect(m_kv, &QComboBox::currentIndexChanged, this, &FitPanel::changed);
+    connect(m_bySize, &QRadioButton::toggled, this, &FitPanel::changed);
+    connect(this, &QGroupBox::toggled, this, &FitPanel::changed);
+    connect(this, &FitPanel::changed, this, [this] {
+        m_recipe->setVisible(false);
+        m_summary->setText(isChecked() ? tr("Press Preview recipe to see the chosen types, or "
+                                            "Convert to fit and write.")
+                                       : QString());
+    });
+}
+
+std::optional<FitTarget> FitPanel::target() const
+{
+    if (!isChecked())
+        return std::nullopt;
+    FitTarget t;
+    if (m_bySize->isChecked()) {
+        t.kind = FitTarget::Kind::FileSize;
+        t.fileBytes = std::uint64_t(m_sizeGb->value() * 1e9);
+        t.text = tr("file size %1 GB").arg(m_sizeGb->value());
+    } else {
+        t.kind = FitTarget::Kind::Machine;
+        t.ramBytes = std::uint64_t(m_ramGb->value() * 1e9);
+        t.contextTokens = std::uint32_t(m_context->value());
+        t.kvType = KvCacheType(m_kv->currentData().toInt());
+        t.text = tr("%1 GB RAM, context %2, KV %3")
+                     .arg(m_ramGb->value())
+                     .arg(t.contextTokens)
+                     .arg(kvCacheTypeName(t.kvType));
+    }
+    return t;
+}
+
+void FitPanel::setMachine(std::uint64_t ramBytes, std::uint32_t contextTokens, KvCacheType kv)
+{
+    setChecked(true);
+    m_byMachine->setChecked(true);
+    m_ramGb->setValue(double(ramBytes) / 1e9);
+    if (contextTokens)
+        m_context->setValue(int(contextTokens));
+    m_kv->setCurrentIndex(m_kv->findData(int(kv)));
+}
+
+void FitPanel::setFileSize(std::uint64_t bytes)
+{
+    setChecked(true);
+    m_bySize->setChecked(true);
+    m_sizeGb->setValue(double(bytes) / 1e9);
+}
+
+void FitPanel::showFitted(const FittedConversion &f)
+{
+    const FitResult &r = f.fit;
+    m_summary->setText(tr("%1<br>%2 (%3 bits/weight), named %4; base mix %5. Predicted loss %6 "
+                          "vs %7 for %5.")
+                           .arg(f.budget.description.toHtmlEscaped(),
+                                formatBytes(r.plan.outputFileBytes))
+                           .arg(r.plan.bitsPerWeight(), 0, 'f', 2)
+                           .arg(fileTypeName(r.nearestMix), fileTypeName(r.baseMix))
+                           .arg(r.predictedCost, 0, 'g', 3)
+                           .arg(r.baseMixCost, 0, 'g', 3));
+    m_recipe->clear();
+    for (const RecipeLine &l : r.recipe) {
+        auto *item = new QTreeWidgetItem(m_recipe);
+        item->setText(0, l.pattern);
+        item->setText(1, ggmlTypeName(l.type));
+        item->setText(2, QString::number(l.nTensors));
+    }
+    m_recipe->setVisible(true);
+}
+
+void FitPanel::showMessage(const QString &text)
+{
+    m_summary->setText(text.toHtmlEscaped());
+    m_recipe->setVisible(false);
+}
+
+void FitPanel::setPreviewEnabled(bool enabled)
+{
+    m_preview->setEnabled(enabled);
+}

@@ -1,0 +1,56 @@
+#pragma once
+
+#include "advisor/advisor.h"
+#include "tasks/fittask.h"
+
+#include <QGroupBox>
+
+#include <optional>
+
+class QButtonGroup;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QPushButton;
+class QRadioButton;
+class QSpinBox;
+class QTreeWidget;
+
+/// Convert's "Fit to a budget" group: instead of the checked mixes, one file whose per-tensor
+/// types are chosen for a file size or for this machine (RAM, context and KV type, as the Advise
+/// page has them; tasks/fittask.h). "Preview recipe" plans the fit (seconds: the costs are
+/// measured) and shows the recipe table before anything is written.
+class FitPanel : public QGroupBox
+{
+    Q_OBJECT
+
+public:
+    explicit FitPanel(QWidget *parent = nullptr);
+
+    /// The target the widgets describe; nullopt when the group is unchecked.
+    std::optional<QuantFit::FitTarget> target() const;
+    /// Fit to a machine (checks the group): Advise's "Fit exactly" and "Fit to this machine".
+    void setMachine(std::uint64_t ramBytes, std::uint32_t contextTokens, QuantFit::KvCacheType kv);
+    /// Fit to a file size (checks the group).
+    void setFileSize(std::uint64_t bytes);
+
+    void showFitted(const QuantFit::FittedConversion &fitted);
+    void showMessage(const QString &text);
+    void setPreviewEnabled(bool enabled);
+    QTreeWidget *recipeTree() const { return m_recipe; }
+
+signals:
+    void previewRequested();
+    void changed();
+
+private:
+    QRadioButton *m_bySize;
+    QRadioButton *m_byMachine;
+    QDoubleSpinBox *m_sizeGb;
+    QDoubleSpinBox *m_ramGb;
+    QSpinBox *m_context;
+    QComboBox *m_kv;
+    QPushButton *m_preview;
+    QLabel *m_summary;
+    QTreeWidget *m_recipe;
+};
