@@ -5,6 +5,7 @@
 #include "common/palette.h"
 #include "gguf/ggufreader.h"
 #include "jobs/modelloader.h"
+#include "machinepanel.h"
 #include "model/modelinfo.h"
 #include "models/advicechartdata.h"
 #include "models/advicetablemodel.h"
@@ -233,9 +234,14 @@ QWidget *AdvisePage::createResults()
     tableLayout->addLayout(tableRow);
     auto *split = new QSplitter(Qt::Vertical, this);
     split->addWidget(tableBox);
+    // Placement and speed on a machine with a GPU (or unified memory), below the RAM table.
+    m_machinePanel = new MachinePanel(this);
+    m_machinePanel->setObjectName(QStringLiteral("machinePanel"));
+    split->addWidget(m_machinePanel);
     split->addWidget(m_priorities);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
+    split->setStretchFactor(2, 2);
 
     auto *results = new QWidget(this);
     auto *layout = new QVBoxLayout(results);
@@ -572,6 +578,7 @@ void AdvisePage::recompute()
     } catch (const Error &e) {
         m_advice.reset();
         m_tableModel->setAdvice(ModelAdvice{});
+        m_machinePanel->clear();
         showError(e.message());
         updateMemoryBar();
         return;
@@ -587,6 +594,7 @@ void AdvisePage::recompute()
                              .arg(formatBytes(std::uint64_t(a.kvBytesPerToken))));
     m_tableModel->setAdvice(a);
     m_recommendation->setRecommendation(a.recommendation);
+    m_machinePanel->setAdvice(a, m_gguf, m_ggufPath);
     updateMemoryBar();
     publishChartData();
 }

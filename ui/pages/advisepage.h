@@ -18,6 +18,7 @@ class GgufFile;
 
 struct LoadedModel;
 class AdviceTableModel;
+class MachinePanel;
 class MemoryBar;
 class PriorityPanel;
 class RecommendationPanel;
@@ -34,8 +35,9 @@ class QTableView;
 
 /// Advise: the machine (RAM presets, detected, custom; OS reserve), the model (catalog search or
 /// an opened GGUF), context, KV type and flash attention; then every quant level in a table with
-/// the recommendation highlighted and explained, a memory bar that follows every change, and the
-/// brief's priority rows for the RAM. Per-model advice is computed in the GUI thread (the advisor
+/// the recommendation highlighted and explained, a memory bar that follows every change, the
+/// placement and speed on a machine profile with a GPU (MachinePanel), and the brief's priority
+/// rows for the RAM. Per-model advice is computed in the GUI thread (the advisor
 /// answers in well under 50 ms); the priority rows, which size the whole catalog, on a pool
 /// thread.
 class AdvisePage : public QWidget
@@ -123,5 +125,6 @@ private:
     AdviceTableModel *m_tableModel;
     QTableView *m_table;
     QPushButton *m_convertButton;
+    MachinePanel *m_machinePanel = nullptr;
     PriorityPanel *m_priorities;
 };
