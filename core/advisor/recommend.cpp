@@ -298,7 +298,25 @@ void recommendQuant(ModelAdvice &a, const Catalog &catalog, const Sizer &sizer)
         }
     } else {
         rec.steps << QStringLiteral("Start with Q4_K_M: %1.").arg(badgeWhy(a, FileType::Q4_K_M));
-        if (fits(a, FileType::Q3_K_M)) {
+        // IQ4_XS is about 10 % smaller than Q4_K_M and loses far less than Q3_K_M (Llama 3 8B:
+        // +3.6 % against +10.5 % perplexity), with or without an importance matrix.
+        const QuantRow *iq4 = a.row(FileType::IQ4_XS);
+        const QuantRow *q3 = a.row(FileType::Q3_K_M);
+        if (iq4 && fits(a, FileType::IQ4_XS)
+            && (!q3 || iq4->pplIncreasePercent < q3->pplIncreasePercent)) {
+            rec.steps << QStringLiteral("Go down to IQ4_XS because it is necessary (%1): it "
+                                        "loses less than Q3_K_M (estimated +%2% against +%3% "
+                                        "perplexity); an importance matrix improves it further.")
+                             .arg(badgeWhy(a, FileType::IQ4_XS))
+                             .arg(iq4->pplIncreasePercent, 0, 'f', 1)
+                             .arg(q3 ? q3->pplIncreasePercent : 0.0, 0, 'f', 1);
+            deciding = QStringLiteral("IQ4_XS is the best level that fits (estimated +%1% "
+                                      "perplexity): Q4_K_M does not fit, and IQ4_XS, %2 smaller, "
+                                      "loses less than Q3_K_M.")
+                           .arg(iq4->pplIncreasePercent, 0, 'f', 1)
+                           .arg(adviceGb(a.row(FileType::Q4_K_M)->fileBytes - iq4->fileBytes));
+            chosen = FileType::IQ4_XS;
+        } else if (fits(a, FileType::Q3_K_M)) {
             const double loss = a.row(FileType::Q3_K_M)->pplIncreasePercent;
             rec.steps << QStringLiteral("Go down to Q3_K_M because it is necessary (%1); expect "
                                         "noticeable quality loss (estimated +%2% perplexity).")

@@ -49,7 +49,7 @@ private slots:
         // The current ladder (tests/core/advisor/testadvisorrecommend.cpp derives these rows).
         QTest::newRow("128") << QStringLiteral("128")
                              << QStringList{QStringLiteral("^Best balance +gpt-oss 120B \\(MoE\\) Q8_0 "),
-                                    QStringLiteral("^Maximum size +Qwen3 235B-A22B \\(MoE\\) Q2_K "),
+                                    QStringLiteral("^Maximum size +Qwen3 235B-A22B \\(MoE\\) IQ2_M "),
                                     QStringLiteral("^Note: The brief's \"405B Q2_K ~95GB\" is wrong: "
                                                    "Llama 3.1 405B at Q2_K .*does not fit")};
         QTest::newRow("64") << QStringLiteral("64")

@@ -63,7 +63,7 @@ private slots:
     //     best lineup model comfortable at Q4_K_M is gpt-oss 120B (MMLU 90.0, 62.8 GB), and as
     //     its experts are MXFP4 at every level it takes Q8_0 (the published MXFP4_MOE file);
     //     Q5_K_M/Q6_K rows of the same model add nothing; the largest model comfortable at any
-    //     level is Qwen3 235B at Q2_K (85.7 GB).
+    //     level is Qwen3 235B, best at IQ2_M (smaller than its Q2_K, 85.7 GB, and losing less).
     //   64 GB (usable 58, comfortable <= 43.5): Llama 3.3 70B only at Q3_K_M (MMLU 79.3 x
     //     (1 - 3.6 %)), below Qwen3 32B at Q4_K_M (83.6); Qwen3 32B is also the largest at Q5_K_M
     //     and Q6_K; the largest at any level is Llama 3.3 70B Q3_K_M.
@@ -78,7 +78,7 @@ private slots:
         QTest::newRow("128 best balance")
             << 128 << int(Priority::BestBalance) << QStringLiteral("gpt-oss-120b Q8_0");
         QTest::newRow("128 maximum size")
-            << 128 << int(Priority::MaximumSize) << QStringLiteral("qwen3-235b-a22b Q2_K");
+            << 128 << int(Priority::MaximumSize) << QStringLiteral("qwen3-235b-a22b IQ2_M");
         QTest::newRow("64 best balance")
             << 64 << int(Priority::BestBalance) << QStringLiteral("qwen3-32b Q4_K_M");
         QTest::newRow("64 higher quality")
