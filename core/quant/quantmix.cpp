@@ -165,6 +165,22 @@ bool isQuantizableTensor(const GgufTensorInfo &t, const QuantOptions &options)
                         [&](const char *part) { return contains(name, part); });
 }
 
+QString notQuantizedReason(const GgufTensorInfo &t, const QuantOptions &options)
+{
+    const QByteArray &name = t.name;
+    if (t.effectiveDims() < 2 || isQuantizableTensor(t, options))
+        return {};
+    if (!name.endsWith("weight"))
+        return QStringLiteral("not a weight: copied");
+    if (contains(name, "_norm.weight"))
+        return QStringLiteral("norm: copied");
+    if (options.leaveOutputTensor && name == "output.weight")
+        return QStringLiteral("--leave-output-tensor");
+    if (contains(name, "ffn_gate_inp.weight"))
+        return QStringLiteral("MoE router: never quantized (it decides which experts run)");
+    return QStringLiteral("never quantized (llama-quantize keeps this kind of tensor)");
+}
+
 bool tensorRequiresImatrix(const QByteArray &name, GgmlType type, FileType fileType)
 {
     const TensorCategory c = tensorCategory(name);
@@ -517,10 +533,13 @@ GgmlType MixRules::applyFallback(const GgufTensorInfo &t, GgmlType type, QString
     // Rows that are not even a multiple of 32 fit no block type: 16-bit float.
     if (nx % blockSizeOf(fallback) != 0)
         fallback = G::F16;
-    note = QStringLiteral("fallback: %1 columns not divisible by %2 (%3)")
-               .arg(nx)
-               .arg(blockSizeOf(type))
-               .arg(ggmlTypeName(type));
+    // Keep the rule that chose the type ("ffn_down bump, then fallback: ..."): with both in the
+    // dry run, a user sees why a tensor ended where it did.
+    const QString fallbackNote = QStringLiteral("fallback: %1 columns not divisible by %2 (%3)")
+                                     .arg(nx)
+                                     .arg(blockSizeOf(type))
+                                     .arg(ggmlTypeName(type));
+    note = note.isEmpty() ? fallbackNote : note + QStringLiteral(", then ") + fallbackNote;
     ++m_nFallbacks;
     return fallback;
 }

@@ -69,6 +69,10 @@ MixModelFacts mixModelFacts(const GgufMetadata &metadata,
 /// are converted"): 2-D or more, a `weight`, not a norm, and not one of the names llama-quantize
 /// never converts.
 bool isQuantizableTensor(const GgufTensorInfo &tensor, const QuantOptions &options);
+/// Why a matrix (2-D or more) is not a candidate, for the plan's note ("MoE router: never
+/// quantized ...", "not a weight: copied", ...); empty for a candidate and for 1-D tensors
+/// (norms, biases), which are never converted and need no reason.
+QString notQuantizedReason(const GgufTensorInfo &tensor, const QuantOptions &options);
 
 /// `more(i, n)` ("use_more_bits"): i < n/8, i >= 7n/8, or (i - n/8) % 3 == 2.
 bool useMoreBits(std::int64_t i, std::int64_t n);

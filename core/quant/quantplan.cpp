@@ -382,6 +382,7 @@ QuantPlan makeQuantPlan(const GgufMetadata &metadata, const std::vector<GgufTens
         PlannedTensor p{src, src.type, 0, false, {}};
         p.name = named.name;
         p.shard = options.keepSplit ? src.shard : 0;
+        p.note = notQuantizedReason(named, options);
         if (isQuantizableTensor(named, options)) {
             const TypeChoice c = rules.choose(named);
             p.targetType = c.type;

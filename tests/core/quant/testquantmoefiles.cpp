@@ -191,6 +191,16 @@ void TestQuantMoeFiles::referenceFile()
             ++nExpertStacks;
     }
     QCOMPARE(nExpertStacks, std::uint64_t(6)); // gate/up/down experts of 2 layers
+    // The dry run says why: the router is kept, and a bumped expert stack names its rule and
+    // then its fallback.
+    for (const PlannedTensor &p : plan.tensors) {
+        if (p.name.endsWith("ffn_gate_inp.weight"))
+            QVERIFY2(!p.quantized && p.note.contains(QLatin1String("router")), qPrintable(p.note));
+        if (p.name == "blk.1.ffn_down_exps.weight" && *ft == FileType::Q4_K_M)
+            QVERIFY2(p.note.startsWith(QLatin1String("ffn_down"))
+                         && p.note.contains(QLatin1String("then fallback")),
+                     qPrintable(p.note));
+    }
     QVERIFY(m_referenceBytes.contains(refName));
     QCOMPARE(plan.outputFileBytes, m_referenceBytes.value(refName));
     QCOMPARE(plan.outputFileBytes, std::uint64_t(QFileInfo(path(refName)).size()));
