@@ -20,6 +20,10 @@ namespace {
 // is one pass over the vocabulary (a few µs for 32k), so groups keep the scheduling cheap.
 constexpr int kPositionsPerTask = 8;
 
+// llama.cpp's default micro-batch (n_ubatch): a chunk's query rows per attention call are at most
+// this, which decides the flash-attention kernel it uses (SessionOptions::attentionRows).
+constexpr int kLlamaUbatch = 512;
+
 void checkOptions(const PerplexityOptions &o)
 {
     if (o.nCtx < 4)
@@ -54,7 +58,9 @@ public:
                                             .nThreads = options.nThreads,
                                             .nBatch = std::min(options.nBatch, nCtx),
                                             .kvType = options.kvType,
-                                            .flashAttention = options.flashAttention})
+                                            .flashAttention = options.flashAttention,
+                                            .attentionRows = std::min({options.nBatch, nCtx,
+                                                                       kLlamaUbatch})})
         , m_split(!options.matmulObserver && !options.expertObserver)
         , m_logits(std::size_t(m_split ? nCtx - nCtx / 2 : nCtx) * std::size_t(m_model->nVocab()))
         , m_lastLogits(m_split ? std::size_t(m_model->nVocab()) : 0)

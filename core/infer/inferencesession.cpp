@@ -8,9 +8,10 @@
 //     -> (gemma: RMSNorm) -> residual; RMSNorm -> dense GLU (SwiGLU, GeGLU, fused gate+up) or the
 //     expert block of moe.h -> (gemma: RMSNorm) -> residual
 //  3. final RMSNorm, the LM head for the tokens whose logits are wanted, (gemma) soft-capping
-// Attention follows llama.cpp's flash-attention kernel by default (F32 queries and softmax over
-// the F16 cache); with flashAttention off, q and the probabilities are rounded to F16 before they
-// meet an F16 cache, as its plain path converts them to the cache's dot type.
+// Attention follows llama.cpp's flash-attention kernels by default (the tiled one, F32 over the
+// F16 cache, for micro-batches of 64+ rows; the one-row one, F16 q and value accumulator, below);
+// with flashAttention off, q and the probabilities are rounded to F16 before they meet an F16
+// cache, as its plain path converts them to the cache's dot type.
 
 #include "llamamodel.h"
 
@@ -143,6 +144,7 @@ InferenceSession::InferenceSession(std::shared_ptr<const LlamaModel> model,
     m_kvType = options.kvType;
     m_roundActivations = options.roundActivations;
     m_flashAttention = options.flashAttention;
+    m_attentionRows = std::max(0, options.attentionRows);
 
     const std::size_t kvDim = std::size_t(hp.nHeadsKv) * std::size_t(hp.headDim);
     const std::size_t kvElements = std::size_t(hp.nLayers) * 2 * std::size_t(m_nCtx) * kvDim;
@@ -459,7 +461,8 @@ void InferenceSession::storeKv(int layer, int nTokens, int pos0)
 // and soft-capped, masked and soft-maxed per row (with the head's sink), then output = Vᵀ·p.
 // Both products run through Infer::matmul on one thread each (the blocks are spread over
 // threads). Flash attention (llama.cpp's tiled CPU kernel) keeps q and p in F32 against the
-// cache values; without it matmul rounds q and p to the cache type first, as ggml's plain path.
+// cache values, its one-row kernel rounds q and sums the values in F16 (kernels.h); without
+// flash attention matmul rounds q and p to the cache type first, as ggml's plain path.
 void InferenceSession::attention(int layer, int nTokens, int pos0, JobContext *ctx)
 {
     const LlamaHParams &hp = m_model->hparams();
@@ -481,8 +484,14 @@ void InferenceSession::attention(int layer, int nTokens, int pos0, JobContext *c
     const std::size_t elementBytes = f16 ? 2 : 4;
     const auto *cache = f16 ? reinterpret_cast<const std::uint8_t *>(m_kv16.get())
                             : reinterpret_cast<const std::uint8_t *>(m_kv32.get());
-    const Infer::MatmulOptions mm{.nThreads = 1, .roundActivations = !m_flashAttention};
     const bool flash = m_flashAttention;
+    // Why two flash paths: llama.cpp's CPU kernel is tiled (all F32) for micro-batches of 64
+    // rows or more when the value width is a whole number of AVX-512 vectors, and otherwise
+    // goes row by row with q rounded to F16 and an F16 value accumulator (ggml-cpu ops.cpp,
+    // flash_attn_ext). The F32 cache has no F16 rounding on either path.
+    const int rows = m_attentionRows > 0 ? m_attentionRows : nTokens;
+    const bool oneRow = flash && f16 && (rows < 64 || headDim % 16 != 0);
+    const Infer::MatmulOptions mm{.nThreads = 1, .roundActivations = !flash || oneRow};
 
     // About 48 query rows per block, and enough blocks to keep every thread busy.
     int tokensPerBlock = std::max(1, 48 / nGqa);
@@ -521,6 +530,7 @@ void InferenceSession::attention(int layer, int nTokens, int pos0, JobContext *c
         keys.rowBytes = kvDim * elementBytes;
         std::vector<float> p(std::size_t(nRows) * std::size_t(nSeen));
         Infer::matmul(keys, q.data(), nRows, p.data(), mm);
+        std::vector<float> out(std::size_t(nRows) * std::size_t(headDim));
 
         for (int r = 0; r < nRows; ++r) {
             float *row = p.data() + std::size_t(r) * std::size_t(nSeen);
@@ -535,8 +545,17 @@ void InferenceSession::attention(int layer, int nTokens, int pos0, JobContext *c
                     s *= scale;
                 row[j] = s;
             }
-            if (L.sinks)
-                Infer::softmaxWithSink(row + lo, hi - lo, L.sinks[kvh * nGqa + r % nGqa]);
+            const float *sink = L.sinks ? L.sinks + kvh * nGqa + r % nGqa : nullptr;
+            if (oneRow) {
+                const auto *v = reinterpret_cast<const std::uint16_t *>(cache)
+                    + vBase + std::size_t(kvh) * std::size_t(headDim) * nCtx
+                    + std::size_t(kStart + lo);
+                Infer::flashAttnRowF16(row + lo, hi - lo, v, nCtx, headDim, sink,
+                                       out.data() + std::size_t(r) * std::size_t(headDim));
+                continue;
+            }
+            if (sink)
+                Infer::softmaxWithSink(row + lo, hi - lo, *sink);
             else
                 kern.softmax(row + lo, hi - lo);
             std::fill(row, row + lo, 0.0f);
@@ -552,8 +571,8 @@ void InferenceSession::attention(int layer, int nTokens, int pos0, JobContext *c
         values.nIn = nSeen;
         values.nOut = headDim;
         values.rowBytes = nCtx * elementBytes;
-        std::vector<float> out(std::size_t(nRows) * std::size_t(headDim));
-        Infer::matmul(values, p.data(), nRows, out.data(), mm);
+        if (!oneRow)
+            Infer::matmul(values, p.data(), nRows, out.data(), mm);
 
         for (int t = t0; t < t1; ++t)
             for (int g = 0; g < nGqa; ++g)

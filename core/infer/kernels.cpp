@@ -325,6 +325,50 @@ void softmaxWithSink(float *x, int n, float sink)
         x[i] *= scale;
 }
 
+void flashAttnRowF16(const float *scores, int n, const std::uint16_t *v, std::size_t vStride,
+                     int dv, const float *sink, float *out)
+{
+    std::vector<std::uint16_t> acc(std::size_t(dv), fp32ToFp16(0.0f));
+    float m = -INFINITY;
+    float sum = 0.0f;
+    for (int j = 0; j < n; ++j) {
+        const float s = scores[j];
+        float ms = 1.0f;
+        float vs = 1.0f;
+        if (s > m) {
+            ms = std::exp(m - s);
+            m = s;
+            for (std::uint16_t &a : acc)
+                a = fp32ToFp16(fp16ToFp32(a) * ms);
+        } else {
+            vs = std::exp(s - m);
+        }
+        // Why fma: ggml's F16C path accumulates with a fused multiply-add before rounding.
+        for (int d = 0; d < dv; ++d)
+            acc[std::size_t(d)] = fp32ToFp16(
+                std::fma(fp16ToFp32(v[std::size_t(d) * vStride + std::size_t(j)]), vs,
+                         fp16ToFp32(acc[std::size_t(d)])));
+        sum = sum * ms + vs;
+    }
+    for (int d = 0; d < dv; ++d)
+        out[d] = fp16ToFp32(acc[std::size_t(d)]);
+    if (sink) {
+        float ms = 1.0f;
+        float vs = 1.0f;
+        if (*sink > m) {
+            ms = std::exp(m - *sink);
+            for (int d = 0; d < dv; ++d)
+                out[d] *= ms;
+        } else {
+            vs = std::exp(*sink - m);
+        }
+        sum = sum * ms + vs;
+    }
+    const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
+    for (int d = 0; d < dv; ++d)
+        out[d] *= inv;
+}
+
 bool haveAvx2()
 {
     return cpuFeatures().avx2Fma();

@@ -5,6 +5,7 @@
 // AVX2/FMA path chosen at run time and a portable path; `Kernels::portable()` forces the portable
 // one so tests can compare the two.
 
+#include <cstddef>
 #include <cstdint>
 
 namespace QuantFit::Infer {
@@ -46,5 +47,14 @@ void swigluOai(float *g, const float *u, int n);
 /// softmax of x[0..n) with an extra term exp(sink) in the denominator (an attention sink, which
 /// takes probability but contributes no value). Sums in double, as ggml's soft_max.
 void softmaxWithSink(float *x, int n, float sink);
+
+/// One query row of ggml's one-row flash-attention kernel over an F16 value cache (the path
+/// llama.cpp takes for batches of fewer than 64 rows, e.g. generation): keys in order, an
+/// online softmax whose value accumulator is kept in F16 (rescaled when the maximum grows,
+/// rounded after every added row), then the sink term (when `sink` is given) and the division
+/// by the sum. `scores` holds the n scaled scores; value j, element d is v[d * vStride + j].
+/// Writes dv floats to `out`.
+void flashAttnRowF16(const float *scores, int n, const std::uint16_t *v, std::size_t vStride,
+                     int dv, const float *sink, float *out);
 
 } // namespace QuantFit::Infer

@@ -191,6 +191,11 @@ struct SessionOptions {
     /// scores, softmax and value sums over the (F16) cache. false emulates `-fa off`: q and the
     /// probabilities are rounded to the cache type before the two products.
     bool flashAttention = true;
+    /// The query rows of the micro-batch llama.cpp would run, which decides its flash-attention
+    /// kernel: the tiled one (F32) from 64 rows, the one-row kernel (q rounded to F16, F16 value
+    /// accumulator) below. 0 = the tokens of each step, as in generation; perplexity sets its
+    /// micro-batch, since it evaluates a chunk in two halves.
+    int attentionRows = 0;
 };
 
 /// Observes the input of every matrix product: `x` is row-major [nTokens x nCols] (nCols = the
@@ -265,6 +270,7 @@ private:
     KvStorageType m_kvType = KvStorageType::F16;
     bool m_roundActivations = true;
     bool m_flashAttention = true;
+    int m_attentionRows = 0;
     int m_nPast = 0;
     // Per layer: K [nCtx][kvDim], then V transposed [kvDim][nCtx]. Allocated without zeroing,
     // so pages count towards resident memory only once used; only written positions are read.

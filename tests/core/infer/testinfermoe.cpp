@@ -1,5 +1,5 @@
-// Expert routing and the activations of the newer architectures, against values computed by
-// hand from their definitions (llama.cpp: src/llama-graph.cpp build_moe_ffn, ggml glu ops).
+// Expert routing, the activations of the newer architectures and the one-row flash-attention
+// kernel, against values computed by hand from their definitions (llama.cpp: src/llama-graph.cpp build_moe_ffn, ggml glu ops).
 
 #include "infer/kernels.h"
 #include "infer/moe.h"
@@ -128,6 +128,32 @@ private slots:
         softmaxWithSink(y, 2, std::log(4.0f)); // e^s: 3, 1 and the sink 4
         QVERIFY(std::abs(y[0] - 3.0 / 8.0) < 1e-7);
         QVERIFY(std::abs(y[1] - 1.0 / 8.0) < 1e-7);
+    }
+
+    // The one-row flash-attention kernel keeps the value sum in F16: scores (0, ln 3) over values
+    // (1, 1) give 1 exactly in real arithmetic, but the accumulator holds fp16(1/3) =
+    // 0.333251953125 after the rescale, then fp16(1.333251953125) = 1.3330078125 (steps of
+    // 2^-10), and 1.3330078125 / (4/3) = 0.999755859375.
+    void flashRowAccumulatesInF16()
+    {
+        const float scores[] = {0.0f, std::log(3.0f)};
+        const std::uint16_t v[] = {fp32ToFp16(1.0f), fp32ToFp16(1.0f)};
+        float out = 0;
+        flashAttnRowF16(scores, 2, v, 2, 1, nullptr, &out);
+        QVERIFY2(std::abs(out - 0.999755859375) < 1e-7, qPrintable(QString::number(out, 'g', 10)));
+    }
+
+    // The sink joins the sum after the keys: one key of score 0 and value 2 with a sink of
+    // ln 3 gives 2 * 1 / (1 + 3) = 0.5.
+    void flashRowFoldsInTheSink()
+    {
+        const float scores[] = {0.0f};
+        const std::uint16_t v[] = {fp32ToFp16(2.0f), fp32ToFp16(-4.0f)}; // two value dims
+        const float sink = std::log(3.0f);
+        float out[2] = {};
+        flashAttnRowF16(scores, 1, v, 1, 2, &sink, out);
+        QVERIFY(std::abs(out[0] - 0.5) < 1e-6);
+        QVERIFY(std::abs(out[1] + 1.0) < 1e-6);
     }
 };
 
