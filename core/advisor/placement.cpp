@@ -265,24 +265,25 @@ Placement planPlacement(const MachineProfile &machine, const ModelShape &shape,
     if (!f.hostFits || (p.nGpuLayers > 0 && !f.gpuFits))
         p.mode = PlacementMode::DoesNotFit;
 
-    // Longest context with this placement (both devices checked).
-    const auto fitsAt = [&](std::uint32_t steps) {
-        const Fit g = layout.evaluate(p.nGpuLayers, p.nCpuMoe, steps * 256u);
-        return g.hostFits && (p.nGpuLayers == 0 || g.gpuFits);
-    };
-    std::uint32_t hi = shape.nCtxMax / 256;
-    if (hi > 0 && fitsAt(1)) {
+    // Longest context with a placement (both devices checked).
+    const auto longestFor = [&](std::uint32_t ngl, std::uint32_t nCpuMoe) -> std::uint32_t {
+        const auto fitsAt = [&](std::uint32_t steps) {
+            const Fit g = layout.evaluate(ngl, nCpuMoe, steps * 256u);
+            return g.hostFits && (ngl == 0 || g.gpuFits);
+        };
+        std::uint32_t hi = shape.nCtxMax / 256;
+        if (hi == 0 || !fitsAt(1))
+            return 0;
+        if (fitsAt(hi))
+            return hi * 256;
         std::uint32_t lo = 1;
-        if (fitsAt(hi)) {
-            lo = hi;
-        } else {
-            while (hi - lo > 1) {
-                const std::uint32_t mid = lo + (hi - lo) / 2;
-                (fitsAt(mid) ? lo : hi) = mid;
-            }
+        while (hi - lo > 1) {
+            const std::uint32_t mid = lo + (hi - lo) / 2;
+            (fitsAt(mid) ? lo : hi) = mid;
         }
-        p.longestContextTokens = lo * 256;
-    }
+        return lo * 256;
+    };
+    p.longestContextTokens = longestFor(p.nGpuLayers, p.nCpuMoe);
 
     // Why.
     const std::uint64_t total = weights.totalBytes();
@@ -346,6 +347,34 @@ Placement planPlacement(const MachineProfile &machine, const ModelShape &shape,
                                                                     "it can")
                                                    : QString());
         break;
+    }
+    // More context than this placement allows: what moving a little more to RAM gives.
+    if ((p.mode == PlacementMode::ExpertOffload || p.mode == PlacementMode::LayerOffload)
+        && p.longestContextTokens < shape.nCtxMax) {
+        const bool experts = p.mode == PlacementMode::ExpertOffload;
+        const std::uint32_t target =
+            std::min(shape.nCtxMax, 2 * std::max(p.longestContextTokens, ctx));
+        std::uint32_t bestTokens = p.longestContextTokens, bestNgl = 0, bestNcm = 0;
+        for (std::uint32_t step = 1; step <= n && bestTokens < target; ++step) {
+            const std::uint32_t ngl = experts ? p.nGpuLayers
+                                              : (p.nGpuLayers > step ? p.nGpuLayers - step : 0);
+            const std::uint32_t ncm = experts ? p.nCpuMoe + step : 0;
+            if (ngl == 0 || ncm > n)
+                break;
+            const std::uint32_t longer = longestFor(ngl, ncm);
+            if (longer > bestTokens) {
+                bestTokens = longer;
+                bestNgl = ngl;
+                bestNcm = ncm;
+            }
+        }
+        if (bestNgl > 0)
+            p.explanation << QStringLiteral("For more context, move a little more to RAM: %1 "
+                                            "allows %2 tokens (this placement %3).")
+                                 .arg(experts ? QStringLiteral("--n-cpu-moe %1").arg(bestNcm)
+                                              : QStringLiteral("-ngl %1").arg(bestNgl))
+                                 .arg(bestTokens)
+                                 .arg(p.longestContextTokens);
     }
     if (p.fits()) {
         p.llamaCommand = commandLine(p, options);

@@ -383,6 +383,9 @@ private slots:
         QCOMPARE(dense.chosenLevel().placement.mode, PlacementMode::LayerOffload);
         QVERIFY(dense.chosenLevel().placement.nGpuLayers < llama.nLayers);
         QVERIFY(!dense.chosenLevel().placement.llamaCommand.contains(QStringLiteral("n-cpu-moe")));
+        // Fewer layers on the GPU leave room for a longer context there; the advice says so.
+        QVERIFY(dense.chosenLevel().placement.explanation.join(QLatin1Char(' ')).contains(
+            QStringLiteral("For more context, move a little more to RAM: -ngl ")));
 
         // The 30B-A3B MoE on the same PC: on the GPU, with expert offload named for Q6_K/Q8_0.
         const MachineAdvice moe = adviseOnMachine(pc, qwen, o);
