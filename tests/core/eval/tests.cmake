@@ -20,4 +20,12 @@ quantfit_add_test(test_eval_kld SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalkld.cp
 quantfit_add_test(test_eval_kld ARGS imatrixLowersKld)
 quantfit_add_test(test_eval_kld ARGS imatrixFilesRoundTrip imatrixSeesTheNormedEmbeddings
                   collectorSumsSquaresPerColumn kldRefusesAnotherVocabulary)
-quantfit_add_test(test_eval_arch SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalarch.cpp)
+# The 2026 architectures against llama.cpp (arch/ test data), split so that each entry takes a few
+# seconds under ASan.
+quantfit_add_test(test_eval_arch SOURCES ${CMAKE_CURRENT_LIST_DIR}/testevalarch.cpp
+                  ARGS perplexityMatchesLlamaCpp)
+quantfit_add_test(test_eval_arch ARGS perplexityWithoutFlashAttention)
+quantfit_add_test(test_eval_arch ARGS quantizedMoeMatchesLlamaCpp)
+quantfit_add_test(test_eval_arch ARGS moeKldFollowsBitWidth moeImatrixLowersKld)
+quantfit_add_test(test_eval_arch ARGS imatrixRecordsExperts incrementalDecodingMatchesBatch
+                  generationRunsOnMoe unsupportedPartsAreNamed badMetadataNamesTheKey)
