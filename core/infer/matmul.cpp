@@ -247,6 +247,105 @@ void decodeRow(const WeightMatrix &w, std::int64_t row, float *out)
     fn(src, out, w.nIn);
 }
 
+namespace {
+
+// Whether matmul() takes the row-dot Q8 path (matmulRowsQ8) for `w` and this batch.
+bool takesRowsQ8(const WeightMatrix &w, int nTokens, const MatmulOptions &options)
+{
+    const ActivationType actType = activationTypeFor(w.type);
+    return nTokens < options.minBatchedTokens && options.roundActivations
+        && canDecode(w.type) && activationQ8Bytes(actType, w.nIn) > 0
+        && q8ActivationType(w.type) && q8RowLengthOk(w.type, w.nIn);
+}
+
+} // namespace
+
+void matmulGroup(std::span<const MatmulTask> tasks, int nTokens, const MatmulOptions &options,
+                 JobContext *ctx)
+{
+    if (nTokens <= 0)
+        return;
+    // Row-dot tasks: one quantized copy per distinct (input, activation type, width).
+    struct Input {
+        const float *x;
+        ActivationType type;
+        std::int64_t n;
+        std::int64_t bytes; // per token
+        std::size_t offset; // into xq
+    };
+    struct Rows {
+        const MatmulTask *task;
+        const Input *input;
+    };
+    std::vector<Input> inputs;
+    std::vector<Rows> rowTasks;
+    inputs.reserve(tasks.size());
+    rowTasks.reserve(tasks.size());
+    std::size_t xqBytes = 0;
+    for (const MatmulTask &task : tasks) {
+        if (task.w->nOut <= 0)
+            continue;
+        if (!takesRowsQ8(*task.w, nTokens, options)) {
+            matmul(*task.w, task.x, nTokens, task.y, options, ctx);
+            continue;
+        }
+        const ActivationType type = activationTypeFor(task.w->type);
+        const auto same = [&](const Input &in) {
+            return in.x == task.x && in.type == type && in.n == task.w->nIn;
+        };
+        auto it = std::find_if(inputs.begin(), inputs.end(), same);
+        if (it == inputs.end()) {
+            const std::int64_t bytes = activationQ8Bytes(type, task.w->nIn);
+            inputs.push_back({task.x, type, task.w->nIn, bytes, xqBytes});
+            xqBytes += std::size_t(bytes) * std::size_t(nTokens);
+            it = inputs.end() - 1;
+        }
+        rowTasks.push_back({&task, &*it}); // stable: inputs has room for every task
+    }
+    if (rowTasks.empty())
+        return;
+    std::vector<std::uint8_t> xq(xqBytes);
+    for (const Input &in : inputs) {
+        for (int t = 0; t < nTokens; ++t)
+            quantizeActivationsQ8(in.type, in.x + std::int64_t(t) * in.n,
+                                  xq.data() + in.offset + std::size_t(t) * std::size_t(in.bytes),
+                                  in.n);
+    }
+    // Chunks of up to 64 rows of one task each, as matmulRowsQ8 cuts a single product.
+    const int nThreads = options.nThreads > 0 ? options.nThreads : defaultThreadCount();
+    std::int64_t totalRows = 0;
+    for (const Rows &r : rowTasks)
+        totalRows += r.task->w->nOut;
+    const std::int64_t rowsPerChunk =
+        std::clamp<std::int64_t>(totalRows / (std::int64_t(nThreads) * 8), 16, 64);
+    struct Chunk {
+        const Rows *rows;
+        std::int64_t begin, end;
+    };
+    std::vector<Chunk> chunks;
+    for (const Rows &r : rowTasks) {
+        for (std::int64_t b = 0; b < r.task->w->nOut; b += rowsPerChunk)
+            chunks.push_back({&r, b, std::min(r.task->w->nOut, b + rowsPerChunk)});
+    }
+    const DotPath path = dotPathFor(options);
+    parallelFor(chunks.size(), nThreads, [&](std::uint64_t c) {
+        const Chunk &chunk = chunks[std::size_t(c)];
+        const WeightMatrix &w = *chunk.rows->task->w;
+        const Input &in = *chunk.rows->input;
+        for (int t = 0; t < nTokens; ++t) {
+            float *yt = chunk.rows->task->y + std::int64_t(t) * w.nOut;
+            dotRowsQ8With(path, w.type, w.data + std::uint64_t(chunk.begin) * w.rowBytes,
+                          w.rowBytes, chunk.end - chunk.begin,
+                          xq.data() + in.offset + std::size_t(t) * std::size_t(in.bytes), w.nIn,
+                          yt + chunk.begin);
+            if (w.bias) {
+                for (std::int64_t o = chunk.begin; o < chunk.end; ++o)
+                    yt[o] += w.bias[o];
+            }
+        }
+    }, ctx);
+}
+
 void matmul(const WeightMatrix &w, const float *x, int nTokens, float *y,
             const MatmulOptions &options, JobContext *ctx)
 {

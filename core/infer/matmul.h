@@ -17,6 +17,8 @@
 
 #include "llamamodel.h"
 
+#include <span>
+
 namespace QuantFit {
 class JobContext;
 }
@@ -40,6 +42,22 @@ struct MatmulOptions {
 /// Throws Error when the weight type cannot be decoded, Cancelled when `ctx` asks.
 void matmul(const WeightMatrix &w, const float *x, int nTokens, float *y,
             const MatmulOptions &options, JobContext *ctx = nullptr);
+
+/// One product of a group: y = W x over the group's token count (layouts as matmul()).
+struct MatmulTask {
+    const WeightMatrix *w = nullptr;
+    const float *x = nullptr; ///< [nTokens x w->nIn]
+    float *y = nullptr;       ///< [nTokens x w->nOut]
+};
+
+/// matmul() of every task, with the same results, but the row-dot products of small batches
+/// (generation) run in one parallel region over the rows of all tasks, and inputs given by the
+/// same pointer are quantized once: for many small products on the same input, as the experts
+/// a token was routed to (each alone is too short to spread over threads well). Tasks that
+/// the row-dot path does not take (batches, float weights) run one after another through
+/// matmul(). Outputs must not overlap each other or the inputs.
+void matmulGroup(std::span<const MatmulTask> tasks, int nTokens, const MatmulOptions &options,
+                 JobContext *ctx = nullptr);
 
 /// Decodes row `row` of `w` into `out` (w.nIn floats).
 void decodeRow(const WeightMatrix &w, std::int64_t row, float *out);

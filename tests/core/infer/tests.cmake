@@ -5,3 +5,4 @@ quantfit_add_test(test_infer_stories SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinfer
 quantfit_add_test(test_infer_cli SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinfercli.cpp)
 quantfit_add_test(test_infer_matmulint SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinfermatmulint.cpp)
 quantfit_add_test(test_infer_moe SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinfermoe.cpp)
+quantfit_add_test(test_infer_matmulgroup SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinfermatmulgroup.cpp)
