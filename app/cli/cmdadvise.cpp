@@ -11,7 +11,9 @@
 #include "machineargs.h"
 
 #include "advisor/advisor.h"
+#include "advisor/estimates.h"
 #include "catalog/catalog.h"
+#include "eval/resultsstore.h"
 #include "advisor/placement.h"
 #include "gguf/ggufreader.h"
 #include "util/error.h"
@@ -39,6 +41,30 @@ QString gbSigned(std::int64_t bytes)
 QString gb(std::uint64_t bytes)
 {
     return gbSigned(std::int64_t(bytes));
+}
+
+// QuantFit's own perplexity runs (the results store), for replacing estimates by measurements.
+std::vector<QualityMeasurement> measuredRuns()
+{
+    std::vector<QualityMeasurement> runs;
+    for (const MeasurementRecord &r : ResultsStore().list()) {
+        QualityMeasurement m;
+        m.fileType = fileTypeFromName(r.fileType);
+        m.nParams = r.nParams;
+        m.isBase = r.isBase || r.fileType == QLatin1String("F32")
+                   || r.fileType == QLatin1String("F16") || r.fileType == QLatin1String("BF16");
+        m.ppl = r.ppl;
+        if (r.kld) {
+            m.meanKld = r.kld->kldMean;
+            m.pplRatio = r.kld->pplRatio;
+        }
+        m.textSource = r.textSource;
+        m.nCtx = r.nCtx;
+        m.label = QStringLiteral("%1 measured on %2, %3").arg(r.fileType, QFileInfo(r.textSource).fileName(),
+                                                             r.date.date().toString(Qt::ISODate));
+        runs.push_back(std::move(m));
+    }
+    return runs;
 }
 
 QJsonObject memoryJson(const MemoryBreakdown &m)
@@ -70,6 +96,8 @@ QJsonObject rowJson(const QuantRow &r)
                          {QStringLiteral("q4_0"), qint64(r.longestContextByKvType[2])}}},
             {QStringLiteral("fit"), fitBadgeName(r.badge)},
             {QStringLiteral("pplIncreasePercentEstimate"), r.pplIncreasePercent},
+            {QStringLiteral("qualityMeasured"), r.qualityMeasured},
+            {QStringLiteral("qualitySource"), r.qualitySource},
             {QStringLiteral("relativeSpeedEstimate"), r.relativeSpeed},
             {QStringLiteral("klDivergence8B"), r.klDivergence8B},
             {QStringLiteral("quality"), r.qualityLabel},
@@ -204,6 +232,19 @@ void printModel(const ModelAdvice &a, bool json, const std::optional<MachineAdvi
                     .arg(QStringLiteral("+%1%").arg(r.pplIncreasePercent, 0, 'f', 2), 10)
                     .arg(QStringLiteral("%1x").arg(r.relativeSpeed, 0, 'f', 2));
     }
+    QStringList measured;
+    for (const std::vector<QuantRow> *list : {&a.rows, &a.iquantRows}) {
+        for (const QuantRow &r : *list) {
+            if (r.qualityMeasured)
+                measured << QStringLiteral("%1 +%2% (%3)")
+                                .arg(r.name)
+                                .arg(r.pplIncreasePercent, 0, 'f', 2)
+                                .arg(r.qualitySource);
+        }
+    }
+    if (!measured.isEmpty())
+        text += QStringLiteral("Measured by QuantFit on this model, replacing the estimate: %1\n")
+                    .arg(measured.join(QStringLiteral("; ")));
     text += QStringLiteral("\nbits = the brief's nominal bits, bpw = the real mix; formula = "
                            "parameters x bits / 8; total at %1 tokens includes the reserve; "
                            "headroom = RAM - total at %2 tokens. Quality and speed are estimates "
@@ -388,7 +429,8 @@ int runAdvise(const QStringList &args)
     if (parser.isSet(QStringLiteral("gguf"))) {
         const GgufFile file = GgufFile::open(parser.value(QStringLiteral("gguf")),
                                              GgufFile::Mode::MetadataOnly);
-        const ModelAdvice a = advisor.adviseGguf(file, options);
+        ModelAdvice a = advisor.adviseGguf(file, options);
+        applyMeasuredQuality(a, measuredRuns());
         std::optional<MachineAdvice> onMachine;
         if (machine) {
             placementOptions.contextTokens = a.options.contextTokens;
@@ -400,7 +442,8 @@ int runAdvise(const QStringList &args)
         }
         printModel(a, json, onMachine);
     } else if (parser.isSet(QStringLiteral("model"))) {
-        const ModelAdvice a = advisor.adviseModel(parser.value(QStringLiteral("model")), options);
+        ModelAdvice a = advisor.adviseModel(parser.value(QStringLiteral("model")), options);
+        applyMeasuredQuality(a, measuredRuns());
         std::optional<MachineAdvice> onMachine;
         if (machine) {
             placementOptions.contextTokens = a.options.contextTokens;

@@ -110,6 +110,10 @@ struct QuantRow {
     /// IQ3_XS); QuantFit computes one while converting (`quantize --calibration`).
     bool needsImatrix = false;
     bool recommended = false;              ///< the per-model recommendation
+    /// pplIncreasePercent (and klDivergence8B, then this model's own) were measured on this
+    /// model by QuantFit (the results store), not estimated; qualitySource says which run.
+    bool qualityMeasured = false;
+    QString qualitySource;
 };
 
 /// A file type outside the brief's table (Q3_K_L, legacy Q4_0..Q5_1, IQ mixes, BF16, F32, and

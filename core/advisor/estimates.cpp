@@ -1,5 +1,7 @@
 #include "estimates.h"
 
+#include "advisor.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -89,6 +91,40 @@ double estimatedRelativeSpeed(FileType type)
 {
     const LevelFacts *l = anyFacts(type);
     return l ? l->relativeSpeed : 1.0;
+}
+
+int applyMeasuredQuality(ModelAdvice &advice, const std::vector<QualityMeasurement> &runs)
+{
+    int replaced = 0;
+    auto apply = [&](QuantRow &row) {
+        for (const QualityMeasurement &run : runs) {
+            if (run.isBase || !run.fileType || *run.fileType != row.fileType
+                || run.nParams != advice.nParams || !(run.ppl > 0))
+                continue;
+            double ratio = run.pplRatio.value_or(0);
+            if (!(ratio > 0)) {
+                const auto base = std::find_if(runs.begin(), runs.end(), [&](const auto &b) {
+                    return b.isBase && b.nParams == run.nParams && b.textSource == run.textSource
+                           && b.nCtx == run.nCtx && b.ppl > 0;
+                });
+                if (base == runs.end())
+                    continue;
+                ratio = run.ppl / base->ppl;
+            }
+            row.pplIncreasePercent = std::max(0.0, (ratio - 1.0) * 100.0);
+            if (run.meanKld)
+                row.klDivergence8B = *run.meanKld;
+            row.qualityMeasured = true;
+            row.qualitySource = run.label;
+            ++replaced;
+            return; // the newest run of this level
+        }
+    };
+    for (QuantRow &row : advice.rows)
+        apply(row);
+    for (QuantRow &row : advice.iquantRows)
+        apply(row);
+    return replaced;
 }
 
 } // namespace QuantFit

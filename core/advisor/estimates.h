@@ -32,6 +32,10 @@
 
 #include "gguf/filetype.h"
 
+#include <QString>
+
+#include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace QuantFit {
@@ -60,5 +64,28 @@ const LevelFacts *iquantFacts(FileType type);
 double estimatedPplIncreasePercent(FileType type, double paramsBillions);
 /// Estimated relative generation speed (F16 = 1.0).
 double estimatedRelativeSpeed(FileType type);
+
+/// One perplexity run QuantFit measured (a results-store record, reduced to what matching
+/// needs; the CLI and the app fill these so that core/advisor does not depend on core/eval).
+struct QualityMeasurement {
+    std::optional<FileType> fileType; ///< the measured file's type; nullopt when unknown
+    std::uint64_t nParams = 0;        ///< of the measured file
+    bool isBase = false;              ///< full precision (F32, F16, BF16): the reference
+    double ppl = 0;
+    std::optional<double> meanKld;    ///< against the base, when the run computed it
+    std::optional<double> pplRatio;   ///< PPL / base PPL of a KLD run (needs no base record)
+    QString textSource;               ///< same text and context are needed to compare
+    int nCtx = 0;
+    QString label;                    ///< "Q4_K_M, wiki.test.raw, 2026-12-01" for the reasons
+};
+
+struct ModelAdvice; // advisor.h
+
+/// Replaces the estimates of the levels of `advice` that were measured on the same model (runs
+/// with advice.nParams parameters): the perplexity increase becomes the KLD run's PPL ratio - 1,
+/// or ppl / base ppl - 1 with a full-precision run of the same model on the same text and
+/// context; the KLD the run's own. The newest run of a level wins (list order: newest first).
+/// Returns how many rows were replaced.
+int applyMeasuredQuality(ModelAdvice &advice, const std::vector<QualityMeasurement> &runs);
 
 } // namespace QuantFit

@@ -208,6 +208,47 @@ private slots:
         QVERIFY2(r.headline.endsWith(chosen->name), qPrintable(r.headline));
     }
 
+    // Measurements replace estimates: a level measured on the same model (same parameter
+    // count) against a full-precision run on the same text and context, or a KLD run's own PPL
+    // ratio. 10.5 / 10.0 = +5 %; ratio 1.02 = +2 %.
+    void measuredQualityReplacesEstimates()
+    {
+        ModelAdvice a = m_advisor.adviseModel(QStringLiteral("llama-3.1-8b"), ram(64));
+        const double estimatedQ3 = a.row(FileType::Q3_K_M)->pplIncreasePercent;
+        auto run = [&](std::optional<FileType> ft, double ppl, bool base, const char *text) {
+            QualityMeasurement m;
+            m.fileType = ft;
+            m.nParams = a.nParams;
+            m.isBase = base;
+            m.ppl = ppl;
+            m.textSource = QString::fromLatin1(text);
+            m.nCtx = 512;
+            m.label = QStringLiteral("run");
+            return m;
+        };
+        std::vector<QualityMeasurement> runs = {
+            run(FileType::Q4_K_M, 10.5, false, "wiki"),
+            run(FileType::Q3_K_M, 12.0, false, "other text"), // no base on this text
+            run(FileType::F16, 10.0, true, "wiki"),
+        };
+        QualityMeasurement kld = run(FileType::Q6_K, 99.0, false, "elsewhere");
+        kld.pplRatio = 1.02;
+        kld.meanKld = 0.004;
+        runs.push_back(kld);
+        QualityMeasurement otherModel = run(FileType::IQ4_XS, 10.1, false, "wiki");
+        otherModel.nParams = a.nParams + 1;
+        runs.push_back(otherModel);
+
+        QCOMPARE(applyMeasuredQuality(a, runs), 2);
+        QVERIFY(a.row(FileType::Q4_K_M)->qualityMeasured);
+        QVERIFY(std::abs(a.row(FileType::Q4_K_M)->pplIncreasePercent - 5.0) < 1e-9);
+        QVERIFY(std::abs(a.row(FileType::Q6_K)->pplIncreasePercent - 2.0) < 1e-9);
+        QCOMPARE(a.row(FileType::Q6_K)->klDivergence8B, 0.004);
+        QVERIFY(!a.row(FileType::Q3_K_M)->qualityMeasured);
+        QCOMPARE(a.row(FileType::Q3_K_M)->pplIncreasePercent, estimatedQ3);
+        QVERIFY(!a.row(FileType::IQ4_XS)->qualityMeasured);
+    }
+
     // When Q4_K_M does not fit, IQ4_XS comes before Q3_K_M: on the scoreboard it loses +3.6 %
     // against +10.5 % (Llama 3 8B), and it needs no importance matrix. Llama 3.3 70B on 50 GB:
     // Q4_K_M (42.5 GB) needs about 52.6 GB in all, IQ4_XS about 4.3 GB less.
