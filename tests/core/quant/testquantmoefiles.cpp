@@ -3,7 +3,8 @@
 // requantized as `llama-quantize --allow-requantize`) each made Q4_K_M and Q2_K. For each of the
 // six reference files: our plan gives the tensor order, types, shapes and bytes of
 // quant-tensor-types.csv and the reference file's exact size, the advisor predicts that size for
-// the source, and our output is identical to the reference byte for byte (a mismatch names the
+// the source (and the tensor list it builds from the model's shape alone gives the same tensor
+// bytes), and our output is identical to the reference byte for byte (a mismatch names the
 // first differing tensor). The rules exercised: the n_expert == 8 bumps, row-length fallbacks,
 // the router kept in F32, the "more bits" layers of ffn_down_exps, 3-D expert stacks quantized
 // per expert.
@@ -11,9 +12,12 @@
 #include "testsupport.h"
 
 #include "advisor/advisor.h"
+#include "advisor/recommend.h"
+#include "advisor/shapetensors.h"
 #include "gguf/ggufreader.h"
 #include "gguf/ggufwriter.h"
 #include "jobs/jobcontext.h"
+#include "model/modelinfo.h"
 #include "quant/imatrixfile.h"
 #include "quant/quantizer.h"
 #include "quant/quantplan.h"
@@ -212,6 +216,15 @@ void TestQuantMoeFiles::referenceFile()
     const QuantRow *row = advice.row(*ft);
     QVERIFY(row);
     QCOMPARE(row->fileBytes, m_referenceBytes.value(refName));
+    // A catalog entry or an entered shape is sized from the tensor list the advisor builds from
+    // the shape alone: for these models it holds the same tensors, so the same tensor bytes.
+    const ModelShape shape = shapeFromModelInfo(modelInfoFrom(input), input.metadata(), source);
+    const ShapeTensors built = buildShapeTensors(shape);
+    QuantOptions so = o;
+    so.tensorTypes = built.tensorTypes;
+    const QuantPlan shapePlan = makeQuantPlan(built.metadata, built.tensors, *ft, so);
+    QCOMPARE(built.tensors.size(), input.tensors().size());
+    QCOMPARE(shapePlan.targetTensorBytes, plan.targetTensorBytes);
 
     // The conversion: identical to llama-quantize's file, byte for byte.
     QTemporaryDir dir;
