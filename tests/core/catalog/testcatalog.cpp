@@ -75,6 +75,38 @@ private slots:
         QCOMPARE(gemma3.slidingWindow, 1024u);
     }
 
+    // The 2025-26 entries' facts (their config.json files; docs/advisor-data.md).
+    void currentModelFacts()
+    {
+        const auto catalog = Catalog::builtIn();
+        const ModelShape &oss = catalog->get(QStringLiteral("gpt-oss-120b"));
+        QCOMPARE(oss.nLayers, 36u);
+        QCOMPARE(oss.nExperts, 128u);
+        QCOMPARE(oss.nExpertsUsed, 4u);
+        QCOMPARE(oss.headDim, 64u);
+        QVERIFY(oss.expertsMxfp4);
+        QCOMPARE(oss.source, QStringLiteral("openai/gpt-oss-120b"));
+        // Every other layer attends through a 128-token window, from layer 0.
+        QVERIFY(oss.isSlidingLayer(0));
+        QVERIFY(!oss.isSlidingLayer(1));
+        const ModelShape &air = catalog->get(QStringLiteral("glm-4.5-air"));
+        QCOMPARE(air.nBlocks(), 47u); // 46 layers + the MTP layer
+        QVERIFY(!air.isMoeLayer(0));  // first_k_dense_replace 1
+        QVERIFY(air.isMoeLayer(1));
+        const ModelShape &maverick = catalog->get(QStringLiteral("llama-4-maverick"));
+        QVERIFY(!maverick.isMoeLayer(0)); // interleave_moe_layer_step 2: layers 1, 3, ...
+        QVERIFY(maverick.isMoeLayer(1));
+        const ModelShape &next = catalog->get(QStringLiteral("qwen3-next-80b-a3b"));
+        // full_attention_interval 4: layers 3, 7, ... attend, the rest are delta-net layers.
+        QVERIFY(next.isRecurrentLayer(0));
+        QVERIFY(!next.isRecurrentLayer(3));
+        QCOMPARE(next.nFullLayers(), 12u);
+        const ModelShape &r1 = catalog->get(QStringLiteral("deepseek-r1"));
+        QVERIFY(r1.isMla());
+        QCOMPARE(r1.kvLoraRank + r1.ropeHeadDim, 576u);
+        QVERIFY(catalog->get(QStringLiteral("mistral-small-3.2-24b")).hasVision());
+    }
+
     void lookupIsCaseInsensitive()
     {
         QVERIFY(Catalog::builtIn()->find(QStringLiteral("Llama-3.1-8B")));
@@ -114,6 +146,28 @@ private slots:
         fraction.replace("\"layers\":2", "\"layers\":2.5");
         QTest::newRow("fraction") << QByteArray(R"({"models":[)" + fraction + "]}")
                                   << QStringLiteral("expected an integer");
+        auto with = [&](const char *extra) {
+            QByteArray entry = good;
+            const QByteArray tokenizer = "\"tokenizer\":\"spm\"";
+            entry.replace(tokenizer, QByteArray(tokenizer + "," + extra));
+            return QByteArray(R"({"models":[)" + entry + "]}");
+        };
+        QTest::newRow("active above total")
+            << with(R"("experts":4,"expertsUsed":1,"expertFfn":32,"activeParams":2)")
+            << QStringLiteral("active parameters");
+        QTest::newRow("shared without width")
+            << with(R"("experts":4,"expertsUsed":1,"expertFfn":32,"sharedExperts":1)")
+            << QStringLiteral("shared FFN width");
+        QTest::newRow("latent without rope")
+            << with(R"("kvLoraRank":32,"vHeadDim":16)") << QStringLiteral("latent attention");
+        QTest::newRow("recurrent without state")
+            << with(R"("recurrentLayers":1)") << QStringLiteral("recurrent layers need");
+        QTest::newRow("too many special layers")
+            << with(R"("recurrentLayers":2,"ssmConvKernel":4,"ssmKeyHeads":1,"ssmValueHeads":1,)"
+                    R"("ssmKeyHeadDim":8,"ssmValueHeadDim":8,"swaWindow":64,"swaLayers":1)")
+            << QStringLiteral("exceed layers");
+        QTest::newRow("lineup without reason")
+            << with(R"("lineup":true,"mmlu":50)") << QStringLiteral("lineupWhy");
     }
     void badJson()
     {
