@@ -37,20 +37,38 @@ QString moeSentence(const ModelShape &s, const SpeedEstimate &e)
 
 } // namespace
 
-MachineAdvice adviseOnMachine(const MachineProfile &machine, const ModelShape &shape,
-                              const PlacementOptions &options, std::optional<FileType> quant)
+std::vector<std::pair<FileType, WeightMap>> machineLevelMaps(const ModelShape &shape,
+                                                             std::optional<FileType> quant)
 {
-    MachineAdvice a;
-    a.machine = machine;
-    a.model = shape;
     std::vector<FileType> types = advisorLevels();
     if (shape.isMoe())
         types.push_back(FileType::MXFP4_MOE);
     if (quant && std::find(types.begin(), types.end(), *quant) == types.end())
         types.push_back(*quant);
+    std::vector<std::pair<FileType, WeightMap>> maps;
     for (FileType ft : types)
-        a.levels.push_back(placeLevel(machine, shape, ft, weightMapForShape(shape, ft),
-                                      fileTypeName(ft), options));
+        maps.emplace_back(ft, weightMapForShape(shape, ft));
+    return maps;
+}
+
+MachineAdvice adviseOnMachine(const MachineProfile &machine, const ModelShape &shape,
+                              const PlacementOptions &options, std::optional<FileType> quant)
+{
+    return adviseOnMachine(machine, shape, machineLevelMaps(shape, quant), options, quant);
+}
+
+MachineAdvice adviseOnMachine(const MachineProfile &machine, const ModelShape &shape,
+                              const std::vector<std::pair<FileType, WeightMap>> &maps,
+                              const PlacementOptions &options, std::optional<FileType> quant)
+{
+    MachineAdvice a;
+    a.machine = machine;
+    a.model = shape;
+    for (const auto &[ft, map] : maps)
+        a.levels.push_back(placeLevel(machine, shape, ft, map, fileTypeName(ft), options));
+    if (quant && std::none_of(maps.begin(), maps.end(),
+                              [&](const auto &m) { return m.first == *quant; }))
+        throw Error(QStringLiteral("machine advice: no weights for %1").arg(fileTypeName(*quant)));
     std::sort(a.levels.begin(), a.levels.end(), [](const auto &x, const auto &y) {
         return x.weightsBytes < y.weightsBytes;
     });

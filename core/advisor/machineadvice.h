@@ -15,6 +15,7 @@
 #include "speed.h"
 
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace QuantFit {
@@ -44,6 +45,14 @@ struct MachineAdvice {
 /// gives the map of an opened file instead of a plan (then only `quant`, or the file's own
 /// level, is placed). Throws Error when the context is 0 or the shape is invalid.
 MachineAdvice adviseOnMachine(const MachineProfile &machine, const ModelShape &shape,
+                              const PlacementOptions &options,
+                              std::optional<FileType> quant = std::nullopt);
+/// The weight maps adviseOnMachine() places (one plan each): compute them once per model and
+/// pass them to the overload below when only the machine or the run settings change.
+std::vector<std::pair<FileType, WeightMap>> machineLevelMaps(
+    const ModelShape &shape, std::optional<FileType> quant = std::nullopt);
+MachineAdvice adviseOnMachine(const MachineProfile &machine, const ModelShape &shape,
+                              const std::vector<std::pair<FileType, WeightMap>> &maps,
                               const PlacementOptions &options,
                               std::optional<FileType> quant = std::nullopt);
 /// The same for an opened file's real tensors, at the file's own level (`fileTypeName`).

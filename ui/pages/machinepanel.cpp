@@ -21,7 +21,26 @@
 
 using namespace QuantFit;
 
+struct MachinePanel::MapCache {
+    QString key;
+    std::vector<std::pair<FileType, WeightMap>> maps;
+};
+
 namespace {
+
+// What the weight maps depend on: the shape facts that change tensor sizes.
+QString shapeKey(const ModelShape &s)
+{
+    return QStringLiteral("%1|%2|%3|%4|%5|%6|%7|%8|%9")
+        .arg(s.id, s.architecture)
+        .arg(s.nLayers)
+        .arg(s.nEmbd)
+        .arg(s.nFf)
+        .arg(s.nExperts)
+        .arg(s.nFfExpert)
+        .arg(s.nVocab)
+        .arg(s.paramsBillions);
+}
 
 QString gb(double bytes)
 {
@@ -47,6 +66,7 @@ QString deviceText(const DeviceMemory &d)
 
 MachinePanel::MachinePanel(QWidget *parent)
     : QWidget(parent)
+    , m_maps(std::make_unique<MapCache>())
     , m_machine(new QComboBox(this))
     , m_vram(new QDoubleSpinBox(this))
     , m_gpuBandwidth(new QDoubleSpinBox(this))
@@ -217,7 +237,12 @@ void MachinePanel::recompute()
                                            o.modelFile, o));
         } else {
             o.modelFile = m_advice->model.id + QStringLiteral("-QUANT.gguf");
-            MachineAdvice a = adviseOnMachine(machine, m_advice->model, o);
+            const QString key = shapeKey(m_advice->model);
+            if (m_maps->key != key) {
+                m_maps->maps = machineLevelMaps(m_advice->model);
+                m_maps->key = key;
+            }
+            MachineAdvice a = adviseOnMachine(machine, m_advice->model, m_maps->maps, o);
             for (LevelPlacement &l : a.levels)
                 l.placement.llamaCommand.replace(QStringLiteral("-QUANT.gguf"),
                                                  QStringLiteral("-%1.gguf").arg(l.name));

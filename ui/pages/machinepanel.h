@@ -49,6 +49,9 @@ private:
     void showAdvice(const QuantFit::MachineAdvice &a);
 
     std::unique_ptr<QuantFit::ModelAdvice> m_advice;
+    /// The weight maps of the current catalog/entered model (planned once per model).
+    struct MapCache;
+    std::unique_ptr<MapCache> m_maps;
     std::shared_ptr<const QuantFit::GgufFile> m_file;
     QString m_path;
 
