@@ -108,6 +108,10 @@ private slots:
                                          << 16.004;
         QTest::newRow("glm-4.5-air Q8_0") << "glm-4.5-air" << int(FileType::Q8_0) << 109.381
                                           << 8.505;
+        // Qwen3-30B-A3B Q4_K_M loaded by llama.cpp (ggml-org/llama.cpp issue #14235): "file
+        // type = Q4_K - Medium", "file size = 17.28 GiB (4.86 BPW)".
+        QTest::newRow("qwen3-30b-a3b Q4_K_M")
+            << "qwen3-30b-a3b" << int(FileType::Q4_K_M) << 17.28 << 4.86;
     }
     void loggedTensorBytes()
     {
@@ -139,6 +143,20 @@ private slots:
         QCOMPARE(counts[GgmlType::F32], 433);
         QCOMPARE(counts[GgmlType::Q8_0], 146);
         QCOMPARE(counts[GgmlType::MXFP4], 108);
+    }
+
+    // The same Qwen3-30B-A3B log: "type f32: 241 tensors", "type q4_K: 289 tensors",
+    // "type q6_K: 49 tensors" (579 in all).
+    void qwen3MoeTensorTypes()
+    {
+        const QuantPlan plan = planOf("qwen3-30b-a3b", FileType::Q4_K_M);
+        std::map<GgmlType, int> counts;
+        for (const PlannedTensor &t : plan.tensors)
+            ++counts[t.targetType];
+        QCOMPARE(int(plan.tensors.size()), 579);
+        QCOMPARE(counts[GgmlType::F32], 241);
+        QCOMPARE(counts[GgmlType::Q4_K], 289);
+        QCOMPARE(counts[GgmlType::Q6_K], 49);
     }
 
     // llama.cpp's "model params" and tensor counts: gpt-oss-20b "model params = 20.91 B"
