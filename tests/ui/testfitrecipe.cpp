@@ -9,6 +9,7 @@
 #include "jobs/jobcontext.h"
 #include "jobs/jobrunner.h"
 #include "model/syntheticmodel.h"
+#include "pages/advisepage.h"
 #include "pages/convertpage.h"
 #include "pages/fitpanel.h"
 #include "pages/recipeview.h"
@@ -18,6 +19,7 @@
 
 #include <QDir>
 #include <QFileInfo>
+#include <QLabel>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -102,6 +104,38 @@ private slots:
         const QuantPlan replayed = makeQuantPlan(source.metadata(), source.tensors(), FileType::Q2_K, o);
         for (std::size_t i = 0; i < replayed.tensors.size(); ++i)
             QCOMPARE(replayed.tensors[i].targetType, file.tensors()[i].type);
+    }
+
+    // Advise's "Fit exactly" row: 70B on 64 GB at a 32k context lies between two standard
+    // levels, and the button hands RAM, context and KV type to Convert.
+    void adviseOffersFitExactly()
+    {
+        AdvisePage page;
+        QVERIFY(page.selectCatalogModel(QStringLiteral("llama-3.1-70b")));
+        page.setRamGb(64);
+        page.setContextTokens(32768);
+        auto *label = page.findChild<QLabel *>(QStringLiteral("fitExactly"));
+        auto *button = page.findChild<QPushButton *>(QStringLiteral("fitExactlyButton"));
+        QVERIFY(label && button);
+        QTRY_VERIFY(label->text().contains(QLatin1String("between")));
+        QVERIFY(button->isEnabled());
+        QSignalSpy fit(&page, &AdvisePage::fitRequested);
+        page.show();
+        QTest::mouseClick(button, Qt::LeftButton);
+        QCOMPARE(fit.size(), 1);
+        QCOMPARE(fit.at(0).at(0).value<std::uint64_t>(), std::uint64_t(64'000'000'000));
+        QCOMPARE(fit.at(0).at(1).value<std::uint32_t>(), std::uint32_t(32768));
+
+        // Convert takes them over as its "This machine" target.
+        JobRunner runner;
+        ConvertPage convert(&runner);
+        convert.fitToMachine(64'000'000'000, 32768, KvCacheType::Q8_0);
+        const auto target = convert.fitPanel()->target();
+        QVERIFY(target);
+        QCOMPARE(int(target->kind), int(FitTarget::Kind::Machine));
+        QCOMPARE(target->ramBytes, std::uint64_t(64'000'000'000));
+        QCOMPARE(target->contextTokens, std::uint32_t(32768));
+        QCOMPARE(int(target->kvType), int(KvCacheType::Q8_0));
     }
 
     void recipeViewComparesTwoFiles()

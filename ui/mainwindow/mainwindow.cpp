@@ -73,6 +73,14 @@ MainWindow::MainWindow(QWidget *parent)
                 m_convert->prefill(fileType, source);
                 showPage(Page::Convert);
             });
+    connect(m_advise, &AdvisePage::fitRequested, this,
+            [this](std::uint64_t ram, std::uint32_t context, QuantFit::KvCacheType kv,
+                   const QString &source) {
+                if (!source.isEmpty())
+                    m_convert->setSource(source);
+                m_convert->fitToMachine(ram, context, kv);
+                showPage(Page::Convert);
+            });
     connect(m_advise, &AdvisePage::chartDataChanged, m_charts, &ChartsPage::setAdviceData);
     connect(m_convert, &ConvertPage::measureRequested, this,
             [this](const QStringList &paths, const QString &base) {

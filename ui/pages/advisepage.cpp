@@ -5,6 +5,7 @@
 #include "common/palette.h"
 #include "gguf/ggufreader.h"
 #include "jobs/modelloader.h"
+#include "fitpanel.h"
 #include "machinepanel.h"
 #include "model/modelinfo.h"
 #include "models/advicechartdata.h"
@@ -221,7 +222,20 @@ QWidget *AdvisePage::createResults()
     m_table->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 8);
     m_convertButton->setToolTip(tr("Open the Convert page with this quant selected"));
     auto *tableRow = new QHBoxLayout;
-    tableRow->addStretch();
+    m_fitLabel = new QLabel(this);
+    m_fitLabel->setObjectName(QStringLiteral("fitExactly"));
+    m_fitLabel->setWordWrap(true);
+    m_fitButton = new QPushButton(tr("&Fit exactly…"), this);
+    m_fitButton->setObjectName(QStringLiteral("fitExactlyButton"));
+    m_fitButton->setToolTip(tr("Convert to one file whose per-tensor types are chosen so that the "
+                               "weights take exactly what this machine leaves at this context"));
+    connect(m_fitButton, &QPushButton::clicked, this, [this] {
+        if (m_advice)
+            emit fitRequested(m_advice->options.ramBytes, m_advice->options.contextTokens,
+                              m_advice->options.kvType, m_ggufPath);
+    });
+    tableRow->addWidget(m_fitLabel, 1);
+    tableRow->addWidget(m_fitButton);
     tableRow->addWidget(m_convertButton);
 
     m_priorities = new PriorityPanel(m_advisor, this);
@@ -597,6 +611,10 @@ void AdvisePage::recompute()
     m_machinePanel->setAdvice(a, m_gguf, m_ggufPath);
     updateMemoryBar();
     publishChartData();
+    std::uint64_t fitBudget = 0;
+    const QString fit = FitPanel::exactFitSummary(a, &fitBudget);
+    m_fitLabel->setText(fit);
+    m_fitButton->setEnabled(!fit.isEmpty());
 }
 
 void AdvisePage::updateMemoryBar()

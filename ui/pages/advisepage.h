@@ -1,5 +1,6 @@
 #pragma once
 
+#include "advisor/advisor.h"
 #include "charts/chartdata.h"
 
 #include <QWidget>
@@ -65,6 +66,9 @@ public:
 
 signals:
     void convertRequested(const QString &fileType, const QString &sourcePath);
+    /// "Fit exactly": convert to a mix fitted to this machine at this context.
+    void fitRequested(std::uint64_t ramBytes, std::uint32_t contextTokens,
+                      QuantFit::KvCacheType kvType, const QString &sourcePath);
     void chartDataChanged(const AdviceChartData &data);
     void fileOpened(const QString &path);
     /// isBusy() turned false: everything the page shows is computed.
@@ -125,6 +129,8 @@ private:
     AdviceTableModel *m_tableModel;
     QTableView *m_table;
     QPushButton *m_convertButton;
+    QPushButton *m_fitButton = nullptr; ///< "Fit exactly" (fitpanel.h computes its row)
+    QLabel *m_fitLabel = nullptr;
     MachinePanel *m_machinePanel = nullptr;
     PriorityPanel *m_priorities;
 };

@@ -1,5 +1,6 @@
 #include "fitpanel.h"
 
+#include "advisor/memorymodel.h"
 #include "util/units.h"
 
 #include <QComboBox>
@@ -8,6 +9,7 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QLocale>
 #include <QPushButton>
 #include <QRadioButton>
 #include <QSpinBox>
@@ -72,13 +74,20 @@ FitPanel::FitPanel(QWidget *parent)
     machineRow->addStretch();
     form->addRow(sizeRow);
     form->addRow(machineRow);
-    auto *layout = new QVBoxLayout(this);
-    layout->addLayout(form);
+    // The controls fold away while the group is unchecked, so the page keeps its height.
+    auto *body = new QWidget(this);
+    auto *bodyLayout = new QVBoxLayout(body);
+    bodyLayout->setContentsMargins(0, 0, 0, 0);
+    bodyLayout->addLayout(form);
     auto *buttons = new QHBoxLayout;
     buttons->addWidget(m_summary, 1);
     buttons->addWidget(m_preview);
-    layout->addLayout(buttons);
-    layout->addWidget(m_recipe);
+    bodyLayout->addLayout(buttons);
+    bodyLayout->addWidget(m_recipe);
+    body->setVisible(false);
+    auto *layout = new QVBoxLayout(this);
+    layout->addWidget(body);
+    connect(this, &QGroupBox::toggled, body, &QWidget::setVisible);
 
     connect(m_preview, &QPushButton::clicked, this, &FitPanel::previewRequested);
     for (QDoubleSpinBox *s : {m_sizeGb, m_ramGb})
@@ -164,4 +173,43 @@ void FitPanel::showMessage(const QString &text)
 void FitPanel::setPreviewEnabled(bool enabled)
 {
     m_preview->setEnabled(enabled);
+}
+
+QString FitPanel::exactFitSummary(const ModelAdvice &a, std::uint64_t *budgetBytes)
+{
+    *budgetBytes = 0;
+    const std::uint64_t ram = a.options.ramBytes;
+    const std::uint64_t reserve = a.options.reserveBytes.value_or(defaultReserveBytes(ram));
+    const std::uint64_t rest =
+        memoryAt(a.model, 0, a.options.contextTokens, a.options, reserve).totalBytes();
+    if (rest >= ram)
+        return tr("Fit exactly: nothing is left for the weights at %1 tokens.")
+            .arg(QLocale().toString(a.options.contextTokens));
+    const std::uint64_t budget = ram - rest;
+    *budgetBytes = budget;
+    const QuantRow *below = nullptr;
+    const QuantRow *above = nullptr;
+    for (const QuantRow &r : a.rows) {
+        if (r.fileType == FileType::F16)
+            continue;
+        const std::uint64_t w = r.memory.weightsBytes;
+        if (w <= budget && (!below || w > below->memory.weightsBytes))
+            below = &r;
+        if (w > budget && (!above || w < above->memory.weightsBytes))
+            above = &r;
+    }
+    if (!below || !above)
+        return {};
+    const double t = double(budget - below->memory.weightsBytes)
+                     / double(above->memory.weightsBytes - below->memory.weightsBytes);
+    const double ppl = below->pplIncreasePercent
+                       + t * (above->pplIncreasePercent - below->pplIncreasePercent);
+    return tr("<b>Fit exactly:</b> weights of %1 leave %2 tokens of context (KV %3) — between "
+              "%4 (%5, +%6% PPL) and %7 (%8, +%9% PPL); estimated +%10% PPL or better")
+        .arg(formatBytes(budget), QLocale().toString(a.options.contextTokens),
+             kvCacheTypeName(a.options.kvType), below->name, formatBytes(below->memory.weightsBytes))
+        .arg(below->pplIncreasePercent, 0, 'f', 1)
+        .arg(above->name, formatBytes(above->memory.weightsBytes))
+        .arg(above->pplIncreasePercent, 0, 'f', 1)
+        .arg(ppl, 0, 'f', 1);
 }

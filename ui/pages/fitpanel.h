@@ -39,6 +39,13 @@ public:
     void setPreviewEnabled(bool enabled);
     QTreeWidget *recipeTree() const { return m_recipe; }
 
+    /// Advise's "Fit exactly" row for `advice` (its RAM, context and KV type): the weights'
+    /// budget (RAM minus KV cache, compute, overhead and reserve at the context, from the
+    /// advisor's memory model), the standard levels around it and a perplexity estimate
+    /// interpolated by size between theirs. `budgetBytes` gets the budget (0 when nothing is
+    /// left). Empty when no level brackets the budget.
+    static QString exactFitSummary(const QuantFit::ModelAdvice &advice, std::uint64_t *budgetBytes);
+
 signals:
     void previewRequested();
     void changed();
