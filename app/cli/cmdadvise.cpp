@@ -60,8 +60,9 @@ std::vector<QualityMeasurement> measuredRuns()
         }
         m.textSource = r.textSource;
         m.nCtx = r.nCtx;
-        m.label = QStringLiteral("%1 measured on %2, %3").arg(r.fileType, QFileInfo(r.textSource).fileName(),
-                                                             r.date.date().toString(Qt::ISODate));
+        m.label = QStringLiteral("%1 measured on %2, %3")
+                      .arg(r.fileType, QFileInfo(r.textSource).fileName(),
+                           r.date.date().toString(Qt::ISODate));
         runs.push_back(std::move(m));
     }
     return runs;
@@ -449,7 +450,9 @@ int runAdvise(const QStringList &args)
             placementOptions.contextTokens = a.options.contextTokens;
             placementOptions.modelFile = QStringLiteral("%1-%2.gguf")
                                              .arg(a.model.id, QStringLiteral("QUANT"));
-            onMachine = adviseOnMachine(*machine, a.model, placementOptions, quant);
+            onMachine = adviseOnMachine(*machine, a.model, placementOptions,
+                                        {.quant = quant,
+                                         .ramRecommendation = a.recommendation.fileType});
             // Each level's command names that level's file.
             for (LevelPlacement &x : onMachine->levels)
                 x.placement.llamaCommand.replace(QStringLiteral("-QUANT.gguf"),

@@ -166,8 +166,9 @@ QStringList levelReasons(const ModelAdvice &a, const QuantRow &r)
                  .arg(kvCacheTypeName(a.options.kvType), adviceGb(m.totalBytes()), adviceGb(m.weightsBytes),
                       adviceGb(m.kvCacheBytes), adviceGb(m.computeBytes), adviceGb(m.overheadBytes),
                       adviceGb(m.reserveBytes),
-                      m.visionBytes ? QStringLiteral(" + vision projector %1").arg(adviceGb(m.visionBytes))
-                                    : QString());
+                      m.visionBytes
+                          ? QStringLiteral(" + vision projector %1").arg(adviceGb(m.visionBytes))
+                          : QString());
     const QString ram = ramText(a.options.ramBytes);
     if (r.badge != FitBadge::DoesNotFit)
         facts << QStringLiteral("That leaves %1 of the %2 RAM; the longest context that fits is "

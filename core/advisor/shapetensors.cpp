@@ -229,7 +229,8 @@ ShapeTensors buildShapeTensors(const ModelShape &s)
     md.set(a + ".block_count", GgufValue::u32(s.nBlocks()));
     md.set(a + ".context_length", GgufValue::u32(s.nCtxMax));
     md.set(a + ".embedding_length", GgufValue::u32(s.nEmbd));
-    md.set(a + ".feed_forward_length", GgufValue::u32(s.isMoe() && s.nFf == 0 ? s.nFfExpert : s.nFf));
+    md.set(a + ".feed_forward_length",
+           GgufValue::u32(s.isMoe() && s.nFf == 0 ? s.nFfExpert : s.nFf));
     md.set(a + ".attention.head_count", GgufValue::u32(s.nHeads));
     md.set(a + ".attention.head_count_kv", GgufValue::u32(s.isMla() ? 1 : s.nHeadsKv));
     md.set(a + ".attention.key_length", GgufValue::u32(s.headDim));
