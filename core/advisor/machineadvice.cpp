@@ -37,14 +37,24 @@ QString moeSentence(const ModelShape &s, const SpeedEstimate &e)
 
 } // namespace
 
+std::vector<FileType> LevelChoice::extraLevels() const
+{
+    std::vector<FileType> levels;
+    for (const auto &ft : {quant, ramRecommendation})
+        if (ft)
+            levels.push_back(*ft);
+    return levels;
+}
+
 std::vector<std::pair<FileType, WeightMap>> machineLevelMaps(const ModelShape &shape,
-                                                             std::optional<FileType> quant)
+                                                             const LevelChoice &choice)
 {
     std::vector<FileType> types = advisorLevels();
     if (shape.isMoe())
         types.push_back(FileType::MXFP4_MOE);
-    if (quant && std::find(types.begin(), types.end(), *quant) == types.end())
-        types.push_back(*quant);
+    for (FileType ft : choice.extraLevels())
+        if (std::find(types.begin(), types.end(), ft) == types.end())
+            types.push_back(ft);
     std::vector<std::pair<FileType, WeightMap>> maps;
     for (FileType ft : types)
         maps.emplace_back(ft, weightMapForShape(shape, ft));
@@ -52,23 +62,24 @@ std::vector<std::pair<FileType, WeightMap>> machineLevelMaps(const ModelShape &s
 }
 
 MachineAdvice adviseOnMachine(const MachineProfile &machine, const ModelShape &shape,
-                              const PlacementOptions &options, std::optional<FileType> quant)
+                              const PlacementOptions &options, const LevelChoice &choice)
 {
-    return adviseOnMachine(machine, shape, machineLevelMaps(shape, quant), options, quant);
+    return adviseOnMachine(machine, shape, machineLevelMaps(shape, choice), options, choice);
 }
 
 MachineAdvice adviseOnMachine(const MachineProfile &machine, const ModelShape &shape,
                               const std::vector<std::pair<FileType, WeightMap>> &maps,
-                              const PlacementOptions &options, std::optional<FileType> quant)
+                              const PlacementOptions &options, const LevelChoice &choice)
 {
+    const std::optional<FileType> quant = choice.quant;
     MachineAdvice a;
     a.machine = machine;
     a.model = shape;
     for (const auto &[ft, map] : maps)
         a.levels.push_back(placeLevel(machine, shape, ft, map, fileTypeName(ft), options));
-    if (quant && std::none_of(maps.begin(), maps.end(),
-                              [&](const auto &m) { return m.first == *quant; }))
-        throw Error(QStringLiteral("machine advice: no weights for %1").arg(fileTypeName(*quant)));
+    for (FileType ft : choice.extraLevels())
+        if (std::none_of(maps.begin(), maps.end(), [&](const auto &m) { return m.first == ft; }))
+            throw Error(QStringLiteral("machine advice: no weights for %1").arg(fileTypeName(ft)));
     std::sort(a.levels.begin(), a.levels.end(), [](const auto &x, const auto &y) {
         return x.weightsBytes < y.weightsBytes;
     });
@@ -86,6 +97,12 @@ MachineAdvice adviseOnMachine(const MachineProfile &machine, const ModelShape &s
         a.chosen = *index(FileType::MXFP4_MOE);
         a.chosenReason = QStringLiteral("MXFP4_MOE: gpt-oss is published with its experts in "
                                         "MXFP4, and that file fits.");
+    } else if (!machine.hasGpu() && choice.ramRecommendation
+               && index(*choice.ramRecommendation)
+               && a.levels[*index(*choice.ramRecommendation)].placement.fits()) {
+        a.chosen = *index(*choice.ramRecommendation);
+        a.chosenReason = QStringLiteral("%1: no GPU, so the recommendation for this RAM (above).")
+                             .arg(fileTypeName(*choice.ramRecommendation));
     } else {
         std::optional<std::size_t> pick;
         if (machine.hasGpu()) {

@@ -8,7 +8,8 @@
 // RAM is slower than a smaller one that does not); if none does, Q4_K_M when it fits with
 // offload (the brief's balance point), else the largest level that fits at all. gpt-oss models
 // are published with MXFP4 experts: their suggested level is the MXFP4_MOE file people
-// download, when it fits. On a CPU-only machine: the RAM advice's recommendation.
+// download, when it fits. On a CPU-only machine: the RAM advice's recommendation when the caller
+// passes it (LevelChoice), else Q4_K_M, or Q5_K_M .. Q8_0 when they fit with twice the context.
 
 #include "machineprofile.h"
 #include "placement.h"
@@ -40,21 +41,25 @@ struct MachineAdvice {
     const LevelPlacement &chosenLevel() const { return levels.at(chosen); }
 };
 
-/// Levels considered: the advisor's levels (Q2_K .. F16) plus MXFP4_MOE for MoE models.
-/// `quant` forces the suggested level (it is added when not among them). `weightMap` (optional)
-/// gives the map of an opened file instead of a plan (then only `quant`, or the file's own
-/// level, is placed). Throws Error when the context is 0 or the shape is invalid.
+/// What decides the suggested level besides the rule above.
+struct LevelChoice {
+    std::optional<FileType> quant;             ///< forced (the user's --quant)
+    std::optional<FileType> ramRecommendation; ///< the RAM advice's pick, used without a GPU
+    /// The levels to plan besides the advisor's (quant and ramRecommendation when set).
+    std::vector<FileType> extraLevels() const;
+};
+
+/// Levels considered: the advisor's levels (Q2_K .. F16), MXFP4_MOE for MoE models, and the
+/// choice's levels. Throws Error when the context is 0 or the shape is invalid.
 MachineAdvice adviseOnMachine(const MachineProfile &machine, const ModelShape &shape,
-                              const PlacementOptions &options,
-                              std::optional<FileType> quant = std::nullopt);
+                              const PlacementOptions &options, const LevelChoice &choice = {});
 /// The weight maps adviseOnMachine() places (one plan each): compute them once per model and
 /// pass them to the overload below when only the machine or the run settings change.
-std::vector<std::pair<FileType, WeightMap>> machineLevelMaps(
-    const ModelShape &shape, std::optional<FileType> quant = std::nullopt);
+std::vector<std::pair<FileType, WeightMap>> machineLevelMaps(const ModelShape &shape,
+                                                             const LevelChoice &choice = {});
 MachineAdvice adviseOnMachine(const MachineProfile &machine, const ModelShape &shape,
                               const std::vector<std::pair<FileType, WeightMap>> &maps,
-                              const PlacementOptions &options,
-                              std::optional<FileType> quant = std::nullopt);
+                              const PlacementOptions &options, const LevelChoice &choice = {});
 /// The same for an opened file's real tensors, at the file's own level (`fileTypeName`).
 MachineAdvice adviseFileOnMachine(const MachineProfile &machine, const ModelShape &shape,
                                   const WeightMap &weights, const QString &fileTypeName,

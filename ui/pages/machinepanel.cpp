@@ -17,6 +17,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
+#include <QScrollArea>
 #include <QTableWidget>
 
 using namespace QuantFit;
@@ -121,16 +122,25 @@ MachinePanel::MachinePanel(QWidget *parent)
     auto *customRow = new QHBoxLayout;
     customRow->addWidget(m_vram);
     customRow->addWidget(m_gpuBandwidth);
-    form->addRow(tr("Custom &GPU:"), customRow);
+    form->addRow(tr("Custom GPU:"), customRow);
     form->addRow(m_machineFacts);
-    auto *layout = new QVBoxLayout(this);
-    layout->setContentsMargins(0, 0, 0, 0);
+    // The facts are long sentences: they scroll rather than squeeze the level table above.
+    auto *content = new QWidget;
+    auto *layout = new QVBoxLayout(content);
     layout->addLayout(form);
     layout->addWidget(m_summary);
     layout->addWidget(m_speed);
     layout->addWidget(m_command);
     layout->addWidget(m_runners);
+    m_levels->setMinimumHeight(fontMetrics().height() * 14);
     layout->addWidget(m_levels, 1);
+    auto *scroll = new QScrollArea(this);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setWidget(content);
+    auto *outer = new QVBoxLayout(this);
+    outer->setContentsMargins(0, 0, 0, 0);
+    outer->addWidget(scroll);
 
     const auto changed = [this] {
         const bool custom = machineId() == QLatin1String("custom");
@@ -237,12 +247,16 @@ void MachinePanel::recompute()
                                            o.modelFile, o));
         } else {
             o.modelFile = m_advice->model.id + QStringLiteral("-QUANT.gguf");
-            const QString key = shapeKey(m_advice->model);
+            const LevelChoice choice{.quant = std::nullopt,
+                                     .ramRecommendation = m_advice->recommendation.fileType};
+            QString key = shapeKey(m_advice->model);
+            if (choice.ramRecommendation)
+                key += QLatin1Char('|') + fileTypeName(*choice.ramRecommendation);
             if (m_maps->key != key) {
-                m_maps->maps = machineLevelMaps(m_advice->model);
+                m_maps->maps = machineLevelMaps(m_advice->model, choice);
                 m_maps->key = key;
             }
-            MachineAdvice a = adviseOnMachine(machine, m_advice->model, m_maps->maps, o);
+            MachineAdvice a = adviseOnMachine(machine, m_advice->model, m_maps->maps, o, choice);
             for (LevelPlacement &l : a.levels)
                 l.placement.llamaCommand.replace(QStringLiteral("-QUANT.gguf"),
                                                  QStringLiteral("-%1.gguf").arg(l.name));
