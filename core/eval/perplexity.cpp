@@ -39,7 +39,12 @@ void checkOptions(const PerplexityOptions &o)
 QString fileTypeOf(const LlamaModel &model)
 {
     const ModelInfo &info = model.info();
-    return fileTypeName(info.fileType ? *info.fileType : info.guessedFileType);
+    const QString name = fileTypeName(info.fileType ? *info.fileType : info.guessedFileType);
+    // A budget-fitted mix (quantize --target-size ...) carries the nearest standard type only as
+    // a name: records and charts call it "fit ~Q3_K_L" so it stands apart from the real Q3_K_L.
+    if (model.file().metadata().contains("quantize.recipe"))
+        return QStringLiteral("fit ~") + name;
+    return name;
 }
 
 /// The chunk loop shared by perplexity and KLD: evaluates chunk k's tokens from an empty cache
