@@ -74,7 +74,8 @@ int runBandwidth(const QStringList &args)
                           << 20;
     options.secondsPerStep = doubleOption(parser, QStringLiteral("seconds"), 0.5, 0.05, 60);
     if (parser.isSet(QStringLiteral("threads"))) {
-        for (const QString &part : parser.value(QStringLiteral("threads")).split(QLatin1Char(','))) {
+        const QStringList parts = parser.value(QStringLiteral("threads")).split(QLatin1Char(','));
+        for (const QString &part : parts) {
             bool ok = false;
             const int t = part.trimmed().toInt(&ok);
             if (!ok || t < 1 || t > 1024)
@@ -216,7 +217,7 @@ int runBandwidth(const QStringList &args)
 }
 
 const CommandRegistration reg(QStringLiteral("bandwidth"),
-                              QStringLiteral("Measure memory read bandwidth (and generation speed)"),
+                              QStringLiteral("Measure memory bandwidth (and generation speed)"),
                               runBandwidth);
 
 } // namespace

@@ -170,7 +170,8 @@ QJsonObject machineListJson()
 
 QString machineText(const MachineProfile &m)
 {
-    QString text = QStringLiteral("Machine: %1 [%2, %3]\n").arg(m.name, m.id, machineKindName(m.kind));
+    QString text = QStringLiteral("Machine: %1 [%2, %3]\n")
+                       .arg(m.name, m.id, machineKindName(m.kind));
     text += QStringLiteral("  RAM %1 GB (%2)\n").arg(gb(double(m.ramBytes)), m.ramSource);
     if (m.hasGpu()) {
         text += QStringLiteral("  GPU %1: may use %2 GB (%3)\n")

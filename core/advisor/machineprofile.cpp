@@ -149,27 +149,35 @@ std::vector<MachineProfile> buildPresets()
     p.push_back(strixHalo(QStringLiteral("strix-halo-128"), 128, 96));
     // Apple specifications: M4 Pro 273 GB/s, M4 Max 14/32-core 410 GB/s, 16/40-core 546 GB/s,
     // M2 Ultra 800 GB/s.
-    p.push_back(mac(QStringLiteral("macbook-pro-36"), QStringLiteral("MacBook Pro (M4 Max 32-core GPU)"),
-                    36, 410, 9));
-    p.push_back(mac(QStringLiteral("macbook-pro-48"), QStringLiteral("MacBook Pro (M4 Pro 20-core GPU)"),
-                    48, 273, 5));
-    p.push_back(mac(QStringLiteral("mac-studio-64"), QStringLiteral("Mac Studio (M4 Max 40-core GPU)"),
-                    64, 546, 11));
-    p.push_back(mac(QStringLiteral("mac-studio-128"), QStringLiteral("Mac Studio (M4 Max 40-core GPU)"),
-                    128, 546, 11));
-    p.push_back(mac(QStringLiteral("mac-studio-192"), QStringLiteral("Mac Studio (M2 Ultra 76-core GPU)"),
-                    192, 800, 16));
+    p.push_back(mac(QStringLiteral("macbook-pro-36"),
+                    QStringLiteral("MacBook Pro (M4 Max 32-core GPU)"), 36, 410, 9));
+    p.push_back(mac(QStringLiteral("macbook-pro-48"),
+                    QStringLiteral("MacBook Pro (M4 Pro 20-core GPU)"), 48, 273, 5));
+    p.push_back(mac(QStringLiteral("mac-studio-64"),
+                    QStringLiteral("Mac Studio (M4 Max 40-core GPU)"), 64, 546, 11));
+    p.push_back(mac(QStringLiteral("mac-studio-128"),
+                    QStringLiteral("Mac Studio (M4 Max 40-core GPU)"), 128, 546, 11));
+    p.push_back(mac(QStringLiteral("mac-studio-192"),
+                    QStringLiteral("Mac Studio (M2 Ultra 76-core GPU)"), 192, 800, 16));
     // NVIDIA specifications (memory data rate x bus width): RTX 3060 12 GB 360 GB/s, RTX 4060 Ti
     // 16 GB 288, RTX 5080 960, RTX 3090 936, RTX 4090 1008, RTX 5090 1792. PCIe 4.0 x16 about
     // 25 GB/s in practice, 5.0 x16 about 50.
-    p.push_back(pc(QStringLiteral("pc-32gb-gpu12"), 32, QStringLiteral("RTX 3060"), 12, 360, 18, 25));
-    p.push_back(pc(QStringLiteral("pc-32gb-gpu16"), 32, QStringLiteral("RTX 4060 Ti"), 16, 288, 20, 12));
-    p.push_back(pc(QStringLiteral("pc-32gb-gpu24"), 32, QStringLiteral("RTX 3090"), 24, 936, 50, 25));
-    p.push_back(pc(QStringLiteral("pc-32gb-gpu32"), 32, QStringLiteral("RTX 5090"), 32, 1792, 95, 50));
-    p.push_back(pc(QStringLiteral("pc-64gb-gpu16"), 64, QStringLiteral("RTX 5080"), 16, 960, 55, 50));
-    p.push_back(pc(QStringLiteral("pc-64gb-gpu24"), 64, QStringLiteral("RTX 4090"), 24, 1008, 75, 25));
-    p.push_back(pc(QStringLiteral("pc-64gb-gpu32"), 64, QStringLiteral("RTX 5090"), 32, 1792, 95, 50));
-    p.push_back(pc(QStringLiteral("pc-128gb-gpu24"), 128, QStringLiteral("RTX 4090"), 24, 1008, 75, 25));
+    p.push_back(pc(QStringLiteral("pc-32gb-gpu12"), 32, QStringLiteral("RTX 3060"),
+                   12, 360, 18, 25));
+    p.push_back(pc(QStringLiteral("pc-32gb-gpu16"), 32, QStringLiteral("RTX 4060 Ti"),
+                   16, 288, 20, 12));
+    p.push_back(pc(QStringLiteral("pc-32gb-gpu24"), 32, QStringLiteral("RTX 3090"),
+                   24, 936, 50, 25));
+    p.push_back(pc(QStringLiteral("pc-32gb-gpu32"), 32, QStringLiteral("RTX 5090"),
+                   32, 1792, 95, 50));
+    p.push_back(pc(QStringLiteral("pc-64gb-gpu16"), 64, QStringLiteral("RTX 5080"),
+                   16, 960, 55, 50));
+    p.push_back(pc(QStringLiteral("pc-64gb-gpu24"), 64, QStringLiteral("RTX 4090"),
+                   24, 1008, 75, 25));
+    p.push_back(pc(QStringLiteral("pc-64gb-gpu32"), 64, QStringLiteral("RTX 5090"),
+                   32, 1792, 95, 50));
+    p.push_back(pc(QStringLiteral("pc-128gb-gpu24"), 128, QStringLiteral("RTX 4090"),
+                   24, 1008, 75, 25));
     return p;
 }
 
@@ -364,7 +372,8 @@ MachineProfile applyOverrides(MachineProfile m, const MachineOverrides &o)
             : m.kind == MachineKind::ApuUnified                ? kApuBandwidthEfficiency
                                                                : kGpuBandwidthEfficiency;
         m.gpuBandwidth = *o.gpuBandwidth * eff;
-        m.gpuBandwidthSource = QStringLiteral("given: %1 GB/s x %2").arg(*o.gpuBandwidth / GBps).arg(eff);
+        m.gpuBandwidthSource =
+            QStringLiteral("given: %1 GB/s x %2").arg(*o.gpuBandwidth / GBps).arg(eff);
     }
     if (o.cpuBandwidth) {
         m.cpuBandwidth = *o.cpuBandwidth * kCpuBandwidthEfficiency;

@@ -130,7 +130,8 @@ const char *sumWordsPath()
 QList<BandwidthSample> measureReadBandwidth(
     const BandwidthOptions &options, const std::function<void(const BandwidthSample &)> &onSample)
 {
-    if (options.bufferBytes < (std::size_t(16) << 20) || options.bufferBytes > (std::size_t(64) << 30))
+    if (options.bufferBytes < (std::size_t(16) << 20)
+        || options.bufferBytes > (std::size_t(64) << 30))
         throw Error(QStringLiteral("bandwidth: the buffer must be 16 MiB to 64 GiB, got %1 bytes")
                         .arg(qulonglong(options.bufferBytes)));
     if (!(options.secondsPerStep > 0) || options.secondsPerStep > 60)
@@ -144,7 +145,8 @@ QList<BandwidthSample> measureReadBandwidth(
     }
     for (int t : counts)
         if (t < 1 || t > 1024)
-            throw Error(QStringLiteral("bandwidth: thread counts must be 1 to 1024, got %1").arg(t));
+            throw Error(
+                QStringLiteral("bandwidth: thread counts must be 1 to 1024, got %1").arg(t));
 
     const std::size_t nWords = options.bufferBytes / sizeof(std::uint64_t);
     std::unique_ptr<std::uint64_t[]> buffer(new (std::nothrow) std::uint64_t[nWords]);

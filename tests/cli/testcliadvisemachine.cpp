@@ -48,7 +48,8 @@ private slots:
             << QStringLiteral("expert offload") << QStringLiteral("--n-cpu-moe");
         QTest::newRow("24 GB GPU llama-3.1-70b")
             << QStringLiteral("pc-64gb-gpu24") << QStringLiteral("llama-3.1-70b")
-            << QStringLiteral("layer offload") << QStringLiteral("llama-server -m llama-3.1-70b-Q4_K_M.gguf -ngl ");
+            << QStringLiteral("layer offload")
+            << QStringLiteral("llama-server -m llama-3.1-70b-Q4_K_M.gguf -ngl ");
     }
 
     void issueScenarios()
@@ -73,8 +74,8 @@ private slots:
         QCOMPARE(json.exitCode, 0);
         const QJsonObject o = QJsonDocument::fromJson(json.out).object();
         const QJsonObject m = o.value(QStringLiteral("onMachine")).toObject();
-        QCOMPARE(m.value(QStringLiteral("machine")).toObject().value(QStringLiteral("id")).toString(),
-                 machine);
+        const QJsonObject profile = m.value(QStringLiteral("machine")).toObject();
+        QCOMPARE(profile.value(QStringLiteral("id")).toString(), machine);
         const QJsonObject s = suggested(m);
         QCOMPARE(s.value(QStringLiteral("placement")).toString(), placement);
         QVERIFY(s.value(QStringLiteral("generationTokensPerSecond")).toDouble() > 0);

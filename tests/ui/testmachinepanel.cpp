@@ -62,10 +62,12 @@ private slots:
         choose(page, QStringLiteral("strix-halo-128"));
 
         const QString facts = text(page, "machineFacts");
-        QVERIFY2(facts.contains(QStringLiteral("GTT")) && facts.contains(QStringLiteral("256 GB/s")),
+        QVERIFY2(facts.contains(QStringLiteral("GTT"))
+                     && facts.contains(QStringLiteral("256 GB/s")),
                  qPrintable(facts));
         const QString summary = text(page, "placementSummary");
-        QVERIFY2(summary.contains(QStringLiteral("MXFP4_MOE: all on the GPU")), qPrintable(summary));
+        QVERIFY2(summary.contains(QStringLiteral("MXFP4_MOE: all on the GPU")),
+                 qPrintable(summary));
         QVERIFY(summary.contains(QStringLiteral("Longest context with this placement")));
         QVERIFY(summary.contains(QStringLiteral("GPU: ")));
         QVERIFY(text(page, "speed").contains(QStringLiteral("tokens/s")));

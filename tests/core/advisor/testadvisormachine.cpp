@@ -205,7 +205,8 @@ private slots:
         const MachineProfile plain = detectedMachine(system, {nvidia}, std::nullopt);
         QCOMPARE(plain.kind, MachineKind::CpuOnly);
         QVERIFY(plain.notes.join(QLatin1Char(' ')).contains(QStringLiteral("--vram")));
-        QVERIFY(plain.notes.join(QLatin1Char(' ')).contains(QStringLiteral("quantfit-cli bandwidth")));
+        QVERIFY(plain.notes.join(QLatin1Char(' '))
+                    .contains(QStringLiteral("quantfit-cli bandwidth")));
     }
 
     void denseLayerOffload()
@@ -280,7 +281,8 @@ private slots:
         QCOMPARE(p.llamaCommand,
                  QStringLiteral("llama-server -m m.gguf -ngl 11 --n-cpu-moe %1 -c 4096 -np 1")
                      .arg(cpu));
-        QVERIFY(p.explanation.join(QLatin1Char(' ')).contains(QStringLiteral("mixture-of-experts")));
+        QVERIFY(p.explanation.join(QLatin1Char(' '))
+                    .contains(QStringLiteral("mixture-of-experts")));
 
         // A token reads 2 of 8 experts: a quarter of each layer's expert bytes.
         const SpeedEstimate e = estimateSpeed(m, s, w, p);
@@ -373,7 +375,8 @@ private slots:
                 < 0.03);
 
         const MachineProfile pc = *findMachinePreset(QStringLiteral("pc-64gb-gpu24"));
-        const MachineAdvice air = adviseOnMachine(pc, catalog->get(QStringLiteral("glm-4.5-air")), o);
+        const MachineAdvice air =
+            adviseOnMachine(pc, catalog->get(QStringLiteral("glm-4.5-air")), o);
         QCOMPARE(air.chosenLevel().placement.mode, PlacementMode::ExpertOffload);
         QVERIFY(air.chosenLevel().placement.nCpuMoe > 0);
         QVERIFY(air.chosenLevel().placement.llamaCommand.contains(QStringLiteral("--n-cpu-moe")));
