@@ -284,16 +284,70 @@ QF_AVX512 float dotKQuant(const std::uint8_t *row, const std::uint8_t *xq, std::
     return _mm512_reduce_add_ps(acc) - hsum(accMin);
 }
 
+// The index of pair p's 16-bit scales in Scales::bsum, word w of the pair: Sub 16, sub-block
+// 4p + w / 8; Sub 32, sub-block 2p + w / 16 (its first copy in bsum).
+template <int Sub>
+QF_AVX512 inline __m512i wordScaleIndex(int p)
+{
+    alignas(64) std::int16_t idx[32];
+    for (int w = 0; w < 32; ++w)
+        idx[w] = std::int16_t(Sub == 16 ? 4 * p + w / 8 : 2 * (2 * p + w / 16));
+    return _mm512_load_si512(idx);
+}
+
+// dotKQuant() for codes below 64 (all but IQ4_XS): the scales applied in 16 bits, so that a
+// chunk pair costs two instructions besides its codes: vpmaddubsw sums code * activation over
+// neighbouring pairs in int16 (at most 2 * 63 * 128, no saturation) and vpdpwssd multiplies
+// those by the sub-block scales and accumulates in int32. The integer sum of a super-block is
+// the same as dotKQuant()'s, so only the float summation order differs.
+template <class K>
+QF_AVX512 float dotKQuantWords(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
+{
+    const auto *x = reinterpret_cast<const BlockQ8_K *>(xq);
+    const __m512i idx0 = wordScaleIndex<K::kSub>(0);
+    const __m512i idx1 = wordScaleIndex<K::kSub>(1);
+    const __m512i idx2 = wordScaleIndex<K::kSub>(2);
+    const __m512i idx3 = wordScaleIndex<K::kSub>(3);
+    __m512 acc = _mm512_setzero_ps();
+    __m256 accMin = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < n / kQkK; ++i) {
+        const std::uint8_t *b = row + i * K::kBytes;
+        const BlockQ8_K &xb = x[i];
+        const Scales sc = K::prepare(b);
+        const __m512i words = _mm512_zextsi256_si512(sc.bsum);
+        const __m512i m0 = _mm512_maddubs_epi16(K::pair(b, 0), _mm512_loadu_si512(xb.qs));
+        const __m512i m1 = _mm512_maddubs_epi16(K::pair(b, 1), _mm512_loadu_si512(xb.qs + 64));
+        const __m512i m2 = _mm512_maddubs_epi16(K::pair(b, 2), _mm512_loadu_si512(xb.qs + 128));
+        const __m512i m3 = _mm512_maddubs_epi16(K::pair(b, 3), _mm512_loadu_si512(xb.qs + 192));
+        __m512i s0 = _mm512_madd_epi16(m0, _mm512_permutexvar_epi16(idx0, words));
+        __m512i s1 = _mm512_madd_epi16(m1, _mm512_permutexvar_epi16(idx1, words));
+        s0 = _mm512_dpwssd_epi32(s0, m2, _mm512_permutexvar_epi16(idx2, words));
+        s1 = _mm512_dpwssd_epi32(s1, m3, _mm512_permutexvar_epi16(idx3, words));
+        __m512i isum = _mm512_add_epi32(s0, s1);
+        const __m256i bsums = load256(xb.bsums);
+        if constexpr (K::kOffset != 0) {
+            const __m256i off = _mm256_mullo_epi32(_mm256_madd_epi16(bsums, sc.bsum),
+                                                   _mm256_set1_epi32(K::kOffset));
+            isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(off));
+        }
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(sc.d * xb.d), _mm512_cvtepi32_ps(isum), acc);
+        if constexpr (K::kAffine)
+            accMin = _mm256_fmadd_ps(_mm256_set1_ps(sc.dmin * xb.d),
+                                     _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, sc.bmin)), accMin);
+    }
+    return _mm512_reduce_add_ps(acc) - hsum(accMin);
+}
+
 } // namespace
 
 DotQ8Fn avx512KQuantKernel(GgmlType type)
 {
     switch (type) {
-    case GgmlType::Q2_K: return dotKQuant<KQ2>;
-    case GgmlType::Q3_K: return dotKQuant<KQ3>;
-    case GgmlType::Q4_K: return dotKQuant<KQ45<false>>;
-    case GgmlType::Q5_K: return dotKQuant<KQ45<true>>;
-    case GgmlType::Q6_K: return dotKQuant<KQ6>;
+    case GgmlType::Q2_K: return dotKQuantWords<KQ2>;
+    case GgmlType::Q3_K: return dotKQuantWords<KQ3>;
+    case GgmlType::Q4_K: return dotKQuantWords<KQ45<false>>;
+    case GgmlType::Q5_K: return dotKQuantWords<KQ45<true>>;
+    case GgmlType::Q6_K: return dotKQuantWords<KQ6>;
     case GgmlType::IQ4_XS: return dotKQuant<KIq4Xs>;
     default: return nullptr;
     }
