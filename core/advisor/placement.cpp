@@ -376,6 +376,10 @@ Placement planPlacement(const MachineProfile &machine, const ModelShape &shape,
                                  .arg(bestTokens)
                                  .arg(p.longestContextTokens);
     }
+    if (machine.kind == MachineKind::DiscreteGpu && machine.hasGpu())
+        p.explanation << QStringLiteral("The GPU may use %1 GB: its %2 GB less 512 MiB for the "
+                                        "desktop and the driver's context.")
+                             .arg(gb(gpuLimit), gb(machine.gpuLimitBytes()));
     if (p.fits()) {
         p.llamaCommand = commandLine(p, options);
         if (machine.hasGpu()) {
