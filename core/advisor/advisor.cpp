@@ -448,6 +448,43 @@ ModelAdvice adviceFor(const ModelShape &shape, const AdviceOptions &options, con
     return buildAdvice(shape, *sized, filledOptions(options, shape, true));
 }
 
+namespace {
+
+// What the memory model needs beyond ModelInfo for the 2025-26 architectures, from the GGUF keys
+// their conversions write (docs/advisor-data.md).
+void addModernShapeFacts(ModelShape &s, const GgufMetadata &metadata)
+{
+    // (An opened gpt-oss file is sized as `quantize` converts it, without pinning its MXFP4
+    // experts, so expertsMxfp4 stays off here.)
+    const QByteArray a = s.architecture.toUtf8();
+    // Latent attention: the cache holds kv_lora_rank + rope dims (key_length of an MLA file,
+    // with one KV head) and no V.
+    const std::uint64_t kvLora = metadata.uintOr(a + ".attention.kv_lora_rank", 0);
+    if (kvLora > 0 && kvLora < s.headDim) {
+        s.kvLoraRank = std::uint32_t(kvLora);
+        s.ropeHeadDim = s.headDim - s.kvLoraRank;
+        s.vHeadDim = std::uint32_t(
+            std::max<std::uint64_t>(1, metadata.uintOr(a + ".attention.value_length_mla", 128)));
+    }
+    // Hybrid models: every full_attention_interval-th layer attends, the others keep a state.
+    const std::uint64_t interval = metadata.uintOr(a + ".full_attention_interval", 0);
+    const std::uint64_t timeStepRank = metadata.uintOr(a + ".ssm.time_step_rank", 0);
+    if (interval > 1 && timeStepRank > 0 && s.nLayers >= interval) {
+        s.nRecurrentLayers = s.nLayers - s.nLayers / std::uint32_t(interval);
+        s.ssmConvKernel = std::uint32_t(metadata.uintOr(a + ".ssm.conv_kernel", 4));
+        s.ssmKeyHeads = std::uint32_t(metadata.uintOr(a + ".ssm.group_count", 1));
+        s.ssmKeyHeadDim = std::uint32_t(metadata.uintOr(a + ".ssm.state_size", 128));
+        s.ssmValueHeads = std::uint32_t(timeStepRank);
+        s.ssmValueHeadDim = std::uint32_t(
+            metadata.uintOr(a + ".ssm.inner_size", timeStepRank * 128) / timeStepRank);
+        if (s.ssmConvKernel == 0 || s.ssmKeyHeads == 0 || s.ssmKeyHeadDim == 0
+            || s.ssmValueHeadDim == 0)
+            s.nRecurrentLayers = 0; // implausible keys: size it as ordinary attention
+    }
+}
+
+} // namespace
+
 ModelShape shapeFromModelInfo(const ModelInfo &info, const GgufMetadata &metadata,
                               const QString &path)
 {
@@ -481,10 +518,13 @@ ModelShape shapeFromModelInfo(const ModelInfo &info, const GgufMetadata &metadat
             s.nSlidingLayers = s.nLayers / 2;
         else if (info.architecture == QLatin1String("gemma3"))
             s.nSlidingLayers = s.nLayers - s.nLayers / 6;
+        else if (info.architecture == QLatin1String("gpt-oss"))
+            s.nSlidingLayers = s.nLayers / 2; // even layers (llama.cpp's pattern 2)
         else
             s.slidingWindow = 0;
     }
     s.bpeTokenizer = info.tokenizerModel != QLatin1String("llama");
+    addModernShapeFacts(s, metadata);
     return s;
 }
 

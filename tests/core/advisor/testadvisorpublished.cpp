@@ -5,9 +5,11 @@
 
 #include "advisor/advisor.h"
 #include "advisor/memorymodel.h"
+#include "advisor/recommend.h"
 #include "advisor/shapetensors.h"
 #include "catalog/catalog.h"
 #include "gguf/ggmltype.h"
+#include "model/modelinfo.h"
 #include "quant/quantplan.h"
 
 #include <QTest>
@@ -276,6 +278,69 @@ private slots:
         QCOMPARE(v->memory.visionBytes, model("mistral-small-3.2-24b").mmprojBytes);
         QCOMPARE(v->memory.totalBytes() - t->memory.totalBytes(), v->memory.visionBytes);
         QVERIFY(v->longestContextTokens <= t->longestContextTokens);
+    }
+
+    // An opened GGUF of the new architectures gets the same memory facts from its keys: a
+    // DeepSeek MLA file (key_length 576 = kv_lora_rank 512 + rope 64, one KV head) caches 576
+    // elements per layer and no V; a Qwen3-Next file (full_attention_interval 4, ssm.* keys)
+    // keeps 12 of 48 layers with a KV cache and a fixed state in the others; gpt-oss's window
+    // applies to every other layer.
+    void ggufKeysGiveMemoryFacts()
+    {
+        ModelInfo ds;
+        ds.architecture = QStringLiteral("deepseek2");
+        ds.nLayers = 61;
+        ds.nEmbd = 7168;
+        ds.nFf = 18432;
+        ds.nHeads = 128;
+        ds.nHeadsKv = 1;
+        ds.headDim = 576;
+        ds.nVocab = 129280;
+        ds.nCtxTrain = 163840;
+        GgufMetadata dsKeys;
+        dsKeys.set("deepseek2.attention.kv_lora_rank", GgufValue::u32(512));
+        const ModelShape m = shapeFromModelInfo(ds, dsKeys, QStringLiteral("ds.gguf"));
+        QCOMPARE(kvBytesPerToken(m, KvCacheType::F16), 61.0 * 576 * 2);
+
+        ModelInfo next;
+        next.architecture = QStringLiteral("qwen3next");
+        next.nLayers = 48;
+        next.nEmbd = 2048;
+        next.nFf = 512;
+        next.nHeads = 16;
+        next.nHeadsKv = 2;
+        next.headDim = 256;
+        next.nVocab = 151936;
+        next.nCtxTrain = 262144;
+        GgufMetadata nextKeys;
+        nextKeys.set("qwen3next.full_attention_interval", GgufValue::u32(4));
+        nextKeys.set("qwen3next.ssm.conv_kernel", GgufValue::u32(4));
+        nextKeys.set("qwen3next.ssm.state_size", GgufValue::u32(128));
+        nextKeys.set("qwen3next.ssm.group_count", GgufValue::u32(16));
+        nextKeys.set("qwen3next.ssm.time_step_rank", GgufValue::u32(32));
+        nextKeys.set("qwen3next.ssm.inner_size", GgufValue::u32(4096));
+        const ModelShape n = shapeFromModelInfo(next, nextKeys, QStringLiteral("next.gguf"));
+        QCOMPARE(n.nRecurrentLayers, 36u);
+        QCOMPARE(recurrentStateBytes(n, 1), recurrentStateBytes(model("qwen3-next-80b-a3b"), 1));
+        QCOMPARE(kvBytesPerToken(n, KvCacheType::F16),
+                 kvBytesPerToken(model("qwen3-next-80b-a3b"), KvCacheType::F16));
+
+        ModelInfo oss;
+        oss.architecture = QStringLiteral("gpt-oss");
+        oss.nLayers = 24;
+        oss.nEmbd = 2880;
+        oss.nFf = 2880;
+        oss.nHeads = 64;
+        oss.nHeadsKv = 8;
+        oss.headDim = 64;
+        oss.nVocab = 201088;
+        oss.nCtxTrain = 131072;
+        GgufMetadata ossKeys;
+        ossKeys.set("gpt-oss.attention.sliding_window", GgufValue::u32(128));
+        const ModelShape o = shapeFromModelInfo(oss, ossKeys, QStringLiteral("oss.gguf"));
+        QCOMPARE(o.nSlidingLayers, 12u);
+        QCOMPARE(kvCacheBytes(o, 4096, KvCacheType::F16, 1),
+                 kvCacheBytes(model("gpt-oss-20b"), 4096, KvCacheType::F16, 1));
     }
 
     // Every MoE entry carries total and active parameters, and its source.
