@@ -7,9 +7,11 @@
 // AVX-512 VNNI kernels of dotRowQ8() for the super-block types with integer sub-block scales
 // (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS) against Q8_K activations, as the AVX2 kernels of
 // vecdotq8avx2.cpp compute them: every code is made unsigned (Q3_K: low bits + 4 * high bit,
-// Q6_K: the 6-bit code, IQ4_XS: codebook value + 128), vpdpbusd sums four code * activation
-// products per int32 lane for two 32-element chunks at once, the lanes are multiplied by their
-// integer sub-block scale and summed over the super-block in int32; the code offset (4, 32,
+// Q6_K: the 6-bit code, IQ4_XS: codebook value + 128), the code * activation products of two
+// 32-element chunks at once are summed per lane and multiplied by their integer sub-block scale
+// (codes below 64: vpmaddubsw to int16, then vpdpwssd with the scales as int16; IQ4_XS, whose
+// codes reach 255: vpdpbusd to int32, then vpmulld) and summed over the super-block in int32;
+// the code offset (4, 32,
 // 128) comes off exactly through the activation's 16-value sums (bsums), the affine types' min
 // term through the same sums in float. One float FMA per super-block.
 // All sums stay far inside int32: |lane| <= 4 * 255 * 127 per chunk times a scale <= 63.
