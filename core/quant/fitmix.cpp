@@ -409,21 +409,31 @@ FitResult fitMix(const GgufMetadata &metadata, const std::vector<GgufTensorInfo>
     // the standard mixes and the base mix
     //
     std::vector<std::pair<F, QuantPlan>> plans;
+    QString firstProblem;
     for (F f : standardMixes(withImatrix)) {
         QuantOptions o = options.base;
         o.hasImatrix = withImatrix;
         try {
             QuantPlan p = makeQuantPlan(metadata, tensors, f, o);
-            if (!p.isWritable())
+            if (!p.isWritable()) {
+                if (firstProblem.isEmpty())
+                    firstProblem = p.refusal.isEmpty()
+                                       ? QStringLiteral("%1 cannot be written by this build")
+                                             .arg(fileTypeName(f))
+                                       : p.refusal;
                 continue;
+            }
             plans.emplace_back(f, std::move(p));
-        } catch (const Error &) {
-            continue; // a mix this model cannot be written in is not a comparison point
+        } catch (const Error &e) {
+            // A mix this model cannot be written in is not a comparison point.
+            if (firstProblem.isEmpty())
+                firstProblem = e.message();
         }
     }
     if (plans.empty())
         throw Error(QStringLiteral("no standard mix can be planned for this model, so there is "
-                                   "nothing to fit between"));
+                                   "nothing to fit between: %1")
+                        .arg(firstProblem));
     std::sort(plans.begin(), plans.end(), [&](const auto &a, const auto &b) {
         return measureOf(a.second, kind) < measureOf(b.second, kind);
     });
@@ -504,6 +514,10 @@ FitResult fitMix(const GgufMetadata &metadata, const std::vector<GgufTensorInfo>
                 continue;
             ft.candidates.push_back({type, tensorBytes(type, p.source.ne), 0, 0});
         }
+        if (ft.candidates.empty())
+            throw Error(QStringLiteral("tensor %1: no type we write fits its rows of %2 values")
+                            .arg(QString::fromUtf8(ft.name))
+                            .arg(p.source.ne[0]));
         std::sort(ft.candidates.begin(), ft.candidates.end(), [](const auto &a, const auto &b) {
             return a.bytes != b.bytes ? a.bytes < b.bytes : a.type < b.type;
         });

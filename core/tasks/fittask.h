@@ -5,6 +5,8 @@
 // what the advisor's memory model leaves for weights at the context), the mix is chosen by
 // fitMix (quant/fitmix.h), and the result is an ordinary ConversionRequest of the nearest
 // standard file type whose --tensor-type items are the fitted recipe, run by runConversion.
+// Recipes and diffs of files (quant/recipe.h: header reads only) come with this header, so the
+// app's recipe view reaches them through core/tasks as its pages must.
 
 #include "conversiontask.h"
 

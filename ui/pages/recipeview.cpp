@@ -1,7 +1,7 @@
 #include "recipeview.h"
 
 #include "gguf/ggufreader.h"
-#include "quant/recipe.h"
+#include "tasks/fittask.h" // recipes and diffs (quant/recipe.h) come with it
 #include "util/error.h"
 #include "util/units.h"
 
