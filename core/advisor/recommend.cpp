@@ -83,7 +83,7 @@ struct Alternative {
 };
 
 /// A smaller catalog model that is comfortable at Q5_K_M or above: same family first, then the
-/// largest by parameters.
+/// ladder's models (the strongest of their size class), then the largest by parameters.
 std::optional<Alternative> findAlternative(const ModelAdvice &a, const Catalog &catalog,
                                            const Sizer &sizer)
 {
@@ -104,6 +104,8 @@ std::optional<Alternative> findAlternative(const ModelAdvice &a, const Catalog &
                          const bool fy = y->family == a.model.family;
                          if (fx != fy)
                              return fx;
+                         if (x->lineup != y->lineup)
+                             return x->lineup;
                          return x->paramsBillions > y->paramsBillions;
                      });
     for (const ModelShape *m : candidates) {

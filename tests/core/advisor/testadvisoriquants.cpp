@@ -261,6 +261,9 @@ private slots:
                 < a.row(FileType::Q3_K_M)->pplIncreasePercent);
         QVERIFY(!a.row(FileType::IQ4_XS)->needsImatrix);
         QVERIFY(a.recommendation.reasons.first().contains(QStringLiteral("Q3_K_M")));
+        // No smaller Llama 3.3: the alternative is the strongest smaller model of the ladder
+        // that is comfortable at Q5_K_M or above (Qwen3 32B), not an older one of about its size.
+        QCOMPARE(a.recommendation.alternativeModelId, QStringLiteral("qwen3-32b"));
     }
 
     // 405B on 128 GB: the brief's "405B Q2_K" does not fit (149 GB), IQ2_XXS does.
