@@ -8,6 +8,7 @@
 #include "gguf/ggufreader.h"
 #include "gguf/ggufwriter.h"
 #include "jobs/jobcontext.h"
+#include "jobs/progress.h"
 #include "model/syntheticmodel.h"
 #include "quant/fitmix.h"
 #include "quant/imatrixfile.h"
@@ -18,6 +19,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -87,6 +89,8 @@ private slots:
     void fitIsDeterministicAndKeepsFloors();
     void fitRefusesImpossibleBudgetAndTypeOptions();
     void syntheticRowsForShapeOnlyLists();
+    void progressAndCancel();
+    void imatrixBringsIQuants();
 };
 
 // Q4_K_M on an 8-layer GQA model (docs/quantization.md, "Resulting mixes"): attn_q, attn_k,
@@ -362,6 +366,67 @@ void TestFitMix::syntheticRowsForShapeOnlyLists()
         if (q4k >= 0 && q8 >= 0)
             QVERIFY2(q8 < q4k, t.name.constData());
     }
+}
+
+// Progress in tensors under the stage "Measuring tensor costs"; a cancel stops the fit.
+void TestFitMix::progressAndCancel()
+{
+    const GgufLayout layout = syntheticModelLayout(smallModel());
+    const QuantPlan q4 = makeQuantPlan(layout.metadata, layout.tensors, F::Q4_K_M);
+    FitOptions o;
+    o.budgetKind = FitBudgetKind::TensorBytes;
+    o.budgetBytes = q4.targetTensorBytes;
+    QList<Progress> reports;
+    JobContext recording([&](const Progress &p) { reports.append(p); }, 0);
+    fitMix(layout.metadata, layout.tensors, o, syntheticRowSource(), recording);
+    QVERIFY(!reports.isEmpty());
+    QCOMPARE(reports.last().stage, QStringLiteral("Measuring tensor costs"));
+    int candidates = 0;
+    for (const PlannedTensor &p : q4.tensors)
+        candidates += p.decidedBy != TypeDecision::NotCandidate;
+    QCOMPARE(reports.last().total, std::uint64_t(candidates));
+    QCOMPARE(reports.last().done, std::uint64_t(candidates));
+
+    JobContext *self = nullptr;
+    JobContext cancelling([&](const Progress &p) {
+        if (p.done >= 3)
+            self->requestCancel();
+    }, 0);
+    self = &cancelling;
+    QVERIFY_THROWS_EXCEPTION(Cancelled, fitMix(layout.metadata, layout.tensors, o,
+                                               syntheticRowSource(), cancelling));
+}
+
+// With llama.cpp's importance matrix for synth-a the I-quants are candidates, and the fitted
+// plan stays within a budget between IQ3_XXS and IQ3_M as llama.cpp sized them.
+void TestFitMix::imatrixBringsIQuants()
+{
+    const QString dir = Test::sharedTestData();
+    if (dir.isEmpty())
+        QSKIP("shared test data (../shared/testdata) is absent");
+    const QString base = dir + QStringLiteral("/llama-quantized/");
+    if (!QFile::exists(base + QStringLiteral("synth-a-F32.gguf"))
+        || !QFile::exists(base + QStringLiteral("synth-a.imatrix")))
+        QSKIP("llama-quantized/synth-a-F32.gguf or synth-a.imatrix is absent");
+    const GgufFile file = GgufFile::open(base + QStringLiteral("synth-a-F32.gguf"));
+    const ImportanceMatrix imatrix = readImportanceMatrix(base + QStringLiteral("synth-a.imatrix"));
+    const std::uint64_t low = QFileInfo(base + QStringLiteral("synth-a-IQ3_XXS.gguf")).size();
+    const std::uint64_t high = QFileInfo(base + QStringLiteral("synth-a-IQ3_M.gguf")).size();
+    QVERIFY(low > 0 && high > low);
+    FitOptions o;
+    o.budgetBytes = (low + high) / 2;
+    o.imatrix = &imatrix;
+    o.base.hasImatrix = true;
+    NullJobContext ctx;
+    const FitResult r = fitMix(file.metadata(), file.tensors(), o, fileRowSource(file), ctx);
+    QVERIFY(r.plan.outputFileBytes <= o.budgetBytes);
+    bool anyIQuant = false;
+    for (const FitTensor &t : r.tensors) {
+        for (const FitCandidate &c : t.candidates)
+            anyIQuant |= c.type == G::IQ3_XXS || c.type == G::IQ2_XS || c.type == G::IQ4_XS;
+    }
+    QVERIFY(anyIQuant);
+    QVERIFY(r.predictedCost <= r.baseMixCost * (1 + 1e-9));
 }
 
 QTEST_APPLESS_MAIN(TestFitMix)
