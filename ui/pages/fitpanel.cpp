@@ -206,10 +206,10 @@ QString FitPanel::exactFitSummary(const ModelAdvice &a, std::uint64_t *budgetByt
                        + t * (above->pplIncreasePercent - below->pplIncreasePercent);
     return tr("<b>Fit exactly:</b> weights of %1 leave %2 tokens of context (KV %3) — between "
               "%4 (%5, +%6% PPL) and %7 (%8, +%9% PPL); estimated +%10% PPL or better")
-        .arg(formatBytes(budget), QLocale().toString(a.options.contextTokens),
-             kvCacheTypeName(a.options.kvType), below->name, formatBytes(below->memory.weightsBytes))
+        .arg(formatGB(budget, 1), QLocale().toString(a.options.contextTokens),
+             kvCacheTypeName(a.options.kvType), below->name, formatGB(below->memory.weightsBytes, 1))
         .arg(below->pplIncreasePercent, 0, 'f', 1)
-        .arg(above->name, formatBytes(above->memory.weightsBytes))
+        .arg(above->name, formatGB(above->memory.weightsBytes, 1))
         .arg(above->pplIncreasePercent, 0, 'f', 1)
         .arg(ppl, 0, 'f', 1);
 }
