@@ -139,11 +139,12 @@ int runBandwidth(const QStringList &args)
         // sharing the machine (which dilute wall time, not CPU time).
         const int nPredict = int(intOption(parser, QStringLiteral("n"), 32, 4, 4096));
         const int nThreads = int(intOption(parser, QStringLiteral("gen-threads"), 1, 1, 1024));
-        const auto generate = [&](int n, double *cpuSeconds) {
+        const QString shortPrompt =
+            QStringLiteral("The quick brown fox jumps over the lazy dog. Once upon a time");
+        const auto generate = [&](int n, const QString &prompt, double *cpuSeconds) {
             TextGenerationRequest request;
             request.modelPaths = QStringList{model};
-            request.prompt = QStringLiteral("The quick brown fox jumps over the lazy dog. Once "
-                                            "upon a time");
+            request.prompt = prompt;
             request.options.nPredict = n;
             request.options.sampler = {};
             request.nThreads = nThreads;
@@ -153,9 +154,14 @@ int runBandwidth(const QStringList &args)
             *cpuSeconds = processCpuSeconds() - start;
             return r.outputs.front();
         };
-        double cpuShort = 0, cpuLong = 0;
-        generate(2, &cpuShort);
-        const GeneratedText g = generate(nPredict, &cpuLong);
+        double cpuShort = 0, cpuLong = 0, cpuPrompt = 0;
+        generate(2, shortPrompt, &cpuShort);
+        const GeneratedText g = generate(nPredict, shortPrompt, &cpuLong);
+        // The prompt's rate from a separate run with a prompt long enough to be batched (it
+        // would drown the generation's CPU time in the runs above).
+        const GeneratedText pp = generate(
+            1, shortPrompt + QStringLiteral(" the quick brown fox jumps over the dog").repeated(40),
+            &cpuPrompt);
         if (g.nGenerated <= 2 || cpuLong <= cpuShort)
             throw Error(QStringLiteral("bandwidth: the model stopped after %1 tokens; give a "
                                        "model that generates at least %2")
@@ -172,6 +178,11 @@ int runBandwidth(const QStringList &args)
         speed.generationModel = QFileInfo(model).fileName();
         speed.generationThreads = nThreads;
         speed.generationDate = QDateTime::currentDateTimeUtc();
+        // FLOPs per prompt token: 2 x active parameters + attention at the mean position.
+        const double promptFlopsPerToken = 2.0 * activeParameters(advice.model, map)
+            + 4.0 * advice.model.nLayers * double(advice.model.qDim()) * pp.nPromptTokens / 2.0;
+        speed.promptTokensPerSecond = pp.promptTokensPerSecond;
+        speed.promptFlops = pp.promptTokensPerSecond * promptFlopsPerToken;
 
         // The bandwidth of the same thread count, on the same CPU-time basis.
         double sameThreads = 0;
@@ -182,6 +193,12 @@ int runBandwidth(const QStringList &args)
             sameThreads = best.bytesPerCpuSecond;
         const double estimate = sameThreads * kMeasuredCpuBandwidthEfficiency / bytesPerToken;
         const double ratio = estimate / cpuTokensPerSecond;
+        text += QStringLiteral("prompt on %1: %2 tokens in a batch, %3 tokens/s (wall time), "
+                               "%4 GFLOP/s\n")
+                    .arg(QFileInfo(model).fileName())
+                    .arg(pp.nPromptTokens)
+                    .arg(pp.promptTokensPerSecond, 0, 'f', 1)
+                    .arg(speed.promptFlops / 1e9, 0, 'f', 1);
         text += QStringLiteral("generation on %1 (%2 threads, %3 tokens): %4 tokens/s per "
                                "CPU-second of its threads (%5 tokens/s wall); %6 MB read per "
                                "token\n"
@@ -200,6 +217,10 @@ int runBandwidth(const QStringList &args)
         result.insert(QStringLiteral("generation"),
                       QJsonObject{{QStringLiteral("model"), model},
                                   {QStringLiteral("tokensPerCpuSecond"), cpuTokensPerSecond},
+                                  {QStringLiteral("promptTokens"), pp.nPromptTokens},
+                                  {QStringLiteral("promptTokensPerSecond"),
+                                   pp.promptTokensPerSecond},
+                                  {QStringLiteral("promptFlops"), speed.promptFlops},
                                   {QStringLiteral("tokensPerSecond"), g.generatedTokensPerSecond},
                                   {QStringLiteral("threads"), nThreads},
                                   {QStringLiteral("tokens"), g.nGenerated},

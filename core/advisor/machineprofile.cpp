@@ -310,6 +310,14 @@ MachineProfile detectedMachine(const SystemInfo &system, const std::vector<GpuDe
         m.notes << QStringLiteral("RAM bandwidth assumed (DDR5 dual channel); run "
                                   "`quantfit-cli bandwidth` to measure it.");
     }
+    if (measured && measured->promptFlops > 0) {
+        m.cpuFlops = measured->promptFlops;
+        m.cpuFlopsSource = QStringLiteral("QuantFit's own prompt processing measured here: %1 "
+                                          "tokens/s on %2 (%3 threads)")
+                               .arg(measured->promptTokensPerSecond, 0, 'f', 1)
+                               .arg(measured->generationModel)
+                               .arg(measured->generationThreads);
+    }
     if (m.kind == MachineKind::ApuUnified && measured && measured->readBytesPerSecond > 0) {
         m.gpuBandwidth = measured->readBytesPerSecond * kMeasuredCpuBandwidthEfficiency;
         m.gpuBandwidthSource = QStringLiteral("the RAM's, measured by quantfit-cli bandwidth");

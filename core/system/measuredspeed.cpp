@@ -50,6 +50,8 @@ std::optional<MeasuredSpeed> loadMeasuredSpeed(const QString &path)
     s.generationThreads = int(positive("generationThreads"));
     s.generationDate =
         QDateTime::fromString(o.value(QLatin1String("generationDate")).toString(), Qt::ISODate);
+    s.promptFlops = positive("promptFlops");
+    s.promptTokensPerSecond = positive("promptTokensPerSecond");
     if (s.bytesPerToken == 0)
         s.generatedTokensPerSecond = 0;
     return s;
@@ -66,7 +68,9 @@ void saveMeasuredSpeed(const MeasuredSpeed &s, const QString &path)
         {QStringLiteral("bytesPerToken"), double(s.bytesPerToken)},
         {QStringLiteral("generationModel"), s.generationModel},
         {QStringLiteral("generationThreads"), s.generationThreads},
-        {QStringLiteral("generationDate"), s.generationDate.toUTC().toString(Qt::ISODate)}};
+        {QStringLiteral("generationDate"), s.generationDate.toUTC().toString(Qt::ISODate)},
+        {QStringLiteral("promptFlops"), s.promptFlops},
+        {QStringLiteral("promptTokensPerSecond"), s.promptTokensPerSecond}};
     QDir().mkpath(QFileInfo(path).absolutePath());
     QSaveFile f(path);
     if (!f.open(QIODevice::WriteOnly))

@@ -3,7 +3,7 @@
 // What QuantFit measured about this machine's speed, kept in one small JSON file so that the
 // advisor can use it later: the streaming-read bandwidth (`quantfit-cli bandwidth`) and
 // QuantFit's own generation speed on a model (`quantfit-cli bandwidth --generate MODEL`), with
-// the bytes that model reads per generated token. The file is
+// the bytes that model reads per generated token, and the same run's prompt throughput. The file is
 // `$XDG_DATA_HOME/QuantFit/quantfit/machine-speed.json` (QStandardPaths' generic data location,
 // beside the results folder); QUANTFIT_MACHINE_SPEED_FILE overrides the path.
 
@@ -26,6 +26,9 @@ struct MeasuredSpeed {
     QString generationModel;             ///< file name
     int generationThreads = 0;
     QDateTime generationDate;
+    /// The same run's prompt: tokens/s (wall time) x FLOPs per prompt token; 0: not measured.
+    double promptFlops = 0;
+    double promptTokensPerSecond = 0;
 
     /// Bytes per second QuantFit's own generation read (tokens/s x bytes per token); 0 when
     /// no generation was measured.

@@ -188,6 +188,8 @@ private slots:
         measured.generatedTokensPerSecond = 70;
         measured.bytesPerToken = 274'000'000;
         measured.generationModel = QStringLiteral("synth.gguf");
+        measured.promptTokensPerSecond = 300;
+        measured.promptFlops = 3e11;
         const MachineProfile m = detectedMachine(system, {apu}, measured);
         QCOMPARE(m.kind, MachineKind::ApuUnified);
         QCOMPARE(m.ramBytes, 32'000'000'000 + 512 * kMiB);
@@ -197,6 +199,8 @@ private slots:
         // QuantFit's own generation replaces the assumed bandwidth.
         QVERIFY(near(m.cpuBandwidth, 70.0 * 274e6));
         QVERIFY(m.cpuBandwidthSource.contains(QStringLiteral("QuantFit's own generation")));
+        QCOMPARE(m.cpuFlops, 3e11);
+        QVERIFY(m.cpuFlopsSource.contains(QStringLiteral("prompt processing measured here")));
 
         GpuDevice nvidia;
         nvidia.card = QStringLiteral("card0");

@@ -182,6 +182,8 @@ private slots:
         s.generationModel = QStringLiteral("synth.gguf");
         s.generationThreads = 1;
         s.generationDate = s.readDate;
+        s.promptTokensPerSecond = 300;
+        s.promptFlops = 2.5e11;
         saveMeasuredSpeed(s, path);
         const auto back = loadMeasuredSpeed(path);
         QVERIFY(back);
@@ -191,6 +193,8 @@ private slots:
         QCOMPARE(back->bytesPerToken, std::uint64_t(274'000'000));
         QCOMPARE(back->generationModel, QStringLiteral("synth.gguf"));
         QCOMPARE(back->generationBytesPerSecond(), 70.0 * 274e6);
+        QCOMPARE(back->promptTokensPerSecond, 300.0);
+        QCOMPARE(back->promptFlops, 2.5e11);
 
         // A damaged or foreign file is the same as none.
         writeFile(path, "{\"format\": \"something else\"}");
