@@ -633,12 +633,15 @@ void AdvisePage::updateMemoryBar()
         row = q4 ? int(q4 - rows.data()) : 0;
     }
     const QuantRow &r = row >= 0 && row < int(rows.size()) ? rows[std::size_t(row)] : *iquant;
-    m_memoryBar->setParts({
+    QList<MemoryBar::Part> parts = {
         {tr("Weights (%1)").arg(r.name), r.memory.weightsBytes, Palette::weights()},
         {tr("KV cache"), r.memory.kvCacheBytes, Palette::kvCache()},
         {tr("Compute + runtime"), r.memory.computeBytes + r.memory.overheadBytes, Palette::compute()},
-        {tr("OS reserve"), r.memory.reserveBytes, Palette::reserve()},
-    });
+    };
+    if (r.memory.visionBytes > 0)
+        parts.append({tr("Vision projector"), r.memory.visionBytes, Palette::compute().darker(130)});
+    parts.append({tr("OS reserve"), r.memory.reserveBytes, Palette::reserve()});
+    m_memoryBar->setParts(parts);
     m_memoryBar->setCapacity(m_advice->options.ramBytes, tr("RAM"));
     m_convertButton->setEnabled(true);
     m_convertButton->setText(tr("Convert &with %1…").arg(r.name));
