@@ -249,6 +249,7 @@ ConvertPage::~ConvertPage()
 {
     m_sourceEdit->disconnect(this);
     m_outputEdit->disconnect(this);
+    m_fit->disconnect(this); // its spin boxes' line edits lose focus the same way
 }
 
 //
