@@ -56,5 +56,9 @@ void softmaxWithSink(float *x, int n, float sink);
 /// Writes dv floats to `out`.
 void flashAttnRowF16(const float *scores, int n, const std::uint16_t *v, std::size_t vStride,
                      int dv, const float *sink, float *out);
+/// flashAttnRowF16() element by element, the reference its AVX-512 path is tested against
+/// (bit for bit).
+void flashAttnRowF16Portable(const float *scores, int n, const std::uint16_t *v,
+                             std::size_t vStride, int dv, const float *sink, float *out);
 
 } // namespace QuantFit::Infer

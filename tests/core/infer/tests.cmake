@@ -6,3 +6,4 @@ quantfit_add_test(test_infer_cli SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinfercli.
 quantfit_add_test(test_infer_matmulint SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinfermatmulint.cpp)
 quantfit_add_test(test_infer_moe SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinfermoe.cpp)
 quantfit_add_test(test_infer_matmulgroup SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinfermatmulgroup.cpp)
+quantfit_add_test(test_infer_flashrow SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinferflashrow.cpp)
