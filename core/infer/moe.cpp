@@ -117,40 +117,81 @@ void moeFeedForward(const MoeCall &call, const float *h, int nTokens, float *out
         if (call.expertObserver && *call.expertObserver)
             (*call.expertObserver)(w.name, e, nExperts, x, rows, int(w.nIn));
     };
+    // All routed (token, slot) rows in expert order, each expert's slice of the 3-D stacks
+    // run together: one parallel region for every gate and up product, one for every down
+    // product (matmulGroup), instead of three short regions per expert.
+    const std::size_t nPairs = n * std::size_t(k);
+    s.rows.resize(nPairs * std::size_t(nEmbd));
+    s.gate.resize(nPairs * std::size_t(nFf));
+    s.up.resize(nPairs * std::size_t(nFf));
+    s.down.resize(nPairs * std::size_t(nEmbd));
+    for (std::size_t i = 0; i < nPairs; ++i) {
+        const int token = s.order[i] / k;
+        std::memcpy(s.rows.data() + i * std::size_t(nEmbd),
+                    h + std::size_t(token) * std::size_t(nEmbd), sizeof(float) * std::size_t(nEmbd));
+    }
+    std::vector<WeightMatrix> mats;
+    mats.reserve(std::size_t(nExperts) * 3);
+    std::vector<int> expertOf;
     for (int e = 0; e < nExperts; ++e) {
         const int begin = s.start[std::size_t(e)];
         const int rows = s.start[std::size_t(e) + 1] - begin;
         if (rows == 0)
             continue;
-        s.rows.resize(std::size_t(rows) * std::size_t(nEmbd));
-        s.gate.resize(std::size_t(rows) * std::size_t(nFf));
-        s.up.resize(std::size_t(rows) * std::size_t(nFf));
-        s.down.resize(std::size_t(rows) * std::size_t(nEmbd));
-        for (int r = 0; r < rows; ++r) {
-            const int token = s.order[std::size_t(begin + r)] / k;
-            std::memcpy(s.rows.data() + std::size_t(r) * std::size_t(nEmbd),
-                        h + std::size_t(token) * std::size_t(nEmbd), sizeof(float) * std::size_t(nEmbd));
+        mats.push_back(L.upExps.expert(e));
+        mats.push_back(L.gateExps.expert(e));
+        mats.push_back(L.downExps.expert(e));
+        expertOf.push_back(e);
+    }
+    // Grouped only when every expert has the same row count (generation: one each); else one
+    // expert at a time, as the products then differ in their batch size.
+    const auto rowsOf = [&](int e) {
+        return s.start[std::size_t(e) + 1] - s.start[std::size_t(e)];
+    };
+    bool uniform = true;
+    for (const int e : expertOf)
+        uniform = uniform && rowsOf(e) == rowsOf(expertOf[0]);
+    const auto runGroup = [&](std::size_t i0, std::size_t i1, int rows, int phase) {
+        std::vector<MatmulTask> tasks;
+        for (std::size_t i = i0; i < i1; ++i) {
+            const int e = expertOf[i];
+            const std::size_t begin = std::size_t(s.start[std::size_t(e)]);
+            if (phase == 0) {
+                const WeightMatrix &up = mats[3 * i], &gate = mats[3 * i + 1];
+                const float *x = s.rows.data() + begin * std::size_t(nEmbd);
+                observeExpert(up, e, x, rows);
+                observeExpert(gate, e, x, rows);
+                tasks.push_back({&up, x, s.up.data() + begin * std::size_t(nFf)});
+                tasks.push_back({&gate, x, s.gate.data() + begin * std::size_t(nFf)});
+            } else {
+                const WeightMatrix &down = mats[3 * i + 2];
+                const float *x = s.gate.data() + begin * std::size_t(nFf);
+                observeExpert(down, e, x, rows);
+                tasks.push_back({&down, x, s.down.data() + begin * std::size_t(nEmbd)});
+            }
         }
-        const WeightMatrix gate = L.gateExps.expert(e);
-        const WeightMatrix up = L.upExps.expert(e);
-        const WeightMatrix down = L.downExps.expert(e);
-        observeExpert(up, e, s.rows.data(), rows);
-        matmul(up, s.rows.data(), rows, s.up.data(), call.matmul, call.ctx);
-        observeExpert(gate, e, s.rows.data(), rows);
-        matmul(gate, s.rows.data(), rows, s.gate.data(), call.matmul, call.ctx);
-        for (int r = 0; r < rows; ++r)
-            applyGlu(call.parts.ffn, s.gate.data() + std::size_t(r) * std::size_t(nFf),
-                     s.up.data() + std::size_t(r) * std::size_t(nFf), nFf);
-        observeExpert(down, e, s.gate.data(), rows);
-        matmul(down, s.gate.data(), rows, s.down.data(), call.matmul, call.ctx);
-        for (int r = 0; r < rows; ++r) {
-            const int pair = s.order[std::size_t(begin + r)];
-            const float w = s.weights[std::size_t(pair)];
-            const float *y = s.down.data() + std::size_t(r) * std::size_t(nEmbd);
-            float *slot = s.slotOut.data() + std::size_t(pair) * std::size_t(nEmbd);
-            for (int i = 0; i < nEmbd; ++i)
-                slot[i] = y[i] * w;
+        matmulGroup(tasks, rows, call.matmul, call.ctx);
+    };
+    const auto runPhase = [&](int phase) {
+        if (uniform && !expertOf.empty()) {
+            runGroup(0, expertOf.size(), rowsOf(expertOf[0]), phase);
+            return;
         }
+        for (std::size_t i = 0; i < expertOf.size(); ++i)
+            runGroup(i, i + 1, rowsOf(expertOf[i]), phase);
+    };
+    runPhase(0);
+    for (std::size_t i = 0; i < nPairs; ++i)
+        applyGlu(call.parts.ffn, s.gate.data() + i * std::size_t(nFf),
+                 s.up.data() + i * std::size_t(nFf), nFf);
+    runPhase(1);
+    for (std::size_t i = 0; i < nPairs; ++i) {
+        const int pair = s.order[i];
+        const float w = s.weights[std::size_t(pair)];
+        const float *y = s.down.data() + i * std::size_t(nEmbd);
+        float *slot = s.slotOut.data() + std::size_t(pair) * std::size_t(nEmbd);
+        for (int j = 0; j < nEmbd; ++j)
+            slot[j] = y[j] * w;
     }
 
     for (int t = 0; t < nTokens; ++t) {
