@@ -10,8 +10,10 @@ class JobContext;
 /// Number of worker threads to use when the caller says 0 ("all cores").
 int defaultThreadCount();
 
-/// Runs `work(chunk)` for chunk = 0 .. nChunks-1 on `nThreads` threads (0 = all cores; the
-/// calling thread is one of them). Workers take chunk indices from a shared counter. The first
+/// Runs `work(chunk)` for chunk = 0 .. nChunks-1 on up to `nThreads` threads (0 = all cores;
+/// the calling thread is one of them). Workers take chunk indices from a shared counter. The
+/// threads are the shared ThreadPool's persistent workers (threadpool.h) when it is free and
+/// has enough of them, else threads started for this call (nested or concurrent calls). The first
 /// exception thrown by any chunk stops the others from taking new chunks and is rethrown here
 /// after all threads joined (no exception crosses a thread). If `ctx` is given, cancellation is
 /// checked before each chunk.
