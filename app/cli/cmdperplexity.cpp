@@ -15,11 +15,21 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 
+#include <cmath>
 #include <cstdio>
 
 namespace QuantFit::Cli {
 
 namespace {
+
+/// A value that prints as zero at `digits` decimals prints without a sign: a model against its own
+/// saved base gives per-token KLDs of a few 1e-9 either side of zero (the base file stores 16-bit
+/// log-probabilities), and "-0.000000" reads as a defect.
+double unsignedZero(double v, int digits)
+{
+    return std::abs(v) < 0.5 * std::pow(10.0, -digits) ? 0.0 : v;
+}
+
 
 void addOption(QCommandLineParser &parser, const QStringList &names, const QString &help,
                const QString &valueName = {})
@@ -52,9 +62,9 @@ public:
                       .arg(r.chunk, 4)
                       .arg(k.pplQ, 12, 'f', 4)
                       .arg(k.pplQError, 9, 'f', 4)
-                      .arg(k.lnRatio, 14, 'f', 5)
+                      .arg(unsignedZero(k.lnRatio, 5), 14, 'f', 5)
                       .arg(k.lnRatioError, 9, 'f', 5)
-                      .arg(k.kldMean, 14, 'f', 5)
+                      .arg(unsignedZero(k.kldMean, 5), 14, 'f', 5)
                       .arg(k.kldMeanError, 9, 'f', 5)
                       .arg(k.rmsDpPercent, 9, 'f', 3)
                       .arg(k.rmsDpPercentError, 6, 'f', 3)
@@ -96,7 +106,7 @@ private:
 
 QString pm(double v, double e, int digits = 4)
 {
-    return QStringLiteral("%1 ± %2").arg(v, 0, 'f', digits).arg(e, 0, 'f', digits);
+    return QStringLiteral("%1 ± %2").arg(unsignedZero(v, digits), 0, 'f', digits).arg(e, 0, 'f', digits);
 }
 
 void printKldReport(const KldSummary &s, const RunningPrinter &p)
@@ -111,13 +121,13 @@ void printKldReport(const KldSummary &s, const RunningPrinter &p)
     t += QStringLiteral("Mean PPL(Q)-PPL(base)         : %1\n").arg(pm(s.pplDelta, s.pplDeltaError, 6));
     t += QStringLiteral("\n====== KL divergence statistics ======\n");
     t += QStringLiteral("Mean    KLD: %1\n").arg(pm(s.kldMean, s.kldMeanError, 6));
-    t += QStringLiteral("Maximum KLD: %1\n").arg(s.kldMax, 0, 'f', 6);
-    t += QStringLiteral("99.9%   KLD: %1\n").arg(s.kldP999, 0, 'f', 6);
-    t += QStringLiteral("99.0%   KLD: %1\n").arg(s.kldP99, 0, 'f', 6);
-    t += QStringLiteral("95.0%   KLD: %1\n").arg(s.kldP95, 0, 'f', 6);
-    t += QStringLiteral("90.0%   KLD: %1\n").arg(s.kldP90, 0, 'f', 6);
-    t += QStringLiteral("Median  KLD: %1\n").arg(s.kldMedian, 0, 'f', 6);
-    t += QStringLiteral("Minimum KLD: %1\n").arg(s.kldMin, 0, 'f', 6);
+    t += QStringLiteral("Maximum KLD: %1\n").arg(unsignedZero(s.kldMax, 6), 0, 'f', 6);
+    t += QStringLiteral("99.9%   KLD: %1\n").arg(unsignedZero(s.kldP999, 6), 0, 'f', 6);
+    t += QStringLiteral("99.0%   KLD: %1\n").arg(unsignedZero(s.kldP99, 6), 0, 'f', 6);
+    t += QStringLiteral("95.0%   KLD: %1\n").arg(unsignedZero(s.kldP95, 6), 0, 'f', 6);
+    t += QStringLiteral("90.0%   KLD: %1\n").arg(unsignedZero(s.kldP90, 6), 0, 'f', 6);
+    t += QStringLiteral("Median  KLD: %1\n").arg(unsignedZero(s.kldMedian, 6), 0, 'f', 6);
+    t += QStringLiteral("Minimum KLD: %1\n").arg(unsignedZero(s.kldMin, 6), 0, 'f', 6);
     t += QStringLiteral("Tail bound : %1 (mean per-token bound of the base file's truncation)\n")
              .arg(s.kldTailBound, 0, 'g', 3);
     t += QStringLiteral("\n====== Token probability statistics ======\n");
