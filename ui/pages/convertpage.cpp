@@ -633,21 +633,9 @@ void ConvertPage::startConversion()
                          QLocale().toString(qulonglong(o.actualBytes))));
         }
         log(tr("Done in %1 (%2 read)").arg(formatDuration(result.seconds), formatBytes(result.inputBytes)));
-        m_measureButton->setEnabled(true);
-        m_showButton->setEnabled(true);
-        m_recipeButton->setEnabled(!m_finished.isEmpty());
-        emit conversionFinished(true, m_finished);
+        conversionSucceeded();
     });
-    connect(job, &Job::failed, this, [this](const QString &message) {
-        log(tr("Error: %1").arg(message));
-        emit conversionFinished(false, {});
-    });
-    connect(job, &Job::cancelled, this, [this] {
-        log(tr("Cancelled; no file was left behind."));
-        emit conversionFinished(false, {});
-    });
-    connect(job, &Job::finished, this, [this] { setBusy(false); });
-    m_runner->start(job);
+    startConversionJob(job);
 }
 
 //
@@ -737,21 +725,9 @@ void ConvertPage::startFittedConversion(const FitTarget &target)
                     .arg(fit->predictedCost, 0, 'g', 3)
                     .arg(fit->baseMixCost, 0, 'g', 3));
         }
-        m_measureButton->setEnabled(true);
-        m_showButton->setEnabled(true);
-        m_recipeButton->setEnabled(!m_finished.isEmpty());
-        emit conversionFinished(true, m_finished);
+        conversionSucceeded();
     });
-    connect(job, &Job::failed, this, [this](const QString &message) {
-        log(tr("Error: %1").arg(message));
-        emit conversionFinished(false, {});
-    });
-    connect(job, &Job::cancelled, this, [this] {
-        log(tr("Cancelled; no file was left behind."));
-        emit conversionFinished(false, {});
-    });
-    connect(job, &Job::finished, this, [this] { setBusy(false); });
-    m_runner->start(job);
+    startConversionJob(job);
 }
 
 void ConvertPage::showRecipe(const QString &path)
@@ -762,4 +738,26 @@ void ConvertPage::showRecipe(const QString &path)
     view->setAttribute(Qt::WA_DeleteOnClose);
     view->setFile(path);
     view->show();
+}
+
+void ConvertPage::conversionSucceeded()
+{
+    m_measureButton->setEnabled(true);
+    m_showButton->setEnabled(true);
+    m_recipeButton->setEnabled(!m_finished.isEmpty());
+    emit conversionFinished(true, m_finished);
+}
+
+void ConvertPage::startConversionJob(Job *job)
+{
+    connect(job, &Job::failed, this, [this](const QString &message) {
+        log(tr("Error: %1").arg(message));
+        emit conversionFinished(false, {});
+    });
+    connect(job, &Job::cancelled, this, [this] {
+        log(tr("Cancelled; no file was left behind."));
+        emit conversionFinished(false, {});
+    });
+    connect(job, &Job::finished, this, [this] { setBusy(false); });
+    m_runner->start(job);
 }

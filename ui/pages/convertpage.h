@@ -14,6 +14,7 @@
 class CalibrationBox;
 class ConversionOptionsBox;
 class FitPanel;
+class Job;
 class JobProgressWidget;
 class PlanPreview;
 class JobRunner;
@@ -95,6 +96,10 @@ private:
     void updatePreview();
     void log(const QString &line);
     void setBusy(bool busy);
+    /// The common end of a successful plain or fitted conversion: buttons and the signal.
+    void conversionSucceeded();
+    /// Connects a conversion job's failure, cancel and end to the page, then starts it.
+    void startConversionJob(Job *job);
     void startFittedConversion(const QuantFit::FitTarget &target);
 
     JobRunner *m_runner;
