@@ -1,7 +1,7 @@
 #pragma once
 
 // Legacy 32-element block types (ggml's src/ggml-common.h, block_q8_0 ... block_q5_1): Q8_0, Q4_0,
-// Q4_1, Q5_0, Q5_1.
+// Q4_1, Q5_0, Q5_1, and the activation type Q8_1.
 // Nibble layout shared by the 4/5-bit types: byte qs[j] holds element j in its low nibble and
 // element j + 16 in its high nibble; the 5-bit types keep bit 4 of code j in bit j of qh
 // (little-endian uint32).
@@ -23,6 +23,16 @@ struct QF_BLOCK BlockQ8_0 {
     std::int8_t qs[32];
 };
 static_assert(sizeof(BlockQ8_0) == 34);
+
+/// Q8_1: the activation partner of Q4_1/Q5_1 in llama.cpp's dot products (never in a file): 32
+/// int8 codes, fp16 scale d and fp16 s = d * sum of the codes (computed with d before its fp16
+/// rounding, then rounded); x = d * q. 9 bits per value.
+struct QF_BLOCK BlockQ8_1 {
+    std::uint16_t d;
+    std::uint16_t s;
+    std::int8_t qs[32];
+};
+static_assert(sizeof(BlockQ8_1) == 36);
 
 /// Q4_0: 32 elements, fp16 scale d + 16 bytes of 4-bit codes; x = d * (q - 8). 4.5 bits per weight.
 struct QF_BLOCK BlockQ4_0 {

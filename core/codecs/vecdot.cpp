@@ -12,6 +12,7 @@
 #include "util/fp16.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 // The portable path and the kernel selection (the AVX2 kernels are in vecdotavx2.cpp,
@@ -198,7 +199,7 @@ float dotViaBlocks(const std::uint8_t *row, const float *x, std::int64_t n)
 template <GgmlType Type>
 float dotQ8Reference(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
 {
-    return dotQ8IntReference(Type, row, xq, n, *q8ActivationType(Type) == GgmlType::Q8_K);
+    return dotQ8IntReference(Type, row, xq, n, *q8ActivationType(Type));
 }
 
 } // namespace
@@ -351,8 +352,40 @@ std::optional<GgmlType> q8ActivationType(GgmlType weightType)
 {
     if (!VecDot::portableQ8Kernel(weightType))
         return std::nullopt;
-    // Block sizes below 256 (32, 64, 128) pair with Q8_0, the super-block types with Q8_K.
+    // The affine 32-element types take Q8_1 (their min term needs its block sum), the other
+    // block sizes below 256 (32, 64, 128) Q8_0, the super-block types Q8_K.
+    if (weightType == GgmlType::Q4_1 || weightType == GgmlType::Q5_1)
+        return GgmlType::Q8_1;
     return typeFacts(weightType).blockSize < 256 ? GgmlType::Q8_0 : GgmlType::Q8_K;
+}
+
+void quantizeActivationRow(GgmlType act, const float *x, std::uint8_t *out, std::int64_t n)
+{
+    const bool known = act == GgmlType::Q8_0 || act == GgmlType::Q8_1 || act == GgmlType::Q8_K;
+    if (!known)
+        throw Error(QStringLiteral("%1 is not an 8-bit activation type").arg(ggmlTypeName(act)));
+    checkLength(act, n);
+    if (act != GgmlType::Q8_1) {
+        kernelsFor(act).quantizeRow(x, out, n, nullptr);
+        return;
+    }
+    // quantize_row_q8_1_ref: Q8_0's reference codes, and the sum of the codes times the float d.
+    for (std::int64_t b = 0; b < n / 32; ++b, x += 32) {
+        BlockQ8_1 blk;
+        float amax = 0.0f;
+        for (int j = 0; j < 32; ++j)
+            amax = std::max(amax, std::abs(x[j]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < 32; ++j) {
+            blk.qs[j] = std::int8_t(std::round(x[j] * id));
+            sum += blk.qs[j];
+        }
+        blk.d = fp32ToFp16(d);
+        blk.s = fp32ToFp16(float(sum) * d);
+        std::memcpy(out + b * sizeof blk, &blk, sizeof blk);
+    }
 }
 
 namespace {

@@ -4,9 +4,9 @@
 //  1. dotRow(): float activations. Each kernel reads the blocks directly (no dequantized row is
 //     materialised) and equals dequantizing the row and summing dequant(row)[i] * x[i] in float
 //     up to summation order (per-block partial sums, SIMD lanes).
-//  2. dotRowQ8(): activations quantized to 8 bits first (Q8_0 or Q8_K, as llama.cpp does), then
-//     exact integer sums per sub-block over the integer form of the weights (vecdotint.h,
-//     docs/formats.md "Integer form") and one float scaling per sub-block.
+//  2. dotRowQ8(): activations quantized to 8 bits first (Q8_0, Q8_1 or Q8_K, as llama.cpp
+//     does), then exact integer sums per sub-block over the integer form of the weights
+//     (vecdotint.h, docs/formats.md "Integer form") and one float scaling per sub-block.
 // Three kernel paths, chosen at run time: AVX-512 (F, BW, VL and VNNI: vpdpbusd), AVX2/FMA, and
 // the portable reference the SIMD paths are tested against.
 
@@ -32,15 +32,24 @@ void dotRows(GgmlType type, const std::uint8_t *rows, std::size_t rowStrideBytes
              std::int64_t nRows, const float *x, std::int64_t n, float *out);
 
 /// The activation type llama.cpp quantizes x to for an integer dot with `weightType` (its
-/// vec_dot_type): Q8_0 for the types with blocks of 32-128 (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
-/// IQ4_NL, MXFP4, NVFP4, Q1_0, Q2_0; llama.cpp uses Q8_1 for Q4_1/Q5_1, whose codes are the
-/// same), Q8_K for Q2_K..Q6_K, IQ4_XS, the other I-quants and TQ1_0/TQ2_0; nullopt for the
-/// float types and Q8_K (use dotRow()).
+/// vec_dot_type): Q8_1 for Q4_1 and Q5_1 (Q8_0's codes and scale plus the block sum s their min
+/// term uses), Q8_0 for the other types with blocks of 32-128 (Q4_0, Q5_0, Q8_0, IQ4_NL, MXFP4,
+/// NVFP4, Q1_0, Q2_0), Q8_K for Q2_K..Q6_K, IQ4_XS, the other I-quants and TQ1_0/TQ2_0;
+/// nullopt for the float types and Q8_K (use dotRow()).
 std::optional<GgmlType> q8ActivationType(GgmlType weightType);
 
-/// sum_i dequant(row)[i] * dequant(xq)[i], where `xq` is x quantized with
-/// quantizeRow(*q8ActivationType(type), ...): integer products per block, as llama.cpp computes
-/// them. Faster than dotRow() on AVX2; it differs from dotRow(x) by the rounding of x to 8 bits
+/// Quantizes `n` values of `x` (a multiple of the activation block: 32, 256 for Q8_K) to `act`
+/// (Q8_0, Q8_1 or Q8_K) as llama.cpp's reference quantizers do (codes rounded half away from
+/// zero; Q8_1's s = fp16(d * sum of the codes) with d before its fp16 rounding), writing
+/// rowBytes(act, n) bytes to `out`. For tests and benchmarks: inference quantizes its
+/// activations as llama.cpp's x86 build does (core/infer/activationrounding.h). Throws Error for
+/// another type or a bad length.
+void quantizeActivationRow(GgmlType act, const float *x, std::uint8_t *out, std::int64_t n);
+
+/// sum_i dequant(row)[i] * dequant(xq)[i], where `xq` is x quantized to
+/// *q8ActivationType(type) (quantizeActivationRow()): integer products per block, as llama.cpp
+/// computes them. For Q4_1/Q5_1 the min term of a block is m * s, s the Q8_1 block sum, as in
+/// llama.cpp (not m * d * sum(q), which differs by the fp16 roundings of d and s). Faster than dotRow() on AVX2; it differs from dotRow(x) by the rounding of x to 8 bits
 /// (dotRow() with float activations stays the reference). Throws Error for other types.
 float dotRowQ8(GgmlType type, const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n);
 

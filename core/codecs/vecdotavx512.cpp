@@ -1,6 +1,8 @@
 #include "vecdotintiqavx2.h"
 #include "vecdotportable.h"
 
+#include <type_traits>
+
 // AVX-512 kernels (F, BW, VL, VNNI). Every function carries the target attribute, so the file
 // builds without -mavx512f and runs only after cpuHasAvx512() said yes (vecdot.cpp).
 //  1. Float activations: F16 and BF16 rows, 16 lanes per FMA, four accumulators. (An F32
@@ -120,16 +122,16 @@ QF_AVX512 inline __m512 pairScales(const float *s, int c, float mulA, float mulB
     }
 }
 
-// Sums of x per 32-element chunk for the affine Q8_0 types: 16 lanes, 8 per chunk.
-QF_AVX512 inline __m512i chunkSums(__m512i x)
-{
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), x);
-}
-
-// Blocks i and i + 1 of a type with 32-element blocks against Q8_0 activations.
+// The activation blocks of a 32-element type: Q8_1 (with its block sum) for the affine ones,
+// Q8_0 for the others.
 template <class D>
-QF_AVX512 inline void blockPair(const std::uint8_t *row, const BlockQ8_0 *xb, std::int64_t i,
-                                __m512 &acc, __m512 &accMin)
+using XBlock32 = std::conditional_t<D::kAffine, BlockQ8_1, BlockQ8_0>;
+
+// Blocks i and i + 1 of a type with 32-element blocks against their activations; the affine
+// types' min terms, min * s, go to the scalar minTerm (llama.cpp's summs).
+template <class D>
+QF_AVX512 inline void blockPair(const std::uint8_t *row, const XBlock32<D> *xb, std::int64_t i,
+                                __m512 &acc, float &minTerm)
 {
     float s[2];
     float m[2];
@@ -145,8 +147,7 @@ QF_AVX512 inline void blockPair(const std::uint8_t *row, const BlockQ8_0 *xb, st
     if constexpr (D::kAffine) {
         D::mins(b0, m);
         D::mins(b1, m + 1);
-        accMin = _mm512_fmadd_ps(_mm512_cvtepi32_ps(chunkSums(x)), pairScales<32>(m, 0, d0, d1),
-                                 accMin);
+        minTerm += m[0] * halfToFloat(xb[i].s) + m[1] * halfToFloat(xb[i + 1].s);
     }
 }
 
@@ -157,7 +158,6 @@ QF_AVX512 float dotQ8Int(const std::uint8_t *row, const std::uint8_t *xq, std::i
     float s[16];
     float m[16];
     __m512 acc = _mm512_setzero_ps();
-    __m512 accMin = _mm512_setzero_ps();
     float minTerm = 0;
     const std::int64_t nb = n / D::kBlock;
     if constexpr (D::kQ8K) {
@@ -208,15 +208,15 @@ QF_AVX512 float dotQ8Int(const std::uint8_t *row, const std::uint8_t *xq, std::i
         }
     } else {
         // Blocks of 32: two blocks per register, two accumulator chains.
-        const auto *xb = reinterpret_cast<const BlockQ8_0 *>(xq);
+        const auto *xb = reinterpret_cast<const XBlock32<D> *>(xq);
         std::int64_t i = 0;
         __m512 acc2 = _mm512_setzero_ps();
         for (; i + 3 < nb; i += 4) {
-            blockPair<D>(row, xb, i, acc, accMin);
-            blockPair<D>(row, xb, i + 2, acc2, accMin);
+            blockPair<D>(row, xb, i, acc, minTerm);
+            blockPair<D>(row, xb, i + 2, acc2, minTerm);
         }
         if (i + 1 < nb) {
-            blockPair<D>(row, xb, i, acc, accMin);
+            blockPair<D>(row, xb, i, acc, minTerm);
             i += 2;
         }
         acc = _mm512_add_ps(acc, acc2);
@@ -230,13 +230,11 @@ QF_AVX512 float dotQ8Int(const std::uint8_t *row, const std::uint8_t *xq, std::i
             acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), pairScales<32>(s, 0, d0, 0.f), acc);
             if constexpr (D::kAffine) {
                 D::mins(b0, m);
-                m[1] = 0;
-                accMin = _mm512_fmadd_ps(_mm512_cvtepi32_ps(chunkSums(x)),
-                                         pairScales<32>(m, 0, d0, 0.f), accMin);
+                minTerm += m[0] * halfToFloat(xb[i].s);
             }
         }
     }
-    return hsum512(acc) - (hsum512(accMin) + minTerm);
+    return hsum512(acc) - minTerm;
 }
 
 } // namespace

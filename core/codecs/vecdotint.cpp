@@ -455,7 +455,7 @@ IntDecodeFn portableIntDecoder(GgmlType type)
 }
 
 float dotQ8IntReference(GgmlType type, const std::uint8_t *row, const std::uint8_t *xq,
-                        std::int64_t n, bool q8k)
+                        std::int64_t n, GgmlType act)
 {
     const IntTypeEntry &e = *intEntry(type);
     const TypeFacts &f = typeFacts(type);
@@ -470,10 +470,16 @@ float dotQ8IntReference(GgmlType type, const std::uint8_t *row, const std::uint8
             const std::int64_t e0 = i * nb + k * e.subBlock;
             const std::int8_t *q;
             float dy;
-            if (q8k) {
+            float blockSum = 0; // Q8_1's s: one block per sub-block (both are 32 elements)
+            if (act == GgmlType::Q8_K) {
                 const auto &xb = reinterpret_cast<const BlockQ8_K *>(xq)[e0 / 256];
                 q = xb.qs + e0 % 256;
                 dy = xb.d;
+            } else if (act == GgmlType::Q8_1) {
+                const auto &xb = reinterpret_cast<const BlockQ8_1 *>(xq)[e0 / 32];
+                q = xb.qs + e0 % 32;
+                dy = fp16ToFp32(xb.d);
+                blockSum = fp16ToFp32(xb.s);
             } else {
                 const auto &xb = reinterpret_cast<const BlockQ8_0 *>(xq)[e0 / 32];
                 q = xb.qs + e0 % 32;
@@ -486,7 +492,9 @@ float dotQ8IntReference(GgmlType type, const std::uint8_t *row, const std::uint8
                 qsum += q[j];
             }
             sum += scales[k] * dy * float(isum);
-            if (e.affine)
+            if (e.affine && act == GgmlType::Q8_1)
+                sum -= mins[k] * blockSum;
+            else if (e.affine)
                 sum -= mins[k] * dy * float(qsum);
         }
     }

@@ -12,7 +12,8 @@
 // scale = d; IQ2_XXS code = grid magnitude * sign, scale = d * (0.5 + c) * 0.25; IQ1_S
 // code = 8 * grid value +- 1, scale = d * (2c + 1) / 8 (the +-1/8 shift becomes an integer).
 // A dot with 8-bit activations (Q8_0: scale dy per 32, Q8_K: per 256) is then, per sub-block,
-// scale_k * dy * sum(code_j * q_j) - min_k * dy * sum(q_j), the sums exact in int32.
+// scale_k * dy * sum(code_j * q_j) - min_k * dy * sum(q_j), the sums exact in int32; with Q8_1
+// (Q4_1, Q5_1) the min term is min_k * s, s = fp16(d * sum(q_j)) stored in the block.
 
 #include "vecdot.h"
 
@@ -37,10 +38,11 @@ IntDecodeFn avx2IntDecoder(GgmlType type);
 
 /// The reference 8-bit activation dot over the integer form: per sub-block an exact int32 sum
 /// of code * q (and of q for the affine types), scaled in float as in the header comment,
-/// summed over sub-blocks in element order. `xq` holds Q8_0 blocks when `q8k` is false, Q8_K
-/// blocks otherwise.
+/// summed over sub-blocks in element order. `xq` holds blocks of `act` (Q8_0, Q8_1 or Q8_K);
+/// with Q8_1 (Q4_1/Q5_1) the min term of a block is min * s, its stored block sum, as
+/// llama.cpp's vec_dot_q4_1_q8_1 / vec_dot_q5_1_q8_1 compute it.
 float dotQ8IntReference(GgmlType type, const std::uint8_t *row, const std::uint8_t *xq,
-                        std::int64_t n, bool q8k);
+                        std::int64_t n, GgmlType act);
 
 /// The IQ2/IQ3 sign masks of kSignsIq2xs as eight +1/-1 bytes each (index = 7-bit sign index),
 /// for SIMD decoders: _mm256_sign_epi8 by these bytes applies the signs.

@@ -268,15 +268,15 @@ QF_AVX2 float dotQ8Q3_K(const std::uint8_t *row, const std::uint8_t *xq, std::in
     return hsum(acc);
 }
 
-// Q4_1 / Q5_1 with Q8_0 activations: d * dx * sum(q * xq) + m * dx * sum(xq) (llama.cpp
-// keeps sum(xq) in its Q8_1 blocks; here it is summed on the fly).
+// Q4_1 / Q5_1 with Q8_1 activations: d * dx * sum(q * xq) per block, plus m * s with s the
+// activation block's stored sum (fp16(dx_float * sum(xq))), kept apart as llama.cpp does.
 template<bool Five>
 QF_AVX2 float dotQ8Q1(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n)
 {
-    const auto *x = reinterpret_cast<const BlockQ8_0 *>(xq);
-    const __m256i ones8 = _mm256_set1_epi8(1);
+    const auto *x = reinterpret_cast<const BlockQ8_1 *>(xq);
     const __m256i ones16 = _mm256_set1_epi16(1);
     __m256 acc = _mm256_setzero_ps();
+    float minTerm = 0;
     for (std::int64_t i = 0; i < n / 32; ++i) {
         __m256i q;
         float d;
@@ -293,14 +293,13 @@ QF_AVX2 float dotQ8Q1(const std::uint8_t *row, const std::uint8_t *xq, std::int6
             d = halfToFloat(b.d);
             m = halfToFloat(b.m);
         }
-        const __m256i xv = load256(x[i].qs);
-        const __m256i qx = _mm256_madd_epi16(_mm256_maddubs_epi16(q, xv), ones16);
-        const __m256i sx = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, xv), ones16);
-        const float dx = halfToFloat(x[i].d);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * dx), _mm256_cvtepi32_ps(qx), acc);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(m * dx), _mm256_cvtepi32_ps(sx), acc);
+        const __m256i qx =
+            _mm256_madd_epi16(_mm256_maddubs_epi16(q, load256(x[i].qs)), ones16);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * halfToFloat(x[i].d)), _mm256_cvtepi32_ps(qx),
+                              acc);
+        minTerm += m * halfToFloat(x[i].s);
     }
-    return hsum(acc);
+    return hsum(acc) + minTerm;
 }
 
 } // namespace

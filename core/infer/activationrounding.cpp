@@ -220,8 +220,9 @@ std::int64_t activationQ8Bytes(ActivationType type, std::int64_t n)
 {
     switch (type) {
     case ActivationType::Q8_0:
-    case ActivationType::Q8_1:
         return n / 32 * 34;
+    case ActivationType::Q8_1:
+        return n / 32 * 36;
     case ActivationType::Q8_K:
         return n / 256 * 292;
     default:
@@ -248,6 +249,14 @@ void quantizeActivationsQ8(ActivationType type, const float *x, std::uint8_t *ou
                     sum = std::int16_t(sum + q[16 * g + j]);
                 std::memcpy(out + 260 + 2 * g, &sum, 2);
             }
+        }
+        return;
+    }
+    if (type == ActivationType::Q8_1) {
+        for (std::int64_t b = 0; b < n; b += 32, x += 32, out += 36) {
+            const Q8_1Header h = quantizeBlockQ8_1(x, reinterpret_cast<std::int8_t *>(out + 4));
+            std::memcpy(out, &h.d, 2);
+            std::memcpy(out + 2, &h.s, 2);
         }
         return;
     }

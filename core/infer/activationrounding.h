@@ -10,7 +10,10 @@
 // Quantization details follow the x86 build (quantize_row_q8_0, quantize_row_q8_1 and
 // quantize_row_q8_K of ggml's CPU backend):
 //  - Q8_0/Q8_1: per 32 values, d = amax/127 stored as fp16, q = round-half-even(x * 127/amax)
-//    (the AVX2 quantizer); dequantized value = fp16(d) * q.
+//    (the AVX2 quantizer); dequantized value = fp16(d) * q. Q8_1 also stores the block sum
+//    s = fp16(d * sum(q)) with d before its fp16 rounding, and llama.cpp's Q4_1/Q5_1 dots take
+//    their min term as m * s: rounded values alone cannot give that term, so those products go
+//    through the Q8_1 blocks of quantizeActivationsQ8() (integer dots), not roundActivations().
 //  - Q8_K: per 256 values, m = the value of largest magnitude, iscale = -127/m,
 //    q = min(127, nearest_int(iscale * x)), d = 1/iscale (float); dequantized value = d * q.
 
@@ -42,10 +45,11 @@ void roundActivations(ActivationType type, const float *x, float *out, std::int6
 void roundActivationsPortable(ActivationType type, const float *x, float *out, std::int64_t n);
 
 /// The blocks behind roundActivations() for the 8-bit types, for the integer dot products
-/// (codecs/vecdot.h dotRowQ8): Q8_0 blocks (34 bytes per 32 values; also for Q8_1, whose codes
-/// and scale are the same) or Q8_K blocks (292 bytes per 256, with the 16-value sums), the
-/// same codes and scales roundActivations() uses, so d * q is its output value for value.
-/// `n` is a multiple of the block size; `out` holds n / 32 * 34 or n / 256 * 292 bytes.
+/// (codecs/vecdot.h dotRowQ8): Q8_0 blocks (34 bytes per 32 values), Q8_1 blocks (36 bytes per
+/// 32: Q8_0's codes and scale, and the block sum s) or Q8_K blocks (292 bytes per 256, with the
+/// 16-value sums), the same codes and scales roundActivations() uses, so d * q is its output
+/// value for value. `n` is a multiple of the block size; `out` holds
+/// activationQ8Bytes(type, n) bytes.
 void quantizeActivationsQ8(ActivationType type, const float *x, std::uint8_t *out, std::int64_t n);
 
 /// Bytes quantizeActivationsQ8() writes for `n` values of `type` (0 for the other types).
@@ -92,6 +96,29 @@ inline std::uint16_t quantizeBlockQ8_0(const float *x, std::int8_t *q)
     for (int j = 0; j < 32; ++j)
         q[j] = std::int8_t(nearestEven(x[j] * s.id));
     return s.d;
+}
+
+/// A Q8_1 block's two fp16 fields.
+struct Q8_1Header {
+    std::uint16_t d = 0;
+    std::uint16_t s = 0;
+};
+
+/// One Q8_1 block (quantize_row_q8_1 of the x86 build): quantizeBlockQ8_0()'s codes and d, and
+/// s = fp16(amax/127 * sum(q)), the float scale before its fp16 rounding times the exact sum.
+inline Q8_1Header quantizeBlockQ8_1(const float *x, std::int8_t *q)
+{
+    float amax = 0.0f;
+    for (int j = 0; j < 32; ++j)
+        amax = std::max(amax, std::abs(x[j]));
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    int sum = 0;
+    for (int j = 0; j < 32; ++j) {
+        q[j] = std::int8_t(nearestEven(x[j] * id));
+        sum += q[j];
+    }
+    return {fp32ToFp16(d), fp32ToFp16(d * float(sum))};
 }
 
 /// The first of the `n` values at `x` of largest magnitude, with its sign (0 when all are

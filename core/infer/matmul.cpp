@@ -368,7 +368,10 @@ void matmul(const WeightMatrix &w, const float *x, int nTokens, float *y,
     }
 
     const ActivationType actType = activationTypeFor(w.type);
-    if (!batched && options.roundActivations && activationQ8Bytes(actType, n) > 0
+    // Q4_1/Q5_1 batches without the integer panels (no VNNI, or portable) take the row dots
+    // too: their min term uses the Q8_1 block sum, which rounded activations do not carry.
+    if ((!batched || actType == ActivationType::Q8_1) && options.roundActivations
+        && activationQ8Bytes(actType, n) > 0
         && q8ActivationType(w.type) && q8RowLengthOk(w.type, n)) {
         matmulRowsQ8(w, x, nTokens, y, options, nThreads, ctx);
         return;

@@ -43,12 +43,17 @@ struct QuantizedRows {
     std::vector<std::int8_t> q;     // [T][n]
     std::vector<float> d;           // [T][nb] block scale
     std::vector<std::int32_t> sum;  // [T][nb] sum of q (for the offset of unsigned weight codes)
-    std::vector<float> dsum;        // [T][nb] d * sum of q (affine-weight correction)
+    std::vector<float> dsum;        // [T][nb] the affine weights' min factor (below)
 };
 
-void quantizeActivations(const float *x, int nTokens, std::int64_t n, bool q8k, int blk,
-                         int nThreads, QuantizedRows &out)
+// dsum, what a block's min multiplies: d * sum(q) for Q8_K; for Q8_1 (Q4_1 / Q5_1 weights) the
+// block's s = fp16(d * sum(q)) with d before its fp16 rounding, as llama.cpp's
+// vec_dot_q4_1_q8_1 multiplies m by it.
+void quantizeActivations(const float *x, int nTokens, std::int64_t n, ActivationType type,
+                         int blk, int nThreads, QuantizedRows &out)
 {
+    const bool q8k = type == ActivationType::Q8_K;
+    const bool q81 = type == ActivationType::Q8_1;
     const std::int64_t nb = n / blk;
     out.q.resize(std::size_t(nTokens) * std::size_t(n));
     out.d.resize(std::size_t(nTokens) * std::size_t(nb));
@@ -66,9 +71,19 @@ void quantizeActivations(const float *x, int nTokens, std::int64_t n, bool q8k, 
         for (std::int64_t g0 = 0; g0 < n; g0 += group) {
             const float *xg = x + std::int64_t(t) * n + g0;
             std::int8_t *qg = out.q.data() + std::int64_t(t) * n + g0;
-            // As quantize_row_q8_K / the x86 AVX2 quantize_row_q8_0 (activationrounding.h).
-            const float d =
-                q8k ? quantizeBlockQ8_K(xg, qg) : fp16ToFp32(quantizeBlockQ8_0(xg, qg));
+            // As quantize_row_q8_K / the x86 AVX2 quantize_row_q8_0 and quantize_row_q8_1
+            // (activationrounding.h).
+            float d;
+            float blockSum = 0; // Q8_1's s (group == blk == 32)
+            if (q8k) {
+                d = quantizeBlockQ8_K(xg, qg);
+            } else if (q81) {
+                const Q8_1Header h = quantizeBlockQ8_1(xg, qg);
+                d = fp16ToFp32(h.d);
+                blockSum = fp16ToFp32(h.s);
+            } else {
+                d = fp16ToFp32(quantizeBlockQ8_0(xg, qg));
+            }
             for (int b = 0; b < group / blk; ++b) {
                 std::int32_t s = 0;
                 for (int j = 0; j < blk; ++j)
@@ -76,7 +91,7 @@ void quantizeActivations(const float *x, int nTokens, std::int64_t n, bool q8k, 
                 const std::size_t k = std::size_t(t * nb + (g0 / blk) + b);
                 out.d[k] = d;
                 out.sum[k] = s;
-                out.dsum[k] = d * float(s);
+                out.dsum[k] = q81 ? blockSum : d * float(s);
             }
         }
     }
@@ -295,14 +310,14 @@ void matmulInt8(const WeightMatrix &w, const float *x, int nTokens, float *y, in
 {
     const IntRowDecoder decode(DotPath::Auto, w.type); // decodeIntRow()'s decoder, looked up once
     const DotIntForm &form = decode.form();
-    const bool q8k = activationTypeFor(w.type) == ActivationType::Q8_K;
+    const ActivationType actType = activationTypeFor(w.type);
     const bool wide = allowAvx512 && cpuHasAvx512();
     const int nRows = wide ? 16 : 8;
     const int blk = form.subBlock;
     const Kernel *kernels = wide ? kernelsFor<true>(blk, form.affine)
                                  : kernelsFor<false>(blk, form.affine);
     QuantizedRows a;
-    quantizeActivations(x, nTokens, w.nIn, q8k, blk, nTokens >= 16 ? nThreads : 1, a);
+    quantizeActivations(x, nTokens, w.nIn, actType, blk, nTokens >= 16 ? nThreads : 1, a);
     const std::int64_t nb = w.nIn / blk;
     const std::int64_t nOut = w.nOut;
     const std::int64_t nPanels = (nOut + nRows - 1) / nRows;

@@ -112,7 +112,7 @@ void benchRowDots(const std::vector<GgmlType> &types, std::int64_t n, double mib
         std::vector<std::uint8_t> xq;
         if (act) {
             xq.resize(QuantFit::rowBytes(typeFacts(*act), n));
-            quantizeRow(*act, x, {xq.data(), xq.size()});
+            quantizeActivationRow(*act, x.data(), xq.data(), n);
         }
         const auto q8Paths = pathsFor(type, true);
         const auto f32Paths = pathsFor(type, false);

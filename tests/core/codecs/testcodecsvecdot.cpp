@@ -6,11 +6,13 @@
 #include "codecs/quantkernels.h"
 #include "codecs/vecdot.h"
 #include "util/error.h"
+#include "util/fp16.h"
 
 #include <QTest>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -28,6 +30,8 @@ private slots:
     void dotRowsMatchesDotRow();
     void q8Activations_data();
     void q8Activations();
+    void q8_1MinTermUsesBlockSum_data();
+    void q8_1MinTermUsesBlockSum();
     void misalignedRows_data();
     void misalignedRows();
     void unsupportedTypeThrows();
@@ -136,12 +140,16 @@ void TestCodecsVecDot::q8Activations_data()
 // sum dequant(w) * dequant(xq) in double (same tolerance as above), and against the float
 // reference dotRow(x): rounding x to 8 bits per block (relative step <= 1/127 of the block
 // maximum) moves the sum by at most 0.5/127 * max|x| * sum|w|; we allow that bound.
+// Q4_1/Q5_1 pair with Q8_1 (ggml's vec_dot_type): their min term is m * s per block, s the
+// activation block's stored fp16(d * sum(q)), not m * fp16(d) * sum(q), so the double reference
+// swaps that term of each block.
 void TestCodecsVecDot::q8Activations()
 {
     QFETCH(GgmlType, type);
     const TypeFacts &f = typeFacts(type);
     const GgmlType act = *q8ActivationType(type);
-    QVERIFY(act == GgmlType::Q8_0 || act == GgmlType::Q8_K);
+    QVERIFY(act == GgmlType::Q8_0 || act == GgmlType::Q8_1 || act == GgmlType::Q8_K);
+    QCOMPARE(act == GgmlType::Q8_1, type == GgmlType::Q4_1 || type == GgmlType::Q5_1);
     const std::int64_t n = 4096;
     std::mt19937 rng(17);
     std::student_t_distribution<float> dist(4.f);
@@ -155,12 +163,32 @@ void TestCodecsVecDot::q8Activations()
         std::vector<std::uint8_t> q(rowBytes(f, n));
         std::vector<std::uint8_t> xq(rowBytes(typeFacts(act), n));
         kernelsFor(type).quantizeRow(w.data(), q.data(), n, nullptr);
-        kernelsFor(act).quantizeRow(x.data(), xq.data(), n, nullptr);
+        quantizeActivationRow(act, x.data(), xq.data(), n);
         std::vector<float> wd(n);
         std::vector<float> xd(n);
         kernelsFor(type).dequantizeRow(q.data(), wd.data(), n);
-        kernelsFor(act).dequantizeRow(xq.data(), xd.data(), n);
-        double ref = 0;
+        double minFix = 0; // Q8_1: sum over blocks of m * (s - fp16(d) * sum(q))
+        if (act == GgmlType::Q8_1) {
+            // Q8_1 block: d fp16, s fp16, 32 int8 codes; Q4_1/Q5_1 keep m at byte 2.
+            for (std::int64_t b = 0; b < n / 32; ++b) {
+                const std::uint8_t *xb = xq.data() + 36 * b;
+                std::uint16_t dh, sh, mh;
+                std::memcpy(&dh, xb, 2);
+                std::memcpy(&sh, xb + 2, 2);
+                std::memcpy(&mh, q.data() + b * f.blockBytes + 2, 2);
+                int sum = 0;
+                for (int j = 0; j < 32; ++j) {
+                    const int code = std::int8_t(xb[4 + j]);
+                    xd[32 * b + j] = fp16ToFp32(dh) * float(code);
+                    sum += code;
+                }
+                minFix += double(fp16ToFp32(mh))
+                    * (double(fp16ToFp32(sh)) - double(fp16ToFp32(dh)) * sum);
+            }
+        } else {
+            kernelsFor(act).dequantizeRow(xq.data(), xd.data(), n);
+        }
+        double ref = minFix;
         double absSum = 0;
         double absW = 0;
         double maxX = 0;
@@ -188,6 +216,45 @@ void TestCodecsVecDot::q8Activations()
         dotRowsQ8(type, q.data(), q.size(), 1, xq.data(), n, out.data());
         QCOMPARE(out[0], dotRowQ8(type, q.data(), xq.data(), n));
     }
+}
+
+void TestCodecsVecDot::q8_1MinTermUsesBlockSum_data()
+{
+    QTest::addColumn<GgmlType>("type");
+    QTest::newRow("q4_1") << GgmlType::Q4_1;
+    QTest::newRow("q5_1") << GgmlType::Q5_1;
+}
+
+// By hand: 32 activations of 1.0 give Q8_1 codes 127, d = 1/127 stored as fp16 0x2008
+// (0.00787353515625) and s = fp16(4064 * (1/127)) = fp16(32.0) = 0x5000. A weight block with
+// d = 0 and m = 1 is the constant 1, so llama.cpp's dot is m * s = 32 exactly; the old rule,
+// m * fp16(d) * sum(q), gave 0.00787353515625 * 4064 = 31.998046875. Every path must give 32
+// per block.
+void TestCodecsVecDot::q8_1MinTermUsesBlockSum()
+{
+    QFETCH(GgmlType, type);
+    const std::int64_t n = 96; // three blocks: a pair and an odd one for the AVX-512 loop
+    const std::vector<float> x(std::size_t(n), 1.0f);
+    std::vector<std::uint8_t> xq(std::size_t(n / 32 * 36));
+    quantizeActivationRow(GgmlType::Q8_1, x.data(), xq.data(), n);
+    for (std::int64_t b = 0; b < n / 32; ++b) {
+        std::uint16_t dh, sh;
+        std::memcpy(&dh, xq.data() + 36 * b, 2);
+        std::memcpy(&sh, xq.data() + 36 * b + 2, 2);
+        QCOMPARE(dh, std::uint16_t(0x2008));
+        QCOMPARE(sh, std::uint16_t(0x5000));
+        for (int j = 0; j < 32; ++j)
+            QCOMPARE(int(std::int8_t(xq[std::size_t(36 * b + 4 + j)])), 127);
+    }
+    const std::size_t blockBytes = typeFacts(type).blockBytes;
+    std::vector<std::uint8_t> row(std::size_t(n / 32) * blockBytes, 0x5A); // any codes
+    for (std::int64_t b = 0; b < n / 32; ++b) {
+        const std::uint16_t zero = 0, one = 0x3C00;
+        std::memcpy(row.data() + b * blockBytes, &zero, 2);
+        std::memcpy(row.data() + b * blockBytes + 2, &one, 2);
+    }
+    for (const DotPath path : {DotPath::Portable, DotPath::Avx2, DotPath::Avx512})
+        QCOMPARE(dotRowQ8With(path, type, row.data(), xq.data(), n), 96.0f);
 }
 
 void TestCodecsVecDot::misalignedRows_data()

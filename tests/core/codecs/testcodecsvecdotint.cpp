@@ -114,7 +114,8 @@ IntRow decode(DotPath path, GgmlType type, const std::vector<std::uint8_t> &row,
     return r;
 }
 
-// 8-bit activations of `act` (Q8_0: fp16 d, Q8_K: float d and bsums) from codes and block scales.
+// 8-bit activations of `act` (Q8_0: fp16 d; Q8_1: fp16 d and fp16 s = d * sum(q), d the float
+// scale; Q8_K: float d and bsums) from codes and block scales.
 std::vector<std::uint8_t> activationBlocks(GgmlType act, const std::vector<std::int8_t> &q,
                                            const std::vector<float> &d)
 {
@@ -127,6 +128,15 @@ std::vector<std::uint8_t> activationBlocks(GgmlType act, const std::vector<std::
             const std::uint16_t h = fp32ToFp16(d[b]);
             std::memcpy(p, &h, 2);
             std::memcpy(p + 2, q.data() + 32 * b, 32);
+        } else if (act == GgmlType::Q8_1) {
+            int sum = 0;
+            for (int j = 0; j < 32; ++j)
+                sum += q[32 * b + j];
+            const std::uint16_t h = fp32ToFp16(d[b]);
+            const std::uint16_t s = fp32ToFp16(d[b] * float(sum));
+            std::memcpy(p, &h, 2);
+            std::memcpy(p + 2, &s, 2);
+            std::memcpy(p + 4, q.data() + 32 * b, 32);
         } else {
             std::memcpy(p, &d[b], 4);
             std::memcpy(p + 4, q.data() + 256 * b, 256);
@@ -247,7 +257,12 @@ void TestCodecsVecDotInt::simdDotsEqualReference()
             // sum |term| over the integer form, for the bound
             const IntRow r = decode(DotPath::Portable, type, row, n);
             std::vector<float> xd(static_cast<std::size_t>(n));
-            kernelsFor(act).dequantizeRow(xq.data(), xd.data(), n);
+            if (act == GgmlType::Q8_1) { // no dequantizer for the activation-only type
+                for (std::int64_t j = 0; j < n; ++j)
+                    xd[std::size_t(j)] = roundFp16(d[std::size_t(j / 32)]) * q[std::size_t(j)];
+            } else {
+                kernelsFor(act).dequantizeRow(xq.data(), xd.data(), n);
+            }
             double absSum = 0;
             for (std::int64_t j = 0; j < n; ++j) {
                 const std::size_t k = std::size_t(j / form.subBlock);
@@ -289,7 +304,8 @@ void TestCodecsVecDotInt::formsAndActivationTypes()
         QCOMPARE(*q8ActivationType(t), act);
     };
     check(GgmlType::Q4_0, 32, false, GgmlType::Q8_0);
-    check(GgmlType::Q4_1, 32, true, GgmlType::Q8_0);
+    check(GgmlType::Q4_1, 32, true, GgmlType::Q8_1);
+    check(GgmlType::Q5_1, 32, true, GgmlType::Q8_1);
     check(GgmlType::MXFP4, 32, false, GgmlType::Q8_0);
     check(GgmlType::NVFP4, 16, false, GgmlType::Q8_0);
     check(GgmlType::Q1_0, 32, false, GgmlType::Q8_0);
