@@ -64,4 +64,26 @@ double doubleOption(const QCommandLineParser &parser, const QString &name, doubl
     return v;
 }
 
+QCommandLineOption flashAttnOptionSpec()
+{
+    return QCommandLineOption(
+        QStringList{QStringLiteral("fa"), QStringLiteral("flash-attn")},
+        QStringLiteral("Attention numerics of llama.cpp's flash-attention kernel: on (default, "
+                       "llama.cpp's CPU default), off (as llama.cpp's -fa off), or auto (= on)."),
+        QStringLiteral("on|off|auto"));
+}
+
+bool flashAttnOption(const QCommandLineParser &parser)
+{
+    if (!parser.isSet(QStringLiteral("flash-attn")))
+        return true;
+    const QString v = parser.value(QStringLiteral("flash-attn")).toLower();
+    if (v == QLatin1String("on") || v == QLatin1String("auto"))
+        return true;
+    if (v == QLatin1String("off"))
+        return false;
+    throw Error(QStringLiteral("option --flash-attn: expected on, off or auto, got '%1'")
+                    .arg(parser.value(QStringLiteral("flash-attn"))));
+}
+
 } // namespace QuantFit::Cli

@@ -18,4 +18,10 @@ qint64 intOption(const QCommandLineParser &parser, const QString &name, qint64 f
 double doubleOption(const QCommandLineParser &parser, const QString &name, double fallback,
                     double min, double max);
 
+/// The `-fa` / `--flash-attn` option's help text and value (llama.cpp's spelling): on, off, or
+/// auto (what llama.cpp's CPU backend then picks: on). Unset: on, llama.cpp's default. Throws
+/// Error "option --flash-attn: expected on, off or auto, got '...'".
+QCommandLineOption flashAttnOptionSpec();
+bool flashAttnOption(const QCommandLineParser &parser);
+
 } // namespace QuantFit::Cli

@@ -1,5 +1,5 @@
 // quantfit-cli imatrix MODEL -f TEXT -o OUT [--chunks N] [--ctx N] [--batch N] [--threads N]
-//                     [--output-format gguf|dat] [--process-output]
+//                     [-fa on|off] [--output-format gguf|dat] [--process-output]
 
 #include "cliargs.h"
 #include "command.h"
@@ -41,6 +41,7 @@ int runImatrix(const QStringList &args)
         QStringLiteral("Tokens per forward step (default 2048)."), QStringLiteral("N"));
     add({QStringLiteral("t"), QStringLiteral("threads")},
         QStringLiteral("Threads (default all cores)."), QStringLiteral("N"));
+    parser.addOption(flashAttnOptionSpec());
     add({QStringLiteral("output-format"), QStringLiteral("format")},
         QStringLiteral("gguf or dat (default: from OUT's extension, else gguf); --format is the "
                        "same option."),
@@ -79,6 +80,7 @@ int runImatrix(const QStringList &args)
     request.nBatch = int(intOption(parser, QStringLiteral("batch"), 2048, 1, 1 << 20));
     request.nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 1, 4096));
     request.processOutput = parser.isSet(QStringLiteral("process-output"));
+    request.flashAttention = flashAttnOption(parser);
     request.inputPaths = parser.values(QStringLiteral("in-file"));
     if (!parser.isSet(QStringLiteral("quiet"))) {
         request.onChunk = [](const ChunkReport &r) {

@@ -1,5 +1,5 @@
 // quantfit-cli perplexity MODEL -f TEXT [--ctx N] [--chunks N] [--batch N] [--threads N]
-//                         [--save-base FILE | --kl-base FILE] [--json]
+//                         [-fa on|off] [--save-base FILE | --kl-base FILE] [--json]
 
 #include "cliargs.h"
 #include "command.h"
@@ -162,6 +162,7 @@ int runPerplexity(const QStringList &args)
               QStringLiteral("Tokens per forward step (default 2048)."), QStringLiteral("N"));
     addOption(parser, {QStringLiteral("t"), QStringLiteral("threads")},
               QStringLiteral("Threads (default all cores)."), QStringLiteral("N"));
+    parser.addOption(flashAttnOptionSpec());
     addOption(parser, {QStringLiteral("base")},
               QStringLiteral("Full-precision model: measured first, then every MODEL is compared "
                              "with its logits."),
@@ -212,6 +213,7 @@ int runPerplexity(const QStringList &args)
     request.nChunks = int(intOption(parser, QStringLiteral("chunks"), -1, 1, INT32_MAX));
     request.nBatch = int(intOption(parser, QStringLiteral("batch"), 2048, 1, 1 << 20));
     request.nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 1, 4096));
+    request.flashAttention = flashAttnOption(parser);
     if (parser.isSet(QStringLiteral("kv-type"))) {
         const QString t = parser.value(QStringLiteral("kv-type")).toLower();
         if (t == QLatin1String("f16"))

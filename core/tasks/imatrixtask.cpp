@@ -60,6 +60,7 @@ ImatrixRunResult ImatrixComputation::run(JobContext &ctx)
     o.nBatch = m_request.nBatch;
     o.nThreads = m_request.nThreads;
     o.processOutput = m_request.processOutput;
+    o.flashAttention = m_request.flashAttention;
     o.onChunk = m_request.onChunk;
     for (const QString &in : m_request.inputPaths)
         o.inputs.push_back(readImportanceMatrix(in));

@@ -32,6 +32,7 @@ struct ImatrixRequest {
     int nBatch = 2048;
     int nThreads = 0;
     bool processOutput = false;       ///< also collect output.weight
+    bool flashAttention = true;       ///< llama.cpp's default attention numerics (`-fa on`)
     QStringList inputPaths;           ///< existing matrices to add to (--in-file)
     std::function<void(const ChunkReport &)> onChunk;  ///< worker thread, after every chunk
 };

@@ -62,6 +62,7 @@ public:
         o.nBatch = m_request.nBatch;
         o.nThreads = m_request.nThreads;
         o.kvType = m_request.kvType;
+        o.flashAttention = m_request.flashAttention;
         o.baseLimits = m_request.baseLimits;
         o.baseLlamaCppFormat = m_request.baseLlamaCppFormat;
         if (m_request.onChunk)

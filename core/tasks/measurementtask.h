@@ -39,6 +39,8 @@ struct MeasurementRequest {
     int nBatch = 2048;
     int nThreads = 0;                 ///< 0: all cores
     KvStorageType kvType = KvStorageType::F16;
+    /// llama.cpp's flash-attention numerics (its CPU default); false: those of `-fa off`.
+    bool flashAttention = true;
     /// Keep the scored logits here: of the base model when basePath is set, else of the one
     /// model measured.
     QString saveBaseLogitsPath;

@@ -9,3 +9,4 @@ quantfit_add_test(test_cli_models SOURCES ${CMAKE_CURRENT_LIST_DIR}/testclimodel
 target_include_directories(test_cli_models PRIVATE ${PROJECT_SOURCE_DIR}/tests/core/discovery)
 quantfit_add_test(test_cli_fit SOURCES ${CMAKE_CURRENT_LIST_DIR}/testclifit.cpp)
 quantfit_add_test(test_cli_advise_machine SOURCES ${CMAKE_CURRENT_LIST_DIR}/testcliadvisemachine.cpp)
+quantfit_add_test(test_cli_flashattn SOURCES ${CMAKE_CURRENT_LIST_DIR}/testcliflashattn.cpp)
