@@ -28,20 +28,24 @@ void parallelFor(std::uint64_t nChunks, int nThreads,
         nThreads = defaultThreadCount();
     nThreads = int(std::min<std::uint64_t>(std::uint64_t(nThreads), nChunks));
 
-    std::atomic<std::uint64_t> next{0};
+    // Each thread owns a contiguous run of chunks and takes them in order from its front; a
+    // thread whose run is done takes chunks from the back of the others' runs. Why: threads
+    // that share one counter take alternate chunks, and a row-dot product streaming small
+    // interleaved pieces of a matrix from memory ran no faster on two cores than on one.
+    ChunkRuns runs(nChunks, nThreads);
     std::atomic<bool> stop{false};
     std::exception_ptr firstError;
     std::mutex errorMutex;
 
-    auto worker = [&] {
+    auto worker = [&](int index) {
         while (!stop.load(std::memory_order_relaxed)) {
-            const std::uint64_t chunk = next.fetch_add(1, std::memory_order_relaxed);
-            if (chunk >= nChunks)
+            const std::optional<std::uint64_t> chunk = runs.take(index);
+            if (!chunk)
                 return;
             try {
                 if (ctx)
                     ctx->throwIfCancelled();
-                work(chunk);
+                work(*chunk);
             } catch (...) {
                 std::lock_guard lock(errorMutex);
                 if (!firstError)
@@ -56,9 +60,9 @@ void parallelFor(std::uint64_t nChunks, int nThreads,
     // per call: generation runs hundreds of short regions per second); else threads of our own.
     ThreadPool &pool = ThreadPool::shared();
     if (nThreads == 1 || (nThreads <= pool.threadCount()
-                          && pool.tryRun(nThreads, [&](int) { worker(); }))) {
+                          && pool.tryRun(nThreads, [&](int i) { worker(i); }))) {
         if (nThreads == 1)
-            worker();
+            worker(0);
         if (firstError)
             std::rethrow_exception(firstError);
         return;
@@ -66,8 +70,8 @@ void parallelFor(std::uint64_t nChunks, int nThreads,
     std::vector<std::thread> threads;
     threads.reserve(std::size_t(nThreads - 1));
     for (int i = 1; i < nThreads; ++i)
-        threads.emplace_back(worker);
-    worker();
+        threads.emplace_back(worker, i);
+    worker(0);
     for (auto &t : threads)
         t.join();
     if (firstError)

@@ -120,6 +120,49 @@ void ThreadPool::workerLoop(int index)
     }
 }
 
+ChunkRuns::ChunkRuns(std::uint64_t nChunks, int nThreads)
+{
+    // Runs hold 32-bit offsets: with more than 2^32 chunks per thread (never in practice),
+    // more runs than threads; the threads then take the extra runs as thieves.
+    const std::uint64_t kMaxRun = 0xFFFFFFFFu;
+    m_nRuns = std::max(1, nThreads);
+    if ((nChunks + std::uint64_t(m_nRuns) - 1) / std::uint64_t(m_nRuns) > kMaxRun)
+        m_nRuns = int((nChunks + kMaxRun - 1) / kMaxRun);
+    m_runs.reset(new Run[std::size_t(m_nRuns)]);
+    m_first.resize(std::size_t(m_nRuns));
+    for (int r = 0; r < m_nRuns; ++r) {
+        const std::uint64_t begin = nChunks * std::uint64_t(r) / std::uint64_t(m_nRuns);
+        const std::uint64_t end = nChunks * std::uint64_t(r + 1) / std::uint64_t(m_nRuns);
+        m_first[std::size_t(r)] = begin;
+        m_runs[std::size_t(r)].range.store((end - begin) << 32, std::memory_order_relaxed);
+    }
+}
+
+std::optional<std::uint64_t> ChunkRuns::take(int thread)
+{
+    const int own = thread % m_nRuns;
+    {
+        std::atomic<std::uint64_t> &range = m_runs[std::size_t(own)].range;
+        std::uint64_t v = range.load(std::memory_order_relaxed);
+        while ((v & 0xFFFFFFFFu) < (v >> 32)) {
+            if (range.compare_exchange_weak(v, v + 1, std::memory_order_relaxed))
+                return m_first[std::size_t(own)] + (v & 0xFFFFFFFFu);
+        }
+    }
+    for (int k = 1; k < m_nRuns; ++k) {
+        const int r = (own + k) % m_nRuns;
+        std::atomic<std::uint64_t> &range = m_runs[std::size_t(r)].range;
+        std::uint64_t v = range.load(std::memory_order_relaxed);
+        while ((v & 0xFFFFFFFFu) < (v >> 32)) {
+            const std::uint64_t last = (v >> 32) - 1;
+            if (range.compare_exchange_weak(v, (last << 32) | (v & 0xFFFFFFFFu),
+                                            std::memory_order_relaxed))
+                return m_first[std::size_t(r)] + last;
+        }
+    }
+    return std::nullopt;
+}
+
 bool ThreadPool::tryRun(int n, const std::function<void(int)> &fn)
 {
     n = std::clamp(n, 1, threadCount());

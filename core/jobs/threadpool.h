@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -62,6 +64,31 @@ private:
     std::atomic<bool> m_quit{false};
     std::mutex m_errorMutex;
     std::exception_ptr m_error;
+};
+
+/// The chunks 0 .. nChunks - 1 of a parallel region split into one contiguous run per thread.
+/// Thread i takes the chunks of run i in ascending order; once it is empty, it takes chunks from
+/// the back of the other runs, so a thread that started late (or never) leaves no work behind
+/// and each thread still reads mostly contiguous memory: two threads taking alternate chunks
+/// from one counter made row-dot products stream interleaved pieces of a matrix, which two
+/// cores read no faster than one. Thread-safe: every chunk is returned exactly once.
+class ChunkRuns {
+public:
+    /// nThreads >= 1 runs of nearly equal length.
+    ChunkRuns(std::uint64_t nChunks, int nThreads);
+
+    /// The next chunk for `thread` (0 <= thread < nThreads), or nullopt when none is left.
+    std::optional<std::uint64_t> take(int thread);
+
+private:
+    // One cache line per run: the front (low 32 bits) and end (high 32 bits) of the chunks
+    // left, relative to m_first[run]; owner and thieves change it with compare-and-swap.
+    struct alignas(64) Run {
+        std::atomic<std::uint64_t> range{0};
+    };
+    std::unique_ptr<Run[]> m_runs;
+    std::vector<std::uint64_t> m_first;
+    int m_nRuns = 1;
 };
 
 } // namespace QuantFit

@@ -8,6 +8,9 @@
 #include <QTest>
 
 #include <atomic>
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -133,6 +136,57 @@ private slots:
         std::thread::id ran;
         QVERIFY(pool.tryRun(4, [&](int) { ran = std::this_thread::get_id(); }));
         QCOMPARE(ran, caller);
+    }
+
+    void chunkRunsGiveEveryChunkOnceInOwnOrder()
+    {
+        // One thread alone: its own run in ascending order, then the other runs from the back.
+        ChunkRuns runs(10, 3); // runs [0, 3), [3, 6), [6, 10)
+        std::vector<std::uint64_t> order;
+        while (const auto c = runs.take(1))
+            order.push_back(*c);
+        const std::vector<std::uint64_t> expected{3, 4, 5, 9, 8, 7, 6, 2, 1, 0};
+        QCOMPARE(order, expected);
+        QVERIFY(!runs.take(0));
+    }
+
+    void chunkRunsShareUnderContention()
+    {
+        // Threads taking concurrently (and some never taking): every chunk exactly once.
+        for (const auto &[nChunks, nThreads, nActive] :
+             {std::tuple{1000u, 4, 4}, {1000u, 4, 1}, {7u, 8, 3}, {100000u, 2, 2}}) {
+            ChunkRuns runs(nChunks, nThreads);
+            std::vector<std::atomic<int>> hits(nChunks);
+            std::vector<std::thread> threads;
+            for (int t = 0; t < nActive; ++t)
+                threads.emplace_back([&, t] {
+                    while (const auto c = runs.take(t))
+                        hits[std::size_t(*c)].fetch_add(1);
+                });
+            for (auto &t : threads)
+                t.join();
+            for (const auto &h : hits)
+                QCOMPARE(h.load(), 1);
+        }
+    }
+
+    void parallelForThreadsReadContiguousRuns()
+    {
+        // With two threads that both take part, each thread's chunks form few contiguous
+        // stretches (its own run, then what it took from the other's back), not alternate
+        // chunks: at most 3 breaks per thread in 4096 chunks of a region.
+        ThreadPool::shared();
+        std::vector<int> owner(4096, -1);
+        std::mutex m;
+        std::map<std::thread::id, int> ids;
+        parallelFor(owner.size(), 2, [&](std::uint64_t c) {
+            std::lock_guard lock(m);
+            owner[c] = ids.emplace(std::this_thread::get_id(), int(ids.size())).first->second;
+        });
+        int breaks = 0;
+        for (std::size_t i = 1; i < owner.size(); ++i)
+            breaks += owner[i] != owner[i - 1];
+        QVERIFY2(breaks <= 3, qPrintable(QStringLiteral("%1 changes of thread").arg(breaks)));
     }
 
     void startAndStopManyPools()
