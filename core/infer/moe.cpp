@@ -125,10 +125,23 @@ void moeFeedForward(const MoeCall &call, const float *h, int nTokens, float *out
     s.gate.resize(nPairs * std::size_t(nFf));
     s.up.resize(nPairs * std::size_t(nFf));
     s.down.resize(nPairs * std::size_t(nEmbd));
-    for (std::size_t i = 0; i < nPairs; ++i) {
-        const int token = s.order[i] / k;
-        std::memcpy(s.rows.data() + i * std::size_t(nEmbd),
-                    h + std::size_t(token) * std::size_t(nEmbd), sizeof(float) * std::size_t(nEmbd));
+    // An expert's rows are gathered into s.rows, except a single row, which is read in place
+    // from h: in generation every expert then has the same input pointer, and matmulGroup
+    // quantizes it once instead of once per expert.
+    const auto expertInput = [&](std::size_t begin, int rows) -> const float * {
+        if (rows == 1)
+            return h + std::size_t(s.order[begin] / k) * std::size_t(nEmbd);
+        return s.rows.data() + begin * std::size_t(nEmbd);
+    };
+    for (int e = 0; e < nExperts; ++e) {
+        const int begin = s.start[std::size_t(e)];
+        const int end = s.start[std::size_t(e) + 1];
+        for (int i = begin; end - begin > 1 && i < end; ++i) {
+            const int token = s.order[std::size_t(i)] / k;
+            std::memcpy(s.rows.data() + std::size_t(i) * std::size_t(nEmbd),
+                        h + std::size_t(token) * std::size_t(nEmbd),
+                        sizeof(float) * std::size_t(nEmbd));
+        }
     }
     std::vector<WeightMatrix> mats;
     mats.reserve(std::size_t(nExperts) * 3);
@@ -158,7 +171,7 @@ void moeFeedForward(const MoeCall &call, const float *h, int nTokens, float *out
             const std::size_t begin = std::size_t(s.start[std::size_t(e)]);
             if (phase == 0) {
                 const WeightMatrix &up = mats[3 * i], &gate = mats[3 * i + 1];
-                const float *x = s.rows.data() + begin * std::size_t(nEmbd);
+                const float *x = expertInput(begin, rows);
                 observeExpert(up, e, x, rows);
                 observeExpert(gate, e, x, rows);
                 tasks.push_back({&up, x, s.up.data() + begin * std::size_t(nFf)});
