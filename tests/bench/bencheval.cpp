@@ -247,6 +247,10 @@ int runEvalBench(const QStringList &args)
     parser.addOption({QStringLiteral("reps"),
                       QStringLiteral("Runs per measurement, the best reported (default 3)."),
                       QStringLiteral("N")});
+    parser.addOption({QStringLiteral("save"),
+                      QStringLiteral("Write the synthetic model of the first type to FILE and "
+                                     "stop (to profile it, or to measure it with --model)."),
+                      QStringLiteral("FILE")});
     parser.addOption({QStringLiteral("bandwidth"),
                       QStringLiteral("Also measure the memory read bandwidth (1 and all "
                                      "threads) to compare generation with.")});
@@ -302,6 +306,13 @@ int runEvalBench(const QStringList &args)
         QString label;
         QString path;
     };
+    if (parser.isSet(QStringLiteral("save"))) {
+        const auto type = ggmlTypeFromName(typeNames.first());
+        if (!type)
+            throw Error(QStringLiteral("--types: unknown type '%1'").arg(typeNames.first()));
+        writeModel(parser.value(QStringLiteral("save")), o, *type, moe);
+        return 0;
+    }
     std::vector<Case> cases;
     if (parser.isSet(QStringLiteral("model"))) {
         cases.push_back({parser.value(QStringLiteral("model")), parser.value(QStringLiteral("model"))});
