@@ -101,28 +101,106 @@ std::vector<std::uint64_t> sampleRowsOf(const GgufTensorInfo &t, std::uint64_t s
     return rows;
 }
 
-// Relative squared error of each candidate on the sampled rows, weighted per column.
+// How a tensor's cost is put together from its rows (docs/quantization.md, "Cost of a candidate
+// type"): a fused tensor is the sum of its parts, each with its own relative error and
+// sensitivity; a stack of experts is the mean of its experts' relative errors weighted by how
+// often the router picks each one.
+struct CostShape {
+    struct Part {
+        std::uint64_t rowEnd = 0; ///< rows [previous rowEnd, rowEnd) of each matrix
+        double sensitivity = 1;
+    };
+    std::vector<Part> parts;            ///< by row, covering ne[1]
+    std::vector<double> expertWeights;  ///< per matrix (ne[2]), summing to 1
+};
+
+// Splits of fused tensors: attn_qkv (q, k, v rows, phi3 and others) and an ffn_up of twice the
+// feed-forward width (gate and up, phi3). Anything else, or a split the shape does not confirm,
+// is one part.
+CostShape costShapeOf(const GgufTensorInfo &t, const MixModelFacts &facts,
+                      const GgufMetadata &metadata, const ImportanceEntry *importance)
+{
+    CostShape cs;
+    const std::uint64_t ne1 = t.ne[1];
+    const double sensitivity = fitSensitivity(t.name, facts.nLayer);
+    const TensorCategory cat = tensorCategory(t.name);
+    const QByteArray arch = metadata.stringOr("general.architecture").toUtf8();
+    const double layerFactor = fitLayerSensitivity(t.name, facts.nLayer);
+    auto partSensitivity = [&](TensorCategory part) {
+        return layerFactor * fitRoleSensitivity(part);
+    };
+    if (cat == TensorCategory::AttnQkv && facts.nHead > 0 && facts.nHeadKv > 0 && t.ne[2] <= 1) {
+        const std::uint64_t nHead = facts.nHead, nKv = facts.nHeadKv;
+        std::uint64_t hdK = metadata.uintOr(arch + ".attention.key_length", 0);
+        std::uint64_t hdV = metadata.uintOr(arch + ".attention.value_length", 0);
+        if (hdK == 0 && ne1 % (nHead + 2 * nKv) == 0)
+            hdK = ne1 / (nHead + 2 * nKv);
+        if (hdV == 0)
+            hdV = hdK;
+        if (hdK > 0 && nHead * hdK + nKv * (hdK + hdV) == ne1) {
+            cs.parts = {{nHead * hdK, partSensitivity(TensorCategory::AttnQ)},
+                        {nHead * hdK + nKv * hdK, partSensitivity(TensorCategory::AttnK)},
+                        {ne1, partSensitivity(TensorCategory::AttnV)}};
+        }
+    } else if (cat == TensorCategory::FfnUp && t.ne[2] <= 1 && !t.name.contains("_exps")
+               && !t.name.contains("_shexp")) {
+        const std::uint64_t nFf = metadata.uintOr(arch + ".feed_forward_length", 0);
+        if (nFf > 0 && ne1 == 2 * nFf)
+            cs.parts = {{nFf, sensitivity}, {ne1, sensitivity}};
+    }
+    if (cs.parts.empty())
+        cs.parts = {{ne1, sensitivity}};
+
+    const std::uint64_t nMatrices = std::max<std::uint64_t>(t.ne[2] * t.ne[3], 1);
+    cs.expertWeights.assign(nMatrices, 1.0 / double(nMatrices));
+    if (importance && nMatrices > 1 && importance->counts.size() == nMatrices) {
+        // Add-one: an expert the calibration text never reached still counts as one token.
+        double total = 0;
+        for (float c : importance->counts)
+            total += std::max(0.0, double(c)) + 1.0;
+        for (std::uint64_t e = 0; e < nMatrices; ++e)
+            cs.expertWeights[e] = (std::max(0.0, double(importance->counts[e])) + 1.0) / total;
+    }
+    return cs;
+}
+
+// Cost of each candidate on the sampled rows: per (expert, part) segment the relative squared
+// error, weighted per column by the importance matrix; then the parts' sensitivities times their
+// experts' routing-weighted mean. Experts without a sampled row leave the mean (their weights are
+// renormalised over the sampled ones).
 void measureCosts(const GgufTensorInfo &t, FitTensor &ft, const FitRowSource &source,
-                  const std::vector<float> &importance, std::uint64_t sampleElements)
+                  const std::vector<float> &importance, const CostShape &shape,
+                  std::uint64_t sampleElements)
 {
     const std::uint64_t ne0 = t.ne[0];
     const std::vector<std::uint64_t> rows = sampleRowsOf(t, sampleElements);
+    const std::size_t nParts = shape.parts.size();
+    const std::size_t nSegments = shape.expertWeights.size() * nParts;
+    const std::size_t nCand = ft.candidates.size();
     std::vector<float> x(ne0), y(ne0);
     std::vector<std::uint8_t> q;
-    std::vector<double> err(ft.candidates.size(), 0.0);
-    double signal = 0;
-    const std::uint64_t rowsPerMatrix = t.ne[1];
+    std::vector<double> err(nCand * nSegments, 0.0);
+    std::vector<double> signal(nSegments, 0.0);
+    std::vector<char> sampled(nSegments, 0);
+    const std::uint64_t rowsPerMatrix = std::max<std::uint64_t>(t.ne[1], 1);
     for (std::uint64_t r : rows) {
+        const std::uint64_t matrix = r / rowsPerMatrix;
+        const std::uint64_t inMatrix = r % rowsPerMatrix;
+        std::size_t part = 0;
+        while (part + 1 < nParts && inMatrix >= shape.parts[part].rowEnd)
+            ++part;
+        const std::size_t seg = std::size_t(matrix) * nParts + part;
         source(t, r, x.data());
         const float *imp = nullptr;
         if (!importance.empty()) {
-            const std::uint64_t offset = (r / std::max<std::uint64_t>(rowsPerMatrix, 1)) * ne0;
+            const std::uint64_t offset = matrix * ne0;
             if (offset + ne0 <= importance.size())
                 imp = importance.data() + offset;
         }
+        sampled[seg] = 1;
         for (std::uint64_t j = 0; j < ne0; ++j)
-            signal += double(imp ? imp[j] : 1.0f) * double(x[j]) * double(x[j]);
-        for (std::size_t c = 0; c < ft.candidates.size(); ++c) {
+            signal[seg] += double(imp ? imp[j] : 1.0f) * double(x[j]) * double(x[j]);
+        for (std::size_t c = 0; c < nCand; ++c) {
             const G type = ft.candidates[c].type;
             if (type == G::F32)
                 continue;
@@ -135,13 +213,30 @@ void measureCosts(const GgufTensorInfo &t, FitTensor &ft, const FitRowSource &so
                 const double d = double(x[j]) - double(y[j]);
                 e += double(imp ? imp[j] : 1.0f) * d * d;
             }
-            err[c] += e;
+            err[c * nSegments + seg] += e;
         }
     }
-    for (std::size_t c = 0; c < ft.candidates.size(); ++c) {
+    double sensitivitySum = 0;
+    for (const CostShape::Part &p : shape.parts)
+        sensitivitySum += p.sensitivity;
+    ft.sensitivity = sensitivitySum;
+    for (std::size_t c = 0; c < nCand; ++c) {
+        double cost = 0;
+        for (std::size_t p = 0; p < nParts; ++p) {
+            double weighted = 0, weights = 0;
+            for (std::size_t e = 0; e < shape.expertWeights.size(); ++e) {
+                const std::size_t seg = e * nParts + p;
+                if (!sampled[seg] || !(signal[seg] > 0))
+                    continue;
+                weighted += shape.expertWeights[e] * err[c * nSegments + seg] / signal[seg];
+                weights += shape.expertWeights[e];
+            }
+            if (weights > 0)
+                cost += shape.parts[p].sensitivity * weighted / weights;
+        }
         FitCandidate &cand = ft.candidates[c];
-        cand.relativeError = signal > 0 ? err[c] / signal : 0.0;
-        cand.cost = cand.relativeError * ft.sensitivity;
+        cand.cost = cost;
+        cand.relativeError = sensitivitySum > 0 ? cost / sensitivitySum : 0.0;
     }
 }
 
@@ -228,6 +323,95 @@ void fillRemaining(const std::vector<FitTensor> &ts, Allocation &a, std::uint64_
     }
 }
 
+// Exchanges: one tensor up, another down, when the pair fits and predicts less loss. Single
+// upgrades stop where the slack is smaller than every upgrade's bytes (small models, whose few
+// types per row width differ by whole kilobytes); a downgrade elsewhere can pay for the rest.
+// For each upgrade the cheapest downgrade (in cost) that frees enough bytes is found through a
+// suffix minimum over the downgrades sorted by bytes freed. Deterministic: ties go to the lower
+// tensor and candidate index.
+void improveByExchange(const std::vector<FitTensor> &ts, Allocation &a, std::uint64_t budget,
+                       std::uint64_t alignment, FitBudgetKind kind)
+{
+    struct Move {
+        std::int64_t bytes; // freed (downgrade) or needed (upgrade), > 0
+        double cost;        // cost added (downgrade) or saved (upgrade)
+        std::size_t tensor, candidate;
+    };
+    for (int iteration = 0; iteration < 2000; ++iteration) {
+        const std::int64_t slack = std::int64_t(budget) - std::int64_t(a.bytes);
+        std::vector<Move> downs, ups;
+        for (std::size_t t = 0; t < ts.size(); ++t) {
+            const FitCandidate &cur = ts[t].candidates[a.choice[t]];
+            const std::int64_t curBytes = std::int64_t(padded(cur.bytes, alignment, kind));
+            for (std::size_t c = 0; c < ts[t].candidates.size(); ++c) {
+                const FitCandidate &n = ts[t].candidates[c];
+                const std::int64_t d = std::int64_t(padded(n.bytes, alignment, kind)) - curBytes;
+                if (d < 0)
+                    downs.push_back({-d, n.cost - cur.cost, t, c});
+                else if (d > slack && n.cost < cur.cost)
+                    ups.push_back({d, cur.cost - n.cost, t, c});
+            }
+        }
+        if (downs.empty() || ups.empty())
+            return;
+        std::sort(downs.begin(), downs.end(), [](const Move &x, const Move &y) {
+            return x.bytes != y.bytes ? x.bytes < y.bytes
+                                      : (x.tensor != y.tensor ? x.tensor < y.tensor
+                                                              : x.candidate < y.candidate);
+        });
+        // Suffix minima of the added cost: the best and the best of another tensor.
+        const std::size_t nd = downs.size();
+        std::vector<std::size_t> best1(nd + 1, SIZE_MAX), best2(nd + 1, SIZE_MAX);
+        for (std::size_t i = nd; i-- > 0;) {
+            best1[i] = best1[i + 1];
+            best2[i] = best2[i + 1];
+            auto better = [&](std::size_t x, std::size_t y) {
+                return y == SIZE_MAX || downs[x].cost < downs[y].cost;
+            };
+            if (better(i, best1[i])) {
+                if (best1[i] != SIZE_MAX && downs[best1[i]].tensor != downs[i].tensor)
+                    best2[i] = best1[i];
+                best1[i] = i;
+            } else if (downs[i].tensor != downs[best1[i]].tensor && better(i, best2[i])) {
+                best2[i] = i;
+            }
+        }
+        double bestNet = 0;
+        const Move *bestUp = nullptr;
+        const Move *bestDown = nullptr;
+        for (const Move &u : ups) {
+            const std::int64_t need = u.bytes - slack;
+            const auto it = std::lower_bound(downs.begin(), downs.end(), need,
+                                             [](const Move &m, std::int64_t v) { return m.bytes < v; });
+            const std::size_t i = std::size_t(it - downs.begin());
+            if (i >= nd)
+                continue;
+            std::size_t j = best1[i];
+            if (downs[j].tensor == u.tensor)
+                j = best2[i];
+            if (j == SIZE_MAX)
+                continue;
+            const double net = u.cost - downs[j].cost;
+            // A relative margin, so that rounding never makes two moves cycle.
+            if (net > 1e-12 * (std::abs(a.cost) + 1e-300) && net > bestNet) {
+                bestNet = net;
+                bestUp = &u;
+                bestDown = &downs[j];
+            }
+        }
+        if (!bestUp)
+            return;
+        for (const Move *m : {bestUp, bestDown}) {
+            const FitCandidate &cur = ts[m->tensor].candidates[a.choice[m->tensor]];
+            const FitCandidate &n = ts[m->tensor].candidates[m->candidate];
+            a.bytes = a.bytes - padded(cur.bytes, alignment, kind) + padded(n.bytes, alignment, kind);
+            a.cost += n.cost - cur.cost;
+            a.choice[m->tensor] = m->candidate;
+        }
+        fillRemaining(ts, a, budget, alignment, kind);
+    }
+}
+
 // Greedy by marginal gain along each tensor's lower convex hull.
 Allocation greedyAllocation(const std::vector<FitTensor> &ts, std::uint64_t fixedBytes,
                             std::uint64_t budget, std::uint64_t alignment, FitBudgetKind kind)
@@ -285,6 +469,7 @@ Allocation greedyAllocation(const std::vector<FitTensor> &ts, std::uint64_t fixe
             queue.push(*next);
     }
     fillRemaining(ts, a, budget, alignment, kind);
+    improveByExchange(ts, a, budget, alignment, kind);
     return a;
 }
 
@@ -323,22 +508,28 @@ const FitCandidate &FitTensor::chosen() const
     return candidates.front();
 }
 
-double fitSensitivity(const QByteArray &name, std::uint32_t nLayers)
+double fitRoleSensitivity(TensorCategory c)
 {
-    double s = 1.0;
-    const TensorCategory c = tensorCategory(name);
     if (c == TensorCategory::Output)
-        s *= 2.0;
-    else if (c == TensorCategory::AttnQ || c == TensorCategory::AttnK)
-        s *= 0.5;
+        return 2.0;
+    return 1.0;
+}
+
+double fitLayerSensitivity(const QByteArray &name, std::uint32_t nLayers)
+{
     if (name.startsWith("blk.") && nLayers >= 8) {
         const qsizetype dot = name.indexOf('.', 4);
         bool ok = false;
         const int layer = name.mid(4, dot - 4).toInt(&ok);
         if (ok && (layer < int(nLayers / 8) || layer >= int(7 * nLayers / 8)))
-            s *= 1.5;
+            return 1.5;
     }
-    return s;
+    return 1.0;
+}
+
+double fitSensitivity(const QByteArray &name, std::uint32_t nLayers)
+{
+    return fitRoleSensitivity(tensorCategory(name)) * fitLayerSensitivity(name, nLayers);
 }
 
 FitRowSource fileRowSource(const GgufFile &file)
@@ -484,23 +675,35 @@ FitResult fitMix(const GgufMetadata &metadata, const std::vector<GgufTensorInfo>
     const std::uint64_t fixedBytes = measureOf(basePlan, kind) - candidateBytes;
 
     std::vector<std::vector<float>> importance(planIndex.size());
+    std::vector<CostShape> shapes(planIndex.size());
     std::vector<FitTensor> fit(planIndex.size());
     for (std::size_t k = 0; k < planIndex.size(); ++k) {
         const PlannedTensor &p = basePlan.tensors[planIndex[k]];
         FitTensor &ft = fit[k];
         ft.name = p.name;
         ft.role = tensorRole(p.name);
-        ft.sensitivity = fitSensitivity(p.name, facts.nLayer);
         ft.baseType = p.targetType;
         const TensorCategory cat = tensorCategory(p.name);
+        // llama-quantize's protections that no mix lowers: output, token embedding, attn_v of
+        // GQA models, and attn_k of 8-expert models (Q8_0 in every mix: "bumping this to Q8_0
+        // trades just ~128MB", src/llama-quant.cpp). Measured on the 8-expert references, every
+        // fit that took bits from attn_k there lost to the standard mix.
         ft.isProtected = cat == TensorCategory::Output || cat == TensorCategory::TokenEmbedding
-                         || (isAttnVLike(cat) && facts.nGqa() > 1);
+                         || (isAttnVLike(cat) && facts.nGqa() > 1)
+                         || (cat == TensorCategory::AttnK && facts.nExpert == 8);
+        const ImportanceEntry *entry = nullptr;
         if (options.imatrix) {
             if (const ImportanceEntry *e = options.imatrix->find(p.source.name)) {
-                if (e->nColumns == p.source.ne[0])
+                if (e->nColumns == p.source.ne[0]) {
                     importance[k] = e->importance();
+                    entry = e;
+                }
             }
         }
+        shapes[k] = costShapeOf(p.source, facts, metadata, entry);
+        ft.sensitivity = 0;
+        for (const CostShape::Part &part : shapes[k].parts)
+            ft.sensitivity += part.sensitivity;
         std::vector<G> types = plainCandidates();
         if (withImatrix)
             types.insert(types.end(), iquantCandidates().begin(), iquantCandidates().end());
@@ -533,7 +736,7 @@ FitResult fitMix(const GgufMetadata &metadata, const std::vector<GgufTensorInfo>
         fit.size(), options.nThreads,
         [&](std::uint64_t k) {
             measureCosts(basePlan.tensors[planIndex[k]].source, fit[k], rows, importance[k],
-                         options.sampleElements);
+                         shapes[k], options.sampleElements);
             ctx.advance(1);
         },
         &ctx);
@@ -598,6 +801,7 @@ FitResult fitMix(const GgufMetadata &metadata, const std::vector<GgufTensorInfo>
         if (!complete || start.bytes > options.budgetBytes)
             continue;
         fillRemaining(fit, start, options.budgetBytes, alignment, kind);
+        improveByExchange(fit, start, options.budgetBytes, alignment, kind);
         if (start.cost < best.cost)
             best = start;
     }

@@ -7,7 +7,8 @@
 //  1. Costs are measured: a sample of each candidate tensor's rows (all of it when small) is
 //     quantized with every candidate type and dequantized again; the relative squared error,
 //     weighted per column by the importance matrix when one is given, is scaled by the tensor's
-//     sensitivity (fitSensitivity()).
+//     sensitivity (fitSensitivity()). A fused tensor costs the sum of its parts; a stack of
+//     experts the mean of its experts, weighted by the imatrix's routing counts when given.
 //  2. Tensors llama-quantize protects (output.weight, token_embd.weight, attn_v of GQA models)
 //     start from the type the base mix (the largest standard mix within the budget) gives them
 //     and never take a type of more error or fewer bytes.
@@ -18,6 +19,7 @@
 //  4. The result is a QuantPlan of the nearest standard file type whose candidates are all
 //     decided by the recipe's --tensor-type items, with a quantize.recipe note.
 
+#include "quantmix.h"
 #include "quantplan.h"
 #include "recipe.h"
 
@@ -84,7 +86,7 @@ struct FitCandidate {
 struct FitTensor {
     QByteArray name;
     TensorRole role = TensorRole::Other;
-    double sensitivity = 1;
+    double sensitivity = 1;             ///< the sum of its parts' (one part unless fused)
     GgmlType baseType = GgmlType::F32;  ///< the base mix's type
     bool isProtected = false;           ///< floor at baseType (output, token_embd, GQA attn_v)
     GgmlType type = GgmlType::F32;      ///< chosen
@@ -111,11 +113,16 @@ struct FitResult {
     std::vector<std::pair<FileType, std::uint64_t>> standardMixes;
 };
 
-/// Sensitivity of a tensor in the cost model (docs/quantization.md): 1 for a weight matrix;
-/// x2 for output.weight (its error reaches the logits directly); x0.5 for attn_q and attn_k
-/// (their error passes through the softmax); x1.5 in the first and last eighth of the layers
-/// (llama-quantize's use_more_bits layers).
+/// Sensitivity of a tensor in the cost model (docs/quantization.md): the role's factor
+/// (fitRoleSensitivity) times the layer's (fitLayerSensitivity). A fused tensor (attn_qkv, phi3's
+/// gate+up ffn_up) is costed as the sum of its parts, each with its own role's factor.
 double fitSensitivity(const QByteArray &name, std::uint32_t nLayers);
+/// 1 for a weight matrix; 2 for output.weight (its error reaches the logits directly); 0.5 for
+/// attn_q and attn_k (their error passes through the softmax).
+double fitRoleSensitivity(TensorCategory category);
+/// 1.5 in the first and last eighth of the layers (llama-quantize's use_more_bits layers) of a
+/// model of at least 8 layers, else 1.
+double fitLayerSensitivity(const QByteArray &name, std::uint32_t nLayers);
 
 /// Chooses the mix. Progress: stage "Measuring tensor costs" (tensors), then allocation.
 /// Throws Error when the budget is below the smallest size the candidates allow (naming it),
