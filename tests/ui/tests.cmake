@@ -6,6 +6,7 @@ if(TARGET quantfit_ui)
     quantfit_add_test(test_ui_convert SOURCES ${CMAKE_CURRENT_LIST_DIR}/testconvertpage.cpp LIBS quantfit_ui LABELS ui)
     quantfit_add_test(test_ui_fitrecipe SOURCES ${CMAKE_CURRENT_LIST_DIR}/testfitrecipe.cpp LIBS quantfit_ui LABELS ui)
     quantfit_add_test(test_ui_measure SOURCES ${CMAKE_CURRENT_LIST_DIR}/testmeasurepage.cpp LIBS quantfit_ui LABELS ui)
+    quantfit_add_test(test_ui_measurearch SOURCES ${CMAKE_CURRENT_LIST_DIR}/testmeasurearch.cpp LIBS quantfit_ui LABELS ui)
     quantfit_add_test(test_ui_mainwindow SOURCES ${CMAKE_CURRENT_LIST_DIR}/testmainwindow.cpp LIBS quantfit_ui LABELS ui)
     quantfit_add_test(test_ui_charts SOURCES ${CMAKE_CURRENT_LIST_DIR}/testcharts.cpp LIBS quantfit_ui LABELS ui)
     quantfit_add_test(test_ui_models SOURCES ${CMAKE_CURRENT_LIST_DIR}/testmodelspage.cpp
