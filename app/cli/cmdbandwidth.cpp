@@ -1,8 +1,9 @@
 // quantfit-cli bandwidth [--threads N,N,...] [--seconds S] [--mib N] [--generate MODEL [-n N]]
 //                        [--no-save] [--json]
-// A streaming-read benchmark of main memory (a few seconds), the ceiling of generation speed on
-// the CPU; with --generate also QuantFit's own generation speed on MODEL, compared with the
-// estimate the measured bandwidth gives. Both are saved for `advise --machine detect`.
+// A streaming-read benchmark of main memory (a few seconds) and the rate of the one-token
+// products per weight type from the caches (about a second): the two ceilings of generation
+// speed on the CPU; with --generate also QuantFit's own generation speed on MODEL, compared with
+// the estimate those ceilings give. All are saved for `advise --machine detect`.
 
 #include "cliargs.h"
 #include "command.h"
@@ -12,9 +13,12 @@
 #include "advisor/placement.h"
 #include "advisor/speed.h"
 #include "gguf/ggufreader.h"
+#include "infer/dotthroughput.h"
 #include "jobs/consolecontext.h"
 #include "system/measuredspeed.h"
+#include "system/gpuinfo.h"
 #include "system/membandwidth.h"
+#include "system/systeminfo.h"
 #include "tasks/generationtask.h"
 #include "util/error.h"
 
@@ -60,8 +64,12 @@ int runBandwidth(const QStringList &args)
                       QStringLiteral("Tokens to generate with --generate (default 32)."),
                       QStringLiteral("N")});
     parser.addOption({QStringLiteral("gen-threads"),
-                      QStringLiteral("Threads for --generate (default 1: compared with the "
-                                     "1-thread bandwidth)."),
+                      QStringLiteral("Threads for --generate (default: those of the compute "
+                                     "ceiling, all cores)."),
+                      QStringLiteral("N")});
+    parser.addOption({QStringLiteral("dot-threads"),
+                      QStringLiteral("Threads for the compute ceiling (default all cores, as "
+                                     "generation uses)."),
                       QStringLiteral("N")});
     parser.addOption({QStringLiteral("no-save"), QStringLiteral("Do not save the results.")});
     parser.addOption({QStringLiteral("json"), QStringLiteral("Print JSON.")});
@@ -99,15 +107,44 @@ int runBandwidth(const QStringList &args)
                         .arg(s.bytesPerSecond / 1e9, 6, 'f', 1)
                         .arg(s.bytesPerCpuSecond / 1e9, 0, 'f', 1));
         });
-    BandwidthSample best;
-    for (const BandwidthSample &s : samples)
+    BandwidthSample best, bestCpu;
+    for (const BandwidthSample &s : samples) {
         if (s.bytesPerSecond > best.bytesPerSecond)
             best = s;
+        if (s.bytesPerCpuSecond > bestCpu.bytesPerCpuSecond)
+            bestCpu = s;
+    }
 
     MeasuredSpeed speed = loadMeasuredSpeed().value_or(MeasuredSpeed{});
     speed.readBytesPerSecond = best.bytesPerSecond;
     speed.readThreads = best.threads;
+    speed.readBytesPerCpuSecond = bestCpu.bytesPerCpuSecond;
+    speed.readCpuThreads = bestCpu.threads;
     speed.readDate = QDateTime::currentDateTimeUtc();
+
+    // The compute ceiling: one-token products per weight type from the caches.
+    Infer::DotThroughputOptions dotOptions;
+    dotOptions.nThreads = int(intOption(parser, QStringLiteral("dot-threads"), 0, 0, 1024));
+    if (!json)
+        err(QStringLiteral("one-token products from the caches per weight type (compute "
+                           "ceiling of generation)\n"));
+    QString dotLine;
+    const std::vector<Infer::DotThroughput> dots =
+        Infer::measureDotThroughput(dotOptions, [&](const Infer::DotThroughput &d) {
+            dotLine += QStringLiteral(" %1 %2").arg(ggmlTypeName(d.type)).arg(
+                d.bytesPerSecond / 1e9, 0, 'f', 1);
+        });
+    speed.dotRates.clear();
+    QJsonArray dotArray;
+    for (const Infer::DotThroughput &d : dots) {
+        speed.dotRates.append({ggmlTypeName(d.type), d.bytesPerSecond});
+        speed.dotThreads = d.threads;
+        dotArray.append(QJsonObject{{QStringLiteral("type"), ggmlTypeName(d.type)},
+                                    {QStringLiteral("threads"), d.threads},
+                                    {QStringLiteral("bytesPerSecond"), d.bytesPerSecond},
+                                    {QStringLiteral("matrixBytes"), double(d.matrixBytes)}});
+    }
+    speed.dotDate = QDateTime::currentDateTimeUtc();
 
     QJsonObject result{{QStringLiteral("bufferBytes"), double(options.bufferBytes)},
                        {QStringLiteral("path"), QLatin1String(sumWordsPath())},
@@ -120,9 +157,16 @@ int runBandwidth(const QStringList &args)
                                        {QStringLiteral("bytesPerCpuSecond"),
                                         s.bytesPerCpuSecond}});
     result.insert(QStringLiteral("samples"), sampleArray);
-    QString text = QStringLiteral("best: %1 GB/s with %2 threads\n")
+    result.insert(QStringLiteral("dotRates"), dotArray);
+    QString text = QStringLiteral("best: %1 GB/s with %2 threads (%3 GB/s per CPU-second of "
+                                  "%4 threads)\n")
                        .arg(best.bytesPerSecond / 1e9, 0, 'f', 1)
-                       .arg(best.threads);
+                       .arg(best.threads)
+                       .arg(bestCpu.bytesPerCpuSecond / 1e9, 0, 'f', 1)
+                       .arg(bestCpu.threads);
+    text += QStringLiteral("compute ceiling, GB/s of weights with %1 threads:%2\n")
+                .arg(speed.dotThreads)
+                .arg(dotLine);
 
     if (parser.isSet(QStringLiteral("generate"))) {
         const QString model = parser.value(QStringLiteral("generate"));
@@ -138,7 +182,8 @@ int runBandwidth(const QStringList &args)
         // CPU time of N - 2 generated tokens, free of loading, the prompt and of other processes
         // sharing the machine (which dilute wall time, not CPU time).
         const int nPredict = int(intOption(parser, QStringLiteral("n"), 32, 4, 4096));
-        const int nThreads = int(intOption(parser, QStringLiteral("gen-threads"), 1, 1, 1024));
+        const int nThreads = int(intOption(parser, QStringLiteral("gen-threads"),
+                                           std::max(1, speed.dotThreads), 1, 1024));
         const QString shortPrompt =
             QStringLiteral("The quick brown fox jumps over the lazy dog. Once upon a time");
         const auto generate = [&](int n, const QString &prompt, double *cpuSeconds) {
@@ -184,14 +229,17 @@ int runBandwidth(const QStringList &args)
         speed.promptTokensPerSecond = pp.promptTokensPerSecond;
         speed.promptFlops = pp.promptTokensPerSecond * promptFlopsPerToken;
 
-        // The bandwidth of the same thread count, on the same CPU-time basis.
-        double sameThreads = 0;
-        for (const BandwidthSample &s : samples)
-            if (s.threads == nThreads)
-                sameThreads = s.bytesPerCpuSecond;
-        if (sameThreads == 0)
-            sameThreads = best.bytesPerCpuSecond;
-        const double estimate = sameThreads * kMeasuredCpuBandwidthEfficiency / bytesPerToken;
+        // The estimate `advise --machine detect` gives for this file from what was just
+        // measured (the two ceilings of speed.h), everything on the CPU.
+        MeasuredSpeed ceilings = speed;
+        ceilings.generatedTokensPerSecond = 0;
+        MachineProfile machine = detectedMachine(SystemInfo::current(), {}, ceilings);
+        machine.ramBytes = std::uint64_t(1) << 50;
+        PlacementOptions placementOptions;
+        placementOptions.contextTokens = std::max(context, 1u);
+        const Placement placement = planPlacement(machine, advice.model, map, placementOptions);
+        const SpeedEstimate e = estimateSpeed(machine, advice.model, map, placement);
+        const double estimate = e.generationTokensPerSecond;
         const double ratio = estimate / cpuTokensPerSecond;
         text += QStringLiteral("prompt on %1: %2 tokens in a batch, %3 tokens/s (wall time), "
                                "%4 GFLOP/s\n")
@@ -200,20 +248,20 @@ int runBandwidth(const QStringList &args)
                     .arg(pp.promptTokensPerSecond, 0, 'f', 1)
                     .arg(speed.promptFlops / 1e9, 0, 'f', 1);
         text += QStringLiteral("generation on %1 (%2 threads, %3 tokens): %4 tokens/s per "
-                               "CPU-second of its threads (%5 tokens/s wall); %6 MB read per "
-                               "token\n"
-                               "estimate from the bandwidth: %7 GB/s x %8 / %6 MB = %9 tokens/s "
-                               "(%10% of the measured speed)\n")
+                               "CPU-second of its threads x threads (%5 tokens/s wall); %6 MB "
+                               "read per token\n"
+                               "estimate (advise --machine detect): %7 tokens/s, %8% of the "
+                               "measured speed: reading %9 ms, products %10 ms per token\n")
                     .arg(QFileInfo(model).fileName())
                     .arg(nThreads)
                     .arg(g.nGenerated)
                     .arg(cpuTokensPerSecond, 0, 'f', 2)
                     .arg(g.generatedTokensPerSecond, 0, 'f', 2)
                     .arg(bytesPerToken / 1e6, 0, 'f', 1)
-                    .arg(sameThreads / 1e9, 0, 'f', 1)
-                    .arg(kMeasuredCpuBandwidthEfficiency)
                     .arg(estimate, 0, 'f', 2)
-                    .arg(100 * ratio, 0, 'f', 0);
+                    .arg(100 * ratio, 0, 'f', 0)
+                    .arg(1e3 * e.cpuMemorySecondsPerToken, 0, 'f', 2)
+                    .arg(1e3 * e.cpuComputeSecondsPerToken, 0, 'f', 2);
         result.insert(QStringLiteral("generation"),
                       QJsonObject{{QStringLiteral("model"), model},
                                   {QStringLiteral("tokensPerCpuSecond"), cpuTokensPerSecond},
@@ -225,7 +273,9 @@ int runBandwidth(const QStringList &args)
                                   {QStringLiteral("threads"), nThreads},
                                   {QStringLiteral("tokens"), g.nGenerated},
                                   {QStringLiteral("bytesPerToken"), bytesPerToken},
-                                  {QStringLiteral("estimateTokensPerSecond"), estimate}});
+                                  {QStringLiteral("estimateTokensPerSecond"), estimate},
+                                  {QStringLiteral("estimateBasis"),
+                                   QJsonArray::fromStringList(e.basis)}});
     }
     if (!parser.isSet(QStringLiteral("no-save"))) {
         saveMeasuredSpeed(speed);

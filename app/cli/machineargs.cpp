@@ -183,6 +183,21 @@ QString machineText(const MachineProfile &m)
     text += QStringLiteral("  CPU bandwidth %1 GB/s effective (%2)\n")
                 .arg(m.cpuBandwidth / 1e9, 0, 'f', 1)
                 .arg(m.cpuBandwidthSource);
+    if (!m.cpuDotRates.empty()) {
+        QStringList rates;
+        for (const CpuDotRate &r : m.cpuDotRates)
+            rates << QStringLiteral("%1 %2").arg(ggmlTypeName(r.type).toUpper())
+                         .arg(r.bytesPerSecond / 1e9, 0, 'f', 0);
+        text += QStringLiteral("  CPU compute ceiling, GB/s of weights (%1): %2\n")
+                    .arg(m.cpuDotSource, rates.join(QStringLiteral(", ")));
+    }
+    if (m.measuredGeneration.tokensPerSecond > 0)
+        text += QStringLiteral("  QuantFit's generation measured here: %1 tokens/s on %2 (%3 "
+                               "threads, %4)\n")
+                    .arg(m.measuredGeneration.tokensPerSecond, 0, 'f', 1)
+                    .arg(m.measuredGeneration.modelFile)
+                    .arg(m.measuredGeneration.threads)
+                    .arg(m.measuredGeneration.date);
     for (const QString &n : m.notes)
         text += QStringLiteral("  Note: %1\n").arg(n);
     return text;
@@ -242,7 +257,11 @@ QString machineAdviceText(const MachineAdvice &a)
                      : p.nGpuLayers == 0             ? QStringLiteral("in system RAM")
                                                      : QStringLiteral("split with the layers"));
     if (p.fits()) {
-        text += QStringLiteral("Speed (estimate): generation %1 tokens/s, prompt %2 tokens/s\n")
+        text += (l.speed.generationMeasured
+                     ? QStringLiteral("Speed: generation %1 tokens/s (measured), prompt %2 "
+                                      "tokens/s (estimate)\n")
+                     : QStringLiteral("Speed (estimate): generation %1 tokens/s, prompt %2 "
+                                      "tokens/s\n"))
                     .arg(tps(l.speed.generationTokensPerSecond),
                          tps(l.speed.promptTokensPerSecond));
         for (const QString &b : l.speed.basis)
@@ -315,6 +334,10 @@ QJsonObject machineAdviceJson(const MachineAdvice &a)
             {QStringLiteral("lmStudio"), p.lmStudio},
             {QStringLiteral("ollama"), p.ollama},
             {QStringLiteral("generationTokensPerSecond"), l.speed.generationTokensPerSecond},
+            {QStringLiteral("generationMeasured"), l.speed.generationMeasured},
+            {QStringLiteral("cpuComputeBound"), l.speed.cpuComputeBound},
+            {QStringLiteral("cpuMemoryMsPerToken"), 1e3 * l.speed.cpuMemorySecondsPerToken},
+            {QStringLiteral("cpuComputeMsPerToken"), 1e3 * l.speed.cpuComputeSecondsPerToken},
             {QStringLiteral("promptTokensPerSecond"), l.speed.promptTokensPerSecond},
             {QStringLiteral("gpuBytesPerToken"), l.speed.gpuBytesPerToken},
             {QStringLiteral("cpuBytesPerToken"), l.speed.cpuBytesPerToken},

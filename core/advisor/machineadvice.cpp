@@ -2,6 +2,8 @@
 
 #include "util/error.h"
 
+#include <QFileInfo>
+
 #include <algorithm>
 
 namespace QuantFit {
@@ -36,6 +38,28 @@ QString moeSentence(const ModelShape &s, const SpeedEstimate &e)
 }
 
 } // namespace
+
+bool applyMeasuredGeneration(const MachineProfile &machine, const PlacementOptions &options,
+                             LevelPlacement &level)
+{
+    const MeasuredGeneration &g = machine.measuredGeneration;
+    const Placement &p = level.placement;
+    if (g.tokensPerSecond <= 0 || g.modelFile.isEmpty() || !p.fits() || p.nGpuLayers > 0
+        || QFileInfo(options.modelFile).fileName() != g.modelFile)
+        return false;
+    SpeedEstimate &e = level.speed;
+    e.basis.prepend(QStringLiteral("Generation measured here: %1 tokens/s, QuantFit's own "
+                                   "generation of %2 (quantfit-cli bandwidth --generate, %3 "
+                                   "threads, %4), replacing the estimate of %5 tokens/s.")
+                        .arg(g.tokensPerSecond, 0, 'f', 1)
+                        .arg(g.modelFile)
+                        .arg(g.threads)
+                        .arg(g.date)
+                        .arg(e.generationTokensPerSecond, 0, 'f', 1));
+    e.generationTokensPerSecond = g.tokensPerSecond;
+    e.generationMeasured = true;
+    return true;
+}
 
 std::vector<FileType> LevelChoice::extraLevels() const
 {
@@ -198,6 +222,7 @@ MachineAdvice adviseFileOnMachine(const MachineProfile &machine, const ModelShap
     a.model = shape;
     LevelPlacement l = placeLevel(machine, shape, FileType::Guessed, weights, fileTypeName,
                                   options);
+    applyMeasuredGeneration(machine, options, l);
     a.levels.push_back(l);
     a.chosenReason = QStringLiteral("%1: the file's own level.").arg(fileTypeName);
     a.moeNote = moeSentence(shape, l.speed);

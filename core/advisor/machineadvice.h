@@ -60,7 +60,13 @@ std::vector<std::pair<FileType, WeightMap>> machineLevelMaps(const ModelShape &s
 MachineAdvice adviseOnMachine(const MachineProfile &machine, const ModelShape &shape,
                               const std::vector<std::pair<FileType, WeightMap>> &maps,
                               const PlacementOptions &options, const LevelChoice &choice = {});
-/// The same for an opened file's real tensors, at the file's own level (`fileTypeName`).
+/// When `machine` has QuantFit's own generation measured on the file options.modelFile names
+/// (same file name) and the level runs on the CPU alone: replaces the generation estimate by
+/// the measured figure, says so first in the basis and sets speed.generationMeasured.
+bool applyMeasuredGeneration(const MachineProfile &machine, const PlacementOptions &options,
+                             LevelPlacement &level);
+/// The same for an opened file's real tensors, at the file's own level (`fileTypeName`); a
+/// measured generation of that file replaces the estimate (applyMeasuredGeneration).
 MachineAdvice adviseFileOnMachine(const MachineProfile &machine, const ModelShape &shape,
                                   const WeightMap &weights, const QString &fileTypeName,
                                   const PlacementOptions &options);

@@ -12,8 +12,7 @@ namespace {
 
 constexpr double GBps = 1e9;
 constexpr double TFLOPS = 1e12;
-constexpr std::uint64_t GB = 1000ull * 1000 * 1000;
-constexpr std::uint64_t GiB = 1024ull * 1024 * 1024;
+constexpr std::uint64_t GBytes = 1000ull * 1000 * 1000;
 
 QString gbText(std::uint64_t bytes)
 {
@@ -35,7 +34,7 @@ void setDesktopCpu(MachineProfile &m)
 
 MachineProfile cpuPreset(const QString &id, std::uint64_t ramGb)
 {
-    MachineProfile m = cpuOnlyMachine(ramGb * GB);
+    MachineProfile m = cpuOnlyMachine(ramGb * GBytes);
     m.id = id;
     m.origin = QStringLiteral("preset");
     return m;
@@ -48,7 +47,7 @@ MachineProfile strixHalo(const QString &id, std::uint64_t ramGb, std::uint64_t c
     m.name = QStringLiteral("AMD Ryzen AI Max+ 395 (Strix Halo) mini PC, %1 GB").arg(ramGb);
     m.origin = QStringLiteral("preset");
     m.kind = MachineKind::ApuUnified;
-    m.ramBytes = ramGb * GB;
+    m.ramBytes = ramGb * GBytes;
     m.ramSource = QStringLiteral("preset: %1 GB LPDDR5X-8000").arg(ramGb);
     // AMD's product page: LPDDR5X-8000 on a 256-bit bus = 8000e6 x 32 bytes = 256 GB/s, shared
     // by CPU and GPU. The CPU cores alone reach less; we give them the same figure.
@@ -59,7 +58,7 @@ MachineProfile strixHalo(const QString &id, std::uint64_t ramGb, std::uint64_t c
     m.cpuFlops = 2.0 * TFLOPS;
     m.cpuFlopsSource = QStringLiteral("16 Zen 5 cores, 2 TFLOPS effective (estimate)");
     m.gpuName = QStringLiteral("Radeon 8060S (40 CU, RDNA 3.5)");
-    m.gpuDedicatedBytes = carveOutGb * GB;
+    m.gpuDedicatedBytes = carveOutGb * GBytes;
     m.gpuSharedBytes = linuxDefaultGttBytes(m.ramBytes - m.gpuDedicatedBytes);
     m.gpuMemorySource =
         QStringLiteral("firmware VRAM carve-out %1 GB (BIOS \"UMA frame buffer size\", its "
@@ -89,7 +88,7 @@ MachineProfile mac(const QString &id, const QString &name, std::uint64_t ramGb,
     m.name = QStringLiteral("%1, %2 GB").arg(name).arg(ramGb);
     m.origin = QStringLiteral("preset");
     m.kind = MachineKind::AppleUnified;
-    m.ramBytes = ramGb * GB;
+    m.ramBytes = ramGb * GBytes;
     m.ramSource = QStringLiteral("preset: %1 GB unified memory").arg(ramGb);
     m.cpuBandwidth = bandwidthGBps * GBps * 0.5;
     m.cpuBandwidthSource = QStringLiteral("half of the chip's %1 GB/s (the CPU cores reach "
@@ -121,7 +120,7 @@ MachineProfile mac(const QString &id, const QString &name, std::uint64_t ramGb,
 MachineProfile pc(const QString &id, std::uint64_t ramGb, const QString &gpu,
                   std::uint64_t vramGb, double bandwidthGBps, double tflops, double pcieGBps)
 {
-    MachineProfile m = cpuOnlyMachine(ramGb * GB);
+    MachineProfile m = cpuOnlyMachine(ramGb * GBytes);
     m.id = id;
     m.origin = QStringLiteral("preset");
     m.kind = MachineKind::DiscreteGpu;
@@ -289,7 +288,42 @@ MachineProfile detectedMachine(const SystemInfo &system, const std::vector<GpuDe
                                   "with --vram and --gpu-bandwidth.")
                        .arg(g.describe());
     }
+    // The CPU's generation: with the compute ceiling measured, the two-ceiling estimate from
+    // the streaming read and the per-type rates (speed.h), and QuantFit's measured generation
+    // replaces it for the model it ran; from an older record without the rates, the measured
+    // generation stands in for the bandwidth as before.
+    const double readBytes = measured ? std::max(measured->readBytesPerSecond,
+                                                 measured->readBytesPerCpuSecond)
+                                      : 0.0;
+    if (measured && !measured->dotRates.isEmpty()) {
+        for (const MeasuredDotRate &r : measured->dotRates)
+            if (const auto type = ggmlTypeFromName(r.type))
+                m.cpuDotRates.push_back({*type, r.bytesPerSecond});
+        m.cpuDotThreads = measured->dotThreads;
+        m.cpuDotSource = QStringLiteral("measured here: one-token products from the caches "
+                                        "(quantfit-cli bandwidth, %1 threads, %2)")
+                             .arg(measured->dotThreads)
+                             .arg(measured->dotDate.toString(Qt::ISODate));
+    }
     if (measured && measured->generationBytesPerSecond() > 0) {
+        m.measuredGeneration = {.modelFile = measured->generationModel,
+                                .tokensPerSecond = measured->generatedTokensPerSecond,
+                                .bytesPerToken = double(measured->bytesPerToken),
+                                .threads = measured->generationThreads,
+                                .date = measured->generationDate.toString(Qt::ISODate)};
+    }
+    if (measured && readBytes > 0 && (!m.cpuDotRates.empty()
+                                      || measured->generationBytesPerSecond() <= 0)) {
+        const bool perCpu = measured->readBytesPerCpuSecond > measured->readBytesPerSecond;
+        m.cpuBandwidth = readBytes * kMeasuredCpuBandwidthEfficiency;
+        m.cpuBandwidthSource =
+            QStringLiteral("measured here: %1 GB/s streaming read (quantfit-cli bandwidth, %2 "
+                           "threads%3) x %4")
+                .arg(readBytes / GBps, 0, 'f', 1)
+                .arg(perCpu ? measured->readCpuThreads : measured->readThreads)
+                .arg(perCpu ? QStringLiteral(", per CPU-second of the threads") : QString())
+                .arg(kMeasuredCpuBandwidthEfficiency);
+    } else if (measured && measured->generationBytesPerSecond() > 0) {
         m.cpuBandwidth = measured->generationBytesPerSecond();
         m.cpuBandwidthSource =
             QStringLiteral("QuantFit's own generation measured here: %1 tokens/s x %2 MB per "
@@ -299,13 +333,6 @@ MachineProfile detectedMachine(const SystemInfo &system, const std::vector<GpuDe
                 .arg(measured->generationModel)
                 .arg(measured->generationThreads)
                 .arg(measured->generationDate.toString(Qt::ISODate));
-    } else if (measured && measured->readBytesPerSecond > 0) {
-        m.cpuBandwidth = measured->readBytesPerSecond * kMeasuredCpuBandwidthEfficiency;
-        m.cpuBandwidthSource = QStringLiteral("measured here: %1 GB/s streaming read "
-                                              "(quantfit-cli bandwidth, %2 threads) x %3")
-                                   .arg(measured->readBytesPerSecond / GBps, 0, 'f', 1)
-                                   .arg(measured->readThreads)
-                                   .arg(kMeasuredCpuBandwidthEfficiency);
     } else {
         m.notes << QStringLiteral("RAM bandwidth assumed (DDR5 dual channel); run "
                                   "`quantfit-cli bandwidth` to measure it.");
@@ -318,8 +345,8 @@ MachineProfile detectedMachine(const SystemInfo &system, const std::vector<GpuDe
                                .arg(measured->generationModel)
                                .arg(measured->generationThreads);
     }
-    if (m.kind == MachineKind::ApuUnified && measured && measured->readBytesPerSecond > 0) {
-        m.gpuBandwidth = measured->readBytesPerSecond * kMeasuredCpuBandwidthEfficiency;
+    if (m.kind == MachineKind::ApuUnified && readBytes > 0) {
+        m.gpuBandwidth = readBytes * kMeasuredCpuBandwidthEfficiency;
         m.gpuBandwidthSource = QStringLiteral("the RAM's, measured by quantfit-cli bandwidth");
     }
     return m;

@@ -16,6 +16,8 @@
 // Every limit carries the sentence that says where it comes from; the CLI and the Advise page
 // print them with the figures.
 
+#include "gguf/ggmltype.h"
+
 #include <QString>
 #include <QStringList>
 
@@ -47,6 +49,22 @@ constexpr double kCpuBandwidthEfficiency = 0.60;
 /// streaming read achieves): generation adds compute between the reads.
 constexpr double kMeasuredCpuBandwidthEfficiency = 0.85;
 
+/// How fast this CPU multiplies one token by weights of a type held in its caches
+/// (`quantfit-cli bandwidth`, infer/dotthroughput.h): the compute ceiling of generation.
+struct CpuDotRate {
+    GgmlType type = GgmlType::F32;
+    double bytesPerSecond = 0; ///< weight bytes per second with MachineProfile::cpuDotThreads
+};
+
+/// QuantFit's own generation measured on this machine (`quantfit-cli bandwidth --generate`).
+struct MeasuredGeneration {
+    QString modelFile;           ///< file name of the model it ran
+    double tokensPerSecond = 0;  ///< per CPU-second of its threads x threads; 0: none
+    double bytesPerToken = 0;
+    int threads = 0;
+    QString date;                ///< ISO date
+};
+
 /// One machine. Bytes are bytes, bandwidths bytes per second, throughputs FLOP per second.
 struct MachineProfile {
     QString id;     ///< "strix-halo-128", "detected", "custom"
@@ -60,6 +78,13 @@ struct MachineProfile {
     QString cpuBandwidthSource;
     double cpuFlops = 0;     ///< effective prompt-processing throughput of the CPU
     QString cpuFlopsSource;
+    /// The compute ceiling per weight type, measured here; empty: generation on the CPU is
+    /// taken as bound by the bandwidth alone (the presets).
+    std::vector<CpuDotRate> cpuDotRates;
+    int cpuDotThreads = 0;
+    QString cpuDotSource;
+    /// QuantFit's generation measured here: replaces the estimate for that model file.
+    MeasuredGeneration measuredGeneration;
 
     QString gpuName;                  ///< empty: no GPU
     std::uint64_t gpuDedicatedBytes = 0; ///< discrete VRAM, or an APU's firmware carve-out
@@ -82,6 +107,14 @@ struct MachineProfile {
         return kind == MachineKind::ApuUnified && gpuDedicatedBytes < ramBytes
             ? ramBytes - gpuDedicatedBytes
             : ramBytes;
+    }
+    /// The measured compute ceiling of `type` on the CPU; 0 when not measured.
+    double cpuDotRate(GgmlType type) const
+    {
+        for (const CpuDotRate &r : cpuDotRates)
+            if (r.type == type)
+                return r.bytesPerSecond;
+        return 0;
     }
     /// Whether GPU bytes beyond gpuDedicatedBytes come out of system RAM (unified machines).
     bool gpuSharesRam() const { return kind == MachineKind::AppleUnified

@@ -35,7 +35,7 @@ bool isExpertTensor(const QByteArray &name)
     return name.contains("_exps.") || name.endsWith("_exps");
 }
 
-void addTensor(WeightMap &map, const QByteArray &name, std::uint64_t bytes,
+void addTensor(WeightMap &map, const QByteArray &name, GgmlType type, std::uint64_t bytes,
                std::uint64_t params, std::uint64_t rowBytes)
 {
     const int layer = layerOf(name);
@@ -44,13 +44,16 @@ void addTensor(WeightMap &map, const QByteArray &name, std::uint64_t bytes,
         if (isExpertTensor(name)) {
             l.expertBytes += bytes;
             l.expertParams += params;
+            l.expertTypes.add(type, bytes);
         } else {
             l.denseBytes += bytes;
             l.denseParams += params;
+            l.denseTypes.add(type, bytes);
         }
     } else if (name.startsWith("output.") || name.startsWith("output_norm")) {
         map.outputBytes += bytes;
         map.outputParams += params;
+        map.outputTypes.add(type, bytes);
     } else {
         map.inputBytes += bytes;
         map.inputParams += params;
@@ -150,6 +153,17 @@ QString commandLine(const Placement &p, const PlacementOptions &o)
 
 } // namespace
 
+void TypeBytes::add(GgmlType type, std::uint64_t n)
+{
+    for (auto &entry : bytes) {
+        if (entry.first == type) {
+            entry.second += n;
+            return;
+        }
+    }
+    bytes.emplace_back(type, n);
+}
+
 std::uint64_t WeightMap::totalBytes() const
 {
     std::uint64_t total = inputBytes + outputBytes;
@@ -170,7 +184,8 @@ WeightMap weightMapForShape(const ModelShape &shape, FileType fileType)
     map.layers.resize(shape.nLayers);
     for (const PlannedTensor &t : plan.tensors) {
         const std::uint64_t rows = std::max<std::uint64_t>(1, t.source.nRows());
-        addTensor(map, t.name, t.targetBytes, t.source.nElements(), t.targetBytes / rows);
+        addTensor(map, t.name, t.targetType, t.targetBytes, t.source.nElements(),
+                  t.targetBytes / rows);
     }
     return map;
 }
@@ -181,7 +196,7 @@ WeightMap weightMapForFile(const GgufFile &file, std::uint32_t nLayers)
     map.layers.resize(nLayers);
     for (const GgufTensorInfo &t : file.tensors()) {
         const std::uint64_t rows = std::max<std::uint64_t>(1, t.nRows());
-        addTensor(map, t.name, t.nBytes, t.nElements(), t.nBytes / rows);
+        addTensor(map, t.name, t.type, t.nBytes, t.nElements(), t.nBytes / rows);
     }
     return map;
 }

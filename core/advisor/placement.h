@@ -24,12 +24,22 @@
 #include "advisor.h"
 #include "machineprofile.h"
 
+#include "gguf/ggmltype.h"
+
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace QuantFit {
 
 class GgufFile;
+
+/// Bytes per tensor type (the compute ceiling of generation depends on the type).
+struct TypeBytes {
+    std::vector<std::pair<GgmlType, std::uint64_t>> bytes; ///< one entry per type present
+
+    void add(GgmlType type, std::uint64_t n);
+};
 
 /// Bytes and parameters of one repeating layer, split into the routed experts and the rest.
 struct LayerWeights {
@@ -37,6 +47,8 @@ struct LayerWeights {
     std::uint64_t expertBytes = 0;  ///< ffn_*_exps (weights and biases)
     std::uint64_t denseParams = 0;
     std::uint64_t expertParams = 0;
+    TypeBytes denseTypes;  ///< denseBytes by tensor type
+    TypeBytes expertTypes; ///< expertBytes by tensor type
 };
 
 /// A model's tensor data at one quant level, by where llama.cpp places it.
@@ -46,6 +58,7 @@ struct WeightMap {
     std::uint64_t inputRowBytes = 0; ///< one token's row of token_embd (read per token)
     std::uint64_t outputBytes = 0; ///< output.weight, output_norm
     std::uint64_t outputParams = 0;
+    TypeBytes outputTypes;         ///< outputBytes by tensor type
     std::vector<LayerWeights> layers;
 
     std::uint64_t totalBytes() const;

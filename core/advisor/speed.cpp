@@ -2,6 +2,8 @@
 
 #include "memorymodel.h"
 
+#include <algorithm>
+
 namespace QuantFit {
 
 namespace {
@@ -15,6 +17,51 @@ QString gbText(double bytes)
 {
     return QString::number(bytes / 1e9, 'f', 2);
 }
+
+QString typeLabel(GgmlType type)
+{
+    return ggmlTypeName(type).toUpper(); // "Q4_K", "IQ4_XS", "F16"
+}
+
+// The CPU's compute ceiling: seconds the measured one-token products take for these bytes,
+// per type (`share` of them read per token). Types without a measured rate add nothing; their
+// bytes are counted in `unrated`.
+struct CpuCompute {
+    const MachineProfile &m;
+    double seconds = 0;
+    double unrated = 0;
+    std::vector<std::pair<GgmlType, double>> bytesByType; // for the basis
+
+    void add(const TypeBytes &tb, double share)
+    {
+        for (const auto &[type, bytes] : tb.bytes)
+            addBytes(type, double(bytes) * share);
+    }
+    void addBytes(GgmlType type, double bytes)
+    {
+        const double rate = m.cpuDotRate(type);
+        if (rate > 0)
+            seconds += bytes / rate;
+        else
+            unrated += bytes;
+        for (auto &e : bytesByType) {
+            if (e.first == type) {
+                e.second += bytes;
+                return;
+            }
+        }
+        bytesByType.emplace_back(type, bytes);
+    }
+    /// The type with the most bytes ("Q4_K rows at 48 GB/s").
+    std::pair<GgmlType, double> main() const
+    {
+        std::pair<GgmlType, double> best{GgmlType::F32, 0};
+        for (const auto &e : bytesByType)
+            if (e.second > best.second)
+                best = e;
+        return best;
+    }
+};
 
 } // namespace
 
@@ -54,6 +101,7 @@ SpeedEstimate estimateSpeed(const MachineProfile &m, const ModelShape &s, const 
     const double statePerLayer = double(recurrentStateBytes(s)) / std::max(1u, s.nLayers);
     double hostWeightBytes = 0; // weights in RAM that a GPU prompt pass copies (no token_embd)
     double cpuExpertParams = 0, cpuDenseParams = 0;
+    CpuCompute compute{m, 0, 0, {}};
     for (std::uint32_t i = 0; i < s.nLayers; ++i) {
         const LayerWeights &l = w.layers[i];
         const double dense = double(l.denseBytes);
@@ -66,11 +114,19 @@ SpeedEstimate estimateSpeed(const MachineProfile &m, const ModelShape &s, const 
                 e.gpuBytesPerToken += experts;
             } else {
                 e.cpuBytesPerToken += experts;
+                compute.add(l.expertTypes, share);
                 hostWeightBytes += double(l.expertBytes);
                 cpuExpertParams += double(l.expertParams) * share;
             }
         } else {
             e.cpuBytesPerToken += dense + experts + kvPerLayer;
+            compute.add(l.denseTypes, 1.0);
+            compute.add(l.expertTypes, share);
+            // attention reads the F16 (or quantized) cache with one-row products like these
+            compute.addBytes(p.kvType == KvCacheType::F16  ? GgmlType::F16
+                             : p.kvType == KvCacheType::Q8_0 ? GgmlType::Q8_0
+                                                             : GgmlType::Q4_0,
+                             kvPerLayer);
             hostWeightBytes += double(l.denseBytes + l.expertBytes);
             cpuDenseParams += double(l.denseParams);
             cpuExpertParams += double(l.expertParams) * share;
@@ -80,14 +136,24 @@ SpeedEstimate estimateSpeed(const MachineProfile &m, const ModelShape &s, const 
     if (!p.outputOnGpu()) {
         hostWeightBytes += double(w.outputBytes);
         cpuDenseParams += double(w.outputParams);
+        compute.add(w.outputTypes, 1.0);
     }
     e.cpuBytesPerToken += double(w.inputRowBytes);
 
     double seconds = 0;
     if (e.gpuBytesPerToken > 0 && m.gpuBandwidth > 0)
         seconds += e.gpuBytesPerToken / m.gpuBandwidth;
-    if (e.cpuBytesPerToken > 0 && m.cpuBandwidth > 0)
-        seconds += e.cpuBytesPerToken / m.cpuBandwidth;
+    const double cpuMemorySeconds =
+        e.cpuBytesPerToken > 0 && m.cpuBandwidth > 0 ? e.cpuBytesPerToken / m.cpuBandwidth : 0;
+    // Two ceilings on the CPU: reading the bytes, and the products over them at this CPU's
+    // measured rates; the slower one sets the time, and the faster one hides behind it but for
+    // kCpuCeilingOverlapLoss of it.
+    const bool rated = !m.cpuDotRates.empty() && e.cpuBytesPerToken > 0;
+    e.cpuComputeSecondsPerToken = rated ? compute.seconds : 0;
+    e.cpuMemorySecondsPerToken = cpuMemorySeconds;
+    e.cpuComputeBound = rated && compute.seconds > cpuMemorySeconds;
+    seconds += std::max(cpuMemorySeconds, e.cpuComputeSecondsPerToken)
+        + kCpuCeilingOverlapLoss * std::min(cpuMemorySeconds, e.cpuComputeSecondsPerToken);
     e.generationTokensPerSecond = seconds > 0 ? 1.0 / seconds : 0;
 
     e.basis << QStringLiteral("Generation reads %1 GB per token (%2 billion active of %3 billion "
@@ -108,12 +174,41 @@ SpeedEstimate estimateSpeed(const MachineProfile &m, const ModelShape &s, const 
                        .arg(1e3 * e.gpuBytesPerToken / m.gpuBandwidth, 0, 'f', 1);
     // (one row of token_embd alone is not worth a line)
     if (e.cpuBytesPerToken > 0.01 * (e.gpuBytesPerToken + e.cpuBytesPerToken)
-        && m.cpuBandwidth > 0)
-        e.basis << QStringLiteral("CPU: %1 GB per token at %2 GB/s effective (%3) = %4 ms.")
-                       .arg(gbText(e.cpuBytesPerToken))
-                       .arg(m.cpuBandwidth / 1e9, 0, 'f', 1)
-                       .arg(m.cpuBandwidthSource)
-                       .arg(1e3 * e.cpuBytesPerToken / m.cpuBandwidth, 0, 'f', 1);
+        && m.cpuBandwidth > 0) {
+        const QString read = QStringLiteral("%1 GB per token at %2 GB/s effective (%3) = %4 ms")
+                                 .arg(gbText(e.cpuBytesPerToken))
+                                 .arg(m.cpuBandwidth / 1e9, 0, 'f', 1)
+                                 .arg(m.cpuBandwidthSource)
+                                 .arg(1e3 * cpuMemorySeconds, 0, 'f', 1);
+        if (!rated) {
+            e.basis << QStringLiteral("CPU: %1.").arg(read);
+        } else {
+            const auto [mainType, mainBytes] = compute.main();
+            const QString products =
+                QStringLiteral("the products take %1 ms at this CPU's measured rates (%2 rows at "
+                               "%3 GB/s with %4 threads, %5)%6")
+                    .arg(1e3 * compute.seconds, 0, 'f', 1)
+                    .arg(typeLabel(mainType))
+                    .arg(m.cpuDotRate(mainType) / 1e9, 0, 'f', 1)
+                    .arg(m.cpuDotThreads)
+                    .arg(m.cpuDotSource)
+                    .arg(compute.unrated > 0.01 * e.cpuBytesPerToken
+                             ? QStringLiteral("; %1 GB of types without a measured rate count "
+                                              "at the bandwidth only")
+                                   .arg(gbText(compute.unrated))
+                             : QString());
+            const QString overlap =
+                QStringLiteral("the faster of the two overlaps the slower but for %1 % of it")
+                    .arg(100 * kCpuCeilingOverlapLoss, 0, 'f', 0);
+            if (e.cpuComputeBound)
+                e.basis << QStringLiteral("CPU: compute-bound on this CPU: %1; reading %2 would "
+                                          "take less (%3).")
+                               .arg(products, read, overlap);
+            else
+                e.basis << QStringLiteral("CPU: memory-bound: %1; %2 (%3).")
+                               .arg(read, products, overlap);
+        }
+    }
 
     // Prompt processing.
     double attention = 4.0 * s.nLayers * double(s.qDim()) * (kPromptBenchTokens / 2.0);

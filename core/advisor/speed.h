@@ -9,7 +9,18 @@
 //   plus the output layer and one row of token_embd.
 // Each device reads its own part at its bandwidth (the profile's figure, efficiency applied),
 // one after the other, so  time per token = sum over devices of bytes / bandwidth  and
-// tg = 1 / time.
+// tg = 1 / time. When the profile has the CPU's measured compute ceiling (the detected machine
+// after `quantfit-cli bandwidth`), the CPU's part is a two-ceiling roofline:
+//   CPU time = max(bytes / bandwidth, sum over types of bytes(type) / rate(type))
+// where rate(type) is how fast this CPU's generation kernels multiply one token by weights of
+// that type held in the caches, with the threads generation uses (the KV cache counts at the
+// rate of its type). Presets have no measured rates and keep bytes / bandwidth.
+// The two do not overlap perfectly: a quarter of the shorter one adds to the longer
+// (kCpuCeilingOverlapLoss), so
+//   CPU time = max(read, products) + 0.25 x min(read, products).
+// Measured against QuantFit's own generation on synthetic models of seven weight types on a
+// 2-core AVX-512 machine (docs/advisor.md, "This machine's own figures"): the pure max was
+// 106-143 % of the measured speed, this is within about 15 %.
 //
 // Prompt processing (pp, a 512-token prompt as llama-bench's pp512) is bound by arithmetic:
 //   FLOPs per token = 2 x active parameters (output layer included, token_embd is a lookup)
@@ -25,6 +36,8 @@
 namespace QuantFit {
 
 constexpr double kMoePromptEfficiency = 0.5;
+/// Share of the shorter CPU ceiling (reading or products) that the longer does not hide.
+constexpr double kCpuCeilingOverlapLoss = 0.25;
 constexpr std::uint32_t kPromptBenchTokens = 512;
 
 struct SpeedEstimate {
@@ -35,6 +48,14 @@ struct SpeedEstimate {
     double activeParams = 0;       ///< per token (MoE: shared part + used experts' share)
     double totalParams = 0;
     double flopsPerToken = 0;      ///< prompt processing
+    /// The CPU's two ceilings per generated token (seconds): reading its bytes at the
+    /// bandwidth, and the products at the measured per-type rates (0 without them).
+    double cpuMemorySecondsPerToken = 0;
+    double cpuComputeSecondsPerToken = 0;
+    bool cpuComputeBound = false;
+    /// The generation figure is QuantFit's own measured speed on this model file, not an
+    /// estimate (machineadvice.h).
+    bool generationMeasured = false;
     /// One sentence per term: bytes, bandwidths and their sources, FLOPs, throughput.
     QStringList basis;
 };

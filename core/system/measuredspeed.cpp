@@ -5,6 +5,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QSaveFile>
@@ -43,6 +44,8 @@ std::optional<MeasuredSpeed> loadMeasuredSpeed(const QString &path)
     };
     s.readBytesPerSecond = positive("readBytesPerSecond");
     s.readThreads = int(positive("readThreads"));
+    s.readBytesPerCpuSecond = positive("readBytesPerCpuSecond");
+    s.readCpuThreads = int(positive("readCpuThreads"));
     s.readDate = QDateTime::fromString(o.value(QLatin1String("readDate")).toString(), Qt::ISODate);
     s.generatedTokensPerSecond = positive("generatedTokensPerSecond");
     s.bytesPerToken = std::uint64_t(positive("bytesPerToken"));
@@ -52,6 +55,16 @@ std::optional<MeasuredSpeed> loadMeasuredSpeed(const QString &path)
         QDateTime::fromString(o.value(QLatin1String("generationDate")).toString(), Qt::ISODate);
     s.promptFlops = positive("promptFlops");
     s.promptTokensPerSecond = positive("promptTokensPerSecond");
+    s.dotThreads = int(positive("dotThreads"));
+    s.dotDate = QDateTime::fromString(o.value(QLatin1String("dotDate")).toString(), Qt::ISODate);
+    const QJsonArray rates = o.value(QLatin1String("dotRates")).toArray();
+    for (qsizetype i = 0; i < rates.size() && i < 256; ++i) {
+        const QJsonObject r = rates.at(i).toObject();
+        const QString type = r.value(QLatin1String("type")).toString();
+        const double rate = r.value(QLatin1String("bytesPerSecond")).toDouble();
+        if (!type.isEmpty() && type.size() < 32 && rate > 0 && rate < 1e15)
+            s.dotRates.append({type, rate});
+    }
     if (s.bytesPerToken == 0)
         s.generatedTokensPerSecond = 0;
     return s;
@@ -59,10 +72,16 @@ std::optional<MeasuredSpeed> loadMeasuredSpeed(const QString &path)
 
 void saveMeasuredSpeed(const MeasuredSpeed &s, const QString &path)
 {
+    QJsonArray rates;
+    for (const MeasuredDotRate &r : s.dotRates)
+        rates.append(QJsonObject{{QStringLiteral("type"), r.type},
+                                 {QStringLiteral("bytesPerSecond"), r.bytesPerSecond}});
     const QJsonObject o{
         {QStringLiteral("format"), QLatin1String(kFormat)},
         {QStringLiteral("readBytesPerSecond"), s.readBytesPerSecond},
         {QStringLiteral("readThreads"), s.readThreads},
+        {QStringLiteral("readBytesPerCpuSecond"), s.readBytesPerCpuSecond},
+        {QStringLiteral("readCpuThreads"), s.readCpuThreads},
         {QStringLiteral("readDate"), s.readDate.toUTC().toString(Qt::ISODate)},
         {QStringLiteral("generatedTokensPerSecond"), s.generatedTokensPerSecond},
         {QStringLiteral("bytesPerToken"), double(s.bytesPerToken)},
@@ -70,7 +89,10 @@ void saveMeasuredSpeed(const MeasuredSpeed &s, const QString &path)
         {QStringLiteral("generationThreads"), s.generationThreads},
         {QStringLiteral("generationDate"), s.generationDate.toUTC().toString(Qt::ISODate)},
         {QStringLiteral("promptFlops"), s.promptFlops},
-        {QStringLiteral("promptTokensPerSecond"), s.promptTokensPerSecond}};
+        {QStringLiteral("promptTokensPerSecond"), s.promptTokensPerSecond},
+        {QStringLiteral("dotRates"), rates},
+        {QStringLiteral("dotThreads"), s.dotThreads},
+        {QStringLiteral("dotDate"), s.dotDate.toUTC().toString(Qt::ISODate)}};
     QDir().mkpath(QFileInfo(path).absolutePath());
     QSaveFile f(path);
     if (!f.open(QIODevice::WriteOnly))

@@ -157,6 +157,24 @@ private slots:
         QVERIFY(o.value(QStringLiteral("bestBytesPerSecond")).toDouble() > 1e8);
         QCOMPARE(o.value(QStringLiteral("savedTo")).toString(), file);
         QVERIFY(QFileInfo::exists(file));
+        // The compute ceiling: a rate per weight type, Q4_K and F16 among them.
+        QStringList types;
+        for (const QJsonValue &v : o.value(QStringLiteral("dotRates")).toArray()) {
+            types << v.toObject().value(QStringLiteral("type")).toString();
+            QVERIFY(v.toObject().value(QStringLiteral("bytesPerSecond")).toDouble() > 1e7);
+        }
+        QVERIFY2(types.contains(QStringLiteral("q4_K")) && types.contains(QStringLiteral("f16")),
+                 qPrintable(types.join(QLatin1Char(' '))));
+        // ... which the detected machine shows and uses.
+        qputenv("QUANTFIT_MACHINE_SPEED_FILE", file.toUtf8());
+        const CliResult detect = runCli({QStringLiteral("advise"), QStringLiteral("--machine"),
+                                         QStringLiteral("detect")});
+        qunsetenv("QUANTFIT_MACHINE_SPEED_FILE");
+        QCOMPARE(detect.exitCode, 0);
+        QVERIFY2(detect.out.contains("CPU compute ceiling, GB/s of weights (measured here")
+                     && detect.out.contains("Q4_K "),
+                 detect.out.constData());
+        QVERIFY(detect.out.contains("streaming read (quantfit-cli bandwidth"));
 
         const CliResult bad = runCli({QStringLiteral("bandwidth"), QStringLiteral("--threads"),
                                       QStringLiteral("0")});

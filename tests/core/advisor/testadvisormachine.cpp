@@ -65,7 +65,7 @@ WeightMap handMap(std::uint64_t dense, std::uint64_t experts)
     m.outputBytes = 250'000'000;
     m.outputParams = 125'000'000;
     for (std::uint32_t i = 0; i < kLayers; ++i)
-        m.layers.push_back({dense, experts, dense / 2, experts / 2});
+        m.layers.push_back({dense, experts, dense / 2, experts / 2, {}, {}});
     return m;
 }
 
@@ -337,6 +337,133 @@ private slots:
         QVERIFY(near(e.generationTokensPerSecond, m.cpuBandwidth / bytes));
         QVERIFY(near(e.generationTokensPerSecond,
                      m.cpuBandwidth / bytesPerGeneratedToken(s, w, kContext, KvCacheType::F16)));
+    }
+
+    // The two-ceiling roofline of a CPU with measured per-type rates (speed.h), by hand:
+    //   read     = bytes / bandwidth
+    //   products = sum over types of bytes(type) / rate(type)  (the KV cache at the F16 rate)
+    //   time     = max(read, products) + 0.25 x min(read, products)
+    void cpuRoofline()
+    {
+        const ModelShape s = denseShape();
+        WeightMap w = handMap(1'000'000'000, 0);
+        for (LayerWeights &l : w.layers) { // 0.6 GB Q4_K and 0.4 GB Q6_K per layer
+            l.denseTypes.add(GgmlType::Q4_K, 600'000'000);
+            l.denseTypes.add(GgmlType::Q6_K, 400'000'000);
+        }
+        w.outputTypes.add(GgmlType::Q6_K, 250'000'000);
+        MachineProfile m = cpuOnlyMachine(32'000'000'000);
+        m.cpuBandwidth = 40e9;
+        const Placement p = planPlacement(m, s, w, options());
+        QCOMPARE(p.mode, PlacementMode::CpuOnly);
+        const double kv = 10 * double(kvCacheLayerBytes(s, 0, kContext, KvCacheType::F16));
+        const double bytes = 10e9 + kv + 250e6 + 8192;
+
+        // No measured rates (every preset): bytes / bandwidth, as before.
+        const SpeedEstimate plain = estimateSpeed(m, s, w, p);
+        QVERIFY(near(plain.generationTokensPerSecond, 40e9 / bytes));
+        QCOMPARE(plain.cpuComputeSecondsPerToken, 0.0);
+
+        // Slow products: compute-bound.
+        m.cpuDotRates = {{GgmlType::Q4_K, 20e9}, {GgmlType::Q6_K, 25e9}, {GgmlType::F16, 50e9}};
+        m.cpuDotThreads = 2;
+        m.cpuDotSource = QStringLiteral("measured here");
+        const double read = bytes / 40e9;
+        double products = 6e9 / 20e9 + (4e9 + 250e6) / 25e9 + kv / 50e9;
+        SpeedEstimate e = estimateSpeed(m, s, w, p);
+        QVERIFY(products > read);
+        QVERIFY(e.cpuComputeBound);
+        QVERIFY(near(e.cpuMemorySecondsPerToken, read));
+        QVERIFY(near(e.cpuComputeSecondsPerToken, products));
+        QVERIFY(near(e.generationTokensPerSecond, 1.0 / (products + 0.25 * read)));
+        const QString basis = e.basis.join(QLatin1Char(' '));
+        QVERIFY2(basis.contains(QStringLiteral("compute-bound on this CPU")), qPrintable(basis));
+        QVERIFY2(basis.contains(QStringLiteral("Q4_K rows at 20.0 GB/s with 2 threads")),
+                 qPrintable(basis));
+
+        // Fast products: memory-bound, the products add a quarter of their time.
+        m.cpuDotRates = {{GgmlType::Q4_K, 80e9}, {GgmlType::Q6_K, 100e9}, {GgmlType::F16, 100e9}};
+        products = 6e9 / 80e9 + (4e9 + 250e6) / 100e9 + kv / 100e9;
+        e = estimateSpeed(m, s, w, p);
+        QVERIFY(!e.cpuComputeBound);
+        QVERIFY(near(e.generationTokensPerSecond, 1.0 / (read + 0.25 * products)));
+        QVERIFY(e.basis.join(QLatin1Char(' ')).contains(QStringLiteral("CPU: memory-bound")));
+
+        // A type without a measured rate counts at the bandwidth only, and says so.
+        m.cpuDotRates = {{GgmlType::Q4_K, 20e9}, {GgmlType::F16, 50e9}};
+        products = 6e9 / 20e9 + kv / 50e9;
+        e = estimateSpeed(m, s, w, p);
+        QVERIFY(near(e.cpuComputeSecondsPerToken, products));
+        QVERIFY(e.basis.join(QLatin1Char(' ')).contains(QStringLiteral("without a measured "
+                                                                       "rate")));
+    }
+
+    // QuantFit's generation measured on the same file replaces the estimate, labelled; another
+    // file, or a placement with a GPU, keeps the estimate.
+    void measuredGenerationReplacesTheEstimate()
+    {
+        const ModelShape s = denseShape();
+        const WeightMap w = handMap(1'000'000'000, 0);
+        MachineProfile m = cpuOnlyMachine(32'000'000'000);
+        m.measuredGeneration = {.modelFile = QStringLiteral("m.gguf"),
+                                .tokensPerSecond = 3.5,
+                                .bytesPerToken = 10e9,
+                                .threads = 2,
+                                .date = QStringLiteral("2026-12-03")};
+        PlacementOptions o = options();
+        o.modelFile = QStringLiteral("/models/m.gguf");
+        MachineAdvice a = adviseFileOnMachine(m, s, w, QStringLiteral("Q4_K_M"), o);
+        const SpeedEstimate &e = a.chosenLevel().speed;
+        QVERIFY(e.generationMeasured);
+        QCOMPARE(e.generationTokensPerSecond, 3.5);
+        QVERIFY2(e.basis.front().startsWith(QStringLiteral("Generation measured here: 3.5 "
+                                                           "tokens/s")),
+                 qPrintable(e.basis.front()));
+
+        o.modelFile = QStringLiteral("/models/other.gguf");
+        a = adviseFileOnMachine(m, s, w, QStringLiteral("Q4_K_M"), o);
+        QVERIFY(!a.chosenLevel().speed.generationMeasured);
+        QVERIFY(a.chosenLevel().speed.generationTokensPerSecond != 3.5);
+
+        MachineProfile gpu = discrete(24 * kGiB);
+        gpu.measuredGeneration = m.measuredGeneration;
+        o.modelFile = QStringLiteral("m.gguf");
+        a = adviseFileOnMachine(gpu, s, w, QStringLiteral("Q4_K_M"), o);
+        QVERIFY(a.chosenLevel().placement.nGpuLayers > 0);
+        QVERIFY(!a.chosenLevel().speed.generationMeasured);
+    }
+
+    // With the compute ceiling measured, the detected machine reads at the streaming bandwidth
+    // (the better of wall time and per CPU-second) x 0.85 and keeps the measured generation for
+    // its own model instead of turning it into a bandwidth.
+    void detectedMachineWithComputeCeiling()
+    {
+        SystemInfo system;
+        system.totalRamBytes = 24'000'000'000;
+        system.cpuThreads = 2;
+        MeasuredSpeed measured;
+        measured.readBytesPerSecond = 20e9;
+        measured.readThreads = 2;
+        measured.readBytesPerCpuSecond = 50e9;
+        measured.readCpuThreads = 2;
+        measured.generatedTokensPerSecond = 200;
+        measured.bytesPerToken = 185'000'000;
+        measured.generationModel = QStringLiteral("synth.gguf");
+        measured.generationThreads = 2;
+        measured.dotRates = {{QStringLiteral("q4_K"), 48e9}, {QStringLiteral("f16"), 85e9},
+                             {QStringLiteral("no-such-type"), 1e9}};
+        measured.dotThreads = 2;
+        const MachineProfile m = detectedMachine(system, {}, measured);
+        QVERIFY(near(m.cpuBandwidth, 50e9 * kMeasuredCpuBandwidthEfficiency));
+        QVERIFY2(m.cpuBandwidthSource.contains(QStringLiteral("per CPU-second")),
+                 qPrintable(m.cpuBandwidthSource));
+        QCOMPARE(m.cpuDotRates.size(), std::size_t(2));
+        QCOMPARE(m.cpuDotRate(GgmlType::Q4_K), 48e9);
+        QCOMPARE(m.cpuDotRate(GgmlType::F16), 85e9);
+        QCOMPARE(m.cpuDotRate(GgmlType::Q8_0), 0.0);
+        QCOMPARE(m.cpuDotThreads, 2);
+        QCOMPARE(m.measuredGeneration.modelFile, QStringLiteral("synth.gguf"));
+        QCOMPARE(m.measuredGeneration.tokensPerSecond, 200.0);
     }
 
     void badInput()

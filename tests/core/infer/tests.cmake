@@ -7,3 +7,4 @@ quantfit_add_test(test_infer_matmulint SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinf
 quantfit_add_test(test_infer_moe SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinfermoe.cpp)
 quantfit_add_test(test_infer_matmulgroup SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinfermatmulgroup.cpp)
 quantfit_add_test(test_infer_flashrow SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinferflashrow.cpp)
+quantfit_add_test(test_infer_dotthroughput SOURCES ${CMAKE_CURRENT_LIST_DIR}/testinferdotthroughput.cpp)

@@ -184,6 +184,11 @@ private slots:
         s.generationDate = s.readDate;
         s.promptTokensPerSecond = 300;
         s.promptFlops = 2.5e11;
+        s.readBytesPerCpuSecond = 55.5e9;
+        s.readCpuThreads = 2;
+        s.dotRates = {{QStringLiteral("q4_K"), 48e9}, {QStringLiteral("f16"), 85e9}};
+        s.dotThreads = 2;
+        s.dotDate = s.readDate;
         saveMeasuredSpeed(s, path);
         const auto back = loadMeasuredSpeed(path);
         QVERIFY(back);
@@ -195,6 +200,21 @@ private slots:
         QCOMPARE(back->generationBytesPerSecond(), 70.0 * 274e6);
         QCOMPARE(back->promptTokensPerSecond, 300.0);
         QCOMPARE(back->promptFlops, 2.5e11);
+        QCOMPARE(back->readBytesPerCpuSecond, 55.5e9);
+        QCOMPARE(back->readCpuThreads, 2);
+        QCOMPARE(back->dotRates.size(), 2);
+        QCOMPARE(back->dotRates[0].type, QStringLiteral("q4_K"));
+        QCOMPARE(back->dotRates[0].bytesPerSecond, 48e9);
+        QCOMPARE(back->dotRates[1].type, QStringLiteral("f16"));
+        QCOMPARE(back->dotThreads, 2);
+        QCOMPARE(back->dotDate, s.readDate);
+
+        // A record from before the compute ceiling has no rates.
+        writeFile(path, "{\"format\": \"quantfit-machine-speed\", \"readBytesPerSecond\": 2e10}");
+        const auto old = loadMeasuredSpeed(path);
+        QVERIFY(old);
+        QVERIFY(old->dotRates.isEmpty());
+        QCOMPARE(old->readBytesPerSecond, 2e10);
 
         // A damaged or foreign file is the same as none.
         writeFile(path, "{\"format\": \"something else\"}");
