@@ -47,7 +47,6 @@ QF_AVX2 float dotQ8Int(const std::uint8_t *row, const std::uint8_t *xq, std::int
     float s[16];
     float m[16];
     __m256 acc = _mm256_setzero_ps();
-    __m256 accMin = _mm256_setzero_ps();
     float minTerm = 0;
     for (std::int64_t i = 0; i < n / D::kBlock; ++i) {
         const std::uint8_t *b = row + i * D::kBytes;
@@ -79,22 +78,18 @@ QF_AVX2 float dotQ8Int(const std::uint8_t *row, const std::uint8_t *xq, std::int
                 minTerm += mt * xb.d;
             }
         } else {
+            // The affine 32-element types (Q4_1, Q5_1) pair with Q8_1 and have their own kernel
+            // (vecdotq8avx2.cpp): Q8_0 activations never meet a min term here.
+            static_assert(!D::kAffine, "affine types with Q8_0-sized blocks take Q8_1");
             const auto *xb = reinterpret_cast<const BlockQ8_0 *>(xq) + i * kChunks;
             for (int c = 0; c < kChunks; ++c) {
                 const float dy = halfToFloat(xb[c].d);
-                const __m256i x = load256(xb[c].qs);
-                const __m256i p = signedDot32(D::chunk(b, c), x);
+                const __m256i p = signedDot32(D::chunk(b, c), load256(xb[c].qs));
                 acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), chunkScales<D::kSub>(s, c, dy), acc);
-                if constexpr (D::kAffine) {
-                    const __m256i sx = _mm256_madd_epi16(
-                        _mm256_maddubs_epi16(_mm256_set1_epi8(1), x), _mm256_set1_epi16(1));
-                    accMin = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sx), chunkScales<D::kSub>(m, c, dy),
-                                             accMin);
-                }
             }
         }
     }
-    return hsum(acc) - (hsum(accMin) + minTerm);
+    return hsum(acc) - minTerm;
 }
 
 // dotRow() over the integer form: codes widened to float against x, per sub-block
