@@ -2,6 +2,9 @@
 
 #include "advisor/advisor.h"
 #include "catalog/modelshape.h"
+#include "eval/evalresult.h"
+#include "models/advicetablemodel.h"
+#include "models/resultsmodel.h"
 #include "pages/advisepage.h"
 #include "widgets/memorybar.h"
 
@@ -74,6 +77,8 @@ private slots:
     void tableListsEveryLevelWithBadges();
     void enteredShapeIsAdvised();
     void iquantRecommendationDrivesConvert();
+    void measuredQualityReplacesEstimate();
+    void layoutShowsEveryLevel();
 
 private:
     QTemporaryDir m_dir;
@@ -182,7 +187,12 @@ void TestUiAdvise::tableListsEveryLevelWithBadges()
     QVERIFY(page.selectCatalogModel(QStringLiteral("llama-3.1-70b")));
     page.setRamGb(64);
     QAbstractItemModel *model = levels(page);
-    QCOMPARE(model->rowCount(), 10); // Q2_K .. F16, the brief's table
+    // Q2_K .. F16, the brief's table, and "Fit exactly" between Q5_K_M and Q6_K (the weights
+    // budget at 8192 tokens lies between their 49.9 and 57.9 GB)
+    QCOMPARE(model->rowCount(), 11);
+    QCOMPARE(model->index(7, 0).data().toString(), QStringLiteral("Fit exactly"));
+    QCOMPARE(model->index(6, 0).data().toString(), QStringLiteral("Q5_K_M"));
+    QCOMPARE(model->index(8, 0).data().toString(), QStringLiteral("Q6_K"));
     bool sawFit = false, sawNoFit = false, sawRecommended = false;
     for (int r = 0; r < model->rowCount(); ++r) {
         const QString badge = model->index(r, 6).data().toString();
@@ -215,6 +225,7 @@ void TestUiAdvise::enteredShapeIsAdvised()
     page.setRamGb(32);
     page.setCustomShape(shape);
     QCOMPARE(page.currentModelId(), QStringLiteral("custom"));
+    // The ten levels; no fit row, since Q8_0 (8.5 GB) already leaves room on 32 GB.
     QCOMPARE(levels(page)->rowCount(), 10);
     QVERIFY(!recommendedQuant(page).isEmpty()); // an 8B model fits 32 GB
     // Back to the catalog drops the entered shape.
@@ -253,6 +264,90 @@ void TestUiAdvise::iquantRecommendationDrivesConvert()
     QTest::mouseClick(convert, Qt::LeftButton);
     QCOMPARE(requested.size(), 1);
     QCOMPARE(requested.at(0).at(0).toString(), QStringLiteral("IQ2_XXS"));
+}
+
+// Issue 12, deliverable 6: a quality the user measured replaces the published estimate of that
+// level, labelled "measured". The record goes through the results folder as the Measure page
+// saves it; the figure is the KLD run's PPL ratio - 1 (here 1.0250: +2.50 %).
+void TestUiAdvise::measuredQualityReplacesEstimate()
+{
+    AdvisePage page;
+    QVERIFY(page.selectCatalogModel(QStringLiteral("llama-3.1-8b")));
+    page.setRamGb(32);
+    QuantFit::AdviceOptions o;
+    o.ramBytes = 32'000'000'000ull;
+    const QuantFit::ModelAdvice advice = QuantFit::Advisor().adviseModel(QStringLiteral("llama-3.1-8b"), o);
+    const int q4 = [&] {
+        for (int r = 0; r < levels(page)->rowCount(); ++r)
+            if (levels(page)->index(r, 0).data().toString().startsWith(QStringLiteral("Q4_K_M")))
+                return r;
+        return -1;
+    }();
+    QVERIFY(q4 >= 0);
+    const QModelIndex quality = levels(page)->index(q4, AdviceTableModel::Quality);
+    QVERIFY(!quality.data().toString().contains(QStringLiteral("measured")));
+
+    ResultsModel results(m_dir.filePath(QStringLiteral("results")));
+    QuantFit::MeasurementRecord record;
+    record.modelPath = QStringLiteral("/models/Llama-3.1-8B-Q4_K_M.gguf");
+    record.modelName = QStringLiteral("Llama 3.1 8B");
+    record.fileType = QStringLiteral("Q4_K_M");
+    record.nParams = advice.nParams; // the same model
+    record.textSource = QStringLiteral("/data/wiki.test.raw");
+    record.nCtx = 512;
+    record.ppl = 7.175;
+    record.kld = QuantFit::KldSummary{};
+    record.kld->pplRatio = 1.0250;
+    record.kld->kldMean = 0.0312;
+    results.save(record);
+    // Another model's run (different parameter count) of Q8_0 changes nothing.
+    record.fileType = QStringLiteral("Q8_0");
+    record.nParams = advice.nParams + 1000;
+    results.save(record);
+
+    page.setMeasurements(results.qualityMeasurements());
+    QCOMPARE(quality.data().toString(), QStringLiteral("+2.50% measured"));
+    QVERIFY(quality.data(Qt::ToolTipRole).toString().contains(QStringLiteral("wiki.test.raw")));
+    QVERIFY(quality.data(Qt::ToolTipRole).toString().contains(QStringLiteral("0.0312")));
+    for (int r = 0; r < levels(page)->rowCount(); ++r) {
+        if (r != q4)
+            QVERIFY(!levels(page)->index(r, AdviceTableModel::Quality).data().toString().contains(
+                QStringLiteral("measured")));
+    }
+    QVERIFY(levels(page)->headerData(AdviceTableModel::Quality, Qt::Horizontal).toString().contains(
+        QStringLiteral("measured")));
+    // A different model: the estimates again.
+    QVERIFY(page.selectCatalogModel(QStringLiteral("llama-3.1-70b")));
+    for (int r = 0; r < levels(page)->rowCount(); ++r)
+        QVERIFY(!levels(page)->index(r, AdviceTableModel::Quality).data().toString().contains(
+            QStringLiteral("measured")));
+    QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 20000);
+}
+
+// At 1280x800 (the app's screenshot size) the level table shows every row without scrolling,
+// and the placement tab is one click away.
+void TestUiAdvise::layoutShowsEveryLevel()
+{
+    AdvisePage page;
+    page.resize(1280, 740); // the window minus menu, page tabs and status bar
+    QVERIFY(page.selectCatalogModel(QStringLiteral("llama-3.1-70b")));
+    page.setRamGb(64);
+    page.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&page));
+    auto *table = page.findChild<QTableView *>(QStringLiteral("levels"));
+    QVERIFY(table->isVisible());
+    const int last = table->model()->rowCount() - 1;
+    QCOMPARE(last, 10);
+    const QRect lastRow = table->visualRect(table->model()->index(last, 0));
+    QVERIFY2(lastRow.bottom() <= table->viewport()->height(),
+             qPrintable(QStringLiteral("row %1 ends at %2 of %3").arg(last).arg(lastRow.bottom())
+                            .arg(table->viewport()->height())));
+    QVERIFY(page.selectMachine(QStringLiteral("strix-halo-128")));
+    QVERIFY(page.findChild<QWidget *>(QStringLiteral("machinePanel"))->isVisible());
+    QVERIFY(!table->isVisible());
+    page.showLevels();
+    QVERIFY(table->isVisible());
+    QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 20000);
 }
 
 QTEST_MAIN(TestUiAdvise)

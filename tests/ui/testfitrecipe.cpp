@@ -9,6 +9,9 @@
 #include "jobs/jobcontext.h"
 #include "jobs/jobrunner.h"
 #include "model/syntheticmodel.h"
+#include "advisor/memorymodel.h"
+#include "mainwindow/mainwindow.h"
+#include "models/advicetablemodel.h"
 #include "pages/advisepage.h"
 #include "pages/convertpage.h"
 #include "pages/fitpanel.h"
@@ -17,14 +20,18 @@
 #include "quant/recipe.h"
 #include "tasks/conversiontask.h"
 
+#include <QComboBox>
 #include <QDir>
+#include <QDoubleSpinBox>
 #include <QFileInfo>
 #include <QLabel>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTreeWidget>
+#include <QVBoxLayout>
 
 using namespace QuantFit;
 
@@ -106,36 +113,107 @@ private slots:
             QCOMPARE(replayed.tensors[i].targetType, file.tensors()[i].type);
     }
 
-    // Advise's "Fit exactly" row: 70B on 64 GB at a 32k context lies between two standard
-    // levels, and the button hands RAM, context and KV type to Convert.
-    void adviseOffersFitExactly()
+    // Advise's "Fit exactly" row (issue 13, deliverable 4): 70B on 64 GB at a 32k context with a
+    // q8_0 KV cache. Its size is the weights' budget, RAM minus what the memory model needs
+    // besides the weights at that context (computed here from the advisor's memory model, not
+    // the page), it lies between the standard levels around it, and selecting it leads to
+    // Convert's fit group with RAM, context and KV type carried over.
+    void adviseOffersFitExactlyRow()
     {
-        AdvisePage page;
-        QVERIFY(page.selectCatalogModel(QStringLiteral("llama-3.1-70b")));
-        page.setRamGb(64);
-        page.setContextTokens(32768);
-        auto *label = page.findChild<QLabel *>(QStringLiteral("fitExactly"));
-        auto *button = page.findChild<QPushButton *>(QStringLiteral("fitExactlyButton"));
-        QVERIFY(label && button);
-        QTRY_VERIFY(label->text().contains(QLatin1String("between")));
-        QVERIFY(button->isEnabled());
-        QSignalSpy fit(&page, &AdvisePage::fitRequested);
-        page.show();
-        QTest::mouseClick(button, Qt::LeftButton);
-        QCOMPARE(fit.size(), 1);
-        QCOMPARE(fit.at(0).at(0).value<std::uint64_t>(), std::uint64_t(64'000'000'000));
-        QCOMPARE(fit.at(0).at(1).value<std::uint32_t>(), std::uint32_t(32768));
+        MainWindow window;
+        window.resize(1280, 800);
+        auto *advise = window.findChild<AdvisePage *>();
+        auto *convert = window.findChild<ConvertPage *>();
+        QVERIFY(advise && convert);
+        QVERIFY(advise->selectCatalogModel(QStringLiteral("llama-3.1-70b")));
+        advise->setRamGb(64);
+        advise->setContextTokens(32768);
+        advise->findChild<QComboBox *>(QStringLiteral("kvType"))->setCurrentIndex(1); // q8_0
+        window.show();
 
-        // Convert takes them over as its "This machine" target.
-        JobRunner runner;
-        ConvertPage convert(&runner);
-        convert.fitToMachine(64'000'000'000, 32768, KvCacheType::Q8_0);
-        const auto target = convert.fitPanel()->target();
+        AdviceOptions o;
+        o.ramBytes = 64'000'000'000ull;
+        o.contextTokens = 32768;
+        o.kvType = KvCacheType::Q8_0;
+        const ModelAdvice advice = Advisor().adviseModel(QStringLiteral("llama-3.1-70b"), o);
+        const std::uint64_t budget =
+            o.ramBytes
+            - memoryAt(advice.model, 0, 32768, advice.options, *advice.options.reserveBytes).totalBytes();
+
+        auto *table = advise->findChild<QTableView *>(QStringLiteral("levels"));
+        auto *model = qobject_cast<AdviceTableModel *>(table->model());
+        QVERIFY(model);
+        const int fit = model->fitRow();
+        QVERIFY(fit > 0 && fit + 1 < model->rowCount());
+        QCOMPARE(model->index(fit, AdviceTableModel::Quant).data().toString(), QStringLiteral("Fit exactly"));
+        const ExactFit &f = *model->exactFit();
+        QCOMPARE(f.budgetBytes, budget);
+        const QuantRow *below = model->levelAt(fit - 1);
+        const QuantRow *above = model->levelAt(fit + 1);
+        QVERIFY(below && above);
+        QVERIFY(below->memory.weightsBytes <= f.budgetBytes);
+        QVERIFY(f.budgetBytes < above->memory.weightsBytes);
+        // The file: the budget plus the header, between the two standard files.
+        QVERIFY(below->fileBytes <= f.fileBytesBound && f.fileBytesBound < above->fileBytes);
+        // The context it leaves is the one asked for; its total is the whole RAM, to a byte.
+        QCOMPARE(model->index(fit, AdviceTableModel::LongestContext).data().toString(),
+                 QLocale().toString(32768));
+        QCOMPARE(f.memory.totalBytes(), o.ramBytes);
+        // Quality and speed between the neighbours', said to be interpolated.
+        QVERIFY(f.pplIncreasePercent <= below->pplIncreasePercent
+                && f.pplIncreasePercent >= above->pplIncreasePercent);
+        QVERIFY(model->index(fit, AdviceTableModel::Quality).data().toString().contains(
+            QStringLiteral("interpolated")));
+
+        // Selecting the row turns Convert into "Fit to this machine"; pressing it opens Convert's
+        // fit group with this machine.
+        table->selectRow(fit);
+        auto *button = advise->findChild<QPushButton *>(QStringLiteral("convert"));
+        QVERIFY(button->text().contains(QStringLiteral("this machine")));
+        QTest::mouseClick(button, Qt::LeftButton);
+        QCOMPARE(window.currentPage(), MainWindow::Page::Convert);
+        const auto target = convert->fitPanel()->target();
         QVERIFY(target);
         QCOMPARE(int(target->kind), int(FitTarget::Kind::Machine));
         QCOMPARE(target->ramBytes, std::uint64_t(64'000'000'000));
         QCOMPARE(target->contextTokens, std::uint32_t(32768));
         QCOMPARE(int(target->kvType), int(KvCacheType::Q8_0));
+        QVERIFY(!target->reserveBytes); // "auto" on Advise: the default by RAM size here too
+        QVERIFY(convert->fitPanel()->findChild<QPushButton *>()->isVisible()); // unfolded
+
+        // "Fit exactly…" does the same whatever row is selected, with a reserve set by hand.
+        window.showPage(MainWindow::Page::Advise);
+        advise->findChild<QDoubleSpinBox *>(QStringLiteral("reserve"))->setValue(4);
+        table->selectRow(0);
+        QSignalSpy requested(advise, &AdvisePage::fitRequested);
+        QTest::mouseClick(advise->findChild<QPushButton *>(QStringLiteral("fitExactlyButton")),
+                          Qt::LeftButton);
+        QCOMPARE(requested.size(), 1);
+        const auto request = requested.at(0).at(0).value<AdvisePage::FitRequest>();
+        QCOMPARE(request.ramBytes, std::uint64_t(64'000'000'000));
+        QCOMPARE(request.reserveBytes.value_or(0), std::uint64_t(4'000'000'000));
+        QCOMPARE(convert->fitPanel()->target()->reserveBytes.value_or(0), std::uint64_t(4'000'000'000));
+        QTRY_VERIFY_WITH_TIMEOUT(!window.isBusy(), 20000);
+    }
+
+    // Unchecked, the fit group is one line: no empty frame under its title.
+    void fitGroupFoldsAway()
+    {
+        QWidget window;
+        auto *layout = new QVBoxLayout(&window);
+        auto &panel = *new FitPanel(&window);
+        layout->addWidget(&panel);
+        layout->addStretch();
+        window.resize(800, 600);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QVERIFY2(panel.height() <= panel.fontMetrics().height() + 4,
+                 qPrintable(QStringLiteral("%1 > %2, max %3").arg(panel.height())
+                                .arg(panel.fontMetrics().height() + 4).arg(panel.maximumHeight())));
+        QVERIFY(!panel.recipeTree()->parentWidget()->isVisible());
+        panel.setChecked(true);
+        QVERIFY(panel.recipeTree()->parentWidget()->isVisible());
+        QVERIFY(panel.maximumHeight() > 1000);
     }
 
     void recipeViewComparesTwoFiles()

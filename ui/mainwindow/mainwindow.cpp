@@ -48,6 +48,10 @@ MainWindow::MainWindow(QWidget *parent)
     m_measure = new MeasurePage(m_runner, m_results, this);
     m_charts = new ChartsPage(m_results, this);
     m_models = new ModelsPage(m_runner, this);
+    // Measured quality replaces the published estimates on the Advise page.
+    const auto measured = [this] { m_advise->setMeasurements(m_results->qualityMeasurements()); };
+    connect(m_results, &ResultsModel::resultsChanged, this, measured);
+    measured();
     m_tabs->setDocumentMode(true);
     m_tabs->addTab(m_advise, tr("&Advise"));
     m_tabs->addTab(m_convert, tr("C&onvert"));
@@ -74,11 +78,11 @@ MainWindow::MainWindow(QWidget *parent)
                 showPage(Page::Convert);
             });
     connect(m_advise, &AdvisePage::fitRequested, this,
-            [this](std::uint64_t ram, std::uint32_t context, QuantFit::KvCacheType kv,
-                   const QString &source) {
-                if (!source.isEmpty())
-                    m_convert->setSource(source);
-                m_convert->fitToMachine(ram, context, kv);
+            [this](const AdvisePage::FitRequest &fit) {
+                if (!fit.sourcePath.isEmpty())
+                    m_convert->setSource(fit.sourcePath);
+                m_convert->fitToMachine(fit.ramBytes, fit.contextTokens, fit.kvType,
+                                        fit.reserveBytes, fit.flashAttention);
                 showPage(Page::Convert);
             });
     connect(m_advise, &AdvisePage::chartDataChanged, m_charts, &ChartsPage::setAdviceData);

@@ -1,15 +1,61 @@
 #include "advicetablemodel.h"
 
+#include "advisor/memorymodel.h"
 #include "util/units.h"
 #include "widgets/quanttips.h"
 
 #include <QApplication>
+
+#include <algorithm>
 #include <QColor>
 #include <QFont>
 #include <QLocale>
 #include <QPalette>
 
 using namespace QuantFit;
+
+std::optional<ExactFit> exactFitFor(const ModelAdvice &a)
+{
+    const std::uint64_t ram = a.options.ramBytes;
+    const std::uint64_t reserve = a.options.reserveBytes.value_or(defaultReserveBytes(ram));
+    const std::uint32_t context = a.options.contextTokens;
+    const std::uint64_t rest = memoryAt(a.model, 0, context, a.options, reserve).totalBytes();
+    if (ram == 0 || rest >= ram)
+        return std::nullopt;
+    ExactFit f;
+    f.budgetBytes = ram - rest;
+    // The standard levels around the budget; F16 is no candidate of the fit.
+    const QuantRow *below = nullptr;
+    const QuantRow *above = nullptr;
+    for (const QuantRow &r : a.rows) {
+        if (r.fileType == FileType::F16)
+            continue;
+        const std::uint64_t w = r.memory.weightsBytes;
+        if (w <= f.budgetBytes && (!below || w > below->memory.weightsBytes))
+            below = &r;
+        if (w > f.budgetBytes && (!above || w < above->memory.weightsBytes))
+            above = &r;
+    }
+    if (!below || !above || below->memory.weightsBytes == f.budgetBytes)
+        return std::nullopt;
+    f.below = *below;
+    f.above = *above;
+    f.insertAt = std::size_t(below - a.rows.data()) + 1;
+    f.contextTokens = context;
+    f.kvType = a.options.kvType;
+    f.memory = memoryAt(a.model, f.budgetBytes, context, a.options, reserve);
+    f.badge = fitBadge(f.memory, ram);
+    f.headroomBytes = std::int64_t(ram)
+        - std::int64_t(memoryAt(a.model, f.budgetBytes, kMinContext, a.options, reserve).totalBytes());
+    f.fileBytesBound = f.budgetBytes + (below->fileBytes - below->memory.weightsBytes);
+    f.bitsPerWeight = a.nParams ? 8.0 * double(f.budgetBytes) / double(a.nParams) : 0;
+    const double t = double(f.budgetBytes - below->memory.weightsBytes)
+                     / double(above->memory.weightsBytes - below->memory.weightsBytes);
+    f.pplIncreasePercent = below->pplIncreasePercent
+                           + t * (above->pplIncreasePercent - below->pplIncreasePercent);
+    f.relativeSpeed = below->relativeSpeed + t * (above->relativeSpeed - below->relativeSpeed);
+    return f;
+}
 
 AdviceTableModel::AdviceTableModel(QObject *parent)
     : QAbstractTableModel(parent)
@@ -18,9 +64,13 @@ AdviceTableModel::AdviceTableModel(QObject *parent)
 
 void AdviceTableModel::setAdvice(const ModelAdvice &advice)
 {
-    if (int(advice.rows.size()) == int(m_rows.size())) {
+    std::optional<ExactFit> fit = advice.rows.empty() ? std::nullopt : exactFitFor(advice);
+    const bool sameLayout = advice.rows.size() == m_rows.size() && fit.has_value() == m_fit.has_value()
+                            && (!fit || fit->insertAt == m_fit->insertAt);
+    if (sameLayout && !m_rows.empty()) {
         // Same levels: update in place so selection and scroll position survive a slider drag.
         m_rows = advice.rows;
+        m_fit = std::move(fit);
         m_context = advice.options.contextTokens;
         emit dataChanged(index(0, 0), index(rowCount() - 1, ColumnCount - 1));
         emit headerDataChanged(Qt::Horizontal, 0, ColumnCount - 1);
@@ -28,16 +78,39 @@ void AdviceTableModel::setAdvice(const ModelAdvice &advice)
     }
     beginResetModel();
     m_rows = advice.rows;
+    m_fit = std::move(fit);
     m_context = advice.options.contextTokens;
     endResetModel();
 }
 
+int AdviceTableModel::levelIndex(int row) const
+{
+    if (!m_fit || row < int(m_fit->insertAt))
+        return row;
+    return row == int(m_fit->insertAt) ? -1 : row - 1;
+}
+
+const QuantRow *AdviceTableModel::levelAt(int row) const
+{
+    if (row < 0 || row >= rowCount())
+        return nullptr;
+    const int i = levelIndex(row);
+    return i >= 0 ? &m_rows[std::size_t(i)] : nullptr;
+}
+
 int AdviceTableModel::recommendedRow() const
 {
-    for (std::size_t i = 0; i < m_rows.size(); ++i)
-        if (m_rows[i].recommended)
-            return int(i);
+    for (int row = 0; row < rowCount(); ++row) {
+        const QuantRow *r = levelAt(row);
+        if (r && r->recommended)
+            return row;
+    }
     return -1;
+}
+
+int AdviceTableModel::fitRow() const
+{
+    return m_fit ? int(m_fit->insertAt) : -1;
 }
 
 QString AdviceTableModel::badgeText(FitBadge badge)
@@ -62,7 +135,7 @@ QColor AdviceTableModel::badgeColor(FitBadge badge)
 
 int AdviceTableModel::rowCount(const QModelIndex &parent) const
 {
-    return parent.isValid() ? 0 : int(m_rows.size());
+    return parent.isValid() ? 0 : int(m_rows.size()) + (m_fit ? 1 : 0);
 }
 
 int AdviceTableModel::columnCount(const QModelIndex &parent) const
@@ -78,10 +151,13 @@ static QString signedGB(std::int64_t bytes)
 
 QVariant AdviceTableModel::data(const QModelIndex &index, int role) const
 {
-    if (!index.isValid() || index.row() >= int(m_rows.size()))
+    if (!index.isValid() || index.row() >= rowCount())
         return {};
-    const QuantRow &r = m_rows[std::size_t(index.row())];
     const int col = index.column();
+    const QuantRow *level = levelAt(index.row());
+    if (!level)
+        return fitData(col, role);
+    const QuantRow &r = *level;
     switch (role) {
     case Qt::DisplayRole:
         switch (col) {
@@ -94,6 +170,8 @@ QVariant AdviceTableModel::data(const QModelIndex &index, int role) const
             return r.longestContextTokens ? QLocale().toString(r.longestContextTokens) : tr("—");
         case Fit: return badgeText(r.badge);
         case Quality:
+            if (r.qualityMeasured)
+                return tr("+%1% measured").arg(r.pplIncreasePercent, 0, 'f', 2);
             return tr("%1 · +%2%").arg(r.qualityLabel).arg(r.pplIncreasePercent, 0, 'f', 1);
         case Speed: return QStringLiteral("%1×").arg(r.relativeSpeed, 0, 'f', 1);
         }
@@ -146,6 +224,14 @@ QVariant AdviceTableModel::data(const QModelIndex &index, int role) const
             return tr("Comfortable: at most 75% of the RAM after the reserve is used.\n"
                       "Tight: fits, with little room.\nDoes not fit: needs more than the RAM.");
         case Quality:
+            if (r.qualityMeasured)
+                return tr("Measured on this model: perplexity +%1% over full precision%2 (%3). "
+                          "It replaces the published estimate.")
+                    .arg(r.pplIncreasePercent, 0, 'f', 2)
+                    .arg(r.klDivergence8B > 0
+                             ? tr(", mean KL divergence %1").arg(r.klDivergence8B, 0, 'f', 4)
+                             : QString())
+                    .arg(r.qualitySource);
             return tr("Estimated perplexity increase over F16, from published llama.cpp "
                       "measurements; an estimate until you measure it.");
         case Speed:
@@ -155,6 +241,85 @@ QVariant AdviceTableModel::data(const QModelIndex &index, int role) const
         break;
     case FileTypeRole:
         return int(r.fileType);
+    }
+    return {};
+}
+
+// The "Fit exactly" row: the budget as its size, the chosen context as the one it leaves, and
+// figures interpolated between the levels around it, each said to be so.
+QVariant AdviceTableModel::fitData(int col, int role) const
+{
+    const ExactFit &f = *m_fit;
+    const bool measured = f.below.qualityMeasured && f.above.qualityMeasured;
+    switch (role) {
+    case Qt::DisplayRole:
+        switch (col) {
+        case Quant: return tr("Fit exactly");
+        case Bits: return QStringLiteral("≤ %1").arg(f.bitsPerWeight, 0, 'f', 2);
+        case Size: return QStringLiteral("≤ %1").arg(formatGB(f.fileBytesBound, 1));
+        case Total: return formatGB(f.memory.totalBytes(), 1);
+        case Headroom: return signedGB(f.headroomBytes);
+        case LongestContext: return QLocale().toString(f.contextTokens);
+        case Fit: return badgeText(f.badge);
+        case Quality:
+            return measured ? tr("≈ +%1% interpolated from measured").arg(f.pplIncreasePercent, 0, 'f', 2)
+                            : tr("≈ +%1% interpolated").arg(f.pplIncreasePercent, 0, 'f', 1);
+        case Speed: return QStringLiteral("≈ %1×").arg(f.relativeSpeed, 0, 'f', 1);
+        }
+        break;
+    case Qt::TextAlignmentRole:
+        if (col != Quant && col != Fit && col != Quality)
+            return int(Qt::AlignRight | Qt::AlignVCenter);
+        break;
+    case Qt::FontRole: {
+        QFont font = QApplication::font();
+        font.setItalic(true);
+        return font;
+    }
+    case Qt::ForegroundRole:
+        if (col == Fit)
+            return badgeColor(f.badge);
+        break;
+    case Qt::ToolTipRole:
+        switch (col) {
+        case Quant:
+        case Size:
+        case Bits:
+            return tr("One file whose per-tensor types are chosen so that its weights take what "
+                      "this machine leaves at %1 tokens of context (KV cache %2): at most %3 of "
+                      "weights, between %4 (%5) and %6 (%7). The plan is exact, so the file is "
+                      "at most this size; Convert's \"Fit to a budget\" shows the chosen types "
+                      "and the exact size before writing (select this row and press \"Fit to this "
+                      "machine…\").")
+                .arg(QLocale().toString(f.contextTokens), kvCacheTypeName(f.kvType),
+                     formatGB(f.budgetBytes, 2), f.below.name, formatGB(f.below.memory.weightsBytes, 1),
+                     f.above.name, formatGB(f.above.memory.weightsBytes, 1));
+        case Total:
+            return tr("At %1 tokens of context:\nweights %2 (the budget)\nKV cache %3\ncompute "
+                      "buffers %4\nruntime %5\nOS reserve %6")
+                .arg(QLocale().toString(f.contextTokens), formatGB(f.memory.weightsBytes, 2),
+                     formatGB(f.memory.kvCacheBytes, 2), formatGB(f.memory.computeBytes, 2),
+                     formatGB(f.memory.overheadBytes, 2), formatGB(f.memory.reserveBytes, 2));
+        case LongestContext:
+            return tr("The fit is made for this context: a longer one needs a smaller file.");
+        case Fit:
+            return tr("By design the weights take all the room this context leaves.");
+        case Quality:
+        case Speed:
+            return tr("Interpolated by size between %1 (+%2%%4) and %3 (+%5%%6), not measured: "
+                      "measure the fitted file after converting to know.")
+                .arg(f.below.name)
+                .arg(f.below.pplIncreasePercent, 0, 'f', 2)
+                .arg(f.above.name)
+                .arg(f.below.qualityMeasured ? tr(", measured") : tr(", estimate"))
+                .arg(f.above.pplIncreasePercent, 0, 'f', 2)
+                .arg(f.above.qualityMeasured ? tr(", measured") : tr(", estimate"));
+        case Headroom:
+            return tr("RAM left over at the minimum context of %1 tokens").arg(kMinContext);
+        }
+        break;
+    case FileTypeRole:
+        return -1;
     }
     return {};
 }
@@ -171,7 +336,11 @@ QVariant AdviceTableModel::headerData(int section, Qt::Orientation orientation, 
     case Headroom: return tr("Headroom");
     case LongestContext: return tr("Longest ctx");
     case Fit: return tr("Fit");
-    case Quality: return tr("Quality (est.)");
+    case Quality: {
+        const bool measured = std::any_of(m_rows.begin(), m_rows.end(),
+                                          [](const QuantRow &r) { return r.qualityMeasured; });
+        return measured ? tr("Quality (est. or measured)") : tr("Quality (est.)");
+    }
     case Speed: return tr("Speed");
     }
     return {};

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "advisor/estimates.h"
 #include "eval/resultsstore.h"
 
 #include <QAbstractTableModel>
@@ -29,6 +30,9 @@ public:
     /// Deletes the record of `row`. Throws QuantFit::IoError.
     void remove(int row);
     const QList<QuantFit::MeasurementRecord> &records() const { return m_records; }
+    /// The records as the advisor matches them to quant levels (applyMeasuredQuality), newest
+    /// first, each labelled "Q4_K_M measured on TEXT, DATE" as the CLI's `advise` labels them.
+    std::vector<QuantFit::QualityMeasurement> qualityMeasurements() const;
     /// Files in the folder that are not readable records, one line each.
     const QStringList &problems() const { return m_problems; }
 

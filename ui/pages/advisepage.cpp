@@ -5,7 +5,6 @@
 #include "common/palette.h"
 #include "gguf/ggufreader.h"
 #include "jobs/modelloader.h"
-#include "fitpanel.h"
 #include "machinepanel.h"
 #include "model/modelinfo.h"
 #include "models/advicechartdata.h"
@@ -34,7 +33,7 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QSlider>
-#include <QSplitter>
+#include <QTabWidget>
 #include <QTableView>
 
 #include <algorithm>
@@ -207,8 +206,10 @@ QGroupBox *AdvisePage::createRunBox()
     return box;
 }
 
-// The recommendation and the memory bar over a splitter of the levels table and the priority
-// rows.
+// The recommendation and the memory bar over three tabs: the quant levels, the placement and
+// speed on a machine profile, and the priority rows. Tabs rather than a splitter: each part
+// needs most of the height at 1280x800 (the ten levels and the fit row, the placement's
+// sentences and its per-level table), and each is one click away.
 QWidget *AdvisePage::createResults()
 {
     m_table->setModel(m_tableModel);
@@ -221,48 +222,49 @@ QWidget *AdvisePage::createResults()
     m_table->setWordWrap(false);
     m_table->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 8);
     m_convertButton->setToolTip(tr("Open the Convert page with this quant selected"));
-    auto *tableRow = new QHBoxLayout;
-    m_fitLabel = new QLabel(this);
-    m_fitLabel->setObjectName(QStringLiteral("fitExactly"));
-    m_fitLabel->setWordWrap(true);
     m_fitButton = new QPushButton(tr("&Fit exactly…"), this);
     m_fitButton->setObjectName(QStringLiteral("fitExactlyButton"));
     m_fitButton->setToolTip(tr("Convert to one file whose per-tensor types are chosen so that the "
-                               "weights take exactly what this machine leaves at this context"));
-    connect(m_fitButton, &QPushButton::clicked, this, [this] {
-        if (m_advice)
-            emit fitRequested(m_advice->options.ramBytes, m_advice->options.contextTokens,
-                              m_advice->options.kvType, m_ggufPath);
-    });
-    tableRow->addWidget(m_fitLabel, 1);
-    tableRow->addWidget(m_fitButton);
-    tableRow->addWidget(m_convertButton);
+                               "weights take exactly what this machine leaves at this context "
+                               "(the table's \"Fit exactly\" row)"));
+    connect(m_fitButton, &QPushButton::clicked, this, &AdvisePage::requestFit);
+    auto *buttons = new QHBoxLayout;
+    auto *hint = new QLabel(tr("Select a level for the memory bar; double-click to convert it."), this);
+    hint->setForegroundRole(QPalette::PlaceholderText);
+    hint->setWordWrap(true); // no minimum width of its own: the window may be narrow
+    buttons->addWidget(hint, 1);
+    buttons->addWidget(m_fitButton);
+    buttons->addWidget(m_convertButton);
 
+    auto *levels = new QWidget(this);
+    auto *levelsLayout = new QVBoxLayout(levels);
+    levelsLayout->addWidget(m_table, 1);
+    levelsLayout->addLayout(buttons);
+
+    m_machinePanel = new MachinePanel(this);
+    m_machinePanel->setObjectName(QStringLiteral("machinePanel"));
     m_priorities = new PriorityPanel(m_advisor, this);
     m_priorities->setObjectName(QStringLiteral("priorities"));
 
-    auto *tableBox = new QWidget(this);
-    auto *tableLayout = new QVBoxLayout(tableBox);
-    tableLayout->setContentsMargins(0, 0, 0, 0);
-    tableLayout->addWidget(m_table, 1);
-    tableLayout->addLayout(tableRow);
-    auto *split = new QSplitter(Qt::Vertical, this);
-    split->addWidget(tableBox);
-    // Placement and speed on a machine with a GPU (or unified memory), below the RAM table.
-    m_machinePanel = new MachinePanel(this);
-    m_machinePanel->setObjectName(QStringLiteral("machinePanel"));
-    split->addWidget(m_machinePanel);
-    split->addWidget(m_priorities);
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 2);
-    split->setStretchFactor(2, 2);
+    m_tabs = new QTabWidget(this);
+    m_tabs->setObjectName(QStringLiteral("adviseTabs"));
+    m_tabs->setDocumentMode(true);
+    m_tabs->addTab(levels, tr("Q&uant levels"));
+    m_tabs->addTab(m_machinePanel, tr("Placement and s&peed"));
+    m_tabs->addTab(m_priorities, tr("&Best models for this RAM"));
+    m_tabs->setTabToolTip(0, tr("Every quant level of this model: size, memory at the context, "
+                                "longest context, fit, quality and speed"));
+    m_tabs->setTabToolTip(1, tr("Where llama.cpp puts the model on a machine with a GPU or unified "
+                                "memory (-ngl, --n-cpu-moe), memory per device, tokens/s and the "
+                                "command line"));
+    m_tabs->setTabToolTip(2, tr("The strongest model of each priority that fits this RAM"));
 
     auto *results = new QWidget(this);
     auto *layout = new QVBoxLayout(results);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_recommendation);
     layout->addWidget(m_memoryBar);
-    layout->addWidget(split, 1);
+    layout->addWidget(m_tabs, 1);
     return results;
 }
 
@@ -324,6 +326,7 @@ void AdvisePage::connectControls()
     connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
             &AdvisePage::updateMemoryBar);
     connect(m_convertButton, &QPushButton::clicked, this, &AdvisePage::requestConvert);
+    connect(m_table, &QTableView::doubleClicked, this, &AdvisePage::requestConvert);
     connect(m_recommendation, &RecommendationPanel::alternativeChosen, this,
             &AdvisePage::selectCatalogModel);
     connect(m_priorities, &PriorityPanel::idle, this, &AdvisePage::emitIdleWhenDone);
@@ -370,10 +373,43 @@ void AdvisePage::requestConvert()
 {
     const QModelIndex current = m_table->currentIndex();
     const int row = current.isValid() ? current.row() : m_tableModel->recommendedRow();
-    if (row >= 0 && row < int(m_tableModel->rows().size()))
-        emit convertRequested(m_tableModel->rows()[std::size_t(row)].name, m_ggufPath);
+    if (row >= 0 && row == m_tableModel->fitRow())
+        requestFit();
+    else if (const QuantRow *level = m_tableModel->levelAt(row))
+        emit convertRequested(level->name, m_ggufPath);
     else if (const QuantRow *r = recommendedIQuant())
         emit convertRequested(r->name, m_ggufPath);
+}
+
+void AdvisePage::requestFit()
+{
+    if (!m_advice || !m_tableModel->exactFit())
+        return;
+    emit fitRequested({.ramBytes = m_advice->options.ramBytes,
+                       .contextTokens = m_advice->options.contextTokens,
+                       .kvType = m_advice->options.kvType,
+                       .reserveBytes = machineOptions().reserveBytes,
+                       .flashAttention = m_advice->options.flashAttention,
+                       .sourcePath = m_ggufPath});
+}
+
+void AdvisePage::setMeasurements(std::vector<QuantFit::QualityMeasurement> runs)
+{
+    m_measurements = std::move(runs);
+    recompute();
+}
+
+bool AdvisePage::selectMachine(const QString &id)
+{
+    if (!m_machinePanel->selectMachine(id))
+        return false;
+    m_tabs->setCurrentWidget(m_machinePanel);
+    return true;
+}
+
+void AdvisePage::showLevels()
+{
+    m_tabs->setCurrentIndex(0);
 }
 
 void AdvisePage::syncRamControls()
@@ -588,6 +624,9 @@ void AdvisePage::recompute()
         ModelAdvice advice = m_gguf     ? m_advisor->adviseGguf(*m_gguf, options)
                              : m_custom ? m_advisor->adviseShape(*m_custom, options)
                                         : m_advisor->adviseModel(m_model->currentData().toString(), options);
+        // The user's own measurements of this model replace the published estimates, as the
+        // CLI's advise does.
+        applyMeasuredQuality(advice, m_measurements);
         m_advice = std::make_unique<ModelAdvice>(std::move(advice));
     } catch (const Error &e) {
         m_advice.reset();
@@ -611,10 +650,6 @@ void AdvisePage::recompute()
     m_machinePanel->setAdvice(a, m_gguf, m_ggufPath);
     updateMemoryBar();
     publishChartData();
-    std::uint64_t fitBudget = 0;
-    const QString fit = FitPanel::exactFitSummary(a, &fitBudget);
-    m_fitLabel->setText(fit);
-    m_fitButton->setEnabled(!fit.isEmpty());
 }
 
 void AdvisePage::updateMemoryBar()
@@ -622,29 +657,65 @@ void AdvisePage::updateMemoryBar()
     if (!m_advice || m_advice->rows.empty()) {
         m_memoryBar->setParts({});
         m_memoryBar->setCapacity(ramBytes(), tr("RAM"));
+        updateActionButtons();
+        return;
+    }
+    const int current = m_table->currentIndex().isValid() ? m_table->currentIndex().row() : -1;
+    MemoryBreakdown memory;
+    QString weights;
+    if (current >= 0 && current == m_tableModel->fitRow()) {
+        memory = m_tableModel->exactFit()->memory;
+        weights = tr("Weights (fit exactly)");
+    } else {
+        const QuantRow *r = m_tableModel->levelAt(current >= 0 ? current : m_tableModel->recommendedRow());
+        if (!r)
+            r = recommendedIQuant();
+        if (!r)
+            r = m_advice->row(FileType::Q4_K_M);
+        if (!r)
+            r = &m_advice->rows.front();
+        memory = r->memory;
+        weights = tr("Weights (%1)").arg(r->name);
+    }
+    QList<MemoryBar::Part> parts = {
+        {weights, memory.weightsBytes, Palette::weights()},
+        {tr("KV cache"), memory.kvCacheBytes, Palette::kvCache()},
+        {tr("Compute + runtime"), memory.computeBytes + memory.overheadBytes, Palette::compute()},
+    };
+    if (memory.visionBytes > 0)
+        parts.append({tr("Vision projector"), memory.visionBytes, Palette::compute().darker(130)});
+    parts.append({tr("OS reserve"), memory.reserveBytes, Palette::reserve()});
+    m_memoryBar->setParts(parts);
+    m_memoryBar->setCapacity(m_advice->options.ramBytes, tr("RAM"));
+    updateActionButtons();
+}
+
+// "Convert with Q4_K_M…" follows the selected (else the recommended) level; on the fit row it
+// becomes "Fit to this machine…". "Fit exactly…" is there whenever the table has a fit row.
+void AdvisePage::updateActionButtons()
+{
+    m_fitButton->setEnabled(m_advice && m_tableModel->exactFit());
+    if (!m_advice || m_advice->rows.empty()) {
         m_convertButton->setEnabled(false);
         return;
     }
-    const auto &rows = m_advice->rows;
-    int row = m_table->currentIndex().isValid() ? m_table->currentIndex().row() : m_tableModel->recommendedRow();
-    const QuantRow *iquant = recommendedIQuant();
-    if ((row < 0 || row >= int(rows.size())) && !iquant) {
-        const QuantRow *q4 = m_advice->row(FileType::Q4_K_M);
-        row = q4 ? int(q4 - rows.data()) : 0;
-    }
-    const QuantRow &r = row >= 0 && row < int(rows.size()) ? rows[std::size_t(row)] : *iquant;
-    QList<MemoryBar::Part> parts = {
-        {tr("Weights (%1)").arg(r.name), r.memory.weightsBytes, Palette::weights()},
-        {tr("KV cache"), r.memory.kvCacheBytes, Palette::kvCache()},
-        {tr("Compute + runtime"), r.memory.computeBytes + r.memory.overheadBytes, Palette::compute()},
-    };
-    if (r.memory.visionBytes > 0)
-        parts.append({tr("Vision projector"), r.memory.visionBytes, Palette::compute().darker(130)});
-    parts.append({tr("OS reserve"), r.memory.reserveBytes, Palette::reserve()});
-    m_memoryBar->setParts(parts);
-    m_memoryBar->setCapacity(m_advice->options.ramBytes, tr("RAM"));
+    const int current = m_table->currentIndex().isValid() ? m_table->currentIndex().row() : -1;
     m_convertButton->setEnabled(true);
-    m_convertButton->setText(tr("Convert &with %1…").arg(r.name));
+    if (current >= 0 && current == m_tableModel->fitRow()) {
+        m_convertButton->setText(tr("F&it to this machine…"));
+        m_convertButton->setToolTip(tr("Open Convert's \"Fit to a budget\" with this RAM, context "
+                                       "and KV type"));
+        return;
+    }
+    const QuantRow *r = m_tableModel->levelAt(current >= 0 ? current : m_tableModel->recommendedRow());
+    if (!r)
+        r = recommendedIQuant();
+    if (!r)
+        r = m_advice->row(FileType::Q4_K_M);
+    if (!r)
+        r = &m_advice->rows.front();
+    m_convertButton->setText(tr("Convert &with %1…").arg(r->name));
+    m_convertButton->setToolTip(tr("Open the Convert page with this quant selected"));
 }
 
 void AdvisePage::publishChartData()

@@ -1,12 +1,15 @@
 #pragma once
 
 #include "advisor/advisor.h"
+#include "advisor/estimates.h"
 #include "charts/chartdata.h"
 
 #include <QWidget>
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <vector>
 
 namespace QuantFit {
 class Advisor;
@@ -33,14 +36,16 @@ class QLabel;
 class QPushButton;
 class QSlider;
 class QTableView;
+class QTabWidget;
 
 /// Advise: the machine (RAM presets, detected, custom; OS reserve), the model (catalog search or
-/// an opened GGUF), context, KV type and flash attention; then every quant level in a table with
-/// the recommendation highlighted and explained, a memory bar that follows every change, the
-/// placement and speed on a machine profile with a GPU (MachinePanel), and the brief's priority
-/// rows for the RAM. Per-model advice is computed in the GUI thread (the advisor
-/// answers in well under 50 ms); the priority rows, which size the whole catalog, on a pool
-/// thread.
+/// an opened GGUF), context, KV type and flash attention on the left; on the right the
+/// recommendation explained and a memory bar that follows every change, over three tabs: every
+/// quant level in a table (the recommendation highlighted, a "Fit exactly" row between the levels
+/// around this machine's budget, the user's measurements in place of estimates), the placement
+/// and speed on a machine profile with a GPU (MachinePanel), and the brief's priority rows for the
+/// RAM. Per-model advice is computed in the GUI thread (the advisor answers in well under 50 ms);
+/// the priority rows, which size the whole catalog, on a pool thread.
 class AdvisePage : public QWidget
 {
     Q_OBJECT
@@ -63,12 +68,30 @@ public:
     bool isBusy() const;
     /// The catalog id, the opened GGUF's path, or the entered shape's id.
     QString currentModelId() const;
+    /// The user's saved measurements (newest first): levels measured on the current model show
+    /// the measured quality instead of the published estimate (applyMeasuredQuality).
+    void setMeasurements(std::vector<QuantFit::QualityMeasurement> runs);
+    /// Selects a machine of the placement tab (preset id, "detect", "custom", "" for RAM only)
+    /// and shows that tab; false when the id is unknown.
+    bool selectMachine(const QString &id);
+    /// Shows the quant-level table (the first tab).
+    void showLevels();
+
+    /// "Fit exactly" / "Fit to this machine": what Convert's fit needs to reach the budget the
+    /// row showed.
+    struct FitRequest {
+        std::uint64_t ramBytes = 0;
+        std::uint32_t contextTokens = 0;
+        QuantFit::KvCacheType kvType = QuantFit::KvCacheType::F16;
+        std::optional<std::uint64_t> reserveBytes; ///< nullopt: the default by RAM size
+        bool flashAttention = false;
+        QString sourcePath; ///< the opened GGUF, else empty
+    };
 
 signals:
     void convertRequested(const QString &fileType, const QString &sourcePath);
     /// "Fit exactly": convert to a mix fitted to this machine at this context.
-    void fitRequested(std::uint64_t ramBytes, std::uint32_t contextTokens,
-                      QuantFit::KvCacheType kvType, const QString &sourcePath);
+    void fitRequested(const AdvisePage::FitRequest &request);
     void chartDataChanged(const AdviceChartData &data);
     void fileOpened(const QString &path);
     /// isBusy() turned false: everything the page shows is computed.
@@ -95,6 +118,8 @@ private:
     void browseGguf();
     void enterShape();
     void requestConvert();
+    void requestFit();
+    void updateActionButtons();
     /// The recommended row when it is an I-quant (not in the table), else nullptr.
     const QuantFit::QuantRow *recommendedIQuant() const;
     void emitIdleWhenDone();
@@ -108,6 +133,7 @@ private:
     std::unique_ptr<QuantFit::ModelShape> m_custom;    ///< when an entered shape is the current model
     QString m_ggufPath;
     std::unique_ptr<QuantFit::ModelAdvice> m_advice;
+    std::vector<QuantFit::QualityMeasurement> m_measurements;
     int m_pending = 0;
     std::uint64_t m_detectedRamBytes = 0;
 
@@ -129,8 +155,10 @@ private:
     AdviceTableModel *m_tableModel;
     QTableView *m_table;
     QPushButton *m_convertButton;
-    QPushButton *m_fitButton = nullptr; ///< "Fit exactly" (fitpanel.h computes its row)
-    QLabel *m_fitLabel = nullptr;
+    QPushButton *m_fitButton = nullptr; ///< "Fit exactly" (the table's fit row)
+    QTabWidget *m_tabs = nullptr;
     MachinePanel *m_machinePanel = nullptr;
     PriorityPanel *m_priorities;
 };
+
+Q_DECLARE_METATYPE(AdvisePage::FitRequest)

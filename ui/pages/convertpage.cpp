@@ -642,9 +642,10 @@ void ConvertPage::startConversion()
 // fitted mixes and recipes
 //
 
-void ConvertPage::fitToMachine(std::uint64_t ramBytes, std::uint32_t contextTokens, KvCacheType kv)
+void ConvertPage::fitToMachine(std::uint64_t ramBytes, std::uint32_t contextTokens, KvCacheType kv,
+                               std::optional<std::uint64_t> reserveBytes, bool flashAttention)
 {
-    m_fit->setMachine(ramBytes, contextTokens, kv);
+    m_fit->setMachine(ramBytes, contextTokens, kv, reserveBytes, flashAttention);
     updatePreview();
 }
 

@@ -50,8 +50,11 @@ public:
     void useDemoModel();
     void startConversion();
     void saveSettings() const;
-    /// Checks "Fit to a budget" for this machine (from the Advise page: RAM, context, KV type).
-    void fitToMachine(std::uint64_t ramBytes, std::uint32_t contextTokens, QuantFit::KvCacheType kv);
+    /// Checks "Fit to a budget" for this machine (from the Advise page: RAM, context, KV type,
+    /// and the reserve and flash attention the budget depends on).
+    void fitToMachine(std::uint64_t ramBytes, std::uint32_t contextTokens, QuantFit::KvCacheType kv,
+                      std::optional<std::uint64_t> reserveBytes = std::nullopt,
+                      bool flashAttention = false);
     /// Plans the fit of the Fit group on a worker and shows its recipe table.
     void previewFit();
     /// Opens the recipe view of `path` (its per-tensor types, "Compare with…").

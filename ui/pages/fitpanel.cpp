@@ -1,6 +1,5 @@
 #include "fitpanel.h"
 
-#include "advisor/memorymodel.h"
 #include "util/units.h"
 
 #include <QComboBox>
@@ -84,10 +83,17 @@ FitPanel::FitPanel(QWidget *parent)
     buttons->addWidget(m_preview);
     bodyLayout->addLayout(buttons);
     bodyLayout->addWidget(m_recipe);
-    body->setVisible(false);
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(body);
-    connect(this, &QGroupBox::toggled, body, &QWidget::setVisible);
+    // Unchecked, only the check box title shows: a flat box capped at one line, because an empty
+    // framed box keeps its margins and leaves an empty strip under the title.
+    const auto collapse = [this, body](bool on) {
+        body->setVisible(on);
+        setFlat(!on);
+        setMaximumHeight(on ? QWIDGETSIZE_MAX : fontMetrics().height() + 4);
+    };
+    collapse(false);
+    connect(this, &QGroupBox::toggled, this, collapse);
 
     connect(m_preview, &QPushButton::clicked, this, &FitPanel::previewRequested);
     for (QDoubleSpinBox *s : {m_sizeGb, m_ramGb})
@@ -118,22 +124,32 @@ std::optional<FitTarget> FitPanel::target() const
         t.ramBytes = std::uint64_t(m_ramGb->value() * 1e9);
         t.contextTokens = std::uint32_t(m_context->value());
         t.kvType = KvCacheType(m_kv->currentData().toInt());
+        t.reserveBytes = m_reserveBytes;
+        t.flashAttention = m_flashAttention;
         t.text = tr("%1 GB RAM, context %2, KV %3")
                      .arg(m_ramGb->value())
                      .arg(t.contextTokens)
                      .arg(kvCacheTypeName(t.kvType));
+        if (m_reserveBytes)
+            t.text += tr(", reserve %1 GB").arg(double(*m_reserveBytes) / 1e9);
+        if (m_flashAttention)
+            t.text += tr(", flash attention");
     }
     return t;
 }
 
-void FitPanel::setMachine(std::uint64_t ramBytes, std::uint32_t contextTokens, KvCacheType kv)
+void FitPanel::setMachine(std::uint64_t ramBytes, std::uint32_t contextTokens, KvCacheType kv,
+                          std::optional<std::uint64_t> reserveBytes, bool flashAttention)
 {
+    m_reserveBytes = reserveBytes;
+    m_flashAttention = flashAttention;
     setChecked(true);
     m_byMachine->setChecked(true);
     m_ramGb->setValue(double(ramBytes) / 1e9);
     if (contextTokens)
         m_context->setValue(int(contextTokens));
     m_kv->setCurrentIndex(m_kv->findData(int(kv)));
+    emit changed(); // the reserve and flash attention have no widget of their own
 }
 
 void FitPanel::setFileSize(std::uint64_t bytes)
@@ -173,43 +189,4 @@ void FitPanel::showMessage(const QString &text)
 void FitPanel::setPreviewEnabled(bool enabled)
 {
     m_preview->setEnabled(enabled);
-}
-
-QString FitPanel::exactFitSummary(const ModelAdvice &a, std::uint64_t *budgetBytes)
-{
-    *budgetBytes = 0;
-    const std::uint64_t ram = a.options.ramBytes;
-    const std::uint64_t reserve = a.options.reserveBytes.value_or(defaultReserveBytes(ram));
-    const std::uint64_t rest =
-        memoryAt(a.model, 0, a.options.contextTokens, a.options, reserve).totalBytes();
-    if (rest >= ram)
-        return tr("Fit exactly: nothing is left for the weights at %1 tokens.")
-            .arg(QLocale().toString(a.options.contextTokens));
-    const std::uint64_t budget = ram - rest;
-    *budgetBytes = budget;
-    const QuantRow *below = nullptr;
-    const QuantRow *above = nullptr;
-    for (const QuantRow &r : a.rows) {
-        if (r.fileType == FileType::F16)
-            continue;
-        const std::uint64_t w = r.memory.weightsBytes;
-        if (w <= budget && (!below || w > below->memory.weightsBytes))
-            below = &r;
-        if (w > budget && (!above || w < above->memory.weightsBytes))
-            above = &r;
-    }
-    if (!below || !above)
-        return {};
-    const double t = double(budget - below->memory.weightsBytes)
-                     / double(above->memory.weightsBytes - below->memory.weightsBytes);
-    const double ppl = below->pplIncreasePercent
-                       + t * (above->pplIncreasePercent - below->pplIncreasePercent);
-    return tr("<b>Fit exactly:</b> weights of %1 leave %2 tokens of context (KV %3) — between "
-              "%4 (%5, +%6% PPL) and %7 (%8, +%9% PPL); estimated +%10% PPL or better")
-        .arg(formatGB(budget, 1), QLocale().toString(a.options.contextTokens),
-             kvCacheTypeName(a.options.kvType), below->name, formatGB(below->memory.weightsBytes, 1))
-        .arg(below->pplIncreasePercent, 0, 'f', 1)
-        .arg(above->name, formatGB(above->memory.weightsBytes, 1))
-        .arg(above->pplIncreasePercent, 0, 'f', 1)
-        .arg(ppl, 0, 'f', 1);
 }

@@ -30,7 +30,11 @@ public:
     /// The target the widgets describe; nullopt when the group is unchecked.
     std::optional<QuantFit::FitTarget> target() const;
     /// Fit to a machine (checks the group): Advise's "Fit exactly" and "Fit to this machine".
-    void setMachine(std::uint64_t ramBytes, std::uint32_t contextTokens, QuantFit::KvCacheType kv);
+    /// The reserve (default: by RAM size) and flash attention come along from the Advise page
+    /// without widgets of their own, so the budget is the one Advise showed.
+    void setMachine(std::uint64_t ramBytes, std::uint32_t contextTokens, QuantFit::KvCacheType kv,
+                    std::optional<std::uint64_t> reserveBytes = std::nullopt,
+                    bool flashAttention = false);
     /// Fit to a file size (checks the group).
     void setFileSize(std::uint64_t bytes);
 
@@ -38,13 +42,6 @@ public:
     void showMessage(const QString &text);
     void setPreviewEnabled(bool enabled);
     QTreeWidget *recipeTree() const { return m_recipe; }
-
-    /// Advise's "Fit exactly" row for `advice` (its RAM, context and KV type): the weights'
-    /// budget (RAM minus KV cache, compute, overhead and reserve at the context, from the
-    /// advisor's memory model), the standard levels around it and a perplexity estimate
-    /// interpolated by size between theirs. `budgetBytes` gets the budget (0 when nothing is
-    /// left). Empty when no level brackets the budget.
-    static QString exactFitSummary(const QuantFit::ModelAdvice &advice, std::uint64_t *budgetBytes);
 
 signals:
     void previewRequested();
@@ -60,4 +57,6 @@ private:
     QPushButton *m_preview;
     QLabel *m_summary;
     QTreeWidget *m_recipe;
+    std::optional<std::uint64_t> m_reserveBytes; ///< from setMachine
+    bool m_flashAttention = false;
 };
