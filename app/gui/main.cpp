@@ -33,7 +33,8 @@ int main(int argc, char *argv[])
     const QCommandLineOption ram(QStringLiteral("ram"), QStringLiteral("RAM in GB to advise for."), QStringLiteral("N"));
     const QCommandLineOption model(QStringLiteral("model"), QStringLiteral("Catalog model id (e.g. llama-3.1-70b) or a .gguf file."), QStringLiteral("ID"));
     const QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size for --screenshot, WxH (default 1280x800)."), QStringLiteral("WxH"));
-    parser.addOptions({shot, page, ram, model, size});
+    const QCommandLineOption machine(QStringLiteral("machine"), QStringLiteral("Advise page: a machine preset id (or detect) for the placement tab, with --screenshot."), QStringLiteral("ID"));
+    parser.addOptions({shot, page, ram, model, size, machine});
     parser.addPositionalArgument(QStringLiteral("model.gguf"), QStringLiteral("A GGUF file to open."), QStringLiteral("[model.gguf]"));
     parser.process(app);
 
@@ -54,6 +55,7 @@ int main(int argc, char *argv[])
         request.page = parser.value(page);
         request.ramGb = ramGb;
         request.model = parser.value(model);
+        request.machine = parser.value(machine);
         if (parser.isSet(size)) {
             const QStringList wh = parser.value(size).split(u'x');
             if (wh.size() == 2 && wh[0].toInt() >= 320 && wh[1].toInt() >= 240)

@@ -2,6 +2,8 @@
 
 #include "mainwindow.h"
 
+#include "pages/advisepage.h"
+
 #include <QEventLoop>
 #include <QPixmap>
 #include <QTimer>
@@ -49,6 +51,13 @@ QString renderScreenshot(const ScreenshotRequest &request)
     if (!error.isEmpty())
         return error;
     window.showPage(*page); // opening a .gguf may have switched to the Advise page
+    if (!request.machine.isEmpty()) {
+        auto *advise = window.findChild<AdvisePage *>();
+        if (!advise || !advise->selectMachine(request.machine))
+            return QObject::tr("unknown machine '%1': use a preset id (`quantfit-cli advise "
+                               "--machine list`) or detect")
+                .arg(request.machine);
+    }
     window.show();
     if (!waitForIdle(window))
         qWarning("screenshot: still busy after %d s; saving what the window shows", kIdleTimeoutMs / 1000);

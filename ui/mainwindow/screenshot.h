@@ -5,13 +5,15 @@
 
 #include <optional>
 
-/// `quantfit --screenshot FILE --page advise|convert|measure|charts|models [--ram N] [--model ID]`:
-/// what to render.
+/// `quantfit --screenshot FILE --page advise|convert|measure|charts|models [--ram N] [--model ID]
+/// [--machine ID]`: what to render.
 struct ScreenshotRequest {
     QString file;
     QString page = QStringLiteral("advise");
     std::optional<double> ramGb;
     QString model;           ///< catalog id, or a .gguf path
+    /// Advise page: a machine of the placement tab (preset id or "detect"), shown on that tab.
+    QString machine;
     QSize size{1280, 800};
 };
 
