@@ -9,9 +9,12 @@
 #include <QComboBox>
 #include <qcustomplot.h>
 
+#include <QDateTime>
 #include <QFile>
 #include <QImage>
 #include <QTest>
+
+#include <cmath>
 
 using QuantFit::MeasurementRecord;
 
@@ -27,6 +30,7 @@ private slots:
     void exportWritesEveryFormat();
     void exportRejectsUnknownFormat();
     void chartsPageShowsMeasuredModel();
+    void fittedFileIsItsOwnLabelledPoint();
 
 private:
     QTemporaryDir m_dir;
@@ -179,6 +183,104 @@ void TestUiCharts::chartsPageShowsMeasuredModel()
     // Both measurements are plotted (filled), nothing estimated.
     QCOMPARE(page.findChild<SizeQualityChart *>(QStringLiteral("sizeQuality"))->pointCount(), 2);
     QCOMPARE(page.findChild<MetricChart *>(QStringLiteral("metric"))->pointCount(), 2);
+}
+
+// A budget-fitted file measured on the Measure page ("fit ~Q3_K_L": general.file_type is the
+// nearest standard mix, Q3_K_L, plus a quantize.recipe note) shows on the size/quality chart
+// among the Advise page's standard mixes: one filled point of its own, at its own size between
+// Q3_K_M and Q4_K_M, labelled with its name, not merged with Q3_K_L's estimate; measured twice,
+// it is still one point (the newest run).
+void TestUiCharts::fittedFileIsItsOwnLabelledPoint()
+{
+    ResultsModel results;
+    const QDateTime t0 = QDateTime::fromString(QStringLiteral("2026-12-01T10:00:00Z"), Qt::ISODate);
+    auto record = [&](const QString &file, const QString &type, double bytes, double ratio,
+                      int minutes) {
+        MeasurementRecord r;
+        r.modelPath = QStringLiteral("/m/") + file;
+        r.modelName = QStringLiteral("fit-chart-model");
+        r.fileType = type;
+        r.fileBytes = bytes;
+        r.bitsPerWeight = 8.0 * bytes / 70.6e9;
+        r.textSource = QStringLiteral("built-in sample");
+        r.nCtx = 128;
+        r.nChunks = 16;
+        r.ppl = 10.0 * ratio;
+        QuantFit::KldSummary k;
+        k.pplRatio = ratio;
+        k.kldMean = (ratio - 1.0) / 2;
+        r.kld = k;
+        r.date = t0.addSecs(60 * minutes);
+        QVERIFY(!results.save(r).isEmpty());
+    };
+    record(QStringLiteral("m-Q3_K_M.gguf"), QStringLiteral("Q3_K_M"), 34.3e9, 1.060, 0);
+    record(QStringLiteral("m-Q4_K_M.gguf"), QStringLiteral("Q4_K_M"), 42.5e9, 1.025, 1);
+    record(QStringLiteral("m-Q3_K_L-fit-38.30GB.gguf"), QStringLiteral("fit ~Q3_K_L"), 38.3e9, 1.050, 2);
+    record(QStringLiteral("m-Q3_K_L-fit-38.30GB.gguf"), QStringLiteral("fit ~Q3_K_L"), 38.3e9, 1.040, 3);
+
+    ChartsPage page(&results);
+    AdviceChartData advice;
+    advice.modelTitle = QStringLiteral("Fit chart model 70B");
+    advice.modelName = QStringLiteral("fit-chart-model");
+    advice.quants = {{QStringLiteral("Q3_K_M"), 34.3e9, 3.9, 6.5, false, false, {}},
+                     {QStringLiteral("Q3_K_L"), 37.1e9, 4.2, 5.6, false, false, {}},
+                     {QStringLiteral("Q4_K_M"), 42.5e9, 4.8, 2.7, false, true, {}}};
+    advice.sizeLimitBytes = 50e9;
+    advice.limitLabel = QStringLiteral("64 GB");
+    page.setAdviceData(advice);
+    page.resize(1200, 800);
+    page.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&page));
+
+    auto *chart = page.findChild<SizeQualityChart *>(QStringLiteral("sizeQuality"));
+    QVERIFY(chart);
+    QCustomPlot *plot = chart->plot();
+    plot->replot();
+    QCPGraph *measured = nullptr;
+    QCPGraph *estimates = nullptr;
+    for (int i = 0; i < plot->graphCount(); ++i) {
+        if (plot->graph(i)->name() == QStringLiteral("Measured"))
+            measured = plot->graph(i);
+        if (plot->graph(i)->name() == QStringLiteral("Estimate"))
+            estimates = plot->graph(i);
+    }
+    QVERIFY(measured && estimates);
+    QCOMPARE(estimates->dataCount(), 3);
+    // Q3_K_M, Q4_K_M and the fitted file once (its newest run: +4 %).
+    QCOMPARE(measured->dataCount(), 3);
+    int atFittedSize = 0;
+    for (auto it = measured->data()->constBegin(); it != measured->data()->constEnd(); ++it) {
+        if (qFuzzyCompare(it->key, 38.3)) {
+            ++atFittedSize;
+            QVERIFY2(std::abs(it->value - 4.0) < 1e-9, qPrintable(QString::number(it->value)));
+        }
+    }
+    QCOMPARE(atFittedSize, 1);
+    QVERIFY(38.3 > 34.3 && 38.3 < 42.5);
+
+    // Its own label, next to its own point; the standard mixes' measurements carry none (their
+    // estimates' labels name them), so each standard name appears once.
+    QCPItemText *fitLabel = nullptr;
+    QStringList texts;
+    for (int i = 0; i < plot->itemCount(); ++i) {
+        auto *t = qobject_cast<QCPItemText *>(plot->item(i));
+        if (!t)
+            continue;
+        texts << t->text();
+        if (t->text() == QStringLiteral("fit ~Q3_K_L"))
+            fitLabel = t;
+    }
+    QVERIFY2(fitLabel, qPrintable(texts.join(QStringLiteral(", "))));
+    QCOMPARE(texts.count(QStringLiteral("fit ~Q3_K_L")), 1);
+    QCOMPARE(texts.count(QStringLiteral("Q3_K_M")), 1);
+    QCOMPARE(texts.count(QStringLiteral("Q3_K_L")), 1);
+    const QPointF point(plot->xAxis->coordToPixel(38.3), plot->yAxis->coordToPixel(4.0));
+    const QRectF box =
+        QRectF(fitLabel->topLeft->pixelPosition(), fitLabel->bottomRight->pixelPosition()).normalized();
+    const QPointF c = box.center();
+    QVERIFY2(std::hypot(c.x() - point.x(), c.y() - point.y()) < 80,
+             qPrintable(QStringLiteral("label at %1,%2, point at %3,%4")
+                            .arg(c.x()).arg(c.y()).arg(point.x()).arg(point.y())));
 }
 
 QTEST_MAIN(TestUiCharts)

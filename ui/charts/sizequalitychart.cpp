@@ -54,6 +54,13 @@ void SizeQualityChart::setData(const QString &title, const QList<ChartQuantPoint
     const QColor fg = palette().color(QPalette::WindowText);
     QList<PointLabel> labels;
     QList<QPointF> unlabelled;
+    // A measurement sits beside its level's estimate, whose label names it; one without an
+    // estimate of its name (a budget-fitted "fit ~Q3_K_L", or any measurement when no
+    // estimates are shown) gets its own label.
+    QStringList estimateNames;
+    for (const ChartQuantPoint &pt : points)
+        if (!pt.measured)
+            estimateNames << pt.name;
     for (const ChartQuantPoint &pt : points) {
         const double x = pt.sizeBytes / unit;
         if (pt.measured) {
@@ -69,7 +76,7 @@ void SizeQualityChart::setData(const QString &title, const QList<ChartQuantPoint
         }
         maxX = std::max(maxX, x);
         maxY = std::max(maxY, pt.qualityLossPct);
-        if (pt.measured) {
+        if (pt.measured && (pt.name.isEmpty() || estimateNames.contains(pt.name))) {
             unlabelled.append(QPointF(x, pt.qualityLossPct));
         } else {
             // Neighbouring levels (Q4_K_S/Q4_K_M) sit close together: ChartView places each

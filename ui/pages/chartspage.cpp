@@ -130,9 +130,15 @@ void ChartsPage::refresh()
     const QList<QuantFit::MeasurementRecord> records = relevant(m_results->records(), modelName);
 
     // Measured quality loss needs a full-precision run of the same model, text and context.
+    // One point per file, its newest measurement (records are newest first), at the file's own
+    // size: a budget-fitted file ("fit ~Q3_K_L", general.file_type only the nearest standard
+    // mix) is its own point between the standard mixes, never merged with Q3_K_L.
     QList<ChartQuantPoint> points = chosen.isEmpty() ? m_advice.quants : QList<ChartQuantPoint>{};
+    QStringList plottedPaths;
     for (const auto &r : records) {
         if (r.modelName != modelName || modelName.isEmpty())
+            continue;
+        if (plottedPaths.contains(r.modelPath))
             continue;
         std::optional<double> ratio;
         if (r.kld && r.kld->pplRatio > 0)
@@ -162,6 +168,7 @@ void ChartsPage::refresh()
                         .arg(p.qualityLossPct, 0, 'f', 2)
                         .arg(QuantFit::formatBytes(std::uint64_t(r.fileBytes)));
         points.append(p);
+        plottedPaths << r.modelPath;
     }
     if (chosen.isEmpty())
         m_sizeQuality->setData(m_advice.modelTitle, points, m_advice.sizeLimitBytes, m_advice.limitLabel);
