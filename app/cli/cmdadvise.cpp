@@ -135,7 +135,9 @@ QString header(const AdviceOptions &o, bool flashForced)
 QString recommendationText(const QuantRecommendation &r)
 {
     QString text = QStringLiteral("Recommendation: %1\n%2.\n")
-                       .arg(r.fileType ? fileTypeName(*r.fileType) : QStringLiteral("none fits"),
+                       .arg(r.publishedAs ? fileTypeName(*r.publishedAs)
+                            : r.fileType  ? fileTypeName(*r.fileType)
+                                          : QStringLiteral("none fits"),
                             r.headline);
     text += QStringLiteral("Why:\n");
     for (const QString &reason : r.reasons)
@@ -167,6 +169,8 @@ void printModel(const ModelAdvice &a, bool json, const std::optional<MachineAdvi
                         {QStringLiteral("steps"), QJsonArray::fromStringList(r.steps)}};
         rec.insert(QStringLiteral("quant"),
                    r.fileType ? QJsonValue(fileTypeName(*r.fileType)) : QJsonValue());
+        rec.insert(QStringLiteral("publishedAs"),
+                   r.publishedAs ? QJsonValue(fileTypeName(*r.publishedAs)) : QJsonValue());
         if (!r.alternativeModelId.isEmpty()) {
             rec.insert(QStringLiteral("alternativeModel"), r.alternativeModelId);
             rec.insert(QStringLiteral("alternativeName"), r.alternativeModelName);

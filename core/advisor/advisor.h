@@ -134,6 +134,10 @@ struct MixSize {
 /// it out and add nothing to its sentences. Every text is complete English, decimal GB.
 struct QuantRecommendation {
     std::optional<FileType> fileType; ///< nullopt: no level fits
+    /// The file type the same tensors are published as, when people download them under
+    /// another name: gpt-oss's Q8_0 level (MXFP4 experts, 8-bit elsewhere) is ggml-org's
+    /// MXFP4_MOE file, so the advice names MXFP4_MOE, as the machine advice does.
+    std::optional<FileType> publishedAs;
     /// Fit of the recommended level at the requested context; DoesNotFit when none fits.
     FitBadge fit = FitBadge::DoesNotFit;
     /// The level is below the brief's start (Q4_K_M) only because nothing higher fits

@@ -121,6 +121,19 @@ MachineAdvice adviseOnMachine(const MachineProfile &machine, const ModelShape &s
         a.chosen = *index(FileType::MXFP4_MOE);
         a.chosenReason = QStringLiteral("MXFP4_MOE: gpt-oss is published with its experts in "
                                         "MXFP4, and that file fits.");
+        // The RAM advice answers whether a level runs comfortably in RAM; say how the two relate
+        // so that they never read as two different recommendations.
+        if (const auto ram = choice.ramRecommendation) {
+            if (*ram == FileType::Q8_0 || *ram == FileType::MXFP4_MOE)
+                a.chosenReason += QStringLiteral(" It is the RAM advice's recommendation too (its "
+                                                 "Q8_0 row holds the same tensors).");
+            else
+                a.chosenReason += QStringLiteral(" The RAM advice above answers another question, "
+                                                 "the level that runs comfortably in RAM with "
+                                                 "room to spare (%1); the published file is what "
+                                                 "to download when it fits.")
+                                      .arg(fileTypeName(*ram));
+        }
     } else if (!machine.hasGpu() && choice.ramRecommendation
                && index(*choice.ramRecommendation)
                && a.levels[*index(*choice.ramRecommendation)].placement.fits()) {

@@ -272,12 +272,15 @@ void recommendQuant(ModelAdvice &a, const Catalog &catalog, const Sizer &sizer)
             }
             break;
         }
-        if (deciding.isEmpty() && a.model.expertsMxfp4) // went all the way up
-            deciding = QStringLiteral("Q8_0 runs comfortably and, with the experts in MXFP4 at "
-                                      "every level, is within %1 of Q4_K_M: it is the published "
-                                      "MXFP4_MOE file.")
+        if (deciding.isEmpty() && a.model.expertsMxfp4) { // went all the way up
+            deciding = QStringLiteral("MXFP4_MOE, the published file: the Q8_0 row (experts in "
+                                      "MXFP4 as trained, 8-bit attention and embeddings: the "
+                                      "same tensors) runs comfortably and, with the experts in "
+                                      "MXFP4 at every level, is within %1 of Q4_K_M.")
                            .arg(adviceGb(a.row(FileType::Q8_0)->fileBytes
                                          - a.row(FileType::Q4_K_M)->fileBytes));
+            rec.publishedAs = FileType::MXFP4_MOE;
+        }
         else if (deciding.isEmpty())
             deciding = QStringLiteral("Q8_0 runs comfortably with room for context: its weights "
                                       "(%1) take at most half of the usable %2.")
@@ -385,7 +388,12 @@ void recommendQuant(ModelAdvice &a, const Catalog &catalog, const Sizer &sizer)
         }
         rec.fit = row.badge;
         rec.headline = QStringLiteral("Recommended for %1 on %2: %3")
-                           .arg(a.model.name, ram, fileTypeName(*chosen));
+                           .arg(a.model.name, ram,
+                                rec.publishedAs
+                                    ? QStringLiteral("%1 (the %2 row: the same file)")
+                                          .arg(fileTypeName(*rec.publishedAs),
+                                               fileTypeName(*chosen))
+                                    : fileTypeName(*chosen));
         rec.reasons << deciding << levelReasons(a, row);
         if (row.needsImatrix)
             rec.reasons << imatrixSentence(row);

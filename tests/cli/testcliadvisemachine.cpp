@@ -93,6 +93,63 @@ private slots:
                 <= s.value(QStringLiteral("gpuLimitBytes")).toDouble());
     }
 
+    // Issue 12: gpt-oss printed Q8_0 as the RAM recommendation and MXFP4_MOE on the machine.
+    // Its Q8_0 level keeps the MXFP4 experts (the same tensors as ggml-org's MXFP4_MOE file),
+    // so both parts name the published file, and the machine part says they agree.
+    void gptOssOneRecommendation_data()
+    {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<QString>("machine");
+        QTest::newRow("120b strix-halo") << QStringLiteral("gpt-oss-120b")
+                                         << QStringLiteral("strix-halo-128");
+        QTest::newRow("120b cpu 128") << QStringLiteral("gpt-oss-120b") << QStringLiteral("pc-128gb");
+        QTest::newRow("20b 16 GB GPU") << QStringLiteral("gpt-oss-20b")
+                                       << QStringLiteral("pc-32gb-gpu16");
+    }
+    void gptOssOneRecommendation()
+    {
+        QFETCH(QString, model);
+        QFETCH(QString, machine);
+        const CliResult text = runCli({QStringLiteral("advise"), QStringLiteral("--model"), model,
+                                       QStringLiteral("--machine"), machine});
+        QCOMPARE(text.exitCode, 0);
+        QVERIFY2(text.out.contains("\nRecommendation: MXFP4_MOE\n"), text.out.constData());
+        QVERIFY(text.out.contains(": MXFP4_MOE (the Q8_0 row: the same file)."));
+        QVERIFY(text.out.contains("on this machine: MXFP4_MOE ("));
+        QVERIFY(text.out.contains("It is the RAM advice's recommendation too"));
+        QVERIFY(!text.out.contains("Recommendation: Q8_0"));
+
+        const CliResult json = runCli({QStringLiteral("advise"), QStringLiteral("--model"), model,
+                                       QStringLiteral("--machine"), machine,
+                                       QStringLiteral("--json")});
+        QCOMPARE(json.exitCode, 0);
+        const QJsonObject o = QJsonDocument::fromJson(json.out).object();
+        const QJsonObject rec = o.value(QStringLiteral("recommendation")).toObject();
+        QCOMPARE(rec.value(QStringLiteral("quant")).toString(), QStringLiteral("Q8_0"));
+        QCOMPARE(rec.value(QStringLiteral("publishedAs")).toString(), QStringLiteral("MXFP4_MOE"));
+        QCOMPARE(o.value(QStringLiteral("onMachine")).toObject().value(QStringLiteral("suggested"))
+                     .toString(),
+                 QStringLiteral("MXFP4_MOE"));
+        // The same tensors: the Q8_0 row and the MXFP4_MOE file have one size.
+        double q8 = 0, mxfp4 = 0;
+        for (const QJsonValue &v : o.value(QStringLiteral("levels")).toArray())
+            if (v.toObject().value(QStringLiteral("quant")).toString() == QLatin1String("Q8_0"))
+                q8 = v.toObject().value(QStringLiteral("fileBytes")).toDouble();
+        for (const QJsonValue &v : o.value(QStringLiteral("otherMixes")).toArray())
+            if (v.toObject().value(QStringLiteral("quant")).toString()
+                == QLatin1String("MXFP4_MOE"))
+                mxfp4 = v.toObject().value(QStringLiteral("fileBytes")).toDouble();
+        QVERIFY(q8 > 0);
+        QCOMPARE(q8, mxfp4);
+
+        // A dense model has no published alias.
+        const CliResult dense = runCli({QStringLiteral("advise"), QStringLiteral("--model"),
+                                        QStringLiteral("qwen3-8b"), QStringLiteral("--ram"),
+                                        QStringLiteral("64"), QStringLiteral("--json")});
+        QVERIFY(QJsonDocument::fromJson(dense.out).object().value(QStringLiteral(
+            "recommendation")).toObject().value(QStringLiteral("publishedAs")).isNull());
+    }
+
     void listAndCustom()
     {
         const CliResult list = runCli({QStringLiteral("advise"), QStringLiteral("--machine"),
