@@ -95,6 +95,73 @@ private slots:
         QCOMPARE(d[QStringLiteral("same")].toInt(), int(fitted.tensors().size()));
     }
 
+    // The same round trip on the architecture references: fused tensors (phi3) and expert
+    // stacks (qwen3moe, Mixtral, gpt-oss's MXFP4 experts requantized). The fitted file is at most
+    // the budget between its Q3_K_M and Q4_K_M, and `inspect --recipe` fed to `quantize
+    // --tensor-type-file` gives every tensor the fitted file's type.
+    void archReferencesReplay_data()
+    {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<bool>("requantize");
+        QTest::newRow("phi3") << QStringLiteral("synth-phi3.gguf") << false;
+        QTest::newRow("qwen3moe") << QStringLiteral("synth-qwen3moe.gguf") << false;
+        QTest::newRow("mixtral") << QStringLiteral("synth-mixtral.gguf") << false;
+        QTest::newRow("gpt-oss") << QStringLiteral("synth-gpt-oss.gguf") << true;
+    }
+
+    void archReferencesReplay()
+    {
+        QFETCH(QString, model);
+        QFETCH(bool, requantize);
+        const QString data = sharedTestData();
+        if (data.isEmpty() || !QFile::exists(data + QStringLiteral("/arch/") + model))
+            QSKIP("shared test data (../shared/testdata/arch) is absent");
+        const QString src = data + QStringLiteral("/arch/") + model;
+        const QStringList extra =
+            requantize ? QStringList{QStringLiteral("--allow-requantize")} : QStringList{};
+        const QString stem = QFileInfo(model).completeBaseName();
+        qint64 sizes[2] = {0, 0};
+        int i = 0;
+        for (const char *t : {"Q3_K_M", "Q4_K_M"}) {
+            const QString out = path(stem + QStringLiteral("-%1.gguf").arg(QLatin1String(t)));
+            const auto r = cli(QStringList{QStringLiteral("quantize"), src, out, QLatin1String(t),
+                                           QStringLiteral("--quiet")}
+                               + extra);
+            QVERIFY2(r.exitCode == 0, r.err.constData());
+            sizes[i++] = QFileInfo(out).size();
+        }
+        const qint64 budget = (sizes[0] + sizes[1]) / 2;
+        const QString out = path(stem + QStringLiteral("-fit.gguf"));
+        auto r = cli(QStringList{QStringLiteral("quantize"), src, out,
+                                 QStringLiteral("--target-size"),
+                                 QString::number(budget) + QStringLiteral("B"),
+                                 QStringLiteral("--quiet")}
+                     + extra);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY(QFileInfo(out).size() <= budget);
+        r = cli({QStringLiteral("inspect"), out, QStringLiteral("--recipe")});
+        QCOMPARE(r.exitCode, 0);
+        const QString recipe = path(stem + QStringLiteral("-fit.recipe"));
+        {
+            QFile f(recipe);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(r.out);
+        }
+        const QString replay = path(stem + QStringLiteral("-replay.gguf"));
+        r = cli(QStringList{QStringLiteral("quantize"), src, replay, QStringLiteral("Q2_K"),
+                            QStringLiteral("--tensor-type-file"), recipe, QStringLiteral("--quiet")}
+                + extra);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const GgufFile fitted = GgufFile::open(out, GgufFile::Mode::MetadataOnly);
+        const GgufFile replayed = GgufFile::open(replay, GgufFile::Mode::MetadataOnly);
+        QCOMPARE(replayed.tensors().size(), fitted.tensors().size());
+        for (std::size_t k = 0; k < fitted.tensors().size(); ++k) {
+            QCOMPARE(replayed.tensors()[k].name, fitted.tensors()[k].name);
+            QVERIFY2(replayed.tensors()[k].type == fitted.tensors()[k].type,
+                     fitted.tensors()[k].name.constData());
+        }
+    }
+
     void dryRunWritesNothing()
     {
         const QString out = path(QStringLiteral("dry.gguf"));
