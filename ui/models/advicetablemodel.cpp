@@ -48,6 +48,7 @@ std::optional<ExactFit> exactFitFor(const ModelAdvice &a)
     f.headroomBytes = std::int64_t(ram)
         - std::int64_t(memoryAt(a.model, f.budgetBytes, kMinContext, a.options, reserve).totalBytes());
     f.fileBytesBound = f.budgetBytes + (below->fileBytes - below->memory.weightsBytes);
+    f.nParams = a.nParams;
     f.bitsPerWeight = a.nParams ? 8.0 * double(f.budgetBytes) / double(a.nParams) : 0;
     const double t = double(f.budgetBytes - below->memory.weightsBytes)
                      / double(above->memory.weightsBytes - below->memory.weightsBytes);
@@ -81,6 +82,26 @@ void AdviceTableModel::setAdvice(const ModelAdvice &advice)
     m_fit = std::move(fit);
     m_context = advice.options.contextTokens;
     endResetModel();
+}
+
+void AdviceTableModel::setPlannedFit(std::uint64_t budgetBytes, std::uint64_t tensorBytes,
+                                     const QString &nearestMix)
+{
+    if (!m_fit || m_fit->budgetBytes != budgetBytes)
+        return;
+    m_fit->plannedTensorBytes = tensorBytes;
+    m_fit->plannedNearestMix = nearestMix;
+    if (m_fit->nParams)
+        m_fit->bitsPerWeight = 8.0 * double(tensorBytes) / double(m_fit->nParams);
+    emit dataChanged(index(fitRow(), 0), index(fitRow(), ColumnCount - 1));
+}
+
+void AdviceTableModel::setFitPlanError(std::uint64_t budgetBytes, const QString &error)
+{
+    if (!m_fit || m_fit->budgetBytes != budgetBytes)
+        return;
+    m_fit->planError = error;
+    emit dataChanged(index(fitRow(), 0), index(fitRow(), ColumnCount - 1));
 }
 
 int AdviceTableModel::levelIndex(int row) const
@@ -255,8 +276,12 @@ QVariant AdviceTableModel::fitData(int col, int role) const
     case Qt::DisplayRole:
         switch (col) {
         case Quant: return tr("Fit exactly");
-        case Bits: return QStringLiteral("≤ %1").arg(f.bitsPerWeight, 0, 'f', 2);
-        case Size: return QStringLiteral("≤ %1").arg(formatGB(f.fileBytesBound, 1));
+        case Bits:
+            return f.plannedTensorBytes ? QString::number(f.bitsPerWeight, 'f', 2)
+                                        : QStringLiteral("≤ %1").arg(f.bitsPerWeight, 0, 'f', 2);
+        case Size:
+            return f.plannedTensorBytes ? formatGB(f.fileBytes(), 1)
+                                        : QStringLiteral("≤ %1").arg(formatGB(f.fileBytesBound, 1));
         case Total: return formatGB(f.memory.totalBytes(), 1);
         case Headroom: return signedGB(f.headroomBytes);
         case LongestContext: return QLocale().toString(f.contextTokens);
@@ -284,16 +309,26 @@ QVariant AdviceTableModel::fitData(int col, int role) const
         switch (col) {
         case Quant:
         case Size:
-        case Bits:
+        case Bits: {
+            QString planned;
+            if (f.plannedTensorBytes)
+                planned = tr("<br>Planned: %1 bytes of tensor data, "
+                             "about %2 with the header; named %3.")
+                              .arg(QLocale().toString(qulonglong(*f.plannedTensorBytes)),
+                                   formatGB(f.fileBytes(), 2), f.plannedNearestMix);
+            else if (!f.planError.isEmpty())
+                planned = tr("<br>Could not plan: %1").arg(f.planError.toHtmlEscaped());
+            else
+                planned = tr("<br>Select the row to plan the mix (seconds) and see its exact size.");
             return tr("One file whose per-tensor types are chosen so that its weights take what "
                       "this machine leaves at %1 tokens of context (KV cache %2): at most %3 of "
                       "weights, between %4 (%5) and %6 (%7). The plan is exact, so the file is "
                       "at most this size; Convert's \"Fit to a budget\" shows the chosen types "
-                      "and the exact size before writing (select this row and press \"Fit to this "
-                      "machine…\").")
+                      "before writing (\"Fit to this machine…\").%8")
                 .arg(QLocale().toString(f.contextTokens), kvCacheTypeName(f.kvType),
                      formatGB(f.budgetBytes, 2), f.below.name, formatGB(f.below.memory.weightsBytes, 1),
-                     f.above.name, formatGB(f.above.memory.weightsBytes, 1));
+                     f.above.name, formatGB(f.above.memory.weightsBytes, 1), planned);
+        }
         case Total:
             return tr("At %1 tokens of context:\nweights %2 (the budget)\nKV cache %3\ncompute "
                       "buffers %4\nruntime %5\nOS reserve %6")

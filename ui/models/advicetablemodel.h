@@ -25,6 +25,15 @@ struct ExactFit {
     double pplIncreasePercent = 0;     ///< interpolated by weights between below and above
     double relativeSpeed = 1;          ///< the same
     std::size_t insertAt = 0;          ///< index into ModelAdvice::rows it is shown before
+    std::uint64_t nParams = 0;
+    /// The fitted plan's tensor data (tasks/fitpreview.h) once planned: then the size is exact.
+    std::optional<std::uint64_t> plannedTensorBytes;
+    QString plannedNearestMix;         ///< its general.file_type name
+    QString planError;                 ///< why it could not be planned
+    std::uint64_t fileBytes() const    ///< exact when planned, else the bound
+    {
+        return plannedTensorBytes ? fileBytesBound - (budgetBytes - *plannedTensorBytes) : fileBytesBound;
+    }
 };
 
 /// The "Fit exactly" level of `advice` (its RAM, reserve, context, KV type, flash attention and
@@ -68,6 +77,10 @@ public:
     /// Table row of "Fit exactly", -1 when there is none.
     int fitRow() const;
     const std::optional<ExactFit> &exactFit() const { return m_fit; }
+    /// The fitted plan of the fit row's budget `budgetBytes` (ignored when the row changed since):
+    /// its tensor bytes and nearest standard mix, or the error that stopped it.
+    void setPlannedFit(std::uint64_t budgetBytes, std::uint64_t tensorBytes, const QString &nearestMix);
+    void setFitPlanError(std::uint64_t budgetBytes, const QString &error);
 
     /// The badge as words with a symbol, so it never depends on colour alone.
     static QString badgeText(QuantFit::FitBadge badge);

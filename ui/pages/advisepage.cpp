@@ -9,7 +9,9 @@
 #include "model/modelinfo.h"
 #include "models/advicechartdata.h"
 #include "models/advicetablemodel.h"
+#include "jobs/jobcontext.h"
 #include "system/systeminfo.h"
+#include "tasks/fitpreview.h"
 #include "util/error.h"
 #include "util/units.h"
 #include "widgets/memorybar.h"
@@ -26,6 +28,7 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
+#include <QFutureWatcher>
 #include <QGroupBox>
 #include <QHeaderView>
 #include <QLabel>
@@ -35,6 +38,7 @@
 #include <QSlider>
 #include <QTabWidget>
 #include <QTableView>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
 
@@ -323,8 +327,10 @@ void AdvisePage::connectControls()
     connect(m_qualityCritical, &QCheckBox::toggled, this, &AdvisePage::recompute);
     connect(m_openGguf, &QPushButton::clicked, this, &AdvisePage::browseGguf);
     connect(m_enterShape, &QPushButton::clicked, this, &AdvisePage::enterShape);
-    connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
-            &AdvisePage::updateMemoryBar);
+    connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this] {
+        updateMemoryBar();
+        planExactFit();
+    });
     connect(m_convertButton, &QPushButton::clicked, this, &AdvisePage::requestConvert);
     connect(m_table, &QTableView::doubleClicked, this, &AdvisePage::requestConvert);
     connect(m_recommendation, &RecommendationPanel::alternativeChosen, this,
@@ -430,7 +436,11 @@ void AdvisePage::syncRamControls()
     m_reserve->setSpecialValueText(tr("auto (%1)").arg(formatGB(defaultReserveBytes(ramBytes()), 1)));
 }
 
-AdvisePage::~AdvisePage() = default;
+AdvisePage::~AdvisePage()
+{
+    if (m_fitPlan)
+        m_fitPlan->requestCancel(); // the pool thread stops within a tensor; nobody waits for it
+}
 
 void AdvisePage::fillModelCombo()
 {
@@ -645,11 +655,67 @@ void AdvisePage::recompute()
                              .arg(a.model.nLayers)
                              .arg(a.model.nHeadsKv)
                              .arg(formatBytes(std::uint64_t(a.kvBytesPerToken))));
+    // The group box does not grow with a wrapped label's height on its own: three lines of a
+    // MoE model's facts were cut to two. The left column is at most 360 pixels wide.
+    m_modelInfo->setMinimumHeight(m_modelInfo->heightForWidth(300));
     m_tableModel->setAdvice(a);
     m_recommendation->setRecommendation(a.recommendation);
     m_machinePanel->setAdvice(a, m_gguf, m_ggufPath);
     updateMemoryBar();
     publishChartData();
+    planExactFit();
+}
+
+namespace {
+struct FitPlanOutcome {
+    std::optional<std::uint64_t> tensorBytes;
+    QString nearestMix;
+    QString error; ///< empty when cancelled
+};
+} // namespace
+
+void AdvisePage::planExactFit()
+{
+    const std::optional<ExactFit> &fit = m_tableModel->exactFit();
+    const bool selected = m_table->currentIndex().isValid()
+                          && m_table->currentIndex().row() == m_tableModel->fitRow();
+    if (!m_advice || !fit || !selected || fit->plannedTensorBytes || !fit->planError.isEmpty()
+        || (m_fitPlan && m_fitPlanBudget == fit->budgetBytes))
+        return;
+    if (m_fitPlan)
+        m_fitPlan->requestCancel(); // an older budget
+    auto ctx = std::make_shared<NullJobContext>();
+    m_fitPlan = ctx;
+    const std::uint64_t budget = fit->budgetBytes;
+    m_fitPlanBudget = budget;
+    ++m_pending;
+    auto *watcher = new QFutureWatcher<FitPlanOutcome>(this);
+    connect(watcher, &QFutureWatcher<FitPlanOutcome>::finished, this, [this, watcher, ctx, budget] {
+        watcher->deleteLater();
+        --m_pending;
+        if (m_fitPlan == ctx)
+            m_fitPlan.reset();
+        const FitPlanOutcome outcome = watcher->result();
+        if (outcome.tensorBytes)
+            m_tableModel->setPlannedFit(budget, *outcome.tensorBytes, outcome.nearestMix);
+        else if (!outcome.error.isEmpty())
+            m_tableModel->setFitPlanError(budget, outcome.error);
+        emitIdleWhenDone();
+    });
+    watcher->setFuture(QtConcurrent::run([shape = m_advice->model, file = m_gguf, budget, ctx] {
+        FitPlanOutcome o;
+        try {
+            const FitResult r = planFitForBudget(shape, file.get(), budget, *ctx);
+            o.tensorBytes = r.fittedBytes;
+            o.nearestMix = fileTypeName(r.nearestMix);
+        } catch (const Cancelled &) {
+        } catch (const Error &e) {
+            o.error = e.message();
+        } catch (const std::exception &e) {
+            o.error = QString::fromUtf8(e.what()); // bad_alloc: report, never cross the thread
+        }
+        return o;
+    }));
 }
 
 void AdvisePage::updateMemoryBar()

@@ -18,6 +18,7 @@ struct ModelShape;
 struct ModelAdvice;
 struct QuantRow;
 class GgufFile;
+class JobContext;
 }
 
 struct LoadedModel;
@@ -119,6 +120,9 @@ private:
     void enterShape();
     void requestConvert();
     void requestFit();
+    /// Plans the fit row's mix on a pool thread (tasks/fitpreview.h) when it is selected, so its
+    /// size becomes the plan's exact one; a newer budget cancels an older plan.
+    void planExactFit();
     void updateActionButtons();
     /// The recommended row when it is an I-quant (not in the table), else nullptr.
     const QuantFit::QuantRow *recommendedIQuant() const;
@@ -134,6 +138,8 @@ private:
     QString m_ggufPath;
     std::unique_ptr<QuantFit::ModelAdvice> m_advice;
     std::vector<QuantFit::QualityMeasurement> m_measurements;
+    std::shared_ptr<QuantFit::JobContext> m_fitPlan; ///< the running fit plan, to cancel it
+    std::uint64_t m_fitPlanBudget = 0;               ///< its budget
     int m_pending = 0;
     std::uint64_t m_detectedRamBytes = 0;
 
