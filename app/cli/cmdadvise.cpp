@@ -441,7 +441,7 @@ int runAdvise(const QStringList &args)
             placementOptions.contextTokens = a.options.contextTokens;
             placementOptions.modelFile = parser.value(QStringLiteral("gguf"));
             onMachine = adviseFileOnMachine(*machine, a.model,
-                                            weightMapForFile(file, a.model.nLayers),
+                                            weightMapForFile(file, a.model.nBlocks()),
                                             QFileInfo(placementOptions.modelFile).fileName(),
                                             placementOptions);
         }

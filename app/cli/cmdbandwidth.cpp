@@ -176,7 +176,7 @@ int runBandwidth(const QStringList &args)
         AdviceOptions adviceOptions;
         adviceOptions.ramBytes = std::uint64_t(1) << 50;
         const ModelAdvice advice = Advisor().adviseGguf(file, adviceOptions);
-        const WeightMap map = weightMapForFile(file, advice.model.nLayers);
+        const WeightMap map = weightMapForFile(file, advice.model.nBlocks());
 
         // Two runs, N tokens and 2 tokens: the difference of their process CPU times is the
         // CPU time of N - 2 generated tokens, free of loading, the prompt and of other processes

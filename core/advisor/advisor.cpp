@@ -510,6 +510,13 @@ ModelShape shapeFromModelInfo(const ModelInfo &info, const GgufMetadata &metadat
         s.nFfExpert = std::uint32_t(metadata.uintOr(a + ".expert_feed_forward_length", info.nFf));
     }
     const QByteArray a = info.architecture.toUtf8();
+    // GLM-4.5's NextN block: block_count includes it, but llama.cpp runs (and caches) only the
+    // layers before it (n_layer_kv_from_start = n_layer - nextn_predict_layers).
+    const std::uint64_t nextn = metadata.uintOr(a + ".nextn_predict_layers", 0);
+    if (nextn > 0 && nextn < s.nLayers) {
+        s.nNextnLayers = std::uint32_t(nextn);
+        s.nLayers -= std::uint32_t(nextn);
+    }
     const std::uint64_t window = metadata.uintOr(a + ".attention.sliding_window", 0);
     if (window > 0 && window < s.nCtxMax) {
         s.slidingWindow = std::uint32_t(window);

@@ -86,30 +86,30 @@ struct Layout {
     Fit evaluate(std::uint32_t ngl, std::uint32_t nCpuMoe, std::uint32_t context) const
     {
         Placement p;
-        p.nLayers = shape.nLayers;
+        p.nLayers = shape.nBlocks();
         p.nGpuLayers = ngl;
         p.nCpuMoe = nCpuMoe;
         Fit f;
         std::uint32_t cpuWork = 0; // layers with some weights on the CPU
-        std::uint32_t gpuLayers = 0;
-        for (std::uint32_t i = 0; i < shape.nLayers; ++i) {
+        std::uint32_t gpuLayers = 0; // run layers on the GPU (not the MTP blocks)
+        for (std::uint32_t i = 0; i < shape.nBlocks(); ++i) {
             const LayerWeights &l = weights.layers[i];
             const std::uint64_t kv =
                 kvCacheLayerBytes(shape, i, context, options.kvType, options.nSlots);
             if (p.layerOnGpu(i)) {
-                ++gpuLayers;
+                gpuLayers += i < shape.nLayers ? 1 : 0;
                 f.gpu.weightsBytes += l.denseBytes;
                 f.gpu.kvCacheBytes += kv;
                 if (p.expertsOnGpu(i)) {
                     f.gpu.weightsBytes += l.expertBytes;
                 } else {
                     f.host.weightsBytes += l.expertBytes;
-                    ++cpuWork;
+                    cpuWork += i < shape.nLayers ? 1 : 0;
                 }
             } else {
                 f.host.weightsBytes += l.denseBytes + l.expertBytes;
                 f.host.kvCacheBytes += kv;
-                ++cpuWork;
+                cpuWork += i < shape.nLayers ? 1 : 0;
             }
         }
         f.host.weightsBytes += weights.inputBytes;
@@ -174,6 +174,8 @@ std::uint64_t WeightMap::totalBytes() const
 
 WeightMap weightMapForShape(const ModelShape &shape, FileType fileType)
 {
+    // Every block of the file, the multi-token-prediction ones (GLM's NextN) included: llama.cpp
+    // loads them as its last layers (they count in -ngl) but does not run them.
     const ShapeTensors st = buildShapeTensors(shape);
     QuantOptions options;
     options.allowRequantize = true;
@@ -181,7 +183,7 @@ WeightMap weightMapForShape(const ModelShape &shape, FileType fileType)
     options.tensorTypes = st.tensorTypes; // as the advisor sizes published files
     const QuantPlan plan = makeQuantPlan(st.metadata, st.tensors, fileType, options);
     WeightMap map;
-    map.layers.resize(shape.nLayers);
+    map.layers.resize(shape.nBlocks());
     for (const PlannedTensor &t : plan.tensors) {
         const std::uint64_t rows = std::max<std::uint64_t>(1, t.source.nRows());
         addTensor(map, t.name, t.targetType, t.targetBytes, t.source.nElements(),
@@ -193,7 +195,13 @@ WeightMap weightMapForShape(const ModelShape &shape, FileType fileType)
 WeightMap weightMapForFile(const GgufFile &file, std::uint32_t nLayers)
 {
     WeightMap map;
-    map.layers.resize(nLayers);
+    // Blocks past nLayers (multi-token-prediction blocks) are layers of their own, as in
+    // llama.cpp's -ngl count.
+    std::size_t nBlocks = nLayers;
+    for (const GgufTensorInfo &t : file.tensors())
+        if (const int layer = layerOf(t.name); layer >= 0 && layer < 65536)
+            nBlocks = std::max(nBlocks, std::size_t(layer) + 1);
+    map.layers.resize(nBlocks);
     for (const GgufTensorInfo &t : file.tensors()) {
         const std::uint64_t rows = std::max<std::uint64_t>(1, t.nRows());
         addTensor(map, t.name, t.type, t.nBytes, t.nElements(), t.nBytes / rows);
@@ -223,10 +231,10 @@ Placement planPlacement(const MachineProfile &machine, const ModelShape &shape,
 {
     if (options.contextTokens == 0)
         throw Error(QStringLiteral("placement: the context must be at least 1 token"));
-    if (weights.layers.size() != shape.nLayers || shape.nLayers == 0)
+    if (weights.layers.size() != shape.nBlocks() || shape.nLayers == 0)
         throw Error(QStringLiteral("placement: the weights have %1 layers, the model %2")
                         .arg(weights.layers.size())
-                        .arg(shape.nLayers));
+                        .arg(shape.nBlocks()));
     const std::uint64_t systemRam = machine.systemRamBytes();
     const std::uint64_t reserve = options.reserveBytes.value_or(defaultReserveBytes(systemRam));
     std::uint64_t gpuLimit = machine.hasGpu() ? machine.gpuLimitBytes() : 0;
@@ -234,7 +242,8 @@ Placement planPlacement(const MachineProfile &machine, const ModelShape &shape,
         gpuLimit = gpuLimit > kDiscreteGpuMarginBytes ? gpuLimit - kDiscreteGpuMarginBytes : 0;
     const bool fa = options.flashAttention || options.kvType != KvCacheType::F16;
     const Layout layout{machine, shape, weights, options, fa, reserve, gpuLimit};
-    const std::uint32_t n = shape.nLayers;
+    // -ngl counts llama.cpp's layers: every block of the file, multi-token-prediction ones too.
+    const std::uint32_t n = shape.nBlocks();
     const std::uint32_t ctx = options.contextTokens;
 
     Placement p;
@@ -391,6 +400,15 @@ Placement planPlacement(const MachineProfile &machine, const ModelShape &shape,
                                  .arg(bestTokens)
                                  .arg(p.longestContextTokens);
     }
+    if (shape.nNextnLayers > 0 && machine.hasGpu())
+        p.explanation << QStringLiteral("llama.cpp counts %1 layers for -ngl: the %2 that run and "
+                                        "%3 multi-token-prediction block%4 it loads as the last "
+                                        "layer%4 but does not run (no KV cache, not read per "
+                                        "token).")
+                             .arg(n)
+                             .arg(shape.nLayers)
+                             .arg(shape.nNextnLayers)
+                             .arg(shape.nNextnLayers > 1 ? QStringLiteral("s") : QString());
     if (machine.kind == MachineKind::DiscreteGpu && machine.hasGpu())
         p.explanation << QStringLiteral("The GPU may use %1 GB: its %2 GB less 512 MiB for the "
                                         "desktop and the driver's context.")

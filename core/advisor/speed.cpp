@@ -65,11 +65,17 @@ struct CpuCompute {
 
 } // namespace
 
+// The layers a token runs: not the multi-token-prediction blocks after them.
+static std::size_t runLayers(const ModelShape &s, const WeightMap &w)
+{
+    return std::min<std::size_t>(w.layers.size(), s.nLayers);
+}
+
 double activeParameters(const ModelShape &s, const WeightMap &w)
 {
     double active = double(w.outputParams);
-    for (const LayerWeights &l : w.layers)
-        active += double(l.denseParams) + double(l.expertParams) * expertShare(s);
+    for (std::size_t i = 0; i < runLayers(s, w); ++i)
+        active += double(w.layers[i].denseParams) + double(w.layers[i].expertParams) * expertShare(s);
     return active;
 }
 
@@ -78,8 +84,8 @@ double bytesPerGeneratedToken(const ModelShape &s, const WeightMap &w, std::uint
 {
     double bytes = double(w.outputBytes) + double(w.inputRowBytes)
         + double(kvCacheBytes(s, context, kvType)) + double(recurrentStateBytes(s));
-    for (const LayerWeights &l : w.layers)
-        bytes += double(l.denseBytes) + double(l.expertBytes) * expertShare(s);
+    for (std::size_t i = 0; i < runLayers(s, w); ++i)
+        bytes += double(w.layers[i].denseBytes) + double(w.layers[i].expertBytes) * expertShare(s);
     return bytes;
 }
 
@@ -213,7 +219,8 @@ SpeedEstimate estimateSpeed(const MachineProfile &m, const ModelShape &s, const 
     // Prompt processing.
     double attention = 4.0 * s.nLayers * double(s.qDim()) * (kPromptBenchTokens / 2.0);
     double expertFlops = 0, denseFlops = 2.0 * double(w.outputParams);
-    for (const LayerWeights &l : w.layers) {
+    for (std::size_t i = 0; i < runLayers(s, w); ++i) {
+        const LayerWeights &l = w.layers[i];
         denseFlops += 2.0 * double(l.denseParams);
         expertFlops += 2.0 * double(l.expertParams) * share;
     }

@@ -466,6 +466,51 @@ private slots:
         QCOMPARE(m.measuredGeneration.tokensPerSecond, 200.0);
     }
 
+    // GLM-4.5-Air: config.json num_hidden_layers 46 and num_nextn_predict_layers 1; its GGUF
+    // has block_count 47 (ggml-org/llama.cpp PR #14939's log). llama.cpp loads the NextN block
+    // as its 47th layer but runs and caches only 46 (n_layer_kv_from_start = n_layer -
+    // nextn_predict_layers), so: the file holds 47 blocks, the KV cache has 46 layers, a token
+    // reads 46, and -ngl counts 47 (everything on the GPU is -ngl 48).
+    void glmNextnBlock()
+    {
+        const ModelShape &air = Catalog::builtIn()->get(QStringLiteral("glm-4.5-air"));
+        QCOMPARE(air.nLayers, 46u);
+        QCOMPARE(air.nBlocks(), 47u);
+        // K and V, 8 KV heads of 128, F16, 46 layers: 2 x 8 x 128 x 2 x 46 bytes per token.
+        QCOMPARE(kvCacheBytes(air, 256, KvCacheType::F16), std::uint64_t(2 * 8 * 128 * 2 * 46) * 256);
+        QCOMPARE(kvCacheLayerBytes(air, 46, 256, KvCacheType::F16), std::uint64_t(0));
+
+        const WeightMap w = weightMapForShape(air, FileType::Q8_0);
+        QCOMPARE(w.layers.size(), std::size_t(47));
+        QVERIFY(w.layers[46].denseBytes > 0 && w.layers[46].expertBytes > 0);
+        // Read per token: everything but the NextN block (and all of token_embd but a row).
+        double run = double(w.outputBytes + w.inputRowBytes) + double(kvCacheBytes(air, 4096,
+                                                                                    KvCacheType::F16));
+        for (std::size_t i = 0; i < 46; ++i)
+            run += double(w.layers[i].denseBytes) + double(w.layers[i].expertBytes) * 8 / 128;
+        QVERIFY(near(bytesPerGeneratedToken(air, w, 4096, KvCacheType::F16), run));
+
+        // A GPU that holds it all: -ngl 48 (47 blocks and the output layer).
+        MachineProfile big = discrete(400 * kGiB);
+        big.ramBytes = 256'000'000'000;
+        const Placement p = planPlacement(big, air, w, options());
+        QCOMPARE(p.mode, PlacementMode::FullGpu);
+        QCOMPARE(p.nGpuLayers, 48u);
+        QVERIFY(p.outputOnGpu());
+        QVERIFY2(p.llamaCommand.contains(QStringLiteral(" -ngl 48 ")), qPrintable(p.llamaCommand));
+        QCOMPARE(p.gpu.weightsBytes, w.totalBytes() - w.inputBytes);
+        QCOMPARE(p.gpu.kvCacheBytes, kvCacheBytes(air, kContext, KvCacheType::F16));
+        QVERIFY(p.explanation.join(QLatin1Char(' ')).contains(
+            QStringLiteral("llama.cpp counts 47 layers for -ngl: the 46 that run and 1 "
+                           "multi-token-prediction block")));
+        // -ngl 1 puts the NextN block (the last layer) on the GPU, no run layer.
+        MachineProfile small = discrete(8 * kGiB);
+        small.ramBytes = 256'000'000'000;
+        const Placement one = planPlacement(small, air, w, options());
+        QVERIFY(one.layerOnGpu(46));
+        QCOMPARE(one.nLayers, 47u);
+    }
+
     void badInput()
     {
         PlacementOptions o = options();
