@@ -128,10 +128,12 @@ MachinePanel::MachinePanel(QWidget *parent)
     auto *content = new QWidget;
     auto *layout = new QVBoxLayout(content);
     layout->addLayout(form);
+    // The placement, then what to type, then the speed with its long basis: the command line
+    // stays in view at 1280x800 even when the facts run long.
     layout->addWidget(m_summary);
-    layout->addWidget(m_speed);
     layout->addWidget(m_command);
     layout->addWidget(m_runners);
+    layout->addWidget(m_speed);
     m_levels->setMinimumHeight(fontMetrics().height() * 14);
     layout->addWidget(m_levels, 1);
     auto *scroll = new QScrollArea(this);
