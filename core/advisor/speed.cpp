@@ -152,14 +152,12 @@ SpeedEstimate estimateSpeed(const MachineProfile &m, const ModelShape &s, const 
     const double cpuMemorySeconds =
         e.cpuBytesPerToken > 0 && m.cpuBandwidth > 0 ? e.cpuBytesPerToken / m.cpuBandwidth : 0;
     // Two ceilings on the CPU: reading the bytes, and the products over them at this CPU's
-    // measured rates; the slower one sets the time, and the faster one hides behind it but for
-    // kCpuCeilingOverlapLoss of it.
+    // measured rates; the slower one sets the time (the other overlaps it).
     const bool rated = !m.cpuDotRates.empty() && e.cpuBytesPerToken > 0;
     e.cpuComputeSecondsPerToken = rated ? compute.seconds : 0;
     e.cpuMemorySecondsPerToken = cpuMemorySeconds;
     e.cpuComputeBound = rated && compute.seconds > cpuMemorySeconds;
-    seconds += std::max(cpuMemorySeconds, e.cpuComputeSecondsPerToken)
-        + kCpuCeilingOverlapLoss * std::min(cpuMemorySeconds, e.cpuComputeSecondsPerToken);
+    seconds += std::max(cpuMemorySeconds, e.cpuComputeSecondsPerToken);
     e.generationTokensPerSecond = seconds > 0 ? 1.0 / seconds : 0;
 
     e.basis << QStringLiteral("Generation reads %1 GB per token (%2 billion active of %3 billion "
@@ -203,16 +201,12 @@ SpeedEstimate estimateSpeed(const MachineProfile &m, const ModelShape &s, const 
                                               "at the bandwidth only")
                                    .arg(gbText(compute.unrated))
                              : QString());
-            const QString overlap =
-                QStringLiteral("the faster of the two overlaps the slower but for %1 % of it")
-                    .arg(100 * kCpuCeilingOverlapLoss, 0, 'f', 0);
             if (e.cpuComputeBound)
                 e.basis << QStringLiteral("CPU: compute-bound on this CPU: %1; reading %2 would "
-                                          "take less (%3).")
-                               .arg(products, read, overlap);
+                                          "take less.")
+                               .arg(products, read);
             else
-                e.basis << QStringLiteral("CPU: memory-bound: %1; %2 (%3).")
-                               .arg(read, products, overlap);
+                e.basis << QStringLiteral("CPU: memory-bound: %1; %2.").arg(read, products);
         }
     }
 

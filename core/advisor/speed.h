@@ -14,13 +14,9 @@
 //   CPU time = max(bytes / bandwidth, sum over types of bytes(type) / rate(type))
 // where rate(type) is how fast this CPU's generation kernels multiply one token by weights of
 // that type held in the caches, with the threads generation uses (the KV cache counts at the
-// rate of its type). Presets have no measured rates and keep bytes / bandwidth.
-// The two do not overlap perfectly: a quarter of the shorter one adds to the longer
-// (kCpuCeilingOverlapLoss), so
-//   CPU time = max(read, products) + 0.25 x min(read, products).
-// Measured against QuantFit's own generation on synthetic models of seven weight types on a
-// 2-core AVX-512 machine (docs/advisor.md, "This machine's own figures"): the pure max was
-// 106-143 % of the measured speed, this is within about 15 %.
+// rate of its type). Presets have no measured rates and keep bytes / bandwidth. Checked
+// against QuantFit's own generation on synthetic models of six weight types and two MoE models
+// (docs/advisor.md, "This machine's own figures").
 //
 // Prompt processing (pp, a 512-token prompt as llama-bench's pp512) is bound by arithmetic:
 //   FLOPs per token = 2 x active parameters (output layer included, token_embd is a lookup)
@@ -36,8 +32,6 @@
 namespace QuantFit {
 
 constexpr double kMoePromptEfficiency = 0.5;
-/// Share of the shorter CPU ceiling (reading or products) that the longer does not hide.
-constexpr double kCpuCeilingOverlapLoss = 0.25;
 constexpr std::uint32_t kPromptBenchTokens = 512;
 
 struct SpeedEstimate {
