@@ -148,8 +148,12 @@ CostShape costShapeOf(const GgufTensorInfo &t, const MixModelFacts &facts,
         if (nFf > 0 && ne1 == 2 * nFf)
             cs.parts = {{nFf, sensitivity}, {ne1, sensitivity}};
     }
-    if (cs.parts.empty())
-        cs.parts = {{ne1, sensitivity}};
+    if (cs.parts.empty()) {
+        // Tied embeddings: token_embd.weight is the output head as well.
+        const bool tied = cat == TensorCategory::TokenEmbedding && !facts.hasOutput;
+        cs.parts = {{ne1, tied ? sensitivity + fitRoleSensitivity(TensorCategory::Output)
+                               : sensitivity}};
+    }
 
     const std::uint64_t nMatrices = std::max<std::uint64_t>(t.ne[2] * t.ne[3], 1);
     cs.expertWeights.assign(nMatrices, 1.0 / double(nMatrices));
@@ -512,6 +516,8 @@ double fitRoleSensitivity(TensorCategory c)
 {
     if (c == TensorCategory::Output)
         return 2.0;
+    if (c == TensorCategory::TokenEmbedding)
+        return 4.0;
     return 1.0;
 }
 

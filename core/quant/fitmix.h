@@ -117,8 +117,10 @@ struct FitResult {
 /// (fitRoleSensitivity) times the layer's (fitLayerSensitivity). A fused tensor (attn_qkv, phi3's
 /// gate+up ffn_up) is costed as the sum of its parts, each with its own role's factor.
 double fitSensitivity(const QByteArray &name, std::uint32_t nLayers);
-/// 1 for a weight matrix; 2 for output.weight (its error reaches the logits directly); 0.5 for
-/// attn_q and attn_k (their error passes through the softmax).
+/// 1 for a weight matrix; 2 for output.weight (its error reaches the logits directly); 4 for
+/// token_embd.weight (its rows are the whole residual stream where it starts, and every layer
+/// reads them; measured on the references, docs/quantization.md). A tied token_embd, also the
+/// output head, adds both.
 double fitRoleSensitivity(TensorCategory category);
 /// 1.5 in the first and last eighth of the layers (llama-quantize's use_more_bits layers) of a
 /// model of at least 8 layers, else 1.
