@@ -190,12 +190,11 @@ SpeedEstimate estimateSpeed(const MachineProfile &m, const ModelShape &s, const 
             const auto [mainType, mainBytes] = compute.main();
             const QString products =
                 QStringLiteral("the products take %1 ms at this CPU's measured rates (%2 rows at "
-                               "%3 GB/s with %4 threads, %5)%6")
+                               "%3 GB/s with %4 threads)%5")
                     .arg(1e3 * compute.seconds, 0, 'f', 1)
                     .arg(typeLabel(mainType))
                     .arg(m.cpuDotRate(mainType) / 1e9, 0, 'f', 1)
                     .arg(m.cpuDotThreads)
-                    .arg(m.cpuDotSource)
                     .arg(compute.unrated > 0.01 * e.cpuBytesPerToken
                              ? QStringLiteral("; %1 GB of types without a measured rate count "
                                               "at the bandwidth only")
