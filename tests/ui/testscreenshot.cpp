@@ -14,6 +14,7 @@ private slots:
     void writesPngOfWindowSize_data();
     void writesPngOfWindowSize();
     void rejectsUnknownPage();
+    void machineNeedsAKnownPreset();
 
 private:
     QTemporaryDir m_dir;
@@ -66,6 +67,29 @@ void TestUiScreenshot::rejectsUnknownPage()
     QCOMPARE(p.exitCode(), 1);
     QVERIFY(p.readAllStandardError().contains("unknown page 'nowhere'"));
     QVERIFY(!QFile::exists(m_dir.filePath(QStringLiteral("x.png"))));
+}
+
+// --machine selects a preset of the Advise page's placement tab; an unknown id is an error that
+// names it, and nothing is written.
+void TestUiScreenshot::machineNeedsAKnownPreset()
+{
+    const QString file = m_dir.filePath(QStringLiteral("machine.png"));
+    QProcess p;
+    p.start(QStringLiteral(QUANTFIT_GUI_PATH),
+            {QStringLiteral("--screenshot"), file, QStringLiteral("--page"), QStringLiteral("advise"),
+             QStringLiteral("--model"), QStringLiteral("gpt-oss-20b"), QStringLiteral("--machine"),
+             QStringLiteral("strix-halo-128"), QStringLiteral("--size"), QStringLiteral("1000x700")});
+    QVERIFY(p.waitForFinished(120000));
+    QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+    QCOMPARE(QImage(file).size(), QSize(1000, 700));
+
+    const QString bad = m_dir.filePath(QStringLiteral("bad.png"));
+    p.start(QStringLiteral(QUANTFIT_GUI_PATH),
+            {QStringLiteral("--screenshot"), bad, QStringLiteral("--machine"), QStringLiteral("no-such-box")});
+    QVERIFY(p.waitForFinished(120000));
+    QCOMPARE(p.exitCode(), 1);
+    QVERIFY(p.readAllStandardError().contains("unknown machine 'no-such-box'"));
+    QVERIFY(!QFile::exists(bad));
 }
 
 QTEST_MAIN(TestUiScreenshot)
