@@ -205,7 +205,12 @@ QString machineText(const MachineProfile &m)
 
 QJsonObject machineJson(const MachineProfile &m)
 {
-    return {{QStringLiteral("id"), m.id},
+    QJsonArray rates;
+    for (const CpuDotRate &r : m.cpuDotRates)
+        rates.append(QJsonObject{{QStringLiteral("type"), ggmlTypeName(r.type)},
+                                 {QStringLiteral("bytesPerSecond"), r.bytesPerSecond}});
+    const MeasuredGeneration &g = m.measuredGeneration;
+    QJsonObject o{{QStringLiteral("id"), m.id},
             {QStringLiteral("name"), m.name},
             {QStringLiteral("origin"), m.origin},
             {QStringLiteral("kind"), machineKindName(m.kind)},
@@ -225,7 +230,18 @@ QJsonObject machineJson(const MachineProfile &m)
             {QStringLiteral("cpuBandwidthSource"), m.cpuBandwidthSource},
             {QStringLiteral("cpuFlops"), m.cpuFlops},
             {QStringLiteral("cpuFlopsSource"), m.cpuFlopsSource},
-            {QStringLiteral("notes"), QJsonArray::fromStringList(m.notes)}};
+            {QStringLiteral("notes"), QJsonArray::fromStringList(m.notes)},
+            {QStringLiteral("cpuDotRates"), rates},
+            {QStringLiteral("cpuDotThreads"), m.cpuDotThreads},
+            {QStringLiteral("cpuDotSource"), m.cpuDotSource}};
+    if (g.tokensPerSecond > 0)
+        o.insert(QStringLiteral("measuredGeneration"),
+                 QJsonObject{{QStringLiteral("modelFile"), g.modelFile},
+                             {QStringLiteral("tokensPerSecond"), g.tokensPerSecond},
+                             {QStringLiteral("bytesPerToken"), g.bytesPerToken},
+                             {QStringLiteral("threads"), g.threads},
+                             {QStringLiteral("date"), g.date}});
+    return o;
 }
 
 QString machineAdviceText(const MachineAdvice &a)

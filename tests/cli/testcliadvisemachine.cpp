@@ -232,6 +232,14 @@ private slots:
                      && detect.out.contains("Q4_K "),
                  detect.out.constData());
         QVERIFY(detect.out.contains("streaming read (quantfit-cli bandwidth"));
+        qputenv("QUANTFIT_MACHINE_SPEED_FILE", file.toUtf8());
+        const CliResult detectJson = runCli({QStringLiteral("advise"), QStringLiteral("--machine"),
+                                             QStringLiteral("detect"), QStringLiteral("--json")});
+        qunsetenv("QUANTFIT_MACHINE_SPEED_FILE");
+        const QJsonObject m = QJsonDocument::fromJson(detectJson.out).object().value(
+            QStringLiteral("machine")).toObject();
+        QCOMPARE(m.value(QStringLiteral("cpuDotRates")).toArray().size(), types.size());
+        QVERIFY(m.value(QStringLiteral("cpuDotThreads")).toInt() >= 1);
 
         const CliResult bad = runCli({QStringLiteral("bandwidth"), QStringLiteral("--threads"),
                                       QStringLiteral("0")});
