@@ -8,13 +8,17 @@
 #include "advisor/machineprofile.h"
 #include "advisor/memorymodel.h"
 #include "advisor/placement.h"
+#include "advisor/shapetensors.h"
 #include "advisor/speed.h"
 #include "catalog/catalog.h"
+#include "gguf/ggufreader.h"
+#include "gguf/ggufwriter.h"
 #include "system/gpuinfo.h"
 #include "system/measuredspeed.h"
 #include "system/systeminfo.h"
 #include "util/error.h"
 
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <cmath>
@@ -510,6 +514,57 @@ private slots:
         const Placement one = planPlacement(small, air, w, options());
         QVERIFY(one.layerOnGpu(46));
         QCOMPARE(one.nLayers, 47u);
+    }
+
+    // The same from an opened GGUF: block_count 3 with nextn_predict_layers 1 runs and caches
+    // 2 layers, and the weight map keeps the third block as a layer of its own. (A small
+    // glm4moe shape written by our writer, zero-filled: only the header is read.)
+    void glmNextnFromGguf()
+    {
+        ModelShape s = Catalog::builtIn()->get(QStringLiteral("glm-4.5-air"));
+        s.nLayers = 2;
+        s.nNextnLayers = 1;
+        s.nEmbd = 256;
+        s.nFf = 512;
+        s.nFfExpert = 256;
+        s.nFfShared = 256;
+        s.nExperts = 4;
+        s.nExpertsUsed = 2;
+        s.nHeads = 2;
+        s.nHeadsKv = 1;
+        s.headDim = 128;
+        s.nVocab = 512;
+        s.nDenseLeadLayers = 1;
+        s.nMerges = 0;
+        s.paramsBillions = 0;
+        s.activeParamsBillions = 0;
+        const ShapeTensors st = buildShapeTensors(s);
+        QCOMPARE(st.metadata.uintOr("glm4moe.block_count", 0), 3ull);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("glm-small.gguf"));
+        {
+            GgufLayout layout;
+            layout.metadata = st.metadata;
+            layout.tensors = st.tensors;
+            layout.finalize();
+            GgufWriter writer(path, layout);
+            for (const GgufTensorInfo &t : layout.tensors)
+                writer.writeTensorData(std::vector<std::uint8_t>(t.nBytes, 0));
+            writer.commit();
+        }
+        const GgufFile file = GgufFile::open(path, GgufFile::Mode::MetadataOnly);
+        AdviceOptions o;
+        o.ramBytes = 64'000'000'000;
+        const ModelAdvice a = Advisor().adviseGguf(file, o);
+        QCOMPARE(a.model.nLayers, 2u);
+        QCOMPARE(a.model.nNextnLayers, 1u);
+        // K and V of one 128-wide KV head, F16, for the 2 layers that run.
+        QCOMPARE(a.kvBytesPerToken, double(2 * 1 * 128 * 2 * 2));
+        const WeightMap w = weightMapForFile(file, a.model.nLayers);
+        QCOMPARE(w.layers.size(), std::size_t(3));
+        QVERIFY(w.layers[2].expertBytes > 0);
+        const Placement p = planPlacement(discrete(8 * kGiB), a.model, w, options());
+        QCOMPARE(p.nGpuLayers, 4u); // 3 blocks and the output layer
     }
 
     void badInput()
