@@ -52,13 +52,19 @@ struct CpuCompute {
         }
         bytesByType.emplace_back(type, bytes);
     }
-    /// The type with the most bytes ("Q4_K rows at 48 GB/s").
+    /// The type whose products take the most time ("MXFP4 rows at 16 GB/s").
     std::pair<GgmlType, double> main() const
     {
         std::pair<GgmlType, double> best{GgmlType::F32, 0};
-        for (const auto &e : bytesByType)
-            if (e.second > best.second)
+        double bestSeconds = -1;
+        for (const auto &e : bytesByType) {
+            const double rate = m.cpuDotRate(e.first);
+            const double seconds = rate > 0 ? e.second / rate : 0;
+            if (seconds > bestSeconds) {
+                bestSeconds = seconds;
                 best = e;
+            }
+        }
         return best;
     }
 };
