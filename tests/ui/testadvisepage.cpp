@@ -10,6 +10,7 @@
 
 #include <QAbstractItemModel>
 #include <QCheckBox>
+#include <QComboBox>
 #include <QLabel>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -79,6 +80,7 @@ private slots:
     void iquantRecommendationDrivesConvert();
     void measuredQualityReplacesEstimate();
     void layoutShowsEveryLevel();
+    void machineIsRemembered();
 
 private:
     QTemporaryDir m_dir;
@@ -348,6 +350,25 @@ void TestUiAdvise::layoutShowsEveryLevel()
     page.showLevels();
     QVERIFY(table->isVisible());
     QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 20000);
+}
+
+// The placement tab's machine comes back with the page, like RAM, model and context.
+void TestUiAdvise::machineIsRemembered()
+{
+    const auto machine = [](const AdvisePage &page) {
+        return page.findChild<QComboBox *>(QStringLiteral("machine"))->currentData().toString();
+    };
+    {
+        AdvisePage page;
+        QVERIFY(page.selectMachine(QStringLiteral("mac-studio-64")));
+        page.saveSettings();
+        QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 20000);
+    }
+    AdvisePage again;
+    QCOMPARE(machine(again), QStringLiteral("mac-studio-64"));
+    QVERIFY(again.selectMachine(QString())); // RAM only, for the tests after this one
+    again.saveSettings();
+    QTRY_VERIFY_WITH_TIMEOUT(!again.isBusy(), 20000);
 }
 
 QTEST_MAIN(TestUiAdvise)

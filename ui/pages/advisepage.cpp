@@ -284,6 +284,7 @@ void AdvisePage::restoreSettings()
     m_vision->setChecked(settings.value(QStringLiteral("advise/vision"), false).toBool());
     const QString modelId = settings.value(QStringLiteral("advise/model"), QStringLiteral("llama-3.1-70b")).toString();
     m_model->setCurrentIndex(std::max(0, m_model->findData(modelId)));
+    m_machinePanel->selectMachine(settings.value(QStringLiteral("advise/machine")).toString());
     updateContextRange();
     if (settings.contains(QStringLiteral("advise/context")))
         setContextTokens(settings.value(QStringLiteral("advise/context")).toInt());
@@ -300,6 +301,7 @@ void AdvisePage::saveSettings() const
     if (!m_gguf && !m_custom)
         settings.setValue(QStringLiteral("advise/model"), currentModelId());
     settings.setValue(QStringLiteral("advise/context"), m_context->value() * kContextStep);
+    settings.setValue(QStringLiteral("advise/machine"), m_machinePanel->machineId());
 }
 
 //
