@@ -649,7 +649,7 @@ FitResult fitMix(const GgufMetadata &metadata, const std::vector<GgufTensorInfo>
         kind == FitBudgetKind::FileBytes ? QStringLiteral("file") : QStringLiteral("tensor data");
     result.note = QStringLiteral("QuantFit fitted mix: %1 (%2 bytes of %3); floors from %4; cost = "
                                  "%5squared error of sampled rows per candidate type x sensitivity; "
-                                 "greedy by marginal gain per byte")
+                                 "greedy by marginal gain per byte, then exchanges")
                       .arg(options.budgetText.isEmpty() ? QStringLiteral("budget")
                                                         : options.budgetText)
                       .arg(options.budgetBytes)
