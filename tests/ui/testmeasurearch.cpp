@@ -5,7 +5,7 @@
 // tolerances (F32 0.1 %; gpt-oss 0.5 %, whose MXFP4 experts make the figure discontinuous in the
 // activation rounding; quantized files 1 %) and equal to quantfit-cli's; KL divergence of the
 // qwen3moe Q4_K_M file against its F32 source; Compare outputs on qwen3moe and gpt-oss, matching
-// quantfit-cli generate.
+// quantfit-cli generate, with the model list naming their experts.
 
 #include "uitestsupport.h"
 
@@ -20,6 +20,7 @@
 #include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
+#include <QListWidget>
 #include <QPlainTextEdit>
 #include <QRegularExpression>
 #include <QSignalSpy>
@@ -214,6 +215,13 @@ void TestUiMeasureArch::compareOutputsRunsMoeModels()
     const QStringList files{QStringLiteral("synth-qwen3moe.gguf"), QStringLiteral("synth-gpt-oss.gguf")};
     for (const QString &f : files)
         page.addModel(QDir(m_arch).filePath(f));
+    // The list's model lines name the experts (8 of them, 2 per token for qwen3moe; 16 and 4
+    // for gpt-oss: testdata/arch/README.md).
+    auto *list = page.findChild<QListWidget *>();
+    QVERIFY(list && list->count() == 2);
+    QCOMPARE(list->item(0)->text(), QStringLiteral("synth-qwen3moe.gguf · MoE: 8 experts, 2 active"));
+    QCOMPARE(list->item(1)->text(), QStringLiteral("synth-gpt-oss.gguf · MoE: 16 experts, 4 active"));
+    QCOMPARE(page.models().size(), 2);
     auto *prompt = page.findChild<QLineEdit *>(QStringLiteral("prompt"));
     auto *tokens = page.findChild<QSpinBox *>(QStringLiteral("tokens"));
     QVERIFY(prompt && tokens);

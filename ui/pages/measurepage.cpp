@@ -5,6 +5,8 @@
 #include "jobs/jobrunner.h"
 #include "jobs/taskjobs.h"
 #include "models/resultsmodel.h"
+#include "gguf/ggufreader.h"
+#include "model/modelinfo.h"
 #include "util/error.h"
 #include "util/units.h"
 #include "widgets/jobprogresswidget.h"
@@ -289,9 +291,22 @@ void MeasurePage::addModel(const QString &path)
     for (int i = 0; i < m_models->count(); ++i)
         if (m_models->item(i)->data(Qt::UserRole).toString() == abs)
             return;
-    auto *item = new QListWidgetItem(QFileInfo(abs).fileName(), m_models);
+    // The model line names a mixture of experts, as on the other pages ("MoE: 8 experts, 2
+    // active"); the headers are read without the vocabulary, so this stays quick. A file that
+    // cannot be read is still listed: the measurement then says what is wrong with it.
+    QString moe;
+    QString architecture;
+    try {
+        const ModelInfo info = modelInfoFrom(GgufFile::open(abs, GgufFile::Mode::Summary));
+        architecture = info.architecture;
+        if (info.isMoe())
+            moe = info.moeSummary();
+    } catch (const std::exception &) {
+    }
+    const QString name = QFileInfo(abs).fileName();
+    auto *item = new QListWidgetItem(moe.isEmpty() ? name : tr("%1 · %2").arg(name, moe), m_models);
     item->setData(Qt::UserRole, abs);
-    item->setToolTip(abs);
+    item->setToolTip(architecture.isEmpty() ? abs : tr("%1\n%2").arg(abs, architecture));
     item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
     item->setCheckState(Qt::Checked);
     emit fileOpened(abs);
