@@ -78,7 +78,7 @@ constexpr std::uint64_t kFitSampleAllElements = 1u << 18;
 struct FitCandidate {
     GgmlType type = GgmlType::F32;
     std::uint64_t bytes = 0;      ///< tensor data bytes in this type
-    double relativeError = 0;     ///< measured on the sample (weighted when an imatrix is given)
+    double relativeError = 0;     ///< measured on the sample: cost / sensitivity (one part: its own)
     double cost = 0;              ///< relativeError x sensitivity
 };
 
