@@ -20,6 +20,7 @@
 #include "quant/recipe.h"
 #include "tasks/conversiontask.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -226,6 +227,11 @@ private slots:
         QVERIFY(!model->index(fit, AdviceTableModel::Size).data().toString().startsWith(QStringLiteral("≤")));
         QVERIFY(model->index(fit, AdviceTableModel::Size).data(Qt::ToolTipRole).toString().contains(
             QLocale().toString(qulonglong(*f.plannedTensorBytes))));
+        // A change that leaves the budget alone keeps the plan (nothing to plan again).
+        const std::uint64_t planned = *f.plannedTensorBytes;
+        page.findChild<QCheckBox *>(QStringLiteral("qualityCritical"))->setChecked(true);
+        QVERIFY(!page.isBusy());
+        QCOMPARE(model->exactFit()->plannedTensorBytes.value_or(0), planned);
     }
 
     // Unchecked, the fit group is one line: no empty frame under its title.

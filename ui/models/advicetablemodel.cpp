@@ -66,6 +66,14 @@ AdviceTableModel::AdviceTableModel(QObject *parent)
 void AdviceTableModel::setAdvice(const ModelAdvice &advice)
 {
     std::optional<ExactFit> fit = advice.rows.empty() ? std::nullopt : exactFitFor(advice);
+    if (fit && m_fit && fit->budgetBytes == m_fit->budgetBytes && fit->nParams == m_fit->nParams) {
+        // Same budget of the same model (a measurement or the quality checkbox changed): the
+        // plan still holds.
+        fit->plannedTensorBytes = m_fit->plannedTensorBytes;
+        fit->plannedNearestMix = m_fit->plannedNearestMix;
+        fit->planError = m_fit->planError;
+        fit->bitsPerWeight = m_fit->bitsPerWeight;
+    }
     const bool sameLayout = advice.rows.size() == m_rows.size() && fit.has_value() == m_fit.has_value()
                             && (!fit || fit->insertAt == m_fit->insertAt);
     if (sameLayout && !m_rows.empty()) {
