@@ -170,11 +170,15 @@ QList<BandwidthSample> measureReadBandwidth(
                 for (std::size_t i = 0; i < slice; ++i)
                     words[i] = i * 0x9E3779B97F4A7C15ull + std::uint64_t(t);
                 ready.fetch_add(1);
-                while (!go.load(std::memory_order_acquire))
-                    std::this_thread::yield();
+                go.wait(false, std::memory_order_acquire);
                 std::uint64_t sum = 0, bytes = 0;
                 const double cpuStart = threadCpuSeconds();
-                while (!stop.load(std::memory_order_relaxed)) {
+                // Each worker also watches the clock itself: under a real-time scheduling
+                // policy the workers can keep the caller from ever running to set `stop`.
+                const auto deadline = std::chrono::steady_clock::now()
+                    + std::chrono::duration<double>(options.secondsPerStep * 1.5);
+                while (!stop.load(std::memory_order_relaxed)
+                       && std::chrono::steady_clock::now() < deadline) {
                     sum += sumWords(words, slice);
                     bytes += slice * sizeof(std::uint64_t);
                 }
@@ -187,6 +191,7 @@ QList<BandwidthSample> measureReadBandwidth(
             std::this_thread::yield();
         const auto start = std::chrono::steady_clock::now();
         go.store(true, std::memory_order_release);
+        go.notify_all();
         std::this_thread::sleep_for(std::chrono::duration<double>(options.secondsPerStep));
         stop.store(true);
         for (std::thread &w : workers)
