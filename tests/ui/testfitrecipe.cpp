@@ -234,6 +234,20 @@ private slots:
         QCOMPARE(model->exactFit()->plannedTensorBytes.value_or(0), planned);
     }
 
+    // Advise's "Fit to this machine" with an opened GGUF: Convert reads the source and shows the
+    // fit's recipe table without another click.
+    void fitToMachinePreviewsOnceTheSourceIsRead()
+    {
+        JobRunner runner;
+        ConvertPage page(&runner);
+        page.show();
+        page.setSource(m_model);
+        QVERIFY(page.isLoading());
+        page.fitToMachine(8'000'000'000, 1024, KvCacheType::Q8_0); // the model's maximum is 2048
+        QTRY_VERIFY_WITH_TIMEOUT(page.fitPanel()->recipeTree()->isVisible(), 60000);
+        QVERIFY(page.fitPanel()->recipeTree()->topLevelItemCount() > 0);
+    }
+
     // Unchecked, the fit group is one line: no empty frame under its title.
     void fitGroupFoldsAway()
     {

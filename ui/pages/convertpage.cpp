@@ -37,6 +37,8 @@
 #include <QFutureWatcher>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <utility>
+
 using namespace QuantFit;
 
 static QString latin(std::string_view s)
@@ -394,6 +396,8 @@ void ConvertPage::onSourceLoaded(const LoadedModel &model)
         emit sourceReady();
     }
     updatePreview();
+    if (std::exchange(m_previewFitWhenReady, false) && model.file)
+        previewFit();
 }
 
 ConversionRequest ConvertPage::request() const
@@ -647,6 +651,11 @@ void ConvertPage::fitToMachine(std::uint64_t ramBytes, std::uint32_t contextToke
 {
     m_fit->setMachine(ramBytes, contextTokens, kv, reserveBytes, flashAttention);
     updatePreview();
+    // "Fit to this machine" shows the recipe table at once: now, or when the source the Advise
+    // page handed over has been read.
+    m_previewFitWhenReady = isLoading();
+    if (m_source.file && !m_previewFitWhenReady)
+        previewFit();
 }
 
 // The request of a fit: the widgets' request without the checked mixes (the fit names the type)

@@ -51,7 +51,8 @@ public:
     void startConversion();
     void saveSettings() const;
     /// Checks "Fit to a budget" for this machine (from the Advise page: RAM, context, KV type,
-    /// and the reserve and flash attention the budget depends on).
+    /// and the reserve and flash attention the budget depends on) and previews the fit's recipe
+    /// as soon as a source is loaded.
     void fitToMachine(std::uint64_t ramBytes, std::uint32_t contextTokens, QuantFit::KvCacheType kv,
                       std::optional<std::uint64_t> reserveBytes = std::nullopt,
                       bool flashAttention = false);
@@ -115,6 +116,7 @@ private:
     QString m_demoPath;
     QStringList m_finished;
     bool m_busy = false;
+    bool m_previewFitWhenReady = false; ///< fitToMachine() came while the source was loading
 
     QLineEdit *m_sourceEdit;
     QPushButton *m_browseSource;
