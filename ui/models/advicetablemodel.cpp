@@ -5,12 +5,12 @@
 #include "widgets/quanttips.h"
 
 #include <QApplication>
-
-#include <algorithm>
 #include <QColor>
 #include <QFont>
 #include <QLocale>
 #include <QPalette>
+
+#include <algorithm>
 
 using namespace QuantFit;
 
