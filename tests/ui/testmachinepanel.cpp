@@ -4,12 +4,16 @@
 
 #include "uitestsupport.h"
 
+#include "jobs/jobcontext.h"
+#include "model/syntheticmodel.h"
 #include "pages/advisepage.h"
+#include "system/measuredspeed.h"
 
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QLabel>
 #include <QLineEdit>
+#include <QSignalSpy>
 #include <QTableWidget>
 #include <QTest>
 
@@ -116,6 +120,62 @@ private slots:
         QVERIFY(!vram->isEnabled());
         QVERIFY(text(page, "placementSummary").contains(QStringLiteral("CPU only")));
         QVERIFY(text(page, "llamaCommand").contains(QStringLiteral("-ngl 0")));
+    }
+
+    // QuantFit's own generation measured on an opened file replaces the estimate on the
+    // detected machine, and the speed line says which figure is measured; another file keeps
+    // the estimate.
+    void measuredGenerationOfTheOpenedFile()
+    {
+        using namespace QuantFit;
+        const QString model = QDir(m_dir.path()).filePath(QStringLiteral("tiny-measured.gguf"));
+        SyntheticModelOptions o;
+        o.nLayers = 2;
+        o.nEmbd = 128;
+        o.nFf = 256;
+        o.nHeads = 4;
+        o.nHeadsKv = 2;
+        o.nVocab = 512;
+        NullJobContext ctx;
+        writeSyntheticModel(model, o, ctx);
+        MeasuredSpeed speed;
+        speed.readBytesPerSecond = 20e9;
+        speed.readThreads = 2;
+        speed.readDate = QDateTime::currentDateTimeUtc();
+        speed.generatedTokensPerSecond = 4321.0; // not a figure any estimate would give
+        speed.bytesPerToken = 1000000;
+        speed.generationModel = QStringLiteral("tiny-measured.gguf");
+        speed.generationThreads = 2;
+        speed.generationDate = speed.readDate;
+        saveMeasuredSpeed(speed, QDir(m_dir.path()).filePath(QStringLiteral("speed.json")));
+
+        AdvisePage page;
+        page.show();
+        choose(page, QStringLiteral("detect"));
+        QSignalSpy idle(&page, &AdvisePage::idle);
+        page.openGguf(model);
+        QVERIFY(idle.wait(20000));
+        QTRY_VERIFY_WITH_TIMEOUT(text(page, "speed").contains(QStringLiteral("tokens/s")), 10000);
+        const QString measured = text(page, "speed");
+        QVERIFY2(measured.contains(QStringLiteral("generation measured"))
+                     && measured.contains(QStringLiteral("Generation 4321")),
+                 qPrintable(measured));
+
+        // The same measurement names another file: the estimate stays, labelled so.
+        speed.generationModel = QStringLiteral("another.gguf");
+        saveMeasuredSpeed(speed, QDir(m_dir.path()).filePath(QStringLiteral("speed.json")));
+        AdvisePage other;
+        other.show();
+        choose(other, QStringLiteral("detect"));
+        QSignalSpy otherIdle(&other, &AdvisePage::idle);
+        other.openGguf(model);
+        QVERIFY(otherIdle.wait(20000));
+        QTRY_VERIFY_WITH_TIMEOUT(text(other, "speed").contains(QStringLiteral("tokens/s")), 10000);
+        const QString estimated = text(other, "speed");
+        // (the basis may still derive the CPU's effective bandwidth from that run)
+        QVERIFY2(estimated.contains(QStringLiteral("(estimates)"))
+                     && !estimated.contains(QStringLiteral("Generation 4321")),
+                 qPrintable(estimated));
     }
 
 private:

@@ -293,9 +293,13 @@ void MachinePanel::showAdvice(const MachineAdvice &a)
                    .arg(QLocale().toString(p.longestContextTokens));
     m_summary->setText(summary);
     if (p.fits()) {
-        m_speed->setText(tr("<b>Generation %1 tokens/s, prompt %2 tokens/s</b> (estimates)<br>%3")
+        // A generation QuantFit measured on this file replaces the estimate (the basis says so).
+        const QString kind = l.speed.generationMeasured
+            ? tr("generation measured, prompt estimated")
+            : tr("estimates");
+        m_speed->setText(tr("<b>Generation %1 tokens/s, prompt %2 tokens/s</b> (%3)<br>%4")
                              .arg(tps(l.speed.generationTokensPerSecond),
-                                  tps(l.speed.promptTokensPerSecond),
+                                  tps(l.speed.promptTokensPerSecond), kind,
                                   l.speed.basis.join(QStringLiteral("<br>")).toHtmlEscaped()
                                       .replace(QStringLiteral("&lt;br&gt;"),
                                                QStringLiteral("<br>"))));
