@@ -96,6 +96,7 @@ FitPanel::FitPanel(QWidget *parent)
     connect(this, &QGroupBox::toggled, this, collapse);
 
     connect(m_preview, &QPushButton::clicked, this, &FitPanel::previewRequested);
+    connect(m_sizeGb, &QDoubleSpinBox::valueChanged, this, [this] { m_fileBytes.reset(); });
     for (QDoubleSpinBox *s : {m_sizeGb, m_ramGb})
         connect(s, &QDoubleSpinBox::valueChanged, this, &FitPanel::changed);
     connect(m_context, &QSpinBox::valueChanged, this, &FitPanel::changed);
@@ -117,8 +118,13 @@ std::optional<FitTarget> FitPanel::target() const
     FitTarget t;
     if (m_bySize->isChecked()) {
         t.kind = FitTarget::Kind::FileSize;
-        t.fileBytes = std::uint64_t(m_sizeGb->value() * 1e9);
-        t.text = tr("file size %1 GB").arg(m_sizeGb->value());
+        if (m_fileBytes) {
+            t.fileBytes = *m_fileBytes;
+            t.text = tr("file size %1 bytes").arg(*m_fileBytes);
+        } else {
+            t.fileBytes = std::uint64_t(m_sizeGb->value() * 1e9);
+            t.text = tr("file size %1 GB").arg(m_sizeGb->value());
+        }
     } else {
         t.kind = FitTarget::Kind::Machine;
         t.ramBytes = std::uint64_t(m_ramGb->value() * 1e9);
@@ -157,6 +163,9 @@ void FitPanel::setFileSize(std::uint64_t bytes)
     setChecked(true);
     m_bySize->setChecked(true);
     m_sizeGb->setValue(double(bytes) / 1e9);
+    // The box shows whole MB; the budget stays exact (a few-MB model's mixes are KBs apart).
+    m_fileBytes = bytes;
+    emit changed();
 }
 
 void FitPanel::showFitted(const FittedConversion &f)

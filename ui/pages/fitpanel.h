@@ -35,7 +35,7 @@ public:
     void setMachine(std::uint64_t ramBytes, std::uint32_t contextTokens, QuantFit::KvCacheType kv,
                     std::optional<std::uint64_t> reserveBytes = std::nullopt,
                     bool flashAttention = false);
-    /// Fit to a file size (checks the group).
+    /// Fit to a file size (checks the group), to the byte although the box shows it in MB.
     void setFileSize(std::uint64_t bytes);
 
     void showFitted(const QuantFit::FittedConversion &fitted);
@@ -57,6 +57,7 @@ private:
     QPushButton *m_preview;
     QLabel *m_summary;
     QTreeWidget *m_recipe;
+    std::optional<std::uint64_t> m_fileBytes;    ///< from setFileSize, exact, until the size is edited
     std::optional<std::uint64_t> m_reserveBytes; ///< from setMachine
     bool m_flashAttention = false;
 };

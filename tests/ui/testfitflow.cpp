@@ -1,0 +1,266 @@
+// Issue 13's "Done when", tried as a new user would, through the main window's real widgets:
+// open a model on Advise, convert it to Q3_K_M and Q4_K_M from there, measure both against the
+// full-precision file, fit a file to a budget between them on Convert, convert and measure it,
+// and find it on the Charts page as its own labelled point between Q3_K_M and Q4_K_M.
+//
+// The model is a small synthetic one (a few MB), so every step takes seconds. The expected
+// placement follows from the budget the test chooses and the sizes of the files on disk, not
+// from anything the code under test computes.
+
+#include "uitestsupport.h"
+
+#include "charts/sizequalitychart.h"
+#include "gguf/ggufreader.h"
+#include "jobs/jobcontext.h"
+#include "mainwindow/mainwindow.h"
+#include "model/syntheticmodel.h"
+#include "models/advicetablemodel.h"
+#include "pages/advisepage.h"
+#include "pages/chartspage.h"
+#include "pages/convertpage.h"
+#include "pages/fitpanel.h"
+#include "pages/measurepage.h"
+
+#include <qcustomplot.h>
+
+#include <QComboBox>
+#include <QDir>
+#include <QLabel>
+#include <QFile>
+#include <QFileInfo>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <cmath>
+
+using namespace QuantFit;
+
+namespace {
+
+QPushButton *buttonWithText(QWidget *parent, const QString &text)
+{
+    for (QPushButton *b : parent->findChildren<QPushButton *>())
+        if (b->text() == text)
+            return b;
+    return nullptr;
+}
+
+// A short English text for the measurements: a few hundred tokens, enough for 4 chunks of 64.
+QByteArray sampleText()
+{
+    const char *sentences[] = {
+        "The river ran quietly past the old mill, where the miller's children played in the dust. ",
+        "In the winter the water froze and the wheel stood still for weeks at a time. ",
+        "Travellers stopped at the inn across the bridge and talked about the roads to the north. ",
+        "A clock in the square struck every hour, and the baker opened his shop before dawn. ",
+        "Nobody in the village remembered who had planted the row of chestnut trees by the church. ",
+        "On market days the square filled with carts of apples, cheese, wool and copper pots. ",
+    };
+    QByteArray text;
+    for (int round = 0; round < 12; ++round)
+        for (int i = 0; i < 6; ++i)
+            text += sentences[(i * 5 + round) % 6];
+    return text;
+}
+
+} // namespace
+
+class TestUiFitFlow : public QObject
+{
+    Q_OBJECT
+
+    QTemporaryDir m_dir;
+    QString m_model;
+    QString m_text;
+
+private slots:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        isolateAppFolders(m_dir);
+        m_model = m_dir.filePath(QStringLiteral("flow-F32.gguf"));
+        SyntheticModelOptions o;
+        o.nLayers = 4;
+        o.nEmbd = 256;
+        o.nFf = 512;
+        o.nHeads = 4;
+        o.nHeadsKv = 2;
+        o.nVocab = 512;
+        o.name = QStringLiteral("fit flow model");
+        NullJobContext ctx;
+        writeSyntheticModel(m_model, o, ctx);
+        m_text = m_dir.filePath(QStringLiteral("text.txt"));
+        QFile f(m_text);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(sampleText());
+    }
+
+    void fitBetweenQ3AndQ4EndToEnd()
+    {
+        MainWindow window;
+        window.resize(1400, 900);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        auto *advise = window.findChild<AdvisePage *>();
+        auto *convert = window.findChild<ConvertPage *>();
+        auto *measure = window.findChild<MeasurePage *>();
+        auto *charts = window.findChild<ChartsPage *>();
+        QVERIFY(advise && convert && measure && charts);
+        const QString outDir = m_dir.filePath(QStringLiteral("out"));
+        QVERIFY(QDir().mkpath(outDir)); // a folder the user picked
+
+        // Advise: open the model, pick a machine and a context; select Q3_K_M and press Convert.
+        window.showPage(MainWindow::Page::Advise);
+        window.openModel(m_model);
+        QTRY_VERIFY_WITH_TIMEOUT(!advise->isBusy(), 60000);
+        QCOMPARE(advise->currentModelId(), m_model);
+        advise->setRamGb(16);
+        advise->setContextTokens(1024);
+        auto *table = advise->findChild<QTableView *>(QStringLiteral("levels"));
+        auto *levels = qobject_cast<AdviceTableModel *>(table->model());
+        QVERIFY(levels);
+        int q3Row = -1;
+        QStringList names;
+        for (int r = 0; r < levels->rowCount(); ++r) {
+            if (levels->levelAt(r))
+                names << levels->levelAt(r)->name;
+            if (levels->levelAt(r) && levels->levelAt(r)->name == QStringLiteral("Q3_K_M"))
+                q3Row = r;
+        }
+        QVERIFY2(q3Row >= 0, qPrintable(QStringLiteral("levels: ") + names.join(u' ')));
+        table->selectRow(q3Row);
+        auto *adviseConvert = advise->findChild<QPushButton *>(QStringLiteral("convert"));
+        QVERIFY(adviseConvert->text().contains(QStringLiteral("Q3_K_M")));
+        QTest::mouseClick(adviseConvert, Qt::LeftButton);
+        QCOMPARE(window.currentPage(), MainWindow::Page::Convert);
+
+        // Convert: Q4_K_M checked as well, into a folder of our own.
+        QTRY_VERIFY_WITH_TIMEOUT(!convert->isLoading(), 60000);
+        QCOMPARE(convert->sourcePath(), m_model);
+        convert->setTargets({QStringLiteral("Q3_K_M"), QStringLiteral("Q4_K_M")});
+        convert->setOutputDir(outDir);
+        auto *convertButton = convert->findChild<QPushButton *>(QStringLiteral("convert"));
+        const auto labels = [](QWidget *w) {
+            QString t;
+            for (auto *l : w->findChildren<QLabel *>())
+                if (l->isVisible())
+                    t += l->text() + u'|';
+            return t;
+        };
+        QTRY_VERIFY2(convertButton->isEnabled(), qPrintable(labels(convert)));
+        QSignalSpy converted(convert, &ConvertPage::conversionFinished);
+        QTest::mouseClick(convertButton, Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(!converted.isEmpty(), 120000);
+        QCOMPARE(converted.at(0).at(0).toBool(), true);
+        const QStringList standard = converted.at(0).at(1).toStringList();
+        QCOMPARE(standard.size(), 2);
+        QString q3File, q4File;
+        for (const QString &p : standard)
+            (p.contains(QStringLiteral("Q3_K_M")) ? q3File : q4File) = p;
+        QVERIFY2(q3File.contains(QStringLiteral("Q3_K_M")) && q4File.contains(QStringLiteral("Q4_K_M")),
+                 qPrintable(standard.join(u' ')));
+        const std::uint64_t q3Bytes = QFileInfo(q3File).size();
+        const std::uint64_t q4Bytes = QFileInfo(q4File).size();
+        QVERIFY(q3Bytes < q4Bytes);
+
+        // "Measure quality": both files on the Measure page, the F32 source as the KLD base.
+        auto *measureButton = buttonWithText(convert, tr("Measure &quality"));
+        QVERIFY(measureButton && measureButton->isEnabled());
+        QTest::mouseClick(measureButton, Qt::LeftButton);
+        QCOMPARE(window.currentPage(), MainWindow::Page::Measure);
+        QCOMPARE(measure->models().size(), 2);
+        measure->setTextSource(m_text);
+        measure->setContext(64);
+        measure->setChunks(4);
+        auto *run = measure->findChild<QPushButton *>(QStringLiteral("run"));
+        QSignalSpy measured(measure, &MeasurePage::measurementFinished);
+        QTest::mouseClick(run, Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(!measured.isEmpty(), 120000);
+        QCOMPARE(measured.at(0).at(0).toBool(), true);
+
+        // Fit. Advise's "Fit exactly" carries RAM, context and KV type to Convert's fit panel;
+        // for this few-MB model every standard mix fits any RAM Advise can express (its RAM is
+        // in tenths of a GB, the OS reserve alone is GBs), so there is no budget between
+        // Q3_K_M and Q4_K_M for it to offer (its button stays off). The test sets the budget
+        // on the fit panel directly instead: "File size", halfway between the two files.
+        window.showPage(MainWindow::Page::Advise);
+        QVERIFY(!advise->findChild<QPushButton *>(QStringLiteral("fitExactlyButton"))->isEnabled());
+        window.showPage(MainWindow::Page::Convert);
+        const std::uint64_t budget = (q3Bytes + q4Bytes) / 2;
+        convert->fitPanel()->setFileSize(budget);
+        QCOMPARE(convert->fitPanel()->target()->fileBytes, budget);
+        QTRY_VERIFY(convertButton->isEnabled());
+        QSignalSpy fitted(convert, &ConvertPage::conversionFinished);
+        QTest::mouseClick(convertButton, Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(!fitted.isEmpty(), 120000);
+        QCOMPARE(fitted.at(0).at(0).toBool(), true);
+        const QString fitFile = fitted.at(0).at(1).toStringList().value(0);
+        const std::uint64_t fitBytes = QFileInfo(fitFile).size();
+        QVERIFY2(fitBytes <= budget, qPrintable(QStringLiteral("%1 > %2").arg(fitBytes).arg(budget)));
+        QVERIFY2(fitBytes > q3Bytes, qPrintable(QStringLiteral("%1 <= %2").arg(fitBytes).arg(q3Bytes)));
+
+        // Measure it the same way (the list still holds Q3_K_M and Q4_K_M: measured again).
+        QTest::mouseClick(measureButton, Qt::LeftButton);
+        QCOMPARE(window.currentPage(), MainWindow::Page::Measure);
+        QVERIFY(measure->models().contains(fitFile));
+        QSignalSpy measuredFit(measure, &MeasurePage::measurementFinished);
+        QTest::mouseClick(run, Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(!measuredFit.isEmpty(), 180000);
+        QCOMPARE(measuredFit.at(0).at(0).toBool(), true);
+
+        // Charts, as on the Advise page: the measured points of the three files at their sizes
+        // (in MB: the largest file, the F32 one, is under 1 GB), the fitted one between the two standard ones and labelled with its own name.
+        window.showPage(MainWindow::Page::Charts);
+        QCOMPARE(charts->findChild<QComboBox *>(QStringLiteral("model"))->currentIndex(), 0);
+        auto *chart = charts->findChild<SizeQualityChart *>(QStringLiteral("sizeQuality"));
+        QCustomPlot *plot = chart->plot();
+        plot->replot();
+        QCOMPARE(plot->xAxis->label(), QStringLiteral("File size (MB)"));
+        QCPGraph *points = nullptr;
+        for (int i = 0; i < plot->graphCount(); ++i)
+            if (plot->graph(i)->name() == QStringLiteral("Measured"))
+                points = plot->graph(i);
+        QVERIFY(points);
+        std::optional<double> q3Y, q4Y, fitY;
+        for (auto it = points->data()->constBegin(); it != points->data()->constEnd(); ++it) {
+            if (std::abs(it->key - q3Bytes / 1e6) < 1e-9)
+                q3Y = it->value;
+            else if (std::abs(it->key - q4Bytes / 1e6) < 1e-9)
+                q4Y = it->value;
+            else if (std::abs(it->key - fitBytes / 1e6) < 1e-9)
+                fitY = it->value;
+        }
+        QVERIFY2(q3Y && q4Y && fitY, qPrintable(QStringLiteral("%1 measured points").arg(points->dataCount())));
+        QVERIFY(q3Bytes < fitBytes && fitBytes < q4Bytes);
+        QVERIFY(fitBytes <= budget);
+        QCPItemText *label = nullptr;
+        QStringList texts;
+        for (int i = 0; i < plot->itemCount(); ++i) {
+            auto *t = qobject_cast<QCPItemText *>(plot->item(i));
+            if (!t)
+                continue;
+            texts << t->text();
+            if (t->text().startsWith(QStringLiteral("fit ~")))
+                label = t;
+        }
+        QVERIFY2(label, qPrintable(texts.join(QStringLiteral(", "))));
+        QCOMPARE(texts.filter(QStringLiteral("fit ~")).size(), 1);
+        // The label sits by its point: nearer to it than to either standard mix's point.
+        const auto pixel = [&](double bytes, double y) {
+            return QPointF(plot->xAxis->coordToPixel(bytes / 1e6), plot->yAxis->coordToPixel(y));
+        };
+        const QPointF c =
+            QRectF(label->topLeft->pixelPosition(), label->bottomRight->pixelPosition()).normalized().center();
+        const auto dist = [&](QPointF p) { return std::hypot(c.x() - p.x(), c.y() - p.y()); };
+        const QPointF fitPoint = pixel(double(fitBytes), *fitY);
+        QVERIFY2(dist(fitPoint) < 80, qPrintable(QStringLiteral("label %1,%2 point %3,%4")
+                                                     .arg(c.x()).arg(c.y()).arg(fitPoint.x()).arg(fitPoint.y())));
+        QVERIFY(plot->xAxis->range().contains(fitBytes / 1e6));
+    }
+};
+
+QTEST_MAIN(TestUiFitFlow)
+#include "testfitflow.moc"
