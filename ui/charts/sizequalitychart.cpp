@@ -50,7 +50,7 @@ void SizeQualityChart::setData(const QString &title, const QList<ChartQuantPoint
     p->xAxis->setLabel(megabytes ? tr("File size (MB)") : tr("File size (GB)"));
 
     QStringList estTips, measTips, recTips;
-    double maxX = 0, maxY = 0;
+    double maxX = 0, maxY = 0, minY = 0;
     const QColor fg = palette().color(QPalette::WindowText);
     QList<PointLabel> labels;
     QList<QPointF> unlabelled;
@@ -76,6 +76,7 @@ void SizeQualityChart::setData(const QString &title, const QList<ChartQuantPoint
         }
         maxX = std::max(maxX, x);
         maxY = std::max(maxY, pt.qualityLossPct);
+        minY = std::min(minY, pt.qualityLossPct);
         if (pt.measured && (pt.name.isEmpty() || estimateNames.contains(pt.name))) {
             unlabelled.append(QPointF(x, pt.qualityLossPct));
         } else {
@@ -138,6 +139,8 @@ void SizeQualityChart::setData(const QString &title, const QList<ChartQuantPoint
     if (points.isEmpty())
         showEmptyMessage(tr("Choose a model on the Advise page"));
     p->xAxis->setRange(0, std::max(maxX * 1.15, 1e-3));
-    p->yAxis->setRange(std::min(-0.5, -maxY * 0.08), std::max(maxY * 1.15, 1.0));
+    // A measured file can beat full precision on a short text (a negative loss): keep it in view.
+    p->yAxis->setRange(std::min({-0.5, -maxY * 0.08, minY - (maxY - minY) * 0.08}),
+                       std::max(maxY * 1.15, 1.0));
     applyPalette();
 }
