@@ -89,6 +89,7 @@ private slots:
         o.nHeads = 4;
         o.nHeadsKv = 2;
         o.nVocab = 512;
+        o.nCtx = 256; // below Advise's usual smallest context (512)
         o.name = QStringLiteral("fit flow model");
         NullJobContext ctx;
         writeSyntheticModel(m_model, o, ctx);
@@ -118,7 +119,7 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(!advise->isBusy(), 60000);
         QCOMPARE(advise->currentModelId(), m_model);
         advise->setRamGb(16);
-        advise->setContextTokens(1024);
+        advise->setContextTokens(256);
         auto *table = advise->findChild<QTableView *>(QStringLiteral("levels"));
         auto *levels = qobject_cast<AdviceTableModel *>(table->model());
         QVERIFY(levels);

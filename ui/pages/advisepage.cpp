@@ -593,10 +593,14 @@ void AdvisePage::updateContextRange()
         if (const ModelShape *m = m_advisor->catalog().find(m_model->currentData().toString()))
             maxCtx = m->nCtxMax;
     }
-    maxCtx = std::max<std::uint32_t>(maxCtx, kMinContextTokens);
+    // A model trained on fewer than 512 tokens (a tiny test model) starts the slider lower, so its
+    // whole range is one the advisor accepts.
+    const std::uint32_t minCtx = std::clamp<std::uint32_t>(maxCtx / kContextStep * kContextStep,
+                                                           kContextStep, kMinContextTokens);
+    maxCtx = std::max(maxCtx, minCtx);
     const int old = m_context->value() * kContextStep;
     const QSignalBlocker block(m_context);
-    m_context->setRange(kMinContextTokens / kContextStep, int(maxCtx / kContextStep));
+    m_context->setRange(int(minCtx / kContextStep), int(maxCtx / kContextStep));
     const int wanted = old > 0 ? old : int(kDefaultContext);
     m_context->setValue(std::min<int>(wanted, int(maxCtx)) / kContextStep);
 }
