@@ -168,7 +168,7 @@ private slots:
         QVERIFY(q3Bytes < q4Bytes);
 
         // "Measure quality": both files on the Measure page, the F32 source as the KLD base.
-        auto *measureButton = buttonWithText(convert, tr("Measure &quality"));
+        auto *measureButton = buttonWithText(convert, QStringLiteral("Measure &quality"));
         QVERIFY(measureButton && measureButton->isEnabled());
         QTest::mouseClick(measureButton, Qt::LeftButton);
         QCOMPARE(window.currentPage(), MainWindow::Page::Measure);
