@@ -16,6 +16,7 @@
 #include "eval/resultsstore.h"
 #include "advisor/placement.h"
 #include "gguf/ggufreader.h"
+#include "tasks/measuredquality.h"
 #include "util/error.h"
 #include "util/units.h"
 
@@ -46,26 +47,7 @@ QString gb(std::uint64_t bytes)
 // QuantFit's own perplexity runs (the results store), for replacing estimates by measurements.
 std::vector<QualityMeasurement> measuredRuns()
 {
-    std::vector<QualityMeasurement> runs;
-    for (const MeasurementRecord &r : ResultsStore().list()) {
-        QualityMeasurement m;
-        m.fileType = fileTypeFromName(r.fileType);
-        m.nParams = r.nParams;
-        m.isBase = r.isBase || r.fileType == QLatin1String("F32")
-                   || r.fileType == QLatin1String("F16") || r.fileType == QLatin1String("BF16");
-        m.ppl = r.ppl;
-        if (r.kld) {
-            m.meanKld = r.kld->kldMean;
-            m.pplRatio = r.kld->pplRatio;
-        }
-        m.textSource = r.textSource;
-        m.nCtx = r.nCtx;
-        m.label = QStringLiteral("%1 measured on %2, %3")
-                      .arg(r.fileType, QFileInfo(r.textSource).fileName(),
-                           r.date.date().toString(Qt::ISODate));
-        runs.push_back(std::move(m));
-    }
-    return runs;
+    return qualityMeasurements(ResultsStore().list());
 }
 
 QJsonObject memoryJson(const MemoryBreakdown &m)

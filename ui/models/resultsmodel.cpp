@@ -1,5 +1,6 @@
 #include "resultsmodel.h"
 
+#include "tasks/measuredquality.h"
 #include "util/units.h"
 
 #include <QFileInfo>
@@ -47,26 +48,7 @@ void ResultsModel::remove(int row)
 
 std::vector<QualityMeasurement> ResultsModel::qualityMeasurements() const
 {
-    std::vector<QualityMeasurement> runs;
-    for (const MeasurementRecord &r : m_records) {
-        QualityMeasurement m;
-        m.fileType = fileTypeFromName(r.fileType);
-        m.nParams = r.nParams;
-        m.isBase = r.isBase || r.fileType == QLatin1String("F32")
-                   || r.fileType == QLatin1String("F16") || r.fileType == QLatin1String("BF16");
-        m.ppl = r.ppl;
-        if (r.kld) {
-            m.meanKld = r.kld->kldMean;
-            m.pplRatio = r.kld->pplRatio;
-        }
-        m.textSource = r.textSource;
-        m.nCtx = r.nCtx;
-        m.label = tr("%1 measured on %2, %3")
-                      .arg(r.fileType, QFileInfo(r.textSource).fileName(),
-                           r.date.date().toString(Qt::ISODate));
-        runs.push_back(std::move(m));
-    }
-    return runs;
+    return QuantFit::qualityMeasurements({m_records.constData(), std::size_t(m_records.size())});
 }
 
 int ResultsModel::rowCount(const QModelIndex &parent) const

@@ -741,13 +741,7 @@ void AdvisePage::updateMemoryBar()
         memory = m_tableModel->exactFit()->memory;
         weights = tr("Weights (fit exactly)");
     } else {
-        const QuantRow *r = m_tableModel->levelAt(current >= 0 ? current : m_tableModel->recommendedRow());
-        if (!r)
-            r = recommendedIQuant();
-        if (!r)
-            r = m_advice->row(FileType::Q4_K_M);
-        if (!r)
-            r = &m_advice->rows.front();
+        const QuantRow *r = levelOrRecommended(current);
         memory = r->memory;
         weights = tr("Weights (%1)").arg(r->name);
     }
@@ -762,6 +756,21 @@ void AdvisePage::updateMemoryBar()
     m_memoryBar->setParts(parts);
     m_memoryBar->setCapacity(m_advice->options.ramBytes, tr("RAM"));
     updateActionButtons();
+}
+
+// The level of table row `current` (-1: none selected), else the recommended one, an
+// I-quant recommendation, Q4_K_M or the first level: never null while there is advice.
+const QuantRow *AdvisePage::levelOrRecommended(int current) const
+{
+    const QuantRow *r =
+        m_tableModel->levelAt(current >= 0 ? current : m_tableModel->recommendedRow());
+    if (!r)
+        r = recommendedIQuant();
+    if (!r)
+        r = m_advice->row(FileType::Q4_K_M);
+    if (!r)
+        r = &m_advice->rows.front();
+    return r;
 }
 
 // "Convert with Q4_K_M…" follows the selected (else the recommended) level; on the fit row it
@@ -781,13 +790,7 @@ void AdvisePage::updateActionButtons()
                                        "and KV type"));
         return;
     }
-    const QuantRow *r = m_tableModel->levelAt(current >= 0 ? current : m_tableModel->recommendedRow());
-    if (!r)
-        r = recommendedIQuant();
-    if (!r)
-        r = m_advice->row(FileType::Q4_K_M);
-    if (!r)
-        r = &m_advice->rows.front();
+    const QuantRow *r = levelOrRecommended(current);
     m_convertButton->setText(tr("Convert &with %1…").arg(r->name));
     m_convertButton->setToolTip(tr("Open the Convert page with this quant selected"));
 }

@@ -126,6 +126,7 @@ private:
     void updateActionButtons();
     /// The recommended row when it is an I-quant (not in the table), else nullptr.
     const QuantFit::QuantRow *recommendedIQuant() const;
+    const QuantFit::QuantRow *levelOrRecommended(int current) const;
     void emitIdleWhenDone();
     void showError(const QString &message);
     /// RAM, reserve, KV type and flash attention: what the priority rows depend on.
