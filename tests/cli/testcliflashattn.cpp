@@ -29,24 +29,6 @@ QString shared(const QString &relative)
     return dir.isEmpty() ? QString() : QDir(dir).filePath(relative);
 }
 
-/// reference.csv's row for `file`: column name -> text.
-std::map<QString, QString> referenceRow(const QString &file)
-{
-    std::map<QString, QString> row;
-    QFile f(shared(QStringLiteral("arch/reference.csv")));
-    if (!f.open(QIODevice::ReadOnly))
-        return row;
-    const QList<QByteArray> header = f.readLine().trimmed().split(',');
-    while (!f.atEnd()) {
-        const QList<QByteArray> cols = f.readLine().trimmed().split(',');
-        if (cols.isEmpty() || QString::fromLatin1(cols[0]) != file)
-            continue;
-        for (qsizetype i = 0; i < cols.size() && i < header.size(); ++i)
-            row[QString::fromLatin1(header[i])] = QString::fromLatin1(cols[i]);
-    }
-    return row;
-}
-
 QJsonObject jsonOf(const CliResult &r)
 {
     return QJsonDocument::fromJson(r.out).object();
@@ -86,12 +68,11 @@ private slots:
         const QString text = shared(QStringLiteral("text/tinystories-valid-head.txt"));
         if (m_model.isEmpty() || !QFile::exists(m_model) || !QFile::exists(text))
             QSKIP("shared test data (../shared/testdata) not found: skipping the -fa checks");
-        const auto ref = referenceRow(QStringLiteral("synth-phi3.gguf"));
-        bool okOn = false, okOff = false;
-        m_refOn = ref.count(QStringLiteral("ppl_final"))
-            ? ref.at(QStringLiteral("ppl_final")).toDouble(&okOn) : 0;
-        m_refOff = ref.count(QStringLiteral("ppl_final_fa_off"))
-            ? ref.at(QStringLiteral("ppl_final_fa_off")).toDouble(&okOff) : 0;
+        const auto ref = archReference(QStringLiteral("synth-phi3.gguf"));
+        const bool okOn = ref.count(QStringLiteral("ppl_final"));
+        const bool okOff = ref.count(QStringLiteral("ppl_final_fa_off"));
+        m_refOn = okOn ? ref.at(QStringLiteral("ppl_final")) : 0;
+        m_refOff = okOff ? ref.at(QStringLiteral("ppl_final_fa_off")) : 0;
         QVERIFY2(okOn && okOff, "synth-phi3.gguf missing from arch/reference.csv");
         // The text's first ~100 KB cut at a line end, as the reference runs (4 chunks need ~2 KB).
         QFile in(text);

@@ -17,6 +17,30 @@ QString sharedTestData()
     return QFileInfo(dir).isDir() ? QFileInfo(dir).canonicalFilePath() : QString();
 }
 
+std::map<QString, double> archReference(const QString &file)
+{
+    std::map<QString, double> row;
+    const QString data = sharedTestData();
+    if (data.isEmpty())
+        return row;
+    QFile f(QDir(data).filePath(QStringLiteral("arch/reference.csv")));
+    if (!f.open(QIODevice::ReadOnly))
+        return row;
+    const QList<QByteArray> header = f.readLine().trimmed().split(',');
+    while (!f.atEnd()) {
+        const QList<QByteArray> cols = f.readLine().trimmed().split(',');
+        if (cols.isEmpty() || QString::fromLatin1(cols[0]) != file)
+            continue;
+        for (qsizetype i = 0; i < cols.size() && i < header.size(); ++i) {
+            bool ok = false;
+            const double v = cols[i].toDouble(&ok);
+            if (ok)
+                row[QString::fromLatin1(header[i])] = v;
+        }
+    }
+    return row;
+}
+
 QString cliPath()
 {
     return QStringLiteral(QUANTFIT_CLI_PATH);

@@ -4,11 +4,18 @@
 #include <QString>
 #include <QStringList>
 
+#include <map>
+
 namespace QuantFit::Test {
 
 /// ../shared/testdata (or QUANTFIT_TESTDATA in the environment) when it exists, else empty:
 /// callers QSKIP with a message.
 QString sharedTestData();
+
+/// The numeric columns of `file`'s row in testdata/arch/reference.csv (llama.cpp's figures for
+/// the tiny models of each architecture: ppl_final, ppl_final_fa_off, ...); empty when the
+/// shared data, the table or the row is missing.
+std::map<QString, double> archReference(const QString &file);
 
 /// Path of the built quantfit-cli.
 QString cliPath();

@@ -35,20 +35,12 @@ using namespace QuantFit;
 namespace {
 
 // The final perplexity (column ppl_final: llama.cpp's default, flash attention) of `file` in
-// the folder's reference.csv, or NaN.
-double referencePpl(const QString &archDir, const QString &file)
+// testdata/arch/reference.csv, or NaN.
+double referencePpl(const QString &file)
 {
-    QFile csv(QDir(archDir).filePath(QStringLiteral("reference.csv")));
-    if (!csv.open(QIODevice::ReadOnly | QIODevice::Text))
-        return std::nan("");
-    const QStringList header = QString::fromUtf8(csv.readLine()).trimmed().split(QLatin1Char(','));
-    const qsizetype column = header.indexOf(QStringLiteral("ppl_final"));
-    while (!csv.atEnd()) {
-        const QStringList cells = QString::fromUtf8(csv.readLine()).trimmed().split(QLatin1Char(','));
-        if (column >= 0 && cells.size() > column && cells.front() == file)
-            return cells[column].toDouble();
-    }
-    return std::nan("");
+    const auto row = Test::archReference(file);
+    const auto it = row.find(QStringLiteral("ppl_final"));
+    return it == row.end() ? std::nan("") : it->second;
 }
 
 // The perplexity the summary label shows for `file` ("<b>FILE</b> ...: perplexity <b>X ± E</b>").
@@ -134,7 +126,7 @@ void TestUiMeasureArch::perplexityMatchesLlamaCpp()
 {
     QFETCH(QString, file);
     QFETCH(double, tolerance);
-    const double expected = referencePpl(m_arch, file);
+    const double expected = referencePpl(file);
     QVERIFY2(std::isfinite(expected), qPrintable(file + QStringLiteral(" is not in reference.csv")));
     JobRunner runner;
     ResultsModel results;
@@ -197,13 +189,13 @@ void TestUiMeasureArch::klDivergenceOfTheQuantizedMoe()
     QVERIFY(it->kld->sameTopPercent > 0.0);
     // Its perplexity within the 1 % of llama.cpp's figure for the same file.
     const double shown = shownPpl(page, q4);
-    const double expected = referencePpl(m_arch, q4);
+    const double expected = referencePpl(q4);
     qInfo("%s against %s: PPL %.4f (llama.cpp %.4f, relative %.2e), mean KLD %.5f, same top %.1f %%",
           qPrintable(q4), qPrintable(f32), shown, expected, std::abs(shown / expected - 1.0),
           it->kld->kldMean, it->kld->sameTopPercent);
     QVERIFY(std::abs(shown / expected - 1.0) <= 1e-2);
     // The base's shown perplexity is the F32 reference figure.
-    QVERIFY(std::abs(shownPpl(page, f32) / referencePpl(m_arch, f32) - 1.0) <= 1e-3);
+    QVERIFY(std::abs(shownPpl(page, f32) / referencePpl(f32) - 1.0) <= 1e-3);
     QVERIFY(page.findChild<QLabel *>(QStringLiteral("summary"))->text().contains(QStringLiteral("mean KLD")));
 }
 

@@ -58,28 +58,6 @@ EvalTokens headTokens(const LlamaModel &m)
     return tokenizeEvalText(m.file(), head, text);
 }
 
-/// reference.csv's row for `file`: column name -> value.
-std::map<QString, double> referenceRow(const QString &file)
-{
-    std::map<QString, double> row;
-    QFile f(archFile(QStringLiteral("reference.csv")));
-    if (!f.open(QIODevice::ReadOnly))
-        return row;
-    const QList<QByteArray> header = f.readLine().trimmed().split(',');
-    while (!f.atEnd()) {
-        const QList<QByteArray> cols = f.readLine().trimmed().split(',');
-        if (cols.isEmpty() || QString::fromLatin1(cols[0]) != file)
-            continue;
-        for (qsizetype i = 0; i < cols.size() && i < header.size(); ++i) {
-            bool ok = false;
-            const double v = cols[i].toDouble(&ok);
-            if (ok)
-                row[QString::fromLatin1(header[i])] = v;
-        }
-    }
-    return row;
-}
-
 PerplexityOptions referenceOptions()
 {
     PerplexityOptions o;
@@ -135,7 +113,7 @@ private:
         QFETCH(double, tolerance);
         const QString model = archFile(file);
         REQUIRE_SHARED(model);
-        const auto ref = referenceRow(file);
+        const auto ref = Test::archReference(file);
         const QString column =
             flashAttention ? QStringLiteral("ppl_final") : QStringLiteral("ppl_final_fa_off");
         QVERIFY2(ref.count(column), "model missing from reference.csv");
@@ -243,7 +221,7 @@ private slots:
         QFETCH(double, tolerance);
         const QString model = archFile(file);
         REQUIRE_SHARED(model);
-        const auto ref = referenceRow(file);
+        const auto ref = Test::archReference(file);
         QVERIFY2(ref.count(QStringLiteral("ppl_final")), "model missing from reference.csv");
         const auto m = openModel(model);
         NullJobContext ctx;
