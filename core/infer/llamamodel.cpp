@@ -394,6 +394,60 @@ std::shared_ptr<const LlamaModel> LlamaModel::open(const QString &path)
     return std::make_shared<const LlamaModel>(std::move(file));
 }
 
+LlamaModel::LlamaModel(const LlamaModel &base, std::shared_ptr<const LlamaModel> keepAlive)
+    : m_file(base.m_file), m_info(base.m_info), m_hp(base.m_hp), m_tokenEmbd(base.m_tokenEmbd),
+      m_output(base.m_output), m_outputNorm(base.m_outputNorm), m_ropeFreqs(base.m_ropeFreqs),
+      m_ropeFactorsShort(base.m_ropeFactorsShort), m_ropeFactorsLong(base.m_ropeFactorsLong),
+      m_longRope(base.m_longRope), m_parts(base.m_parts), m_layers(base.m_layers),
+      m_base(std::move(keepAlive))
+{
+}
+
+std::shared_ptr<const LlamaModel>
+LlamaModel::withWeight(std::shared_ptr<const LlamaModel> base, const QByteArray &name,
+                       GgmlType type, std::shared_ptr<const std::vector<std::uint8_t>> data)
+{
+    Q_ASSERT(base && data);
+    const QString label = fileLabel(base->file());
+    if (!Infer::canDecode(type))
+        throw Error(QStringLiteral("'%1': tensor '%2' cannot be replaced by type %3, which "
+                                   "inference cannot read")
+                        .arg(label, QString::fromUtf8(name), ggmlTypeName(type)));
+    std::shared_ptr<LlamaModel> m(new LlamaModel(*base, base));
+    int replaced = 0;
+    auto replace = [&](WeightMatrix &w, std::uint64_t nMatrices) {
+        if (!w.present() || w.name != name)
+            return;
+        const std::uint64_t rb = rowBytes(typeFacts(type), std::uint64_t(w.nIn));
+        const std::uint64_t need = rb * std::uint64_t(w.nOut) * nMatrices;
+        if (data->size() < need)
+            throw Error(QStringLiteral("'%1': the replacement of tensor '%2' has %3 bytes, %4 "
+                                       "needed in %5")
+                            .arg(label, QString::fromUtf8(name))
+                            .arg(data->size())
+                            .arg(need)
+                            .arg(ggmlTypeName(type)));
+        w.type = type;
+        w.data = data->data();
+        w.rowBytes = rb;
+        ++replaced;
+    };
+    replace(m->m_tokenEmbd, 1);
+    replace(m->m_output, 1);
+    for (Layer &L : m->m_layers) {
+        for (WeightMatrix *w : {&L.wqkv, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffnGate, &L.ffnUp,
+                                &L.ffnDown, &L.router})
+            replace(*w, 1);
+        for (ExpertTensor *e : {&L.gateExps, &L.upExps, &L.downExps})
+            replace(e->all, std::uint64_t(std::max(e->nExperts, 1)));
+    }
+    if (replaced == 0)
+        throw Error(QStringLiteral("'%1': no weight matrix named '%2' to replace")
+                        .arg(label, QString::fromUtf8(name)));
+    m->m_replacement = std::move(data);
+    return m;
+}
+
 const float *LlamaModel::ropeFactorsFor(int nCtx) const
 {
     if (m_longRope && (m_ropeFactorsShort || m_ropeFactorsLong))

@@ -114,6 +114,16 @@ public:
     /// Convenience: maps `path` and loads it.
     static std::shared_ptr<const LlamaModel> open(const QString &path);
 
+    /// `base` with one weight replaced: the matrix or expert stack named `name` (token_embd also
+    /// as the tied output head) reads `data`, the whole tensor in `type` with the original's
+    /// shape, instead of the mapped bytes; everything else is shared with `base` (kept alive,
+    /// as is `data`). For measuring what quantizing one tensor costs without writing a file.
+    /// Throws Error when no weight matrix is named `name`, inference cannot read `type`, or
+    /// `data` is shorter than the tensor in that type.
+    static std::shared_ptr<const LlamaModel>
+    withWeight(std::shared_ptr<const LlamaModel> base, const QByteArray &name, GgmlType type,
+               std::shared_ptr<const std::vector<std::uint8_t>> data);
+
     const GgufFile &file() const { return *m_file; }
     const std::shared_ptr<const GgufFile> &sharedFile() const { return m_file; }
     const ModelInfo &info() const { return m_info; }
@@ -156,6 +166,8 @@ public:
     void embedToken(std::int32_t token, std::span<float> out) const;
 
 private:
+    LlamaModel(const LlamaModel &base, std::shared_ptr<const LlamaModel> keepAlive);
+
     std::shared_ptr<const GgufFile> m_file;
     ModelInfo m_info;
     LlamaHParams m_hp;
@@ -169,6 +181,9 @@ private:
     const ArchParts *m_parts = nullptr;
     std::vector<Layer> m_layers;
     std::vector<std::vector<float>> m_owned; // decoded non-F32 vectors (norms, biases)
+    // withWeight(): the model whose views (and m_owned) this one shares, and the replacement.
+    std::shared_ptr<const LlamaModel> m_base;
+    std::shared_ptr<const std::vector<std::uint8_t>> m_replacement;
 };
 
 /// Element type of the KV cache. llama.cpp's default is F16 (`type_k`, `type_v` of
