@@ -119,6 +119,14 @@ QString decisionText(const PlannedTensor &p)
 // --calibration and its settings; the settings alone are an error (they would be ignored).
 std::optional<CalibrationRequest> calibrationOption(const QCommandLineParser &parser)
 {
+    if (parser.isSet(QStringLiteral("calibrate"))) {
+        // --calibration-chunks/-ctx then belong to the fit's calibration (fitCalibrationOption).
+        if (parser.isSet(QStringLiteral("calibration")) || parser.isSet(QStringLiteral("save-imatrix")))
+            throw Error(QStringLiteral("--calibrate measures the fit's sensitivities; it cannot "
+                                       "be combined with --calibration/--save-imatrix (compute "
+                                       "the imatrix first and pass --imatrix FILE)"));
+        return std::nullopt;
+    }
     if (!parser.isSet(QStringLiteral("calibration"))) {
         for (const char *o : {"calibration-chunks", "calibration-ctx", "save-imatrix"}) {
             if (parser.isSet(QLatin1String(o)))
@@ -260,6 +268,31 @@ std::optional<FitTarget> fitTargetOption(const QCommandLineParser &parser)
     return t;
 }
 
+// --calibrate [--calibration-text TEXT] [--calibration-chunks N] [--calibration-ctx N]
+// [--force-calibration]: the fit's measured sensitivities; the text and force alone are errors.
+std::optional<FitCalibrationSettings> fitCalibrationOption(const QCommandLineParser &parser,
+                                                           bool fitting)
+{
+    if (!parser.isSet(QStringLiteral("calibrate"))) {
+        for (const char *o : {"calibration-text", "force-calibration"}) {
+            if (parser.isSet(QLatin1String(o)))
+                throw Error(QStringLiteral("--%1 needs --calibrate").arg(QLatin1String(o)));
+        }
+        return std::nullopt;
+    }
+    if (!fitting)
+        throw Error(QStringLiteral("--calibrate needs a fitted mix (--target-size, --target-bpw "
+                                   "or --fit-ram)"));
+    FitCalibrationSettings c;
+    c.textSource = parser.value(QStringLiteral("calibration-text"));
+    c.nChunks = int(intOption(parser, QStringLiteral("calibration-chunks"),
+                              kFitCalibrationDefaultChunks, 1, 1 << 20));
+    c.nCtx = int(intOption(parser, QStringLiteral("calibration-ctx"), kFitCalibrationDefaultCtx,
+                           8, 1 << 20));
+    c.force = parser.isSet(QStringLiteral("force-calibration"));
+    return c;
+}
+
 int runQuantize(const QStringList &args)
 {
     QCommandLineParser parser;
@@ -307,9 +340,11 @@ int runQuantize(const QStringList &args)
                          "ARCHIVE:MEMBER, as imatrix -f reads it), then quantize with it; one "
                          "job, one progress bar. Not with --imatrix.", "TEXT");
     value("calibration-chunks", "With --calibration: evaluate at most N chunks (default 100; "
-                                "-1: the whole text).", "N");
+                                "-1: the whole text). With --calibrate: chunks of the "
+                                "calibration text (default 8).", "N");
     value("calibration-ctx", "With --calibration: tokens per chunk (default 512, as "
-                             "llama-imatrix).", "N");
+                             "llama-imatrix). With --calibrate: default 128 (or the model's "
+                             "context when smaller).", "N");
     value("save-imatrix", "With --calibration: also write the computed matrix to FILE (GGUF; "
                           "legacy for a .dat name).", "FILE");
     value("override-kv", "Set KEY in the output metadata: TYPE is int, float, bool or str "
@@ -318,6 +353,13 @@ int runQuantize(const QStringList &args)
     value("target-size", "Fit a mix to this file size instead of TYPE: one type per tensor, "
                          "chosen from measured errors, so that the file is at most SIZE "
                          "(B, KB, MB, GB, TB or KiB, MiB, GiB, TiB; e.g. 38GB).", "SIZE");
+    flag("calibrate", "With a fitted mix: measure each tensor's sensitivity (the KL divergence "
+                      "of the model with that tensor alone at Q4_K, on a text) instead of the "
+                      "documented factors; one forward pass per tensor, estimated first.");
+    value("calibration-text", "With --calibrate: the text (a file or ARCHIVE:MEMBER; default "
+                              "the built-in sample).", "TEXT");
+    flag("force-calibration", "With --calibrate: run even when the estimate exceeds 30 "
+                              "minutes.");
     value("target-bpw", "Fit a mix to this many bits per weight of tensor data (e.g. 4.3).",
           "BITS");
     value("fit-ram", "Fit a mix to a machine with this much RAM (decimal GB): the weights get "
@@ -340,7 +382,15 @@ int runQuantize(const QStringList &args)
         return 0;
 
     const QStringList pos = parser.positionalArguments();
-    const std::optional<FitTarget> fitTarget = fitTargetOption(parser);
+    std::optional<FitTarget> fitTarget = fitTargetOption(parser);
+    if (auto c = fitCalibrationOption(parser, fitTarget.has_value())) {
+        fitTarget->calibration = std::move(c);
+        const bool quiet = parser.isSet(QStringLiteral("quiet"));
+        fitTarget->onCalibrationEstimate = [quiet](const FitCalibrationEstimate &e) {
+            if (!quiet)
+                err(QStringLiteral("calibration: %1\n").arg(e.text()));
+        };
+    }
     ConversionRequest request;
     request.sourcePath = pos.at(0);
     if (fitTarget) {

@@ -512,6 +512,53 @@ const FitCandidate &FitTensor::chosen() const
     return candidates.front();
 }
 
+GgmlType fitProbeType(const std::vector<FitCandidate> &candidates)
+{
+    Q_ASSERT(!candidates.empty());
+    for (G preferred : {G::Q4_K, G::Q4_0}) {
+        for (const FitCandidate &c : candidates) {
+            if (c.type == preferred)
+                return c.type;
+        }
+    }
+    return candidates[candidates.size() / 2].type;
+}
+
+std::vector<std::uint8_t> quantizeFitProbe(const FitProbe &probe, const FitRowSource &rows,
+                                           int nThreads, JobContext &ctx)
+{
+    const GgufTensorInfo &t = probe.tensor;
+    const TypeKernels &k = kernelsFor(probe.type);
+    if (!k.quantizeRow)
+        throw Error(QStringLiteral("tensor %1: type %2 cannot be written")
+                        .arg(QString::fromUtf8(t.name), ggmlTypeName(probe.type)));
+    const std::uint64_t ne0 = t.ne[0];
+    const std::uint64_t nRows = t.nRows();
+    const std::uint64_t rowsPerMatrix = std::max<std::uint64_t>(t.ne[1], 1);
+    const std::uint64_t rb = rowBytes(typeFacts(probe.type), ne0);
+    std::vector<std::uint8_t> out(std::size_t(rb * nRows));
+    const std::vector<float> &importance = *probe.importance;
+    // Row chunks of about 64k values: enough work per chunk, cancellation well under a second.
+    const std::uint64_t rowsPerChunk = std::max<std::uint64_t>(1, 65536 / std::max<std::uint64_t>(ne0, 1));
+    const std::uint64_t nChunks = (nRows + rowsPerChunk - 1) / rowsPerChunk;
+    parallelFor(
+        nChunks, nThreads,
+        [&](std::uint64_t chunk) {
+            std::vector<float> x(static_cast<std::size_t>(ne0));
+            const std::uint64_t end = std::min(nRows, (chunk + 1) * rowsPerChunk);
+            for (std::uint64_t r = chunk * rowsPerChunk; r < end; ++r) {
+                rows(t, r, x.data());
+                const std::uint64_t offset = (r / rowsPerMatrix) * ne0;
+                const float *imp = !importance.empty() && offset + ne0 <= importance.size()
+                                       ? importance.data() + offset
+                                       : nullptr;
+                k.quantizeRow(x.data(), out.data() + r * rb, std::int64_t(ne0), imp);
+            }
+        },
+        &ctx);
+    return out;
+}
+
 double fitRoleSensitivity(TensorCategory c)
 {
     if (c == TensorCategory::Output)
@@ -647,14 +694,18 @@ FitResult fitMix(const GgufMetadata &metadata, const std::vector<GgufTensorInfo>
     // The note is fixed before the allocation so that the header size is known.
     const QString budgetKindText =
         kind == FitBudgetKind::FileBytes ? QStringLiteral("file") : QStringLiteral("tensor data");
+    const bool calibrated = bool(options.calibrate);
     result.note = QStringLiteral("QuantFit fitted mix: %1 (%2 bytes of %3); floors from %4; cost = "
-                                 "%5squared error of sampled rows per candidate type x sensitivity; "
+                                 "%5squared error of sampled rows per candidate type x %6; "
                                  "greedy by marginal gain per byte, then exchanges")
                       .arg(options.budgetText.isEmpty() ? QStringLiteral("budget")
                                                         : options.budgetText)
                       .arg(options.budgetBytes)
                       .arg(budgetKindText, fileTypeName(result.baseMix),
-                           withImatrix ? QStringLiteral("imatrix-weighted ") : QString());
+                           withImatrix ? QStringLiteral("imatrix-weighted ") : QString(),
+                           calibrated ? QStringLiteral("measured sensitivity (calibrated: %1)")
+                                            .arg(options.calibrationText)
+                                      : QStringLiteral("sensitivity"));
     QuantOptions planOptions = options.base;
     planOptions.hasImatrix = withImatrix;
     planOptions.metadataOverrides.push_back(
@@ -749,6 +800,46 @@ FitResult fitMix(const GgufMetadata &metadata, const std::vector<GgufTensorInfo>
     result.costSeconds = double(timer.nsecsElapsed()) / 1e9;
     timer.restart();
 
+    //
+    // measured sensitivity (calibration)
+    //
+    if (calibrated) {
+        std::vector<FitProbe> probes(fit.size());
+        std::vector<std::size_t> probeIndex(fit.size());
+        for (std::size_t k = 0; k < fit.size(); ++k) {
+            FitTensor &ft = fit[k];
+            ft.probeType = fitProbeType(ft.candidates);
+            const auto it = std::find_if(ft.candidates.begin(), ft.candidates.end(),
+                                         [&](const FitCandidate &c) { return c.type == ft.probeType; });
+            probeIndex[k] = std::size_t(it - ft.candidates.begin());
+            probes[k] = {basePlan.tensors[planIndex[k]].source, ft.probeType, it->relativeError,
+                         &importance[k]};
+        }
+        const std::vector<double> kld = options.calibrate(probes, ctx);
+        if (kld.size() != fit.size())
+            throw Error(QStringLiteral("internal: calibration measured %1 tensors of %2")
+                            .arg(kld.size())
+                            .arg(fit.size()));
+        for (std::size_t k = 0; k < fit.size(); ++k) {
+            FitTensor &ft = fit[k];
+            ft.measuredKld = std::max(0.0, kld[k]);
+            const double probeError = ft.candidates[probeIndex[k]].relativeError;
+            // A probe without error (a tensor its probe type represents exactly) gives no ratio:
+            // the documented sensitivity stays.
+            if (!(probeError > 0))
+                continue;
+            ft.sensitivity = ft.measuredKld / probeError;
+            for (FitCandidate &c : ft.candidates)
+                c.cost = c.relativeError * ft.sensitivity;
+            // Exactly the measurement, not its product with a rounded ratio.
+            ft.candidates[probeIndex[k]].cost = ft.measuredKld;
+        }
+        result.calibrated = true;
+        result.calibrationText = options.calibrationText;
+        result.calibrationSeconds = double(timer.nsecsElapsed()) / 1e9;
+        timer.restart();
+    }
+
     // Floors: a protected tensor keeps only candidates at least as large and as good as its
     // base type.
     for (FitTensor &ft : fit) {
@@ -784,8 +875,13 @@ FitResult fitMix(const GgufMetadata &metadata, const std::vector<GgufTensorInfo>
         start.bytes = fixedBytes;
         bool complete = true;
         for (std::size_t k = 0; k < fit.size() && complete; ++k) {
-            const G type = mixPlan.tensors[planIndex[k]].targetType;
             const FitTensor &ft = fit[k];
+            // A tensor that costs nothing in any type (calibration measured no effect on the
+            // output) takes its smallest candidate, so its bytes go to tensors that matter.
+            const bool free = std::all_of(ft.candidates.begin(), ft.candidates.end(),
+                                          [](const FitCandidate &c) { return c.cost == 0; });
+            const G type = free ? ft.candidates.front().type
+                                : mixPlan.tensors[planIndex[k]].targetType;
             const auto it = std::find_if(ft.candidates.begin(), ft.candidates.end(),
                                          [&](const FitCandidate &c) { return c.type == type; });
             complete = it != ft.candidates.end();

@@ -16,6 +16,11 @@
 //     tensor's lower convex hull of (bytes, cost) by the largest cost saved per byte while they
 //     fit (the Lagrangian solution), then any single upgrade that still fits, best first. The
 //     base mix's own assignment, improved the same way, is kept instead when it predicts less.
+//     With calibration (FitOptions::calibrate) the sensitivity is measured instead: each
+//     candidate tensor alone is quantized at its probe type (fitProbeType) inside the model, the
+//     mean KL divergence of the logits from the source's is measured, and the tensor's
+//     sensitivity becomes that KLD / the probe type's relative error, so every candidate costs
+//     relative error x measured sensitivity and the probe type's cost is its measured KLD.
 //  4. The result is a QuantPlan of the nearest standard file type whose candidates are all
 //     decided by the recipe's --tensor-type items, with a quantize.recipe note.
 
@@ -50,6 +55,22 @@ FitRowSource fileRowSource(const GgufFile &file);
 /// name and row, the statistics of make-model's weights. Deterministic.
 FitRowSource syntheticRowSource();
 
+/// One tensor whose sensitivity calibration measures: quantize `tensor` whole at `type` (rows
+/// from the fit's row source, weighted by `importance` when not empty: ne0 values per matrix),
+/// put it in place of the source tensor, and measure the model's mean KLD.
+struct FitProbe {
+    GgufTensorInfo tensor;
+    GgmlType type = GgmlType::Q4_K;
+    double relativeError = 0;                     ///< of `type` on the sampled rows
+    const std::vector<float> *importance = nullptr; ///< never null; may be empty
+};
+
+/// Measures the mean KLD of the model with each probe's tensor alone replaced (one value >= 0
+/// per probe, in order). Runs on the calling thread (parallel inside); reports its own stage
+/// on `ctx`; throws Cancelled when asked.
+using FitCalibrator =
+    std::function<std::vector<double>(const std::vector<FitProbe> &probes, JobContext &ctx)>;
+
 /// What the budget bounds.
 enum class FitBudgetKind {
     FileBytes,   ///< the output file (header included)
@@ -70,6 +91,11 @@ struct FitOptions {
     /// else enough rows for this many elements (at least 4, at most 64), evenly spaced.
     std::uint64_t sampleElements = 65536;
     int nThreads = 0; ///< 0: all cores
+    /// Measured sensitivity (see the file comment); empty: the documented fitSensitivity().
+    FitCalibrator calibrate;
+    /// With calibrate: how it was measured, for the quantize.recipe note ("KLD on 1,024 tokens
+    /// of X").
+    QString calibrationText;
 };
 
 constexpr std::uint64_t kFitSampleAllElements = 1u << 18;
@@ -86,7 +112,11 @@ struct FitCandidate {
 struct FitTensor {
     QByteArray name;
     TensorRole role = TensorRole::Other;
-    double sensitivity = 1;             ///< the sum of its parts' (one part unless fused)
+    /// The sum of its parts' documented factors (one part unless fused); calibrated: the
+    /// measured KLD / the probe type's relative error.
+    double sensitivity = 1;
+    GgmlType probeType = GgmlType::F32; ///< calibrated only: the type measured in the model
+    double measuredKld = -1;            ///< calibrated only: the model's KLD at probeType
     GgmlType baseType = GgmlType::F32;  ///< the base mix's type
     bool isProtected = false;           ///< floor at baseType (output, token_embd, GQA attn_v)
     GgmlType type = GgmlType::F32;      ///< chosen
@@ -109,6 +139,9 @@ struct FitResult {
     QString note;                    ///< the quantize.recipe value
     double costSeconds = 0;          ///< measuring the costs
     double allocationSeconds = 0;
+    bool calibrated = false;         ///< the sensitivities were measured (FitOptions::calibrate)
+    QString calibrationText;         ///< FitOptions::calibrationText when calibrated
+    double calibrationSeconds = 0;
     /// Standard mixes planned for the comparison, with their budget measure.
     std::vector<std::pair<FileType, std::uint64_t>> standardMixes;
 };
@@ -125,6 +158,20 @@ double fitRoleSensitivity(TensorCategory category);
 /// 1.5 in the first and last eighth of the layers (llama-quantize's use_more_bits layers) of a
 /// model of at least 8 layers, else 1.
 double fitLayerSensitivity(const QByteArray &name, std::uint32_t nLayers);
+
+/// The type calibration measures a tensor at, among its candidates: Q4_K, else Q4_0 (rows not
+/// a multiple of 256), else the candidate in the middle by bytes. Why one mid type for every
+/// tensor rather than the base mix's: its KLD stands well above the noise of a short text for
+/// every tensor (the protected tensors' Q6_K/Q8_0 would not), the measurements are comparable
+/// across tensors, and Q4_K lies in the middle of the sizes a fit chooses between, so the
+/// proportion KLD ~ relative squared error is extrapolated over the shortest distance.
+GgmlType fitProbeType(const std::vector<FitCandidate> &candidates);
+
+/// The whole tensor of `probe` quantized at its type, rows from `rows` (on nThreads workers):
+/// ready to stand in for the source tensor (LlamaModel::withWeight). Throws Error for a type
+/// we cannot write; Cancelled.
+std::vector<std::uint8_t> quantizeFitProbe(const FitProbe &probe, const FitRowSource &rows,
+                                           int nThreads, JobContext &ctx);
 
 /// Chooses the mix. Progress: stage "Measuring tensor costs" (tensors), then allocation.
 /// Throws Error when the budget is below the smallest size the candidates allow (naming it),

@@ -99,7 +99,9 @@ FittedConversion planFittedConversion(const ConversionRequest &request, const Fi
                                    "with `imatrix` and pass --imatrix FILE"));
     if (request.fileTypes.size() > 1)
         throw Error(QStringLiteral("a fitted mix writes one file; give no TYPE (or one)"));
-    const GgufFile source = GgufFile::open(request.sourcePath);
+    // Shared: a calibration's model maps the same file.
+    const auto sharedSource = std::make_shared<const GgufFile>(GgufFile::open(request.sourcePath));
+    const GgufFile &source = *sharedSource;
     const std::optional<ImportanceMatrix> imatrix = loadConversionImatrix(request);
 
     FittedConversion f;
@@ -119,6 +121,12 @@ FittedConversion planFittedConversion(const ConversionRequest &request, const Fi
     o.base.imatrix = probed.imatrix;
     o.imatrix = imatrix && probed.imatrix ? &*imatrix : nullptr;
     o.nThreads = request.nThreads;
+    if (target.calibration) {
+        FitCalibrationText text = loadFitCalibrationText(source, *target.calibration);
+        o.calibrationText = text.noteText();
+        o.calibrate = makeFitCalibrator(sharedSource, std::move(text), *target.calibration,
+                                        request.nThreads, target.onCalibrationEstimate);
+    }
     f.fit = fitMix(source.metadata(), source.tensors(), o, fileRowSource(source), ctx);
 
     f.request = request;
@@ -185,6 +193,20 @@ QString fitSummaryText(const FittedConversion &fitted)
     s += QStringLiteral("  output file: %1 bytes (%2)\n")
              .arg(r.plan.outputFileBytes)
              .arg(formatBytes(r.plan.outputFileBytes));
+    if (r.calibrated) {
+        s += QStringLiteral("measured sensitivity (calibrated in %1 s: %2): tensor, probe type, "
+                            "KLD with it alone at that type, sensitivity = KLD / relative error, "
+                            "chosen type\n")
+                 .arg(r.calibrationSeconds, 0, 'f', 2)
+                 .arg(r.calibrationText);
+        for (const FitTensor &t : r.tensors)
+            s += QStringLiteral("  %1 %2 %3 %4 %5\n")
+                     .arg(QString::fromUtf8(t.name), -34)
+                     .arg(ggmlTypeName(t.probeType), -6)
+                     .arg(t.measuredKld, 11, 'g', 4)
+                     .arg(t.sensitivity, 11, 'g', 4)
+                     .arg(ggmlTypeName(t.type));
+    }
     s += QStringLiteral("recipe (--tensor-type-file):\n");
     for (const RecipeLine &l : r.recipe)
         s += QStringLiteral("  %1=%2  (%3 tensors)\n")

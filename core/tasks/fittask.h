@@ -9,6 +9,7 @@
 // app's recipe view reaches them through core/tasks as its pages must.
 
 #include "conversiontask.h"
+#include "fitcalibration.h"
 
 #include "advisor/advisor.h"
 #include "quant/fitmix.h"
@@ -16,6 +17,7 @@
 #include <QString>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 namespace QuantFit {
@@ -36,6 +38,11 @@ struct FitTarget {
     std::optional<std::uint64_t> reserveBytes; ///< default: defaultReserveBytes(ram)
     bool flashAttention = false;
     QString text;                              ///< as given, for the note ("--target-size 38GB")
+    /// Measure each tensor's sensitivity on a text (fitcalibration.h) instead of the documented
+    /// factors; absent: the documented ones.
+    std::optional<FitCalibrationSettings> calibration;
+    /// With calibration: sees the time estimate before the first forward pass (the CLI prints it).
+    std::function<void(const FitCalibrationEstimate &)> onCalibrationEstimate;
 };
 
 /// A budget in bytes and what it bounds.
@@ -62,8 +69,10 @@ struct FittedConversion {
 
 /// Chooses the fitted mix for `request` (source, outputs, imatrix, options; its fileTypes are
 /// replaced by the nearest standard mix). Reads sample rows of the memory-mapped source.
-/// Progress: stage "Measuring tensor costs". Throws Error (refused options, calibration: use
-/// --imatrix), IoError/FormatError from reading, Cancelled.
+/// Progress: stage "Measuring tensor costs" (then "Calibrating sensitivities" with
+/// target.calibration). Throws Error (refused options, an imatrix calibration: use --imatrix; a
+/// sensitivity calibration whose estimate exceeds its limit), IoError/FormatError from reading,
+/// Cancelled.
 FittedConversion planFittedConversion(const ConversionRequest &request, const FitTarget &target,
                                       JobContext &ctx);
 

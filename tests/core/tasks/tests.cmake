@@ -4,3 +4,4 @@ quantfit_add_test(test_tasks_handoff SOURCES ${CMAKE_CURRENT_LIST_DIR}/testtasks
                   ${CMAKE_CURRENT_LIST_DIR}/../discovery/fakestores.h
                   ${CMAKE_CURRENT_LIST_DIR}/../discovery/fakestores.cpp)
 target_include_directories(test_tasks_handoff PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../discovery)
+quantfit_add_test(test_tasks_fitcalibration SOURCES ${CMAKE_CURRENT_LIST_DIR}/testtasksfitcalibration.cpp)

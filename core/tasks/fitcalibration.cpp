@@ -1,0 +1,202 @@
+#include "fitcalibration.h"
+
+#include "measurementtask.h"
+
+#include "eval/baselogits.h"
+#include "eval/evaltext.h"
+#include "gguf/ggufreader.h"
+#include "infer/llamamodel.h"
+#include "jobs/jobcontext.h"
+#include "jobs/parallel.h"
+#include "util/error.h"
+#include "util/units.h"
+
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QTemporaryDir>
+
+#include <algorithm>
+#include <cmath>
+
+namespace QuantFit {
+
+namespace {
+
+QString durationText(double seconds)
+{
+    if (seconds < 120)
+        return QStringLiteral("%1 s").arg(std::max(1.0, std::round(seconds)));
+    if (seconds < 7200)
+        return QStringLiteral("%1 min").arg(std::round(seconds / 60));
+    return QStringLiteral("%1 h").arg(seconds / 3600, 0, 'f', 1);
+}
+
+QString weightsText(std::uint64_t n)
+{
+    if (n >= 1000000000ull)
+        return QStringLiteral("%1 B").arg(double(n) / 1e9, 0, 'f', 1);
+    if (n >= 1000000ull)
+        return QStringLiteral("%1 M").arg(double(n) / 1e6, 0, 'f', 1);
+    return QStringLiteral("%1 k").arg(double(n) / 1e3, 0, 'f', 1);
+}
+
+// Weights one token passes through: every matrix (2-D and up), routed expert stacks at the
+// share of experts a token uses; the token embedding is a row lookup unless it is also the
+// output head (no output.weight).
+std::uint64_t activeWeightsOf(const GgufFile &source)
+{
+    const GgufMetadata &md = source.metadata();
+    const QByteArray arch = md.stringOr("general.architecture").toUtf8();
+    const std::uint64_t nExperts = md.uintOr(arch + ".expert_count", 0);
+    const std::uint64_t nUsed = md.uintOr(arch + ".expert_used_count", 0);
+    const bool hasOutput = source.findTensor("output.weight") != nullptr;
+    std::uint64_t n = 0;
+    for (const GgufTensorInfo &t : source.tensors()) {
+        if (t.effectiveDims() < 2)
+            continue;
+        if (t.name == "token_embd.weight" && hasOutput)
+            continue;
+        if (t.name.contains("_exps") && nExperts > 0 && nUsed > 0 && nUsed < nExperts)
+            n += t.nElements() / nExperts * nUsed;
+        else
+            n += t.nElements();
+    }
+    return n;
+}
+
+} // namespace
+
+QString FitCalibrationEstimate::text() const
+{
+    return QStringLiteral("%1 tensors x %2 chunks of %3 tokens through %4 weights: about %5 on "
+                          "%6 threads")
+        .arg(nProbes)
+        .arg(nChunks)
+        .arg(nCtx)
+        .arg(weightsText(activeWeights), durationText(seconds))
+        .arg(nThreads);
+}
+
+FitCalibrationEstimate estimateFitCalibration(const GgufFile &source, int nProbes, int nChunks,
+                                              int nCtx, int nThreads)
+{
+    FitCalibrationEstimate e;
+    e.nProbes = nProbes;
+    e.nChunks = nChunks;
+    e.nCtx = nCtx;
+    e.activeWeights = activeWeightsOf(source);
+    e.nThreads = nThreads > 0 ? nThreads : defaultThreadCount();
+    e.seconds = double(nProbes + 1) * double(nChunks) * double(nCtx) * double(e.activeWeights)
+                * kForwardSecondsPerTokenWeight / double(e.nThreads);
+    return e;
+}
+
+QString FitCalibrationText::noteText() const
+{
+    return QStringLiteral("KLD of each tensor alone at Q4_K (or its fallback) on %1 chunks of %2 "
+                          "tokens of %3")
+        .arg(nChunks)
+        .arg(nCtx)
+        .arg(name);
+}
+
+FitCalibrationText loadFitCalibrationText(const GgufFile &source,
+                                          const FitCalibrationSettings &settings)
+{
+    if (settings.nChunks < 1)
+        throw Error(QStringLiteral("--calibration-chunks: expected at least 1, got %1")
+                        .arg(settings.nChunks));
+    if (settings.nCtx < 8)
+        throw Error(QStringLiteral("--calibration-ctx: expected at least 8 tokens, got %1")
+                        .arg(settings.nCtx));
+    FitCalibrationText t;
+    if (settings.textSource.isEmpty()) {
+        t.name = builtInSampleName();
+        t.tokens = tokenizeEvalText(source, builtInSampleText(), t.name);
+    } else {
+        t.tokens = loadEvalTokens(source, settings.textSource);
+        // ARCHIVE:MEMBER keeps the member's name.
+        t.name = QFileInfo(settings.textSource).fileName();
+    }
+    const std::uint64_t trained = source.metadata().uintOr(
+        source.metadata().stringOr("general.architecture").toUtf8() + ".context_length", 0);
+    t.nCtx = settings.nCtx;
+    if (trained > 0 && trained < std::uint64_t(t.nCtx))
+        t.nCtx = int(trained);
+    const std::uint64_t nTokens = t.tokens.tokens.size();
+    if (nTokens < 2 * std::uint64_t(t.nCtx))
+        throw Error(QStringLiteral("calibration text '%1' has %2 tokens: at least %3 (two chunks "
+                                   "of %4) are needed")
+                        .arg(t.name)
+                        .arg(nTokens)
+                        .arg(2 * t.nCtx)
+                        .arg(t.nCtx));
+    t.nChunks = int(std::min<std::uint64_t>(nTokens / std::uint64_t(t.nCtx),
+                                            std::uint64_t(settings.nChunks)));
+    return t;
+}
+
+FitCalibrator makeFitCalibrator(std::shared_ptr<const GgufFile> source, FitCalibrationText text,
+                                FitCalibrationSettings settings, int nThreads,
+                                std::function<void(const FitCalibrationEstimate &)> onEstimate)
+{
+    return [source = std::move(source), text = std::move(text), settings, nThreads,
+            onEstimate = std::move(onEstimate)](const std::vector<FitProbe> &probes,
+                                                JobContext &ctx) {
+        const FitCalibrationEstimate estimate = estimateFitCalibration(
+            *source, int(probes.size()), text.nChunks, text.nCtx, nThreads);
+        if (onEstimate)
+            onEstimate(estimate);
+        if (estimate.seconds > settings.maxSeconds && !settings.force)
+            throw Error(QStringLiteral("calibrating the fit of '%1' (%2 weights, %3 on disk) "
+                                       "would take too long: %4 (the limit is %5); give "
+                                       "--force-calibration to run it anyway, or fewer "
+                                       "--calibration-chunks, or fit without --calibrate")
+                            .arg(QFileInfo(source->path()).fileName(),
+                                 weightsText(estimate.activeWeights),
+                                 formatBytes(source->totalFileSize()), estimate.text(),
+                                 durationText(settings.maxSeconds)));
+
+        const auto model = std::make_shared<const LlamaModel>(source);
+        QTemporaryDir scratch;
+        if (!scratch.isValid())
+            throw IoError(scratch.path(), QStringLiteral("create folder"), scratch.errorString());
+        const QString basePath = scratch.filePath(QStringLiteral("calibration-base.qfbl"));
+
+        // One unit per evaluated chunk over the whole calibration, after the units of the
+        // stages before (a context counts on across stages); the inner runs report to a silent
+        // context that follows this one's cancel.
+        ctx.setStage(QStringLiteral("Calibrating sensitivities"),
+                     ctx.snapshot().done
+                         + std::uint64_t(probes.size() + 1) * std::uint64_t(text.nChunks));
+        NullJobContext inner;
+        inner.followCancel(ctx);
+        PerplexityOptions po;
+        po.nCtx = text.nCtx;
+        po.nChunks = text.nChunks;
+        po.nThreads = nThreads;
+        po.saveBasePath = basePath;
+        po.onChunk = [&ctx](const ChunkReport &) { ctx.advance(1); };
+        computePerplexity(model, text.tokens, po, inner);
+        const BaseLogitsFile base = BaseLogitsFile::open(basePath);
+        po.saveBasePath.clear();
+
+        const FitRowSource rows = fileRowSource(*source);
+        std::vector<double> kld(probes.size(), 0.0);
+        for (std::size_t i = 0; i < probes.size(); ++i) {
+            ctx.throwIfCancelled();
+            const FitProbe &p = probes[i];
+            auto bytes = std::make_shared<const std::vector<std::uint8_t>>(
+                quantizeFitProbe(p, rows, nThreads, inner));
+            const auto probed = LlamaModel::withWeight(model, p.tensor.name, p.type, std::move(bytes));
+            const PerplexityResult r =
+                computeKld(probed, base, text.tokens.addBos, text.tokens.bosId, po, inner);
+            kld[i] = r.kld ? r.kld->kldMean : 0.0;
+            ctx.setMetric(QStringLiteral("KLD"), kld[i]);
+        }
+        ctx.flush();
+        return kld;
+    };
+}
+
+} // namespace QuantFit

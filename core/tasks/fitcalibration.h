@@ -1,0 +1,88 @@
+#pragma once
+
+// Measured sensitivity for the budget fit (`quantize --target-size S --calibrate`): the
+// FitCalibrator that quant/fitmix.h calls once the costs are measured. It lives here because it
+// needs the forward pass (core/infer) and the KL divergence (core/eval), which core/quant may not
+// use.
+//
+//  1. The source model's logits on the calibration text (nChunks chunks of nCtx tokens, as
+//     llama-perplexity chunks and scores them) are kept in a temporary base-logits file.
+//  2. For each candidate tensor (a fused tensor or a stack of experts is one probe, as it is one
+//     unit of the fit) the whole tensor is quantized at its probe type (fitProbeType), put in
+//     place of the source tensor in memory (LlamaModel::withWeight: no file is written, one
+//     tensor's bytes are held at a time), and the mean KLD of the model's logits from the
+//     source's is measured.
+//  3. fitMix turns each KLD into a sensitivity: KLD / the probe type's relative error.
+//
+// Cost: one forward pass over the calibration tokens per candidate tensor plus one, estimated
+// before it starts (estimateFitCalibration) and refused beyond maxSeconds unless forced.
+
+#include "eval/perplexity.h"
+#include "quant/fitmix.h"
+
+#include <QString>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace QuantFit {
+
+class GgufFile;
+
+/// Default chunks and tokens per chunk: 8 x 128 (504 scored tokens), seconds for the small
+/// models the fit is most often run on; the context is lowered to the model's when smaller.
+constexpr int kFitCalibrationDefaultChunks = 8;
+constexpr int kFitCalibrationDefaultCtx = 128;
+/// Refused beyond this estimate unless forced: half an hour.
+constexpr double kFitCalibrationMaxSeconds = 1800;
+/// CPU seconds per evaluated token and weight of the forward pass, the perplexity figure of one
+/// AVX-512 core (README: 4,096 tokens of a 107 M-parameter model in 12 CPU seconds).
+constexpr double kForwardSecondsPerTokenWeight = 0.027e-9;
+
+struct FitCalibrationSettings {
+    QString textSource;   ///< a file or ARCHIVE:MEMBER; empty: the built-in sample
+    int nChunks = kFitCalibrationDefaultChunks;
+    int nCtx = kFitCalibrationDefaultCtx;
+    bool force = false;   ///< run even when the estimate exceeds maxSeconds
+    double maxSeconds = kFitCalibrationMaxSeconds;
+};
+
+struct FitCalibrationEstimate {
+    int nProbes = 0;                ///< candidate tensors, one forward pass each
+    int nChunks = 0;
+    int nCtx = 0;
+    std::uint64_t activeWeights = 0; ///< weights one token passes through (routed experts: used/all)
+    int nThreads = 1;
+    double seconds = 0;             ///< (nProbes + 1) passes
+    /// "59 tensors x 8 chunks of 128 tokens over 3.2 M weights: about 4 s on 2 threads".
+    QString text() const;
+};
+
+/// The estimate for `source` (weights from the header) with `nProbes` probes.
+FitCalibrationEstimate estimateFitCalibration(const GgufFile &source, int nProbes, int nChunks,
+                                              int nCtx, int nThreads);
+
+/// The text's tokens for the source's vocabulary, the chunk count and context clamped to what
+/// the text and model allow. Throws Error when the text is too short for one chunk (naming it).
+struct FitCalibrationText {
+    EvalTokens tokens;
+    int nChunks = 0;
+    int nCtx = 0;
+    QString name;   ///< file name or "built-in sample"
+    /// For the quantize.recipe note: "KLD per tensor at Q4_K on 8 chunks of 128 tokens of X".
+    QString noteText() const;
+};
+FitCalibrationText loadFitCalibrationText(const GgufFile &source,
+                                          const FitCalibrationSettings &settings);
+
+/// The calibrator over the mapped `source` (shared with the model it loads) and its text.
+/// `onEstimate` (may be empty) sees the estimate before any pass runs; beyond
+/// settings.maxSeconds without settings.force the calibrator throws Error naming the model's
+/// size and the estimate. Progress: stage "Calibrating sensitivities", one unit per evaluated
+/// chunk, (nProbes + 1) x nChunks in all; Cancelled between chunks and layers.
+FitCalibrator makeFitCalibrator(std::shared_ptr<const GgufFile> source, FitCalibrationText text,
+                                FitCalibrationSettings settings, int nThreads,
+                                std::function<void(const FitCalibrationEstimate &)> onEstimate);
+
+} // namespace QuantFit
