@@ -383,14 +383,8 @@ int runQuantize(const QStringList &args)
 
     const QStringList pos = parser.positionalArguments();
     std::optional<FitTarget> fitTarget = fitTargetOption(parser);
-    if (auto c = fitCalibrationOption(parser, fitTarget.has_value())) {
+    if (auto c = fitCalibrationOption(parser, fitTarget.has_value()))
         fitTarget->calibration = std::move(c);
-        const bool quiet = parser.isSet(QStringLiteral("quiet"));
-        fitTarget->onCalibrationEstimate = [quiet](const FitCalibrationEstimate &e) {
-            if (!quiet)
-                err(QStringLiteral("calibration: %1\n").arg(e.text()));
-        };
-    }
     ConversionRequest request;
     request.sourcePath = pos.at(0);
     if (fitTarget) {
@@ -430,7 +424,16 @@ int runQuantize(const QStringList &args)
     if (fitTarget) {
         // Planned first (seconds: the costs are measured on sample rows), then written as an
         // ordinary conversion of the nearest standard type with the fitted recipe.
-        ConsoleContext fitCtx(parser.isSet(QStringLiteral("quiet")));
+        const bool quiet = parser.isSet(QStringLiteral("quiet"));
+        ConsoleContext fitCtx(quiet);
+        if (fitTarget->calibration) {
+            fitTarget->onCalibrationEstimate = [&fitCtx, quiet](const FitCalibrationEstimate &e) {
+                if (quiet)
+                    return;
+                fitCtx.finishLine();
+                err(QStringLiteral("calibration: %1\n").arg(e.text()));
+            };
+        }
         const FittedConversion fitted = planFittedConversion(request, *fitTarget, fitCtx);
         fitCtx.finishLine();
         request = fitted.request;

@@ -69,12 +69,13 @@ std::uint64_t activeWeightsOf(const GgufFile &source)
 QString FitCalibrationEstimate::text() const
 {
     return QStringLiteral("%1 tensors x %2 chunks of %3 tokens through %4 weights: about %5 on "
-                          "%6 threads")
+                          "%6 threads%7")
         .arg(nProbes)
         .arg(nChunks)
         .arg(nCtx)
         .arg(weightsText(activeWeights), durationText(seconds))
-        .arg(nThreads);
+        .arg(nThreads)
+        .arg(measured ? QStringLiteral(" (measured on the source's pass)") : QString());
 }
 
 FitCalibrationEstimate estimateFitCalibration(const GgufFile &source, int nProbes, int nChunks,
@@ -143,19 +144,22 @@ FitCalibrator makeFitCalibrator(std::shared_ptr<const GgufFile> source, FitCalib
     return [source = std::move(source), text = std::move(text), settings, nThreads,
             onEstimate = std::move(onEstimate)](const std::vector<FitProbe> &probes,
                                                 JobContext &ctx) {
-        const FitCalibrationEstimate estimate = estimateFitCalibration(
+        FitCalibrationEstimate estimate = estimateFitCalibration(
             *source, int(probes.size()), text.nChunks, text.nCtx, nThreads);
-        if (onEstimate)
-            onEstimate(estimate);
-        if (estimate.seconds > settings.maxSeconds && !settings.force)
-            throw Error(QStringLiteral("calibrating the fit of '%1' (%2 weights, %3 on disk) "
-                                       "would take too long: %4 (the limit is %5); give "
-                                       "--force-calibration to run it anyway, or fewer "
-                                       "--calibration-chunks, or fit without --calibrate")
-                            .arg(QFileInfo(source->path()).fileName(),
-                                 weightsText(estimate.activeWeights),
-                                 formatBytes(source->totalFileSize()), estimate.text(),
-                                 durationText(settings.maxSeconds)));
+        const auto check = [&] {
+            if (onEstimate)
+                onEstimate(estimate);
+            if (estimate.seconds > settings.maxSeconds && !settings.force)
+                throw Error(QStringLiteral("calibrating the fit of '%1' (%2 weights, %3 on disk) "
+                                           "would take too long: %4 (the limit is %5); give "
+                                           "--force-calibration to run it anyway, or fewer "
+                                           "--calibration-chunks, or fit without --calibrate")
+                                .arg(QFileInfo(source->path()).fileName(),
+                                     weightsText(estimate.activeWeights),
+                                     formatBytes(source->totalFileSize()), estimate.text(),
+                                     durationText(settings.maxSeconds)));
+        };
+        check();
 
         const auto model = std::make_shared<const LlamaModel>(source);
         QTemporaryDir scratch;
@@ -177,7 +181,13 @@ FitCalibrator makeFitCalibrator(std::shared_ptr<const GgufFile> source, FitCalib
         po.nThreads = nThreads;
         po.saveBasePath = basePath;
         po.onChunk = [&ctx](const ChunkReport &) { ctx.advance(1); };
+        QElapsedTimer timer;
+        timer.start();
         computePerplexity(model, text.tokens, po, inner);
+        // Each probe costs about one such pass (plus quantizing one tensor).
+        estimate.seconds = double(timer.nsecsElapsed()) / 1e9 * double(probes.size());
+        estimate.measured = true;
+        check();
         const BaseLogitsFile base = BaseLogitsFile::open(basePath);
         po.saveBasePath.clear();
 

@@ -54,8 +54,10 @@ struct FitCalibrationEstimate {
     int nCtx = 0;
     std::uint64_t activeWeights = 0; ///< weights one token passes through (routed experts: used/all)
     int nThreads = 1;
-    double seconds = 0;             ///< (nProbes + 1) passes
-    /// "59 tensors x 8 chunks of 128 tokens over 3.2 M weights: about 4 s on 2 threads".
+    double seconds = 0;             ///< (nProbes + 1) passes; measured: the nProbes left
+    /// From the source's own pass (its time x nProbes), not from kForwardSecondsPerTokenWeight.
+    bool measured = false;
+    /// "58 tensors x 8 chunks of 128 tokens through 6.3 M weights: about 5 s on 2 threads".
     QString text() const;
 };
 
@@ -77,9 +79,10 @@ FitCalibrationText loadFitCalibrationText(const GgufFile &source,
                                           const FitCalibrationSettings &settings);
 
 /// The calibrator over the mapped `source` (shared with the model it loads) and its text.
-/// `onEstimate` (may be empty) sees the estimate before any pass runs; beyond
-/// settings.maxSeconds without settings.force the calibrator throws Error naming the model's
-/// size and the estimate. Progress: stage "Calibrating sensitivities", one unit per evaluated
+/// `onEstimate` (may be empty) sees the estimate before any pass runs, and again measured after
+/// the source's own pass (the a-priori figure is a single-core throughput; small models run
+/// below it). Beyond settings.maxSeconds without settings.force, either time, the calibrator
+/// throws Error naming the model's size and the estimate. Progress: stage "Calibrating sensitivities", one unit per evaluated
 /// chunk, (nProbes + 1) x nChunks in all; Cancelled between chunks and layers.
 FitCalibrator makeFitCalibrator(std::shared_ptr<const GgufFile> source, FitCalibrationText text,
                                 FitCalibrationSettings settings, int nThreads,

@@ -124,15 +124,19 @@ private slots:
         target.kind = FitTarget::Kind::BitsPerWeight;
         target.bitsPerWeight = 4.5;
         target.calibration = quickSettings();
-        bool estimated = false;
+        std::vector<FitCalibrationEstimate> estimates;
         target.onCalibrationEstimate = [&](const FitCalibrationEstimate &e) {
-            estimated = true;
-            QVERIFY(e.nProbes > 0);
-            QVERIFY(e.seconds > 0);
+            estimates.push_back(e);
         };
         NullJobContext ctx;
         const FittedConversion f = planFittedConversion(request, target, ctx);
-        QVERIFY(estimated);
+        // Before any pass, then measured on the source's pass; one probe per fit tensor.
+        QCOMPARE(estimates.size(), std::size_t(2));
+        QVERIFY(!estimates[0].measured && estimates[1].measured);
+        for (const FitCalibrationEstimate &e : estimates) {
+            QCOMPARE(e.nProbes, int(f.fit.tensors.size()));
+            QVERIFY(e.seconds > 0);
+        }
         QVERIFY(f.fit.calibrated);
         for (const char *name :
              {"blk.1.attn_q.weight", "blk.1.attn_k.weight", "blk.1.attn_v.weight"}) {
