@@ -121,7 +121,8 @@ std::optional<CalibrationRequest> calibrationOption(const QCommandLineParser &pa
 {
     if (parser.isSet(QStringLiteral("calibrate"))) {
         // --calibration-chunks/-ctx then belong to the fit's calibration (fitCalibrationOption).
-        if (parser.isSet(QStringLiteral("calibration")) || parser.isSet(QStringLiteral("save-imatrix")))
+        if (parser.isSet(QStringLiteral("calibration"))
+            || parser.isSet(QStringLiteral("save-imatrix")))
             throw Error(QStringLiteral("--calibrate measures the fit's sensitivities; it cannot "
                                        "be combined with --calibration/--save-imatrix (compute "
                                        "the imatrix first and pass --imatrix FILE)"));

@@ -539,7 +539,8 @@ std::vector<std::uint8_t> quantizeFitProbe(const FitProbe &probe, const FitRowSo
     std::vector<std::uint8_t> out(std::size_t(rb * nRows));
     const std::vector<float> &importance = *probe.importance;
     // Row chunks of about 64k values: enough work per chunk, cancellation well under a second.
-    const std::uint64_t rowsPerChunk = std::max<std::uint64_t>(1, 65536 / std::max<std::uint64_t>(ne0, 1));
+    const std::uint64_t rowsPerChunk =
+        std::max<std::uint64_t>(1, 65536 / std::max<std::uint64_t>(ne0, 1));
     const std::uint64_t nChunks = (nRows + rowsPerChunk - 1) / rowsPerChunk;
     parallelFor(
         nChunks, nThreads,
@@ -809,8 +810,9 @@ FitResult fitMix(const GgufMetadata &metadata, const std::vector<GgufTensorInfo>
         for (std::size_t k = 0; k < fit.size(); ++k) {
             FitTensor &ft = fit[k];
             ft.probeType = fitProbeType(ft.candidates);
-            const auto it = std::find_if(ft.candidates.begin(), ft.candidates.end(),
-                                         [&](const FitCandidate &c) { return c.type == ft.probeType; });
+            const auto it =
+                std::find_if(ft.candidates.begin(), ft.candidates.end(),
+                             [&](const FitCandidate &c) { return c.type == ft.probeType; });
             probeIndex[k] = std::size_t(it - ft.candidates.begin());
             probes[k] = {basePlan.tensors[planIndex[k]].source, ft.probeType, it->relativeError,
                          &importance[k]};

@@ -198,7 +198,8 @@ FitCalibrator makeFitCalibrator(std::shared_ptr<const GgufFile> source, FitCalib
             const FitProbe &p = probes[i];
             auto bytes = std::make_shared<const std::vector<std::uint8_t>>(
                 quantizeFitProbe(p, rows, nThreads, inner));
-            const auto probed = LlamaModel::withWeight(model, p.tensor.name, p.type, std::move(bytes));
+            const auto probed =
+                LlamaModel::withWeight(model, p.tensor.name, p.type, std::move(bytes));
             const PerplexityResult r =
                 computeKld(probed, base, text.tokens.addBos, text.tokens.bosId, po, inner);
             kld[i] = r.kld ? r.kld->kldMean : 0.0;

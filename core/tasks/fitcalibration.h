@@ -52,7 +52,7 @@ struct FitCalibrationEstimate {
     int nProbes = 0;                ///< candidate tensors, one forward pass each
     int nChunks = 0;
     int nCtx = 0;
-    std::uint64_t activeWeights = 0; ///< weights one token passes through (routed experts: used/all)
+    std::uint64_t activeWeights = 0; ///< passed by one token (routed experts: the used share)
     int nThreads = 1;
     double seconds = 0;             ///< (nProbes + 1) passes; measured: the nProbes left
     /// From the source's own pass (its time x nProbes), not from kForwardSecondsPerTokenWeight.
@@ -82,8 +82,9 @@ FitCalibrationText loadFitCalibrationText(const GgufFile &source,
 /// `onEstimate` (may be empty) sees the estimate before any pass runs, and again measured after
 /// the source's own pass (the a-priori figure is a single-core throughput; small models run
 /// below it). Beyond settings.maxSeconds without settings.force, either time, the calibrator
-/// throws Error naming the model's size and the estimate. Progress: stage "Calibrating sensitivities", one unit per evaluated
-/// chunk, (nProbes + 1) x nChunks in all; Cancelled between chunks and layers.
+/// throws Error naming the model's size and the estimate. Progress: stage "Calibrating
+/// sensitivities", one unit per evaluated chunk, (nProbes + 1) x nChunks in all (after the
+/// units of earlier stages); Cancelled between chunks and layers.
 FitCalibrator makeFitCalibrator(std::shared_ptr<const GgufFile> source, FitCalibrationText text,
                                 FitCalibrationSettings settings, int nThreads,
                                 std::function<void(const FitCalibrationEstimate &)> onEstimate);

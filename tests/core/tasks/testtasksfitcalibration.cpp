@@ -143,7 +143,9 @@ private slots:
             const FitTensor *t = findTensor(f.fit, name);
             QVERIFY2(t, name);
             QVERIFY2(std::abs(t->measuredKld) < 1e-6,
-                     qPrintable(QStringLiteral("%1: KLD %2").arg(QLatin1String(name)).arg(t->measuredKld)));
+                     qPrintable(QStringLiteral("%1: KLD %2")
+                                    .arg(QLatin1String(name))
+                                    .arg(t->measuredKld)));
             QVERIFY2(t->sensitivity < 1e-3, name);
             QVERIFY2(t->type == t->candidates.front().type,
                      qPrintable(QStringLiteral("%1: %2 chosen, smallest candidate %3")
@@ -155,7 +157,9 @@ private slots:
             const FitTensor *t = findTensor(f.fit, name);
             QVERIFY2(t, name);
             QVERIFY2(t->measuredKld > 1e-5,
-                     qPrintable(QStringLiteral("%1: KLD %2").arg(QLatin1String(name)).arg(t->measuredKld)));
+                     qPrintable(QStringLiteral("%1: KLD %2")
+                                    .arg(QLatin1String(name))
+                                    .arg(t->measuredKld)));
         }
         QVERIFY(f.fit.note.contains(QLatin1String("calibrated")));
         QVERIFY(f.fit.note.contains(QLatin1String("4 chunks of 64 tokens of built-in sample")));
@@ -191,7 +195,8 @@ private slots:
         QVERIFY(t);
         const QString single = m_dir.filePath(QStringLiteral("single.gguf"));
         // Q4_K for that tensor, F32 (as in the source) for every other one.
-        const CliResult q = runCli({QStringLiteral("quantize"), m_model, single, QStringLiteral("Q8_0"),
+        const CliResult q = runCli({QStringLiteral("quantize"), m_model, single,
+                                    QStringLiteral("Q8_0"),
                                     QStringLiteral("--tensor-type"),
                                     QStringLiteral("^blk\\.2\\.ffn_down\\.weight$=q4_K"),
                                     QStringLiteral("--tensor-type"), QStringLiteral(".=f32"),
@@ -206,7 +211,10 @@ private slots:
         for (const QJsonValue &v : QJsonDocument::fromJson(p.out).array()) {
             const QJsonObject o = v.toObject();
             if (o.value(QLatin1String("model")).toString() == single)
-                kld = o.value(QLatin1String("kld")).toObject().value(QLatin1String("kld_mean")).toDouble(-1);
+                kld = o.value(QLatin1String("kld"))
+                          .toObject()
+                          .value(QLatin1String("kld_mean"))
+                          .toDouble(-1);
         }
         QVERIFY2(kld > 0, p.out.constData());
         QVERIFY2(std::abs(kld - t->measuredKld) <= 1e-6 + 1e-4 * kld,
@@ -258,7 +266,8 @@ private slots:
         QVERIFY2(b.err.contains("--calibration-text needs --calibrate"), b.err.constData());
         const CliResult c = runCli({QStringLiteral("quantize"), m_model,
                                     QStringLiteral("--target-bpw"), QStringLiteral("4.5"),
-                                    QStringLiteral("--calibrate"), QStringLiteral("--calibration-chunks"),
+                                    QStringLiteral("--calibrate"),
+                                    QStringLiteral("--calibration-chunks"),
                                     QStringLiteral("2"), QStringLiteral("--calibration-ctx"),
                                     QStringLiteral("64"), QStringLiteral("--dry-run")});
         QVERIFY2(c.exitCode == 0, c.err.constData());
