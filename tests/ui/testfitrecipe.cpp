@@ -27,6 +27,7 @@
 #include <QFileInfo>
 #include <QLabel>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QTableView>
 #include <QTemporaryDir>
@@ -232,6 +233,64 @@ private slots:
         page.findChild<QCheckBox *>(QStringLiteral("qualityCritical"))->setChecked(true);
         QVERIFY(!page.isBusy());
         QCOMPARE(model->exactFit()->plannedTensorBytes.value_or(0), planned);
+    }
+
+    // An opened GGUF's "Fit exactly" row is planned from the file's own rows. The page holds the
+    // file's headers only, so the plan maps it itself (it failed with "opened for metadata only;
+    // tensor data of 'output.weight' is not available" before). A small model fits any RAM the
+    // page can express, so the budget comes from a long context on 2 GB: one step past the
+    // longest context Q4_K_M allows leaves weights between Q3_K_M's and Q4_K_M's. The plan is
+    // the one `quantize --fit-ram` makes for the same machine.
+    void selectedFitRowOfAnOpenedGgufIsPlanned()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("long-context-F16.gguf"));
+        SyntheticModelOptions o;
+        o.nHeadsKv = 2;
+        o.nCtx = 1u << 20;
+        o.type = GgmlType::F16;
+        NullJobContext ctx;
+        writeSyntheticModel(path, o, ctx);
+
+        AdvisePage page;
+        page.show();
+        page.openGguf(path);
+        QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 60000);
+        QCOMPARE(page.currentModelId(), path);
+        page.setRamGb(2);
+        page.findChild<QDoubleSpinBox *>(QStringLiteral("reserve"))->setValue(0.1);
+        page.findChild<QCheckBox *>(QStringLiteral("flash"))->setChecked(true);
+        auto *table = page.findChild<QTableView *>(QStringLiteral("levels"));
+        auto *model = qobject_cast<AdviceTableModel *>(table->model());
+        std::uint32_t q3Longest = 0, q4Longest = 0;
+        for (const QuantRow &r : model->rows()) {
+            if (r.name == QStringLiteral("Q3_K_M"))
+                q3Longest = r.longestContextTokens;
+            if (r.name == QStringLiteral("Q4_K_M"))
+                q4Longest = r.longestContextTokens;
+        }
+        QVERIFY2(q3Longest > q4Longest, qPrintable(QStringLiteral("%1 %2").arg(q3Longest).arg(q4Longest)));
+        const std::uint32_t context = q4Longest + 256;
+        page.setContextTokens(int(context));
+        const int fit = model->fitRow();
+        QVERIFY(fit > 0);
+        table->selectRow(fit);
+        QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 120000);
+        const ExactFit &f = *model->exactFit();
+        QVERIFY2(f.planError.isEmpty(), qPrintable(f.planError));
+        QVERIFY(f.plannedTensorBytes);
+        QVERIFY(*f.plannedTensorBytes <= f.budgetBytes);
+
+        const Test::CliResult cli = Test::runCli(
+            {QStringLiteral("quantize"), path, QStringLiteral("--fit-ram"), QStringLiteral("2"),
+             QStringLiteral("--reserve"), QStringLiteral("0.1"), QStringLiteral("--context"),
+             QString::number(context), QStringLiteral("--flash-attn"), QStringLiteral("--dry-run")});
+        QVERIFY2(cli.exitCode == 0, cli.err.constData());
+        const QString out = QString::fromUtf8(cli.out);
+        const auto number = [&](const QString &pattern) {
+            return QRegularExpression(pattern).match(out).captured(1).toULongLong();
+        };
+        QCOMPARE(f.budgetBytes, number(QStringLiteral(R"(weights of at most [^(]*\((\d+) bytes\))")));
+        QCOMPARE(*f.plannedTensorBytes, number(QStringLiteral(R"(fitted: (\d+) bytes of tensor data)")));
     }
 
     // Advise's "Fit to this machine" with an opened GGUF: Convert reads the source and shows the

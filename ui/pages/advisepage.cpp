@@ -710,10 +710,16 @@ void AdvisePage::planExactFit()
             m_tableModel->setFitPlanError(budget, outcome.error);
         emitIdleWhenDone();
     });
-    watcher->setFuture(QtConcurrent::run([shape = m_advice->model, file = m_gguf, budget, ctx] {
+    // The page holds the GGUF's headers only (opened metadata-only); the plan measures each
+    // tensor's rows, so the worker maps the file itself (cheap: nothing is read until used).
+    const QString path = m_gguf ? m_ggufPath : QString();
+    watcher->setFuture(QtConcurrent::run([shape = m_advice->model, path, budget, ctx] {
         FitPlanOutcome o;
         try {
-            const FitResult r = planFitForBudget(shape, file.get(), budget, *ctx);
+            std::optional<GgufFile> file;
+            if (!path.isEmpty())
+                file = GgufFile::open(path);
+            const FitResult r = planFitForBudget(shape, file ? &*file : nullptr, budget, *ctx);
             o.tensorBytes = r.fittedBytes;
             o.nearestMix = fileTypeName(r.nearestMix);
         } catch (const Cancelled &) {
