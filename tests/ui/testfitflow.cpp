@@ -9,12 +9,14 @@
 
 #include "uitestsupport.h"
 
+#include "charts/chartview.h"
 #include "charts/sizequalitychart.h"
 #include "gguf/ggufreader.h"
 #include "jobs/jobcontext.h"
 #include "mainwindow/mainwindow.h"
 #include "model/syntheticmodel.h"
 #include "models/advicetablemodel.h"
+#include "models/resultsmodel.h"
 #include "pages/advisepage.h"
 #include "pages/chartspage.h"
 #include "pages/convertpage.h"
@@ -35,6 +37,7 @@
 #include <QTest>
 
 #include <cmath>
+#include <map>
 
 using namespace QuantFit;
 
@@ -264,6 +267,53 @@ private slots:
         QVERIFY2(dist(fitPoint) < 80, qPrintable(QStringLiteral("label %1,%2 point %3,%4")
                                                      .arg(c.x()).arg(c.y()).arg(fitPoint.x()).arg(fitPoint.y())));
         QVERIFY(plot->xAxis->range().contains(fitBytes / 1e6));
+    }
+
+    // Found driving the flow at real size (testfitflowrealsize.cpp): on 5.3 GB, a 1B model's
+    // levels are tens of MB apart. The RAM reads as set (the chart's title and limit and the
+    // memory chart's line said "5 GB"), and the Size column tells the levels apart (one decimal
+    // showed Q4_K_S and the fit as 0.6 GB). Expected texts come from the RAM typed and the
+    // levels' byte counts, rounded by hand.
+    void ramAndSizesReadAsSet()
+    {
+        AdvisePage page;
+        QVERIFY(page.selectCatalogModel(QStringLiteral("qwen2.5-0.5b")));
+        page.setRamGb(5.3);
+        page.setContextTokens(32768);
+        AdviceChartData data;
+        connect(&page, &AdvisePage::chartDataChanged, this, [&data](const AdviceChartData &d) { data = d; });
+        page.publishChartData();
+        QVERIFY2(data.modelTitle.contains(QStringLiteral("— 5.3 GB RAM, 32,768 tokens")), qPrintable(data.modelTitle));
+        QVERIFY2(data.limitLabel.contains(QStringLiteral("fits 5.3 GB at")), qPrintable(data.limitLabel));
+
+        ResultsModel results(m_dir.filePath(QStringLiteral("no-results")));
+        ChartsPage charts(&results);
+        charts.setAdviceData(data);
+        QCustomPlot *memory = charts.findChild<ChartView *>(QStringLiteral("memory"))->plot();
+        QStringList texts;
+        for (int i = 0; i < memory->itemCount(); ++i)
+            if (auto *t = qobject_cast<QCPItemText *>(memory->item(i)))
+                texts << t->text();
+        QVERIFY2(texts.contains(QStringLiteral("RAM 5.3 GB")), qPrintable(texts.join(u',')));
+
+        auto *table = page.findChild<QTableView *>(QStringLiteral("levels"));
+        auto *levels = qobject_cast<AdviceTableModel *>(table->model());
+        std::map<std::uint64_t, QString> shown; // bytes -> text
+        for (int row = 0; row < levels->rowCount(); ++row) {
+            const QuantRow *r = levels->levelAt(row);
+            if (!r)
+                continue;
+            // Hundredths of a GB: 412,345,678 bytes read "0.41 GB".
+            const QString expected = QString::number(std::round(double(r->fileBytes) / 1e7) / 100, 'f', 2)
+                                     + QStringLiteral(" GB");
+            QCOMPARE(levels->index(row, AdviceTableModel::Size).data().toString(), expected);
+            shown[r->fileBytes] = expected;
+        }
+        // Levels 10 MB or more apart read differently (Q4_K_S 0.40 GB, Q4_K_M 0.41 GB, ...).
+        for (auto a = shown.begin(), b = std::next(a); b != shown.end(); ++a, ++b)
+            if (b->first - a->first >= 10'000'000)
+                QVERIFY2(a->second != b->second, qPrintable(a->second));
+        QVERIFY(shown.size() >= 5);
     }
 };
 

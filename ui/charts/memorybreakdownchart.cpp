@@ -4,6 +4,8 @@
 
 #include <qcustomplot.h>
 
+#include <cmath>
+
 MemoryBreakdownChart::MemoryBreakdownChart(QWidget *parent)
     : ChartView(parent)
 {
@@ -70,7 +72,7 @@ void MemoryBreakdownChart::setData(const QList<ChartMemoryColumn> &columns, doub
         label->position->setTypeX(QCPItemPosition::ptAxisRectRatio);
         label->position->setCoords(0.99, ramBytes / 1e9);
         label->setPositionAlignment(Qt::AlignRight | Qt::AlignBottom);
-        label->setText(tr("RAM %1 GB").arg(ramBytes / 1e9, 0, 'f', 0));
+        label->setText(tr("RAM %1 GB").arg(std::round(ramBytes / 1e8) / 10)); // 5.3, not 5
         label->setColor(QColor(0xd0, 0x30, 0x30));
         // Stays readable where it crosses a bar.
         QColor back = palette().color(QPalette::Base);

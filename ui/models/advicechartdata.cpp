@@ -7,6 +7,7 @@
 #include <QLocale>
 
 #include <algorithm>
+#include <cmath>
 
 using namespace QuantFit;
 
@@ -15,10 +16,17 @@ static QString tr(const char *text)
     return QCoreApplication::translate("AdviceChartData", text);
 }
 
+// The RAM as the Advise page sets it, in tenths of a GB: "64 GB", "5.3 GB" (whole GB made a
+// 5.3 GB machine read "5 GB" next to files a few hundred MB apart).
+static QString ramText(std::uint64_t bytes)
+{
+    return tr("%1 GB").arg(std::round(double(bytes) / 1e8) / 10);
+}
+
 AdviceChartData adviceChartData(const ModelAdvice &a, const QString &modelName)
 {
     AdviceChartData data;
-    data.modelTitle = tr("%1 — %2 RAM, %3 tokens").arg(a.model.name, formatGB(a.options.ramBytes, 0),
+    data.modelTitle = tr("%1 — %2 RAM, %3 tokens").arg(a.model.name, ramText(a.options.ramBytes),
                                                         QLocale().toString(a.options.contextTokens));
     data.modelName = modelName;
     data.ramBytes = double(a.options.ramBytes);
@@ -51,7 +59,7 @@ AdviceChartData adviceChartData(const ModelAdvice &a, const QString &modelName)
         const double others = double(m.kvCacheBytes + m.computeBytes + m.overheadBytes + m.reserveBytes);
         data.sizeLimitBytes = std::max(0.0, double(a.options.ramBytes) - others);
         data.limitLabel = tr("largest file that fits %1 at %2 tokens")
-                              .arg(formatGB(a.options.ramBytes, 0), QLocale().toString(a.options.contextTokens));
+                              .arg(ramText(a.options.ramBytes), QLocale().toString(a.options.contextTokens));
     }
     return data;
 }

@@ -172,6 +172,14 @@ int AdviceTableModel::columnCount(const QModelIndex &parent) const
     return parent.isValid() ? 0 : ColumnCount;
 }
 
+// A file size in the Size column: two decimals below 10 GB, where the levels of a small model
+// are tens of MB apart (one decimal showed Q4_K_S, the fit and Q4_K_M of a 1B model as 0.6 and
+// 0.7 GB), one above.
+static QString sizeGB(std::uint64_t bytes)
+{
+    return formatGB(bytes, bytes < 10 * std::uint64_t(GB) ? 2 : 1);
+}
+
 static QString signedGB(std::int64_t bytes)
 {
     const QString s = formatGB(std::uint64_t(bytes < 0 ? -bytes : bytes), 1);
@@ -192,7 +200,7 @@ QVariant AdviceTableModel::data(const QModelIndex &index, int role) const
         switch (col) {
         case Quant: return r.recommended ? r.name + QStringLiteral(" ★") : r.name;
         case Bits: return QString::number(r.bitsPerWeight, 'f', 2);
-        case Size: return formatGB(r.fileBytes, 1);
+        case Size: return sizeGB(r.fileBytes);
         case Total: return formatGB(r.memory.totalBytes(), 1);
         case Headroom: return signedGB(r.headroomBytes);
         case LongestContext:
@@ -288,8 +296,8 @@ QVariant AdviceTableModel::fitData(int col, int role) const
             return f.plannedTensorBytes ? QString::number(f.bitsPerWeight, 'f', 2)
                                         : QStringLiteral("≤ %1").arg(f.bitsPerWeight, 0, 'f', 2);
         case Size:
-            return f.plannedTensorBytes ? formatGB(f.fileBytes(), 1)
-                                        : QStringLiteral("≤ %1").arg(formatGB(f.fileBytesBound, 1));
+            return f.plannedTensorBytes ? sizeGB(f.fileBytes())
+                                        : QStringLiteral("≤ %1").arg(sizeGB(f.fileBytesBound));
         case Total: return formatGB(f.memory.totalBytes(), 1);
         case Headroom: return signedGB(f.headroomBytes);
         case LongestContext: return QLocale().toString(f.contextTokens);

@@ -6,6 +6,7 @@
 #include <QPainterPath>
 
 #include <algorithm>
+#include <cmath>
 
 MemoryBar::MemoryBar(QWidget *parent)
     : QWidget(parent)
@@ -63,7 +64,8 @@ void MemoryBar::paintEvent(QPaintEvent *)
     p.setPen(pal.color(QPalette::WindowText));
     QString head = tr("Total %1").arg(QuantFit::formatGB(total, 1));
     if (m_capacityBytes) {
-        head += tr(" of %1 %2").arg(QuantFit::formatGB(m_capacityBytes, 0), m_capacityLabel);
+        // In tenths, as the RAM is set: "of 5.3 GB RAM", not "of 5 GB".
+        head += tr(" of %1 GB %2").arg(std::round(double(m_capacityBytes) / 1e8) / 10).arg(m_capacityLabel);
         if (total > m_capacityBytes)
             head += tr("  (%1 over)").arg(QuantFit::formatGB(total - m_capacityBytes, 1));
         else

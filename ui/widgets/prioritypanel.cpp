@@ -13,6 +13,8 @@
 #include <QTreeWidget>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <cmath>
+
 using namespace QuantFit;
 
 namespace {
@@ -54,7 +56,8 @@ void PriorityPanel::request(const AdviceOptions &options)
     if (!m_advisor)
         return;
     const int generation = ++m_generation;
-    m_title->setText(tr("<b>Priorities for %1</b> (the brief's table, computed)…").arg(formatGB(options.ramBytes, 0)));
+    m_title->setText(tr("<b>Priorities for %1 GB</b> (the brief's table, computed)…")
+                         .arg(std::round(double(options.ramBytes) / 1e8) / 10));
     ++m_pending;
     auto *watcher = new QFutureWatcher<SystemResult>(this);
     connect(watcher, &QFutureWatcher<SystemResult>::finished, this, [this, watcher, generation] {
@@ -96,8 +99,8 @@ void PriorityPanel::showRows(const SystemAdvice &s)
 {
     m_rows->clear();
     m_explanation->clear();
-    m_title->setText(tr("<b>Recommendations for a %1 system</b> (the brief's priority rows, computed; "
-                        "select a row for its reasoning)").arg(formatGB(s.options.ramBytes, 0)));
+    m_title->setText(tr("<b>Recommendations for a %1 GB system</b> (the brief's priority rows, computed; "
+                        "select a row for its reasoning)").arg(std::round(double(s.options.ramBytes) / 1e8) / 10));
     for (const PriorityRow &p : s.rows) {
         auto *item = new QTreeWidgetItem(m_rows);
         item->setText(0, priorityName(p.priority));
