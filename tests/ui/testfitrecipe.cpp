@@ -89,6 +89,21 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(page.fitPanel()->recipeTree()->isVisible(), 60000);
         QVERIFY(page.fitPanel()->recipeTree()->topLevelItemCount() > 0);
         QTRY_VERIFY(convert->isEnabled());
+        // The predicted losses with three significant digits, trailing zeros kept ("vs 4.00";
+        // 'g' wrote "vs 4" for 3.996).
+        QString summary;
+        for (const QLabel *l : page.fitPanel()->findChildren<QLabel *>())
+            if (l->text().contains(QLatin1String("Predicted loss")))
+                summary = l->text();
+        const auto costs = QRegularExpression(QStringLiteral(R"(Predicted loss (\S+) vs (\S+) for)")).match(summary);
+        QVERIFY2(costs.hasMatch(), qPrintable(summary));
+        for (int i : {1, 2}) {
+            QString digits = costs.captured(i);
+            digits.remove(u'.');
+            while (digits.startsWith(u'0'))
+                digits.remove(0, 1);
+            QVERIFY2(digits.size() == 3, qPrintable(costs.captured(i)));
+        }
 
         QSignalSpy finished(&page, &ConvertPage::conversionFinished);
         QTest::mouseClick(convert, Qt::LeftButton);

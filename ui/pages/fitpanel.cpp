@@ -54,8 +54,13 @@ FitPanel::FitPanel(QWidget *parent)
     m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_recipe->setHeaderLabels({tr("Pattern"), tr("Type"), tr("Tensors")});
     m_recipe->setRootIsDecorated(false);
+    // The pattern gets the width (a 22-layer model's layer lists are long), the type and count
+    // only what they need; a real model's recipe is 10-20 lines, so the table shows about 12.
+    m_recipe->header()->setStretchLastSection(false);
     m_recipe->header()->setSectionResizeMode(0, QHeaderView::Stretch);
-    m_recipe->setMaximumHeight(10 * fontMetrics().height());
+    m_recipe->header()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
+    m_recipe->header()->setSectionResizeMode(2, QHeaderView::ResizeToContents);
+    m_recipe->setMaximumHeight(14 * fontMetrics().height());
     m_recipe->setVisible(false);
 
     auto *form = new QFormLayout;
@@ -168,6 +173,12 @@ void FitPanel::setFileSize(std::uint64_t bytes)
     emit changed();
 }
 
+// Three significant digits, trailing zeros kept: "2.34 vs 4.00" ('g' wrote "vs 4" for 3.996).
+static QString costText(double cost)
+{
+    return QString::asprintf("%#.3g", cost);
+}
+
 void FitPanel::showFitted(const FittedConversion &f)
 {
     const FitResult &r = f.fit;
@@ -177,14 +188,15 @@ void FitPanel::showFitted(const FittedConversion &f)
                                 formatBytes(r.plan.outputFileBytes))
                            .arg(r.plan.bitsPerWeight(), 0, 'f', 2)
                            .arg(fileTypeName(r.nearestMix), fileTypeName(r.baseMix))
-                           .arg(r.predictedCost, 0, 'g', 3)
-                           .arg(r.baseMixCost, 0, 'g', 3));
+                           .arg(costText(r.predictedCost), costText(r.baseMixCost)));
     m_recipe->clear();
     for (const RecipeLine &l : r.recipe) {
         auto *item = new QTreeWidgetItem(m_recipe);
         item->setText(0, l.pattern);
         item->setText(1, ggmlTypeName(l.type));
         item->setText(2, QString::number(l.nTensors));
+        item->setToolTip(0, l.pattern); // the layer lists of long patterns are elided
+        item->setTextAlignment(2, Qt::AlignRight | Qt::AlignVCenter);
     }
     m_recipe->setVisible(true);
 }
