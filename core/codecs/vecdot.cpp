@@ -316,6 +316,8 @@ VecDot::DotQ8Fn avx512DotQ8Kernel(GgmlType type)
 {
     if (const auto fn = VecDot::avx512KQuantKernel(type))
         return fn;
+    if (const auto fn = VecDot::avx512LegacyKernel(type))
+        return fn;
     if (const auto fn = VecDot::avx512IqKernel(type))
         return fn;
     return VecDot::avx512Q8Kernel(type);
@@ -431,6 +433,14 @@ void dotRowsQ8With(DotPath path, GgmlType type, const std::uint8_t *rows,
                    std::int64_t n, float *out)
 {
     const auto fn = selectQ8(path, type, n);
+    // The legacy types' AVX-512 kernels share the activation side between rows (where fn is
+    // their one-row kernel; the results are the same).
+    if (fn == VecDot::avx512LegacyKernel(type)) {
+        if (const auto rowsFn = VecDot::avx512LegacyRowsKernel(type)) {
+            rowsFn(rows, rowStrideBytes, nRows, xq, n, out);
+            return;
+        }
+    }
     for (std::int64_t r = 0; r < nRows; ++r)
         out[r] = fn(rows + std::size_t(r) * rowStrideBytes, xq, n);
 }

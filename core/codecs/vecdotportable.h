@@ -4,6 +4,7 @@
 
 #include "gguf/ggmltype.h"
 
+#include <cstddef>
 #include <cstdint>
 
 namespace QuantFit::VecDot {
@@ -14,6 +15,11 @@ using DotFn = float (*)(const std::uint8_t *row, const float *x, std::int64_t n)
 /// sum_i dequant(row)[i] * dequant(xq)[i] with 8-bit activations (Q8_0 or Q8_K blocks).
 using DotQ8Fn = float (*)(const std::uint8_t *row, const std::uint8_t *xq, std::int64_t n);
 
+/// out[r] = the DotQ8Fn of row r (at rows + r * stride) for r < nRows: kernels that share the
+/// activation side between rows. Each out[r] equals the type's DotQ8Fn of that row exactly.
+using DotRowsQ8Fn = void (*)(const std::uint8_t *rows, std::size_t stride, std::int64_t nRows,
+                             const std::uint8_t *xq, std::int64_t n, float *out);
+
 /// Portable (reference) and AVX2 integer kernels, or null when there is none for `type`.
 /// avx2Q8Kernel() holds the hand-written kernels (vecdotq8avx2.cpp), avx2IntQ8Kernel() the
 /// ones built on the integer-form decoders (vecdotintavx2.cpp) for the other types.
@@ -23,8 +29,12 @@ DotQ8Fn avx2IntQ8Kernel(GgmlType type);
 /// AVX-512 integer kernels, or null; require cpuHasAvx512(). avx512KQuantKernel(): the
 /// super-block types with integer sub-block scales (vecdotkavx512.cpp); avx512IqKernel(): the
 /// grid I-quants with gathered grid entries (vecdotiqavx512.cpp); avx512Q8Kernel(): over the
-/// integer-form decoders (vecdotavx512.cpp).
+/// integer-form decoders (vecdotavx512.cpp); avx512LegacyKernel(): Q4_0, Q4_1, Q5_0, Q5_1 and
+/// Q8_0, eight blocks per step (vecdotlegacyavx512.cpp).
 DotQ8Fn avx512KQuantKernel(GgmlType type);
+DotQ8Fn avx512LegacyKernel(GgmlType type);
+/// The many-row form of avx512LegacyKernel(), or null.
+DotRowsQ8Fn avx512LegacyRowsKernel(GgmlType type);
 DotQ8Fn avx512IqKernel(GgmlType type);
 DotQ8Fn avx512Q8Kernel(GgmlType type);
 

@@ -231,9 +231,10 @@ void TestCodecsVecDotInt::simdDotsEqualReference()
     const int actBlock = int(typeFacts(act).blockSize);
     std::mt19937 rng(9);
     // Lengths: one block (an odd count of 32-element blocks for the pairing AVX-512 loop), a few
-    // blocks, a typical row.
+    // blocks, eleven 32-element blocks (one step of eight for the legacy AVX-512 kernels and a
+    // tail of three), a typical row.
     for (const std::int64_t n : {std::int64_t(std::max(f.blockSize, std::uint32_t(actBlock))),
-                                 std::int64_t(768), std::int64_t(4096)}) {
+                                 std::int64_t(768), std::int64_t(352), std::int64_t(4096)}) {
         if (n % f.blockSize || n % actBlock)
             continue;
         for (int trial = 0; trial < 8; ++trial) {
@@ -280,13 +281,20 @@ void TestCodecsVecDotInt::simdDotsEqualReference()
             QVERIFY2(std::fabs(double(avx512) - ref) <= tol,
                      qPrintable(QStringLiteral("n %1 trial %2: avx512 %3, reference %4 (bound %5)")
                                     .arg(n).arg(trial).arg(avx512).arg(ref).arg(tol)));
-            std::vector<float> rows(2);
-            std::vector<std::uint8_t> two(row);
-            two.insert(two.end(), row.begin(), row.end());
-            dotRowsQ8With(DotPath::Avx512, type, two.data(), row.size(), 2, xq.data(), n,
+            // Several rows at once (the legacy types' AVX-512 kernels take four at a time and
+            // share the activation side): five different rows, each exactly its one-row dot.
+            std::vector<std::uint8_t> five(row);
+            std::vector<float> single{avx512};
+            for (int r = 1; r < 5; ++r) {
+                const auto other = randomBytesRow(type, int(n / f.blockSize), rng);
+                single.push_back(dotRowQ8With(DotPath::Avx512, type, other.data(), xq.data(), n));
+                five.insert(five.end(), other.begin(), other.end());
+            }
+            std::vector<float> rows(5);
+            dotRowsQ8With(DotPath::Avx512, type, five.data(), row.size(), 5, xq.data(), n,
                           rows.data());
-            QCOMPARE(rows[0], avx512);
-            QCOMPARE(rows[1], avx512);
+            for (int r = 0; r < 5; ++r)
+                QCOMPARE(rows[std::size_t(r)], single[std::size_t(r)]);
         }
     }
     if (!cpuHasAvx512())
