@@ -117,15 +117,21 @@ QString decisionText(const PlannedTensor &p)
 }
 
 // --calibration and its settings; the settings alone are an error (they would be ignored).
-std::optional<CalibrationRequest> calibrationOption(const QCommandLineParser &parser)
+// With a fitted mix and without --calibration, --calibration-chunks/-ctx belong to the fit's
+// measured sensitivity (fitCalibrationOption).
+std::optional<CalibrationRequest> calibrationOption(const QCommandLineParser &parser, bool fitting)
 {
     if (parser.isSet(QStringLiteral("calibrate"))) {
-        // --calibration-chunks/-ctx then belong to the fit's calibration (fitCalibrationOption).
         if (parser.isSet(QStringLiteral("calibration"))
             || parser.isSet(QStringLiteral("save-imatrix")))
             throw Error(QStringLiteral("--calibrate measures the fit's sensitivities; it cannot "
                                        "be combined with --calibration/--save-imatrix (compute "
                                        "the imatrix first and pass --imatrix FILE)"));
+        return std::nullopt;
+    }
+    if (fitting && !parser.isSet(QStringLiteral("calibration"))) {
+        if (parser.isSet(QStringLiteral("save-imatrix")))
+            throw Error(QStringLiteral("--save-imatrix needs --calibration TEXT"));
         return std::nullopt;
     }
     if (!parser.isSet(QStringLiteral("calibration"))) {
@@ -269,29 +275,49 @@ std::optional<FitTarget> fitTargetOption(const QCommandLineParser &parser)
     return t;
 }
 
-// --calibrate [--calibration-text TEXT] [--calibration-chunks N] [--calibration-ctx N]
-// [--force-calibration]: the fit's measured sensitivities; the text and force alone are errors.
-std::optional<FitCalibrationSettings> fitCalibrationOption(const QCommandLineParser &parser,
-                                                           bool fitting)
+// The fit's sensitivities: measured where quick by default (auto), --calibrate always,
+// --no-calibrate never; [--calibration-text TEXT] [--calibration-chunks N]
+// [--calibration-ctx N] say how to measure, [--force-calibration] lifts --calibrate's limit.
+// Options that would be ignored are errors.
+void fitCalibrationOption(const QCommandLineParser &parser, std::optional<FitTarget> &target)
 {
-    if (!parser.isSet(QStringLiteral("calibrate"))) {
-        for (const char *o : {"calibration-text", "force-calibration"}) {
+    const bool on = parser.isSet(QStringLiteral("calibrate"));
+    const bool off = parser.isSet(QStringLiteral("no-calibrate"));
+    if (on && off)
+        throw Error(QStringLiteral("--calibrate and --no-calibrate: give one of them"));
+    if (!target) {
+        for (const char *o : {"calibrate", "no-calibrate", "calibration-text",
+                              "force-calibration"}) {
             if (parser.isSet(QLatin1String(o)))
-                throw Error(QStringLiteral("--%1 needs --calibrate").arg(QLatin1String(o)));
+                throw Error(QStringLiteral("--%1 needs a fitted mix (--target-size, --target-bpw "
+                                           "or --fit-ram)")
+                                .arg(QLatin1String(o)));
         }
-        return std::nullopt;
+        return;
     }
-    if (!fitting)
-        throw Error(QStringLiteral("--calibrate needs a fitted mix (--target-size, --target-bpw "
-                                   "or --fit-ram)"));
-    FitCalibrationSettings c;
+    if (parser.isSet(QStringLiteral("force-calibration")) && !on)
+        throw Error(QStringLiteral("--force-calibration needs --calibrate (the default measures "
+                                   "only when the estimate is within %1 s)")
+                        .arg(kFitCalibrationAutoSeconds));
+    if (off) {
+        for (const char *o : {"calibration-text", "calibration-chunks", "calibration-ctx"}) {
+            if (parser.isSet(QLatin1String(o)))
+                throw Error(QStringLiteral("--%1 has no effect with --no-calibrate")
+                                .arg(QLatin1String(o)));
+        }
+    }
+    target->sensitivity = on    ? FitSensitivityMode::Measured
+                          : off ? FitSensitivityMode::Documented
+                                : FitSensitivityMode::Auto;
+    FitCalibrationSettings &c = target->calibration;
     c.textSource = parser.value(QStringLiteral("calibration-text"));
-    c.nChunks = int(intOption(parser, QStringLiteral("calibration-chunks"),
-                              kFitCalibrationDefaultChunks, 1, 1 << 20));
-    c.nCtx = int(intOption(parser, QStringLiteral("calibration-ctx"), kFitCalibrationDefaultCtx,
-                           8, 1 << 20));
+    if (!parser.isSet(QStringLiteral("calibration"))) {
+        c.nChunks = int(intOption(parser, QStringLiteral("calibration-chunks"),
+                                  kFitCalibrationDefaultChunks, 1, 1 << 20));
+        c.nCtx = int(intOption(parser, QStringLiteral("calibration-ctx"),
+                               kFitCalibrationDefaultCtx, 8, 1 << 20));
+    }
     c.force = parser.isSet(QStringLiteral("force-calibration"));
-    return c;
 }
 
 int runQuantize(const QStringList &args)
@@ -341,10 +367,10 @@ int runQuantize(const QStringList &args)
                          "ARCHIVE:MEMBER, as imatrix -f reads it), then quantize with it; one "
                          "job, one progress bar. Not with --imatrix.", "TEXT");
     value("calibration-chunks", "With --calibration: evaluate at most N chunks (default 100; "
-                                "-1: the whole text). With --calibrate: chunks of the "
-                                "calibration text (default 8).", "N");
+                                "-1: the whole text). With a fitted mix: chunks of the "
+                                "text sensitivities are measured on (default 8).", "N");
     value("calibration-ctx", "With --calibration: tokens per chunk (default 512, as "
-                             "llama-imatrix). With --calibrate: default 128 (or the model's "
+                             "llama-imatrix). With a fitted mix: default 128 (or the model's "
                              "context when smaller).", "N");
     value("save-imatrix", "With --calibration: also write the computed matrix to FILE (GGUF; "
                           "legacy for a .dat name).", "FILE");
@@ -354,11 +380,14 @@ int runQuantize(const QStringList &args)
     value("target-size", "Fit a mix to this file size instead of TYPE: one type per tensor, "
                          "chosen from measured errors, so that the file is at most SIZE "
                          "(B, KB, MB, GB, TB or KiB, MiB, GiB, TiB; e.g. 38GB).", "SIZE");
-    flag("calibrate", "With a fitted mix: measure each tensor's sensitivity (the KL divergence "
-                      "of the model with that tensor alone at Q4_K, on a text) instead of the "
-                      "documented factors; one forward pass per tensor, estimated first.");
-    value("calibration-text", "With --calibrate: the text (a file or ARCHIVE:MEMBER; default "
-                              "the built-in sample).", "TEXT");
+    flag("calibrate", "With a fitted mix: always measure each tensor's sensitivity (the KL "
+                      "divergence of the model with that tensor alone at Q4_K, on a text; one "
+                      "forward pass per tensor, estimated first). Default: measured when the "
+                      "estimate is within 60 s, else the documented factors.");
+    flag("no-calibrate", "With a fitted mix: use the documented sensitivity factors, never "
+                         "measure.");
+    value("calibration-text", "With a fitted mix: the text sensitivities are measured on (a "
+                              "file or ARCHIVE:MEMBER; default the built-in sample).", "TEXT");
     flag("force-calibration", "With --calibrate: run even when the estimate exceeds 30 "
                               "minutes.");
     value("target-bpw", "Fit a mix to this many bits per weight of tensor data (e.g. 4.3).",
@@ -384,8 +413,7 @@ int runQuantize(const QStringList &args)
 
     const QStringList pos = parser.positionalArguments();
     std::optional<FitTarget> fitTarget = fitTargetOption(parser);
-    if (auto c = fitCalibrationOption(parser, fitTarget.has_value()))
-        fitTarget->calibration = std::move(c);
+    fitCalibrationOption(parser, fitTarget);
     ConversionRequest request;
     request.sourcePath = pos.at(0);
     if (fitTarget) {
@@ -419,7 +447,7 @@ int runQuantize(const QStringList &args)
     for (const QString &o : parser.values(QStringLiteral("override-kv")))
         options.metadataOverrides.push_back(parseMetadataOverride(o));
     request.imatrixPath = parser.value(QStringLiteral("imatrix"));
-    request.calibration = calibrationOption(parser);
+    request.calibration = calibrationOption(parser, fitTarget.has_value());
     request.nThreads = int(intOption(parser, QStringLiteral("threads"), 0, 0, 4096));
     request.verify = !parser.isSet(QStringLiteral("no-verify"));
     if (fitTarget) {
@@ -427,14 +455,12 @@ int runQuantize(const QStringList &args)
         // ordinary conversion of the nearest standard type with the fitted recipe.
         const bool quiet = parser.isSet(QStringLiteral("quiet"));
         ConsoleContext fitCtx(quiet);
-        if (fitTarget->calibration) {
-            fitTarget->onCalibrationEstimate = [&fitCtx, quiet](const FitCalibrationEstimate &e) {
-                if (quiet)
-                    return;
-                fitCtx.finishLine();
-                err(QStringLiteral("calibration: %1\n").arg(e.text()));
-            };
-        }
+        fitTarget->onCalibrationEstimate = [&fitCtx, quiet](const FitCalibrationEstimate &e) {
+            if (quiet)
+                return;
+            fitCtx.finishLine();
+            err(QStringLiteral("calibration: %1\n").arg(e.text()));
+        };
         const FittedConversion fitted = planFittedConversion(request, *fitTarget, fitCtx);
         fitCtx.finishLine();
         request = fitted.request;

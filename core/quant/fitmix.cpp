@@ -704,9 +704,16 @@ FitResult fitMix(const GgufMetadata &metadata, const std::vector<GgufTensorInfo>
                       .arg(options.budgetBytes)
                       .arg(budgetKindText, fileTypeName(result.baseMix),
                            withImatrix ? QStringLiteral("imatrix-weighted ") : QString(),
-                           calibrated ? QStringLiteral("measured sensitivity (calibrated: %1)")
-                                            .arg(options.calibrationText)
-                                      : QStringLiteral("sensitivity"));
+                           calibrated
+                               ? QStringLiteral("measured sensitivity (calibrated: %1%2)")
+                                     .arg(options.calibrationText,
+                                          options.sensitivityReason.isEmpty()
+                                              ? QString()
+                                              : QStringLiteral("; ") + options.sensitivityReason)
+                           : options.sensitivityReason.isEmpty()
+                               ? QStringLiteral("sensitivity")
+                               : QStringLiteral("documented sensitivity (%1)")
+                                     .arg(options.sensitivityReason));
     QuantOptions planOptions = options.base;
     planOptions.hasImatrix = withImatrix;
     planOptions.metadataOverrides.push_back(

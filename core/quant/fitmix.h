@@ -96,6 +96,9 @@ struct FitOptions {
     /// With calibrate: how it was measured, for the quantize.recipe note ("KLD on 1,024 tokens
     /// of X").
     QString calibrationText;
+    /// Why these sensitivities (measured or documented) were used, for the quantize.recipe note
+    /// ("auto: estimate within 60 s"); empty: no reason given.
+    QString sensitivityReason;
 };
 
 constexpr std::uint64_t kFitSampleAllElements = 1u << 18;

@@ -8,6 +8,7 @@
 #include "infer/llamamodel.h"
 #include "jobs/jobcontext.h"
 #include "jobs/parallel.h"
+#include "quant/quantmix.h"
 #include "util/error.h"
 #include "util/units.h"
 
@@ -92,6 +93,79 @@ FitCalibrationEstimate estimateFitCalibration(const GgufFile &source, int nProbe
     return e;
 }
 
+QString FitSensitivityChoice::text() const
+{
+    return QStringLiteral("%1 (%2)")
+        .arg(measured ? QStringLiteral("measured sensitivity")
+                      : QStringLiteral("documented sensitivity factors"),
+             reason);
+}
+
+int fitProbeCount(const GgufFile &source, const QuantOptions &options)
+{
+    int n = 0;
+    for (const GgufTensorInfo &t : source.tensors()) {
+        if (isQuantizableTensor(t, options))
+            ++n;
+    }
+    return n;
+}
+
+FitSensitivityChoice chooseFitSensitivity(const GgufFile &source, const QuantOptions &options,
+                                          FitSensitivityMode mode,
+                                          const FitCalibrationSettings &settings, int nThreads,
+                                          std::optional<FitCalibrationText> &text)
+{
+    FitSensitivityChoice c;
+    c.mode = mode;
+    text.reset();
+    if (mode == FitSensitivityMode::Documented) {
+        c.reason = c.noteReason = QStringLiteral("calibration off");
+        return c;
+    }
+    const int nProbes = fitProbeCount(source, options);
+    if (mode == FitSensitivityMode::Measured) {
+        text = loadFitCalibrationText(source, settings);
+        c.estimate = estimateFitCalibration(source, nProbes, text->nChunks, text->nCtx, nThreads);
+        c.measured = true;
+        c.reason = c.noteReason = QStringLiteral("calibration on");
+        return c;
+    }
+
+    // Auto: the forward pass must run the model and the built-in sample must tokenize into two
+    // chunks, else the documented factors with the reason; a text given by name that cannot be
+    // read is an error, as with --calibrate. Then the estimate decides.
+    const QString limit = durationText(settings.autoMaxSeconds);
+    const auto documented = [&](const QString &why, const QString &noteWhy) {
+        c.measured = false;
+        c.reason = QStringLiteral("auto: %1").arg(why);
+        c.noteReason = QStringLiteral("auto: %1").arg(noteWhy);
+        return c;
+    };
+    try {
+        const LlamaModel check(std::shared_ptr<const GgufFile>(&source, [](const GgufFile *) {}));
+        if (settings.textSource.isEmpty())
+            text = loadFitCalibrationText(source, settings);
+    } catch (const Error &err) {
+        text.reset();
+        return documented(QStringLiteral("cannot measure: %1").arg(err.message()),
+                          QStringLiteral("the forward pass cannot measure this model"));
+    }
+    if (!text)
+        text = loadFitCalibrationText(source, settings);
+    c.estimate = estimateFitCalibration(source, nProbes, text->nChunks, text->nCtx, nThreads);
+    if (c.estimate->seconds > settings.autoMaxSeconds) {
+        text.reset();
+        return documented(QStringLiteral("measuring would take %1, over the %2 auto limit")
+                              .arg(c.estimate->text(), limit),
+                          QStringLiteral("measuring estimated over %1").arg(limit));
+    }
+    c.measured = true;
+    c.reason = QStringLiteral("auto: %1, within the %2 auto limit").arg(c.estimate->text(), limit);
+    c.noteReason = QStringLiteral("auto: estimate within %1").arg(limit);
+    return c;
+}
+
 QString FitCalibrationText::noteText() const
 {
     return QStringLiteral("KLD of each tensor alone at Q4_K (or its fallback) on %1 chunks of %2 "
@@ -153,7 +227,8 @@ FitCalibrator makeFitCalibrator(std::shared_ptr<const GgufFile> source, FitCalib
                 throw Error(QStringLiteral("calibrating the fit of '%1' (%2 weights, %3 on disk) "
                                            "would take too long: %4 (the limit is %5); give "
                                            "--force-calibration to run it anyway, or fewer "
-                                           "--calibration-chunks, or fit without --calibrate")
+                                           "--calibration-chunks, or --no-calibrate (the "
+                                           "documented factors)")
                                 .arg(QFileInfo(source->path()).fileName(),
                                      weightsText(estimate.activeWeights),
                                      formatBytes(source->totalFileSize()), estimate.text(),

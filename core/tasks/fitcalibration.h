@@ -25,10 +25,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace QuantFit {
 
 class GgufFile;
+struct QuantOptions;
 
 /// Default chunks and tokens per chunk: 8 x 128 (504 scored tokens), seconds for the small
 /// models the fit is most often run on; the context is lowered to the model's when smaller.
@@ -36,6 +38,10 @@ constexpr int kFitCalibrationDefaultChunks = 8;
 constexpr int kFitCalibrationDefaultCtx = 128;
 /// Refused beyond this estimate unless forced: half an hour.
 constexpr double kFitCalibrationMaxSeconds = 1800;
+/// The default (auto) measures when the up-front estimate is at most this: a minute. Below it
+/// the 51 README budgets were all measured (under 1 s to 35 s per fit on the references), and
+/// a fit that waits a minute for a lower KLD is still quick next to the conversion of a model.
+constexpr double kFitCalibrationAutoSeconds = 60;
 /// CPU seconds per evaluated token and weight of the forward pass, the perplexity figure of one
 /// AVX-512 core (README: 4,096 tokens of a 107 M-parameter model in 12 CPU seconds).
 constexpr double kForwardSecondsPerTokenWeight = 0.027e-9;
@@ -46,6 +52,8 @@ struct FitCalibrationSettings {
     int nCtx = kFitCalibrationDefaultCtx;
     bool force = false;   ///< run even when the estimate exceeds maxSeconds
     double maxSeconds = kFitCalibrationMaxSeconds;
+    /// FitSensitivityMode::Auto measures when the up-front estimate is at most this.
+    double autoMaxSeconds = kFitCalibrationAutoSeconds;
 };
 
 struct FitCalibrationEstimate {
@@ -58,6 +66,32 @@ struct FitCalibrationEstimate {
     /// From the source's own pass (its time x nProbes), not from kForwardSecondsPerTokenWeight.
     bool measured = false;
     /// "58 tensors x 8 chunks of 128 tokens through 6.3 M weights: about 5 s on 2 threads".
+    QString text() const;
+};
+
+/// Which sensitivities a fit uses: `quantize`'s default, `--calibrate`, `--no-calibrate`;
+/// Convert's fit panel.
+enum class FitSensitivityMode {
+    /// Measured when the forward pass runs the model and the up-front (a-priori) estimate for
+    /// the threads in use is at most kFitCalibrationAutoSeconds; else the documented factors.
+    Auto,
+    Measured,   ///< always measured (refused beyond maxSeconds unless forced)
+    Documented, ///< the documented factors (fitSensitivity in quant/fitmix.h)
+};
+
+/// What a fit used and why, decided before any cost is measured (chooseFitSensitivity).
+struct FitSensitivityChoice {
+    FitSensitivityMode mode = FitSensitivityMode::Auto;
+    bool measured = false;
+    /// The up-front estimate when one was made (Auto and Measured).
+    std::optional<FitCalibrationEstimate> estimate;
+    /// Why, for people: "auto: about 5 s on 2 threads, within the 60 s auto limit". May name
+    /// times and threads.
+    QString reason;
+    /// Why, for the quantize.recipe note: the same without times or thread counts, so that the
+    /// file does not depend on them ("auto: estimate within 60 s").
+    QString noteReason;
+    /// "measured sensitivity (auto: ...)" or "documented sensitivity factors (off)".
     QString text() const;
 };
 
@@ -77,6 +111,20 @@ struct FitCalibrationText {
 };
 FitCalibrationText loadFitCalibrationText(const GgufFile &source,
                                           const FitCalibrationSettings &settings);
+
+/// Candidate tensors of a fit of `source` with `options` (one probe each): llama-quantize's
+/// quantizable tensors (isQuantizableTensor).
+int fitProbeCount(const GgufFile &source, const QuantOptions &options);
+
+/// Decides `mode` for `source` before the fit: Documented and Measured as asked (Measured loads
+/// the text and throws what loading it throws). Auto checks that the forward pass runs the
+/// model and the built-in sample tokenizes (else the documented factors, with the reason), then
+/// measures when the estimate is at most settings.autoMaxSeconds. `text` receives the loaded
+/// text when measured.
+FitSensitivityChoice chooseFitSensitivity(const GgufFile &source, const QuantOptions &options,
+                                          FitSensitivityMode mode,
+                                          const FitCalibrationSettings &settings, int nThreads,
+                                          std::optional<FitCalibrationText> &text);
 
 /// The calibrator over the mapped `source` (shared with the model it loads) and its text.
 /// `onEstimate` (may be empty) sees the estimate before any pass runs, and again measured after

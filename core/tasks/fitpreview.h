@@ -17,9 +17,10 @@ class GgufFile;
 class JobContext;
 
 /// Plans the fitted mix of at most `budgetBytes` of tensor data for `file` when given (its rows
-/// are read; quantized files are requantized for the plan), else for `shape`. Nothing is
-/// written. Throws Error when the budget is below the smallest mix the candidates allow, what
-/// reading the file throws, and Cancelled.
+/// are read; quantized files are requantized for the plan; sensitivities measured where quick,
+/// as FitSensitivityMode::Auto decides for `quantize`), else for `shape` (documented factors:
+/// there is no model to run). Nothing is written. Throws Error when the budget is below the
+/// smallest mix the candidates allow, what reading the file throws, and Cancelled.
 FitResult planFitForBudget(const ModelShape &shape, const GgufFile *file,
                            std::uint64_t budgetBytes, JobContext &ctx);
 

@@ -121,10 +121,13 @@ FittedConversion planFittedConversion(const ConversionRequest &request, const Fi
     o.base.imatrix = probed.imatrix;
     o.imatrix = imatrix && probed.imatrix ? &*imatrix : nullptr;
     o.nThreads = request.nThreads;
-    if (target.calibration) {
-        FitCalibrationText text = loadFitCalibrationText(source, *target.calibration);
-        o.calibrationText = text.noteText();
-        o.calibrate = makeFitCalibrator(sharedSource, std::move(text), *target.calibration,
+    std::optional<FitCalibrationText> text;
+    f.sensitivity = chooseFitSensitivity(source, o.base, target.sensitivity, target.calibration,
+                                         request.nThreads, text);
+    o.sensitivityReason = f.sensitivity.noteReason;
+    if (f.sensitivity.measured) {
+        o.calibrationText = text->noteText();
+        o.calibrate = makeFitCalibrator(sharedSource, std::move(*text), target.calibration,
                                         request.nThreads, target.onCalibrationEstimate);
     }
     f.fit = fitMix(source.metadata(), source.tensors(), o, fileRowSource(source), ctx);
@@ -193,6 +196,7 @@ QString fitSummaryText(const FittedConversion &fitted)
     s += QStringLiteral("  output file: %1 bytes (%2)\n")
              .arg(r.plan.outputFileBytes)
              .arg(formatBytes(r.plan.outputFileBytes));
+    s += QStringLiteral("  sensitivity: %1\n").arg(fitted.sensitivity.text());
     if (r.calibrated) {
         s += QStringLiteral("measured sensitivity (calibrated in %1 s: %2): tensor, probe type, "
                             "KLD with it alone at that type, sensitivity = KLD / relative error, "

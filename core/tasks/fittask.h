@@ -38,10 +38,13 @@ struct FitTarget {
     std::optional<std::uint64_t> reserveBytes; ///< default: defaultReserveBytes(ram)
     bool flashAttention = false;
     QString text;                              ///< as given, for the note ("--target-size 38GB")
-    /// Measure each tensor's sensitivity on a text (fitcalibration.h) instead of the documented
-    /// factors; absent: the documented ones.
-    std::optional<FitCalibrationSettings> calibration;
-    /// With calibration: sees the time estimate before the first forward pass (the CLI prints it).
+    /// Measured sensitivity (fitcalibration.h) or the documented factors: by default measured
+    /// where the estimate is at most kFitCalibrationAutoSeconds, the same in the CLI and the app.
+    FitSensitivityMode sensitivity = FitSensitivityMode::Auto;
+    /// How to measure, when measured.
+    FitCalibrationSettings calibration;
+    /// When measured: sees the time estimate before the first forward pass and again measured
+    /// on the source's pass (the CLI prints it).
     std::function<void(const FitCalibrationEstimate &)> onCalibrationEstimate;
 };
 
@@ -62,6 +65,7 @@ FitBudget fitBudgetFor(const GgufFile &source, const FitTarget &target);
 
 struct FittedConversion {
     FitResult fit;
+    FitSensitivityChoice sensitivity; ///< measured or documented, and why
     FitBudget budget;
     ConversionRequest request; ///< ready for runConversion (and prepareConversion for a preview)
     ConversionPreparation preparation;
@@ -69,10 +73,10 @@ struct FittedConversion {
 
 /// Chooses the fitted mix for `request` (source, outputs, imatrix, options; its fileTypes are
 /// replaced by the nearest standard mix). Reads sample rows of the memory-mapped source.
-/// Progress: stage "Measuring tensor costs" (then "Calibrating sensitivities" with
-/// target.calibration). Throws Error (refused options, an imatrix calibration: use --imatrix; a
-/// sensitivity calibration whose estimate exceeds its limit), IoError/FormatError from reading,
-/// Cancelled.
+/// Progress: stage "Measuring tensor costs" (then "Calibrating sensitivities" when measured:
+/// chooseFitSensitivity decides target.sensitivity first). Throws Error (refused options, an
+/// imatrix calibration: use --imatrix; a measured sensitivity whose estimate exceeds its limit),
+/// IoError/FormatError from reading, Cancelled.
 FittedConversion planFittedConversion(const ConversionRequest &request, const FitTarget &target,
                                       JobContext &ctx);
 

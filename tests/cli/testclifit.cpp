@@ -70,6 +70,13 @@ private slots:
         const GgufFile fitted = GgufFile::open(out, GgufFile::Mode::MetadataOnly);
         QVERIFY(fitted.metadata().contains("quantize.recipe"));
         QVERIFY(fitted.metadata().contains("general.file_type"));
+        // By default a model this small (30 tensors through 2.4 M weights: seconds) is
+        // fitted with measured sensitivities, and the output and the note say why.
+        const QString note = fitted.metadata().find("quantize.recipe")->toString();
+        QVERIFY2(note.contains(QLatin1String("measured sensitivity (calibrated: "))
+                     && note.contains(QLatin1String("auto: estimate within 60 s")),
+                 qPrintable(note));
+        QVERIFY2(r.out.contains("sensitivity: measured sensitivity (auto: "), r.out.constData());
 
         r = cli({QStringLiteral("inspect"), out, QStringLiteral("--recipe")});
         QCOMPARE(r.exitCode, 0);

@@ -123,6 +123,7 @@ private slots:
         FitTarget target;
         target.kind = FitTarget::Kind::BitsPerWeight;
         target.bitsPerWeight = 4.5;
+        target.sensitivity = FitSensitivityMode::Measured;
         target.calibration = quickSettings();
         std::vector<FitCalibrationEstimate> estimates;
         target.onCalibrationEstimate = [&](const FitCalibrationEstimate &e) {
@@ -176,6 +177,7 @@ private slots:
         FitTarget target;
         target.kind = FitTarget::Kind::BitsPerWeight;
         target.bitsPerWeight = 4.5;
+        target.sensitivity = FitSensitivityMode::Measured;
         target.calibration = quickSettings();
         NullJobContext ctx;
         const FittedConversion f = planFittedConversion(request, target, ctx);
@@ -233,8 +235,9 @@ private slots:
         FitTarget target;
         target.kind = FitTarget::Kind::BitsPerWeight;
         target.bitsPerWeight = 4.5;
+        target.sensitivity = FitSensitivityMode::Measured;
         target.calibration = quickSettings();
-        target.calibration->maxSeconds = 1e-6;
+        target.calibration.maxSeconds = 1e-6;
         NullJobContext ctx;
         try {
             planFittedConversion(request, target, ctx);
@@ -246,7 +249,7 @@ private slots:
                          && e.message().contains(QLatin1String("weights")),
                      qPrintable(e.message()));
         }
-        target.calibration->force = true;
+        target.calibration.force = true;
         CancelInCalibration cancel;
         QVERIFY_THROWS_EXCEPTION(Cancelled, planFittedConversion(request, target, cancel));
         QVERIFY(cancel.sawCalibration);
@@ -258,12 +261,33 @@ private slots:
                                     QStringLiteral("--calibrate"), QStringLiteral("--dry-run")});
         QCOMPARE(a.exitCode, 1);
         QVERIFY2(a.err.contains("--calibrate needs a fitted mix"), a.err.constData());
+        // The default (auto) reads a text given by name: a file that is not UTF-8 is an error,
+        // not a silent fallback to the documented factors.
         const CliResult b = runCli({QStringLiteral("quantize"), m_model,
                                     QStringLiteral("--target-bpw"), QStringLiteral("4.5"),
                                     QStringLiteral("--calibration-text"), m_model,
                                     QStringLiteral("--dry-run")});
         QCOMPARE(b.exitCode, 1);
-        QVERIFY2(b.err.contains("--calibration-text needs --calibrate"), b.err.constData());
+        QVERIFY2(b.err.contains("invalid UTF-8"), b.err.constData());
+        for (const QStringList &extra :
+             {QStringList{QStringLiteral("--calibrate"), QStringLiteral("--no-calibrate")},
+              QStringList{QStringLiteral("--no-calibrate"), QStringLiteral("--calibration-text"),
+                          m_model},
+              QStringList{QStringLiteral("--no-calibrate"), QStringLiteral("--calibration-chunks"),
+                          QStringLiteral("2")},
+              QStringList{QStringLiteral("--force-calibration")}}) {
+            const CliResult r = runCli(QStringList{QStringLiteral("quantize"), m_model,
+                                                   QStringLiteral("--target-bpw"),
+                                                   QStringLiteral("4.5"),
+                                                   QStringLiteral("--dry-run")}
+                                       + extra);
+            QVERIFY2(r.exitCode == 1, qPrintable(extra.join(u' ')));
+            QVERIFY2(r.err.contains(extra.front().toUtf8()), r.err.constData());
+        }
+        const CliResult n = runCli({QStringLiteral("quantize"), m_model, QStringLiteral("Q4_K_M"),
+                                    QStringLiteral("--no-calibrate"), QStringLiteral("--dry-run")});
+        QCOMPARE(n.exitCode, 1);
+        QVERIFY2(n.err.contains("--no-calibrate needs a fitted mix"), n.err.constData());
         const CliResult c = runCli({QStringLiteral("quantize"), m_model,
                                     QStringLiteral("--target-bpw"), QStringLiteral("4.5"),
                                     QStringLiteral("--calibrate"),
@@ -274,6 +298,181 @@ private slots:
         QVERIFY2(c.err.contains("calibration: "), c.err.constData());
         QVERIFY2(c.out.contains("measured sensitivity (calibrated"), c.out.constData());
         QVERIFY2(c.out.contains("2 chunks of 64 tokens of built-in sample"), c.out.constData());
+        QVERIFY2(c.out.contains("sensitivity: measured sensitivity (calibration on)"),
+                 c.out.constData());
+        // The default measures this small model (well within a minute) and says so.
+        const CliResult d = runCli({QStringLiteral("quantize"), m_model,
+                                    QStringLiteral("--target-bpw"), QStringLiteral("4.5"),
+                                    QStringLiteral("--calibration-chunks"), QStringLiteral("2"),
+                                    QStringLiteral("--calibration-ctx"), QStringLiteral("64"),
+                                    QStringLiteral("--dry-run")});
+        QVERIFY2(d.exitCode == 0, d.err.constData());
+        QVERIFY2(d.err.contains("calibration: "), d.err.constData());
+        QVERIFY2(d.out.contains("sensitivity: measured sensitivity (auto: ")
+                     && d.out.contains("within the 60 s auto limit)"),
+                 d.out.constData());
+        QVERIFY2(d.out.contains("2 chunks of 64 tokens of built-in sample"), d.out.constData());
+        // --no-calibrate: the documented factors, no forward pass.
+        const CliResult e = runCli({QStringLiteral("quantize"), m_model,
+                                    QStringLiteral("--target-bpw"), QStringLiteral("4.5"),
+                                    QStringLiteral("--no-calibrate"), QStringLiteral("--dry-run")});
+        QVERIFY2(e.exitCode == 0, e.err.constData());
+        QVERIFY2(!e.err.contains("calibration: "), e.err.constData());
+        QVERIFY2(e.out.contains("sensitivity: documented sensitivity factors (calibration off)"),
+                 e.out.constData());
+        QVERIFY2(!e.out.contains("measured sensitivity"), e.out.constData());
+    }
+
+    // The default (auto) measures when the up-front estimate is within its limit, else takes the
+    // documented factors; either way the choice and its reason reach the summary and the
+    // quantize.recipe note, and the note names no time or thread count (the file must not
+    // depend on them).
+    void autoMeasuresOnlyWhereQuick()
+    {
+        ConversionRequest request;
+        request.sourcePath = m_model;
+        request.outputFile = m_dir.filePath(QStringLiteral("unused.gguf"));
+        FitTarget target;
+        target.kind = FitTarget::Kind::BitsPerWeight;
+        target.bitsPerWeight = 4.5;
+        QCOMPARE(target.sensitivity, FitSensitivityMode::Auto); // the default
+        target.calibration = quickSettings();
+        NullJobContext ctx;
+        const FittedConversion quick = planFittedConversion(request, target, ctx);
+        QVERIFY(quick.sensitivity.measured);
+        QVERIFY(quick.fit.calibrated);
+        QVERIFY(quick.sensitivity.estimate);
+        QVERIFY(quick.sensitivity.estimate->seconds <= kFitCalibrationAutoSeconds);
+        QVERIFY2(quick.fit.note.contains(QLatin1String("auto: estimate within 60 s")),
+                 qPrintable(quick.fit.note));
+        QVERIFY2(fitSummaryText(quick).contains(QLatin1String("within the 60 s auto limit")),
+                 qPrintable(fitSummaryText(quick)));
+
+        // The same model with a limit below any estimate: the documented factors, and the
+        // costs are exactly those of --no-calibrate.
+        target.calibration.autoMaxSeconds = 1e-6;
+        const FittedConversion slow = planFittedConversion(request, target, ctx);
+        QVERIFY(!slow.sensitivity.measured);
+        QVERIFY(!slow.fit.calibrated);
+        QVERIFY2(slow.sensitivity.reason.contains(QLatin1String("over the")),
+                 qPrintable(slow.sensitivity.reason));
+        QVERIFY2(slow.fit.note.contains(QLatin1String("documented sensitivity (auto: measuring "
+                                                      "estimated over")),
+                 qPrintable(slow.fit.note));
+        FitTarget off = target;
+        off.sensitivity = FitSensitivityMode::Documented;
+        const FittedConversion documented = planFittedConversion(request, off, ctx);
+        QVERIFY(!documented.sensitivity.estimate); // no estimate is made
+        QVERIFY2(documented.fit.note.contains(QLatin1String("documented sensitivity (calibration "
+                                                            "off)")),
+                 qPrintable(documented.fit.note));
+        QCOMPARE(slow.fit.tensors.size(), documented.fit.tensors.size());
+        for (std::size_t i = 0; i < slow.fit.tensors.size(); ++i) {
+            QCOMPARE(slow.fit.tensors[i].type, documented.fit.tensors[i].type);
+            QCOMPARE(slow.fit.tensors[i].measuredKld, -1.0);
+        }
+    }
+
+    // A model the forward pass cannot run (an architecture it does not implement) is fitted
+    // with the documented factors by default, the reason named; --calibrate refuses it.
+    void autoFallsBackWhenTheModelCannotRun()
+    {
+        // "llama" -> "llamq" in general.architecture only: the llama.* keys stay, so the mix
+        // rules see the same shape, but no inference is implemented for "llamq".
+        const QString path = m_dir.filePath(QStringLiteral("llamq.gguf"));
+        QVERIFY(QFile::copy(m_model, path));
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::ReadWrite));
+        QByteArray head = f.read(4096);
+        const QByteArray key = "general.architecture";
+        const qsizetype at = head.indexOf(key);
+        QVERIFY(at > 0);
+        // key, value type (4 bytes), string length (8 bytes), then the value.
+        const qsizetype value = at + key.size() + 4 + 8;
+        QCOMPARE(head.mid(value, 5), QByteArray("llama"));
+        QVERIFY(f.seek(value + 4));
+        QCOMPARE(f.write("q", 1), qint64(1));
+        f.close();
+
+        ConversionRequest request;
+        request.sourcePath = path;
+        request.outputFile = m_dir.filePath(QStringLiteral("unused.gguf"));
+        FitTarget target;
+        target.kind = FitTarget::Kind::BitsPerWeight;
+        target.bitsPerWeight = 4.5;
+        target.calibration = quickSettings();
+        NullJobContext ctx;
+        const FittedConversion fitted = planFittedConversion(request, target, ctx);
+        QVERIFY(!fitted.sensitivity.measured);
+        QVERIFY(!fitted.fit.calibrated);
+        QVERIFY2(fitted.sensitivity.reason.contains(QLatin1String("llamq")),
+                 qPrintable(fitted.sensitivity.reason));
+        QVERIFY2(fitted.fit.note.contains(QLatin1String("cannot measure this model")),
+                 qPrintable(fitted.fit.note));
+        target.sensitivity = FitSensitivityMode::Measured;
+        QVERIFY_THROWS_EXCEPTION(Error, planFittedConversion(request, target, ctx));
+    }
+
+    // A calibrated fit does not depend on the thread count: the measured KLDs are the same to
+    // the bit with 1 and 2 threads (per-position values are summed in position order), and the
+    // files `quantize --threads 1` and `--threads 2` write are byte-identical, as is the one the
+    // app's path (runFittedConversion with the same target) writes.
+    void calibratedFitIsIndependentOfThreads()
+    {
+        ConversionRequest request;
+        request.sourcePath = m_model;
+        request.outputFile = m_dir.filePath(QStringLiteral("unused.gguf"));
+        FitTarget target;
+        target.kind = FitTarget::Kind::BitsPerWeight;
+        target.bitsPerWeight = 4.5;
+        target.text = QStringLiteral("--target-bpw 4.5"); // as the command line names it
+        target.sensitivity = FitSensitivityMode::Measured;
+        target.calibration = quickSettings();
+        NullJobContext ctx;
+        request.nThreads = 1;
+        const FittedConversion one = planFittedConversion(request, target, ctx);
+        request.nThreads = 2;
+        const FittedConversion two = planFittedConversion(request, target, ctx);
+        QVERIFY(one.fit.calibrated && two.fit.calibrated);
+        QCOMPARE(one.fit.tensors.size(), two.fit.tensors.size());
+        for (std::size_t i = 0; i < one.fit.tensors.size(); ++i) {
+            const FitTensor &a = one.fit.tensors[i];
+            const FitTensor &b = two.fit.tensors[i];
+            QVERIFY2(a.measuredKld == b.measuredKld && a.sensitivity == b.sensitivity,
+                     qPrintable(QStringLiteral("%1: KLD %2 / %3")
+                                    .arg(QString::fromUtf8(a.name))
+                                    .arg(a.measuredKld, 0, 'g', 17)
+                                    .arg(b.measuredKld, 0, 'g', 17)));
+            QCOMPARE(a.type, b.type);
+        }
+        QCOMPARE(one.fit.note, two.fit.note);
+
+        QStringList files;
+        for (const char *threads : {"1", "2"}) {
+            const QString out =
+                m_dir.filePath(QStringLiteral("threads-%1.gguf").arg(QLatin1String(threads)));
+            const CliResult r = runCli({QStringLiteral("quantize"), m_model, out,
+                                        QStringLiteral("--target-bpw"), QStringLiteral("4.5"),
+                                        QStringLiteral("--calibrate"),
+                                        QStringLiteral("--calibration-chunks"),
+                                        QStringLiteral("4"), QStringLiteral("--calibration-ctx"),
+                                        QStringLiteral("64"), QStringLiteral("--threads"),
+                                        QLatin1String(threads), QStringLiteral("--quiet")});
+            QVERIFY2(r.exitCode == 0, r.err.constData());
+            files << out;
+        }
+        request.nThreads = 0;
+        request.outputFile = m_dir.filePath(QStringLiteral("task.gguf"));
+        runFittedConversion(request, target, ctx);
+        files << request.outputFile;
+        const auto bytes = [](const QString &path) {
+            QFile f(path);
+            return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+        };
+        const QByteArray first = bytes(files.front());
+        QVERIFY(!first.isEmpty());
+        for (const QString &path : files)
+            QVERIFY2(bytes(path) == first, qPrintable(path));
     }
 
 private:
