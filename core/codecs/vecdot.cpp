@@ -433,13 +433,16 @@ void dotRowsQ8With(DotPath path, GgmlType type, const std::uint8_t *rows,
                    std::int64_t n, float *out)
 {
     const auto fn = selectQ8(path, type, n);
-    // The legacy types' AVX-512 kernels share the activation side between rows (where fn is
+    // The legacy types' SIMD kernels share the activation side between rows (where fn is
     // their one-row kernel; the results are the same).
-    if (fn == VecDot::avx512LegacyKernel(type)) {
-        if (const auto rowsFn = VecDot::avx512LegacyRowsKernel(type)) {
-            rowsFn(rows, rowStrideBytes, nRows, xq, n, out);
-            return;
-        }
+    VecDot::DotRowsQ8Fn rowsFn = nullptr;
+    if (fn == VecDot::avx512LegacyKernel(type))
+        rowsFn = VecDot::avx512LegacyRowsKernel(type);
+    else if (fn == VecDot::avx2Q8Kernel(type))
+        rowsFn = VecDot::avx2LegacyRowsKernel(type);
+    if (rowsFn) {
+        rowsFn(rows, rowStrideBytes, nRows, xq, n, out);
+        return;
     }
     for (std::int64_t r = 0; r < nRows; ++r)
         out[r] = fn(rows + std::size_t(r) * rowStrideBytes, xq, n);

@@ -26,6 +26,8 @@ using DotRowsQ8Fn = void (*)(const std::uint8_t *rows, std::size_t stride, std::
 DotQ8Fn portableQ8Kernel(GgmlType type);
 DotQ8Fn avx2Q8Kernel(GgmlType type);
 DotQ8Fn avx2IntQ8Kernel(GgmlType type);
+/// The many-row form of avx2Q8Kernel() for Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0, or null.
+DotRowsQ8Fn avx2LegacyRowsKernel(GgmlType type);
 /// AVX-512 integer kernels, or null; require cpuHasAvx512(). avx512KQuantKernel(): the
 /// super-block types with integer sub-block scales (vecdotkavx512.cpp); avx512IqKernel(): the
 /// grid I-quants with gathered grid entries (vecdotiqavx512.cpp); avx512Q8Kernel(): over the

@@ -281,20 +281,20 @@ void TestCodecsVecDotInt::simdDotsEqualReference()
             QVERIFY2(std::fabs(double(avx512) - ref) <= tol,
                      qPrintable(QStringLiteral("n %1 trial %2: avx512 %3, reference %4 (bound %5)")
                                     .arg(n).arg(trial).arg(avx512).arg(ref).arg(tol)));
-            // Several rows at once (the legacy types' AVX-512 kernels take four at a time and
+            // Several rows at once (the legacy types' SIMD kernels take four at a time and
             // share the activation side): five different rows, each exactly its one-row dot.
             std::vector<std::uint8_t> five(row);
-            std::vector<float> single{avx512};
             for (int r = 1; r < 5; ++r) {
                 const auto other = randomBytesRow(type, int(n / f.blockSize), rng);
-                single.push_back(dotRowQ8With(DotPath::Avx512, type, other.data(), xq.data(), n));
                 five.insert(five.end(), other.begin(), other.end());
             }
-            std::vector<float> rows(5);
-            dotRowsQ8With(DotPath::Avx512, type, five.data(), row.size(), 5, xq.data(), n,
-                          rows.data());
-            for (int r = 0; r < 5; ++r)
-                QCOMPARE(rows[std::size_t(r)], single[std::size_t(r)]);
+            for (const DotPath path : {DotPath::Avx2, DotPath::Avx512}) {
+                std::vector<float> rows(5);
+                dotRowsQ8With(path, type, five.data(), row.size(), 5, xq.data(), n, rows.data());
+                for (std::size_t r = 0; r < 5; ++r)
+                    QCOMPARE(rows[r], dotRowQ8With(path, type, five.data() + r * row.size(),
+                                                   xq.data(), n));
+            }
         }
     }
     if (!cpuHasAvx512())
