@@ -12,12 +12,15 @@
 #include "util/error.h"
 #include "util/units.h"
 
+#include <QCryptographicHash>
+#include <QDateTime>
 #include <QElapsedTimer>
 #include <QFileInfo>
 #include <QTemporaryDir>
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 
 namespace QuantFit {
 
@@ -63,6 +66,76 @@ std::uint64_t activeWeightsOf(const GgufFile &source)
             n += t.nElements();
     }
     return n;
+}
+
+// The measured KLDs of the last few calibrations in this process, so that the app's Advise
+// row, Convert's preview and Convert's run of the same fit measure once. The key holds
+// everything the KLDs depend on: the file (path, size, modification time), the tokens, the
+// chunking, and per probe its tensor, type and importance values; not the thread count (the
+// passes sum in position order: tests/core/tasks/testtasksfitcalibration.cpp).
+class CalibrationCache
+{
+public:
+    static QByteArray keyOf(const GgufFile &source, const FitCalibrationText &text,
+                            const std::vector<FitProbe> &probes)
+    {
+        QCryptographicHash h(QCryptographicHash::Sha256);
+        const auto addNumber = [&h](auto v) {
+            h.addData(QByteArrayView(reinterpret_cast<const char *>(&v), sizeof v));
+        };
+        for (const QString &path : source.filePaths()) {
+            const QFileInfo info(path);
+            if (!info.isFile())
+                return {}; // a model held in memory: not cached
+            h.addData(info.absoluteFilePath().toUtf8());
+            addNumber(info.size());
+            addNumber(info.lastModified().toMSecsSinceEpoch());
+        }
+        h.addData(QByteArrayView(reinterpret_cast<const char *>(text.tokens.tokens.data()),
+                                 qsizetype(text.tokens.tokens.size() * sizeof(std::int32_t))));
+        addNumber(text.tokens.addBos);
+        addNumber(text.tokens.bosId);
+        addNumber(text.nChunks);
+        addNumber(text.nCtx);
+        for (const FitProbe &p : probes) {
+            h.addData(p.tensor.name);
+            addNumber(int(p.type));
+            const std::vector<float> &w = *p.importance;
+            addNumber(w.size());
+            h.addData(QByteArrayView(reinterpret_cast<const char *>(w.data()),
+                                     qsizetype(w.size() * sizeof(float))));
+        }
+        return h.result();
+    }
+
+    std::optional<std::vector<double>> find(const QByteArray &key)
+    {
+        const std::lock_guard lock(m_mutex);
+        for (const auto &[k, v] : m_entries) {
+            if (k == key)
+                return v;
+        }
+        return std::nullopt;
+    }
+
+    void insert(const QByteArray &key, const std::vector<double> &kld)
+    {
+        const std::lock_guard lock(m_mutex);
+        m_entries.emplace_back(key, kld);
+        if (m_entries.size() > kEntries)
+            m_entries.erase(m_entries.begin());
+    }
+
+private:
+    static constexpr std::size_t kEntries = 8;
+    std::mutex m_mutex;
+    std::vector<std::pair<QByteArray, std::vector<double>>> m_entries;
+};
+
+CalibrationCache &calibrationCache()
+{
+    static CalibrationCache cache;
+    return cache;
 }
 
 } // namespace
@@ -218,6 +291,12 @@ FitCalibrator makeFitCalibrator(std::shared_ptr<const GgufFile> source, FitCalib
     return [source = std::move(source), text = std::move(text), settings, nThreads,
             onEstimate = std::move(onEstimate)](const std::vector<FitProbe> &probes,
                                                 JobContext &ctx) {
+        const QByteArray cacheKey =
+            settings.reuse ? CalibrationCache::keyOf(*source, text, probes) : QByteArray();
+        if (!cacheKey.isEmpty()) {
+            if (auto cached = calibrationCache().find(cacheKey))
+                return *cached;
+        }
         FitCalibrationEstimate estimate = estimateFitCalibration(
             *source, int(probes.size()), text.nChunks, text.nCtx, nThreads);
         const auto check = [&] {
@@ -281,6 +360,8 @@ FitCalibrator makeFitCalibrator(std::shared_ptr<const GgufFile> source, FitCalib
             ctx.setMetric(QStringLiteral("KLD"), kld[i]);
         }
         ctx.flush();
+        if (!cacheKey.isEmpty())
+            calibrationCache().insert(cacheKey, kld);
         return kld;
     };
 }

@@ -54,6 +54,10 @@ struct FitCalibrationSettings {
     double maxSeconds = kFitCalibrationMaxSeconds;
     /// FitSensitivityMode::Auto measures when the up-front estimate is at most this.
     double autoMaxSeconds = kFitCalibrationAutoSeconds;
+    /// Reuse the KLDs of a calibration of the same file, text and probes made earlier in this
+    /// process (the app's Advise row, Convert's preview and Convert's run of one fit measure
+    /// once); no estimate is reported and no limit applies then.
+    bool reuse = true;
 };
 
 struct FitCalibrationEstimate {
@@ -132,7 +136,8 @@ FitSensitivityChoice chooseFitSensitivity(const GgufFile &source, const QuantOpt
 /// below it). Beyond settings.maxSeconds without settings.force, either time, the calibrator
 /// throws Error naming the model's size and the estimate. Progress: stage "Calibrating
 /// sensitivities", one unit per evaluated chunk, (nProbes + 1) x nChunks in all (after the
-/// units of earlier stages); Cancelled between chunks and layers.
+/// units of earlier stages); Cancelled between chunks and layers. With settings.reuse, the KLDs
+/// of an identical calibration earlier in this process are returned without a pass.
 FitCalibrator makeFitCalibrator(std::shared_ptr<const GgufFile> source, FitCalibrationText text,
                                 FitCalibrationSettings settings, int nThreads,
                                 std::function<void(const FitCalibrationEstimate &)> onEstimate);

@@ -238,6 +238,7 @@ private slots:
         target.sensitivity = FitSensitivityMode::Measured;
         target.calibration = quickSettings();
         target.calibration.maxSeconds = 1e-6;
+        target.calibration.reuse = false; // probeCostIsTheMeasuredKld measured the same fit
         NullJobContext ctx;
         try {
             planFittedConversion(request, target, ctx);
@@ -413,6 +414,33 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, planFittedConversion(request, target, ctx));
     }
 
+    // The same fit of the same file again in one process (Advise's row, Convert's preview,
+    // Convert's run) takes the earlier measurement: no estimate, no calibration stage, the same
+    // KLDs.
+    void anIdenticalFitReusesTheMeasurement()
+    {
+        ConversionRequest request;
+        request.sourcePath = m_model;
+        request.outputFile = m_dir.filePath(QStringLiteral("unused.gguf"));
+        FitTarget target;
+        target.kind = FitTarget::Kind::BitsPerWeight;
+        target.bitsPerWeight = 4.25;
+        target.sensitivity = FitSensitivityMode::Measured;
+        target.calibration = quickSettings();
+        NullJobContext ctx;
+        const FittedConversion first = planFittedConversion(request, target, ctx);
+        int estimates = 0;
+        target.onCalibrationEstimate = [&](const FitCalibrationEstimate &) { ++estimates; };
+        CancelInCalibration cancel; // would cancel if a calibration stage began
+        const FittedConversion again = planFittedConversion(request, target, cancel);
+        QCOMPARE(estimates, 0);
+        QVERIFY(!cancel.sawCalibration);
+        QVERIFY(again.fit.calibrated);
+        QCOMPARE(again.fit.tensors.size(), first.fit.tensors.size());
+        for (std::size_t i = 0; i < first.fit.tensors.size(); ++i)
+            QVERIFY(again.fit.tensors[i].measuredKld == first.fit.tensors[i].measuredKld);
+    }
+
     // A calibrated fit does not depend on the thread count: the measured KLDs are the same to
     // the bit with 1 and 2 threads (per-position values are summed in position order), and the
     // files `quantize --threads 1` and `--threads 2` write are byte-identical, as is the one the
@@ -428,6 +456,7 @@ private slots:
         target.text = QStringLiteral("--target-bpw 4.5"); // as the command line names it
         target.sensitivity = FitSensitivityMode::Measured;
         target.calibration = quickSettings();
+        target.calibration.reuse = false; // both measured, not the second taken from the first
         NullJobContext ctx;
         request.nThreads = 1;
         const FittedConversion one = planFittedConversion(request, target, ctx);
