@@ -16,6 +16,7 @@
 #include "pages/convertpage.h"
 #include "pages/fitpanel.h"
 #include "pages/recipeview.h"
+#include "widgets/planpreview.h"
 #include "quant/quantplan.h"
 #include "quant/recipe.h"
 #include "tasks/conversiontask.h"
@@ -314,12 +315,26 @@ private slots:
     {
         JobRunner runner;
         ConvertPage page(&runner);
+        page.resize(1400, 850);
         page.show();
         page.setSource(m_model);
         QVERIFY(page.isLoading());
         page.fitToMachine(8'000'000'000, 1024, KvCacheType::Q8_0); // the model's maximum is 2048
         QTRY_VERIFY_WITH_TIMEOUT(page.fitPanel()->recipeTree()->isVisible(), 60000);
         QVERIFY(page.fitPanel()->recipeTree()->topLevelItemCount() > 0);
+
+        // The recipe gets the height: the dry-run table, empty with a fit, folds away, and the
+        // first 8 lines show without scrolling (a 22-layer model's recipe showed 5 of 14 at
+        // 1400x900, over an empty preview table).
+        auto *preview = page.findChild<PlanPreview *>(QStringLiteral("preview"));
+        QVERIFY(!preview->tree()->isVisible());
+        QTreeWidget *recipe = page.fitPanel()->recipeTree();
+        QTest::qWait(50); // the layout settles
+        const int shown = std::min(recipe->topLevelItemCount(), 8);
+        QVERIFY(recipe->viewport()->rect().contains(recipe->visualItemRect(recipe->topLevelItem(shown - 1))));
+        QVERIFY(recipe->height() >= 8 * recipe->fontMetrics().height());
+        page.fitPanel()->setChecked(false);
+        QVERIFY(preview->tree()->isVisible());
     }
 
     // Unchecked, the fit group is one line: no empty frame under its title.

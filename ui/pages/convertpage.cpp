@@ -94,6 +94,7 @@ ConvertPage::ConvertPage(JobRunner *runner, QWidget *parent)
     m_outcome->setObjectName(QStringLiteral("outcome"));
 
     auto *previewBox = new QGroupBox(tr("Preview (dry run)"), this);
+    m_previewBox = previewBox;
     auto *previewLayout = new QVBoxLayout(previewBox);
     previewLayout->addWidget(m_preview);
 
@@ -487,6 +488,12 @@ ConversionPreparation ConvertPage::preparation(QString *error) const
 
 void ConvertPage::updatePreview()
 {
+    // With a fit, the dry-run table stays empty and the fit's recipe table needs the height: the
+    // table folds away and the preview gives up its stretch (a 22-layer model's 14 recipe lines
+    // showed 5 at a time over an empty preview).
+    m_preview->tree()->setVisible(!m_fit->isChecked());
+    if (auto *column = qobject_cast<QBoxLayout *>(m_previewBox->parentWidget()->layout()))
+        column->setStretchFactor(m_previewBox, m_fit->isChecked() ? 0 : 1);
     // Plans are pure and take milliseconds, so the preview follows every change directly.
     if (m_fit->isChecked()) {
         // A fit is planned on demand (its costs take seconds), not on every change.

@@ -128,6 +128,7 @@ private:
     CalibrationBox *m_calibration;
     ConversionOptionsBox *m_options;
     PlanPreview *m_preview;
+    QGroupBox *m_previewBox = nullptr;
     QPushButton *m_convertButton;
     JobProgressWidget *m_progress;
     QPlainTextEdit *m_log;

@@ -55,12 +55,13 @@ FitPanel::FitPanel(QWidget *parent)
     m_recipe->setHeaderLabels({tr("Pattern"), tr("Type"), tr("Tensors")});
     m_recipe->setRootIsDecorated(false);
     // The pattern gets the width (a 22-layer model's layer lists are long), the type and count
-    // only what they need; a real model's recipe is 10-20 lines, so the table shows about 12.
+    // only what they need; a real model's recipe is 10-20 lines: at least 8 show, up to 16.
     m_recipe->header()->setStretchLastSection(false);
     m_recipe->header()->setSectionResizeMode(0, QHeaderView::Stretch);
     m_recipe->header()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
     m_recipe->header()->setSectionResizeMode(2, QHeaderView::ResizeToContents);
-    m_recipe->setMaximumHeight(14 * fontMetrics().height());
+    m_recipe->setMinimumHeight(9 * fontMetrics().height());
+    m_recipe->setMaximumHeight(18 * fontMetrics().height());
     m_recipe->setVisible(false);
 
     auto *form = new QFormLayout;
