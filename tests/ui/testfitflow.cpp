@@ -28,6 +28,7 @@
 #include <QComboBox>
 #include <QDir>
 #include <QLabel>
+#include <QLineEdit>
 #include <QFile>
 #include <QFileInfo>
 #include <QPushButton>
@@ -267,6 +268,38 @@ private slots:
         QVERIFY2(dist(fitPoint) < 80, qPrintable(QStringLiteral("label %1,%2 point %3,%4")
                                                      .arg(c.x()).arg(c.y()).arg(fitPoint.x()).arg(fitPoint.y())));
         QVERIFY(plot->xAxis->range().contains(fitBytes / 1e6));
+    }
+
+    // An opened file's entry in Advise's narrow model box shows the start of its name: the end
+    // ("lama-shape-F16.gguf" of tinyllama-shape-F16.gguf) read like another name.
+    void openedFileNameShowsItsStart()
+    {
+        AdvisePage page;
+        page.resize(900, 700);
+        page.show();
+        page.openGguf(m_model);
+        QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 60000);
+        auto *box = page.findChild<QComboBox *>(QStringLiteral("model"));
+        QCOMPARE(box->currentText(), QStringLiteral("File: flow-F32.gguf"));
+        QCOMPARE(box->lineEdit()->cursorPosition(), 0);
+    }
+
+    // The Measure page's live line names the file, PPL, KLD, speed and ETA in a large bold font;
+    // with a real file name it was 1,190 pixels wide and widened the main window past 1400.
+    void longLiveLineKeepsTheWindowWidth()
+    {
+        MainWindow window;
+        window.resize(1400, 900);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        window.showPage(MainWindow::Page::Measure);
+        auto *live = window.findChild<QLabel *>(QStringLiteral("liveValue"));
+        QVERIFY(live);
+        live->setText(QStringLiteral("tinyllama-shape-Q3_K_M-fit-0.56GB.gguf [1/2]  PPL 106570.3735 ± 19986.6098   "
+                                     "KLD 1.77441 ± 0.15549   57.0 tok/s   ETA 2s"));
+        QTest::qWait(50);
+        QVERIFY2(window.minimumSizeHint().width() <= 1400, qPrintable(QString::number(window.minimumSizeHint().width())));
+        QCOMPARE(window.width(), 1400);
     }
 
     // Found driving the flow at real size (testfitflowrealsize.cpp): on 5.3 GB, a 1B model's

@@ -554,6 +554,9 @@ void AdvisePage::onGgufLoaded(const LoadedModel &m)
         index = 0;
     }
     m_model->setCurrentIndex(index);
+    // The box is narrow: show the start of the name ("File: tinyllama-…"), not its end, which
+    // read "lama-shape-F16.gguf" (the list's entry has the whole path as its tooltip).
+    m_model->lineEdit()->setCursorPosition(0);
     emit fileOpened(m.path);
     updateContextRange();
     recompute();

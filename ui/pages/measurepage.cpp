@@ -166,6 +166,9 @@ QWidget *MeasurePage::createLiveTab()
     liveFont.setBold(true);
     m_live->setFont(liveFont);
     m_live->setText(tr("Perplexity: —"));
+    // Wraps: one line with a long file name, PPL, KLD, speed and ETA in the large bold font was
+    // 1,190 pixels wide and pushed the main window past a 1400-pixel screen.
+    m_live->setWordWrap(true);
     m_summary->setWordWrap(true);
     m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
     auto *tab = new QWidget(this);
