@@ -131,6 +131,87 @@ private slots:
             QCOMPARE(replayed.tensors[i].targetType, file.tensors()[i].type);
     }
 
+    // The fit group's sensitivity control: by default measured where quick (this model's
+    // estimate is seconds), and the preview says so and unfolds each recipe line to its tensors
+    // with the KLD measured for each alone at Q4_K (every row here is a multiple of 256), the
+    // figures `quantize --dry-run` prints for the same model; "Fixed factors" fits with the
+    // documented factors and shows the plain recipe.
+    void sensitivityChoiceAndMeasuredKldPerTensor()
+    {
+        JobRunner runner;
+        ConvertPage page(&runner);
+        page.show();
+        QSignalSpy ready(&page, &ConvertPage::sourceReady);
+        page.setSource(m_model);
+        QVERIFY(ready.wait(60000));
+        FitPanel *panel = page.fitPanel();
+        const std::uint64_t budget = (m_q3 + m_q4) / 2;
+        panel->setFileSize(budget);
+        QCOMPARE(panel->target()->sensitivity, FitSensitivityMode::Auto);
+        auto *sensitivity = panel->findChild<QComboBox *>(QStringLiteral("sensitivity"));
+        auto *convert = page.findChild<QPushButton *>(QStringLiteral("convert"));
+        QVERIFY(sensitivity && convert);
+        QTRY_VERIFY(convert->isEnabled());
+        const auto summaryText = [&] {
+            for (const QLabel *l : panel->findChildren<QLabel *>())
+                if (l->text().contains(QLatin1String("Predicted loss")))
+                    return l->text();
+            return QString();
+        };
+
+        page.previewFit();
+        QTreeWidget *tree = panel->recipeTree();
+        QTRY_VERIFY_WITH_TIMEOUT(tree->isVisible(), 120000);
+        QTRY_VERIFY(convert->isEnabled()); // the job is over
+        QVERIFY2(summaryText().contains(QLatin1String("Sensitivity: measured sensitivity (auto: ")),
+                 qPrintable(summaryText()));
+        QCOMPARE(tree->columnCount(), 5);
+        const Test::CliResult cli = Test::runCli(
+            {QStringLiteral("quantize"), m_model, QStringLiteral("--target-size"),
+             QString::number(budget) + QStringLiteral("B"), QStringLiteral("--dry-run")});
+        QVERIFY2(cli.exitCode == 0, cli.err.constData());
+        const QString out = QString::fromUtf8(cli.out);
+        int children = 0, listed = 0;
+        for (int i = 0; i < tree->topLevelItemCount(); ++i) {
+            const QTreeWidgetItem *line = tree->topLevelItem(i);
+            listed += line->text(2).toInt();
+            children += line->childCount();
+            for (int c = 0; c < line->childCount(); ++c) {
+                const QTreeWidgetItem *t = line->child(c);
+                QVERIFY2(QRegularExpression(line->text(0)).match(t->text(0)).hasMatch(),
+                         qPrintable(t->text(0)));
+                QCOMPARE(t->text(1), line->text(1));
+                const auto kld = QRegularExpression(QStringLiteral(R"(^(\S+) at q4_K$)"))
+                                     .match(t->text(3));
+                QVERIFY2(kld.hasMatch(), qPrintable(t->text(3)));
+                // The dry run's line for the tensor: name, probe type, KLD, sensitivity, type.
+                const auto row = QRegularExpression(
+                                     QStringLiteral(R"(^\s+%1\s+q4_K\s+(\S+)\s+(\S+)\s+(\S+)$)")
+                                         .arg(QRegularExpression::escape(t->text(0))),
+                                     QRegularExpression::MultilineOption)
+                                     .match(out);
+                QVERIFY2(row.hasMatch(), qPrintable(t->text(0)));
+                QCOMPARE(kld.captured(1).toDouble(), row.captured(1).toDouble());
+                QCOMPARE(t->text(4).toDouble(), row.captured(2).toDouble());
+            }
+        }
+        QVERIFY(children > 0);
+        QCOMPARE(children, listed); // every fitted tensor under the one line that decides it
+
+        sensitivity->setCurrentIndex(sensitivity->findData(int(FitSensitivityMode::Documented)));
+        QCOMPARE(panel->target()->sensitivity, FitSensitivityMode::Documented);
+        QVERIFY(!tree->isVisible()); // a changed setting hides the old recipe
+        page.previewFit();
+        QTRY_VERIFY_WITH_TIMEOUT(tree->isVisible(), 120000);
+        QTRY_VERIFY(convert->isEnabled()); // the job is over
+        QVERIFY2(summaryText().contains(
+                     QLatin1String("Sensitivity: documented sensitivity factors (calibration off)")),
+                 qPrintable(summaryText()));
+        QCOMPARE(tree->columnCount(), 3);
+        for (int i = 0; i < tree->topLevelItemCount(); ++i)
+            QCOMPARE(tree->topLevelItem(i)->childCount(), 0);
+    }
+
     // Advise's "Fit exactly" row (issue 13, deliverable 4): 70B on 64 GB at a 32k context with a
     // q8_0 KV cache. Its size is the weights' budget, RAM minus what the memory model needs
     // besides the weights at that context (computed here from the advisor's memory model, not

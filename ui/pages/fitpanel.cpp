@@ -11,6 +11,7 @@
 #include <QLocale>
 #include <QPushButton>
 #include <QRadioButton>
+#include <QRegularExpression>
 #include <QSpinBox>
 #include <QTreeWidget>
 #include <QVBoxLayout>
@@ -25,6 +26,7 @@ FitPanel::FitPanel(QWidget *parent)
     , m_ramGb(new QDoubleSpinBox(this))
     , m_context(new QSpinBox(this))
     , m_kv(new QComboBox(this))
+    , m_sensitivity(new QComboBox(this))
     , m_preview(new QPushButton(tr("Preview &recipe"), this))
     , m_summary(new QLabel(this))
     , m_recipe(new QTreeWidget(this))
@@ -46,6 +48,16 @@ FitPanel::FitPanel(QWidget *parent)
     m_context->setSuffix(tr(" tokens"));
     for (KvCacheType kv : {KvCacheType::F16, KvCacheType::Q8_0, KvCacheType::Q4_0})
         m_kv->addItem(kvCacheTypeName(kv), int(kv));
+    m_sensitivity->setObjectName(QStringLiteral("sensitivity"));
+    m_sensitivity->addItem(tr("Measured where quick (auto)"), int(FitSensitivityMode::Auto));
+    m_sensitivity->addItem(tr("Always measure"), int(FitSensitivityMode::Measured));
+    m_sensitivity->addItem(tr("Fixed factors"), int(FitSensitivityMode::Documented));
+    m_sensitivity->setToolTip(
+        tr("How much each tensor's error costs. Measured: each tensor alone at Q4_K in the "
+           "model, its KL divergence on the built-in sample (one forward pass per tensor); auto "
+           "measures when the estimate is at most %1 s and the model can be run, else uses the "
+           "fixed factors per role (output ×2, token_embd ×4, first and last layers ×1.5).")
+            .arg(kFitCalibrationAutoSeconds));
     m_bySize->setChecked(true);
     m_sizeGb->setToolTip(tr("The output file is at most this size (decimal GB), exactly, from the plan"));
     m_byMachine->setToolTip(tr("The weights get what the advisor's memory model leaves at this "
@@ -77,8 +89,13 @@ FitPanel::FitPanel(QWidget *parent)
     machineRow->addWidget(new QLabel(tr("KV"), this));
     machineRow->addWidget(m_kv);
     machineRow->addStretch();
+    auto *sensitivityRow = new QHBoxLayout;
+    sensitivityRow->addWidget(new QLabel(tr("Sensitivity"), this));
+    sensitivityRow->addWidget(m_sensitivity);
+    sensitivityRow->addStretch();
     form->addRow(sizeRow);
     form->addRow(machineRow);
+    form->addRow(sensitivityRow);
     // The controls fold away while the group is unchecked, so the page keeps its height.
     auto *body = new QWidget(this);
     auto *bodyLayout = new QVBoxLayout(body);
@@ -107,6 +124,7 @@ FitPanel::FitPanel(QWidget *parent)
         connect(s, &QDoubleSpinBox::valueChanged, this, &FitPanel::changed);
     connect(m_context, &QSpinBox::valueChanged, this, &FitPanel::changed);
     connect(m_kv, &QComboBox::currentIndexChanged, this, &FitPanel::changed);
+    connect(m_sensitivity, &QComboBox::currentIndexChanged, this, &FitPanel::changed);
     connect(m_bySize, &QRadioButton::toggled, this, &FitPanel::changed);
     connect(this, &QGroupBox::toggled, this, &FitPanel::changed);
     connect(this, &FitPanel::changed, this, [this] {
@@ -122,6 +140,7 @@ std::optional<FitTarget> FitPanel::target() const
     if (!isChecked())
         return std::nullopt;
     FitTarget t;
+    t.sensitivity = FitSensitivityMode(m_sensitivity->currentData().toInt());
     if (m_bySize->isChecked()) {
         t.kind = FitTarget::Kind::FileSize;
         if (m_fileBytes) {
@@ -167,6 +186,16 @@ void FitPanel::setMachine(std::uint64_t ramBytes, std::uint32_t contextTokens, K
 void FitPanel::setFileSize(std::uint64_t bytes)
 {
     setChecked(true);
+    m_sensitivity->setObjectName(QStringLiteral("sensitivity"));
+    m_sensitivity->addItem(tr("Measured where quick (auto)"), int(FitSensitivityMode::Auto));
+    m_sensitivity->addItem(tr("Always measure"), int(FitSensitivityMode::Measured));
+    m_sensitivity->addItem(tr("Fixed factors"), int(FitSensitivityMode::Documented));
+    m_sensitivity->setToolTip(
+        tr("How much each tensor's error costs. Measured: each tensor alone at Q4_K in the "
+           "model, its KL divergence on the built-in sample (one forward pass per tensor); auto "
+           "measures when the estimate is at most %1 s and the model can be run, else uses the "
+           "fixed factors per role (output ×2, token_embd ×4, first and last layers ×1.5).")
+            .arg(kFitCalibrationAutoSeconds));
     m_bySize->setChecked(true);
     m_sizeGb->setValue(double(bytes) / 1e9);
     // The box shows whole MB; the budget stays exact (a few-MB model's mixes are KBs apart).
@@ -189,8 +218,23 @@ void FitPanel::showFitted(const FittedConversion &f)
                                 formatBytes(r.plan.outputFileBytes))
                            .arg(r.plan.bitsPerWeight(), 0, 'f', 2)
                            .arg(fileTypeName(r.nearestMix), fileTypeName(r.baseMix))
-                           .arg(costText(r.predictedCost), costText(r.baseMixCost)));
+                           .arg(costText(r.predictedCost), costText(r.baseMixCost))
+                       + tr("<br>Sensitivity: %1").arg(f.sensitivity.text().toHtmlEscaped()));
     m_recipe->clear();
+    // Measured: each line unfolds to its tensors (the first line whose pattern matches, as
+    // --tensor-type reads them) with the KLD of the tensor alone at its probe type and the
+    // sensitivity derived from it, as `quantize --dry-run` lists them.
+    const bool measured = r.calibrated;
+    QStringList headers{tr("Pattern"), tr("Type"), tr("Tensors")};
+    if (measured)
+        headers << tr("Measured KLD") << tr("Sensitivity");
+    m_recipe->setColumnCount(int(headers.size()));
+    m_recipe->setHeaderLabels(headers);
+    for (int c = 3; c < int(headers.size()); ++c)
+        m_recipe->header()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    m_recipe->setRootIsDecorated(measured);
+    std::vector<QTreeWidgetItem *> lines;
+    std::vector<QRegularExpression> patterns;
     for (const RecipeLine &l : r.recipe) {
         auto *item = new QTreeWidgetItem(m_recipe);
         item->setText(0, l.pattern);
@@ -198,6 +242,28 @@ void FitPanel::showFitted(const FittedConversion &f)
         item->setText(2, QString::number(l.nTensors));
         item->setToolTip(0, l.pattern); // the layer lists of long patterns are elided
         item->setTextAlignment(2, Qt::AlignRight | Qt::AlignVCenter);
+        lines.push_back(item);
+        patterns.emplace_back(l.pattern);
+    }
+    if (measured) {
+        for (const FitTensor &t : r.tensors) {
+            const QString name = QString::fromUtf8(t.name);
+            for (std::size_t i = 0; i < patterns.size(); ++i) {
+                if (!patterns[i].match(name).hasMatch())
+                    continue;
+                auto *child = new QTreeWidgetItem(lines[i]);
+                child->setText(0, name);
+                child->setText(1, ggmlTypeName(t.type));
+                if (t.measuredKld >= 0) {
+                    child->setText(3, tr("%1 at %2")
+                                          .arg(QString::asprintf("%.4g", t.measuredKld),
+                                               ggmlTypeName(t.probeType)));
+                    child->setText(4, QString::asprintf("%.4g", t.sensitivity));
+                    child->setTextAlignment(4, Qt::AlignRight | Qt::AlignVCenter);
+                }
+                break;
+            }
+        }
     }
     m_recipe->setVisible(true);
 }

@@ -19,7 +19,10 @@ class QTreeWidget;
 /// Convert's "Fit to a budget" group: instead of the checked mixes, one file whose per-tensor
 /// types are chosen for a file size or for this machine (RAM, context and KV type, as the Advise
 /// page has them; tasks/fittask.h). "Preview recipe" plans the fit (seconds: the costs are
-/// measured) and shows the recipe table before anything is written.
+/// measured) and shows the recipe table before anything is written. "Sensitivity" chooses how
+/// each tensor's loss is weighed (FitSensitivityMode: measured where quick, the default as for
+/// `quantize`; always measured; the documented factors); when measured, each recipe line
+/// unfolds to its tensors with their measured KLD and sensitivity.
 class FitPanel : public QGroupBox
 {
     Q_OBJECT
@@ -54,6 +57,7 @@ private:
     QDoubleSpinBox *m_ramGb;
     QSpinBox *m_context;
     QComboBox *m_kv;
+    QComboBox *m_sensitivity;
     QPushButton *m_preview;
     QLabel *m_summary;
     QTreeWidget *m_recipe;
