@@ -300,8 +300,11 @@ void fitCalibrationOption(const QCommandLineParser &parser, std::optional<FitTar
                                    "only when the estimate is within %1 s)")
                         .arg(kFitCalibrationAutoSeconds));
     if (off) {
+        // (With --calibration the chunks and context are the imatrix's; that is refused later.)
+        const bool imatrixText = parser.isSet(QStringLiteral("calibration"));
         for (const char *o : {"calibration-text", "calibration-chunks", "calibration-ctx"}) {
-            if (parser.isSet(QLatin1String(o)))
+            const bool imatrixSetting = imatrixText && qstrcmp(o, "calibration-text") != 0;
+            if (parser.isSet(QLatin1String(o)) && !imatrixSetting)
                 throw Error(QStringLiteral("--%1 has no effect with --no-calibrate")
                                 .arg(QLatin1String(o)));
         }
