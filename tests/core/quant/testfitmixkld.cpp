@@ -50,7 +50,7 @@ private slots:
         QVERIFY(q3m.actualBytes < q3l.actualBytes);
         const std::uint64_t budget = (q3m.actualBytes + q3l.actualBytes) / 2;
 
-        // Both sensitivity models: the documented factors (--calibrate=off, the README's first
+        // Both sensitivity models: the documented factors (--no-calibrate, the README's first
         // table) and the default, which measures this model's sensitivities (its estimate is a
         // few seconds) on a text other than the one the KLD is evaluated on, as the README's
         // calibrated table does when the shared text is present.
