@@ -1,7 +1,7 @@
 #pragma once
 
-// Measured sensitivity for the budget fit (`quantize --target-size S --calibrate`): the
-// FitCalibrator that quant/fitmix.h calls once the costs are measured. It lives here because it
+// Measured sensitivity for the budget fit (`quantize --target-size S`: by default where the
+// estimate is within a minute, chooseFitSensitivity; `--calibrate` always): the FitCalibrator that quant/fitmix.h calls once the costs are measured. It lives here because it
 // needs the forward pass (core/infer) and the KL divergence (core/eval), which core/quant may not
 // use.
 //
@@ -15,7 +15,8 @@
 //  3. fitMix turns each KLD into a sensitivity: KLD / the probe type's relative error.
 //
 // Cost: one forward pass over the calibration tokens per candidate tensor plus one, estimated
-// before it starts (estimateFitCalibration) and refused beyond maxSeconds unless forced.
+// before it starts (estimateFitCalibration) and refused beyond maxSeconds unless forced. The KLDs
+// are summed per position in position order, so they do not depend on the thread count.
 
 #include "eval/perplexity.h"
 #include "quant/fitmix.h"
