@@ -1,9 +1,9 @@
 #pragma once
 
 // Measured sensitivity for the budget fit (`quantize --target-size S`: by default where the
-// estimate is within a minute, chooseFitSensitivity; `--calibrate` always): the FitCalibrator that quant/fitmix.h calls once the costs are measured. It lives here because it
-// needs the forward pass (core/infer) and the KL divergence (core/eval), which core/quant may not
-// use.
+// estimate is within a minute, chooseFitSensitivity; `--calibrate` always): the FitCalibrator that
+// quant/fitmix.h calls once the costs are measured. It lives here because it needs the forward pass
+// (core/infer) and the KL divergence (core/eval), which core/quant may not use.
 //
 //  1. The source model's logits on the calibration text (nChunks chunks of nCtx tokens, as
 //     llama-perplexity chunks and scores them) are kept in a temporary base-logits file.
