@@ -76,6 +76,7 @@ private slots:
     void recommendationIsLaidOutAsGiven();
     void memoryBarFollowsRamInstantly();
     void tableListsEveryLevelWithBadges();
+    void fitPlanBelongsToItsModel();
     void enteredShapeIsAdvised();
     void iquantRecommendationDrivesConvert();
     void measuredQualityReplacesEstimate();
@@ -369,6 +370,38 @@ void TestUiAdvise::machineIsRemembered()
     QVERIFY(again.selectMachine(QString())); // RAM only, for the tests after this one
     again.saveSettings();
     QTRY_VERIFY_WITH_TIMEOUT(!again.isBusy(), 20000);
+}
+
+// A planned "Fit exactly" row belongs to one model: the same advice for another file (an F16
+// and its Q8_0 have one parameter count, so the same budget) starts unplanned, and a plan that
+// finishes for the file no longer shown is dropped. Before, the row kept the first file's plan.
+void TestUiAdvise::fitPlanBelongsToItsModel()
+{
+    QuantFit::AdviceOptions o;
+    o.ramBytes = 64'000'000'000ull;
+    const QuantFit::ModelAdvice advice = QuantFit::Advisor().adviseModel(QStringLiteral("llama-3.1-70b"), o);
+    AdviceTableModel model;
+    model.setAdvice(advice, QStringLiteral("/models/a-F16.gguf"));
+    QVERIFY(model.exactFit());
+    const std::uint64_t budget = model.exactFit()->budgetBytes;
+    const QString sourceA = model.exactFit()->source;
+    model.setPlannedFit(sourceA, budget, budget - 1000, QStringLiteral("Q5_K_M"));
+    QCOMPARE(*model.exactFit()->plannedTensorBytes, budget - 1000);
+
+    // A measurement of the same file changes nothing the plan depends on: it is kept.
+    model.setAdvice(advice, QStringLiteral("/models/a-F16.gguf"));
+    QVERIFY(model.exactFit()->plannedTensorBytes);
+
+    model.setAdvice(advice, QStringLiteral("/models/a-Q8_0.gguf"));
+    QCOMPARE(model.exactFit()->budgetBytes, budget);
+    QVERIFY(model.exactFit()->source != sourceA);
+    QVERIFY(!model.exactFit()->plannedTensorBytes);
+    model.setPlannedFit(sourceA, budget, budget - 2000, QStringLiteral("Q5_K_M")); // late: the first file
+    model.setFitPlanError(sourceA, budget, QStringLiteral("late"));
+    QVERIFY(!model.exactFit()->plannedTensorBytes);
+    QVERIFY(model.exactFit()->planError.isEmpty());
+    model.setPlannedFit(model.exactFit()->source, budget, budget - 3000, QStringLiteral("Q5_K_M"));
+    QCOMPARE(*model.exactFit()->plannedTensorBytes, budget - 3000);
 }
 
 QTEST_MAIN(TestUiAdvise)

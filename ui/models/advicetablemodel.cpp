@@ -63,10 +63,18 @@ AdviceTableModel::AdviceTableModel(QObject *parent)
 {
 }
 
-void AdviceTableModel::setAdvice(const ModelAdvice &advice)
+void AdviceTableModel::setAdvice(const ModelAdvice &advice, const QString &source)
 {
     std::optional<ExactFit> fit = advice.rows.empty() ? std::nullopt : exactFitFor(advice);
-    if (fit && m_fit && fit->budgetBytes == m_fit->budgetBytes && fit->nParams == m_fit->nParams) {
+    if (fit) {
+        const ModelShape &m = advice.model;
+        fit->source = QStringLiteral("%1|%2|%3 %4 %5 %6 %7 %8 %9")
+                          .arg(source, m.id)
+                          .arg(m.nLayers).arg(m.nEmbd).arg(m.nFf).arg(m.nHeadsKv).arg(m.nVocab)
+                          .arg(m.nExperts).arg(m.nFfExpert);
+    }
+    if (fit && m_fit && fit->budgetBytes == m_fit->budgetBytes && fit->nParams == m_fit->nParams
+        && fit->source == m_fit->source) {
         // Same budget of the same model (a measurement or the quality checkbox changed): the
         // plan still holds.
         fit->plannedTensorBytes = m_fit->plannedTensorBytes;
@@ -92,10 +100,10 @@ void AdviceTableModel::setAdvice(const ModelAdvice &advice)
     endResetModel();
 }
 
-void AdviceTableModel::setPlannedFit(std::uint64_t budgetBytes, std::uint64_t tensorBytes,
-                                     const QString &nearestMix)
+void AdviceTableModel::setPlannedFit(const QString &source, std::uint64_t budgetBytes,
+                                     std::uint64_t tensorBytes, const QString &nearestMix)
 {
-    if (!m_fit || m_fit->budgetBytes != budgetBytes)
+    if (!m_fit || m_fit->budgetBytes != budgetBytes || m_fit->source != source)
         return;
     m_fit->plannedTensorBytes = tensorBytes;
     m_fit->plannedNearestMix = nearestMix;
@@ -104,9 +112,10 @@ void AdviceTableModel::setPlannedFit(std::uint64_t budgetBytes, std::uint64_t te
     emit dataChanged(index(fitRow(), 0), index(fitRow(), ColumnCount - 1));
 }
 
-void AdviceTableModel::setFitPlanError(std::uint64_t budgetBytes, const QString &error)
+void AdviceTableModel::setFitPlanError(const QString &source, std::uint64_t budgetBytes,
+                                       const QString &error)
 {
-    if (!m_fit || m_fit->budgetBytes != budgetBytes)
+    if (!m_fit || m_fit->budgetBytes != budgetBytes || m_fit->source != source)
         return;
     m_fit->planError = error;
     emit dataChanged(index(fitRow(), 0), index(fitRow(), ColumnCount - 1));

@@ -26,6 +26,9 @@ struct ExactFit {
     double relativeSpeed = 1;          ///< the same
     std::size_t insertAt = 0;          ///< index into ModelAdvice::rows it is shown before
     std::uint64_t nParams = 0;
+    /// Which model the row is of (setAdvice's `source`): a plan is kept or taken only for the
+    /// same one, so two files of one parameter count at one budget never share a plan.
+    QString source;
     /// The fitted plan's tensor data (tasks/fitpreview.h) once planned: then the size is exact.
     std::optional<std::uint64_t> plannedTensorBytes;
     QString plannedNearestMix;         ///< its general.file_type name
@@ -67,7 +70,9 @@ public:
 
     explicit AdviceTableModel(QObject *parent = nullptr);
 
-    void setAdvice(const QuantFit::ModelAdvice &advice);
+    /// `source` names the model beyond its shape (an opened file's path); the shape's facts are
+    /// added to it, so a catalog entry or an entered shape needs none.
+    void setAdvice(const QuantFit::ModelAdvice &advice, const QString &source = {});
     /// The standard levels (without the fit row), in the advisor's order.
     const std::vector<QuantFit::QuantRow> &rows() const { return m_rows; }
     /// The level shown in table row `row`; nullptr for the fit row or out of range.
@@ -79,8 +84,10 @@ public:
     const std::optional<ExactFit> &exactFit() const { return m_fit; }
     /// The fitted plan of the fit row's budget `budgetBytes` (ignored when the row changed since):
     /// its tensor bytes and nearest standard mix, or the error that stopped it.
-    void setPlannedFit(std::uint64_t budgetBytes, std::uint64_t tensorBytes, const QString &nearestMix);
-    void setFitPlanError(std::uint64_t budgetBytes, const QString &error);
+    /// `source` is the row's ExactFit::source when the plan was started.
+    void setPlannedFit(const QString &source, std::uint64_t budgetBytes, std::uint64_t tensorBytes,
+                       const QString &nearestMix);
+    void setFitPlanError(const QString &source, std::uint64_t budgetBytes, const QString &error);
 
     /// The badge as words with a symbol, so it never depends on colour alone.
     static QString badgeText(QuantFit::FitBadge badge);

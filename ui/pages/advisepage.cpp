@@ -669,7 +669,7 @@ void AdvisePage::recompute()
     // The group box does not grow with a wrapped label's height on its own: three lines of a
     // MoE model's facts were cut to two. The left column is at most 360 pixels wide.
     m_modelInfo->setMinimumHeight(m_modelInfo->heightForWidth(300));
-    m_tableModel->setAdvice(a);
+    m_tableModel->setAdvice(a, m_gguf ? m_ggufPath : QString());
     m_recommendation->setRecommendation(a.recommendation);
     m_machinePanel->setAdvice(a, m_gguf, m_ggufPath);
     updateMemoryBar();
@@ -691,26 +691,28 @@ void AdvisePage::planExactFit()
     const bool selected = m_table->currentIndex().isValid()
                           && m_table->currentIndex().row() == m_tableModel->fitRow();
     if (!m_advice || !fit || !selected || fit->plannedTensorBytes || !fit->planError.isEmpty()
-        || (m_fitPlan && m_fitPlanBudget == fit->budgetBytes))
+        || (m_fitPlan && m_fitPlanBudget == fit->budgetBytes && m_fitPlanSource == fit->source))
         return;
     if (m_fitPlan)
-        m_fitPlan->requestCancel(); // an older budget
+        m_fitPlan->requestCancel(); // an older budget or another model
     auto ctx = std::make_shared<NullJobContext>();
     m_fitPlan = ctx;
     const std::uint64_t budget = fit->budgetBytes;
+    const QString source = fit->source;
     m_fitPlanBudget = budget;
+    m_fitPlanSource = source;
     ++m_pending;
     auto *watcher = new QFutureWatcher<FitPlanOutcome>(this);
-    connect(watcher, &QFutureWatcher<FitPlanOutcome>::finished, this, [this, watcher, ctx, budget] {
+    connect(watcher, &QFutureWatcher<FitPlanOutcome>::finished, this, [this, watcher, ctx, budget, source] {
         watcher->deleteLater();
         --m_pending;
         if (m_fitPlan == ctx)
             m_fitPlan.reset();
         const FitPlanOutcome outcome = watcher->result();
         if (outcome.tensorBytes)
-            m_tableModel->setPlannedFit(budget, *outcome.tensorBytes, outcome.nearestMix);
+            m_tableModel->setPlannedFit(source, budget, *outcome.tensorBytes, outcome.nearestMix);
         else if (!outcome.error.isEmpty())
-            m_tableModel->setFitPlanError(budget, outcome.error);
+            m_tableModel->setFitPlanError(source, budget, outcome.error);
         emitIdleWhenDone();
     });
     // The page holds the GGUF's headers only (opened metadata-only); the plan measures each

@@ -141,6 +141,7 @@ private:
     std::vector<QuantFit::QualityMeasurement> m_measurements;
     std::shared_ptr<QuantFit::JobContext> m_fitPlan; ///< the running fit plan, to cancel it
     std::uint64_t m_fitPlanBudget = 0;               ///< its budget
+    QString m_fitPlanSource;                         ///< and its model (ExactFit::source)
     int m_pending = 0;
     std::uint64_t m_detectedRamBytes = 0;
 
