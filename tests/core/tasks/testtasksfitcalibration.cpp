@@ -52,6 +52,16 @@ FitCalibrationSettings quickSettings()
     return s;
 }
 
+// A fit to `bits` per weight with the quick calibration: what every test plans.
+FitTarget bpwTarget(double bits)
+{
+    FitTarget target;
+    target.kind = FitTarget::Kind::BitsPerWeight;
+    target.bitsPerWeight = bits;
+    target.calibration = quickSettings();
+    return target;
+}
+
 const FitTensor *findTensor(const FitResult &r, const QByteArray &name)
 {
     for (const FitTensor &t : r.tensors) {
@@ -117,14 +127,9 @@ private slots:
     // calibrated fit gives it its smallest candidate; tensors that do reach it measure > 0.
     void irrelevantTensorsTakeTheCheapestType()
     {
-        ConversionRequest request;
-        request.sourcePath = m_zeroed;
-        request.outputFile = m_dir.filePath(QStringLiteral("unused.gguf"));
-        FitTarget target;
-        target.kind = FitTarget::Kind::BitsPerWeight;
-        target.bitsPerWeight = 4.5;
+        ConversionRequest request = planRequest(m_zeroed);
+        FitTarget target = bpwTarget(4.5);
         target.sensitivity = FitSensitivityMode::Measured;
-        target.calibration = quickSettings();
         std::vector<FitCalibrationEstimate> estimates;
         target.onCalibrationEstimate = [&](const FitCalibrationEstimate &e) {
             estimates.push_back(e);
@@ -171,14 +176,9 @@ private slots:
     // in which only that tensor is Q4_K.
     void probeCostIsTheMeasuredKld()
     {
-        ConversionRequest request;
-        request.sourcePath = m_model;
-        request.outputFile = m_dir.filePath(QStringLiteral("unused.gguf"));
-        FitTarget target;
-        target.kind = FitTarget::Kind::BitsPerWeight;
-        target.bitsPerWeight = 4.5;
+        ConversionRequest request = planRequest(m_model);
+        FitTarget target = bpwTarget(4.5);
         target.sensitivity = FitSensitivityMode::Measured;
-        target.calibration = quickSettings();
         NullJobContext ctx;
         const FittedConversion f = planFittedConversion(request, target, ctx);
         for (const FitTensor &t : f.fit.tensors) {
@@ -229,14 +229,9 @@ private slots:
     // unless forced; Ctrl+C stops it.
     void refusedBeyondTheLimitAndCancellable()
     {
-        ConversionRequest request;
-        request.sourcePath = m_model;
-        request.outputFile = m_dir.filePath(QStringLiteral("unused.gguf"));
-        FitTarget target;
-        target.kind = FitTarget::Kind::BitsPerWeight;
-        target.bitsPerWeight = 4.5;
+        ConversionRequest request = planRequest(m_model);
+        FitTarget target = bpwTarget(4.5);
         target.sensitivity = FitSensitivityMode::Measured;
-        target.calibration = quickSettings();
         target.calibration.maxSeconds = 1e-6;
         target.calibration.reuse = false; // probeCostIsTheMeasuredKld measured the same fit
         NullJobContext ctx;
@@ -330,14 +325,9 @@ private slots:
     // depend on them).
     void autoMeasuresOnlyWhereQuick()
     {
-        ConversionRequest request;
-        request.sourcePath = m_model;
-        request.outputFile = m_dir.filePath(QStringLiteral("unused.gguf"));
-        FitTarget target;
-        target.kind = FitTarget::Kind::BitsPerWeight;
-        target.bitsPerWeight = 4.5;
+        ConversionRequest request = planRequest(m_model);
+        FitTarget target = bpwTarget(4.5);
         QCOMPARE(target.sensitivity, FitSensitivityMode::Auto); // the default
-        target.calibration = quickSettings();
         NullJobContext ctx;
         const FittedConversion quick = planFittedConversion(request, target, ctx);
         QVERIFY(quick.sensitivity.measured);
@@ -395,13 +385,8 @@ private slots:
         QCOMPARE(f.write("q", 1), qint64(1));
         f.close();
 
-        ConversionRequest request;
-        request.sourcePath = path;
-        request.outputFile = m_dir.filePath(QStringLiteral("unused.gguf"));
-        FitTarget target;
-        target.kind = FitTarget::Kind::BitsPerWeight;
-        target.bitsPerWeight = 4.5;
-        target.calibration = quickSettings();
+        ConversionRequest request = planRequest(path);
+        FitTarget target = bpwTarget(4.5);
         NullJobContext ctx;
         const FittedConversion fitted = planFittedConversion(request, target, ctx);
         QVERIFY(!fitted.sensitivity.measured);
@@ -419,14 +404,9 @@ private slots:
     // KLDs.
     void anIdenticalFitReusesTheMeasurement()
     {
-        ConversionRequest request;
-        request.sourcePath = m_model;
-        request.outputFile = m_dir.filePath(QStringLiteral("unused.gguf"));
-        FitTarget target;
-        target.kind = FitTarget::Kind::BitsPerWeight;
-        target.bitsPerWeight = 4.25;
+        ConversionRequest request = planRequest(m_model);
+        FitTarget target = bpwTarget(4.25);
         target.sensitivity = FitSensitivityMode::Measured;
-        target.calibration = quickSettings();
         NullJobContext ctx;
         const FittedConversion first = planFittedConversion(request, target, ctx);
         int estimates = 0;
@@ -447,15 +427,10 @@ private slots:
     // app's path (runFittedConversion with the same target) writes.
     void calibratedFitIsIndependentOfThreads()
     {
-        ConversionRequest request;
-        request.sourcePath = m_model;
-        request.outputFile = m_dir.filePath(QStringLiteral("unused.gguf"));
-        FitTarget target;
-        target.kind = FitTarget::Kind::BitsPerWeight;
-        target.bitsPerWeight = 4.5;
+        ConversionRequest request = planRequest(m_model);
+        FitTarget target = bpwTarget(4.5);
         target.text = QStringLiteral("--target-bpw 4.5"); // as the command line names it
         target.sensitivity = FitSensitivityMode::Measured;
-        target.calibration = quickSettings();
         target.calibration.reuse = false; // both measured, not the second taken from the first
         NullJobContext ctx;
         request.nThreads = 1;
@@ -505,6 +480,15 @@ private slots:
     }
 
 private:
+    /// Planning `source`; nothing is written (the tests plan only).
+    ConversionRequest planRequest(const QString &source) const
+    {
+        ConversionRequest request;
+        request.sourcePath = source;
+        request.outputFile = m_dir.filePath(QStringLiteral("unused.gguf"));
+        return request;
+    }
+
     QTemporaryDir m_dir;
     QString m_model;
     QString m_zeroed;
