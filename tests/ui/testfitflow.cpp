@@ -7,6 +7,7 @@
 // placement follows from the budget the test chooses and the sizes of the files on disk, not
 // from anything the code under test computes.
 
+#include "fitcharttest.h"
 #include "uitestsupport.h"
 
 #include "charts/chartview.h"
@@ -224,50 +225,11 @@ private slots:
         QCustomPlot *plot = chart->plot();
         plot->replot();
         QCOMPARE(plot->xAxis->label(), QStringLiteral("File size (MB)"));
-        QCPGraph *points = nullptr;
-        for (int i = 0; i < plot->graphCount(); ++i)
-            if (plot->graph(i)->name() == QStringLiteral("Measured"))
-                points = plot->graph(i);
-        QVERIFY(points);
-        std::optional<double> q3Y, q4Y, fitY;
-        for (auto it = points->data()->constBegin(); it != points->data()->constEnd(); ++it) {
-            // Every point in view, also one below full precision's perplexity (a random model
-            // on a short text can measure lower than its F32 source).
-            QVERIFY2(plot->yAxis->range().contains(it->value) && plot->xAxis->range().contains(it->key),
-                     qPrintable(QStringLiteral("%1 MB, %2 %").arg(it->key).arg(it->value)));
-            if (std::abs(it->key - q3Bytes / 1e6) < 1e-9)
-                q3Y = it->value;
-            else if (std::abs(it->key - q4Bytes / 1e6) < 1e-9)
-                q4Y = it->value;
-            else if (std::abs(it->key - fitBytes / 1e6) < 1e-9)
-                fitY = it->value;
-        }
-        QVERIFY2(q3Y && q4Y && fitY, qPrintable(QStringLiteral("%1 measured points").arg(points->dataCount())));
         QVERIFY(q3Bytes < fitBytes && fitBytes < q4Bytes);
         QVERIFY(fitBytes <= budget);
-        QCPItemText *label = nullptr;
-        QStringList texts;
-        for (int i = 0; i < plot->itemCount(); ++i) {
-            auto *t = qobject_cast<QCPItemText *>(plot->item(i));
-            if (!t)
-                continue;
-            texts << t->text();
-            if (t->text().startsWith(QStringLiteral("fit ~")))
-                label = t;
-        }
-        QVERIFY2(label, qPrintable(texts.join(QStringLiteral(", "))));
-        QCOMPARE(texts.filter(QStringLiteral("fit ~")).size(), 1);
-        // The label sits by its point: nearer to it than to either standard mix's point.
-        const auto pixel = [&](double bytes, double y) {
-            return QPointF(plot->xAxis->coordToPixel(bytes / 1e6), plot->yAxis->coordToPixel(y));
-        };
-        const QPointF c =
-            QRectF(label->topLeft->pixelPosition(), label->bottomRight->pixelPosition()).normalized().center();
-        const auto dist = [&](QPointF p) { return std::hypot(c.x() - p.x(), c.y() - p.y()); };
-        const QPointF fitPoint = pixel(double(fitBytes), *fitY);
-        QVERIFY2(dist(fitPoint) < 80, qPrintable(QStringLiteral("label %1,%2 point %3,%4")
-                                                     .arg(c.x()).arg(c.y()).arg(fitPoint.x()).arg(fitPoint.y())));
-        QVERIFY(plot->xAxis->range().contains(fitBytes / 1e6));
+        Test::verifyFitPointBetween(plot, q3Bytes, fitBytes, q4Bytes);
+        if (QTest::currentTestFailed())
+            return;
     }
 
     // An opened file's entry in Advise's narrow model box shows the start of its name: the end
