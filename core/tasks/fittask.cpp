@@ -15,6 +15,16 @@
 
 namespace QuantFit {
 
+namespace {
+
+// A budget in the decimal units the advisor and the app show RAM and file sizes in.
+QString decimalSize(std::uint64_t bytes)
+{
+    return bytes >= GB ? formatGB(bytes, 2) : QStringLiteral("%1 MB").arg(double(bytes) / 1e6, 0, 'f', 1);
+}
+
+} // namespace
+
 FitBudget fitBudgetFor(const GgufFile &source, const FitTarget &target)
 {
     FitBudget b;
@@ -25,7 +35,7 @@ FitBudget fitBudgetFor(const GgufFile &source, const FitTarget &target)
         b.bytes = target.fileBytes;
         b.kind = FitBudgetKind::FileBytes;
         b.description = QStringLiteral("a file of at most %1 (%2 bytes)")
-                            .arg(formatBytes(b.bytes))
+                            .arg(decimalSize(b.bytes))
                             .arg(b.bytes);
         return b;
     case FitTarget::Kind::BitsPerWeight: {
@@ -73,7 +83,7 @@ FitBudget fitBudgetFor(const GgufFile &source, const FitTarget &target)
         throw Error(QStringLiteral("%1 of RAM leaves nothing for the weights at a context of %2 "
                                    "tokens: KV cache %3, compute %4, overhead %5 and reserve %6 "
                                    "take %7")
-                        .arg(formatBytes(target.ramBytes))
+                        .arg(formatGB(target.ramBytes, 1))
                         .arg(o.contextTokens)
                         .arg(formatBytes(b.memoryWithoutWeights.kvCacheBytes),
                              formatBytes(b.memoryWithoutWeights.computeBytes),
@@ -84,9 +94,9 @@ FitBudget fitBudgetFor(const GgufFile &source, const FitTarget &target)
     b.contextTokens = o.contextTokens;
     b.description = QStringLiteral("%1 of RAM at %2 tokens of context (KV %3): weights of at most "
                                    "%4 (%5 bytes)")
-                        .arg(formatBytes(target.ramBytes))
+                        .arg(formatGB(target.ramBytes, 1))
                         .arg(o.contextTokens)
-                        .arg(kvCacheTypeName(target.kvType), formatBytes(b.bytes))
+                        .arg(kvCacheTypeName(target.kvType), decimalSize(b.bytes))
                         .arg(b.bytes);
     return b;
 }

@@ -203,6 +203,12 @@ private slots:
         const GgufFile fitted = GgufFile::open(out, GgufFile::Mode::MetadataOnly);
         QVERIFY(fitted.totalTensorBytes() <= weights + 1);
         QVERIFY(r.out.contains("at 256 tokens of context"));
+        // In the decimal units the RAM was given in, as Advise shows them (it read "3.93 GiB of
+        // RAM ... 1.53 MiB" for a RAM typed in GB).
+        const QString ramText = QStringLiteral("%1 GB of RAM").arg(ramGb, 0, 'f', 1);
+        QVERIFY2(r.out.contains(ramText.toUtf8()), qPrintable(ramText + QLatin1Char('\n') + QString::fromUtf8(r.out)));
+        const QString budgetText = QStringLiteral("weights of at most %1 MB").arg(double(weights) / 1e6, 0, 'f', 1);
+        QVERIFY2(r.out.contains(budgetText.toUtf8()), qPrintable(budgetText + QLatin1Char('\n') + QString::fromUtf8(r.out)));
     }
 
     void refusals()
