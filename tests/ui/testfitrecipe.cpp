@@ -442,6 +442,21 @@ private slots:
         QVERIFY(panel.maximumHeight() > 1000);
     }
 
+    // A file size set from outside (Advise, a test) changes the budget only: the sensitivity box
+    // keeps its three choices and the user's pick (it gained three more items per call).
+    void setFileSizeKeepsTheSensitivityChoice()
+    {
+        FitPanel panel;
+        auto *box = panel.findChild<QComboBox *>(QStringLiteral("sensitivity"));
+        QVERIFY(box);
+        QCOMPARE(box->count(), 3);
+        box->setCurrentIndex(2);
+        panel.setFileSize(1'500'000);
+        panel.setFileSize(2'500'000);
+        QCOMPARE(box->count(), 3);
+        QCOMPARE(box->currentIndex(), 2);
+    }
+
     void recipeViewComparesTwoFiles()
     {
         RecipeView view;

@@ -186,16 +186,6 @@ void FitPanel::setMachine(std::uint64_t ramBytes, std::uint32_t contextTokens, K
 void FitPanel::setFileSize(std::uint64_t bytes)
 {
     setChecked(true);
-    m_sensitivity->setObjectName(QStringLiteral("sensitivity"));
-    m_sensitivity->addItem(tr("Measured where quick (auto)"), int(FitSensitivityMode::Auto));
-    m_sensitivity->addItem(tr("Always measure"), int(FitSensitivityMode::Measured));
-    m_sensitivity->addItem(tr("Fixed factors"), int(FitSensitivityMode::Documented));
-    m_sensitivity->setToolTip(
-        tr("How much each tensor's error costs. Measured: each tensor alone at Q4_K in the "
-           "model, its KL divergence on the built-in sample (one forward pass per tensor); auto "
-           "measures when the estimate is at most %1 s and the model can be run, else uses the "
-           "fixed factors per role (output ×2, token_embd ×4, first and last layers ×1.5).")
-            .arg(kFitCalibrationAutoSeconds));
     m_bySize->setChecked(true);
     m_sizeGb->setValue(double(bytes) / 1e9);
     // The box shows whole MB; the budget stays exact (a few-MB model's mixes are KBs apart).
