@@ -45,14 +45,6 @@ using namespace QuantFit;
 
 namespace {
 
-QPushButton *buttonWithText(QWidget *parent, const QString &text)
-{
-    for (QPushButton *b : parent->findChildren<QPushButton *>())
-        if (b->text() == text)
-            return b;
-    return nullptr;
-}
-
 // A short English text for the measurements: a few hundred tokens, enough for 4 chunks of 64.
 QByteArray sampleText()
 {

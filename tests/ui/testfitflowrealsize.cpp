@@ -53,14 +53,6 @@ using namespace QuantFit;
 
 namespace {
 
-QPushButton *buttonWithText(QWidget *parent, const QString &text)
-{
-    for (QPushButton *b : parent->findChildren<QPushButton *>())
-        if (b->text() == text)
-            return b;
-    return nullptr;
-}
-
 QString envOr(const char *name, const QString &fallback = {})
 {
     const QString v = qEnvironmentVariable(name);
