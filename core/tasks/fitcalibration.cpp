@@ -35,15 +35,6 @@ QString durationText(double seconds)
     return QStringLiteral("%1 h").arg(seconds / 3600, 0, 'f', 1);
 }
 
-QString weightsText(std::uint64_t n)
-{
-    if (n >= 1000000000ull)
-        return QStringLiteral("%1 B").arg(double(n) / 1e9, 0, 'f', 1);
-    if (n >= 1000000ull)
-        return QStringLiteral("%1 M").arg(double(n) / 1e6, 0, 'f', 1);
-    return QStringLiteral("%1 k").arg(double(n) / 1e3, 0, 'f', 1);
-}
-
 // Weights one token passes through: every matrix (2-D and up), routed expert stacks at the
 // share of experts a token uses; the token embedding is a row lookup unless it is also the
 // output head (no output.weight).
@@ -147,7 +138,7 @@ QString FitCalibrationEstimate::text() const
         .arg(nProbes)
         .arg(nChunks)
         .arg(nCtx)
-        .arg(weightsText(activeWeights), durationText(seconds))
+        .arg(formatCount(activeWeights), durationText(seconds))
         .arg(nThreads)
         .arg(measured ? QStringLiteral(" (measured on the source's pass)") : QString());
 }
@@ -309,7 +300,7 @@ FitCalibrator makeFitCalibrator(std::shared_ptr<const GgufFile> source, FitCalib
                                            "--calibration-chunks, or --no-calibrate (the "
                                            "documented factors)")
                                 .arg(QFileInfo(source->path()).fileName(),
-                                     weightsText(estimate.activeWeights),
+                                     formatCount(estimate.activeWeights),
                                      formatBytes(source->totalFileSize()), estimate.text(),
                                      durationText(settings.maxSeconds)));
         };
@@ -364,6 +355,23 @@ FitCalibrator makeFitCalibrator(std::shared_ptr<const GgufFile> source, FitCalib
             calibrationCache().insert(cacheKey, kld);
         return kld;
     };
+}
+
+FitSensitivityChoice applyFitSensitivity(FitOptions &options, std::shared_ptr<const GgufFile> source,
+                                         FitSensitivityMode mode,
+                                         const FitCalibrationSettings &settings,
+                                         std::function<void(const FitCalibrationEstimate &)> onEstimate)
+{
+    std::optional<FitCalibrationText> text;
+    FitSensitivityChoice choice =
+        chooseFitSensitivity(*source, options.base, mode, settings, options.nThreads, text);
+    options.sensitivityReason = choice.noteReason;
+    if (choice.measured) {
+        options.calibrationText = text->noteText();
+        options.calibrate = makeFitCalibrator(std::move(source), std::move(*text), settings,
+                                              options.nThreads, std::move(onEstimate));
+    }
+    return choice;
 }
 
 } // namespace QuantFit

@@ -143,4 +143,13 @@ FitCalibrator makeFitCalibrator(std::shared_ptr<const GgufFile> source, FitCalib
                                 FitCalibrationSettings settings, int nThreads,
                                 std::function<void(const FitCalibrationEstimate &)> onEstimate);
 
+/// The sensitivity model of fitting `source` with `options` (chooseFitSensitivity over
+/// options.base and options.nThreads), applied to them: options.sensitivityReason always; when
+/// measured, options.calibrationText and options.calibrate (makeFitCalibrator). What
+/// `quantize`'s fit and Advise's "Fit exactly" row both do, so that they choose alike.
+FitSensitivityChoice applyFitSensitivity(FitOptions &options, std::shared_ptr<const GgufFile> source,
+                                         FitSensitivityMode mode,
+                                         const FitCalibrationSettings &settings,
+                                         std::function<void(const FitCalibrationEstimate &)> onEstimate = {});
+
 } // namespace QuantFit

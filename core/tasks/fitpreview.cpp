@@ -7,7 +7,7 @@
 
 namespace QuantFit {
 
-FitResult planFitForBudget(const ModelShape &shape, const GgufFile *file,
+FitResult planFitForBudget(const ModelShape &shape, std::shared_ptr<const GgufFile> file,
                            std::uint64_t budgetBytes, JobContext &ctx)
 {
     FitOptions o;
@@ -19,18 +19,7 @@ FitResult planFitForBudget(const ModelShape &shape, const GgufFile *file,
     if (file) {
         // The default of `quantize --fit-ram` (auto), so that the row's size is the one the
         // command line and Convert's fit give.
-        std::optional<FitCalibrationText> text;
-        const FitCalibrationSettings settings;
-        const FitSensitivityChoice choice = chooseFitSensitivity(
-            *file, o.base, FitSensitivityMode::Auto, settings, o.nThreads, text);
-        o.sensitivityReason = choice.noteReason;
-        if (choice.measured) {
-            o.calibrationText = text->noteText();
-            // The calibration's model maps the file itself (the caller's may be a plain object).
-            auto shared = std::make_shared<const GgufFile>(GgufFile::open(file->path()));
-            o.calibrate = makeFitCalibrator(std::move(shared), std::move(*text), settings,
-                                            o.nThreads, {});
-        }
+        applyFitSensitivity(o, file, FitSensitivityMode::Auto, FitCalibrationSettings{});
         return fitMix(file->metadata(), file->tensors(), o, fileRowSource(*file), ctx);
     }
     const ShapeTensors st = buildShapeTensors(shape);

@@ -10,6 +10,7 @@
 #include "quant/fitmix.h"
 
 #include <cstdint>
+#include <memory>
 
 namespace QuantFit {
 
@@ -21,7 +22,7 @@ class JobContext;
 /// as FitSensitivityMode::Auto decides for `quantize`), else for `shape` (documented factors:
 /// there is no model to run). Nothing is written. Throws Error when the budget is below the
 /// smallest mix the candidates allow, what reading the file throws, and Cancelled.
-FitResult planFitForBudget(const ModelShape &shape, const GgufFile *file,
+FitResult planFitForBudget(const ModelShape &shape, std::shared_ptr<const GgufFile> file,
                            std::uint64_t budgetBytes, JobContext &ctx);
 
 } // namespace QuantFit

@@ -131,15 +131,8 @@ FittedConversion planFittedConversion(const ConversionRequest &request, const Fi
     o.base.imatrix = probed.imatrix;
     o.imatrix = imatrix && probed.imatrix ? &*imatrix : nullptr;
     o.nThreads = request.nThreads;
-    std::optional<FitCalibrationText> text;
-    f.sensitivity = chooseFitSensitivity(source, o.base, target.sensitivity, target.calibration,
-                                         request.nThreads, text);
-    o.sensitivityReason = f.sensitivity.noteReason;
-    if (f.sensitivity.measured) {
-        o.calibrationText = text->noteText();
-        o.calibrate = makeFitCalibrator(sharedSource, std::move(*text), target.calibration,
-                                        request.nThreads, target.onCalibrationEstimate);
-    }
+    f.sensitivity = applyFitSensitivity(o, sharedSource, target.sensitivity, target.calibration,
+                                        target.onCalibrationEstimate);
     f.fit = fitMix(source.metadata(), source.tensors(), o, fileRowSource(source), ctx);
 
     f.request = request;

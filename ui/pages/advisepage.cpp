@@ -721,10 +721,10 @@ void AdvisePage::planExactFit()
     watcher->setFuture(QtConcurrent::run([shape = m_advice->model, path, budget, ctx] {
         FitPlanOutcome o;
         try {
-            std::optional<GgufFile> file;
+            std::shared_ptr<const GgufFile> file;
             if (!path.isEmpty())
-                file = GgufFile::open(path);
-            const FitResult r = planFitForBudget(shape, file ? &*file : nullptr, budget, *ctx);
+                file = std::make_shared<const GgufFile>(GgufFile::open(path));
+            const FitResult r = planFitForBudget(shape, std::move(file), budget, *ctx);
             o.tensorBytes = r.fittedBytes;
             o.nearestMix = fileTypeName(r.nearestMix);
         } catch (const Cancelled &) {
